@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+	"usage: kvmrun run --kernel FILE [options]\n"
+	"       kvmrun --help | --version\n"
+	"\n"
+	"Boots a Linux bzImage in a KVM virtual machine; ends when the guest ends.\n"
+	"\n"
+	"  --kernel FILE        Linux bzImage to boot (required)\n"
+	"  --initrd FILE        initramfs\n"
+	"  --append ARGS        kernel command line; kvmrun adds console=, reboot=k\n"
+	"                       and panic=-1 unless ARGS sets them\n"
+	"  --cpus N             vCPUs (default 1)\n"
+	"  --memory SIZE        guest RAM, with K, M or G suffix (default 256M)\n"
+	"  --console serial|none  guest console on the terminal (default) or nowhere\n"
+	"  --console-log FILE   also append everything the guest prints to FILE\n"
+	"  --log-level LVL      error, warn (default), info or debug\n"
+	"  --help, --version\n"
+	"\n"
+	"On a terminal, Ctrl-A x quits.\n"
+	"\n"
+	"Exit status:\n"
+	"  0    guest powered off or rebooted (or Ctrl-A x)\n"
+	"  1    internal error\n"
+	"  2    bad command line\n"
+	"  3    kernel or initrd missing, unreadable, malformed or too large\n"
+	"  4    /dev/kvm missing, not permitted, or lacking a capability\n"
+	"  5    guest kernel panicked (reported through pvpanic)\n"
+	"  6    guest triple fault\n"
+	"  7    vCPU failure: KVM internal or emulation error, failed entry\n"
+	"  130, 143  stopped by SIGINT, SIGTERM\n";
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	uint64_t mult = 1;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (toupper((unsigned char)*end)) {
+	case '\0':
+		break;
+	case 'K':
+		mult = KiB;
+		end++;
+		break;
+	case 'M':
+		mult = MiB;
+		end++;
+		break;
+	case 'G':
+		mult = GiB;
+		end++;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if ((*end == 'i' || *end == 'I') && mult > 1 && (end[1] == 'B' || end[1] == 'b'))
+		end += 2;
+	else if ((*end == 'B' || *end == 'b') && mult > 1)
+		end++;
+	if (*end || __builtin_mul_overflow((uint64_t)v, mult, out))
+		return -EINVAL;
+	return 0;
+}
+
+/* Does the command line already carry `key` (e.g. "console=") as an argument? */
+static bool cmdline_has(const char *cmdline, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (const char *p = cmdline; (p = strstr(p, key)); p += n)
+		if (p == cmdline || isspace((unsigned char)p[-1]))
+			return true;
+	return false;
+}
+
+int cli_kernel_cmdline(const char *append, enum console_mode console, char *buf, size_t size)
+{
+	size_t len;
+	int n;
+
+	n = snprintf(buf, size, "%s", append ? append : "");
+	if (n < 0 || (size_t)n >= size)
+		return -E2BIG;
+	len = (size_t)n;
+	static const struct {
+		const char *key, *arg;
+	} defaults[] = {
+		{ "console=", "console=ttyS0" },
+		{ "reboot=", "reboot=k" },
+		{ "panic=", "panic=-1" },
+	};
+	for (unsigned int i = 0; i < ARRAY_SIZE(defaults); i++) {
+		if (cmdline_has(buf, defaults[i].key))
+			continue;
+		(void)console;
+		n = snprintf(buf + len, size - len, "%s%s", len ? " " : "", defaults[i].arg);
+		if (n < 0 || (size_t)n >= size - len)
+			return -E2BIG;
+		len += (size_t)n;
+	}
+	return 0;
+}
+
+static int cli_fail(FILE *err, const char *fmt, const char *a, const char *b)
+{
+	fprintf(err, "kvmrun: error: ");
+	fprintf(err, fmt, a, b);
+	fprintf(err, "\n");
+	return CLI_EXIT_USAGE;
+}
+
+enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cmdline_buf,
+			  size_t cmdline_size, FILE *out, FILE *err)
+{
+	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
+	       OPT_CONSOLE_LOG, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION };
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, OPT_KERNEL },
+		{ "initrd", required_argument, NULL, OPT_INITRD },
+		{ "append", required_argument, NULL, OPT_APPEND },
+		{ "cpus", required_argument, NULL, OPT_CPUS },
+		{ "memory", required_argument, NULL, OPT_MEMORY },
+		{ "console", required_argument, NULL, OPT_CONSOLE },
+		{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long cpus;
+	char *end;
+	int c;
+
+	*cfg = (struct vm_config){ .cpus = 1, .memory = 256 * MiB, .console = CONSOLE_SERIAL,
+				   .log_level = LOG_WARN };
+	if (argc < 2)
+		return cli_fail(err, "no command given (try 'kvmrun --help')%s%s", "", "");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage, out);
+		return CLI_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		fprintf(out, "kvmrun %s\n", KVMRUN_VERSION);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "run"))
+		return cli_fail(err, "unknown command '%s' (try 'kvmrun --help')%s", argv[1], "");
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_KERNEL:
+			cfg->kernel = optarg;
+			break;
+		case OPT_INITRD:
+			cfg->initrd = optarg;
+			break;
+		case OPT_APPEND:
+			cfg->append = optarg;
+			break;
+		case OPT_CPUS:
+			errno = 0;
+			cpus = strtoul(optarg, &end, 10);
+			if (!isdigit((unsigned char)*optarg) || *end || errno || cpus == 0 ||
+			    cpus > 4096)
+				return cli_fail(err, "--cpus '%s': not a number from 1 to 4096%s",
+						optarg, "");
+			cfg->cpus = (unsigned int)cpus;
+			break;
+		case OPT_MEMORY:
+			if (cli_parse_size(optarg, &cfg->memory))
+				return cli_fail(err, "--memory '%s': not a size (e.g. 512M, 2G)%s",
+						optarg, "");
+			if (cfg->memory < CLI_MIN_MEMORY || cfg->memory > CLI_MAX_MEMORY)
+				return cli_fail(err, "--memory '%s': must be from 32M to 64T%s",
+						optarg, "");
+			break;
+		case OPT_CONSOLE:
+			if (!strcmp(optarg, "serial"))
+				cfg->console = CONSOLE_SERIAL;
+			else if (!strcmp(optarg, "none"))
+				cfg->console = CONSOLE_NONE;
+			else
+				return cli_fail(err, "--console '%s': expected serial or none%s",
+						optarg, "");
+			break;
+		case OPT_CONSOLE_LOG:
+			cfg->console_log = optarg;
+			break;
+		case OPT_LOG_LEVEL:
+			if (log_parse_level(optarg, &cfg->log_level))
+				return cli_fail(err,
+						"--log-level '%s': expected error, warn, info or debug%s",
+						optarg, "");
+			break;
+		case OPT_HELP:
+			fputs(usage, out);
+			return CLI_EXIT_OK;
+		case OPT_VERSION:
+			fprintf(out, "kvmrun %s\n", KVMRUN_VERSION);
+			return CLI_EXIT_OK;
+		case ':':
+			return cli_fail(err, "option '%s' needs a value%s", argv[optind], "");
+		default:
+			return cli_fail(err, "unknown option '%s' (try 'kvmrun --help')%s",
+					argv[optind], "");
+		}
+	}
+	if (optind < argc - 1)
+		return cli_fail(err, "unexpected argument '%s'%s", argv[optind + 1], "");
+	if (!cfg->kernel)
+		return cli_fail(err, "--kernel FILE is required%s%s", "", "");
+	if (cli_kernel_cmdline(cfg->append, cfg->console, cmdline_buf, cmdline_size))
+		return cli_fail(err, "--append: kernel command line too long%s%s", "", "");
+	cfg->append = cmdline_buf;
+	return CLI_RUN;
+}

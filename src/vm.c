@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The machine: builds everything from the config, runs it, tears it down. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/x86_64/acpi.h"
+#include "arch/x86_64/boot.h"
+#include "arch/x86_64/cpu.h"
+#include "arch/x86_64/layout.h"
+#include "devices.h"
+#include "kvmrun/bus.h"
+#include "kvmrun/event_loop.h"
+#include "kvmrun/guest_mem.h"
+#include "kvmrun/irq.h"
+#include "kvmrun/kvm.h"
+#include "kvmrun/log.h"
+#include "kvmrun/vcpu.h"
+#include "kvmrun/vm.h"
+
+#define KVM_DEVICE "/dev/kvm"
+#define VM_TSS_ADDR 0xfffbd000ULL
+#define VM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+#define VM_MAX_FILE (2ULL * GiB)
+
+struct vm {
+	struct vm_config cfg;
+	int kvm_fd;
+	int vm_fd;
+	size_t run_size;
+	uint8_t *ram;
+	struct guest_mem gm;
+	struct bus pio;
+	struct bus mmio;
+	struct ev_loop *loop;
+	struct console *con;
+	struct device *devices;
+	struct platform_sink sink;
+	struct irq_line com1_irq;
+	int sig_fd;
+	sigset_t old_mask;
+	struct vcpu *vcpus;
+	unsigned int nr_vcpus;
+};
+
+/* Setup failures: one line naming the cause, and the status to exit with. */
+static int vm_fail(int status, const char *fmt, ...) PRINTF_FMT(2, 3);
+static int vm_fail(int status, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_err("%s", line);
+	return status;
+}
+
+static int vm_read_file(const char *what, const char *path, uint8_t **data, size_t *len)
+{
+	struct stat st;
+	ssize_t n;
+	size_t got = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return vm_fail(KVMRUN_ERR_INPUT, "%s %s: %s", what, path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return vm_fail(KVMRUN_ERR_INPUT, "%s %s: not a regular file", what, path);
+	}
+	if ((uint64_t)st.st_size > VM_MAX_FILE) {
+		close(fd);
+		return vm_fail(KVMRUN_ERR_INPUT, "%s %s: larger than 2 GiB", what, path);
+	}
+	*len = (size_t)st.st_size;
+	*data = malloc(*len ? *len : 1);
+	if (!*data) {
+		close(fd);
+		return vm_fail(KVMRUN_ERR_INTERNAL, "%s %s: out of memory", what, path);
+	}
+	while (got < *len) {
+		n = read(fd, *data + got, *len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			free(*data);
+			return vm_fail(KVMRUN_ERR_INPUT, "%s %s: %s", what, path,
+				       n < 0 ? strerror(errno) : "file shrank while reading");
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+static int vm_open_kvm(struct vm *vm)
+{
+	static const struct {
+		int cap;
+		const char *name;
+	} caps[] = {
+		{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
+		{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+		{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+		{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+		{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
+		{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
+	};
+	int max_vcpus, ret;
+
+	vm->kvm_fd = open(KVM_DEVICE, O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		ret = errno;
+		return vm_fail(KVMRUN_ERR_KVM, "%s: %s%s", KVM_DEVICE, strerror(ret),
+			       ret == ENOENT ? " (is the kvm module loaded?)" :
+			       ret == EACCES ? " (is the user in the kvm group?)" : "");
+	}
+	ret = kvm_ioctl_val(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (ret != KVM_API_VERSION)
+		return vm_fail(KVMRUN_ERR_KVM, "%s: KVM API version %d, need %d", KVM_DEVICE, ret,
+			       KVM_API_VERSION);
+	for (unsigned int i = 0; i < ARRAY_SIZE(caps); i++)
+		if (kvm_ioctl_val(vm->kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0)
+			return vm_fail(KVMRUN_ERR_KVM, "%s: lacks %s", KVM_DEVICE, caps[i].name);
+	max_vcpus = kvm_ioctl_val(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max_vcpus <= 0)
+		max_vcpus = kvm_ioctl_val(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (max_vcpus <= 0)
+		max_vcpus = 4;
+	if (vm->cfg.cpus > (unsigned int)max_vcpus)
+		return vm_fail(KVMRUN_ERR_USAGE, "--cpus %u: above KVM's limit of %d", vm->cfg.cpus,
+			       max_vcpus);
+	ret = kvm_ioctl_val(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (ret <= 0)
+		return vm_fail(KVMRUN_ERR_KVM, "KVM_GET_VCPU_MMAP_SIZE failed");
+	vm->run_size = (size_t)ret;
+	vm->vm_fd = kvm_ioctl_val(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return vm_fail(KVMRUN_ERR_KVM, "KVM_CREATE_VM: %s", strerror(-vm->vm_fd));
+	return 0;
+}
+
+static int vm_setup_machine(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t identity = VM_IDENTITY_MAP_ADDR;
+	uint64_t low, high;
+	int ret;
+
+	if (kvm_ioctl_val(vm->vm_fd, KVM_SET_TSS_ADDR, VM_TSS_ADDR) < 0 ||
+	    kvm_ioctl_ptr(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0)
+		return vm_fail(KVMRUN_ERR_KVM, "KVM_SET_TSS_ADDR/KVM_SET_IDENTITY_MAP_ADDR failed");
+	ret = kvm_ioctl_val(vm->vm_fd, KVM_CREATE_IRQCHIP, 0);
+	if (ret < 0)
+		return vm_fail(KVMRUN_ERR_KVM, "KVM_CREATE_IRQCHIP: %s", strerror(-ret));
+	ret = kvm_ioctl_ptr(vm->vm_fd, KVM_CREATE_PIT2, &pit);
+	if (ret < 0)
+		return vm_fail(KVMRUN_ERR_KVM, "KVM_CREATE_PIT2: %s", strerror(-ret));
+
+	vm->ram = mmap(NULL, vm->cfg.memory, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->ram == MAP_FAILED) {
+		vm->ram = NULL;
+		return vm_fail(KVMRUN_ERR_USAGE, "--memory: cannot map %llu MiB of guest RAM: %s",
+			       (unsigned long long)(vm->cfg.memory / MiB), strerror(errno));
+	}
+	boot_ram_split(vm->cfg.memory, &low, &high);
+	for (unsigned int slot = 0; slot < 2; slot++) {
+		uint64_t gpa = slot ? LAYOUT_MMIO_HOLE_END : 0;
+		uint64_t size = slot ? high : low;
+		uint8_t *host = vm->ram + (slot ? low : 0);
+		struct kvm_userspace_memory_region region = {
+			.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
+			.userspace_addr = (uint64_t)(uintptr_t)host,
+		};
+
+		if (!size)
+			continue;
+		ret = kvm_ioctl_ptr(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
+		if (ret < 0)
+			return vm_fail(KVMRUN_ERR_KVM, "KVM_SET_USER_MEMORY_REGION: %s",
+				       strerror(-ret));
+		if (gm_add_region(&vm->gm, gpa, size, host))
+			return vm_fail(KVMRUN_ERR_INTERNAL, "guest memory map is inconsistent");
+	}
+	return 0;
+}
+
+static int vm_load(struct vm *vm, uint64_t *entry, uint64_t *boot_params)
+{
+	struct boot_images img = { .cmdline = vm->cfg.append };
+	uint8_t *kernel = NULL, *initrd = NULL;
+	size_t kernel_len = 0, initrd_len = 0;
+	struct acpi_config acpi = { .nr_cpus = vm->cfg.cpus };
+	uint32_t *apic_ids;
+	const char *why = NULL;
+	uint8_t *acpi_buf;
+	int ret;
+
+	apic_ids = calloc(vm->cfg.cpus, sizeof(*apic_ids));
+	if (!apic_ids)
+		return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");
+	for (unsigned int i = 0; i < vm->cfg.cpus; i++)
+		apic_ids[i] = cpu_apic_id(i);
+	acpi.apic_ids = apic_ids;
+	acpi_buf = gm_ptr(&vm->gm, LAYOUT_ACPI_BASE, LAYOUT_ACPI_SIZE);
+	ret = acpi_buf ? acpi_build(acpi_buf, LAYOUT_ACPI_SIZE, LAYOUT_ACPI_BASE, &acpi, &img.rsdp)
+		       : -EFAULT;
+	free(apic_ids);
+	if (ret)
+		return vm_fail(KVMRUN_ERR_INTERNAL, "building ACPI tables: %s", strerror(-ret));
+
+	ret = vm_read_file("kernel", vm->cfg.kernel, &kernel, &kernel_len);
+	if (ret)
+		return ret;
+	if (vm->cfg.initrd) {
+		ret = vm_read_file("initrd", vm->cfg.initrd, &initrd, &initrd_len);
+		if (ret)
+			goto out;
+	}
+	img.kernel = kernel;
+	img.kernel_len = kernel_len;
+	img.initrd = initrd;
+	img.initrd_len = initrd_len;
+	ret = boot_load_linux(&vm->gm, vm->cfg.memory, &img, entry, boot_params, &why);
+	if (ret)
+		ret = vm_fail(KVMRUN_ERR_INPUT, "%s %s: %s",
+			      strstr(why, "initrd") ? "initrd" : "kernel",
+			      strstr(why, "initrd") ? vm->cfg.initrd : vm->cfg.kernel, why);
+out:
+	free(kernel);
+	free(initrd);
+	return ret;
+}
+
+static void vm_platform_event(void *opaque, enum platform_event ev)
+{
+	struct vm *vm = opaque;
+
+	switch (ev) {
+	case PLATFORM_POWEROFF:
+		log_info("guest powered off");
+		ev_stop(vm->loop, KVMRUN_OK);
+		break;
+	case PLATFORM_RESET:
+		log_info("guest rebooted");
+		ev_stop(vm->loop, KVMRUN_OK);
+		break;
+	case PLATFORM_PANIC:
+		log_err("guest kernel panicked");
+		ev_stop(vm->loop, KVMRUN_GUEST_PANIC);
+		break;
+	}
+}
+
+static void vm_vcpu_exit(void *opaque, struct vcpu *vcpu, int status, const char *why)
+{
+	struct vm *vm = opaque;
+
+	if (why) {
+		log_err("vCPU %u: %s", vcpu->index, why);
+		cpu_dump_regs(vcpu->fd, vcpu->index);
+	}
+	ev_stop(vm->loop, status);
+}
+
+static void vm_console_quit(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	log_info("quit from the console");
+	ev_stop(vm->loop, KVMRUN_OK);
+}
+
+static void vm_signal(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(vm->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_info("stopped by signal %u", si.ssi_signo);
+	ev_stop(vm->loop, 128 + (int)si.ssi_signo);
+}
+
+static int vm_setup_signals(struct vm *vm)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, VCPU_KICK_SIGNAL);
+	/* Blocked in every thread; vCPU threads unblock only the kick signal. */
+	if (pthread_sigmask(SIG_BLOCK, &mask, &vm->old_mask))
+		return vm_fail(KVMRUN_ERR_INTERNAL, "pthread_sigmask failed");
+	signal(SIGPIPE, SIG_IGN);
+	if (vcpu_signal_setup())
+		return vm_fail(KVMRUN_ERR_INTERNAL, "sigaction failed");
+	sigdelset(&mask, VCPU_KICK_SIGNAL);
+	vm->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->sig_fd < 0)
+		return vm_fail(KVMRUN_ERR_INTERNAL, "signalfd: %s", strerror(errno));
+	if (ev_add(vm->loop, vm->sig_fd, EPOLLIN, vm_signal, vm))
+		return vm_fail(KVMRUN_ERR_INTERNAL, "event loop: cannot watch signals");
+	return 0;
+}
+
+static int vm_setup_devices(struct vm *vm)
+{
+	int ret;
+
+	ret = console_create(&vm->con, vm->loop, vm->cfg.console == CONSOLE_SERIAL,
+			     vm->cfg.console_log, vm_console_quit, vm);
+	if (ret)
+		return vm_fail(ret == -ENOMEM ? KVMRUN_ERR_INTERNAL : KVMRUN_ERR_USAGE,
+			       "--console-log %s: %s", vm->cfg.console_log ? vm->cfg.console_log : "",
+			       strerror(-ret));
+	vm->sink = (struct platform_sink){ .event = vm_platform_event, .opaque = vm };
+	irq_line_init_kvm(&vm->com1_irq, &vm->vm_fd, PORT_COM1_IRQ);
+	if (serial_8250_create(&vm->devices, &vm->pio, PORT_COM1, &vm->com1_irq, vm->con) ||
+	    i8042_create(&vm->devices, &vm->pio, &vm->sink) ||
+	    rtc_cmos_create(&vm->devices, &vm->pio) ||
+	    pvpanic_create(&vm->devices, &vm->mmio, LAYOUT_PVPANIC_MMIO, &vm->sink) ||
+	    acpi_pm_create(&vm->devices, &vm->pio, &vm->sink))
+		return vm_fail(KVMRUN_ERR_INTERNAL, "creating the platform devices failed");
+	return 0;
+}
+
+static int vm_setup_vcpus(struct vm *vm, uint64_t entry, uint64_t boot_params)
+{
+	struct cpu_cpuid *cpuid;
+	int ret = 0;
+
+	vm->vcpus = calloc(vm->cfg.cpus, sizeof(*vm->vcpus));
+	cpuid = malloc(sizeof(*cpuid));
+	if (!vm->vcpus || !cpuid) {
+		free(cpuid);
+		return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");
+	}
+	if (cpu_supported_cpuid(vm->kvm_fd, cpuid)) {
+		free(cpuid);
+		return vm_fail(KVMRUN_ERR_KVM, "KVM_GET_SUPPORTED_CPUID failed");
+	}
+	for (unsigned int i = 0; i < vm->cfg.cpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		ret = vcpu_create(v, vm->vm_fd, i, vm->run_size);
+		if (ret) {
+			ret = vm_fail(KVMRUN_ERR_KVM, "KVM_CREATE_VCPU %u: %s", i, strerror(-ret));
+			break;
+		}
+		vm->nr_vcpus++;
+		v->pio = &vm->pio;
+		v->mmio = &vm->mmio;
+		v->on_exit = vm_vcpu_exit;
+		v->opaque = vm;
+		ret = cpu_init_vcpu(v->fd, cpuid, i, vm->cfg.cpus);
+		if (!ret && i == 0)
+			ret = cpu_set_boot_regs(v->fd, &vm->gm, entry, boot_params);
+		if (ret) {
+			ret = vm_fail(KVMRUN_ERR_KVM, "vCPU %u: setting CPUID/MSRs/registers: %s", i,
+				      strerror(-ret));
+			break;
+		}
+	}
+	free(cpuid);
+	return ret;
+}
+
+int vm_create(struct vm **out, const struct vm_config *cfg)
+{
+	uint64_t entry = 0, boot_params = 0;
+	struct vm *vm;
+	int ret;
+
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");
+	vm->cfg = *cfg;
+	vm->kvm_fd = vm->vm_fd = vm->sig_fd = -1;
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+	sigemptyset(&vm->old_mask);
+	pthread_sigmask(SIG_SETMASK, NULL, &vm->old_mask);
+
+	/* Input files first: a wrong path is the commonest mistake, and needs no KVM. */
+	ret = access(cfg->kernel, R_OK) ? vm_fail(KVMRUN_ERR_INPUT, "kernel %s: %s", cfg->kernel,
+						  strerror(errno)) : 0;
+	if (!ret && cfg->initrd && access(cfg->initrd, R_OK))
+		ret = vm_fail(KVMRUN_ERR_INPUT, "initrd %s: %s", cfg->initrd, strerror(errno));
+	if (!ret && ev_loop_create(&vm->loop))
+		ret = vm_fail(KVMRUN_ERR_INTERNAL, "cannot create the event loop");
+	if (!ret)
+		ret = vm_open_kvm(vm);
+	if (!ret)
+		ret = vm_setup_machine(vm);
+	if (!ret)
+		ret = vm_load(vm, &entry, &boot_params);
+	if (!ret)
+		ret = vm_setup_signals(vm);
+	if (!ret)
+		ret = vm_setup_devices(vm);
+	if (!ret)
+		ret = vm_setup_vcpus(vm, entry, boot_params);
+	if (ret) {
+		vm_destroy(vm);
+		return ret;
+	}
+	*out = vm;
+	return 0;
+}
+
+int vm_run(struct vm *vm)
+{
+	int status;
+
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		if (vcpu_start(&vm->vcpus[i])) {
+			log_err("cannot start the thread of vCPU %u", i);
+			ev_stop(vm->loop, KVMRUN_ERR_INTERNAL);
+			break;
+		}
+	}
+	status = ev_run(vm->loop);
+	if (status < 0)
+		status = KVMRUN_ERR_INTERNAL;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+	return status;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+		vcpu_kick(&vm->vcpus[i]);
+		vcpu_join(&vm->vcpus[i]);
+		vcpu_destroy(&vm->vcpus[i]);
+	}
+	free(vm->vcpus);
+	devices_destroy(&vm->devices);
+	if (vm->con)
+		console_destroy(vm->con);
+	if (vm->loop)
+		ev_loop_destroy(vm->loop);
+	if (vm->sig_fd >= 0)
+		close(vm->sig_fd);
+	if (vm->ram)
+		munmap(vm->ram, vm->cfg.memory);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	pthread_sigmask(SIG_SETMASK, &vm->old_mask, NULL);
+	free(vm);
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Boots Debian's cloud kernel under kvmrun and checks what the guest reports.
+# Usage: boot.sh KVMRUN CASE
+. "$(dirname "$0")/lib.sh"
+need_kvm "$@"
+case $2 in
+one-cpu)
+  boot info --cpus 1 --memory 256M
+  expect_rc 0; expect_line KVMRUN-INIT-OK
+  [ "$(value CPUS)" = 1 ] || { show; fail "guest sees $(value CPUS) CPUs, expected 1"; }
+  mem=$(value MEMTOTAL_KB)
+  [ "$mem" -gt $((200 * 1024)) ] && [ "$mem" -le $((256 * 1024)) ] ||
+    { show; fail "MemTotal $mem kB for 256 MiB"; } ;;
+two-cpus-big)
+  boot info --cpus 2 --memory 3584M
+  expect_rc 0; expect_line KVMRUN-INIT-OK
+  [ "$(value CPUS)" = 2 ] || { show; fail "guest sees $(value CPUS) CPUs, expected 2"; }
+  mem=$(value MEMTOTAL_KB)
+  [ "$mem" -gt $((3300 * 1024)) ] && [ "$mem" -le $((3584 * 1024)) ] ||
+    { show; fail "MemTotal $mem kB for 3.5 GiB"; } ;;
+poweroff)
+  boot poweroff; expect_rc 0; expect_line KVMRUN-INIT-OK ;;
+reboot)
+  boot reboot; expect_rc 0; expect_line KVMRUN-INIT-OK ;;
+panic)
+  boot panic; expect_rc 5; expect_line KVMRUN-INIT-OK
+  grep -q "guest kernel panicked" "$out" || { show; fail "no panic line"; } ;;
+stdin)
+  BOOT_STDIN=$(mktemp)
+  echo "hello-from-host-$$" > "$BOOT_STDIN"
+  boot echo; expect_rc 0; expect_line "GOT:hello-from-host-$$" ;;
+date)
+  boot info; expect_rc 0
+  host=$(date +%s) guest=$(value DATE)
+  d=$((host - guest)); d=${d#-}
+  [ "$d" -le 120 ] || { show; fail "guest date $guest, host $host"; } ;;
+console-log)
+  log=$(mktemp)
+  boot poweroff --console none --console-log "$log"; expect_rc 0
+  grep -q KVMRUN-INIT-OK "$out" && fail "--console none still printed the guest's output"
+  grep -q KVMRUN-INIT-OK "$log" || fail "--console-log $log lacks the guest's output" ;;
+*) fail "unknown case $2" ;;
+esac
+echo "ok: $2"

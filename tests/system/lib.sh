@@ -1,0 +1,50 @@
+# Shared by the system tests (sourced). Tests call: need_kvm "$@" first; it re-runs
+# the test inside scripts/testvm when this host has no usable /dev/kvm.
+# $KVMRUN is the binary under test (the tests' first argument).
+set -euo pipefail
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+KVMRUN=${KVMRUN:-$1}
+cache=${KVMRUN_CACHE:-$HOME/.cache/kvmrun}
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# The guest: Debian's cloud kernel and a busybox initramfs with tests/system/guest-init.
+guest_kernel() { echo "$("$top/scripts/fetch-guest-kernel" cloud)/vmlinuz"; }
+guest_initrd() {
+  local kdir key out
+  kdir=$("$top/scripts/fetch-guest-kernel" cloud)
+  key=$(cat "$top/tests/system/guest-init" "$kdir/version" | md5sum | cut -c1-12)
+  out=$cache/guest/initrd-$key.gz
+  if [ ! -f "$out" ]; then
+    mkdir -p "$cache/guest"
+    "$top/scripts/mkinitramfs" --kernel-dir "$kdir" --modules "pvpanic_mmio" \
+      --init "$top/tests/system/guest-init" -o "$out.tmp" && mv "$out.tmp" "$out"
+  fi
+  echo "$out"
+}
+
+# Re-run the calling test inside the emulated machine unless /dev/kvm works here.
+need_kvm() {
+  if [ -z "${TESTVM_OUT:-}" ] && ! kvm_usable; then
+    guest_kernel >/dev/null
+    guest_initrd >/dev/null
+    exec "$top/scripts/testvm" -- env KVMRUN="$KVMRUN" bash "$0" "$@"
+  fi
+}
+kvm_usable() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -q -E 'vmx|svm' /proc/cpuinfo; }
+
+# Boot the test guest: boot ACTION [kvmrun options...]; output in $out, status in $rc.
+boot() {
+  local action=$1; shift
+  out=$(mktemp)
+  set +e
+  "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" \
+    --append "quiet kvmrun.test=$action" "$@" > "$out" 2>&1 < "${BOOT_STDIN:-/dev/null}"
+  rc=$?
+  set -e
+  tr -d '\r' < "$out" > "$out.clean"; mv "$out.clean" "$out"
+}
+show() { sed 's/^/  | /' "$out" >&2; }
+expect_rc() { [ "$rc" = "$1" ] || { show; fail "exit status $rc, expected $1"; }; }
+expect_line() { grep -q -x -- "$1" "$out" || { show; fail "no line '$1' in the output"; }; }
+value() { sed -n "s/^$1=//p" "$out" | head -1; }

@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The console backend: log file output, stdout output, escape handling, input
+ * flow control and EOF, raw mode on a terminal. stdin and stdout are replaced
+ * by pipes (or a pseudo terminal) with dup2 for the duration of each test.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "devices.h"
+
+#define WAIT_MS 3000
+
+struct sink {
+	pthread_mutex_t lock;
+	uint8_t buf[256];
+	size_t len;
+	size_t budget; /* bytes push() still accepts */
+	unsigned int pushes;
+	unsigned int quits;
+	struct ev_loop *loop;
+};
+
+struct fixture {
+	struct ev_loop *loop;
+	struct console *con;
+	struct sink sink;
+	pthread_t thread;
+	bool running;
+	int saved_in;
+	int saved_out;
+	int in_w; /* write end of the pipe that is stdin */
+	char log_path[64];
+};
+
+static size_t sink_push(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct sink *s = opaque;
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	s->pushes++;
+	n = MIN(len, s->budget);
+	n = MIN(n, sizeof(s->buf) - s->len);
+	memcpy(s->buf + s->len, buf, n);
+	s->len += n;
+	s->budget -= n;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+static void sink_quit(void *opaque)
+{
+	struct sink *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	s->quits++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Waits until the sink holds want (exactly), or times out. */
+static bool sink_wait(struct sink *s, const char *want, size_t want_len)
+{
+	for (unsigned int i = 0; i < WAIT_MS; i++) {
+		bool done;
+
+		pthread_mutex_lock(&s->lock);
+		done = s->len == want_len && !memcmp(s->buf, want, want_len);
+		pthread_mutex_unlock(&s->lock);
+		if (done)
+			return true;
+		sleep_ms(1);
+	}
+	return false;
+}
+
+static bool sink_wait_quit(struct sink *s, unsigned int quits)
+{
+	for (unsigned int i = 0; i < WAIT_MS; i++) {
+		bool done;
+
+		pthread_mutex_lock(&s->lock);
+		done = s->quits >= quits;
+		pthread_mutex_unlock(&s->lock);
+		if (done)
+			return true;
+		sleep_ms(1);
+	}
+	return false;
+}
+
+static void *loop_thread(void *opaque)
+{
+	struct fixture *f = opaque;
+
+	ev_run(f->loop);
+	return NULL;
+}
+
+static void fixture_start(struct fixture *f)
+{
+	assert_int_equal(pthread_create(&f->thread, NULL, loop_thread, f), 0);
+	f->running = true;
+}
+
+/* stdin becomes a pipe whose write end is f->in_w. */
+static void fixture_pipe_stdin(struct fixture *f)
+{
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
+	close(p[0]);
+	f->in_w = p[1];
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	pthread_mutex_init(&f->sink.lock, NULL);
+	f->in_w = -1;
+	f->saved_in = dup(STDIN_FILENO);
+	f->saved_out = dup(STDOUT_FILENO);
+	if (ev_loop_create(&f->loop))
+		return -1;
+	f->sink.loop = f->loop;
+	snprintf(f->log_path, sizeof(f->log_path), "/tmp/kvmrun-test-console-%d.log", getpid());
+	unlink(f->log_path);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	if (f->running) {
+		ev_stop(f->loop, 0);
+		pthread_join(f->thread, NULL);
+	}
+	console_destroy(f->con);
+	ev_loop_destroy(f->loop);
+	if (f->in_w >= 0)
+		close(f->in_w);
+	dup2(f->saved_in, STDIN_FILENO);
+	dup2(f->saved_out, STDOUT_FILENO);
+	close(f->saved_in);
+	close(f->saved_out);
+	unlink(f->log_path);
+	pthread_mutex_destroy(&f->sink.lock);
+	free(f);
+	return 0;
+}
+
+static size_t read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, size);
+	close(fd);
+	assert_true(n >= 0);
+	return (size_t)n;
+}
+
+static void test_log_file_appends(void **state)
+{
+	struct fixture *f = *state;
+	char buf[64];
+	int fd;
+
+	fd = open(f->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "old:", 4), 4);
+	close(fd);
+
+	assert_int_equal(console_create(&f->con, f->loop, false, f->log_path, NULL, NULL), 0);
+	console_write(f->con, (const uint8_t *)"hello", 5);
+	console_write(f->con, (const uint8_t *)"", 0);
+	console_write(f->con, (const uint8_t *)" world", 6);
+	assert_int_equal(read_file(f->log_path, buf, sizeof(buf)), 15);
+	assert_memory_equal(buf, "old:hello world", 15);
+}
+
+static void test_log_file_open_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct console *con = NULL;
+
+	assert_int_equal(console_create(&con, f->loop, false, "/nonexistent-dir/x.log", NULL, NULL),
+			 -ENOENT);
+	assert_null(con);
+}
+
+static void test_stdout_output_and_gone(void **state)
+{
+	struct fixture *f = *state;
+	char buf[64];
+	int p[2];
+
+	fixture_pipe_stdin(f);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
+	close(p[1]);
+	assert_int_equal(console_create(&f->con, f->loop, true, f->log_path, NULL, NULL), 0);
+
+	console_write(f->con, (const uint8_t *)"guest\r\n", 7);
+	assert_int_equal(read(p[0], buf, sizeof(buf)), 7);
+	assert_memory_equal(buf, "guest\r\n", 7);
+
+	/* The reader goes away: output to stdout is dropped, the log still gets it. */
+	close(p[0]);
+	console_write(f->con, (const uint8_t *)"more", 4);
+	console_write(f->con, (const uint8_t *)"!", 1);
+	assert_int_equal(read_file(f->log_path, buf, sizeof(buf)), 12);
+	assert_memory_equal(buf, "guest\r\nmore!", 12);
+}
+
+static void test_input_and_escapes(void **state)
+{
+	struct fixture *f = *state;
+	static const char want[] = "a\x01" "b\x01" "cd";
+
+	fixture_pipe_stdin(f);
+	f->sink.budget = SIZE_MAX;
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, sink_quit, &f->sink), 0);
+	console_attach(f->con, sink_push, &f->sink);
+	fixture_start(f);
+
+	/* Ctrl-A Ctrl-A is one Ctrl-A; Ctrl-A then another key passes both. */
+	assert_int_equal(write(f->in_w, "a\x01\x01" "b\x01" "cd", 7), 7);
+	assert_true(sink_wait(&f->sink, want, 6));
+	assert_int_equal(f->sink.quits, 0);
+
+	/* An escape split across two reads still works. */
+	assert_int_equal(write(f->in_w, "\x01", 1), 1);
+	sleep_ms(20);
+	assert_int_equal(f->sink.quits, 0);
+	assert_int_equal(write(f->in_w, "x", 1), 1);
+	assert_true(sink_wait_quit(&f->sink, 1));
+	assert_int_equal(f->sink.len, 6);
+
+	/* Ctrl-A x in the middle of other input: what came before is delivered. */
+	assert_int_equal(write(f->in_w, "e\x01xf", 4), 4);
+	assert_true(sink_wait_quit(&f->sink, 2));
+	pthread_mutex_lock(&f->sink.lock);
+	assert_int_equal(f->sink.quits, 2);
+	pthread_mutex_unlock(&f->sink.lock);
+}
+
+static void test_flow_control(void **state)
+{
+	struct fixture *f = *state;
+	unsigned int pushes;
+
+	fixture_pipe_stdin(f);
+	f->sink.budget = 2;
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, sink_quit, &f->sink), 0);
+	console_attach(f->con, sink_push, &f->sink);
+	fixture_start(f);
+
+	assert_int_equal(write(f->in_w, "hello", 5), 5);
+	assert_true(sink_wait(&f->sink, "he", 2));
+	pthread_mutex_lock(&f->sink.lock);
+	pushes = f->sink.pushes;
+	pthread_mutex_unlock(&f->sink.lock);
+
+	/* Refused: stdin is no longer watched, more input stays in the pipe. */
+	assert_int_equal(write(f->in_w, "XYZ", 3), 3);
+	sleep_ms(50);
+	pthread_mutex_lock(&f->sink.lock);
+	assert_int_equal(f->sink.pushes, pushes);
+	assert_int_equal(f->sink.len, 2);
+	pthread_mutex_unlock(&f->sink.lock);
+
+	/* Room for one more byte: the rest stays pending, in order. */
+	pthread_mutex_lock(&f->sink.lock);
+	f->sink.budget = 1;
+	pthread_mutex_unlock(&f->sink.lock);
+	console_input_ready(f->con);
+	assert_true(sink_wait(&f->sink, "hel", 3));
+	sleep_ms(30);
+	pthread_mutex_lock(&f->sink.lock);
+	assert_int_equal(f->sink.len, 3);
+	f->sink.budget = 100;
+	pthread_mutex_unlock(&f->sink.lock);
+
+	/* Ready again from another thread: nothing lost, nothing reordered. */
+	console_input_ready(f->con);
+	assert_true(sink_wait(&f->sink, "helloXYZ", 8));
+
+	/* A spurious ready with nothing pending is harmless, and input flows on. */
+	console_input_ready(f->con);
+	assert_int_equal(write(f->in_w, "!", 1), 1);
+	assert_true(sink_wait(&f->sink, "helloXYZ!", 9));
+}
+
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_eof_stops_watching(void **state)
+{
+	struct fixture *f = *state;
+	double before;
+
+	fixture_pipe_stdin(f);
+	f->sink.budget = SIZE_MAX;
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, sink_quit, &f->sink), 0);
+	console_attach(f->con, sink_push, &f->sink);
+	fixture_start(f);
+
+	assert_int_equal(write(f->in_w, "bye", 3), 3);
+	assert_true(sink_wait(&f->sink, "bye", 3));
+	close(f->in_w);
+	f->in_w = -1;
+
+	/* A loop spinning on the hung-up pipe would burn the whole interval. */
+	sleep_ms(20);
+	before = cpu_seconds();
+	sleep_ms(200);
+	assert_true(cpu_seconds() - before < 0.1);
+	pthread_mutex_lock(&f->sink.lock);
+	assert_int_equal(f->sink.pushes, 1);
+	assert_int_equal(f->sink.quits, 0);
+	pthread_mutex_unlock(&f->sink.lock);
+
+	/* A ready after EOF does not bring stdin back either. */
+	console_input_ready(f->con);
+	sleep_ms(20);
+	before = cpu_seconds();
+	sleep_ms(100);
+	assert_true(cpu_seconds() - before < 0.05);
+}
+
+static void test_no_device_attached(void **state)
+{
+	struct fixture *f = *state;
+
+	fixture_pipe_stdin(f);
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, sink_quit, &f->sink), 0);
+	fixture_start(f);
+	/* Input without a device is dropped, but the escape still quits. */
+	assert_int_equal(write(f->in_w, "abc\x01x", 5), 5);
+	assert_true(sink_wait_quit(&f->sink, 1));
+}
+
+static void test_raw_mode_on_terminal(void **state)
+{
+	struct fixture *f = *state;
+	struct termios before, raw, after;
+	int master, slave;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	if (master < 0)
+		skip();
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+	assert_true(slave >= 0);
+	assert_int_equal(dup2(slave, STDIN_FILENO), STDIN_FILENO);
+	close(slave);
+	assert_int_equal(tcgetattr(STDIN_FILENO, &before), 0);
+	assert_true(before.c_lflag & ICANON);
+	assert_true(before.c_lflag & ECHO);
+
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, NULL, NULL), 0);
+	assert_int_equal(tcgetattr(STDIN_FILENO, &raw), 0);
+	assert_false(raw.c_lflag & (ICANON | ECHO | ISIG));
+	assert_false(raw.c_iflag & (IXON | ICRNL));
+	assert_int_equal(raw.c_oflag & (OPOST | ONLCR), before.c_oflag & (OPOST | ONLCR));
+	assert_int_equal(raw.c_cc[VMIN], 1);
+
+	console_restore(f->con);
+	assert_int_equal(tcgetattr(STDIN_FILENO, &after), 0);
+	assert_int_equal(after.c_lflag, before.c_lflag);
+	assert_int_equal(after.c_iflag, before.c_iflag);
+	assert_int_equal(after.c_oflag, before.c_oflag);
+
+	/* Restoring again, then destroying, leaves a later change alone. */
+	after.c_lflag &= ~(tcflag_t)ECHO;
+	assert_int_equal(tcsetattr(STDIN_FILENO, TCSANOW, &after), 0);
+	console_restore(f->con);
+	console_destroy(f->con);
+	f->con = NULL;
+	assert_int_equal(tcgetattr(STDIN_FILENO, &after), 0);
+	assert_false(after.c_lflag & ECHO);
+	close(master);
+}
+
+static void test_destroy_restores_terminal(void **state)
+{
+	struct fixture *f = *state;
+	struct termios before, after;
+	int master, slave;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	if (master < 0)
+		skip();
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+	assert_true(slave >= 0);
+	assert_int_equal(dup2(slave, STDIN_FILENO), STDIN_FILENO);
+	close(slave);
+	assert_int_equal(tcgetattr(STDIN_FILENO, &before), 0);
+
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, NULL, NULL), 0);
+	console_destroy(f->con);
+	f->con = NULL;
+	assert_int_equal(tcgetattr(STDIN_FILENO, &after), 0);
+	assert_int_equal(after.c_lflag, before.c_lflag);
+	assert_int_equal(after.c_iflag, before.c_iflag);
+	close(master);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_log_file_appends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_file_open_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stdout_output_and_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_input_and_escapes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flow_control, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eof_stops_watching, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_device_attached, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_raw_mode_on_terminal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_restores_terminal, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -63,12 +63,8 @@ static uint8_t rtc_hours(const struct rtc_cmos *rtc, unsigned int h)
 	return rtc_encode(rtc, h12) | (h >= 12 ? RTC_HOURS_PM : 0);
 }
 
-/* A clock register from the host's time; false when reg is not one. */
-static bool rtc_clock_reg(const struct rtc_cmos *rtc, uint8_t reg, uint8_t *out)
+static bool rtc_is_clock_reg(uint8_t reg)
 {
-	struct timespec ts;
-	struct tm tm;
-
 	switch (reg) {
 	case RTC_SECONDS:
 	case RTC_MINUTES:
@@ -78,48 +74,55 @@ static bool rtc_clock_reg(const struct rtc_cmos *rtc, uint8_t reg, uint8_t *out)
 	case RTC_MONTH:
 	case RTC_YEAR:
 	case RTC_CENTURY:
-		break;
+		return true;
 	default:
 		return false;
 	}
+}
+
+/* A clock register, from the host's time now. */
+static uint8_t rtc_clock_reg(const struct rtc_cmos *rtc, uint8_t reg)
+{
+	struct timespec ts;
+	struct tm tm;
+	uint8_t out = 0;
+
 	clock_gettime(CLOCK_REALTIME, &ts);
 	if (!gmtime_r(&ts.tv_sec, &tm))
 		memset(&tm, 0, sizeof(tm));
 	switch (reg) {
 	case RTC_SECONDS:
-		*out = rtc_encode(rtc, (unsigned int)tm.tm_sec % 60); /* no leap seconds */
+		out = rtc_encode(rtc, (unsigned int)tm.tm_sec % 60); /* no leap seconds */
 		break;
 	case RTC_MINUTES:
-		*out = rtc_encode(rtc, (unsigned int)tm.tm_min);
+		out = rtc_encode(rtc, (unsigned int)tm.tm_min);
 		break;
 	case RTC_HOURS:
-		*out = rtc_hours(rtc, (unsigned int)tm.tm_hour);
+		out = rtc_hours(rtc, (unsigned int)tm.tm_hour);
 		break;
 	case RTC_DAY_OF_WEEK:
-		*out = rtc_encode(rtc, (unsigned int)tm.tm_wday + 1); /* Sunday = 1 */
+		out = rtc_encode(rtc, (unsigned int)tm.tm_wday + 1); /* Sunday = 1 */
 		break;
 	case RTC_DAY_OF_MONTH:
-		*out = rtc_encode(rtc, (unsigned int)tm.tm_mday);
+		out = rtc_encode(rtc, (unsigned int)tm.tm_mday);
 		break;
 	case RTC_MONTH:
-		*out = rtc_encode(rtc, (unsigned int)tm.tm_mon + 1);
+		out = rtc_encode(rtc, (unsigned int)tm.tm_mon + 1);
 		break;
 	case RTC_YEAR:
-		*out = rtc_encode(rtc, (unsigned int)(tm.tm_year + 1900) % 100);
+		out = rtc_encode(rtc, (unsigned int)(tm.tm_year + 1900) % 100);
 		break;
 	case RTC_CENTURY:
-		*out = rtc_encode(rtc, (unsigned int)(tm.tm_year + 1900) / 100);
+		out = rtc_encode(rtc, (unsigned int)(tm.tm_year + 1900) / 100);
 		break;
 	}
-	return true;
+	return out;
 }
 
 static uint8_t rtc_read(struct rtc_cmos *rtc, uint8_t reg)
 {
-	uint8_t v;
-
-	if (rtc_clock_reg(rtc, reg, &v))
-		return v;
+	if (rtc_is_clock_reg(reg))
+		return rtc_clock_reg(rtc, reg);
 	switch (reg) {
 	case RTC_REG_A:
 		return rtc->ram[reg] & (uint8_t)~RTC_A_UIP;
@@ -134,9 +137,7 @@ static uint8_t rtc_read(struct rtc_cmos *rtc, uint8_t reg)
 
 static void rtc_write(struct rtc_cmos *rtc, uint8_t reg, uint8_t v)
 {
-	uint8_t dummy;
-
-	if (rtc_clock_reg(rtc, reg, &dummy))
+	if (rtc_is_clock_reg(reg))
 		return; /* the host's clock is not the guest's to set */
 	switch (reg) {
 	case RTC_REG_A:

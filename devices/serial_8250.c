@@ -80,7 +80,7 @@
 struct serial {
 	struct device dev;
 	pthread_mutex_t lock;
-	const struct irq_line *irq;
+	struct irq_line irq;
 	struct console *con;
 
 	uint8_t dll, dlm;
@@ -149,7 +149,7 @@ static void serial_update_irq(struct serial *s)
 	if (level == s->irq_level)
 		return;
 	s->irq_level = level;
-	irq_line_set(s->irq, level);
+	irq_line_set(&s->irq, level);
 }
 
 static void serial_fifo_clear(struct serial *s)
@@ -383,7 +383,7 @@ int serial_8250_create(struct device **list, struct bus *pio, uint16_t base,
 		return -ENOMEM;
 	s->dev.name = "serial-8250";
 	s->dev.destroy = serial_destroy;
-	s->irq = irq;
+	s->irq = *irq;
 	s->con = con;
 	s->dll = 0x0c; /* 9600 baud */
 	s->lcr = 0x03; /* 8N1 */

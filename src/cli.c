@@ -160,9 +160,10 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 	if (strcmp(argv[1], "run"))
 		return cli_fail(err, "unknown command '%s' (try 'kvmrun --help')%s", argv[1], "");
 
-	optind = 1;
+	optind = 0; /* 0, not 1: also resets getopt's state from an earlier call */
 	opterr = 0;
-	while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
+	/* ":" makes a missing value return ':' rather than '?'. */
+	while ((c = getopt_long(argc - 1, argv + 1, ":", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_KERNEL:
 			cfg->kernel = optarg;
@@ -216,9 +217,13 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 			return CLI_EXIT_OK;
 		case ':':
 			return cli_fail(err, "option '%s' needs a value%s", argv[optind], "");
-		default:
+		default: {
+			/* Inside "-xy" optind has not moved on: name the character. */
+			char opt[3] = { '-', (char)optopt, '\0' };
+
 			return cli_fail(err, "unknown option '%s' (try 'kvmrun --help')%s",
-					argv[optind], "");
+					optopt > 0 && optopt < 256 ? opt : argv[optind], "");
+		}
 		}
 	}
 	if (optind < argc - 1)

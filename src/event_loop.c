@@ -22,7 +22,8 @@ struct ev_loop {
 	int epfd;
 	int stop_fd;
 	atomic_int status;
-	atomic_bool stopping;
+	atomic_bool stop_claimed; /* the first ev_stop() owns status */
+	atomic_bool stopping;     /* set once status holds its final value */
 	struct ev_handler *handlers;
 	struct ev_handler *dead;
 };
@@ -183,8 +184,10 @@ void ev_stop(struct ev_loop *loop, int status)
 	bool expected = false;
 	uint64_t one = 1;
 
-	if (atomic_compare_exchange_strong(&loop->stopping, &expected, true))
+	if (atomic_compare_exchange_strong(&loop->stop_claimed, &expected, true)) {
 		atomic_store(&loop->status, status);
+		atomic_store(&loop->stopping, true);
+	}
 	if (write(loop->stop_fd, &one, sizeof(one)) < 0) {
 		/* The counter is already non-zero: the loop wakes anyway. */
 	}

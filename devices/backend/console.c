@@ -168,7 +168,9 @@ static void console_input_event(void *opaque, uint32_t events)
 	con->pending_off = 0;
 	con->pending_len = console_filter(con, con->pending, (size_t)n, &quit);
 	if (quit) {
-		con->pending_len = 0;
+		/* What came before the escape still goes to the device, if it has room. */
+		console_flush_pending(con);
+		con->pending_off = con->pending_len = 0;
 		if (con->quit)
 			con->quit(con->quit_opaque);
 		return;
@@ -270,8 +272,8 @@ static int console_setup_stdio(struct console *con)
 	if (ret)
 		return ret;
 	ret = console_watch_input(con, true);
-	if (ret == -EPERM) {
-		/* stdin is a regular file or /dev/null, which epoll refuses: no input. */
+	if (ret == -EPERM || ret == -EBADF) {
+		/* stdin is a regular file, /dev/null (epoll refuses those) or closed. */
 		log_debug("console: stdin cannot be polled, input disabled");
 		con->in_eof = true;
 		ret = 0;

@@ -26,9 +26,14 @@ panic)
   boot panic; expect_rc 5; expect_line KVMRUN-INIT-OK
   grep -q "guest kernel panicked" "$out" || { show; fail "no panic line"; } ;;
 stdin)
-  BOOT_STDIN=$(mktemp)
-  echo "hello-from-host-$$" > "$BOOT_STDIN"
-  boot echo; expect_rc 0; expect_line "GOT:hello-from-host-$$" ;;
+  # The line is written only once the guest's init runs, through a pipe.
+  fifo=$(mktemp -u); mkfifo "$fifo"
+  log=$(mktemp)
+  ( until grep -q KVMRUN-INIT-OK "$log" 2>/dev/null; do sleep 0.2; done
+    sleep 1; echo "hello-from-host-$$" ) > "$fifo" &
+  BOOT_STDIN=$fifo boot echo --console-log "$log"
+  wait
+  expect_rc 0; expect_line "GOT:hello-from-host-$$" ;;
 date)
   boot info; expect_rc 0
   host=$(date +%s) guest=$(value DATE)

@@ -95,6 +95,16 @@ static bool sink_wait(struct sink *s, const char *want, size_t want_len)
 	return false;
 }
 
+static unsigned int sink_quits(struct sink *s)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->quits;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
 static bool sink_wait_quit(struct sink *s, unsigned int quits)
 {
 	for (unsigned int i = 0; i < WAIT_MS; i++) {
@@ -255,22 +265,20 @@ static void test_input_and_escapes(void **state)
 	/* Ctrl-A Ctrl-A is one Ctrl-A; Ctrl-A then another key passes both. */
 	assert_int_equal(write(f->in_w, "a\x01\x01" "b\x01" "cd", 7), 7);
 	assert_true(sink_wait(&f->sink, want, 6));
-	assert_int_equal(f->sink.quits, 0);
+	assert_int_equal(sink_quits(&f->sink), 0);
 
 	/* An escape split across two reads still works. */
 	assert_int_equal(write(f->in_w, "\x01", 1), 1);
 	sleep_ms(20);
-	assert_int_equal(f->sink.quits, 0);
+	assert_int_equal(sink_quits(&f->sink), 0);
 	assert_int_equal(write(f->in_w, "x", 1), 1);
 	assert_true(sink_wait_quit(&f->sink, 1));
-	assert_int_equal(f->sink.len, 6);
+	assert_true(sink_wait(&f->sink, want, 6));
 
 	/* Ctrl-A x in the middle of other input: what came before is delivered. */
 	assert_int_equal(write(f->in_w, "e\x01xf", 4), 4);
 	assert_true(sink_wait_quit(&f->sink, 2));
-	pthread_mutex_lock(&f->sink.lock);
-	assert_int_equal(f->sink.quits, 2);
-	pthread_mutex_unlock(&f->sink.lock);
+	assert_true(sink_wait(&f->sink, "a\x01" "b\x01" "cde", 7));
 }
 
 static void test_flow_control(void **state)

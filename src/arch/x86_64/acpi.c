@@ -186,7 +186,8 @@ static void acpi_dsdt_pvpanic(struct aml *a)
 	aml_name_string(a, "_HID", "QEMU0001");
 	aml_name(a, "_CRS");
 	res = aml_restemplate(a);
-	aml_res_memory32_fixed(a, true, (uint32_t)LAYOUT_PVPANIC_MMIO, (uint32_t)LAYOUT_PVPANIC_SIZE);
+	aml_res_memory32_fixed(a, true, (uint32_t)LAYOUT_PVPANIC_MMIO,
+			       (uint32_t)LAYOUT_PVPANIC_SIZE);
 	aml_restemplate_end(a, res);
 	method = aml_method(a, "_STA", 0, false);
 	aml_return(a);

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/layout.h"
 #include "kvmrun/kvm.h"
 #include "kvmrun/log.h"
+
+_Static_assert(offsetof(struct cpu_cpuid, entries) ==
+		       offsetof(struct kvm_cpuid2, entries), "cpu_cpuid layout");
 
 #define CPUID_HYPERVISOR (1U << 31)
 #define CPUID_HTT (1U << 28)
@@ -50,7 +54,7 @@ void cpu_cpuid_for_vcpu(struct cpu_cpuid *cpuid, unsigned int index, unsigned in
 	uint32_t apic_id = cpu_apic_id(index);
 	unsigned int core_shift = order_base_2(count);
 
-	for (uint32_t i = 0; i < cpuid->hdr.nent; i++) {
+	for (uint32_t i = 0; i < cpuid->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
 
 		switch (e->function) {
@@ -86,7 +90,7 @@ void cpu_cpuid_for_vcpu(struct cpu_cpuid *cpuid, unsigned int index, unsigned in
 			break;
 		case 0x80000008:
 			/* AMD: NC (cores - 1) and ApicIdCoreIdSize. */
-			e->ecx = (e->ecx & ~0xf0ffU) | (core_shift << 12) | (count - 1);
+			e->ecx = (e->ecx & ~0xf0ffU) | (core_shift << 12) | (MIN(count, 256U) - 1);
 			break;
 		default:
 			break;
@@ -97,8 +101,8 @@ void cpu_cpuid_for_vcpu(struct cpu_cpuid *cpuid, unsigned int index, unsigned in
 int cpu_supported_cpuid(int kvm_fd, struct cpu_cpuid *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->hdr.nent = CPU_MAX_CPUID_ENTRIES;
-	return kvm_ioctl_var(kvm_fd, KVM_GET_SUPPORTED_CPUID, &out->hdr) < 0 ? -EIO : 0;
+	out->nent = CPU_MAX_CPUID_ENTRIES;
+	return kvm_ioctl_var(kvm_fd, KVM_GET_SUPPORTED_CPUID, out) < 0 ? -EIO : 0;
 }
 
 static int cpu_set_msrs(int vcpu_fd)
@@ -115,19 +119,21 @@ static int cpu_set_msrs(int vcpu_fd)
 		{ MSR_IA32_MISC_ENABLE, 1 }, /* fast strings */
 		{ MSR_MTRR_DEF_TYPE, (1 << 11) | 6 }, /* MTRRs on, write-back by default */
 	};
+	/* Laid out as a struct kvm_msrs with its entries. */
 	struct {
-		struct kvm_msrs hdr;
+		uint32_t nmsrs;
+		uint32_t pad;
 		struct kvm_msr_entry entries[ARRAY_SIZE(init)];
 	} msrs;
 	int ret;
 
 	memset(&msrs, 0, sizeof(msrs));
-	msrs.hdr.nmsrs = ARRAY_SIZE(init);
+	msrs.nmsrs = ARRAY_SIZE(init);
 	for (unsigned int i = 0; i < ARRAY_SIZE(init); i++) {
 		msrs.entries[i].index = init[i].index;
 		msrs.entries[i].data = init[i].data;
 	}
-	ret = kvm_ioctl_var(vcpu_fd, KVM_SET_MSRS, &msrs.hdr);
+	ret = kvm_ioctl_var(vcpu_fd, KVM_SET_MSRS, &msrs);
 	if (ret < 0)
 		return ret;
 	return ret == (int)ARRAY_SIZE(init) ? 0 : -EINVAL;
@@ -151,7 +157,7 @@ int cpu_init_vcpu(int vcpu_fd, const struct cpu_cpuid *base, unsigned int index,
 	int ret;
 
 	cpu_cpuid_for_vcpu(&cpuid, index, count);
-	ret = kvm_ioctl_var(vcpu_fd, KVM_SET_CPUID2, &cpuid.hdr);
+	ret = kvm_ioctl_var(vcpu_fd, KVM_SET_CPUID2, &cpuid);
 	if (ret < 0)
 		return ret;
 	ret = cpu_set_msrs(vcpu_fd);

@@ -10,9 +10,10 @@
 
 #define CPU_MAX_CPUID_ENTRIES 256
 
-/* A kvm_cpuid2 with room for its entries. */
+/* Laid out as a struct kvm_cpuid2 with room for its entries. */
 struct cpu_cpuid {
-	struct kvm_cpuid2 hdr;
+	uint32_t nent;
+	uint32_t padding;
 	struct kvm_cpuid_entry2 entries[CPU_MAX_CPUID_ENTRIES];
 };
 

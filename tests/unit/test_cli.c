@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cli.h"
+
+struct result {
+	enum cli_action action;
+	struct vm_config cfg;
+	char cmdline[CLI_CMDLINE_MAX];
+	char *out;
+	char *err;
+	char *argv_store[32];
+};
+
+/* Runs cli_parse on a NULL-terminated list of arguments (argv[0] is added). */
+static struct result *parse(const char *first, ...)
+{
+	struct result *r = calloc(1, sizeof(*r));
+	size_t out_len = 0, err_len = 0;
+	FILE *out, *err;
+	va_list ap;
+	int argc = 0;
+	char *argv[32];
+
+	assert_non_null(r);
+	r->argv_store[argc++] = strdup("kvmrun");
+	va_start(ap, first);
+	for (const char *a = first; a; a = va_arg(ap, const char *)) {
+		assert_true(argc < 31);
+		r->argv_store[argc++] = strdup(a);
+	}
+	va_end(ap);
+	memcpy(argv, r->argv_store, sizeof(argv));
+	argv[argc] = NULL;
+	out = open_memstream(&r->out, &out_len);
+	err = open_memstream(&r->err, &err_len);
+	assert_non_null(out);
+	assert_non_null(err);
+	r->action = cli_parse(argc, argv, &r->cfg, r->cmdline, sizeof(r->cmdline), out, err);
+	fclose(out);
+	fclose(err);
+	return r;
+}
+
+static void result_free(struct result *r)
+{
+	for (unsigned int i = 0; i < 32; i++)
+		free(r->argv_store[i]);
+	free(r->out);
+	free(r->err);
+	free(r);
+}
+
+static unsigned int count_lines(const char *s)
+{
+	unsigned int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* A usage error: exit status 2, nothing on out, one line on err naming `what`. */
+static void expect_usage(struct result *r, const char *what)
+{
+	if (r->action != CLI_EXIT_USAGE || count_lines(r->err) != 1 || !strstr(r->err, what) ||
+	    r->err[strlen(r->err) - 1] != '\n' || r->out[0])
+		fail_msg("action %d, err '%s', out '%s', expected '%s'", r->action, r->err, r->out,
+			 what);
+	result_free(r);
+}
+
+static void test_valid_full(void **state)
+{
+	struct result *r;
+
+	(void)state;
+	r = parse("run", "--kernel", "/boot/bzImage", "--initrd", "/tmp/initrd.cpio",
+		  "--append", "root=/dev/ram0 quiet", "--cpus", "4", "--memory", "1G",
+		  "--console", "none", "--console-log", "/tmp/console.log", "--log-level",
+		  "debug", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_string_equal(r->err, "");
+	assert_string_equal(r->out, "");
+	assert_string_equal(r->cfg.kernel, "/boot/bzImage");
+	assert_string_equal(r->cfg.initrd, "/tmp/initrd.cpio");
+	assert_int_equal(r->cfg.cpus, 4);
+	assert_int_equal(r->cfg.memory, 1 * GiB);
+	assert_int_equal(r->cfg.console, CONSOLE_NONE);
+	assert_string_equal(r->cfg.console_log, "/tmp/console.log");
+	assert_int_equal(r->cfg.log_level, LOG_DEBUG);
+	assert_ptr_equal(r->cfg.append, r->cmdline);
+	assert_string_equal(r->cfg.append, "root=/dev/ram0 quiet console=ttyS0 reboot=k panic=-1");
+	result_free(r);
+
+	/* --opt=value and options after the kernel path work too. */
+	r = parse("run", "--memory=512M", "--kernel=k", "--cpus=2", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_string_equal(r->cfg.kernel, "k");
+	assert_int_equal(r->cfg.memory, 512 * MiB);
+	assert_int_equal(r->cfg.cpus, 2);
+	result_free(r);
+}
+
+static void test_defaults(void **state)
+{
+	struct result *r;
+
+	(void)state;
+	r = parse("run", "--kernel", "vmlinuz", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_string_equal(r->err, "");
+	assert_string_equal(r->cfg.kernel, "vmlinuz");
+	assert_null(r->cfg.initrd);
+	assert_null(r->cfg.console_log);
+	assert_int_equal(r->cfg.cpus, 1);
+	assert_int_equal(r->cfg.memory, 256 * MiB);
+	assert_int_equal(r->cfg.console, CONSOLE_SERIAL);
+	assert_int_equal(r->cfg.log_level, LOG_WARN);
+	assert_string_equal(r->cfg.append, "console=ttyS0 reboot=k panic=-1");
+	result_free(r);
+}
+
+static void check_memory_arg(const char *arg, uint64_t bytes)
+{
+	struct result *r = parse("run", "--kernel", "k", "--memory", arg, NULL);
+
+	if (r->action != CLI_RUN || r->cfg.memory != bytes)
+		fail_msg("--memory %s: action %d, memory %llu, err '%s'", arg, r->action,
+			 (unsigned long long)r->cfg.memory, r->err);
+	result_free(r);
+}
+
+static void test_memory_sizes(void **state)
+{
+	(void)state;
+	check_memory_arg("512M", 512 * MiB);
+	check_memory_arg("512m", 512 * MiB);
+	check_memory_arg("2G", 2 * GiB);
+	check_memory_arg("1048576K", 1 * GiB);
+	check_memory_arg("64MiB", 64 * MiB);
+	check_memory_arg("64MB", 64 * MiB);
+	check_memory_arg("32M", 32 * MiB);
+	check_memory_arg("33554432", 32 * MiB);
+	check_memory_arg("65536G", 64ULL * 1024 * GiB);
+}
+
+static void test_parse_size(void **state)
+{
+	uint64_t v = 0;
+
+	(void)state;
+	assert_int_equal(cli_parse_size("0", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(cli_parse_size("3K", &v), 0);
+	assert_int_equal(v, 3 * KiB);
+	assert_int_equal(cli_parse_size("17179869183G", &v), 0);
+	assert_int_equal(v, 17179869183ULL * GiB);
+	assert_int_equal(cli_parse_size("17179869184G", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("18446744073709551615", &v), 0);
+	assert_int_equal(v, UINT64_MAX);
+	assert_int_equal(cli_parse_size("18446744073709551616", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("99999999999999999999G", &v), -EINVAL);
+	assert_int_equal(cli_parse_size(NULL, &v), -EINVAL);
+	assert_int_equal(cli_parse_size("", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("M", &v), -EINVAL);
+	assert_int_equal(cli_parse_size(" 1M", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("+1M", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("1MM", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("1Mi", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("1B", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("1iB", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("1M ", &v), -EINVAL);
+	assert_int_equal(cli_parse_size("0x10M", &v), -EINVAL);
+}
+
+static void test_bad_memory(void **state)
+{
+	(void)state;
+	expect_usage(parse("run", "--kernel", "k", "--memory", "abc", NULL), "--memory");
+	expect_usage(parse("run", "--kernel", "k", "--memory", "", NULL), "--memory");
+	expect_usage(parse("run", "--kernel", "k", "--memory", "-1", NULL), "--memory");
+	expect_usage(parse("run", "--kernel", "k", "--memory", "12X", NULL), "--memory");
+	expect_usage(parse("run", "--kernel", "k", "--memory", "99999999999999999999G", NULL),
+		     "--memory");
+	expect_usage(parse("run", "--kernel", "k", "--memory", "18446744073709551615K", NULL),
+		     "--memory");
+	expect_usage(parse("run", "--kernel", "k", "--memory", "31M", NULL), "--memory");
+	expect_usage(parse("run", "--kernel", "k", "--memory", "33554431", NULL), "--memory");
+	expect_usage(parse("run", "--kernel", "k", "--memory", "0", NULL), "--memory");
+	expect_usage(parse("run", "--kernel", "k", "--memory", "65537G", NULL), "--memory");
+}
+
+static void test_bad_cpus(void **state)
+{
+	struct result *r;
+
+	(void)state;
+	expect_usage(parse("run", "--kernel", "k", "--cpus", "0", NULL), "--cpus");
+	expect_usage(parse("run", "--kernel", "k", "--cpus", "abc", NULL), "--cpus");
+	expect_usage(parse("run", "--kernel", "k", "--cpus", "99999", NULL), "--cpus");
+	expect_usage(parse("run", "--kernel", "k", "--cpus", "-1", NULL), "--cpus");
+	expect_usage(parse("run", "--kernel", "k", "--cpus", "", NULL), "--cpus");
+	expect_usage(parse("run", "--kernel", "k", "--cpus", "2x", NULL), "--cpus");
+	expect_usage(parse("run", "--kernel", "k", "--cpus", "18446744073709551617", NULL),
+		     "--cpus");
+	r = parse("run", "--kernel", "k", "--cpus", "4096", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_int_equal(r->cfg.cpus, 4096);
+	result_free(r);
+}
+
+static void test_bad_other(void **state)
+{
+	(void)state;
+	expect_usage(parse("run", "--kernel", "k", "--console", "foo", NULL), "--console");
+	expect_usage(parse("run", "--kernel", "k", "--log-level", "loud", NULL), "--log-level");
+	expect_usage(parse("run", "--cpus", "2", NULL), "--kernel");
+	expect_usage(parse("run", NULL), "--kernel");
+	expect_usage(parse("run", "--kernel", "k", "--frobnicate", NULL),
+		     "unknown option '--frobnicate'");
+	expect_usage(parse("run", "--frobnicate=3", "--kernel", "k", NULL), "--frobnicate");
+	expect_usage(parse("run", "--kernel", "k", "-z", NULL), "unknown option '-z'");
+	expect_usage(parse("run", "--kernel", "k", "-zq", NULL), "unknown option '-z'");
+	expect_usage(parse("walk", "--kernel", "k", NULL), "walk");
+	expect_usage(parse("--kernel", "k", NULL), "--kernel");
+	expect_usage(parse(NULL), "no command");
+	expect_usage(parse("run", "--kernel", "k", "stray", NULL), "stray");
+	/* A missing value names the option. */
+	expect_usage(parse("run", "--kernel", NULL), "option '--kernel' needs a value");
+	expect_usage(parse("run", "--kernel", "k", "--memory", NULL),
+		     "option '--memory' needs a value");
+	expect_usage(parse("run", "--kernel", "k", "--help=x", NULL), "--help=x");
+}
+
+/* Errors after earlier parses (getopt keeps state between calls). */
+static void test_reparse_after_error(void **state)
+{
+	struct result *r;
+
+	(void)state;
+	expect_usage(parse("run", "-zq", "--kernel", "k", NULL), "unknown option '-z'");
+	r = parse("run", "--kernel", "k2", "--cpus", "3", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_string_equal(r->cfg.kernel, "k2");
+	assert_int_equal(r->cfg.cpus, 3);
+	assert_string_equal(r->err, "");
+	result_free(r);
+}
+
+static void test_help_version(void **state)
+{
+	struct result *r;
+
+	(void)state;
+	r = parse("--help", NULL);
+	assert_int_equal(r->action, CLI_EXIT_OK);
+	assert_string_equal(r->err, "");
+	assert_non_null(strstr(r->out, "usage: kvmrun run --kernel FILE"));
+	assert_non_null(strstr(r->out, "Exit status:"));
+	for (unsigned int i = 0; i <= 7; i++) {
+		char row[8];
+
+		snprintf(row, sizeof(row), "\n  %u  ", i);
+		if (!strstr(r->out, row))
+			fail_msg("no exit status %u in --help", i);
+	}
+	assert_non_null(strstr(r->out, "130, 143"));
+	result_free(r);
+
+	r = parse("-h", NULL);
+	assert_int_equal(r->action, CLI_EXIT_OK);
+	assert_non_null(strstr(r->out, "Exit status:"));
+	result_free(r);
+
+	r = parse("run", "--kernel", "k", "--help", NULL);
+	assert_int_equal(r->action, CLI_EXIT_OK);
+	assert_non_null(strstr(r->out, "Exit status:"));
+	assert_string_equal(r->err, "");
+	result_free(r);
+
+	r = parse("--version", NULL);
+	assert_int_equal(r->action, CLI_EXIT_OK);
+	assert_string_equal(r->out, "kvmrun " KVMRUN_VERSION "\n");
+	assert_string_equal(r->err, "");
+	result_free(r);
+
+	r = parse("run", "--version", NULL);
+	assert_int_equal(r->action, CLI_EXIT_OK);
+	assert_string_equal(r->out, "kvmrun " KVMRUN_VERSION "\n");
+	result_free(r);
+}
+
+static void test_kernel_cmdline(void **state)
+{
+	char buf[CLI_CMDLINE_MAX];
+	char *big;
+
+	(void)state;
+	assert_int_equal(cli_kernel_cmdline(NULL, CONSOLE_SERIAL, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "console=ttyS0 reboot=k panic=-1");
+	assert_int_equal(cli_kernel_cmdline("", CONSOLE_SERIAL, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "console=ttyS0 reboot=k panic=-1");
+	assert_int_equal(cli_kernel_cmdline("quiet", CONSOLE_SERIAL, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "quiet console=ttyS0 reboot=k panic=-1");
+
+	/* The user's own console= is kept and no other is added. */
+	assert_int_equal(cli_kernel_cmdline("console=hvc0 quiet", CONSOLE_SERIAL, buf, sizeof(buf)),
+			 0);
+	assert_string_equal(buf, "console=hvc0 quiet reboot=k panic=-1");
+	assert_int_equal(cli_kernel_cmdline("quiet console=hvc0", CONSOLE_SERIAL, buf, sizeof(buf)),
+			 0);
+	assert_string_equal(buf, "quiet console=hvc0 reboot=k panic=-1");
+	assert_int_equal(cli_kernel_cmdline("panic=5 reboot=t", CONSOLE_SERIAL, buf, sizeof(buf)),
+			 0);
+	assert_string_equal(buf, "panic=5 reboot=t console=ttyS0");
+
+	/* "xconsole=" or "earlyconsole=" are not console=. */
+	assert_int_equal(cli_kernel_cmdline("xconsole=1", CONSOLE_SERIAL, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "xconsole=1 console=ttyS0 reboot=k panic=-1");
+	assert_int_equal(cli_kernel_cmdline("xconsole=1 console=hvc0", CONSOLE_SERIAL, buf,
+					    sizeof(buf)),
+			 0);
+	assert_string_equal(buf, "xconsole=1 console=hvc0 reboot=k panic=-1");
+
+	/* Too long, for the buffer or with the additions. */
+	big = malloc(CLI_CMDLINE_MAX + 1);
+	assert_non_null(big);
+	memset(big, 'a', CLI_CMDLINE_MAX);
+	big[CLI_CMDLINE_MAX] = '\0';
+	assert_int_equal(cli_kernel_cmdline(big, CONSOLE_SERIAL, buf, sizeof(buf)), -E2BIG);
+	big[CLI_CMDLINE_MAX - 1] = '\0';
+	assert_int_equal(cli_kernel_cmdline(big, CONSOLE_SERIAL, buf, sizeof(buf)), -E2BIG);
+	big[CLI_CMDLINE_MAX - 20] = '\0'; /* 4076 + 32 bytes of additions */
+	assert_int_equal(cli_kernel_cmdline(big, CONSOLE_SERIAL, buf, sizeof(buf)), -E2BIG);
+	/* Just fits. */
+	memset(big, 'a', CLI_CMDLINE_MAX);
+	big[CLI_CMDLINE_MAX - 1 - strlen(" console=ttyS0 reboot=k panic=-1")] = '\0';
+	assert_int_equal(cli_kernel_cmdline(big, CONSOLE_SERIAL, buf, sizeof(buf)), 0);
+	assert_int_equal(strlen(buf), CLI_CMDLINE_MAX - 1);
+
+	/* And through cli_parse. */
+	memset(big, 'a', CLI_CMDLINE_MAX);
+	big[CLI_CMDLINE_MAX - 10] = '\0';
+	expect_usage(parse("run", "--kernel", "k", "--append", big, NULL), "--append");
+	free(big);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_full),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_memory_sizes),
+		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_bad_memory),
+		cmocka_unit_test(test_bad_cpus),
+		cmocka_unit_test(test_bad_other),
+		cmocka_unit_test(test_reparse_after_error),
+		cmocka_unit_test(test_help_version),
+		cmocka_unit_test(test_kernel_cmdline),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -13,6 +13,7 @@ struct ev_handler {
 	int fd;
 	ev_fn fn;
 	void *opaque;
+	bool armed; /* in the epoll set; ev_mod(fd, 0) takes it out */
 	struct ev_handler *next;
 };
 
@@ -89,6 +90,7 @@ int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_fn fn, void *opaque
 	h->fd = fd;
 	h->fn = fn;
 	h->opaque = opaque;
+	h->armed = true;
 	ev.data.ptr = h;
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int ret = -errno;
@@ -123,7 +125,17 @@ int ev_mod(struct ev_loop *loop, int fd, uint32_t events)
 	if (!h)
 		return -ENOENT;
 	ev.data.ptr = h;
-	return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+	if (!events) {
+		/* epoll reports EPOLLERR and EPOLLHUP whatever the mask: leave the set. */
+		if (h->armed && epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
+			return -errno;
+		h->armed = false;
+		return 0;
+	}
+	if (epoll_ctl(loop->epfd, h->armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	h->armed = true;
+	return 0;
 }
 
 /*

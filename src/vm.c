@@ -50,6 +50,10 @@ struct vm {
 	sigset_t old_mask;
 	struct vcpu *vcpus;
 	unsigned int nr_vcpus;
+	uint8_t *kernel; /* the input files, held from start until they are loaded */
+	size_t kernel_len;
+	uint8_t *initrd;
+	size_t initrd_len;
 };
 
 /* Setup failures: one line naming the cause, and the status to exit with. */
@@ -104,6 +108,41 @@ static int vm_read_file(const char *what, const char *path, uint8_t **data, size
 	}
 	close(fd);
 	return 0;
+}
+
+/* The input files are read and checked first: they are the commonest mistake, and need no KVM. */
+static int vm_read_inputs(struct vm *vm)
+{
+	struct bzimage bz;
+	const char *why;
+	int ret;
+
+	ret = vm_read_file("kernel", vm->cfg.kernel, &vm->kernel, &vm->kernel_len);
+	if (ret)
+		return ret;
+	if (boot_parse_bzimage(vm->kernel, vm->kernel_len, &bz, &why))
+		return vm_fail(KVMRUN_ERR_INPUT, "kernel %s: %s", vm->cfg.kernel, why);
+	if (vm->cfg.initrd) {
+		ret = vm_read_file("initrd", vm->cfg.initrd, &vm->initrd, &vm->initrd_len);
+		if (ret)
+			return ret;
+	}
+	if (vm->cfg.console_log) {
+		int fd = open(vm->cfg.console_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd < 0)
+			return vm_fail(KVMRUN_ERR_USAGE, "--console-log %s: %s", vm->cfg.console_log,
+				       strerror(errno));
+		close(fd);
+	}
+	return 0;
+}
+
+static void vm_free_inputs(struct vm *vm)
+{
+	free(vm->kernel);
+	free(vm->initrd);
+	vm->kernel = vm->initrd = NULL;
 }
 
 static int vm_open_kvm(struct vm *vm)
@@ -201,9 +240,11 @@ static int vm_setup_machine(struct vm *vm)
 
 static int vm_load(struct vm *vm, uint64_t *entry, uint64_t *boot_params)
 {
-	struct boot_images img = { .cmdline = vm->cfg.append };
-	uint8_t *kernel = NULL, *initrd = NULL;
-	size_t kernel_len = 0, initrd_len = 0;
+	struct boot_images img = {
+		.cmdline = vm->cfg.append,
+		.kernel = vm->kernel, .kernel_len = vm->kernel_len,
+		.initrd = vm->initrd, .initrd_len = vm->initrd_len,
+	};
 	struct acpi_config acpi = { .nr_cpus = vm->cfg.cpus };
 	uint32_t *apic_ids;
 	const char *why = NULL;
@@ -223,27 +264,15 @@ static int vm_load(struct vm *vm, uint64_t *entry, uint64_t *boot_params)
 	if (ret)
 		return vm_fail(KVMRUN_ERR_INTERNAL, "building ACPI tables: %s", strerror(-ret));
 
-	ret = vm_read_file("kernel", vm->cfg.kernel, &kernel, &kernel_len);
-	if (ret)
-		return ret;
-	if (vm->cfg.initrd) {
-		ret = vm_read_file("initrd", vm->cfg.initrd, &initrd, &initrd_len);
-		if (ret)
-			goto out;
-	}
-	img.kernel = kernel;
-	img.kernel_len = kernel_len;
-	img.initrd = initrd;
-	img.initrd_len = initrd_len;
 	ret = boot_load_linux(&vm->gm, vm->cfg.memory, &img, entry, boot_params, &why);
-	if (ret)
-		ret = vm_fail(KVMRUN_ERR_INPUT, "%s %s: %s",
-			      strstr(why, "initrd") ? "initrd" : "kernel",
-			      strstr(why, "initrd") ? vm->cfg.initrd : vm->cfg.kernel, why);
-out:
-	free(kernel);
-	free(initrd);
-	return ret;
+	if (ret) {
+		bool initrd = strstr(why, "initrd") != NULL;
+
+		return vm_fail(KVMRUN_ERR_INPUT, "%s %s: %s", initrd ? "initrd" : "kernel",
+			       initrd ? vm->cfg.initrd : vm->cfg.kernel, why);
+	}
+	vm_free_inputs(vm);
+	return 0;
 }
 
 static void vm_platform_event(void *opaque, enum platform_event ev)
@@ -399,11 +428,7 @@ int vm_create(struct vm **out, const struct vm_config *cfg)
 	sigemptyset(&vm->old_mask);
 	pthread_sigmask(SIG_SETMASK, NULL, &vm->old_mask);
 
-	/* Input files first: a wrong path is the commonest mistake, and needs no KVM. */
-	ret = access(cfg->kernel, R_OK) ? vm_fail(KVMRUN_ERR_INPUT, "kernel %s: %s", cfg->kernel,
-						  strerror(errno)) : 0;
-	if (!ret && cfg->initrd && access(cfg->initrd, R_OK))
-		ret = vm_fail(KVMRUN_ERR_INPUT, "initrd %s: %s", cfg->initrd, strerror(errno));
+	ret = vm_read_inputs(vm);
 	if (!ret && ev_loop_create(&vm->loop))
 		ret = vm_fail(KVMRUN_ERR_INTERNAL, "cannot create the event loop");
 	if (!ret)
@@ -457,6 +482,7 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(&vm->vcpus[i]);
 	}
 	free(vm->vcpus);
+	vm_free_inputs(vm);
 	devices_destroy(&vm->devices);
 	if (vm->con)
 		console_destroy(vm->con);

@@ -127,7 +127,7 @@ static void busy_handler(void *opaque, uint32_t events)
 static void test_stop_from_thread_while_busy(void **state)
 {
 	(void)state;
-	for (int i = 0; i < 3000; i++) {
+	for (int i = 0; i < 2000; i++) {
 		struct ev_loop *loop;
 		struct stopper s;
 		unsigned int calls = 0;
@@ -310,6 +310,49 @@ static void test_mod_zero_stops_callbacks(void **state)
 	close_pipe(&stop);
 }
 
+/* epoll reports a hang-up whatever the mask: events 0 must still mean no callbacks. */
+static void test_mod_zero_stops_hangup(void **state)
+{
+	struct ev_loop *loop;
+	struct pipe_ctx c;
+	struct pipe_ctx stop;
+
+	(void)state;
+	assert_int_equal(ev_loop_create(&loop), 0);
+	make_pipe(&c, loop);
+	make_pipe(&stop, loop);
+	assert_int_equal(ev_add(loop, c.fds[0], EPOLLIN, pipe_handler, &c), 0);
+	assert_int_equal(ev_mod(loop, c.fds[0], 0), 0);
+	assert_int_equal(ev_mod(loop, c.fds[0], 0), 0);
+	close(c.fds[1]);
+	c.fds[1] = -1;
+	stop.stop_after = 5;
+	stop.stop_status = 4;
+	assert_int_equal(ev_add(loop, stop.fds[0], EPOLLIN, pipe_handler, &stop), 0);
+	assert_int_equal(write(stop.fds[1], "s", 1), 1);
+	assert_int_equal(ev_run(loop), 4);
+	assert_int_equal(c.calls, 0);
+	ev_loop_destroy(loop);
+
+	/* Re-enabled, the hang-up is reported; and a disabled handler can be deleted. */
+	assert_int_equal(ev_loop_create(&loop), 0);
+	c.loop = loop;
+	c.stop_after = 1;
+	c.stop_status = 8;
+	assert_int_equal(ev_add(loop, c.fds[0], EPOLLIN, pipe_handler, &c), 0);
+	assert_int_equal(ev_mod(loop, c.fds[0], 0), 0);
+	assert_int_equal(ev_mod(loop, c.fds[0], EPOLLIN), 0);
+	assert_int_equal(ev_run(loop), 8);
+	assert_int_equal(c.calls, 1);
+	assert_true(c.events & EPOLLHUP);
+	assert_int_equal(ev_mod(loop, c.fds[0], 0), 0);
+	assert_int_equal(ev_del(loop, c.fds[0]), 0);
+	assert_int_equal(ev_mod(loop, c.fds[0], EPOLLIN), -ENOENT);
+	ev_loop_destroy(loop);
+	close(c.fds[0]);
+	close_pipe(&stop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +362,7 @@ int main(void)
 		cmocka_unit_test(test_first_status_wins),
 		cmocka_unit_test(test_del_other_in_same_batch),
 		cmocka_unit_test(test_mod_zero_stops_callbacks),
+		cmocka_unit_test(test_mod_zero_stops_hangup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

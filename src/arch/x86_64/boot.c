@@ -166,6 +166,10 @@ int boot_load_linux(const struct guest_mem *gm, uint64_t mem, const struct boot_
 		return ret;
 	boot_ram_split(mem, &low, &high);
 	kernel_end = bz.pref_address + bz.init_size;
+	if (bz.pref_address < LAYOUT_HIGH_RAM) {
+		*why = "kernel's preferred address is below 1 MiB";
+		return -ENOEXEC;
+	}
 	if (kernel_end > low || !gm_ptr(gm, bz.pref_address, bz.init_size)) {
 		*why = "kernel does not fit in guest RAM (raise --memory)";
 		return -E2BIG;

@@ -44,6 +44,19 @@ console-log)
   boot poweroff --console none --console-log "$log"; expect_rc 0
   grep -q KVMRUN-INIT-OK "$out" && fail "--console none still printed the guest's output"
   grep -q KVMRUN-INIT-OK "$log" || fail "--console-log $log lacks the guest's output" ;;
+sigterm|sigint)
+  # The guest waits for a line that never comes; the signal stops the VM in order.
+  sig=${2^^}; want=$([ "$sig" = SIGTERM ] && echo 143 || echo 130)
+  fifo=$(mktemp -u); mkfifo "$fifo"; log=$(mktemp)
+  exec 3<>"$fifo"
+  "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" \
+    --append "quiet kvmrun.test=echo" --console-log "$log" < "$fifo" > /dev/null 2>&1 &
+  pid=$!
+  until grep -q KVMRUN-INIT-OK "$log"; do sleep 0.2; done
+  kill -s "${sig#SIG}" "$pid"
+  set +e; wait "$pid"; rc=$?; set -e
+  exec 3>&-
+  [ "$rc" = "$want" ] || fail "exit status $rc after $sig, expected $want" ;;
 *) fail "unknown case $2" ;;
 esac
 echo "ok: $2"

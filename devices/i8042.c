@@ -171,11 +171,8 @@ static void i8042_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t
 {
 	struct i8042 *k = opaque;
 
-	if (len != 1) {
-		if (!is_write)
-			memset(data, 0xff, len);
+	if (!bus_byte_access(data, len, is_write))
 		return;
-	}
 	if (is_write) {
 		k->last_was_cmd = false;
 		i8042_data(k, data[0]);
@@ -190,11 +187,8 @@ static void i8042_cmd_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t 
 {
 	struct i8042 *k = opaque;
 
-	if (len != 1) {
-		if (!is_write)
-			memset(data, 0xff, len);
+	if (!bus_byte_access(data, len, is_write))
 		return;
-	}
 	if (is_write) {
 		k->last_was_cmd = true;
 		k->pending_cmd = 0;

@@ -32,6 +32,20 @@ struct bus {
 	unsigned int nr;
 };
 
+/*
+ * For byte-wide registers: false for any other width, after filling a read
+ * with all ones (what an unclaimed or ignored access returns).
+ */
+static inline bool bus_byte_access(uint8_t *data, uint32_t len, bool is_write)
+{
+	if (len == 1)
+		return true;
+	if (!is_write)
+		for (uint32_t i = 0; i < len; i++)
+			data[i] = 0xff;
+	return false;
+}
+
 void bus_init(struct bus *bus, const char *name);
 int bus_add(struct bus *bus, uint64_t base, uint64_t len, bus_fn fn, void *opaque,
 	    pthread_mutex_t *lock, const char *name) WARN_UNUSED;

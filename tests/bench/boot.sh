@@ -144,7 +144,7 @@ boot_marker_rss() {  # VMM
   smaps=$(awk -v ram=$((mem_mib * 1024)) '
     /^[0-9a-f]+-[0-9a-f]+ / { anon = (NF == 5); next }
     /^Size:/ { size = $2; next }
-    /^Rss:/ { total += $2; if (anon && size == ram && !seen) { guest = $2; seen = 1 } }
+    /^Rss:/ { total += $2; if (anon && size == ram && (!seen || $2 > guest)) { guest = $2; seen = 1 } }
     END { if (seen) print total - guest; else print "none" }' "/proc/$pid/smaps")
   # Let the guest answer and power off; keep draining its output meanwhile.
   echo "bench-$$" >&"$w"

@@ -44,6 +44,15 @@ console-log)
   boot poweroff --console none --console-log "$log"; expect_rc 0
   grep -q KVMRUN-INIT-OK "$out" && fail "--console none still printed the guest's output"
   grep -q KVMRUN-INIT-OK "$log" || fail "--console-log $log lacks the guest's output" ;;
+triple-fault)
+  # ud2 with no IDT: #UD, #GP, #DF, then shutdown.
+  k=$(mktemp); bash "$(dirname "$0")/tiny-kernel.sh" "$k" 0f0b
+  out=$(mktemp); set +e
+  "$KVMRUN" run --kernel "$k" --console none --log-level debug > "$out" 2>&1; rc=$?
+  set -e
+  expect_rc 6
+  grep -q "vCPU 0: triple fault" "$out" || { show; fail "no triple-fault line"; }
+  grep -q "vCPU 0: rip=[0-9a-f]\{16\}" "$out" || { show; fail "no register dump"; } ;;
 sigterm|sigint)
   # The guest waits for a line that never comes; the signal stops the VM in order.
   sig=${2^^}; want=$([ "$sig" = SIGTERM ] && echo 143 || echo 130)

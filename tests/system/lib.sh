@@ -3,7 +3,7 @@
 # $KVMRUN is the binary under test (the tests' first argument).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-KVMRUN=${KVMRUN:-$1}
+KVMRUN=$(realpath "${KVMRUN:-$1}")
 cache=${KVMRUN_CACHE:-$HOME/.cache/kvmrun}
 
 fail() { echo "FAIL: $*" >&2; exit 1; }

@@ -70,11 +70,11 @@ static int vm_fail(int status, const char *fmt, ...)
 	return status;
 }
 
+/* Maps a whole input file read-only; guest loading then copies it from the page cache once. */
 static int vm_read_file(const char *what, const char *path, uint8_t **data, size_t *len)
 {
 	struct stat st;
-	ssize_t n;
-	size_t got = 0;
+	void *p;
 	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -89,25 +89,26 @@ static int vm_read_file(const char *what, const char *path, uint8_t **data, size
 		return vm_fail(KVMRUN_ERR_INPUT, "%s %s: larger than 2 GiB", what, path);
 	}
 	*len = (size_t)st.st_size;
-	*data = malloc(*len ? *len : 1);
-	if (!*data) {
+	if (!*len) {
+		/* An empty kernel fails its header check; an empty initrd is no initrd. */
 		close(fd);
-		return vm_fail(KVMRUN_ERR_INTERNAL, "%s %s: out of memory", what, path);
+		*data = NULL;
+		return 0;
 	}
-	while (got < *len) {
-		n = read(fd, *data + got, *len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close(fd);
-			free(*data);
-			return vm_fail(KVMRUN_ERR_INPUT, "%s %s: %s", what, path,
-				       n < 0 ? strerror(errno) : "file shrank while reading");
-		}
-		got += (size_t)n;
-	}
+	p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
+	if (p == MAP_FAILED)
+		return vm_fail(KVMRUN_ERR_INPUT, "%s %s: %s", what, path, strerror(errno));
+	*data = p;
 	return 0;
+}
+
+static void vm_unmap_file(uint8_t **data, size_t *len)
+{
+	if (*data && *len)
+		munmap(*data, *len);
+	*data = NULL;
+	*len = 0;
 }
 
 /* The input files are read and checked first: they are the commonest mistake, and need no KVM. */
@@ -140,9 +141,8 @@ static int vm_read_inputs(struct vm *vm)
 
 static void vm_free_inputs(struct vm *vm)
 {
-	free(vm->kernel);
-	free(vm->initrd);
-	vm->kernel = vm->initrd = NULL;
+	vm_unmap_file(&vm->kernel, &vm->kernel_len);
+	vm_unmap_file(&vm->initrd, &vm->initrd_len);
 }
 
 static int vm_open_kvm(struct vm *vm)

@@ -28,7 +28,8 @@ need_kvm() {
   if [ -z "${TESTVM_OUT:-}" ] && ! kvm_usable; then
     guest_kernel >/dev/null
     guest_initrd >/dev/null
-    exec "$top/scripts/testvm" -- env KVMRUN="$KVMRUN" bash "$0" "$@"
+    TESTVM_ENV="ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS ${TESTVM_ENV:-}" \
+      exec "$top/scripts/testvm" -- env KVMRUN="$KVMRUN" bash "$0" "$@"
   fi
 }
 kvm_usable() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -q -E 'vmx|svm' /proc/cpuinfo; }

@@ -4,7 +4,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KVMRUN=$(realpath "${KVMRUN:-$1}")
-cache=${KVMRUN_CACHE:-$HOME/.cache/kvmrun}
+cache=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 

@@ -18,6 +18,13 @@ two-cpus-big)
   mem=$(value MEMTOTAL_KB)
   [ "$mem" -gt $((3300 * 1024)) ] && [ "$mem" -le $((3584 * 1024)) ] ||
     { show; fail "MemTotal $mem kB for 3.5 GiB"; } ;;
+above-4g)
+  # 4.5 GiB: 3 GiB below the device hole, the rest from 4 GiB up.
+  boot info --memory 4608M
+  expect_rc 0
+  mem=$(value MEMTOTAL_KB)
+  [ "$mem" -gt $((4300 * 1024)) ] && [ "$mem" -le $((4608 * 1024)) ] ||
+    { show; fail "MemTotal $mem kB for 4.5 GiB"; } ;;
 poweroff)
   boot poweroff; expect_rc 0; expect_line KVMRUN-INIT-OK ;;
 reboot)

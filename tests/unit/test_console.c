@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "devices.h"
 
 #define WAIT_MS 3000
@@ -186,17 +188,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static size_t read_file(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	assert_true(fd >= 0);
-	n = read(fd, buf, size);
-	close(fd);
-	assert_true(n >= 0);
-	return (size_t)n;
-}
 
 static void test_log_file_appends(void **state)
 {
@@ -213,7 +204,7 @@ static void test_log_file_appends(void **state)
 	console_write(f->con, (const uint8_t *)"hello", 5);
 	console_write(f->con, (const uint8_t *)"", 0);
 	console_write(f->con, (const uint8_t *)" world", 6);
-	assert_int_equal(read_file(f->log_path, buf, sizeof(buf)), 15);
+	assert_int_equal(test_read_file(f->log_path, buf, sizeof(buf)), 15);
 	assert_memory_equal(buf, "old:hello world", 15);
 }
 
@@ -247,7 +238,7 @@ static void test_stdout_output_and_gone(void **state)
 	close(p[0]);
 	console_write(f->con, (const uint8_t *)"more", 4);
 	console_write(f->con, (const uint8_t *)"!", 1);
-	assert_int_equal(read_file(f->log_path, buf, sizeof(buf)), 12);
+	assert_int_equal(test_read_file(f->log_path, buf, sizeof(buf)), 12);
 	assert_memory_equal(buf, "guest\r\nmore!", 12);
 }
 

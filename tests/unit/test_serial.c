@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "devices.h"
 
 #define BASE 0x3f8
@@ -126,14 +128,7 @@ static int teardown(void **state)
 
 static size_t log_contents(struct fixture *f, char *buf, size_t size)
 {
-	int fd = open(f->log_path, O_RDONLY);
-	ssize_t n;
-
-	assert_true(fd >= 0);
-	n = read(fd, buf, size);
-	close(fd);
-	assert_true(n >= 0);
-	return (size_t)n;
+	return test_read_file(f->log_path, buf, size);
 }
 
 static void test_reset_state(void **state)

@@ -68,6 +68,13 @@ int pvpanic_create(struct device **list, struct bus *mmio, uint64_t base,
 /* ACPI hardware-reduced sleep control/status and reset registers (S5 -> POWEROFF). */
 int acpi_pm_create(struct device **list, struct bus *pio,
 		   const struct platform_sink *sink) WARN_UNUSED;
+/*
+ * PCI host bridge (device 00.0, 1b36:0008) with configuration mechanism #1 at
+ * PORT_PCI_CONFIG and an ECAM window for bus 0 at @ecam_base
+ * (LAYOUT_PCI_ECAM_BUS0_SIZE bytes). No other devices behind it yet.
+ */
+int pci_host_create(struct device **list, struct bus *pio, struct bus *mmio,
+		    uint64_t ecam_base) WARN_UNUSED;
 
 void devices_destroy(struct device **list);
 

@@ -245,7 +245,7 @@ static int vm_load(struct vm *vm, uint64_t *entry, uint64_t *boot_params)
 		.kernel = vm->kernel, .kernel_len = vm->kernel_len,
 		.initrd = vm->initrd, .initrd_len = vm->initrd_len,
 	};
-	struct acpi_config acpi = { .nr_cpus = vm->cfg.cpus };
+	struct acpi_config acpi = { .nr_cpus = vm->cfg.cpus, .pci = true };
 	uint32_t *apic_ids;
 	const char *why = NULL;
 	uint8_t *acpi_buf;
@@ -366,7 +366,8 @@ static int vm_setup_devices(struct vm *vm)
 	    i8042_create(&vm->devices, &vm->pio, &vm->sink) ||
 	    rtc_cmos_create(&vm->devices, &vm->pio) ||
 	    pvpanic_create(&vm->devices, &vm->mmio, LAYOUT_PVPANIC_MMIO, &vm->sink) ||
-	    acpi_pm_create(&vm->devices, &vm->pio, &vm->sink))
+	    acpi_pm_create(&vm->devices, &vm->pio, &vm->sink) ||
+	    pci_host_create(&vm->devices, &vm->pio, &vm->mmio, LAYOUT_PCI_ECAM))
 		return vm_fail(KVMRUN_ERR_INTERNAL, "creating the platform devices failed");
 	return 0;
 }

@@ -27,6 +27,7 @@ struct built {
 	const struct acpi_fadt *fadt;
 	const struct acpi_madt *madt;
 	const struct acpi_header *dsdt;
+	const struct acpi_header *mcfg; /* built with cfg.pci only */
 };
 
 static uint8_t sum(const void *p, size_t n)
@@ -61,15 +62,21 @@ static const struct acpi_header *table_at(const struct built *b, uint64_t gpa, c
 	return h;
 }
 
-static int build_into(uint8_t *mem, size_t size, const uint32_t *ids, unsigned int n,
-		      uint64_t *rsdp)
+static int build_into_pci(uint8_t *mem, size_t size, const uint32_t *ids, unsigned int n,
+			  bool pci, uint64_t *rsdp)
 {
-	struct acpi_config cfg = { .nr_cpus = n, .apic_ids = ids };
+	struct acpi_config cfg = { .nr_cpus = n, .apic_ids = ids, .pci = pci };
 
 	return acpi_build(mem, size, BASE, &cfg, rsdp);
 }
 
-static void build(struct built *b, const uint32_t *ids, unsigned int n)
+static int build_into(uint8_t *mem, size_t size, const uint32_t *ids, unsigned int n,
+		      uint64_t *rsdp)
+{
+	return build_into_pci(mem, size, ids, n, false, rsdp);
+}
+
+static void build_pci(struct built *b, const uint32_t *ids, unsigned int n, bool pci)
 {
 	unsigned int i, nx;
 	uint64_t ptrs[4];
@@ -78,7 +85,7 @@ static void build(struct built *b, const uint32_t *ids, unsigned int n)
 	b->mem = malloc(SIZE + GUARD);
 	assert_non_null(b->mem);
 	memset(b->mem, CANARY, SIZE + GUARD);
-	assert_int_equal(build_into(b->mem, SIZE, ids, n, &b->rsdp_gpa), 0);
+	assert_int_equal(build_into_pci(b->mem, SIZE, ids, n, pci, &b->rsdp_gpa), 0);
 	for (i = 0; i < GUARD; i++)
 		assert_int_equal(b->mem[SIZE + i], CANARY);
 
@@ -97,12 +104,19 @@ static void build(struct built *b, const uint32_t *ids, unsigned int n)
 	assert_int_equal(b->xsdt->revision, 1);
 	assert_int_equal((b->xsdt->length - sizeof(struct acpi_header)) % 8, 0);
 	nx = (b->xsdt->length - sizeof(struct acpi_header)) / 8;
-	assert_int_equal(nx, 2);
+	assert_int_equal(nx, pci ? 3 : 2);
 	memcpy(ptrs, (const uint8_t *)b->xsdt + sizeof(struct acpi_header), nx * 8);
 	b->fadt = (const struct acpi_fadt *)table_at(b, ptrs[0], "FACP");
 	b->madt = (const struct acpi_madt *)table_at(b, ptrs[1], "APIC");
+	if (pci)
+		b->mcfg = table_at(b, ptrs[2], "MCFG");
 	b->dsdt = table_at(b, b->fadt->x_dsdt, "DSDT");
 	assert_int_equal(b->fadt->dsdt, b->fadt->x_dsdt);
+}
+
+static void build(struct built *b, const uint32_t *ids, unsigned int n)
+{
+	build_pci(b, ids, n, false);
 }
 
 static void release(struct built *b)
@@ -278,6 +292,116 @@ static void check_fadt(const struct built *b)
 	assert_int_equal(offsetof(struct acpi_fadt, sleep_status_reg), 256);
 }
 
+/* The first occurrence of @needle in table @t, or NULL. */
+static const uint8_t *find_in(const struct acpi_header *t, const void *needle, size_t n)
+{
+	const uint8_t *p = (const uint8_t *)t, *end = p + t->length;
+
+	for (; p + n <= end; p++)
+		if (!memcmp(p, needle, n))
+			return p;
+	return NULL;
+}
+
+static uint64_t le(const uint8_t *p, unsigned int n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+static void check_mcfg(const struct built *b)
+{
+	const struct acpi_header *m = b->mcfg;
+	struct acpi_mcfg_alloc e;
+	const uint8_t *p = (const uint8_t *)m;
+	unsigned int i;
+
+	assert_non_null(m);
+	assert_int_equal(m->revision, 1);
+	assert_int_equal(m->length, 36 + 8 + 16);
+	for (i = 0; i < 8; i++)
+		assert_int_equal(p[36 + i], 0);
+	memcpy(&e, p + 44, sizeof(e));
+	assert_int_equal(e.base, LAYOUT_PCI_ECAM);
+	assert_int_equal(e.segment, 0);
+	assert_int_equal(e.start_bus, 0);
+	assert_int_equal(e.end_bus, 0);
+	assert_int_equal(e.reserved, 0);
+	assert_int_equal(offsetof(struct acpi_mcfg_alloc, start_bus), 10);
+}
+
+static void check_dsdt_pci(const struct built *b)
+{
+	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x08 };
+	static const uint8_t cid[] = { 0x08, '_', 'C', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03 };
+	static const uint8_t seg[] = { 0x08, '_', 'S', 'E', 'G', 0x00 };
+	static const uint8_t bbn[] = { 0x08, '_', 'B', 'B', 'N', 0x00 };
+	static const uint8_t bbn_uid0[] = { 0x08, '_', 'B', 'B', 'N', 0x00,
+					    0x08, '_', 'U', 'I', 'D', 0x00 };
+	static const uint8_t cf8_io[] = { 0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08 };
+	static const uint8_t word_bus[] = { 0x88, 0x0d, 0x00, 0x02 };
+	static const uint8_t word_io[] = { 0x88, 0x0d, 0x00, 0x01 };
+	static const uint8_t dword_mem[] = { 0x87, 0x17, 0x00, 0x00 };
+	static const uint8_t res_hid[] = { 0x0c, 0x41, 0xd0, 0x0c, 0x02 };
+	static const uint8_t ecam_mem[] = { 0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xe0,
+					    0x00, 0x00, 0x10, 0x00 };
+	const struct acpi_header *d = b->dsdt;
+	const uint8_t *p;
+
+	assert_int_equal(count_in(d, "PCI0", 4), 1);
+	assert_int_equal(count_in(d, hid, sizeof(hid)), 1);
+	assert_int_equal(count_in(d, cid, sizeof(cid)), 1);
+	assert_int_equal(count_in(d, seg, sizeof(seg)), 1);
+	assert_int_equal(count_in(d, bbn, sizeof(bbn)), 1);
+	assert_int_equal(count_in(d, bbn_uid0, sizeof(bbn_uid0)), 1);
+	assert_int_equal(count_in(d, cf8_io, sizeof(cf8_io)), 1);
+	/* Address descriptors: granularity, min, max, translation, length from byte 6. */
+	p = find_in(d, word_bus, sizeof(word_bus));
+	assert_non_null(p);
+	assert_int_equal(le(p + 8, 2), 0);
+	assert_int_equal(le(p + 10, 2), 0);
+	assert_int_equal(le(p + 14, 2), 1);
+	p = find_in(d, word_io, sizeof(word_io));
+	assert_non_null(p);
+	assert_int_equal(le(p + 8, 2), LAYOUT_PCI_IO_MIN);
+	assert_int_equal(le(p + 10, 2), LAYOUT_PCI_IO_MAX);
+	assert_int_equal(le(p + 14, 2), LAYOUT_PCI_IO_MAX - LAYOUT_PCI_IO_MIN + 1);
+	p = find_in(d, dword_mem, sizeof(dword_mem));
+	assert_non_null(p);
+	assert_int_equal(le(p + 10, 4), LAYOUT_PCI_MMIO32);
+	assert_int_equal(le(p + 14, 4), LAYOUT_PCI_MMIO32 + LAYOUT_PCI_MMIO32_SIZE - 1);
+	assert_int_equal(le(p + 22, 4), LAYOUT_PCI_MMIO32_SIZE);
+	/* The ECAM of bus 0, reserved as a motherboard resource. */
+	assert_int_equal(count_in(d, "PRES", 4), 1);
+	assert_int_equal(count_in(d, res_hid, sizeof(res_hid)), 1);
+	assert_int_equal(count_in(d, ecam_mem, sizeof(ecam_mem)), 1);
+	assert_int_equal(LAYOUT_PCI_ECAM_BUS0_SIZE, 0x100000);
+}
+
+static void test_pci(void **state)
+{
+	static const uint32_t ids[] = { 0, 1 };
+	struct built b;
+
+	(void)state;
+	build_pci(&b, ids, 2, true);
+	check_madt(&b, ids, 2);
+	check_fadt(&b);
+	check_dsdt(&b, 2);
+	check_dsdt_pci(&b);
+	check_mcfg(&b);
+	release(&b);
+
+	/* Without cfg.pci: no PCI0, no MCFG. */
+	build(&b, ids, 2);
+	assert_int_equal(count_in(b.dsdt, "PCI0", 4), 0);
+	assert_null(b.mcfg);
+	release(&b);
+}
+
 static void test_vcpus(unsigned int n)
 {
 	uint32_t *ids = calloc(n, sizeof(*ids));
@@ -431,8 +555,8 @@ static void test_bad_config(void **state)
 	cfg.apic_ids = NULL;
 	assert_int_equal(acpi_build(mem, SIZE, BASE, &cfg, &rsdp), -EINVAL);
 	cfg.apic_ids = ids;
-	cfg.pci = true; /* not implemented yet */
-	assert_int_equal(acpi_build(mem, SIZE, BASE, &cfg, &rsdp), -EOPNOTSUPP);
+	cfg.pci = true;
+	assert_int_equal(acpi_build(mem, SIZE, BASE, &cfg, &rsdp), 0);
 	free(mem);
 }
 
@@ -447,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_too_small),
 		cmocka_unit_test(test_too_many_for_area),
 		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_pci),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

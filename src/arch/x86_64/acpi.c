@@ -19,6 +19,8 @@ _Static_assert(sizeof(struct acpi_madt_iso) == 10, "MADT ISO size");
 _Static_assert(sizeof(struct acpi_madt_lapic_nmi) == 6, "MADT LAPIC NMI size");
 _Static_assert(sizeof(struct acpi_madt_x2apic) == 16, "MADT x2APIC size");
 _Static_assert(sizeof(struct acpi_madt_x2apic_nmi) == 12, "MADT x2APIC NMI size");
+_Static_assert(sizeof(struct acpi_mcfg) == 44, "MCFG size");
+_Static_assert(sizeof(struct acpi_mcfg_alloc) == 16, "MCFG allocation size");
 
 #define ACPI_TABLE_ALIGN 16
 #define ACPI_RSDP_V1_LEN 20
@@ -100,8 +102,6 @@ static int acpi_check_config(const struct acpi_config *cfg)
 
 	if (!cfg || cfg->nr_cpus == 0 || cfg->nr_cpus > ACPI_MAX_CPUS || !cfg->apic_ids)
 		return -EINVAL;
-	if (cfg->pci)
-		return -EOPNOTSUPP;
 	for (i = 0; i < cfg->nr_cpus; i++) {
 		if (cfg->apic_ids[i] == UINT32_MAX)
 			return -EINVAL;
@@ -196,6 +196,39 @@ static void acpi_dsdt_pvpanic(struct aml *a)
 	aml_end(a, dev);
 }
 
+/* The PCI root bridge of segment 0, bus 0, with the windows it forwards. */
+static void acpi_dsdt_pci(struct aml *a)
+{
+	size_t dev, res;
+
+	dev = aml_device(a, "PCI0");
+	aml_name_eisaid(a, "_HID", "PNP0A08");
+	aml_name_eisaid(a, "_CID", "PNP0A03");
+	aml_name_integer(a, "_SEG", 0);
+	aml_name_integer(a, "_BBN", 0);
+	aml_name_integer(a, "_UID", 0);
+	aml_name(a, "_CRS");
+	res = aml_restemplate(a);
+	aml_res_word_bus(a, 0, 0);
+	aml_res_io(a, PORT_PCI_CONFIG, PORT_PCI_CONFIG, 1, PORT_PCI_CONFIG_LEN);
+	aml_res_word_io(a, LAYOUT_PCI_IO_MIN, LAYOUT_PCI_IO_MAX);
+	aml_res_dword_memory(a, AML_MEM_NONCACHEABLE, true, (uint32_t)LAYOUT_PCI_MMIO32,
+			     (uint32_t)(LAYOUT_PCI_MMIO32 + LAYOUT_PCI_MMIO32_SIZE - 1));
+	aml_restemplate_end(a, res);
+	aml_end(a, dev);
+
+	/* Motherboard resources: Linux takes the MCFG's ECAM only if it is reserved. */
+	dev = aml_device(a, "PRES");
+	aml_name_eisaid(a, "_HID", "PNP0C02");
+	aml_name_integer(a, "_UID", 1);
+	aml_name(a, "_CRS");
+	res = aml_restemplate(a);
+	aml_res_memory32_fixed(a, true, (uint32_t)LAYOUT_PCI_ECAM,
+			       (uint32_t)LAYOUT_PCI_ECAM_BUS0_SIZE);
+	aml_restemplate_end(a, res);
+	aml_end(a, dev);
+}
+
 static int acpi_dsdt_aml(struct aml *a, const struct acpi_config *cfg)
 {
 	size_t sb, pkg;
@@ -206,7 +239,8 @@ static int acpi_dsdt_aml(struct aml *a, const struct acpi_config *cfg)
 	acpi_dsdt_rtc(a);
 	acpi_dsdt_i8042(a);
 	acpi_dsdt_pvpanic(a);
-	/* Hook: the PCI root bridge (cfg->pci) goes here, as Device (PCI0). */
+	if (cfg->pci)
+		acpi_dsdt_pci(a);
 	aml_end(a, sb);
 
 	/* \_S5_: SLP_TYP for the sleep control register; the other fields are reserved. */
@@ -405,6 +439,30 @@ static int acpi_build_madt(struct acpi_area *ar, const struct acpi_config *cfg, 
 	return 0;
 }
 
+/* MCFG: the ECAM of bus 0 of segment 0. */
+static int acpi_build_mcfg(struct acpi_area *ar, size_t *off)
+{
+	struct acpi_mcfg m;
+	struct acpi_mcfg_alloc e = {
+		.base = LAYOUT_PCI_ECAM,
+		.segment = 0,
+		.start_bus = 0,
+		.end_bus = 0,
+	};
+	size_t len = sizeof(m) + sizeof(e);
+	int ret;
+
+	ret = acpi_alloc(ar, len, off);
+	if (ret)
+		return ret;
+	memset(&m, 0, sizeof(m));
+	acpi_header(&m.header, "MCFG", len, ACPI_MCFG_REVISION);
+	memcpy(ar->buf + *off, &m, sizeof(m));
+	memcpy(ar->buf + *off + sizeof(m), &e, sizeof(e));
+	acpi_checksum_table(ar, *off);
+	return 0;
+}
+
 static int acpi_build_xsdt(struct acpi_area *ar, const size_t *tables, unsigned int n,
 			   size_t *off)
 {
@@ -472,7 +530,11 @@ int acpi_build(uint8_t *buf, size_t size, uint64_t base_gpa, const struct acpi_c
 	ret = acpi_build_madt(&ar, cfg, &tables[n++]);
 	if (ret)
 		return ret;
-	/* Hook: the MCFG (cfg->pci) goes here, as one more XSDT entry. */
+	if (cfg->pci) {
+		ret = acpi_build_mcfg(&ar, &tables[n++]);
+		if (ret)
+			return ret;
+	}
 	ret = acpi_build_xsdt(&ar, tables, n, &xsdt);
 	if (ret)
 		return ret;

@@ -8,7 +8,7 @@
  *
  * Layout in the area (LAYOUT_ACPI_BASE, LAYOUT_ACPI_SIZE), each table 16-byte aligned:
  *   RSDP (rev 2, at offset 0 so the guest's 0xe0000-0xfffff scan finds it)
- *   DSDT, FADT, MADT, XSDT (-> FADT, MADT)
+ *   DSDT, FADT, MADT, [MCFG,] XSDT (-> FADT, MADT[, MCFG])
  */
 #ifndef KVMRUN_X86_ACPI_H
 #define KVMRUN_X86_ACPI_H
@@ -26,9 +26,9 @@ struct acpi_config {
 	unsigned int nr_cpus; /* 1..ACPI_MAX_CPUS */
 	const uint32_t *apic_ids; /* nr_cpus distinct APIC ids; cpu i gets ACPI UID i */
 	/*
-	 * Hook for the PCI root bridge (PNP0A08 in the DSDT, with the aml_res_word_bus/
-	 * word_io/dword_memory/qword_memory windows) and the MCFG table for the ECAM at
-	 * LAYOUT_PCI_ECAM. Not implemented yet: acpi_build() returns -EOPNOTSUPP if set.
+	 * The PCI root bridge: Device (PCI0) (PNP0A08, bus 0, the I/O and 32-bit memory
+	 * windows of layout.h), a PNP0C02 device reserving the ECAM of bus 0, and an MCFG
+	 * table for that ECAM at LAYOUT_PCI_ECAM.
 	 */
 	bool pci;
 };
@@ -37,7 +37,7 @@ struct acpi_config {
  * Write all tables into @buf, the host view of guest RAM at @base_gpa, @size bytes.
  * The whole of @buf is cleared first. On success stores the RSDP's guest address
  * (always @base_gpa) in @rsdp_gpa and returns 0; -EINVAL for a bad config, -ENOSPC if
- * the tables do not fit, -ENOMEM, -EOPNOTSUPP (see acpi_config.pci).
+ * the tables do not fit, -ENOMEM.
  */
 int acpi_build(uint8_t *buf, size_t size, uint64_t base_gpa, const struct acpi_config *cfg,
 	       uint64_t *rsdp_gpa) WARN_UNUSED;
@@ -222,6 +222,22 @@ struct acpi_madt_x2apic_nmi {
 	uint32_t uid; /* 0xffffffff: all processors */
 	uint8_t lint;
 	uint8_t reserved[3];
+} __attribute__((packed));
+
+struct acpi_mcfg {
+	struct acpi_header header;
+	uint8_t reserved[8];
+} __attribute__((packed));
+
+#define ACPI_MCFG_REVISION 1
+
+/* One ECAM allocation, after the MCFG header. */
+struct acpi_mcfg_alloc {
+	uint64_t base;
+	uint16_t segment;
+	uint8_t start_bus;
+	uint8_t end_bus;
+	uint32_t reserved;
 } __attribute__((packed));
 
 #endif

@@ -26,7 +26,12 @@
 #define LAYOUT_PCI_MMIO32 0xc0000000ULL
 #define LAYOUT_PCI_MMIO32_SIZE 0x20000000ULL
 #define LAYOUT_PCI_ECAM 0xe0000000ULL
-#define LAYOUT_PCI_ECAM_SIZE 0x10000000ULL
+#define LAYOUT_PCI_ECAM_SIZE 0x10000000ULL /* room for buses 0-255 */
+/* The ECAM decodes bus 0 only (32 devices x 8 functions x 4 KiB). */
+#define LAYOUT_PCI_ECAM_BUS0_SIZE 0x100000ULL
+/* I/O port window of the PCI root bridge (above the legacy ports). */
+#define LAYOUT_PCI_IO_MIN 0x1000
+#define LAYOUT_PCI_IO_MAX 0xffff
 #define LAYOUT_PVPANIC_MMIO 0xfeb00000ULL
 #define LAYOUT_PVPANIC_SIZE 0x2ULL
 #define LAYOUT_IOAPIC 0xfec00000ULL
@@ -39,7 +44,8 @@
 #define PORT_I8042_CMD 0x64
 #define PORT_RTC 0x70
 #define PORT_RTC_IRQ 8
-#define PORT_PCI_CONFIG 0xcf8
+#define PORT_PCI_CONFIG 0xcf8 /* address at 0xcf8, data at 0xcfc-0xcff */
+#define PORT_PCI_CONFIG_LEN 8
 /* ACPI hardware-reduced sleep control/status and reset registers. */
 #define PORT_ACPI_SLEEP_CTL 0x600
 #define PORT_ACPI_SLEEP_STS 0x601

@@ -87,7 +87,7 @@ static bool cmdline_has(const char *cmdline, const char *key)
 	return false;
 }
 
-int cli_kernel_cmdline(const char *append, enum console_mode console, char *buf, size_t size)
+int cli_kernel_cmdline(const char *append, char *buf, size_t size)
 {
 	size_t len;
 	int n;
@@ -106,7 +106,6 @@ int cli_kernel_cmdline(const char *append, enum console_mode console, char *buf,
 	for (unsigned int i = 0; i < ARRAY_SIZE(defaults); i++) {
 		if (cmdline_has(buf, defaults[i].key))
 			continue;
-		(void)console;
 		n = snprintf(buf + len, size - len, "%s%s", len ? " " : "", defaults[i].arg);
 		if (n < 0 || (size_t)n >= size - len)
 			return -E2BIG;
@@ -230,7 +229,7 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 		return cli_fail(err, "unexpected argument '%s'%s", argv[optind + 1], "");
 	if (!cfg->kernel)
 		return cli_fail(err, "--kernel FILE is required%s%s", "", "");
-	if (cli_kernel_cmdline(cfg->append, cfg->console, cmdline_buf, cmdline_size))
+	if (cli_kernel_cmdline(cfg->append, cmdline_buf, cmdline_size))
 		return cli_fail(err, "--append: kernel command line too long%s%s", "", "");
 	cfg->append = cmdline_buf;
 	return CLI_RUN;

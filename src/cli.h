@@ -24,6 +24,6 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 int cli_parse_size(const char *s, uint64_t *out);
 
 /* The user's --append plus the arguments the machine needs that it does not set. */
-int cli_kernel_cmdline(const char *append, enum console_mode console, char *buf, size_t size);
+int cli_kernel_cmdline(const char *append, char *buf, size_t size);
 
 #endif

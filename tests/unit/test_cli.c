@@ -306,28 +306,28 @@ static void test_kernel_cmdline(void **state)
 	char *big;
 
 	(void)state;
-	assert_int_equal(cli_kernel_cmdline(NULL, CONSOLE_SERIAL, buf, sizeof(buf)), 0);
+	assert_int_equal(cli_kernel_cmdline(NULL, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "console=ttyS0 reboot=k panic=-1");
-	assert_int_equal(cli_kernel_cmdline("", CONSOLE_SERIAL, buf, sizeof(buf)), 0);
+	assert_int_equal(cli_kernel_cmdline("", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "console=ttyS0 reboot=k panic=-1");
-	assert_int_equal(cli_kernel_cmdline("quiet", CONSOLE_SERIAL, buf, sizeof(buf)), 0);
+	assert_int_equal(cli_kernel_cmdline("quiet", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "quiet console=ttyS0 reboot=k panic=-1");
 
 	/* The user's own console= is kept and no other is added. */
-	assert_int_equal(cli_kernel_cmdline("console=hvc0 quiet", CONSOLE_SERIAL, buf, sizeof(buf)),
+	assert_int_equal(cli_kernel_cmdline("console=hvc0 quiet", buf, sizeof(buf)),
 			 0);
 	assert_string_equal(buf, "console=hvc0 quiet reboot=k panic=-1");
-	assert_int_equal(cli_kernel_cmdline("quiet console=hvc0", CONSOLE_SERIAL, buf, sizeof(buf)),
+	assert_int_equal(cli_kernel_cmdline("quiet console=hvc0", buf, sizeof(buf)),
 			 0);
 	assert_string_equal(buf, "quiet console=hvc0 reboot=k panic=-1");
-	assert_int_equal(cli_kernel_cmdline("panic=5 reboot=t", CONSOLE_SERIAL, buf, sizeof(buf)),
+	assert_int_equal(cli_kernel_cmdline("panic=5 reboot=t", buf, sizeof(buf)),
 			 0);
 	assert_string_equal(buf, "panic=5 reboot=t console=ttyS0");
 
 	/* "xconsole=" or "earlyconsole=" are not console=. */
-	assert_int_equal(cli_kernel_cmdline("xconsole=1", CONSOLE_SERIAL, buf, sizeof(buf)), 0);
+	assert_int_equal(cli_kernel_cmdline("xconsole=1", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "xconsole=1 console=ttyS0 reboot=k panic=-1");
-	assert_int_equal(cli_kernel_cmdline("xconsole=1 console=hvc0", CONSOLE_SERIAL, buf,
+	assert_int_equal(cli_kernel_cmdline("xconsole=1 console=hvc0", buf,
 					    sizeof(buf)),
 			 0);
 	assert_string_equal(buf, "xconsole=1 console=hvc0 reboot=k panic=-1");
@@ -337,15 +337,15 @@ static void test_kernel_cmdline(void **state)
 	assert_non_null(big);
 	memset(big, 'a', CLI_CMDLINE_MAX);
 	big[CLI_CMDLINE_MAX] = '\0';
-	assert_int_equal(cli_kernel_cmdline(big, CONSOLE_SERIAL, buf, sizeof(buf)), -E2BIG);
+	assert_int_equal(cli_kernel_cmdline(big, buf, sizeof(buf)), -E2BIG);
 	big[CLI_CMDLINE_MAX - 1] = '\0';
-	assert_int_equal(cli_kernel_cmdline(big, CONSOLE_SERIAL, buf, sizeof(buf)), -E2BIG);
+	assert_int_equal(cli_kernel_cmdline(big, buf, sizeof(buf)), -E2BIG);
 	big[CLI_CMDLINE_MAX - 20] = '\0'; /* 4076 + 32 bytes of additions */
-	assert_int_equal(cli_kernel_cmdline(big, CONSOLE_SERIAL, buf, sizeof(buf)), -E2BIG);
+	assert_int_equal(cli_kernel_cmdline(big, buf, sizeof(buf)), -E2BIG);
 	/* Just fits. */
 	memset(big, 'a', CLI_CMDLINE_MAX);
 	big[CLI_CMDLINE_MAX - 1 - strlen(" console=ttyS0 reboot=k panic=-1")] = '\0';
-	assert_int_equal(cli_kernel_cmdline(big, CONSOLE_SERIAL, buf, sizeof(buf)), 0);
+	assert_int_equal(cli_kernel_cmdline(big, buf, sizeof(buf)), 0);
 	assert_int_equal(strlen(buf), CLI_CMDLINE_MAX - 1);
 
 	/* And through cli_parse. */

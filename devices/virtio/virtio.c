@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: Apache-2.0
+/* What every virtio device shares, whatever its transport. */
+#include <errno.h>
+
+#include "kvmrun/log.h"
+#include "kvmrun/virtio.h"
+
+void virtio_needs_reset(struct virtio_dev *vdev, const char *why)
+{
+	log_ratelimited(&vdev->rl, LOG_WARN, "%s%s%s: guest error, device needs reset: %s",
+			vdev->ops->name, vdev->id ? " " : "", vdev->id ? vdev->id : "", why);
+	vdev->transport->needs_reset(vdev);
+}
+
+void virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq_chain *chain,
+			  virtio_chain_fn handle)
+{
+	struct vq *vq = &vdev->vqs[q];
+	int ret;
+
+	if (!vdev->active || vq->size == 0 || vq->broken)
+		return;
+	vq_set_notify(vq, false);
+	for (;;) {
+		while ((ret = vq_pop(vq, chain)) == 0) {
+			ret = handle(vdev, q, chain);
+			if (ret < 0) {
+				vq->broken = true;
+				break;
+			}
+		}
+		if (ret != -EAGAIN)
+			break;
+		vq_set_notify(vq, true);
+		if (!vq_avail_pending(vq))
+			break;
+		vq_set_notify(vq, false);
+	}
+	if (vq_should_notify(vq))
+		virtio_notify(vdev, q);
+	if (ret != -EAGAIN)
+		virtio_needs_reset(vdev, vq->broken_why ? vq->broken_why : "bad request");
+}

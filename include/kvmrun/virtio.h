@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KVMRUN_VIRTIO_H
+#define KVMRUN_VIRTIO_H
+
+/*
+ * A virtio device as its transport sees it. A device file (blk.c, console.c,
+ * net.c) fills a const struct virtio_dev_ops and embeds struct virtio_dev in
+ * its own state (reach it with container_of). The transport (virtio_pci.c)
+ * owns feature negotiation, the device status, the queue registers and the
+ * struct vq array; the device owns what travels on the queues.
+ *
+ * Threads: config_read/config_write run on a vCPU thread with the transport's
+ * mutex held. activate, queue_notify and reset run on the event-loop thread,
+ * as does everything a device does with its queues and backend. A device
+ * reports back through virtio_notify(), virtio_config_changed() and
+ * virtio_needs_reset(), all of which are for the event-loop thread.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvmrun/compiler.h"
+#include "kvmrun/virtqueue.h"
+
+struct ev_loop;
+struct guest_mem;
+struct virtio_dev;
+
+/* Device types (virtio 1.x, section 5). */
+#define VIRTIO_ID_NET 1
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_CONSOLE 3
+
+/* Device status bits (section 2.1). */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
+#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
+#define VIRTIO_STATUS_NEEDS_RESET 64
+#define VIRTIO_STATUS_FAILED 128
+
+/* Transport-independent feature bits the transport offers or requires. */
+#define VIRTIO_F_VERSION_1 32
+#define VIRTIO_F_ACCESS_PLATFORM 33
+
+#define VIRTIO_BIT(n) (1ULL << (n))
+
+struct virtio_dev_ops {
+	const char *name; /* for log lines: "virtio-blk" */
+	uint16_t device_id;
+	/* Guest-visible config space size in bytes (0: none). */
+	uint32_t config_size;
+	/*
+	 * Config space accesses, already bounds-checked by the transport
+	 * (off + len <= config_size). vCPU thread, transport mutex held.
+	 */
+	void (*config_read)(struct virtio_dev *vdev, uint32_t off, void *data, uint32_t len);
+	void (*config_write)(struct virtio_dev *vdev, uint32_t off, const void *data,
+			     uint32_t len);
+	/*
+	 * DRIVER_OK was set: vdev->features is final and the queues the driver
+	 * enabled are set up in vdev->vqs (size 0: not enabled). Start serving.
+	 * A negative return marks the device NEEDS_RESET.
+	 */
+	int (*activate)(struct virtio_dev *vdev);
+	/* The driver kicked queue q (q < nr_queues, and activated). */
+	void (*queue_notify)(struct virtio_dev *vdev, uint16_t q);
+	/*
+	 * Back to the state before activate: stop and forget all I/O in flight
+	 * (completions that arrive later must not touch guest memory). The
+	 * transport resets the queues afterwards.
+	 */
+	void (*reset)(struct virtio_dev *vdev);
+	/* Free the device; the transport has reset it first when active. */
+	void (*destroy)(struct virtio_dev *vdev);
+};
+
+/* Filled by the transport; devices use the helpers below. */
+struct virtio_transport_ops {
+	void (*notify_queue)(struct virtio_dev *vdev, uint16_t q);
+	void (*config_changed)(struct virtio_dev *vdev);
+	void (*needs_reset)(struct virtio_dev *vdev);
+};
+
+struct virtio_dev {
+	const struct virtio_dev_ops *ops;
+	/* Set by the device before handing it to a transport: */
+	uint64_t host_features; /* what the device offers; VERSION_1 is added */
+	uint16_t nr_queues;
+	uint16_t queue_max; /* largest queue size the device accepts, power of two */
+	const char *id;	    /* instance name for log lines ("vda"), may be NULL */
+	struct ev_loop *loop;
+	const struct guest_mem *gm;
+
+	/* Owned by the transport: */
+	uint64_t features; /* negotiated; valid from activate on */
+	struct vq *vqs;	   /* nr_queues entries */
+	bool active;
+	const struct virtio_transport_ops *transport;
+	void *transport_data;
+	struct log_ratelimit rl; /* for guest-caused log lines */
+};
+
+static inline bool virtio_has_feature(const struct virtio_dev *vdev, unsigned int bit)
+{
+	return vdev->features & VIRTIO_BIT(bit);
+}
+
+/* Raise queue q's used-buffer interrupt (the caller checked vq_should_notify). */
+static inline void virtio_notify(struct virtio_dev *vdev, uint16_t q)
+{
+	vdev->transport->notify_queue(vdev, q);
+}
+
+static inline void virtio_config_changed(struct virtio_dev *vdev)
+{
+	vdev->transport->config_changed(vdev);
+}
+
+/*
+ * The guest broke the device (a bad ring, a malformed request): log why,
+ * rate-limited, and set NEEDS_RESET with a config interrupt. The device stops
+ * processing until the driver resets it; the VM keeps running.
+ */
+void virtio_needs_reset(struct virtio_dev *vdev, const char *why);
+
+/*
+ * Serve every available chain of queue q with handle(), the race-free way
+ * (see virtqueue.h), and notify the driver when it asks for it. handle()
+ * returns 0 when the chain was pushed or kept for later completion, or a
+ * negative errno to break the device (needs reset). chain is scratch space
+ * of the caller's (one per queue).
+ */
+typedef int (*virtio_chain_fn)(struct virtio_dev *vdev, uint16_t q, struct vq_chain *chain);
+void virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq_chain *chain,
+			  virtio_chain_fn handle);
+
+#endif

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# virtio-blk with Debian's cloud kernel: what the guest writes reaches the image, and
+# what the host's file system refuses reaches the guest as an I/O error.
+# Usage: disk.sh KVMRUN CASE
+. "$(dirname "$0")/lib.sh"
+need_kvm "$@"
+work=$(scratch_fs 512M)
+image() { truncate -s "${2:-128M}" "$work/$1"; echo "$work/$1"; }
+sum_of() { value SUM; }
+case $2 in
+ext4-roundtrip)
+  img=$(image a.img)
+  boot mkfs-write --disk "$img"
+  expect_rc 0; expect_line DISK-DONE
+  sum=$(sum_of)
+  [ ${#sum} = 64 ] || { show; fail "no checksum from the guest"; }
+  e2fsck -fn "$img" > "$work/fsck.log" 2>&1 || { cat "$work/fsck.log" >&2; fail "e2fsck found errors"; }
+  boot read-sum --disk "$img,ro"
+  expect_rc 0
+  [ "$(sum_of)" = "$sum" ] || { show; fail "second boot read $(sum_of), first wrote $sum"; } ;;
+cache-none)
+  # The same round trip with O_DIRECT.
+  img=$(image a.img)
+  boot mkfs-write --disk "$img,cache=none"
+  expect_rc 0; expect_line DISK-DONE
+  sum=$(sum_of)
+  e2fsck -fn "$img" > "$work/fsck.log" 2>&1 || { cat "$work/fsck.log" >&2; fail "e2fsck found errors"; }
+  boot read-sum --disk "$img,ro,cache=none"
+  [ "$(sum_of)" = "$sum" ] || { show; fail "read back $(sum_of), wrote $sum"; } ;;
+read-only)
+  img=$(image a.img 1M)
+  head -c 1M /dev/urandom > "$img"
+  before=$(sha256sum < "$img")
+  boot ro-write --disk "$img,ro"
+  expect_rc 0; expect_line RO=1
+  [ "$(value WRITE_RC)" != 0 ] || { show; fail "a write to a read-only disk succeeded in the guest"; }
+  [ "$(value BEFORE)" = "$(value AFTER)" ] || { show; fail "the guest's view of a read-only disk changed"; }
+  [ "$(sha256sum < "$img")" = "$before" ] || fail "the read-only image changed on the host" ;;
+two-disks)
+  a=$(image a.img 64M) b=$(image b.img 32M)
+  printf 'disk-a-header!!!' | dd of="$a" conv=notrunc 2>/dev/null
+  boot two-disks --disk "$a,serial=first" --disk "$b,serial=second"
+  expect_rc 0
+  [ "$(value SIZE_vda)" = $((64 * 2048)) ] || { show; fail "vda size"; }
+  [ "$(value SIZE_vdb)" = $((32 * 2048)) ] || { show; fail "vdb size"; }
+  [ "$(value SERIAL_vda)" = first ] || { show; fail "vda serial"; }
+  [ "$(value SERIAL_vdb)" = second ] || { show; fail "vdb serial"; }
+  expect_line "VDA_HEAD=disk-a-header!!!"
+  [ "$(head -c 12 "$b")" = vdb-was-here ] || fail "vdb's bytes did not reach b.img" ;;
+sigkill-after-flush)
+  img=$(image a.img 64M)
+  log=$work/console.log; : > "$log"
+  "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" \
+    --append "quiet kvmrun.test=flush-wait" --console none --console-log "$log" \
+    --disk "$img" > /dev/null 2>&1 < /dev/null &
+  pid=$!
+  until grep -q '^FLUSHED' "$log"; do
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "kvmrun ended before the flush"; }
+    sleep 0.1
+  done
+  kill -KILL "$pid"; wait "$pid" || true
+  want=$(sed -n 's/^FLUSHED SUM=//p' "$log" | tr -d '\r')
+  got=$(head -c 8M "$img" | sha256sum | cut -d' ' -f1)
+  [ "$got" = "$want" ] || fail "image holds $got after SIGKILL, the guest flushed $want" ;;
+full-fs)
+  # A 16 MiB file system holds a 64 MiB sparse image: writes run out of space.
+  mnt=$(mktemp -d); mount -t tmpfs -o size=16M tmpfs "$mnt"
+  img=$mnt/full.img; truncate -s 64M "$img"
+  boot fill --disk "$img"
+  umount "$mnt"
+  expect_rc 0
+  [ "$(value FILL_RC)" != 0 ] || { show; fail "the guest's write to a full disk succeeded"; }
+  [ "$(value READ_RC)" = 0 ] || { show; fail "reads failed after the disk filled"; }
+  grep -q 'I/O error' "$out" || grep -q 'critical' "$out" || true ;;
+lock)
+  img=$(image a.img 16M)
+  log=$work/console.log; : > "$log"
+  "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" \
+    --append "quiet kvmrun.test=echo" --console none --console-log "$log" \
+    --disk "$img" > /dev/null 2>&1 < <(sleep 1000) &
+  pid=$!
+  until grep -q KVMRUN-INIT-OK "$log"; do sleep 0.1; done
+  boot info --disk "$img"
+  kill "$pid"; wait "$pid" || true
+  expect_rc 3
+  grep -q "$img" "$out" || { show; fail "the lock error does not name the image"; } ;;
+hvc0)
+  boot tty --console virtio
+  expect_rc 0; expect_line KVMRUN-INIT-OK
+  expect_line TTY=/dev/hvc0
+  expect_line ACTIVE=hvc0 ;;
+*) fail "unknown case $2" ;;
+esac
+echo "ok: $2"

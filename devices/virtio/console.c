@@ -10,6 +10,11 @@
  * on the receiveq and, once it comes, calls console_input_ready(), so the
  * console offers the held bytes again. Nothing is lost and nothing spins.
  *
+ * Input is dropped, though, while no driver can take it: before DRIVER_OK,
+ * after a reset, while the device is broken, or with no receiveq. Holding it
+ * then would stop the console reading its input for as long as the guest
+ * likes (forever, with no driver at all), and with it the Ctrl-A x escape.
+ *
  * Threads: everything here runs on the event-loop thread (activate,
  * queue_notify, reset, and the console's push callback, which the backend
  * calls from its input handlers on the loop), except config_read and
@@ -45,10 +50,7 @@ struct virtio_console {
 	struct console *con;
 	/* A queue broke: serve nothing until the driver resets the device. */
 	bool broken;
-	/*
-	 * The console holds input we had no buffer for and waits for
-	 * console_input_ready(). Survives a reset: those bytes are still held.
-	 */
+	/* The console holds input we had no buffer for and waits for console_input_ready(). */
 	bool input_refused;
 	/* Scratch chains, one per queue (large: not for the stack). */
 	struct vq_chain rx_chain;
@@ -63,6 +65,15 @@ static struct virtio_console *virtio_console_of(struct virtio_dev *vdev)
 static bool virtio_console_serving(const struct virtio_console *vc)
 {
 	return vc->vdev.active && !vc->broken;
+}
+
+/* Let the console offer held input again (which is then delivered or dropped). */
+static void virtio_console_release_input(struct virtio_console *vc)
+{
+	if (!vc->input_refused)
+		return;
+	vc->input_refused = false;
+	console_input_ready(vc->con);
 }
 
 static void virtio_console_config_read(struct virtio_dev *vdev, uint32_t off, void *data,
@@ -99,8 +110,10 @@ static void virtio_console_tx(struct virtio_console *vc)
 		return;
 	virtio_process_queue(&vc->vdev, VIRTIO_CONSOLE_TXQ, &vc->tx_chain, virtio_console_tx_chain);
 	/* virtio_process_queue() has already reported a broken queue. */
-	if (vq->broken)
+	if (vq->broken) {
 		vc->broken = true;
+		virtio_console_release_input(vc);
+	}
 }
 
 /* The guest broke the receiveq: stop serving and ask the driver for a reset. */
@@ -124,11 +137,8 @@ static size_t virtio_console_push(void *opaque, const uint8_t *buf, size_t len)
 	size_t took = 0;
 	int ret;
 
-	if (!virtio_console_serving(vc) || !vq->size) {
-		/* Offered again from activate (after a reset, too). */
-		vc->input_refused = true;
-		return 0;
-	}
+	if (!virtio_console_serving(vc) || !vq->size)
+		return len; /* no driver to take it: dropped (see the top of the file) */
 	while (took < len) {
 		size_t n;
 
@@ -156,6 +166,8 @@ static size_t virtio_console_push(void *opaque, const uint8_t *buf, size_t len)
 		}
 		took += n;
 	}
+	if (vc->broken)
+		return len; /* the rest is dropped, as for any broken device */
 	if (took < len) {
 		/* The kick stays asked for; queue_notify passes the news on. */
 		vc->input_refused = true;
@@ -174,11 +186,9 @@ static void virtio_console_rx_kicked(struct virtio_console *vc)
 
 	if (!vc->input_refused)
 		return;
-	vc->input_refused = false;
 	/* Buffers are taken when input comes: no kicks wanted until we refuse again. */
-	if (vq->size)
-		vq_set_notify(vq, false);
-	console_input_ready(vc->con);
+	vq_set_notify(vq, false);
+	virtio_console_release_input(vc);
 }
 
 static int virtio_console_activate(struct virtio_dev *vdev)
@@ -187,10 +197,9 @@ static int virtio_console_activate(struct virtio_dev *vdev)
 	struct vq *rx = &vdev->vqs[VIRTIO_CONSOLE_RXQ];
 
 	vc->broken = false;
+	/* Receive buffers are popped when input comes: kicks only while input waits. */
 	if (rx->size)
 		vq_set_notify(rx, false);
-	/* Input held from before (not yet active, or before a reset) is offered now. */
-	virtio_console_rx_kicked(vc);
 	/* Output the driver posted before DRIVER_OK. */
 	virtio_console_tx(vc);
 	return 0;
@@ -213,11 +222,11 @@ static void virtio_console_reset(struct virtio_dev *vdev)
 	struct virtio_console *vc = virtio_console_of(vdev);
 
 	/*
-	 * No chain is ever kept in flight, so there is nothing to forget but
-	 * the broken state. input_refused stays set: the console still holds
-	 * those bytes, and activate hands them to the new queues.
+	 * No chain is ever kept in flight. Input the console holds for the old
+	 * queues is dropped: it is offered again, and refused by no one.
 	 */
 	vc->broken = false;
+	virtio_console_release_input(vc);
 }
 
 static void virtio_console_destroy(struct virtio_dev *vdev)

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -296,6 +297,15 @@ static void type(struct fx *f, const char *s)
 	loop_sync(f);
 }
 
+/* Bytes typed that the console has not read yet (it stops reading while it holds input). */
+static int unread(struct fx *f)
+{
+	int n = -1;
+
+	assert_int_equal(ioctl(f->in_w, FIONREAD, &n), 0);
+	return n;
+}
+
 static size_t read_log(struct fx *f, char *buf, size_t size)
 {
 	size_t n = test_read_file(f->log_path, buf, size - 1);
@@ -516,9 +526,10 @@ static void test_rx_held_until_buffer_posted(void **state)
 	assert_int_equal(f->ft.needs_reset, 0);
 	/* Input waits: now the device wants to hear about new buffers. */
 	assert_int_equal(used_flags(f, RXQ) & VQ_USED_F_NO_NOTIFY, 0);
-	/* More typing is held by the console too, in order. */
+	/* More typing is held by the console too, in order: it stopped reading. */
 	type(f, "12");
 	assert_int_equal(used_idx(f, RXQ), 0);
+	assert_int_equal(unread(f), 2);
 
 	post_rx(f, 0, DATA_GPA, 2);
 	loop_call(f, do_notify, RXQ);
@@ -597,19 +608,25 @@ static void test_rx_spurious_kick(void **state)
 	assert_memory_equal(hva(f, DATA_GPA), "k.", 2);
 }
 
-static void test_rx_held_before_driver_ok(void **state)
+static void test_rx_dropped_before_driver_ok(void **state)
 {
 	struct fx *f = *state;
 
-	/* Typed before the driver is up: held, not lost. */
+	/*
+	 * Typed before the driver is up: dropped, so that the console goes on
+	 * reading (and sees Ctrl-A x) however long the guest takes.
+	 */
 	type(f, "early");
+	assert_int_equal(unread(f), 0);
 	setup_queues(f, FEATURES);
 	post_rx(f, 0, DATA_GPA, 16);
 	loop_call(f, do_activate, 0);
 	loop_sync(f);
+	assert_int_equal(used_idx(f, RXQ), 0);
+	type(f, "late");
 	assert_int_equal(used_idx(f, RXQ), 1);
-	assert_used(f, RXQ, 0, 0, 5);
-	assert_memory_equal(hva(f, DATA_GPA), "early.", 6);
+	assert_used(f, RXQ, 0, 0, 4);
+	assert_memory_equal(hva(f, DATA_GPA), "late.", 5);
 }
 
 static void test_rx_queue_not_enabled(void **state)
@@ -621,6 +638,8 @@ static void test_rx_queue_not_enabled(void **state)
 	vq_cleanup(&f->vqs[RXQ]);
 	loop_call(f, do_activate, 0);
 	type(f, "lost?");
+	type(f, "more");
+	assert_int_equal(unread(f), 0);
 	loop_call(f, do_notify, TXQ);
 	post_tx(f, 0, DATA_GPA, "out");
 	loop_call(f, do_notify, TXQ);
@@ -689,15 +708,21 @@ static void test_rx_readable_buffer(void **state)
 	loop_call(f, do_notify, TXQ);
 	assert_log(f, "");
 
-	/* After a reset the held input reaches a good buffer. */
+	/* Input to a broken device is dropped: the console keeps reading. */
+	type(f, "more");
+	assert_int_equal(unread(f), 0);
+
+	/* After a reset only new input reaches a good buffer. */
 	loop_call(f, do_reset, 0);
 	start(f, FEATURES);
 	post_rx(f, 0, DATA_GPA + 0x200, 16);
 	loop_call(f, do_notify, RXQ);
 	loop_sync(f);
+	assert_int_equal(used_idx(f, RXQ), 0);
+	type(f, "next");
 	assert_int_equal(used_idx(f, RXQ), 1);
-	assert_used(f, RXQ, 0, 0, 6);
-	assert_memory_equal(hva(f, DATA_GPA + 0x200), "secret.", 7);
+	assert_used(f, RXQ, 0, 0, 4);
+	assert_memory_equal(hva(f, DATA_GPA + 0x200), "next.", 5);
 	assert_int_equal(f->ft.needs_reset, 1);
 }
 
@@ -816,40 +841,62 @@ static void test_reset_drops_state(void **state)
 	uint8_t old_rx[0x4000];
 
 	start(f, FEATURES);
-	/* Break the device, and leave input waiting for a buffer. */
+	/* Input waiting for a buffer when the driver resets the device. */
+	type(f, "held");
+	assert_int_equal(used_flags(f, RXQ) & VQ_USED_F_NO_NOTIFY, 0);
+	loop_call(f, do_reset, 0);
+	loop_sync(f);
+
+	/* The old rings are not the device's any more: nothing touches them. */
+	post_rx(f, 0, DATA_GPA + 0x100, 16);
+	memcpy(old_rx, hva(f, DESC_GPA(RXQ)), sizeof(old_rx));
+	type(f, "x");
+	assert_int_equal(unread(f), 0);
+	assert_memory_equal(old_rx, hva(f, DESC_GPA(RXQ)), sizeof(old_rx));
+	assert_memory_equal(hva(f, DATA_GPA + 0x100), "....", 4);
+
+	/* Set up again: the held input and what came while down are gone, new input flows. */
+	start(f, FEATURES);
+	post_rx(f, 0, DATA_GPA + 0x200, 16);
+	loop_call(f, do_notify, RXQ);
+	loop_sync(f);
+	assert_int_equal(used_idx(f, RXQ), 0);
+	type(f, "new");
+	assert_int_equal(used_idx(f, RXQ), 1);
+	assert_used(f, RXQ, 0, 0, 3);
+	assert_memory_equal(hva(f, DATA_GPA + 0x200), "new.", 4);
+	post_tx(f, 0, DATA_GPA, "back");
+	loop_call(f, do_notify, TXQ);
+	assert_log(f, "back");
+	assert_int_equal(f->ft.needs_reset, 0);
+}
+
+static void test_reset_after_break(void **state)
+{
+	struct fx *f = *state;
+
+	start(f, FEATURES);
+	/* Input waits for a buffer, then the guest breaks the transmitq. */
 	type(f, "held");
 	desc(f, TXQ, 0, DATA_GPA, 0, 0, 0);
 	post(f, TXQ, 0);
 	loop_call(f, do_notify, TXQ);
 	assert_int_equal(f->ft.needs_reset, 1);
+	/* The held input is dropped: the console reads again (and drops) while broken. */
+	loop_sync(f);
+	type(f, "y");
+	assert_int_equal(unread(f), 0);
 
 	loop_call(f, do_reset, 0);
-	/* After the reset the old rings are not the device's any more. */
-	post_rx(f, 0, DATA_GPA + 0x100, 16);
-	memcpy(old_rx, hva(f, DESC_GPA(RXQ)), sizeof(old_rx));
-	loop_call(f, do_notify, RXQ);
-	type(f, "x");
-	assert_memory_equal(old_rx, hva(f, DESC_GPA(RXQ)), sizeof(old_rx));
-	assert_memory_equal(hva(f, DATA_GPA + 0x100), "....", 4);
-
-	/* The driver sets the device up again: both queues work, nothing is lost. */
 	start(f, FEATURES);
-	post_tx(f, 0, DATA_GPA, "back");
+	post_tx(f, 0, DATA_GPA, "ok");
 	loop_call(f, do_notify, TXQ);
-	assert_log(f, "back");
-	post_rx(f, 0, DATA_GPA + 0x200, 16);
-	loop_call(f, do_notify, RXQ);
-	loop_sync(f);
+	assert_log(f, "ok");
+	post_rx(f, 0, DATA_GPA + 0x100, 16);
+	type(f, "z");
 	assert_int_equal(used_idx(f, RXQ), 1);
-	assert_used(f, RXQ, 0, 0, 4);
-	assert_memory_equal(hva(f, DATA_GPA + 0x200), "held.", 5);
-	/* "x" was still in the pipe: read once the console watches stdin again, held, then sent. */
-	assert_int_equal(used_idx(f, RXQ), 1);
-	post_rx(f, 1, DATA_GPA + 0x300, 16);
-	loop_call(f, do_notify, RXQ);
-	loop_sync(f);
-	assert_int_equal(used_idx(f, RXQ), 2);
-	assert_memory_equal(hva(f, DATA_GPA + 0x300), "x.", 2);
+	assert_used(f, RXQ, 0, 0, 1);
+	assert_memory_equal(hva(f, DATA_GPA + 0x100), "z.", 2);
 	assert_int_equal(f->ft.needs_reset, 1);
 }
 
@@ -857,29 +904,30 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-	    T(test_identity),
-	    T(test_tx_reaches_console),
-	    T(test_tx_indirect),
-	    T(test_tx_posted_before_driver_ok),
-	    T(test_rx_delivers_input),
-	    T(test_rx_input_spans_buffers),
-	    T(test_rx_held_until_buffer_posted),
-	    T(test_rx_held_event_idx),
-	    T(test_rx_spurious_kick),
-	    T(test_rx_held_before_driver_ok),
-	    T(test_rx_queue_not_enabled),
-	    T(test_tx_writable_buffer),
-	    T(test_tx_only_writable_buffer),
-	    T(test_rx_readable_buffer),
-	    T(test_rx_readable_then_writable),
-	    T(test_tx_zero_length_buffer),
-	    T(test_rx_zero_length_buffer),
-	    T(test_tx_chain_loop),
-	    T(test_tx_indirect_too_long),
-	    T(test_tx_buffer_outside_ram),
-	    T(test_rx_avail_index_too_far),
-	    T(test_rx_head_out_of_range),
-	    T(test_reset_drops_state),
+		T(test_identity),
+		T(test_tx_reaches_console),
+		T(test_tx_indirect),
+		T(test_tx_posted_before_driver_ok),
+		T(test_rx_delivers_input),
+		T(test_rx_input_spans_buffers),
+		T(test_rx_held_until_buffer_posted),
+		T(test_rx_held_event_idx),
+		T(test_rx_spurious_kick),
+		T(test_rx_dropped_before_driver_ok),
+		T(test_rx_queue_not_enabled),
+		T(test_tx_writable_buffer),
+		T(test_tx_only_writable_buffer),
+		T(test_rx_readable_buffer),
+		T(test_rx_readable_then_writable),
+		T(test_tx_zero_length_buffer),
+		T(test_rx_zero_length_buffer),
+		T(test_tx_chain_loop),
+		T(test_tx_indirect_too_long),
+		T(test_tx_buffer_outside_ram),
+		T(test_rx_avail_index_too_far),
+		T(test_rx_head_out_of_range),
+		T(test_reset_drops_state),
+		T(test_reset_after_break),
 #undef T
 	};
 

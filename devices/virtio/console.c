@@ -264,7 +264,6 @@ int virtio_console_create(struct virtio_dev **out, struct console *con, struct e
 	vc->vdev.host_features = VIRTIO_BIT(VQ_F_INDIRECT_DESC) | VIRTIO_BIT(VQ_F_EVENT_IDX);
 	vc->vdev.nr_queues = VIRTIO_CONSOLE_NR_QUEUES;
 	vc->vdev.queue_max = VIRTIO_CONSOLE_QUEUE_MAX;
-	vc->vdev.id = "hvc0";
 	vc->vdev.loop = loop;
 	vc->vdev.gm = gm;
 	console_attach(con, virtio_console_push, vc);

@@ -217,7 +217,8 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 			else if (!strcmp(optarg, "none"))
 				cfg->console = CONSOLE_NONE;
 			else
-				return cli_fail(err, "--console '%s': expected serial, virtio or none%s",
+				return cli_fail(err,
+						"--console '%s': expected serial, virtio or none%s",
 						optarg, "");
 			break;
 		case OPT_CONSOLE_LOG:

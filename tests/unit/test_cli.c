@@ -338,9 +338,10 @@ static void test_kernel_cmdline_virtio(void **state)
 			 0);
 	assert_string_equal(buf, "a earlycon=efifb b console=hvc0 reboot=k panic=-1");
 	/* Not an earlycon argument. */
-	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, "noearlycon=1", buf, sizeof(buf)), 0);
-	assert_string_equal(buf,
-			    "noearlycon=1 earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1");
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, "noearlycon=1", buf, sizeof(buf)),
+			 0);
+	assert_string_equal(
+		buf, "noearlycon=1 earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1");
 
 	/* Just fits, and one byte more does not. */
 	big = malloc(CLI_CMDLINE_MAX);

@@ -11,7 +11,9 @@
 #include "kvmrun/irq.h"
 
 struct console;
+struct guest_mem;
 struct serial;
+struct virtio_dev;
 
 /* What the machine does when a device asks for it (runs on the calling thread). */
 enum platform_event { PLATFORM_POWEROFF, PLATFORM_RESET, PLATFORM_PANIC };
@@ -75,6 +77,17 @@ int acpi_pm_create(struct device **list, struct bus *pio,
  */
 int pci_host_create(struct device **list, struct bus *pio, struct bus *mmio,
 		    uint64_t ecam_base) WARN_UNUSED;
+
+/* --- virtio devices: hand the result to a virtio transport, which owns it from then on. --- */
+
+/*
+ * virtio-console with one port (hvc0 in a Linux guest): the driver's output
+ * goes to console_write(), the console's input into the receive buffers the
+ * driver posts. Attaches itself as con's input (replacing any earlier device
+ * there, such as the UART); detaches on destroy.
+ */
+int virtio_console_create(struct virtio_dev **out, struct console *con, struct ev_loop *loop,
+			  const struct guest_mem *gm) WARN_UNUSED;
 
 void devices_destroy(struct device **list);
 

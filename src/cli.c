@@ -16,10 +16,14 @@ static const char usage[] =
 	"  --kernel FILE        Linux bzImage to boot (required)\n"
 	"  --initrd FILE        initramfs\n"
 	"  --append ARGS        kernel command line; kvmrun adds console=, reboot=k\n"
-	"                       and panic=-1 unless ARGS sets them\n"
+	"                       and panic=-1 unless ARGS sets them (and, for\n"
+	"                       --console virtio, earlycon= on the UART)\n"
 	"  --cpus N             vCPUs (default 1)\n"
 	"  --memory SIZE        guest RAM, with K, M or G suffix (default 256M)\n"
-	"  --console serial|none  guest console on the terminal (default) or nowhere\n"
+	"  --console serial|virtio|none\n"
+	"                       guest console on the terminal: the UART (default),\n"
+	"                       virtio-console (hvc0; early messages on the UART),\n"
+	"                       or nowhere\n"
 	"  --console-log FILE   also append everything the guest prints to FILE\n"
 	"  --log-level LVL      error, warn (default), info or debug\n"
 	"  --help, --version\n"
@@ -87,8 +91,20 @@ static bool cmdline_has(const char *cmdline, const char *key)
 	return false;
 }
 
-int cli_kernel_cmdline(const char *append, char *buf, size_t size)
+/*
+ * --console virtio: the guest's console is hvc0, which appears only once the
+ * virtio_console driver binds (often a module that the initramfs loads). Until
+ * then the kernel prints on the UART through earlycon; when hvc0 registers as
+ * the last console= it becomes /dev/console and the kernel retires the boot
+ * console without replaying the log to hvc0, so no line is printed twice
+ * (console=ttyS0 console=hvc0 would print every line on both from then on).
+ */
+#define CLI_EARLYCON_UART "earlycon=uart8250,io,0x3f8"
+
+int cli_kernel_cmdline(enum console_mode console, const char *append, char *buf, size_t size)
 {
+	bool virtio = console == CONSOLE_VIRTIO;
+	bool user_console;
 	size_t len;
 	int n;
 
@@ -96,15 +112,18 @@ int cli_kernel_cmdline(const char *append, char *buf, size_t size)
 	if (n < 0 || (size_t)n >= size)
 		return -E2BIG;
 	len = (size_t)n;
-	static const struct {
+	user_console = cmdline_has(buf, "console=");
+	const struct {
 		const char *key, *arg;
 	} defaults[] = {
-		{ "console=", "console=ttyS0" },
+		/* Left out when the user picked the console: theirs to set up. */
+		{ "earlycon", virtio && !user_console ? CLI_EARLYCON_UART : NULL },
+		{ "console=", virtio ? "console=hvc0" : "console=ttyS0" },
 		{ "reboot=", "reboot=k" },
 		{ "panic=", "panic=-1" },
 	};
 	for (unsigned int i = 0; i < ARRAY_SIZE(defaults); i++) {
-		if (cmdline_has(buf, defaults[i].key))
+		if (!defaults[i].arg || cmdline_has(buf, defaults[i].key))
 			continue;
 		n = snprintf(buf + len, size - len, "%s%s", len ? " " : "", defaults[i].arg);
 		if (n < 0 || (size_t)n >= size - len)
@@ -193,10 +212,13 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 		case OPT_CONSOLE:
 			if (!strcmp(optarg, "serial"))
 				cfg->console = CONSOLE_SERIAL;
+			else if (!strcmp(optarg, "virtio"))
+				cfg->console = CONSOLE_VIRTIO;
 			else if (!strcmp(optarg, "none"))
 				cfg->console = CONSOLE_NONE;
 			else
-				return cli_fail(err, "--console '%s': expected serial or none%s",
+				return cli_fail(err,
+						"--console '%s': expected serial, virtio or none%s",
 						optarg, "");
 			break;
 		case OPT_CONSOLE_LOG:
@@ -229,7 +251,7 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 		return cli_fail(err, "unexpected argument '%s'%s", argv[optind + 1], "");
 	if (!cfg->kernel)
 		return cli_fail(err, "--kernel FILE is required%s%s", "", "");
-	if (cli_kernel_cmdline(cfg->append, cmdline_buf, cmdline_size))
+	if (cli_kernel_cmdline(cfg->console, cfg->append, cmdline_buf, cmdline_size))
 		return cli_fail(err, "--append: kernel command line too long%s%s", "", "");
 	cfg->append = cmdline_buf;
 	return CLI_RUN;

@@ -23,7 +23,11 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 /* "512M", "2G", "1048576": bytes; -EINVAL on anything else or on overflow. */
 int cli_parse_size(const char *s, uint64_t *out);
 
-/* The user's --append plus the arguments the machine needs that it does not set. */
-int cli_kernel_cmdline(const char *append, char *buf, size_t size);
+/*
+ * The user's --append plus the arguments the machine needs that it does not
+ * set: console= for the console mode (with earlycon= on the UART for
+ * CONSOLE_VIRTIO), reboot=k, panic=-1. -E2BIG when it does not fit in size.
+ */
+int cli_kernel_cmdline(enum console_mode console, const char *append, char *buf, size_t size);
 
 #endif

@@ -354,7 +354,7 @@ static int vm_setup_devices(struct vm *vm)
 {
 	int ret;
 
-	ret = console_create(&vm->con, vm->loop, vm->cfg.console == CONSOLE_SERIAL,
+	ret = console_create(&vm->con, vm->loop, vm->cfg.console != CONSOLE_NONE,
 			     vm->cfg.console_log, vm_console_quit, vm);
 	if (ret)
 		return vm_fail(ret == -ENOMEM ? KVMRUN_ERR_INTERNAL : KVMRUN_ERR_USAGE,

@@ -20,7 +20,12 @@ enum kvmrun_status {
 	/* Stopped by SIGINT/SIGTERM: 128 + signal number (130, 143). */
 };
 
-enum console_mode { CONSOLE_SERIAL, CONSOLE_NONE };
+/*
+ * CONSOLE_SERIAL: the UART is the terminal. CONSOLE_VIRTIO: virtio-console is
+ * the terminal (its input too), the UART prints to it as well for early boot.
+ * CONSOLE_NONE: nothing on the terminal (--console-log still records).
+ */
+enum console_mode { CONSOLE_SERIAL, CONSOLE_VIRTIO, CONSOLE_NONE };
 
 struct vm_config {
 	const char *kernel;

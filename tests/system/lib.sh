@@ -10,14 +10,17 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # The guest: Debian's cloud kernel and a busybox initramfs with tests/system/guest-init.
 guest_kernel() { echo "$("$top/scripts/fetch-guest-kernel" cloud)/vmlinuz"; }
+# virtio_pci is the transport virtio_console (hvc0, --console virtio) binds through.
+guest_modules="pvpanic_mmio virtio_pci virtio_console"
 guest_initrd() {
   local kdir key out
   kdir=$("$top/scripts/fetch-guest-kernel" cloud)
-  key=$(cat "$top/tests/system/guest-init" "$kdir/version" | md5sum | cut -c1-12)
+  key=$({ cat "$top/tests/system/guest-init" "$kdir/version"; echo "$guest_modules"; } |
+    md5sum | cut -c1-12)
   out=$cache/guest/initrd-$key.gz
   if [ ! -f "$out" ]; then
     mkdir -p "$cache/guest"
-    "$top/scripts/mkinitramfs" --kernel-dir "$kdir" --modules "pvpanic_mmio" \
+    "$top/scripts/mkinitramfs" --kernel-dir "$kdir" --modules "$guest_modules" \
       --init "$top/tests/system/guest-init" -o "$out.tmp" && mv "$out.tmp" "$out"
   fi
   echo "$out"

@@ -102,6 +102,18 @@ static void test_valid_full(void **state)
 	assert_string_equal(r->cfg.append, "root=/dev/ram0 quiet console=ttyS0 reboot=k panic=-1");
 	result_free(r);
 
+	/* --console virtio: hvc0 gets the console, the UART the early messages. */
+	r = parse("run", "--kernel", "k", "--console", "virtio", "--append", "quiet", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_int_equal(r->cfg.console, CONSOLE_VIRTIO);
+	assert_string_equal(r->cfg.append,
+			    "quiet earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1");
+	result_free(r);
+	r = parse("run", "--kernel", "k", "--console", "serial", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_int_equal(r->cfg.console, CONSOLE_SERIAL);
+	result_free(r);
+
 	/* --opt=value and options after the kernel path work too. */
 	r = parse("run", "--memory=512M", "--kernel=k", "--cpus=2", NULL);
 	assert_int_equal(r->action, CLI_RUN);
@@ -223,6 +235,9 @@ static void test_bad_other(void **state)
 {
 	(void)state;
 	expect_usage(parse("run", "--kernel", "k", "--console", "foo", NULL), "--console");
+	expect_usage(parse("run", "--kernel", "k", "--console", "virtio,x", NULL), "--console");
+	expect_usage(parse("run", "--kernel", "k", "--console", "Virtio", NULL), "--console");
+	expect_usage(parse("run", "--kernel", "k", "--console", "", NULL), "--console");
 	expect_usage(parse("run", "--kernel", "k", "--log-level", "loud", NULL), "--log-level");
 	expect_usage(parse("run", "--cpus", "2", NULL), "--kernel");
 	expect_usage(parse("run", NULL), "--kernel");
@@ -300,52 +315,99 @@ static void test_help_version(void **state)
 	result_free(r);
 }
 
+static void test_kernel_cmdline_virtio(void **state)
+{
+	char buf[CLI_CMDLINE_MAX];
+	size_t len;
+	char *big;
+
+	(void)state;
+	/* Early messages on the UART, then hvc0 as the only console. */
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, NULL, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1");
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, "quiet", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "quiet earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1");
+
+	/* The user's console= wins, and then no earlycon is added either. */
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, "console=ttyS0", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "console=ttyS0 reboot=k panic=-1");
+	/* The user's earlycon (with or without a value) is kept, console= still added. */
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, "earlycon", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "earlycon console=hvc0 reboot=k panic=-1");
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, "a earlycon=efifb b", buf, sizeof(buf)),
+			 0);
+	assert_string_equal(buf, "a earlycon=efifb b console=hvc0 reboot=k panic=-1");
+	/* Not an earlycon argument. */
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, "noearlycon=1", buf, sizeof(buf)),
+			 0);
+	assert_string_equal(
+		buf, "noearlycon=1 earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1");
+
+	/* Just fits, and one byte more does not. */
+	big = malloc(CLI_CMDLINE_MAX);
+	assert_non_null(big);
+	memset(big, 'a', CLI_CMDLINE_MAX);
+	len = CLI_CMDLINE_MAX - 1 -
+	      strlen(" earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1");
+	big[len] = '\0';
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, big, buf, sizeof(buf)), 0);
+	assert_int_equal(strlen(buf), CLI_CMDLINE_MAX - 1);
+	big[len] = 'a';
+	big[len + 1] = '\0';
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, big, buf, sizeof(buf)), -E2BIG);
+	free(big);
+}
+
 static void test_kernel_cmdline(void **state)
 {
 	char buf[CLI_CMDLINE_MAX];
 	char *big;
 
 	(void)state;
-	assert_int_equal(cli_kernel_cmdline(NULL, buf, sizeof(buf)), 0);
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_SERIAL, NULL, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "console=ttyS0 reboot=k panic=-1");
-	assert_int_equal(cli_kernel_cmdline("", buf, sizeof(buf)), 0);
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_SERIAL, "", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "console=ttyS0 reboot=k panic=-1");
-	assert_int_equal(cli_kernel_cmdline("quiet", buf, sizeof(buf)), 0);
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_SERIAL, "quiet", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "quiet console=ttyS0 reboot=k panic=-1");
 
 	/* The user's own console= is kept and no other is added. */
-	assert_int_equal(cli_kernel_cmdline("console=hvc0 quiet", buf, sizeof(buf)),
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_SERIAL, "console=hvc0 quiet", buf, sizeof(buf)),
 			 0);
 	assert_string_equal(buf, "console=hvc0 quiet reboot=k panic=-1");
-	assert_int_equal(cli_kernel_cmdline("quiet console=hvc0", buf, sizeof(buf)),
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_SERIAL, "quiet console=hvc0", buf, sizeof(buf)),
 			 0);
 	assert_string_equal(buf, "quiet console=hvc0 reboot=k panic=-1");
-	assert_int_equal(cli_kernel_cmdline("panic=5 reboot=t", buf, sizeof(buf)),
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_SERIAL, "panic=5 reboot=t", buf, sizeof(buf)),
 			 0);
 	assert_string_equal(buf, "panic=5 reboot=t console=ttyS0");
 
 	/* "xconsole=" or "earlyconsole=" are not console=. */
-	assert_int_equal(cli_kernel_cmdline("xconsole=1", buf, sizeof(buf)), 0);
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_SERIAL, "xconsole=1", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "xconsole=1 console=ttyS0 reboot=k panic=-1");
-	assert_int_equal(cli_kernel_cmdline("xconsole=1 console=hvc0", buf,
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_SERIAL, "xconsole=1 console=hvc0", buf,
 					    sizeof(buf)),
 			 0);
 	assert_string_equal(buf, "xconsole=1 console=hvc0 reboot=k panic=-1");
+
+	/* --console none still gives the kernel the UART (for --console-log). */
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_NONE, "quiet", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "quiet console=ttyS0 reboot=k panic=-1");
 
 	/* Too long, for the buffer or with the additions. */
 	big = malloc(CLI_CMDLINE_MAX + 1);
 	assert_non_null(big);
 	memset(big, 'a', CLI_CMDLINE_MAX);
 	big[CLI_CMDLINE_MAX] = '\0';
-	assert_int_equal(cli_kernel_cmdline(big, buf, sizeof(buf)), -E2BIG);
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_SERIAL, big, buf, sizeof(buf)), -E2BIG);
 	big[CLI_CMDLINE_MAX - 1] = '\0';
-	assert_int_equal(cli_kernel_cmdline(big, buf, sizeof(buf)), -E2BIG);
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_SERIAL, big, buf, sizeof(buf)), -E2BIG);
 	big[CLI_CMDLINE_MAX - 20] = '\0'; /* 4076 + 32 bytes of additions */
-	assert_int_equal(cli_kernel_cmdline(big, buf, sizeof(buf)), -E2BIG);
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_SERIAL, big, buf, sizeof(buf)), -E2BIG);
 	/* Just fits. */
 	memset(big, 'a', CLI_CMDLINE_MAX);
 	big[CLI_CMDLINE_MAX - 1 - strlen(" console=ttyS0 reboot=k panic=-1")] = '\0';
-	assert_int_equal(cli_kernel_cmdline(big, buf, sizeof(buf)), 0);
+	assert_int_equal(cli_kernel_cmdline(CONSOLE_SERIAL, big, buf, sizeof(buf)), 0);
 	assert_int_equal(strlen(buf), CLI_CMDLINE_MAX - 1);
 
 	/* And through cli_parse. */
@@ -368,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_reparse_after_error),
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_kernel_cmdline),
+		cmocka_unit_test(test_kernel_cmdline_virtio),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

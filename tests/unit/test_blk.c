@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -757,6 +759,57 @@ static void test_full_file_system(void **state)
 	assert_int_equal(f->resets, 0);
 }
 
+/*
+ * A real full file system: a 256 KiB tmpfs in a private mount namespace (needs
+ * CAP_SYS_ADMIN; skipped without it). Writes fail with IOERR once it is full,
+ * the VM goes on, and a discard from the guest gives the space back.
+ */
+static void test_enospc_tmpfs(void **state)
+{
+	struct fx *f = *state;
+	char dir[] = "/tmp/kvmrun-blk-fs-XXXXXX";
+	unsigned int ok = 0, failed = 0, i;
+	uint8_t back[4096];
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", dir, "tmpfs", 0, "size=256k") < 0) {
+		rmdir(dir);
+		skip();
+	}
+	snprintf(f->cfg.path, sizeof(f->cfg.path), "%s/img", dir);
+	fd = open(f->cfg.path, O_RDWR | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, IMG_SIZE), 0); /* sparse: 1 MiB on a 256 KiB fs */
+	close(fd);
+	start(f);
+	for (i = 0; i < IMG_SECTORS / 8 && !failed; i++) {
+		fill(hva(f, DATA_GPA), 4096, (uint8_t)i);
+		if (do_rw(f, VIRTIO_BLK_T_OUT, 8ULL * i, DATA_GPA, 4096) == VIRTIO_BLK_S_OK)
+			ok++;
+		else
+			failed++;
+	}
+	assert_int_equal(failed, 1);
+	assert_in_range(ok, 16, 64); /* 256 KiB: at most 64 pages */
+	assert_int_equal(f->resets, 0);
+	/* The guest discards its first 64 KiB: the same write now succeeds. */
+	put_seg(f, DATA_GPA + 0x8000, 0, 128, 0);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_DISCARD, 0, DATA_GPA + 0x8000, 16), VIRTIO_BLK_S_OK);
+	fill(hva(f, DATA_GPA), 4096, 0xab);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_OUT, 8ULL * ok, DATA_GPA, 4096), VIRTIO_BLK_S_OK);
+	fd = open(f->cfg.path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, back, sizeof(back), 4096 * ok), sizeof(back));
+	close(fd);
+	assert_memory_equal(back, hva(f, DATA_GPA), sizeof(back));
+	f->vdev->ops->destroy(f->vdev);
+	f->vdev = NULL;
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+}
+
 static void test_config_space(void **state)
 {
 	struct fx *f = *state;
@@ -879,6 +932,7 @@ int main(void)
 	    T(test_discard_and_write_zeroes, fx_setup_wb),
 	    T(test_reset_in_flight, fx_setup_direct),
 	    T(test_full_file_system, fx_setup_wb),
+	    T(test_enospc_tmpfs, fx_setup_nodev),
 	    T(test_config_space, fx_setup_wb),
 	    T(test_open_errors, fx_setup_nodev),
 	    T(test_no_permission, fx_setup_nodev),

@@ -389,6 +389,46 @@ static void test_rw_unaligned_buffers(void **state)
 	assert_int_equal(f->resets, 0);
 }
 
+/* Data spread over several descriptors, aligned and not, in both directions. */
+static void test_rw_scatter(void **state)
+{
+	struct fx *f = *state;
+	uint8_t want[2048], back[2048];
+	struct seg w[5] = {
+	    {hdr(f, 0, VIRTIO_BLK_T_OUT, 40), 16, 0},
+	    {DATA_GPA, 512, 0},
+	    {DATA_GPA + 0x1003, 1024, 0},
+	    {DATA_GPA + 0x2000, 512, 0},
+	    {st(0), 1, W},
+	};
+	struct seg r[3] = {
+	    {hdr(f, 1, VIRTIO_BLK_T_IN, 40), 16, 0},
+	    {DATA_GPA + 0x4000, 1536, W},
+	    {DATA_GPA + 0x5001, 513, W}, /* 512 bytes of data, then the status */
+	};
+
+	fill(hva(f, DATA_GPA), 512, 1);
+	fill(hva(f, DATA_GPA + 0x1003), 1024, 2);
+	fill(hva(f, DATA_GPA + 0x2000), 512, 3);
+	memcpy(want, hva(f, DATA_GPA), 512);
+	memcpy(want + 512, hva(f, DATA_GPA + 0x1003), 1024);
+	memcpy(want + 1536, hva(f, DATA_GPA + 0x2000), 512);
+	post(f, w, 5);
+	kick(f);
+	wait_used(f, 1);
+	assert_int_equal(*(uint8_t *)hva(f, st(0)), VIRTIO_BLK_S_OK);
+	file_read(f, back, sizeof(back), 40 * 512);
+	assert_memory_equal(back, want, sizeof(want));
+
+	post(f, r, 3);
+	kick(f);
+	wait_used(f, 2);
+	assert_int_equal(*(uint8_t *)hva(f, DATA_GPA + 0x5001 + 512), VIRTIO_BLK_S_OK);
+	assert_memory_equal(hva(f, DATA_GPA + 0x4000), want, 1536);
+	assert_memory_equal(hva(f, DATA_GPA + 0x5001), want + 1536, 512);
+	assert_int_equal(used_len(f, 1), 2049);
+}
+
 /* open(2) flags of the device's own descriptor for the image (from fdinfo). */
 static int image_flags(struct fx *f)
 {
@@ -915,6 +955,8 @@ int main(void)
 	    T(test_rw_aligned, fx_setup_direct),
 	    T(test_rw_unaligned_buffers, fx_setup_wb),
 	    T(test_rw_unaligned_buffers, fx_setup_direct),
+	    T(test_rw_scatter, fx_setup_wb),
+	    T(test_rw_scatter, fx_setup_direct),
 	    T(test_cache_modes, fx_setup_wb),
 	    T(test_cache_modes, fx_setup_direct),
 	    T(test_many_in_flight, fx_setup_direct),

@@ -120,11 +120,26 @@ int cli_kernel_cmdline(const char *append, char *buf, size_t size)
 	return 0;
 }
 
+/* A copy of s with control characters shown as '?': an error stays one line. */
+static char *cli_printable(const char *s)
+{
+	char *c = strdup(s);
+
+	for (char *p = c; p && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return c;
+}
+
 static int cli_fail(FILE *err, const char *fmt, const char *a, const char *b)
 {
+	char *pa = cli_printable(a), *pb = cli_printable(b);
+
 	fprintf(err, "kvmrun: error: ");
-	fprintf(err, fmt, a, b);
+	fprintf(err, fmt, pa ? pa : "?", pb ? pb : "?");
 	fprintf(err, "\n");
+	free(pa);
+	free(pb);
 	return CLI_EXIT_USAGE;
 }
 

@@ -408,6 +408,9 @@ static void test_disk_bad(void **state)
 			   NULL),
 		     "serial");
 	expect_usage(parse("run", "--kernel", "k", "--disk", NULL), "--disk");
+	/* A control character in an argument does not break the one error line. */
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,x\ny", NULL), "unknown option 'x?y'");
+	expect_usage(parse("run", "--kernel", "k", "\n--x", NULL), "'?--x'");
 
 	/* At most 16 disks: the 17th is refused. */
 #define D4 "--disk", "d", "--disk", "d", "--disk", "d", "--disk", "d"

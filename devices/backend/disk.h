@@ -29,6 +29,9 @@ struct ev_loop;
  */
 typedef void (*disk_done_fn)(struct disk_io *io, int res);
 
+/* After the done() calls of one batch of completions (never during a drain). */
+typedef void (*disk_batch_fn)(void *opaque);
+
 /* Embedded in the caller's request; the backend's fields are private. */
 struct disk_io {
 	disk_done_fn done;
@@ -47,6 +50,9 @@ struct disk_io {
  */
 int disk_open(struct disk **out, const struct disk_config *cfg, struct ev_loop *loop, char *err,
 	      size_t errlen) WARN_UNUSED;
+/* Set the batch-end callback (e.g. to raise one interrupt per batch). */
+void disk_set_batch_end(struct disk *d, disk_batch_fn fn, void *opaque);
+
 /* Drains what is in flight (as disk_drain), then closes everything. */
 void disk_close(struct disk *d);
 

@@ -36,6 +36,8 @@ struct disk {
 	bool draining;
 	int flush_err;
 	unsigned int inflight;
+	disk_batch_fn batch_end;
+	void *batch_opaque;
 	char serial[DISK_SERIAL_MAX];
 	char path[DISK_PATH_MAX];
 };
@@ -123,6 +125,14 @@ static void disk_event(void *opaque, uint32_t events)
 	if (read(d->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 		log_err("disk %s: eventfd read: %s", d->path, strerror(errno));
 	disk_reap(d, 0);
+	if (d->batch_end)
+		d->batch_end(d->batch_opaque);
+}
+
+void disk_set_batch_end(struct disk *d, disk_batch_fn fn, void *opaque)
+{
+	d->batch_end = fn;
+	d->batch_opaque = opaque;
 }
 
 void disk_drain(struct disk *d)

@@ -80,7 +80,6 @@ static void blk_io_done(struct disk_io *io, int res)
 {
 	struct blk_req *req = container_of(io, struct blk_req, io);
 	struct virtio_blk *blk = req->blk;
-	struct vq *vq = &blk->vdev.vqs[req->q];
 
 	if (res == -ECANCELED) {
 		/* Drained by a reset: the request and its guest buffers are gone. */
@@ -94,8 +93,18 @@ static void blk_io_done(struct disk_io *io, int res)
 	*req->status = res ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 	blk_push(blk, req->q, req->head, res ? 1 : req->written);
 	free(req);
-	if (vq_should_notify(vq))
-		virtio_notify(&blk->vdev, (uint16_t)(vq - blk->vdev.vqs));
+}
+
+/* One interrupt per batch of completions, when the driver wants it. */
+static void blk_batch_end(void *opaque)
+{
+	struct virtio_blk *blk = opaque;
+
+	if (!blk->vdev.active || !blk->vdev.vqs)
+		return;
+	for (uint16_t q = 0; q < blk->vdev.nr_queues; q++)
+		if (vq_should_notify(&blk->vdev.vqs[q]))
+			virtio_notify(&blk->vdev, q);
 }
 
 /*
@@ -359,6 +368,7 @@ int virtio_blk_create(struct virtio_dev **out, const struct disk_config *cfg, st
 	ret = disk_open(&blk->disk, cfg, loop, err, errlen);
 	if (ret)
 		goto err_chain;
+	disk_set_batch_end(blk->disk, blk_batch_end, blk);
 	blk->capacity = disk_sectors(blk->disk);
 	blk->block_size = disk_block_size(blk->disk);
 	blk_fill_config(blk);

@@ -86,6 +86,7 @@ struct fx {
 	struct virtio_dev *vdev;
 	struct virtio_transport_ops tops;
 	unsigned int notifies, resets;
+	unsigned int pumps; /* completion batches delivered by wait_used() */
 	char path[64];
 	int fd; /* the test's own view of the image */
 	uint16_t avail_idx;
@@ -283,6 +284,7 @@ static inline void wait_used(struct fx *f, uint16_t want)
 		assert_non_null(watches[0].fn);
 		assert_int_equal(poll(&pfd, 1, -1), 1);
 		watches[0].fn(watches[0].opaque, POLLIN);
+		f->pumps++;
 	}
 }
 

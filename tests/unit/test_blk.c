@@ -5,7 +5,24 @@
  * write-zeroes, reset with I/O in flight, full file systems, open errors.
  * The fixture (fake transport, event loop and guest driver) is blk_fixture.h.
  */
+#include <sys/syscall.h>
+
 #include "blk_fixture.h"
+
+/*
+ * Fault injection for flush: this definition stands in for libc's in the test
+ * program. fdatasync_errno 0 passes the call through to the kernel.
+ */
+static int fdatasync_errno;
+
+int fdatasync(int fd)
+{
+	if (fdatasync_errno) {
+		errno = fdatasync_errno;
+		return -1;
+	}
+	return (int)syscall(SYS_fdatasync, fd);
+}
 
 /* ---- data reaches the file ---- */
 
@@ -330,6 +347,29 @@ static void test_enospc_tmpfs(void **state)
 	rmdir(dir);
 }
 
+static void test_flush_error_sticks(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_OK);
+	fdatasync_errno = EIO;
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
+	fdatasync_errno = 0;
+	/* The kernel may have dropped the dirty pages: later flushes fail too. */
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
+	/* Reads and writes go on meanwhile. */
+	check_write_then_pread(f, DATA_GPA, 4096, 8);
+	assert_int_equal(f->resets, 0);
+	/* Until the driver resets the device. */
+	f->vdev->ops->reset(f->vdev);
+	vq_reset(&f->vq);
+	f->avail_idx = 0;
+	__atomic_store_n((uint16_t *)hva(f, AVAIL_GPA + 2), 0, __ATOMIC_RELEASE);
+	__atomic_store_n((uint16_t *)hva(f, USED_GPA + 2), 0, __ATOMIC_RELEASE);
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_OK);
+}
+
 static void test_config_space(void **state)
 {
 	struct fx *f = *state;
@@ -445,6 +485,7 @@ int main(void)
 	    T(test_reset_in_flight, fx_setup_direct),
 	    T(test_full_file_system, fx_setup_wb),
 	    T(test_enospc_tmpfs, fx_setup_nodev),
+	    T(test_flush_error_sticks, fx_setup_wb),
 	    T(test_config_space, fx_setup_wb),
 	    T(test_open_errors, fx_setup_nodev),
 	    T(test_no_permission, fx_setup_nodev),

@@ -26,6 +26,11 @@ static const char usage[] =
 	"                       or nowhere\n"
 	"  --console-log FILE   also append everything the guest prints to FILE\n"
 	"  --log-level LVL      error, warn (default), info or debug\n"
+	"  --disk PATH[,ro][,serial=ID][,cache=none|writeback]\n"
+	"                       raw disk image as a virtio-blk device (up to 16);\n"
+	"                       ro: read-only; serial: GET_ID answer, up to 20 bytes\n"
+	"                       (default: the file name); cache=none: O_DIRECT,\n"
+	"                       writeback (default): the host page cache\n"
 	"  --help, --version\n"
 	"\n"
 	"On a terminal, Ctrl-A x quits.\n"
@@ -34,7 +39,8 @@ static const char usage[] =
 	"  0    guest powered off or rebooted (or Ctrl-A x)\n"
 	"  1    internal error\n"
 	"  2    bad command line\n"
-	"  3    kernel or initrd missing, unreadable, malformed or too large\n"
+	"  3    kernel, initrd or disk missing, unreadable, malformed, too large\n"
+	"       or locked by another process\n"
 	"  4    /dev/kvm missing, not permitted, or lacking a capability\n"
 	"  5    guest kernel panicked (reported through pvpanic)\n"
 	"  6    guest triple fault\n"
@@ -133,19 +139,81 @@ int cli_kernel_cmdline(enum console_mode console, const char *append, char *buf,
 	return 0;
 }
 
+/* A copy of s with control characters shown as '?': an error stays one line. */
+static char *cli_printable(const char *s)
+{
+	char *c = strdup(s);
+
+	for (char *p = c; p && *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return c;
+}
+
 static int cli_fail(FILE *err, const char *fmt, const char *a, const char *b)
 {
+	char *pa = cli_printable(a), *pb = cli_printable(b);
+
 	fprintf(err, "kvmrun: error: ");
-	fprintf(err, fmt, a, b);
+	fprintf(err, fmt, pa ? pa : "?", pb ? pb : "?");
 	fprintf(err, "\n");
+	free(pa);
+	free(pb);
 	return CLI_EXIT_USAGE;
+}
+
+/* PATH[,ro][,serial=ID][,cache=none|writeback]; one error line on failure. */
+static int cli_parse_disk(const char *arg, struct disk_config *dc, FILE *err)
+{
+	const char *p = strchr(arg, ',');
+	size_t len = p ? (size_t)(p - arg) : strlen(arg);
+
+	*dc = (struct disk_config){ .cache = DISK_CACHE_WRITEBACK };
+	if (len == 0)
+		return cli_fail(err, "--disk '%s': no file name%s", arg, "");
+	if (len >= sizeof(dc->path))
+		return cli_fail(err, "--disk '%s': file name too long%s", arg, "");
+	memcpy(dc->path, arg, len);
+	while (p) {
+		const char *opt = p + 1, *next = strchr(opt, ',');
+		size_t n = next ? (size_t)(next - opt) : strlen(opt);
+		char item[64];
+
+		p = next;
+		if (n >= sizeof(item))
+			n = sizeof(item) - 1;
+		memcpy(item, opt, n);
+		item[n] = '\0';
+		if (!strcmp(item, "ro")) {
+			dc->readonly = true;
+		} else if (!strcmp(item, "cache=none")) {
+			dc->cache = DISK_CACHE_NONE;
+		} else if (!strcmp(item, "cache=writeback")) {
+			dc->cache = DISK_CACHE_WRITEBACK;
+		} else if (!strncmp(item, "cache=", 6)) {
+			return cli_fail(err, "--disk '%s': cache '%s': expected none or writeback",
+					arg, item + 6);
+		} else if (!strncmp(opt, "serial=", 7)) {
+			n = next ? (size_t)(next - opt) - 7 : strlen(opt + 7);
+			if (n == 0 || n > DISK_SERIAL_MAX)
+				return cli_fail(err, "--disk '%s': serial must be 1 to 20 bytes%s",
+						arg, "");
+			memset(dc->serial, 0, sizeof(dc->serial));
+			memcpy(dc->serial, opt + 7, n);
+			dc->has_serial = true;
+		} else {
+			return cli_fail(err, "--disk '%s': unknown option '%s' (expected ro, "
+					"serial=ID or cache=none|writeback)", arg, item);
+		}
+	}
+	return 0;
 }
 
 enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cmdline_buf,
 			  size_t cmdline_size, FILE *out, FILE *err)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
-	       OPT_CONSOLE_LOG, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION };
+	       OPT_CONSOLE_LOG, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION, OPT_DISK };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -155,6 +223,7 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -229,6 +298,13 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 				return cli_fail(err,
 						"--log-level '%s': expected error, warn, info or debug%s",
 						optarg, "");
+			break;
+		case OPT_DISK:
+			if (cfg->nr_disks >= VM_MAX_DISKS)
+				return cli_fail(err, "--disk '%s': more than 16 disks%s", optarg, "");
+			if (cli_parse_disk(optarg, &cfg->disks[cfg->nr_disks], err))
+				return CLI_EXIT_USAGE;
+			cfg->nr_disks++;
 			break;
 		case OPT_HELP:
 			fputs(usage, out);

@@ -12,7 +12,7 @@ enum kvmrun_status {
 	KVMRUN_OK = 0,           /* guest powered off, or rebooted */
 	KVMRUN_ERR_INTERNAL = 1, /* unexpected host failure */
 	KVMRUN_ERR_USAGE = 2,    /* bad command line */
-	KVMRUN_ERR_INPUT = 3,    /* kernel/initrd missing, unreadable, malformed, does not fit */
+	KVMRUN_ERR_INPUT = 3,    /* kernel/initrd/disk missing, unreadable, malformed, locked */
 	KVMRUN_ERR_KVM = 4,      /* /dev/kvm missing, not permitted, or lacking a capability */
 	KVMRUN_GUEST_PANIC = 5,  /* guest kernel panicked (pvpanic) */
 	KVMRUN_GUEST_CRASH = 6,  /* triple fault */
@@ -27,6 +27,21 @@ enum kvmrun_status {
  */
 enum console_mode { CONSOLE_SERIAL, CONSOLE_VIRTIO, CONSOLE_NONE };
 
+/* --disk PATH[,ro][,serial=ID][,cache=none|writeback] */
+#define VM_MAX_DISKS 16
+#define DISK_PATH_MAX 4096
+#define DISK_SERIAL_MAX 20 /* virtio-blk GET_ID: 20 bytes, NUL-padded */
+
+enum disk_cache { DISK_CACHE_WRITEBACK, DISK_CACHE_NONE };
+
+struct disk_config {
+	char path[DISK_PATH_MAX];
+	bool readonly;
+	enum disk_cache cache;
+	bool has_serial; /* else a serial derived from the file name */
+	char serial[DISK_SERIAL_MAX + 1];
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;
@@ -36,6 +51,8 @@ struct vm_config {
 	enum console_mode console;
 	const char *console_log;
 	enum log_level log_level;
+	unsigned int nr_disks;
+	struct disk_config disks[VM_MAX_DISKS];
 };
 
 struct vm;

@@ -18,7 +18,7 @@ struct result {
 	char cmdline[CLI_CMDLINE_MAX];
 	char *out;
 	char *err;
-	char *argv_store[32];
+	char *argv_store[48];
 };
 
 /* Runs cli_parse on a NULL-terminated list of arguments (argv[0] is added). */
@@ -29,13 +29,13 @@ static struct result *parse(const char *first, ...)
 	FILE *out, *err;
 	va_list ap;
 	int argc = 0;
-	char *argv[32];
+	char *argv[48];
 
 	assert_non_null(r);
 	r->argv_store[argc++] = strdup("kvmrun");
 	va_start(ap, first);
 	for (const char *a = first; a; a = va_arg(ap, const char *)) {
-		assert_true(argc < 31);
+		assert_true(argc < 47);
 		r->argv_store[argc++] = strdup(a);
 	}
 	va_end(ap);
@@ -53,7 +53,7 @@ static struct result *parse(const char *first, ...)
 
 static void result_free(struct result *r)
 {
-	for (unsigned int i = 0; i < 32; i++)
+	for (unsigned int i = 0; i < 48; i++)
 		free(r->argv_store[i]);
 	free(r->out);
 	free(r->err);
@@ -417,6 +417,74 @@ static void test_kernel_cmdline(void **state)
 	free(big);
 }
 
+static void test_disk_option(void **state)
+{
+	struct result *r;
+
+	(void)state;
+	r = parse("run", "--kernel", "k", "--disk", "/img/a.raw", "--disk",
+		  "b.img,ro,serial=SER-123,cache=none", "--disk=c,cache=writeback,ro", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_string_equal(r->err, "");
+	assert_int_equal(r->cfg.nr_disks, 3);
+	assert_string_equal(r->cfg.disks[0].path, "/img/a.raw");
+	assert_false(r->cfg.disks[0].readonly);
+	assert_false(r->cfg.disks[0].has_serial);
+	assert_int_equal(r->cfg.disks[0].cache, DISK_CACHE_WRITEBACK);
+	assert_string_equal(r->cfg.disks[1].path, "b.img");
+	assert_true(r->cfg.disks[1].readonly);
+	assert_true(r->cfg.disks[1].has_serial);
+	assert_string_equal(r->cfg.disks[1].serial, "SER-123");
+	assert_int_equal(r->cfg.disks[1].cache, DISK_CACHE_NONE);
+	assert_string_equal(r->cfg.disks[2].path, "c");
+	assert_true(r->cfg.disks[2].readonly);
+	assert_int_equal(r->cfg.disks[2].cache, DISK_CACHE_WRITEBACK);
+	result_free(r);
+
+	/* A 20-byte serial is the longest. */
+	r = parse("run", "--kernel", "k", "--disk", "x,serial=ABCDEFGHIJ0123456789", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_string_equal(r->cfg.disks[0].serial, "ABCDEFGHIJ0123456789");
+	result_free(r);
+
+	r = parse("run", "--kernel", "k", NULL);
+	assert_int_equal(r->cfg.nr_disks, 0);
+	result_free(r);
+}
+
+static void test_disk_bad(void **state)
+{
+	struct result *r;
+
+	(void)state;
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,cache=unsafe", NULL), "cache");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,cache=", NULL), "--disk");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,rw", NULL), "unknown option 'rw'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,", NULL), "--disk");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,ro,,", NULL), "--disk");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,RO", NULL), "--disk");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "", NULL), "no file name");
+	expect_usage(parse("run", "--kernel", "k", "--disk", ",ro", NULL), "no file name");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,serial=", NULL), "serial");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,serial=ABCDEFGHIJ0123456789X",
+			   NULL),
+		     "serial");
+	expect_usage(parse("run", "--kernel", "k", "--disk", NULL), "--disk");
+	/* A control character in an argument does not break the one error line. */
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,x\ny", NULL), "unknown option 'x?y'");
+	expect_usage(parse("run", "--kernel", "k", "\n--x", NULL), "'?--x'");
+
+	/* At most 16 disks: the 17th is refused. */
+#define D4 "--disk", "d", "--disk", "d", "--disk", "d", "--disk", "d"
+	r = parse("run", "--kernel", "k", D4, D4, D4, D4, NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_int_equal(r->cfg.nr_disks, 16);
+	result_free(r);
+	expect_usage(parse("run", "--kernel", "k", D4, D4, D4, D4, "--disk", "e", NULL),
+		     "more than 16 disks");
+#undef D4
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +499,8 @@ int main(void)
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_kernel_cmdline),
 		cmocka_unit_test(test_kernel_cmdline_virtio),
+		cmocka_unit_test(test_disk_option),
+		cmocka_unit_test(test_disk_bad),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KVMRUN_DEVICES_DISK_H
+#define KVMRUN_DEVICES_DISK_H
+
+/*
+ * Raw disk image backend: reads and writes go through Linux native AIO
+ * (libaio), completions arrive on an eventfd served by the event loop. Flush,
+ * discard and write-zeroes run synchronously on the loop thread. All calls
+ * are for the event-loop thread.
+ */
+
+#include <libaio.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "kvmrun/compiler.h"
+#include "kvmrun/vm.h"
+
+struct disk;
+struct disk_io;
+struct ev_loop;
+
+/*
+ * A submitted request ended: res is 0 or -errno (a short transfer is -EIO).
+ * -ECANCELED: the request was drained by disk_drain(); its buffers must not
+ * be used any more (for a bounced read, nothing was copied out).
+ */
+typedef void (*disk_done_fn)(struct disk_io *io, int res);
+
+/* After the done() calls of one batch of completions (never during a drain). */
+typedef void (*disk_batch_fn)(void *opaque);
+
+/* Embedded in the caller's request; the backend's fields are private. */
+struct disk_io {
+	disk_done_fn done;
+	/* Backend-private: */
+	struct iocb iocb;
+	void *bounce;
+	size_t bounce_len;
+	const struct iovec *iov;
+	unsigned int iovcnt;
+	bool read;
+};
+
+/*
+ * Open and lock cfg->path. On error returns -errno and writes one line naming
+ * the file into err (no trailing newline). The caller exits with status 3.
+ */
+int disk_open(struct disk **out, const struct disk_config *cfg, struct ev_loop *loop, char *err,
+	      size_t errlen) WARN_UNUSED;
+/* Set the batch-end callback (e.g. to raise one interrupt per batch). */
+void disk_set_batch_end(struct disk *d, disk_batch_fn fn, void *opaque);
+
+/* Drains what is in flight (as disk_drain), then closes everything. */
+void disk_close(struct disk *d);
+
+uint64_t disk_sectors(const struct disk *d);	/* whole 512-byte sectors */
+uint32_t disk_block_size(const struct disk *d); /* 512 or the logical block size */
+bool disk_readonly(const struct disk *d);
+bool disk_direct(const struct disk *d); /* O_DIRECT in use */
+/* The 20-byte GET_ID answer (NUL-padded, not NUL-terminated when 20 long). */
+const char *disk_serial(const struct disk *d);
+
+/*
+ * Start a read into (or a write from) iov at byte offset. offset and the total
+ * length must be multiples of disk_block_size(); iov may point anywhere (a
+ * bounce buffer is used when O_DIRECT cannot take it as it is). iov must stay
+ * valid until io->done is called. 0: io->done will be called from the loop;
+ * -errno: nothing was started and io->done will not be called.
+ */
+int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
+		const struct iovec *iov, unsigned int iovcnt) WARN_UNUSED;
+
+/* Wait for every request in flight; each one's done() gets -ECANCELED. */
+void disk_drain(struct disk *d);
+
+/*
+ * fdatasync. Once a flush failed, every later flush fails with the same
+ * error until disk_clear_error(): the page cache may have dropped the data.
+ */
+int disk_flush(struct disk *d) WARN_UNUSED;
+void disk_clear_error(struct disk *d);
+
+/* Deallocate (discard) or zero [offset, offset + len). 0 or -errno. */
+int disk_discard(struct disk *d, uint64_t offset, uint64_t len) WARN_UNUSED;
+int disk_write_zeroes(struct disk *d, uint64_t offset, uint64_t len, bool unmap) WARN_UNUSED;
+
+#endif

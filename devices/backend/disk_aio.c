@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Raw disk images through Linux native AIO, completions on an eventfd. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libaio.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend/disk.h"
+#include "kvmrun/event_loop.h"
+#include "kvmrun/log.h"
+
+/* Most requests in flight; the device never has more than its queue sizes. */
+#define DISK_MAX_INFLIGHT 1024
+#define DISK_EVENTS_BATCH 64
+#define DISK_MEM_ALIGN 4096 /* bounce buffers: enough for any O_DIRECT */
+
+struct disk {
+	int fd;
+	int efd;
+	io_context_t ctx;
+	struct ev_loop *loop;
+	uint64_t size;
+	uint32_t block_size;
+	uint32_t mem_align;
+	bool readonly;
+	bool direct;
+	bool draining;
+	int flush_err;
+	unsigned int inflight;
+	disk_batch_fn batch_end;
+	void *batch_opaque;
+	char serial[DISK_SERIAL_MAX];
+	char path[DISK_PATH_MAX];
+};
+
+uint64_t disk_sectors(const struct disk *d)
+{
+	return d->size / 512;
+}
+
+uint32_t disk_block_size(const struct disk *d)
+{
+	return d->block_size;
+}
+
+bool disk_readonly(const struct disk *d)
+{
+	return d->readonly;
+}
+
+bool disk_direct(const struct disk *d)
+{
+	return d->direct;
+}
+
+const char *disk_serial(const struct disk *d)
+{
+	return d->serial;
+}
+
+static void disk_finish(struct disk *d, struct disk_io *io, long res)
+{
+	size_t want = 0;
+	int ret;
+
+	for (unsigned int i = 0; i < io->iovcnt; i++)
+		want += io->iov[i].iov_len;
+	if (res < 0)
+		ret = (int)res;
+	else if ((size_t)res != (io->bounce ? io->bounce_len : want))
+		ret = -EIO; /* short: the image shrank, or the file system is full */
+	else
+		ret = 0;
+	if (d->draining) {
+		ret = -ECANCELED;
+	} else if (ret == 0 && io->read && io->bounce) {
+		size_t off = 0;
+
+		for (unsigned int i = 0; i < io->iovcnt; i++) {
+			memcpy(io->iov[i].iov_base, (char *)io->bounce + off, io->iov[i].iov_len);
+			off += io->iov[i].iov_len;
+		}
+	}
+	free(io->bounce);
+	io->bounce = NULL;
+	d->inflight--;
+	io->done(io, ret);
+}
+
+/* Reap what is ready (min_nr 0) or wait for at least min_nr completions. */
+static void disk_reap(struct disk *d, long min_nr)
+{
+	struct io_event ev[DISK_EVENTS_BATCH];
+	struct timespec zero = {0, 0};
+	int n;
+
+	do {
+		n = io_getevents(d->ctx, min_nr, DISK_EVENTS_BATCH, ev, min_nr ? NULL : &zero);
+		if (n == -EINTR)
+			continue;
+		if (n < 0) {
+			log_err("disk %s: io_getevents: %s", d->path, strerror(-n));
+			return;
+		}
+		for (int i = 0; i < n; i++)
+			disk_finish(d, ev[i].data, (long)ev[i].res);
+		min_nr = 0;
+	} while (n == DISK_EVENTS_BATCH || n == -EINTR);
+}
+
+static void disk_event(void *opaque, uint32_t events)
+{
+	struct disk *d = opaque;
+	uint64_t cnt;
+
+	if (read(d->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+		log_err("disk %s: eventfd read: %s", d->path, strerror(errno));
+	disk_reap(d, 0);
+	if (d->batch_end)
+		d->batch_end(d->batch_opaque);
+}
+
+void disk_set_batch_end(struct disk *d, disk_batch_fn fn, void *opaque)
+{
+	d->batch_end = fn;
+	d->batch_opaque = opaque;
+}
+
+void disk_drain(struct disk *d)
+{
+	d->draining = true;
+	while (d->inflight)
+		disk_reap(d, 1);
+	d->draining = false;
+}
+
+static bool disk_iov_aligned(const struct disk *d, const struct iovec *iov, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if ((uintptr_t)iov[i].iov_base % d->mem_align || iov[i].iov_len % d->block_size)
+			return false;
+	return true;
+}
+
+int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
+		const struct iovec *iov, unsigned int iovcnt)
+{
+	struct iocb *cb = &io->iocb;
+	size_t total = 0;
+	int ret;
+
+	if (write && d->readonly)
+		return -EROFS;
+	for (unsigned int i = 0; i < iovcnt; i++)
+		if (__builtin_add_overflow(total, iov[i].iov_len, &total))
+			return -EINVAL;
+	if (offset % d->block_size || total % d->block_size || iovcnt == 0 ||
+	    d->inflight >= DISK_MAX_INFLIGHT)
+		return -EINVAL;
+	io->iov = iov;
+	io->iovcnt = iovcnt;
+	io->read = !write;
+	io->bounce = NULL;
+	io->bounce_len = 0;
+	if (d->direct && (iovcnt > IOV_MAX || !disk_iov_aligned(d, iov, iovcnt))) {
+		if (posix_memalign(&io->bounce, DISK_MEM_ALIGN, total))
+			return -ENOMEM;
+		io->bounce_len = total;
+		if (write) {
+			size_t off = 0;
+
+			for (unsigned int i = 0; i < iovcnt; i++) {
+				memcpy((char *)io->bounce + off, iov[i].iov_base, iov[i].iov_len);
+				off += iov[i].iov_len;
+			}
+			io_prep_pwrite(cb, d->fd, io->bounce, total, (long long)offset);
+		} else {
+			io_prep_pread(cb, d->fd, io->bounce, total, (long long)offset);
+		}
+	} else if (iovcnt > IOV_MAX) {
+		return -EINVAL;
+	} else if (write) {
+		io_prep_pwritev(cb, d->fd, iov, (int)iovcnt, (long long)offset);
+	} else {
+		io_prep_preadv(cb, d->fd, iov, (int)iovcnt, (long long)offset);
+	}
+	io_set_eventfd(cb, d->efd);
+	cb->data = io;
+	do
+		ret = io_submit(d->ctx, 1, &cb);
+	while (ret == -EINTR);
+	if (ret != 1) {
+		free(io->bounce);
+		io->bounce = NULL;
+		return ret < 0 ? ret : -EIO;
+	}
+	d->inflight++;
+	return 0;
+}
+
+int disk_flush(struct disk *d)
+{
+	if (d->flush_err)
+		return d->flush_err;
+	if (fdatasync(d->fd) < 0)
+		d->flush_err = errno == EINVAL || errno == EROFS ? 0 : -errno;
+	return d->flush_err;
+}
+
+void disk_clear_error(struct disk *d)
+{
+	d->flush_err = 0;
+}
+
+static int disk_fallocate(struct disk *d, int mode, uint64_t offset, uint64_t len)
+{
+	int ret;
+
+	do
+		ret = fallocate(d->fd, mode, (off_t)offset, (off_t)len);
+	while (ret < 0 && errno == EINTR);
+	return ret < 0 ? -errno : 0;
+}
+
+int disk_discard(struct disk *d, uint64_t offset, uint64_t len)
+{
+	int ret;
+
+	if (d->readonly)
+		return -EROFS;
+	ret = disk_fallocate(d, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, len);
+	/* Discard is a hint: a file system that cannot punch holes ignores it. */
+	return ret == -EOPNOTSUPP ? 0 : ret;
+}
+
+static int disk_pwrite_zeroes(struct disk *d, uint64_t offset, uint64_t len)
+{
+	const size_t chunk = 256 * KiB;
+	void *buf;
+	int ret = 0;
+
+	if (posix_memalign(&buf, DISK_MEM_ALIGN, chunk))
+		return -ENOMEM;
+	memset(buf, 0, chunk);
+	while (len) {
+		ssize_t n = pwrite(d->fd, buf, MIN(len, chunk), (off_t)offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : -EIO;
+			break;
+		}
+		offset += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	free(buf);
+	return ret;
+}
+
+int disk_write_zeroes(struct disk *d, uint64_t offset, uint64_t len, bool unmap)
+{
+	int ret = -EOPNOTSUPP;
+
+	if (d->readonly)
+		return -EROFS;
+	if (!unmap)
+		ret = disk_fallocate(d, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset, len);
+	if (ret == -EOPNOTSUPP)
+		ret = disk_fallocate(d, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, len);
+	if (ret == -EOPNOTSUPP)
+		ret = disk_pwrite_zeroes(d, offset, len);
+	return ret;
+}
+
+/* Logical block size for O_DIRECT: the device's, or what the file system says. */
+static void disk_probe_block_size(struct disk *d, const struct stat *st)
+{
+	struct statx stx;
+	int lbs = 0;
+
+	d->block_size = 512;
+	d->mem_align = 512;
+	if (S_ISBLK(st->st_mode)) {
+		if (ioctl(d->fd, BLKSSZGET, &lbs) == 0 && lbs >= 512 && lbs <= 65536 &&
+		    !(lbs & (lbs - 1)))
+			d->block_size = (uint32_t)lbs;
+		d->mem_align = d->block_size;
+		return;
+	}
+	if (!d->direct)
+		return;
+	if (statx(d->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+	    (stx.stx_mask & STATX_DIOALIGN)) {
+		uint32_t off = stx.stx_dio_offset_align, mem = stx.stx_dio_mem_align;
+
+		if (off > 512 && off <= 65536 && !(off & (off - 1)))
+			d->block_size = off;
+		if (mem > 512 && mem <= DISK_MEM_ALIGN && !(mem & (mem - 1)))
+			d->mem_align = mem;
+	}
+}
+
+static void disk_default_serial(struct disk *d)
+{
+	const char *base = strrchr(d->path, '/');
+
+	base = base ? base + 1 : d->path;
+	memset(d->serial, 0, sizeof(d->serial));
+	memcpy(d->serial, base, MIN(strlen(base), sizeof(d->serial)));
+}
+
+static int disk_open_fd(struct disk *d, const struct disk_config *cfg, char *err, size_t errlen)
+{
+	int flags = O_CLOEXEC | (d->readonly ? O_RDONLY : O_RDWR);
+
+	if (cfg->cache == DISK_CACHE_NONE) {
+		d->fd = open(cfg->path, flags | O_DIRECT);
+		if (d->fd >= 0) {
+			d->direct = true;
+			return 0;
+		}
+		if (errno != EINVAL)
+			goto err;
+		log_warn("disk %s: the file system refuses O_DIRECT; using the page cache "
+			 "(cache=writeback)",
+			 cfg->path);
+	}
+	d->fd = open(cfg->path, flags);
+	if (d->fd >= 0)
+		return 0;
+err:
+	snprintf(err, errlen, "disk %s: %s", cfg->path, strerror(errno));
+	return -errno;
+}
+
+int disk_open(struct disk **out, const struct disk_config *cfg, struct ev_loop *loop, char *err,
+	      size_t errlen)
+{
+	struct flock lk = {.l_whence = SEEK_SET};
+	struct disk *d;
+	struct stat st;
+	int ret;
+
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		snprintf(err, errlen, "disk %s: out of memory", cfg->path);
+		return -ENOMEM;
+	}
+	d->fd = d->efd = -1;
+	d->loop = loop;
+	snprintf(d->path, sizeof(d->path), "%s", cfg->path);
+	d->readonly = cfg->readonly;
+	ret = disk_open_fd(d, cfg, err, errlen);
+	if (ret == -EACCES || ret == -EROFS || ret == -EPERM) {
+		if (d->readonly)
+			goto err_free;
+		/* A file we may only read is served as a read-only disk. */
+		d->readonly = true;
+		ret = disk_open_fd(d, cfg, err, errlen);
+		if (ret)
+			goto err_free;
+		log_warn("disk %s: not writable; the guest gets it read-only", cfg->path);
+	} else if (ret) {
+		goto err_free;
+	}
+	if (fstat(d->fd, &st) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "disk %s: %s", cfg->path, strerror(errno));
+		goto err_close;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(d->fd, BLKGETSIZE64, &d->size) < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "disk %s: %s", cfg->path, strerror(errno));
+			goto err_close;
+		}
+	} else if (S_ISREG(st.st_mode)) {
+		d->size = (uint64_t)st.st_size;
+	} else {
+		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		snprintf(err, errlen, "disk %s: not a regular file or block device", cfg->path);
+		goto err_close;
+	}
+	lk.l_type = d->readonly ? F_RDLCK : F_WRLCK;
+	if (fcntl(d->fd, F_OFD_SETLK, &lk) < 0) {
+		ret = -errno;
+		if (errno == EAGAIN || errno == EACCES) {
+			ret = -EBUSY;
+			snprintf(err, errlen,
+				 "disk %s: locked by another user of the image "
+				 "(another VM?)",
+				 cfg->path);
+		} else {
+			snprintf(err, errlen, "disk %s: lock: %s", cfg->path, strerror(errno));
+		}
+		goto err_close;
+	}
+	disk_probe_block_size(d, &st);
+	if (cfg->has_serial) {
+		memset(d->serial, 0, sizeof(d->serial));
+		memcpy(d->serial, cfg->serial, strnlen(cfg->serial, sizeof(d->serial)));
+	} else {
+		disk_default_serial(d);
+	}
+	d->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->efd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "disk %s: eventfd: %s", cfg->path, strerror(errno));
+		goto err_close;
+	}
+	ret = io_setup(DISK_MAX_INFLIGHT, &d->ctx);
+	if (ret < 0) {
+		snprintf(err, errlen, "disk %s: io_setup: %s", cfg->path, strerror(-ret));
+		goto err_efd;
+	}
+	ret = ev_add(loop, d->efd, EPOLLIN, disk_event, d);
+	if (ret < 0) {
+		snprintf(err, errlen, "disk %s: event loop: %s", cfg->path, strerror(-ret));
+		goto err_ctx;
+	}
+	*out = d;
+	return 0;
+
+err_ctx:
+	io_destroy(d->ctx);
+err_efd:
+	close(d->efd);
+err_close:
+	close(d->fd);
+err_free:
+	free(d);
+	return ret;
+}
+
+void disk_close(struct disk *d)
+{
+	if (!d)
+		return;
+	disk_drain(d);
+	ev_del(d->loop, d->efd);
+	io_destroy(d->ctx);
+	close(d->efd);
+	close(d->fd);
+	free(d);
+}

@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * virtio-blk (virtio 1.x, section 5.2) on a raw image. One request queue;
+ * reads and writes go to the AIO backend and complete from the event loop,
+ * flush, discard and write-zeroes complete at once.
+ *
+ * A request is: a 16-byte header (type, reserved, sector) in the readable
+ * part, which may be split across descriptors; data; and the status, which is
+ * the last byte of the last non-empty writable descriptor. A chain without a
+ * writable byte cannot be answered: the device needs a reset. Every other
+ * malformed request is answered with IOERR (or UNSUPP for an unknown type or
+ * flag) and the device goes on.
+ */
+#include <endian.h>
+#include <stdio.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/disk.h"
+#include "kvmrun/guest_mem.h"
+#include "kvmrun/log.h"
+#include "virtio/blk.h"
+
+struct virtio_blk {
+	struct virtio_dev vdev;
+	struct disk *disk;
+	struct vq_chain *chain; /* scratch for virtio_process_queue() */
+	uint64_t capacity;	/* 512-byte sectors */
+	uint32_t block_size;
+	uint8_t config[VIRTIO_BLK_CFG_SIZE];
+};
+
+/* A read or write in flight. */
+struct blk_req {
+	struct disk_io io;
+	struct virtio_blk *blk;
+	uint16_t q, head;
+	uint8_t *status; /* host address of the guest's status byte */
+	uint32_t written;
+	unsigned int iovcnt;
+	struct iovec iov[];
+};
+
+struct blk_hdr {
+	uint32_t type;
+	uint32_t reserved;
+	uint64_t sector;
+};
+
+struct blk_seg {
+	uint64_t sector;
+	uint32_t num_sectors;
+	uint32_t flags;
+};
+
+static struct virtio_blk *to_blk(struct virtio_dev *vdev)
+{
+	return container_of(vdev, struct virtio_blk, vdev);
+}
+
+static void blk_push(struct virtio_blk *blk, uint16_t q, uint16_t head, uint32_t written)
+{
+	struct vq *vq = &blk->vdev.vqs[q];
+
+	/* Fails only on a queue the guest broke: the device already needs a reset. */
+	if (vq_push(vq, head, written))
+		return;
+}
+
+/* [sector, sector + bytes / 512) inside the disk, without overflow. */
+static bool blk_range_ok(const struct virtio_blk *blk, uint64_t sector, uint64_t bytes)
+{
+	uint64_t nsec = bytes / 512;
+
+	return sector <= blk->capacity && nsec <= blk->capacity - sector;
+}
+
+static void blk_io_done(struct disk_io *io, int res)
+{
+	struct blk_req *req = container_of(io, struct blk_req, io);
+	struct virtio_blk *blk = req->blk;
+
+	if (res == -ECANCELED) {
+		/* Drained by a reset: the request and its guest buffers are gone. */
+		free(req);
+		return;
+	}
+	if (res)
+		log_ratelimited(&blk->vdev.rl, LOG_WARN, "virtio-blk%s%s: I/O error: %s",
+				blk->vdev.id ? " " : "", blk->vdev.id ? blk->vdev.id : "",
+				strerror(-res));
+	*req->status = res ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	blk_push(blk, req->q, req->head, res ? 1 : req->written);
+	free(req);
+}
+
+/* One interrupt per batch of completions, when the driver wants it. */
+static void blk_batch_end(void *opaque)
+{
+	struct virtio_blk *blk = opaque;
+
+	if (!blk->vdev.active || !blk->vdev.vqs)
+		return;
+	for (uint16_t q = 0; q < blk->vdev.nr_queues; q++)
+		if (vq_should_notify(&blk->vdev.vqs[q]))
+			virtio_notify(&blk->vdev, q);
+}
+
+/*
+ * Gather the guest buffers of a read (the writable part less the status byte)
+ * or of a write (the readable part after the header) into req->iov.
+ */
+static size_t blk_gather(struct blk_req *req, const struct vq_chain *c, bool write)
+{
+	unsigned int first = write ? 0 : c->nr_out;
+	unsigned int end = write ? c->nr_out : c->nr_out + c->nr_in;
+	size_t skip = write ? sizeof(struct blk_hdr) : 0;
+	size_t left = write ? c->out_len - sizeof(struct blk_hdr) : c->in_len - 1;
+	size_t total = 0;
+
+	req->iovcnt = 0;
+	for (unsigned int i = first; i < end && left; i++) {
+		const struct vq_buf *b = &c->bufs[i];
+		size_t off = MIN(skip, b->len);
+		size_t n = MIN(b->len - off, left);
+
+		skip -= off;
+		if (!n)
+			continue;
+		req->iov[req->iovcnt].iov_base = (uint8_t *)b->host + off;
+		req->iov[req->iovcnt].iov_len = n;
+		req->iovcnt++;
+		left -= n;
+		total += n;
+	}
+	return total;
+}
+
+/* Start a read or write; returns a status to complete with now, or -1 when started. */
+static int blk_rw(struct virtio_blk *blk, uint16_t q, const struct vq_chain *c,
+		  const struct blk_hdr *hdr, uint8_t *status, bool write)
+{
+	uint64_t bytes = write ? c->out_len - sizeof(*hdr) : c->in_len - 1ULL;
+	struct blk_req *req;
+	int ret;
+
+	if (write && blk->vdev.features & VIRTIO_BIT(VIRTIO_BLK_F_RO))
+		return VIRTIO_BLK_S_IOERR;
+	if (write && disk_readonly(blk->disk))
+		return VIRTIO_BLK_S_IOERR;
+	if (bytes % 512 || !blk_range_ok(blk, hdr->sector, bytes))
+		return VIRTIO_BLK_S_IOERR;
+	if (bytes % blk->block_size || (hdr->sector * 512) % blk->block_size)
+		return VIRTIO_BLK_S_IOERR;
+	if (!bytes)
+		return VIRTIO_BLK_S_OK;
+	req = malloc(sizeof(*req) + sizeof(struct iovec) * (write ? c->nr_out : c->nr_in));
+	if (!req)
+		return VIRTIO_BLK_S_IOERR;
+	req->io.done = blk_io_done;
+	req->blk = blk;
+	req->q = q;
+	req->head = c->head;
+	req->status = status;
+	req->written = write ? 1 : c->in_len;
+	blk_gather(req, c, write);
+	ret = disk_submit(blk->disk, &req->io, write, hdr->sector * 512, req->iov, req->iovcnt);
+	if (ret) {
+		free(req);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	return -1;
+}
+
+static int blk_get_id(struct virtio_blk *blk, const struct vq_chain *c, uint32_t *written)
+{
+	if (c->in_len - 1 < DISK_SERIAL_MAX)
+		return VIRTIO_BLK_S_IOERR;
+	if (vq_chain_write(c, 0, disk_serial(blk->disk), DISK_SERIAL_MAX) != DISK_SERIAL_MAX)
+		return VIRTIO_BLK_S_IOERR;
+	*written = DISK_SERIAL_MAX + 1;
+	return VIRTIO_BLK_S_OK;
+}
+
+static int blk_discard(struct virtio_blk *blk, const struct vq_chain *c, bool zeroes)
+{
+	struct blk_seg seg[VIRTIO_BLK_MAX_DISCARD_SEG];
+	uint32_t len = c->out_len - sizeof(struct blk_hdr);
+	unsigned int n = len / sizeof(struct blk_seg);
+
+	if (!virtio_has_feature(&blk->vdev,
+				zeroes ? VIRTIO_BLK_F_WRITE_ZEROES : VIRTIO_BLK_F_DISCARD))
+		return VIRTIO_BLK_S_UNSUPP;
+	if (!len || len % sizeof(struct blk_seg) || n > VIRTIO_BLK_MAX_DISCARD_SEG ||
+	    disk_readonly(blk->disk))
+		return VIRTIO_BLK_S_IOERR;
+	for (unsigned int i = 0; i < n; i++) {
+		size_t off = sizeof(struct blk_hdr) + i * sizeof(struct blk_seg);
+
+		if (vq_chain_read(c, off, &seg[i], sizeof(seg[i])) != sizeof(seg[i]))
+			return VIRTIO_BLK_S_IOERR;
+		seg[i].sector = le64toh(seg[i].sector);
+		seg[i].num_sectors = le32toh(seg[i].num_sectors);
+		seg[i].flags = le32toh(seg[i].flags);
+		if (seg[i].flags & ~(uint32_t)VIRTIO_BLK_WZ_F_UNMAP || (!zeroes && seg[i].flags))
+			return VIRTIO_BLK_S_UNSUPP;
+		if (seg[i].num_sectors > VIRTIO_BLK_MAX_DISCARD_SECTORS ||
+		    !blk_range_ok(blk, seg[i].sector, seg[i].num_sectors * 512ULL))
+			return VIRTIO_BLK_S_IOERR;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t off = seg[i].sector * 512, bytes = seg[i].num_sectors * 512ULL;
+		int ret;
+
+		if (!bytes)
+			continue;
+		if (zeroes)
+			ret = disk_write_zeroes(blk->disk, off, bytes,
+						seg[i].flags & VIRTIO_BLK_WZ_F_UNMAP);
+		else
+			ret = disk_discard(blk->disk, off, bytes);
+		if (ret)
+			return VIRTIO_BLK_S_IOERR;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+static int blk_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c)
+{
+	struct virtio_blk *blk = to_blk(vdev);
+	const struct vq_buf *sb = NULL;
+	uint32_t written = 1;
+	struct blk_hdr hdr;
+	uint8_t *status;
+	int st;
+
+	for (unsigned int i = c->nr_out + c->nr_in; i > c->nr_out; i--) {
+		if (c->bufs[i - 1].len) {
+			sb = &c->bufs[i - 1];
+			break;
+		}
+	}
+	if (!sb) {
+		vdev->vqs[q].broken_why = "virtio-blk request without a writable status byte";
+		return -EINVAL;
+	}
+	status = (uint8_t *)sb->host + sb->len - 1;
+	if (vq_chain_read(c, 0, &hdr, sizeof(hdr)) != sizeof(hdr)) {
+		st = VIRTIO_BLK_S_IOERR;
+		goto done;
+	}
+	hdr.type = le32toh(hdr.type);
+	hdr.sector = le64toh(hdr.sector);
+	switch (hdr.type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		st = blk_rw(blk, q, c, &hdr, status, hdr.type == VIRTIO_BLK_T_OUT);
+		if (st < 0)
+			return 0; /* in flight */
+		if (st == VIRTIO_BLK_S_OK && hdr.type == VIRTIO_BLK_T_IN)
+			written = c->in_len;
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		st = disk_flush(blk->disk) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+		break;
+	case VIRTIO_BLK_T_GET_ID:
+		st = blk_get_id(blk, c, &written);
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		st = blk_discard(blk, c, hdr.type == VIRTIO_BLK_T_WRITE_ZEROES);
+		break;
+	default:
+		st = VIRTIO_BLK_S_UNSUPP;
+		break;
+	}
+done:
+	*status = (uint8_t)st;
+	blk_push(blk, q, c->head, written);
+	return 0;
+}
+
+static void blk_config_read(struct virtio_dev *vdev, uint32_t off, void *data, uint32_t len)
+{
+	memcpy(data, to_blk(vdev)->config + off, len);
+}
+
+static void blk_config_write(struct virtio_dev *vdev, uint32_t off, const void *data, uint32_t len)
+{
+	/* Nothing is writable: the writeback field needs CONFIG_WCE, not offered. */
+}
+
+static int blk_activate(struct virtio_dev *vdev)
+{
+	return 0;
+}
+
+static void blk_queue_notify(struct virtio_dev *vdev, uint16_t q)
+{
+	virtio_process_queue(vdev, q, to_blk(vdev)->chain, blk_handle);
+}
+
+static void blk_reset(struct virtio_dev *vdev)
+{
+	struct virtio_blk *blk = to_blk(vdev);
+
+	/* Wait for the kernel to finish with guest memory; complete nothing. */
+	disk_drain(blk->disk);
+	disk_clear_error(blk->disk);
+}
+
+static void blk_destroy(struct virtio_dev *vdev)
+{
+	struct virtio_blk *blk = to_blk(vdev);
+
+	disk_close(blk->disk);
+	free(blk->chain);
+	free(blk);
+}
+
+static const struct virtio_dev_ops blk_ops = {
+    .name = "virtio-blk",
+    .device_id = VIRTIO_ID_BLOCK,
+    .config_size = VIRTIO_BLK_CFG_SIZE,
+    .config_read = blk_config_read,
+    .config_write = blk_config_write,
+    .activate = blk_activate,
+    .queue_notify = blk_queue_notify,
+    .reset = blk_reset,
+    .destroy = blk_destroy,
+};
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static void blk_fill_config(struct virtio_blk *blk)
+{
+	uint64_t cap = htole64(blk->capacity);
+	uint32_t align = blk->block_size / 512;
+
+	memcpy(blk->config + VIRTIO_BLK_CFG_CAPACITY, &cap, sizeof(cap));
+	put_le32(blk->config + VIRTIO_BLK_CFG_SEG_MAX, VIRTIO_BLK_SEG_MAX);
+	put_le32(blk->config + VIRTIO_BLK_CFG_BLK_SIZE, blk->block_size);
+	put_le32(blk->config + VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, VIRTIO_BLK_MAX_DISCARD_SECTORS);
+	put_le32(blk->config + VIRTIO_BLK_CFG_MAX_DISCARD_SEG, VIRTIO_BLK_MAX_DISCARD_SEG);
+	put_le32(blk->config + VIRTIO_BLK_CFG_DISCARD_ALIGN, align);
+	put_le32(blk->config + VIRTIO_BLK_CFG_MAX_WZ_SECTORS, VIRTIO_BLK_MAX_DISCARD_SECTORS);
+	put_le32(blk->config + VIRTIO_BLK_CFG_MAX_WZ_SEG, VIRTIO_BLK_MAX_DISCARD_SEG);
+	blk->config[VIRTIO_BLK_CFG_WZ_MAY_UNMAP] = 1;
+}
+
+int virtio_blk_create(struct virtio_dev **out, const struct disk_config *cfg, struct ev_loop *loop,
+		      const struct guest_mem *gm, char *err, size_t errlen)
+{
+	struct virtio_blk *blk;
+	int ret;
+
+	blk = calloc(1, sizeof(*blk));
+	if (!blk)
+		goto err_nomem;
+	blk->chain = malloc(sizeof(*blk->chain));
+	if (!blk->chain)
+		goto err_free;
+	ret = disk_open(&blk->disk, cfg, loop, err, errlen);
+	if (ret)
+		goto err_chain;
+	disk_set_batch_end(blk->disk, blk_batch_end, blk);
+	blk->capacity = disk_sectors(blk->disk);
+	blk->block_size = disk_block_size(blk->disk);
+	blk_fill_config(blk);
+	blk->vdev.ops = &blk_ops;
+	blk->vdev.host_features = VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) |
+				  VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) |
+				  VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) | VIRTIO_BIT(VQ_F_INDIRECT_DESC) |
+				  VIRTIO_BIT(VQ_F_EVENT_IDX);
+	if (disk_readonly(blk->disk))
+		blk->vdev.host_features |= VIRTIO_BIT(VIRTIO_BLK_F_RO);
+	else
+		blk->vdev.host_features |=
+		    VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) | VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES);
+	blk->vdev.nr_queues = 1;
+	blk->vdev.queue_max = VIRTIO_BLK_QUEUE_MAX;
+	blk->vdev.loop = loop;
+	blk->vdev.gm = gm;
+	*out = &blk->vdev;
+	return 0;
+
+err_chain:
+	free(blk->chain);
+	free(blk);
+	return ret;
+err_free:
+	free(blk);
+err_nomem:
+	snprintf(err, errlen, "disk %s: out of memory", cfg->path);
+	return -ENOMEM;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KVMRUN_DEVICES_VIRTIO_BLK_H
+#define KVMRUN_DEVICES_VIRTIO_BLK_H
+
+#include <stddef.h>
+
+#include "kvmrun/compiler.h"
+#include "kvmrun/virtio.h"
+#include "kvmrun/vm.h"
+
+/* Feature bits and request types (virtio 1.x, section 5.2). */
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_RO 5
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH 9
+#define VIRTIO_BLK_F_DISCARD 13
+#define VIRTIO_BLK_F_WRITE_ZEROES 14
+
+#define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
+#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_T_DISCARD 11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+
+#define VIRTIO_BLK_S_OK 0
+#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+#define VIRTIO_BLK_WZ_F_UNMAP 1
+
+#define VIRTIO_BLK_QUEUE_MAX 256
+#define VIRTIO_BLK_SEG_MAX (VIRTIO_BLK_QUEUE_MAX - 2)
+#define VIRTIO_BLK_MAX_DISCARD_SEG 32
+#define VIRTIO_BLK_MAX_DISCARD_SECTORS (1U << 22) /* 2 GiB per segment */
+
+/* Config space offsets (struct virtio_blk_config, little-endian). */
+#define VIRTIO_BLK_CFG_CAPACITY 0
+#define VIRTIO_BLK_CFG_SEG_MAX 12
+#define VIRTIO_BLK_CFG_BLK_SIZE 20
+#define VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS 36
+#define VIRTIO_BLK_CFG_MAX_DISCARD_SEG 40
+#define VIRTIO_BLK_CFG_DISCARD_ALIGN 44
+#define VIRTIO_BLK_CFG_MAX_WZ_SECTORS 48
+#define VIRTIO_BLK_CFG_MAX_WZ_SEG 52
+#define VIRTIO_BLK_CFG_WZ_MAY_UNMAP 56
+#define VIRTIO_BLK_CFG_SIZE 60
+
+/*
+ * A virtio-blk device on the raw image cfg->path, with one request queue.
+ * Opens and locks the image and registers its completion eventfd with loop.
+ * On error returns -errno with one line naming the file in err (exit status
+ * KVMRUN_ERR_INPUT for the caller). Free with (*out)->ops->destroy(*out).
+ */
+int virtio_blk_create(struct virtio_dev **out, const struct disk_config *cfg, struct ev_loop *loop,
+		      const struct guest_mem *gm, char *err, size_t errlen) WARN_UNUSED;
+
+#endif

@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * virtio-blk data path: bytes reach the image file and come back, with page
+ * cache and O_DIRECT, aligned and bounced; read-only disks, discard and
+ * write-zeroes, reset with I/O in flight, full file systems, open errors.
+ * The fixture (fake transport, event loop and guest driver) is blk_fixture.h.
+ */
+#include <sys/syscall.h>
+
+#include "blk_fixture.h"
+
+/*
+ * Fault injection for flush: this definition stands in for libc's in the test
+ * program. fdatasync_errno 0 passes the call through to the kernel.
+ */
+static int fdatasync_errno;
+
+int fdatasync(int fd)
+{
+	if (fdatasync_errno) {
+		errno = fdatasync_errno;
+		return -1;
+	}
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+/* ---- data reaches the file ---- */
+
+static void test_rw_aligned(void **state)
+{
+	struct fx *f = *state;
+
+	check_write_then_pread(f, DATA_GPA, 8192, 16);
+	check_read_file_bytes(f, DATA_GPA + 0x4000, 4096, 3);
+	check_read_file_bytes(f, DATA_GPA + 0x4000, 8192, 16);
+	assert_int_equal(f->resets, 0);
+}
+
+static void test_rw_unaligned_buffers(void **state)
+{
+	struct fx *f = *state;
+
+	/* Guest buffers at odd addresses: O_DIRECT needs the bounce buffer. */
+	check_write_then_pread(f, DATA_GPA + 1, 1024, 5);
+	check_read_file_bytes(f, DATA_GPA + 0x4003, 1536, 7);
+	check_read_file_bytes(f, DATA_GPA + 0x4003, 1536, 5);
+	assert_int_equal(f->resets, 0);
+}
+
+/* Data spread over several descriptors, aligned and not, in both directions. */
+static void test_rw_scatter(void **state)
+{
+	struct fx *f = *state;
+	uint8_t want[2048], back[2048];
+	struct seg w[5] = {
+	    {hdr(f, 0, VIRTIO_BLK_T_OUT, 40), 16, 0},
+	    {DATA_GPA, 512, 0},
+	    {DATA_GPA + 0x1003, 1024, 0},
+	    {DATA_GPA + 0x2000, 512, 0},
+	    {st(0), 1, W},
+	};
+	struct seg r[3] = {
+	    {hdr(f, 1, VIRTIO_BLK_T_IN, 40), 16, 0},
+	    {DATA_GPA + 0x4000, 1536, W},
+	    {DATA_GPA + 0x5001, 513, W}, /* 512 bytes of data, then the status */
+	};
+
+	fill(hva(f, DATA_GPA), 512, 1);
+	fill(hva(f, DATA_GPA + 0x1003), 1024, 2);
+	fill(hva(f, DATA_GPA + 0x2000), 512, 3);
+	memcpy(want, hva(f, DATA_GPA), 512);
+	memcpy(want + 512, hva(f, DATA_GPA + 0x1003), 1024);
+	memcpy(want + 1536, hva(f, DATA_GPA + 0x2000), 512);
+	post(f, w, 5);
+	kick(f);
+	wait_used(f, 1);
+	assert_int_equal(*(uint8_t *)hva(f, st(0)), VIRTIO_BLK_S_OK);
+	file_read(f, back, sizeof(back), 40 * 512);
+	assert_memory_equal(back, want, sizeof(want));
+
+	post(f, r, 3);
+	kick(f);
+	wait_used(f, 2);
+	assert_int_equal(*(uint8_t *)hva(f, DATA_GPA + 0x5001 + 512), VIRTIO_BLK_S_OK);
+	assert_memory_equal(hva(f, DATA_GPA + 0x4000), want, 1536);
+	assert_memory_equal(hva(f, DATA_GPA + 0x5001), want + 1536, 512);
+	assert_int_equal(used_len(f, 1), 2049);
+}
+
+/* open(2) flags of the device's own descriptor for the image (from fdinfo). */
+static int image_flags(struct fx *f)
+{
+	int flags = -1;
+
+	for (int fd = 3; fd < 256; fd++) {
+		char p[64], link[256] = "";
+		ssize_t n;
+		FILE *fi;
+
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		n = readlink(p, link, sizeof(link) - 1);
+		if (n <= 0 || strcmp(link, f->path) || fd == f->fd)
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", fd);
+		fi = fopen(p, "r");
+		assert_non_null(fi);
+		assert_int_equal(fscanf(fi, "pos: %*d flags: %o", &flags), 1);
+		fclose(fi);
+	}
+	assert_true(flags != -1);
+	return flags;
+}
+
+static void test_cache_modes(void **state)
+{
+	struct fx *f = *state;
+
+	/* cache=none on a file system that takes O_DIRECT really uses it. */
+	if (f->cfg.cache == DISK_CACHE_NONE)
+		assert_true(image_flags(f) & O_DIRECT);
+	else
+		assert_false(image_flags(f) & O_DIRECT);
+}
+
+static void test_many_in_flight(void **state)
+{
+	struct fx *f = *state;
+	uint16_t want = (uint16_t)(used_idx(f) + 5);
+	uint8_t buf[4096];
+
+	for (unsigned int i = 0; i < 5; i++) {
+		struct seg s[3] = {
+		    {hdr(f, i, VIRTIO_BLK_T_IN, 8 * i), 16, 0},
+		    {DATA_GPA + 4096ULL * i, 4096, W},
+		    {st(i), 1, W},
+		};
+
+		*(uint8_t *)hva(f, st(i)) = 0xee;
+		post(f, s, 3);
+	}
+	kick(f);
+	wait_used(f, want);
+	for (unsigned int i = 0; i < 5; i++) {
+		assert_int_equal(*(uint8_t *)hva(f, st(i)), VIRTIO_BLK_S_OK);
+		file_read(f, buf, sizeof(buf), 4096ULL * i);
+		assert_memory_equal(hva(f, DATA_GPA + 4096ULL * i), buf, sizeof(buf));
+	}
+	/* At least one interrupt, and at most one per batch of completions. */
+	assert_true(f->notifies >= 1);
+	assert_true(f->notifies <= f->pumps);
+
+	/* The driver asks for no interrupts: none comes. */
+	uint16_t no_int = VQ_AVAIL_F_NO_INTERRUPT;
+	unsigned int before = f->notifies;
+
+	memcpy(hva(f, AVAIL_GPA), &no_int, 2);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_IN, 0, DATA_GPA, 4096), VIRTIO_BLK_S_OK);
+	assert_int_equal(f->notifies, before);
+}
+
+/* ---- read-only disks, discard, reset, full file systems, config ---- */
+
+static void test_readonly(void **state)
+{
+	struct fx *f = *state;
+	uint8_t before[4096], after[4096];
+	uint8_t cfg[VIRTIO_BLK_CFG_SIZE];
+	uint8_t seg[16] = {0};
+
+	assert_true(f->vdev->host_features & VIRTIO_BIT(VIRTIO_BLK_F_RO));
+	assert_false(f->vdev->host_features & VIRTIO_BIT(VIRTIO_BLK_F_DISCARD));
+	f->vdev->ops->config_read(f->vdev, 0, cfg, sizeof(cfg));
+	file_read(f, before, sizeof(before), 0);
+	fill(hva(f, DATA_GPA), 4096, 1);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_OUT, 0, DATA_GPA, 4096), VIRTIO_BLK_S_IOERR);
+	/* A write-zeroes that ignores the negotiated features is refused too. */
+	seg[8] = 8;
+	memcpy(hva(f, DATA_GPA), seg, 16);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_WRITE_ZEROES, 0, DATA_GPA, 16), VIRTIO_BLK_S_UNSUPP);
+	f->vdev->features |= VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_WRITE_ZEROES, 0, DATA_GPA, 16), VIRTIO_BLK_S_IOERR);
+	file_read(f, after, sizeof(after), 0);
+	assert_memory_equal(before, after, sizeof(before));
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_IN, 0, DATA_GPA, 4096), VIRTIO_BLK_S_OK);
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_OK);
+}
+
+static void test_discard_and_write_zeroes(void **state)
+{
+	struct fx *f = *state;
+	uint8_t buf[8192], zero[8192] = {0}, before[8192];
+
+	/* Write zeroes over sectors 32..47, then discard 64..79: both read back zero. */
+	put_seg(f, DATA_GPA, 32, 16, 0);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_WRITE_ZEROES, 0, DATA_GPA, 16), VIRTIO_BLK_S_OK);
+	file_read(f, buf, 8192, 32 * 512);
+	assert_memory_equal(buf, zero, 8192);
+	put_seg(f, DATA_GPA, 64, 16, 0);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_DISCARD, 0, DATA_GPA, 16), VIRTIO_BLK_S_OK);
+	file_read(f, buf, 8192, 64 * 512);
+	assert_memory_equal(buf, zero, 8192);
+	put_seg(f, DATA_GPA, 96, 16, VIRTIO_BLK_WZ_F_UNMAP);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_WRITE_ZEROES, 0, DATA_GPA, 16), VIRTIO_BLK_S_OK);
+	file_read(f, buf, 8192, 96 * 512);
+	assert_memory_equal(buf, zero, 8192);
+
+	/* Malformed: nothing may change. */
+	file_read(f, before, 8192, 128 * 512);
+	put_seg(f, DATA_GPA, 128, 16, 0);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_DISCARD, 0, DATA_GPA, 15), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_DISCARD, 0, DATA_GPA, 20), VIRTIO_BLK_S_IOERR);
+	put_seg(f, DATA_GPA, 128, 16, VIRTIO_BLK_WZ_F_UNMAP);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_DISCARD, 0, DATA_GPA, 16), VIRTIO_BLK_S_UNSUPP);
+	put_seg(f, DATA_GPA, 128, 16, 0x80);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_WRITE_ZEROES, 0, DATA_GPA, 16), VIRTIO_BLK_S_UNSUPP);
+	put_seg(f, DATA_GPA, IMG_SECTORS - 8, 16, 0);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_DISCARD, 0, DATA_GPA, 16), VIRTIO_BLK_S_IOERR);
+	put_seg(f, DATA_GPA, UINT64_MAX - 4, 16, 0);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_WRITE_ZEROES, 0, DATA_GPA, 16), VIRTIO_BLK_S_IOERR);
+	put_seg(f, DATA_GPA, 128, UINT32_MAX, 0);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_DISCARD, 0, DATA_GPA, 16), VIRTIO_BLK_S_IOERR);
+	/* A valid segment followed by a bad one: the whole request fails, nothing done. */
+	put_seg(f, DATA_GPA, 128, 16, 0);
+	put_seg(f, DATA_GPA + 16, IMG_SECTORS, 1, 0);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_WRITE_ZEROES, 0, DATA_GPA, 32), VIRTIO_BLK_S_IOERR);
+	/* Too many segments. */
+	for (unsigned int i = 0; i <= VIRTIO_BLK_MAX_DISCARD_SEG; i++)
+		put_seg(f, DATA_GPA + 16ULL * i, 128, 1, 0);
+	assert_int_equal(
+	    do_rw(f, VIRTIO_BLK_T_DISCARD, 0, DATA_GPA, 16 * (VIRTIO_BLK_MAX_DISCARD_SEG + 1)),
+	    VIRTIO_BLK_S_IOERR);
+	file_read(f, buf, 8192, 128 * 512);
+	assert_memory_equal(buf, before, 8192);
+	assert_int_equal(f->resets, 0);
+}
+
+static void test_reset_in_flight(void **state)
+{
+	struct fx *f = *state;
+	uint8_t before[4096];
+
+	for (unsigned int i = 0; i < 4; i++) {
+		struct seg s[3] = {
+		    {hdr(f, i, i % 2 ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN, 8 * i), 16, 0},
+		    {DATA_GPA + 1 + 4096ULL * i, 4096, i % 2 ? 0 : W},
+		    {st(i), 1, W},
+		};
+
+		*(uint8_t *)hva(f, st(i)) = 0xee;
+		post(f, s, 3);
+	}
+	memset(hva(f, DATA_GPA + 1), 0x5a, 4096);
+	memcpy(before, hva(f, DATA_GPA + 1), 4096);
+	kick(f);
+	f->vdev->ops->reset(f->vdev);
+	vq_reset(&f->vq);
+	/* Whatever the eventfd still says, nothing reaches the guest now. */
+	for (unsigned int i = 0; i < ARRAY_SIZE(watches); i++)
+		if (watches[i].fn)
+			watches[i].fn(watches[i].opaque, POLLIN);
+	assert_int_equal(used_idx(f), 0);
+	for (unsigned int i = 0; i < 4; i++)
+		assert_int_equal(*(uint8_t *)hva(f, st(i)), 0xee);
+	/* The bounced read was not copied out. */
+	assert_memory_equal(hva(f, DATA_GPA + 1), before, 4096);
+	/* And the device works again after the reset. */
+	f->avail_idx = 0;
+	__atomic_store_n((uint16_t *)hva(f, AVAIL_GPA + 2), 0, __ATOMIC_RELEASE);
+	check_read_file_bytes(f, DATA_GPA, 4096, 8);
+}
+
+static void test_full_file_system(void **state)
+{
+	struct fx *f = *state;
+	struct rlimit old, small;
+	uint8_t back[4096];
+
+	/*
+	 * RLIMIT_FSIZE stands in for a full file system: a write past it fails
+	 * with EFBIG (the VMM ignores SIGXFSZ), as a write fails with ENOSPC.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small = old;
+	small.rlim_cur = 64 * KiB;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	fill(hva(f, DATA_GPA), 4096, 9);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_OUT, 512, DATA_GPA, 4096), VIRTIO_BLK_S_IOERR);
+	/* Below the limit the device goes on. */
+	check_write_then_pread(f, DATA_GPA, 4096, 8);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	fill(hva(f, DATA_GPA), 4096, 10);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_OUT, 512, DATA_GPA, 4096), VIRTIO_BLK_S_OK);
+	file_read(f, back, sizeof(back), 512 * 512);
+	assert_memory_equal(back, hva(f, DATA_GPA), sizeof(back));
+	assert_int_equal(f->resets, 0);
+}
+
+/*
+ * A real full file system: a 256 KiB tmpfs in a private mount namespace (needs
+ * CAP_SYS_ADMIN; skipped without it). Writes fail with IOERR once it is full,
+ * the VM goes on, and a discard from the guest gives the space back.
+ */
+static void test_enospc_tmpfs(void **state)
+{
+	struct fx *f = *state;
+	char dir[] = "/tmp/kvmrun-blk-fs-XXXXXX";
+	unsigned int ok = 0, failed = 0, i;
+	uint8_t back[4096];
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", dir, "tmpfs", 0, "size=256k") < 0) {
+		rmdir(dir);
+		skip();
+	}
+	snprintf(f->cfg.path, sizeof(f->cfg.path), "%s/img", dir);
+	fd = open(f->cfg.path, O_RDWR | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, IMG_SIZE), 0); /* sparse: 1 MiB on a 256 KiB fs */
+	close(fd);
+	start(f);
+	for (i = 0; i < IMG_SECTORS / 8 && !failed; i++) {
+		fill(hva(f, DATA_GPA), 4096, (uint8_t)i);
+		if (do_rw(f, VIRTIO_BLK_T_OUT, 8ULL * i, DATA_GPA, 4096) == VIRTIO_BLK_S_OK)
+			ok++;
+		else
+			failed++;
+	}
+	assert_int_equal(failed, 1);
+	assert_in_range(ok, 16, 64); /* 256 KiB: at most 64 pages */
+	assert_int_equal(f->resets, 0);
+	/* The guest discards its first 64 KiB: the same write now succeeds. */
+	put_seg(f, DATA_GPA + 0x8000, 0, 128, 0);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_DISCARD, 0, DATA_GPA + 0x8000, 16), VIRTIO_BLK_S_OK);
+	fill(hva(f, DATA_GPA), 4096, 0xab);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_OUT, 8ULL * ok, DATA_GPA, 4096), VIRTIO_BLK_S_OK);
+	fd = open(f->cfg.path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, back, sizeof(back), 4096 * ok), sizeof(back));
+	close(fd);
+	assert_memory_equal(back, hva(f, DATA_GPA), sizeof(back));
+	f->vdev->ops->destroy(f->vdev);
+	f->vdev = NULL;
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+}
+
+static void test_flush_error_sticks(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_OK);
+	fdatasync_errno = EIO;
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
+	fdatasync_errno = 0;
+	/* The kernel may have dropped the dirty pages: later flushes fail too. */
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
+	/* Reads and writes go on meanwhile. */
+	check_write_then_pread(f, DATA_GPA, 4096, 8);
+	assert_int_equal(f->resets, 0);
+	/* Until the driver resets the device. */
+	f->vdev->ops->reset(f->vdev);
+	vq_reset(&f->vq);
+	f->avail_idx = 0;
+	__atomic_store_n((uint16_t *)hva(f, AVAIL_GPA + 2), 0, __ATOMIC_RELEASE);
+	__atomic_store_n((uint16_t *)hva(f, USED_GPA + 2), 0, __ATOMIC_RELEASE);
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_OK);
+}
+
+static void test_config_space(void **state)
+{
+	struct fx *f = *state;
+	uint8_t cfg[VIRTIO_BLK_CFG_SIZE];
+	uint64_t cap;
+	uint32_t v;
+
+	assert_int_equal(f->vdev->ops->config_size, VIRTIO_BLK_CFG_SIZE);
+	assert_int_equal(f->vdev->ops->device_id, VIRTIO_ID_BLOCK);
+	assert_int_equal(f->vdev->queue_max, 256);
+	f->vdev->ops->config_read(f->vdev, 0, cfg, sizeof(cfg));
+	memcpy(&cap, cfg + VIRTIO_BLK_CFG_CAPACITY, 8);
+	assert_int_equal(cap, IMG_SECTORS);
+	memcpy(&v, cfg + VIRTIO_BLK_CFG_SEG_MAX, 4);
+	assert_int_equal(v, 254);
+	memcpy(&v, cfg + VIRTIO_BLK_CFG_BLK_SIZE, 4);
+	assert_true(v >= 512 && !(v & (v - 1)));
+	memcpy(&v, cfg + VIRTIO_BLK_CFG_MAX_DISCARD_SEG, 4);
+	assert_int_equal(v, VIRTIO_BLK_MAX_DISCARD_SEG);
+	assert_int_equal(cfg[VIRTIO_BLK_CFG_WZ_MAY_UNMAP], 1);
+	/* Writes change nothing. */
+	f->vdev->ops->config_write(f->vdev, 0, "\xff\xff\xff\xff", 4);
+	f->vdev->ops->config_read(f->vdev, 0, &cap, 8);
+	assert_int_equal(cap, IMG_SECTORS);
+	assert_true(f->vdev->host_features & VIRTIO_BIT(VIRTIO_BLK_F_FLUSH));
+	assert_true(f->vdev->host_features & VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX));
+	assert_true(f->vdev->host_features & VIRTIO_BIT(VIRTIO_BLK_F_DISCARD));
+	assert_false(f->vdev->host_features & VIRTIO_BIT(VIRTIO_BLK_F_RO));
+}
+
+/* ---- open errors ---- */
+
+static void test_open_errors(void **state)
+{
+	struct fx *f = *state;
+	struct virtio_dev *a, *b;
+	char err[256];
+
+	snprintf(f->cfg.path, sizeof(f->cfg.path), "%s", "/nonexistent/kvmrun-disk.img");
+	assert_int_equal(create_dev(f, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "/nonexistent/kvmrun-disk.img"));
+	assert_null(strchr(err, '\n'));
+
+	snprintf(f->cfg.path, sizeof(f->cfg.path), "%s", "/tmp");
+	assert_int_equal(create_dev(f, err, sizeof(err)), -EISDIR);
+	f->cfg.readonly = true;
+	assert_int_equal(create_dev(f, err, sizeof(err)), -EISDIR);
+	assert_non_null(strstr(err, "/tmp"));
+
+	/* A second writer, or a reader next to a writer, is refused; two readers are fine. */
+	snprintf(f->cfg.path, sizeof(f->cfg.path), "%s", f->path);
+	f->cfg.readonly = false;
+	assert_int_equal(virtio_blk_create(&a, &f->cfg, NULL, &f->gm, err, sizeof(err)), 0);
+	assert_int_equal(virtio_blk_create(&b, &f->cfg, NULL, &f->gm, err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, f->path));
+	assert_non_null(strstr(err, "locked"));
+	f->cfg.readonly = true;
+	assert_int_equal(virtio_blk_create(&b, &f->cfg, NULL, &f->gm, err, sizeof(err)), -EBUSY);
+	a->ops->destroy(a);
+	assert_int_equal(virtio_blk_create(&a, &f->cfg, NULL, &f->gm, err, sizeof(err)), 0);
+	assert_int_equal(virtio_blk_create(&b, &f->cfg, NULL, &f->gm, err, sizeof(err)), 0);
+	f->cfg.readonly = false;
+	assert_int_equal(create_dev(f, err, sizeof(err)), -EBUSY);
+	f->vdev = NULL;
+	b->ops->destroy(b);
+	a->ops->destroy(a);
+	/* Every watch was removed again. */
+	for (unsigned int i = 0; i < ARRAY_SIZE(watches); i++)
+		assert_null(watches[i].fn);
+}
+
+static void test_no_permission(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+
+	if (geteuid() == 0)
+		skip(); /* root opens any file */
+	assert_int_equal(fchmod(f->fd, 0), 0);
+	assert_int_equal(create_dev(f, err, sizeof(err)), -EACCES);
+	f->vdev = NULL;
+	assert_non_null(strstr(err, f->path));
+}
+
+static void test_readonly_file_gives_ro_disk(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+
+	if (geteuid() == 0)
+		skip(); /* root may write a mode 0444 file */
+	assert_int_equal(fchmod(f->fd, 0444), 0);
+	assert_int_equal(create_dev(f, err, sizeof(err)), 0);
+	assert_true(f->vdev->host_features & VIRTIO_BIT(VIRTIO_BLK_F_RO));
+}
+
+#define T(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, fx_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(test_rw_aligned, fx_setup_wb),
+	    T(test_rw_aligned, fx_setup_direct),
+	    T(test_rw_unaligned_buffers, fx_setup_wb),
+	    T(test_rw_unaligned_buffers, fx_setup_direct),
+	    T(test_rw_scatter, fx_setup_wb),
+	    T(test_rw_scatter, fx_setup_direct),
+	    T(test_cache_modes, fx_setup_wb),
+	    T(test_cache_modes, fx_setup_direct),
+	    T(test_many_in_flight, fx_setup_direct),
+	    T(test_readonly, fx_setup_ro),
+	    T(test_discard_and_write_zeroes, fx_setup_wb),
+	    T(test_reset_in_flight, fx_setup_direct),
+	    T(test_full_file_system, fx_setup_wb),
+	    T(test_enospc_tmpfs, fx_setup_nodev),
+	    T(test_flush_error_sticks, fx_setup_wb),
+	    T(test_config_space, fx_setup_wb),
+	    T(test_open_errors, fx_setup_nodev),
+	    T(test_no_permission, fx_setup_nodev),
+	    T(test_readonly_file_gives_ro_disk, fx_setup_nodev),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

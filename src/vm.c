@@ -264,15 +264,15 @@ static int vm_load(struct vm *vm, uint64_t *entry, uint64_t *boot_params)
 		.kernel = vm->kernel, .kernel_len = vm->kernel_len,
 		.initrd = vm->initrd, .initrd_len = vm->initrd_len,
 	};
-	struct acpi_config acpi = { .nr_cpus = vm->cfg.cpus, .pci = true,
-				    .pci_mmio64 = vm->pci_mmio64,
-				    .pci_mmio64_size = vm->pci_mmio64_size };
+	struct acpi_config acpi = { .nr_cpus = vm->cfg.cpus, .pci = true };
 	uint32_t *apic_ids;
 	const char *why = NULL;
 	uint8_t *acpi_buf;
 	int ret;
 
 	vm_pci_windows(vm);
+	acpi.pci_mmio64 = vm->pci_mmio64;
+	acpi.pci_mmio64_size = vm->pci_mmio64_size;
 	apic_ids = calloc(vm->cfg.cpus, sizeof(*apic_ids));
 	if (!apic_ids)
 		return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");

@@ -23,7 +23,7 @@
 
 #define PCI_CONFIG_ENABLE (1U << 31)
 #define PCI_CONFIG_ADDR_MASK 0x80fffffcU /* enable, bus, dev, fn, dword register */
-#define PCI_CONFIG_DATA_OFF 4 /* 0xcfc in the 0xcf8 range */
+#define PCI_CONFIG_DATA_OFF 4		 /* 0xcfc in the 0xcf8 range */
 #define PCI_NR_SLOTS 32
 
 #define PCI_VENDOR_ID 0x00
@@ -74,7 +74,7 @@ void pci_dev_init(struct pci_dev *pdev, const struct pci_dev_ops *ops, uint16_t 
 	pci_cfg_set16(pdev->cfg + PCI_VENDOR_ID, vendor);
 	pci_cfg_set16(pdev->cfg + PCI_DEVICE_ID, device);
 	pdev->cfg[PCI_REVISION_ID] = revision;
-	pdev->cfg[PCI_CLASS_PROG] = (uint8_t)class;
+	pdev->cfg[PCI_CLASS_PROG] = (uint8_t) class;
 	pci_cfg_set16(pdev->cfg + PCI_CLASS_PROG + 1, (uint16_t)(class >> 8));
 	pdev->cfg[PCI_HEADER_TYPE] = 0;
 	pci_cfg_set16(pdev->cfg + PCI_SUBSYS_VENDOR, subsys_vendor);
@@ -88,8 +88,7 @@ void pci_dev_init(struct pci_dev *pdev, const struct pci_dev_ops *ops, uint16_t 
 		pdev->bars[i].live = PCI_BAR_UNMAPPED;
 }
 
-int pci_dev_add_bar(struct pci_dev *pdev, unsigned int bar, enum pci_bar_type type,
-		    uint64_t size)
+int pci_dev_add_bar(struct pci_dev *pdev, unsigned int bar, enum pci_bar_type type, uint64_t size)
 {
 	uint64_t mask = ~(size - 1);
 	unsigned int off = PCI_BAR0 + 4 * bar;
@@ -137,8 +136,8 @@ int pci_dev_add_cap(struct pci_dev *pdev, uint8_t id, uint8_t len)
 static uint64_t pci_bar_value(const struct pci_dev *pdev, unsigned int i)
 {
 	const uint8_t *p = pdev->cfg + PCI_BAR0 + 4 * i;
-	uint64_t v = (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-		     (uint64_t)p[3] << 24;
+	uint64_t v =
+	    (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
 
 	if (pdev->bars[i].type == PCI_BAR_MEM64)
 		v |= (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
@@ -248,8 +247,8 @@ static bool pci_touches(uint32_t off, uint32_t len, uint32_t start, uint32_t end
  * One config access on bus 0 to @devfn, register @reg (0-4095), @len bytes, not
  * crossing a dword: the callers have checked that.
  */
-static void pci_host_config(struct pci_host *h, unsigned int devfn, unsigned int reg,
-			    uint8_t *data, uint32_t len, bool is_write)
+static void pci_host_config(struct pci_host *h, unsigned int devfn, unsigned int reg, uint8_t *data,
+			    uint32_t len, bool is_write)
 {
 	struct pci_dev *pdev = devfn & 7 ? NULL : h->slots[devfn >> 3];
 	uint32_t i;
@@ -288,8 +287,7 @@ static bool pci_access_ok(uint64_t off, uint32_t len)
 	return (len == 1 || len == 2 || len == 4) && (off & 3) + len <= 4;
 }
 
-static void pci_host_pio(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
-			 bool is_write)
+static void pci_host_pio(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct pci_host *h = opaque;
 	uint32_t addr = h->config_addr;
@@ -318,8 +316,7 @@ static void pci_host_pio(void *opaque, uint64_t offset, uint8_t *data, uint32_t 
 			is_write);
 }
 
-static void pci_host_ecam(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
-			  bool is_write)
+static void pci_host_ecam(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct pci_host *h = opaque;
 
@@ -377,13 +374,14 @@ static void pci_host_destroy(struct device *dev)
 	free(h);
 }
 
-int pci_host_create(struct device **list, struct pci_host **out, struct bus *pio,
-		    struct bus *mmio, const struct pci_host_windows *win)
+int pci_host_create(struct device **list, struct pci_host **out, struct bus *pio, struct bus *mmio,
+		    const struct pci_host_windows *win)
 {
 	struct pci_host *h;
 	int ret;
 
-	if (win->mmio32_size && (win->mmio32 >> 32 || win->mmio32_size > (1ULL << 32) - win->mmio32))
+	if (win->mmio32_size &&
+	    (win->mmio32 >> 32 || win->mmio32_size > (1ULL << 32) - win->mmio32))
 		return -EINVAL;
 	h = calloc(1, sizeof(*h));
 	if (!h)
@@ -393,8 +391,8 @@ int pci_host_create(struct device **list, struct pci_host **out, struct bus *pio
 	pci_dev_init(&h->bridge, NULL, PCI_HOST_VENDOR, PCI_HOST_DEVICE, 0, PCI_CLASS_BRIDGE_HOST,
 		     0, 0);
 	h->slots[0] = &h->bridge;
-	h->win32 = (struct pci_window){ win->mmio32, win->mmio32_size, win->mmio32 };
-	h->win64 = (struct pci_window){ win->mmio64, win->mmio64_size, win->mmio64 };
+	h->win32 = (struct pci_window){win->mmio32, win->mmio32_size, win->mmio32};
+	h->win64 = (struct pci_window){win->mmio64, win->mmio64_size, win->mmio64};
 	ret = -pthread_mutex_init(&h->lock, NULL);
 	if (ret)
 		goto err_free;

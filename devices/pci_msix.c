@@ -18,8 +18,8 @@
 #define PCI_MSIX_FMASK 0x40
 #define PCI_MSIX_VEC_MASKED 1
 
-int pci_msix_init(struct pci_msix *m, struct pci_dev *pdev, const struct irq_chip *irq,
-		  uint16_t nr, unsigned int bar, uint32_t table_off, uint32_t pba_off)
+int pci_msix_init(struct pci_msix *m, struct pci_dev *pdev, const struct irq_chip *irq, uint16_t nr,
+		  unsigned int bar, uint32_t table_off, uint32_t pba_off)
 {
 	int cap, ret;
 	uint16_t i;
@@ -197,8 +197,9 @@ void pci_msix_pba_access(struct pci_msix *m, uint64_t off, uint8_t *data, uint32
 	for (uint32_t i = 0; i < len; i++) {
 		uint64_t o = off + i;
 
-		data[i] = o < off || o >= pci_msix_pba_size(m->nr) ?
-				  0 : (uint8_t)(m->pba[o / 8] >> (8 * (o % 8)));
+		data[i] = o < off || o >= pci_msix_pba_size(m->nr)
+			      ? 0
+			      : (uint8_t)(m->pba[o / 8] >> (8 * (o % 8)));
 	}
 }
 

@@ -39,8 +39,8 @@ struct pci_msix {
  * at @table_off and the PBA at @pba_off of BAR @bar (both 8-byte aligned; the device
  * routes those ranges to the access functions below). All vectors start masked.
  */
-int pci_msix_init(struct pci_msix *m, struct pci_dev *pdev, const struct irq_chip *irq,
-		  uint16_t nr, unsigned int bar, uint32_t table_off, uint32_t pba_off) WARN_UNUSED;
+int pci_msix_init(struct pci_msix *m, struct pci_dev *pdev, const struct irq_chip *irq, uint16_t nr,
+		  unsigned int bar, uint32_t table_off, uint32_t pba_off) WARN_UNUSED;
 void pci_msix_cleanup(struct pci_msix *m);
 
 /* Bytes of the table and of the PBA in the BAR. */

@@ -19,7 +19,7 @@
 static int irq_kvm_set_level(void *opaque, uint32_t gsi, bool level)
 {
 	const int *vm_fd = opaque;
-	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+	struct kvm_irq_level irq = {.irq = gsi, .level = level};
 
 	return kvm_ioctl_ptr(*vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -1 : 0;
 }
@@ -100,7 +100,7 @@ static int irq_kvm_commit(struct irq_kvm *k)
 static int irq_kvm_msi_create(void *opaque, struct irq_msi **out)
 {
 	struct irq_kvm *k = opaque;
-	struct kvm_irqfd irqfd = { 0 };
+	struct kvm_irqfd irqfd = {0};
 	struct irq_msi *m;
 	uint32_t gsi;
 	int ret;
@@ -174,8 +174,8 @@ static void irq_kvm_msi_fire(void *opaque, struct irq_msi *m)
 static void irq_kvm_msi_destroy(void *opaque, struct irq_msi *m)
 {
 	struct irq_kvm *k = opaque;
-	struct kvm_irqfd irqfd = { .fd = (uint32_t)m->fd, .gsi = m->gsi,
-				   .flags = KVM_IRQFD_FLAG_DEASSIGN };
+	struct kvm_irqfd irqfd = {
+	    .fd = (uint32_t)m->fd, .gsi = m->gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN};
 
 	if (kvm_ioctl_ptr(k->vm_fd, KVM_IRQFD, &irqfd) < 0)
 		log_debug("KVM_IRQFD deassign (gsi %u) failed", m->gsi);
@@ -193,8 +193,11 @@ static int irq_kvm_ioeventfd(void *opaque, int fd, uint64_t addr, uint32_t len, 
 {
 	struct irq_kvm *k = opaque;
 	struct kvm_ioeventfd io = {
-		.datamatch = datamatch, .addr = addr, .len = len, .fd = fd,
-		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+	    .datamatch = datamatch,
+	    .addr = addr,
+	    .len = len,
+	    .fd = fd,
+	    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
 	};
 	int ret;
 
@@ -206,11 +209,11 @@ static int irq_kvm_ioeventfd(void *opaque, int fd, uint64_t addr, uint32_t len, 
 }
 
 static const struct irq_chip_ops irq_kvm_ops = {
-	.msi_create = irq_kvm_msi_create,
-	.msi_update = irq_kvm_msi_update,
-	.msi_fire = irq_kvm_msi_fire,
-	.msi_destroy = irq_kvm_msi_destroy,
-	.ioeventfd = irq_kvm_ioeventfd,
+    .msi_create = irq_kvm_msi_create,
+    .msi_update = irq_kvm_msi_update,
+    .msi_fire = irq_kvm_msi_fire,
+    .msi_destroy = irq_kvm_msi_destroy,
+    .ioeventfd = irq_kvm_ioeventfd,
 };
 
 int irq_kvm_create(struct irq_kvm **out, int vm_fd, struct irq_chip *chip)
@@ -223,7 +226,7 @@ int irq_kvm_create(struct irq_kvm **out, int vm_fd, struct irq_chip *chip)
 		return -ENOMEM;
 	k->vm_fd = vm_fd;
 	k->table = calloc(1, sizeof(*k->table) +
-				     IRQ_KVM_MAX_ROUTES * 2 * sizeof(struct kvm_irq_routing_entry));
+				 IRQ_KVM_MAX_ROUTES * 2 * sizeof(struct kvm_irq_routing_entry));
 	if (!k->table) {
 		ret = -ENOMEM;
 		goto err_free;

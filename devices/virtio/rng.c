@@ -59,13 +59,13 @@ static void rng_destroy(struct virtio_dev *vdev)
 }
 
 static const struct virtio_dev_ops rng_ops = {
-	.name = "virtio-rng",
-	.device_id = VIRTIO_ID_RNG,
-	.config_size = 0,
-	.activate = rng_activate,
-	.queue_notify = rng_queue_notify,
-	.reset = rng_reset,
-	.destroy = rng_destroy,
+    .name = "virtio-rng",
+    .device_id = VIRTIO_ID_RNG,
+    .config_size = 0,
+    .activate = rng_activate,
+    .queue_notify = rng_queue_notify,
+    .reset = rng_reset,
+    .destroy = rng_destroy,
 };
 
 int virtio_rng_create(struct device **list, struct pci_host *host, const struct irq_chip *irq,

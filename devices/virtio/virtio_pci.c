@@ -141,8 +141,8 @@ static void vp_reset_regs(struct virtio_pci *vp)
 	vp->status = vp->generation = vp->isr = 0;
 	vp->queue_sel = 0;
 	for (uint16_t q = 0; q < vp->vdev->nr_queues; q++)
-		vp->queues[q] = (struct vp_queue){ .size = vp->vdev->queue_max,
-						   .vector = VP_NO_VECTOR };
+		vp->queues[q] =
+		    (struct vp_queue){.size = vp->vdev->queue_max, .vector = VP_NO_VECTOR};
 	vp->activate_req = vp->reset_req = vp->loop_owned = false;
 }
 
@@ -193,9 +193,9 @@ static void vp_needs_reset(struct virtio_dev *vdev)
 }
 
 static const struct virtio_transport_ops vp_transport_ops = {
-	.notify_queue = vp_notify_queue,
-	.config_changed = vp_config_changed,
-	.needs_reset = vp_needs_reset,
+    .notify_queue = vp_notify_queue,
+    .config_changed = vp_config_changed,
+    .needs_reset = vp_needs_reset,
 };
 
 /* --- the event-loop side --- */
@@ -294,13 +294,13 @@ static bool vp_transition_ok(uint8_t from, uint8_t to)
 	static const struct {
 		uint8_t from, to;
 	} allowed[] = {
-		{ 0, VIRTIO_STATUS_ACKNOWLEDGE },
-		{ VIRTIO_STATUS_ACKNOWLEDGE, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER },
-		{ VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER,
-		  VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK },
-		{ VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK,
-		  VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
-			  VIRTIO_STATUS_DRIVER_OK },
+	    {0, VIRTIO_STATUS_ACKNOWLEDGE},
+	    {VIRTIO_STATUS_ACKNOWLEDGE, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER},
+	    {VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER,
+	     VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK},
+	    {VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK,
+	     VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+		 VIRTIO_STATUS_DRIVER_OK},
 	};
 
 	/* FAILED may be added to any state; nothing but a reset leaves it. */
@@ -368,7 +368,7 @@ static void vp_put(uint8_t *buf, unsigned int off, uint64_t v, unsigned int len)
 static void vp_common_read(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len)
 {
 	const struct virtio_dev *vdev = vp->vdev;
-	uint8_t regs[VP_COMMON_LEN] = { 0 };
+	uint8_t regs[VP_COMMON_LEN] = {0};
 	uint64_t df = vdev->host_features;
 
 	vp_put(regs, VP_DFSELECT, vp->dfselect, 4);
@@ -407,10 +407,10 @@ static void vp_write_addr(uint64_t *reg, uint64_t off, uint32_t len, uint64_t v)
 		*reg = off & 4 ? (*reg & 0xffffffffULL) | v << 32 : (*reg & ~0xffffffffULL) | v;
 }
 
-static void vp_common_write(struct virtio_pci *vp, uint64_t off, const uint8_t *data,
-			    uint32_t len)
+static void vp_common_write(struct virtio_pci *vp, uint64_t off, const uint8_t *data, uint32_t len)
 {
-	struct vp_queue *q = vp->queue_sel < vp->vdev->nr_queues ? &vp->queues[vp->queue_sel] : NULL;
+	struct vp_queue *q =
+	    vp->queue_sel < vp->vdev->nr_queues ? &vp->queues[vp->queue_sel] : NULL;
 	uint64_t v = 0;
 
 	if (vp->reset_req)
@@ -420,7 +420,9 @@ static void vp_common_write(struct virtio_pci *vp, uint64_t off, const uint8_t *
 	if (off >= VP_Q_DESC && off + len <= VP_Q_DEVICE + 8) {
 		if (!vp_queue_writable(vp))
 			return;
-		vp_write_addr(off < VP_Q_DRIVER ? &q->desc : off < VP_Q_DEVICE ? &q->driver : &q->device,
+		vp_write_addr(off < VP_Q_DRIVER	  ? &q->desc
+			      : off < VP_Q_DEVICE ? &q->driver
+						  : &q->device,
 			      off, len, v);
 		return;
 	}
@@ -432,7 +434,7 @@ static void vp_common_write(struct virtio_pci *vp, uint64_t off, const uint8_t *
 	} else if (VP_FIELD(VP_GF, 4)) {
 		/* Only between DRIVER and FEATURES_OK. */
 		if (vp->gfselect < 2 && (vp->status & ~VIRTIO_STATUS_NEEDS_RESET) ==
-						(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER)) {
+					    (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER)) {
 			unsigned int sh = 32 * vp->gfselect;
 
 			vp->driver_features &= ~(0xffffffffULL << sh);
@@ -571,8 +573,8 @@ static bool vp_cfg_window(struct virtio_pci *vp, uint32_t *off, uint32_t *len)
 	       (uint32_t)c[VP_CAP_OFFSET + 2] << 16 | (uint32_t)c[VP_CAP_OFFSET + 3] << 24;
 	*len = (uint32_t)c[VP_CAP_LENGTH] | (uint32_t)c[VP_CAP_LENGTH + 1] << 8 |
 	       (uint32_t)c[VP_CAP_LENGTH + 2] << 16 | (uint32_t)c[VP_CAP_LENGTH + 3] << 24;
-	return c[VP_CAP_BAR] == VP_BAR && (*len == 1 || *len == 2 || *len == 4) &&
-	       !(*off % *len) && *off < VP_BAR_SIZE;
+	return c[VP_CAP_BAR] == VP_BAR && (*len == 1 || *len == 2 || *len == 4) && !(*off % *len) &&
+	       *off < VP_BAR_SIZE;
 }
 
 static bool vp_touches_data(const struct virtio_pci *vp, uint32_t off, uint32_t len)
@@ -611,10 +613,10 @@ static void vp_config_read(struct pci_dev *pdev, uint32_t off, uint8_t *data, ui
 }
 
 static const struct pci_dev_ops vp_pci_ops = {
-	.bar_access = vp_bar_access,
-	.bar_moved = vp_bar_moved,
-	.config_write = vp_config_write,
-	.config_read = vp_config_read,
+    .bar_access = vp_bar_access,
+    .bar_moved = vp_bar_moved,
+    .config_write = vp_config_write,
+    .config_read = vp_config_read,
 };
 
 static int vp_add_cap(struct pci_dev *pdev, uint8_t type, uint8_t len, uint32_t off,
@@ -664,8 +666,8 @@ static int vp_setup_pci(struct virtio_pci *vp, const struct irq_chip *irq)
 		return ret;
 	if (vp_add_cap(pdev, VP_CAP_COMMON, VP_CAP_LEN, VP_COMMON_OFF, VP_COMMON_LEN) < 0 ||
 	    vp_add_cap(pdev, VP_CAP_ISR, VP_CAP_LEN, VP_ISR_OFF, 1) < 0 ||
-	    (vdev->ops->config_size &&
-	     vp_add_cap(pdev, VP_CAP_DEVICE, VP_CAP_LEN, VP_DEVICE_OFF, vdev->ops->config_size) < 0))
+	    (vdev->ops->config_size && vp_add_cap(pdev, VP_CAP_DEVICE, VP_CAP_LEN, VP_DEVICE_OFF,
+						  vdev->ops->config_size) < 0))
 		return -ENOSPC;
 	cap = vp_add_cap(pdev, VP_CAP_NOTIFY, VP_CAP_NOTIFY_LEN, VP_NOTIFY_OFF, VP_NOTIFY_LEN);
 	if (cap < 0)
@@ -752,7 +754,7 @@ int virtio_pci_create(struct device **list, struct pci_host *host, const struct 
 	if (!vdev->vqs || !vp->queues || !vp->kicks)
 		return -ENOMEM;
 	for (uint16_t q = 0; q < n; q++)
-		vp->kicks[q] = (struct vp_kick){ .vp = vp, .q = q, .fd = -1 };
+		vp->kicks[q] = (struct vp_kick){.vp = vp, .q = q, .fd = -1};
 	vp_reset_regs(vp);
 	vp->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vp->ctl_fd < 0)

@@ -97,7 +97,7 @@ static int fake_ioeventfd(void *opaque, int fd, uint64_t addr, uint32_t len, uin
 				return -EEXIST;
 		if (f->nr_io == FAKE_MAX_IOEVENTFD)
 			return -ENOSPC;
-		f->io[f->nr_io++] = (struct fake_ioeventfd){ fd, addr, datamatch, len };
+		f->io[f->nr_io++] = (struct fake_ioeventfd){fd, addr, datamatch, len};
 		f->io_assigns++;
 		return 0;
 	}
@@ -113,11 +113,11 @@ static int fake_ioeventfd(void *opaque, int fd, uint64_t addr, uint32_t len, uin
 }
 
 static const struct irq_chip_ops fake_irq_ops = {
-	.msi_create = fake_msi_create,
-	.msi_update = fake_msi_update,
-	.msi_fire = fake_msi_fire,
-	.msi_destroy = fake_msi_destroy,
-	.ioeventfd = fake_ioeventfd,
+    .msi_create = fake_msi_create,
+    .msi_update = fake_msi_update,
+    .msi_fire = fake_msi_fire,
+    .msi_destroy = fake_msi_destroy,
+    .ioeventfd = fake_ioeventfd,
 };
 
 static inline void fake_irq_init(struct fake_irq *f)

@@ -85,16 +85,19 @@ static void fake_config_write(struct pci_dev *pdev, uint32_t off, uint32_t len)
 }
 
 static const struct pci_dev_ops fake_ops = {
-	.bar_access = fake_bar_access,
-	.bar_moved = fake_bar_moved,
-	.config_write = fake_config_write,
+    .bar_access = fake_bar_access,
+    .bar_moved = fake_bar_moved,
+    .config_write = fake_config_write,
 };
 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct pci_host_windows win = { .ecam = ECAM, .mmio32 = W32, .mmio32_size = W32_SIZE,
-					.mmio64 = W64, .mmio64_size = W64_SIZE };
+	struct pci_host_windows win = {.ecam = ECAM,
+				       .mmio32 = W32,
+				       .mmio32_size = W32_SIZE,
+				       .mmio64 = W64,
+				       .mmio64_size = W64_SIZE};
 
 	if (!f)
 		return -1;
@@ -226,10 +229,10 @@ static void test_sizing(void **state)
 	uint32_t b0 = cfg_rd(f, 0x10, 4), lo = cfg_rd(f, 0x18, 4), hi = cfg_rd(f, 0x1c, 4);
 
 	cfg_wr(f, 0x10, 4, 0xffffffff);
-	assert_int_equal(cfg_rd(f, 0x10, 4), (uint32_t)~(BAR0_SIZE - 1));
+	assert_int_equal(cfg_rd(f, 0x10, 4), (uint32_t) ~(BAR0_SIZE - 1));
 	cfg_wr(f, 0x18, 4, 0xffffffff);
 	cfg_wr(f, 0x1c, 4, 0xffffffff);
-	assert_int_equal(cfg_rd(f, 0x18, 4), (uint32_t)~(BAR2_SIZE - 1) | 0x4);
+	assert_int_equal(cfg_rd(f, 0x18, 4), (uint32_t) ~(BAR2_SIZE - 1) | 0x4);
 	assert_int_equal(cfg_rd(f, 0x1c, 4), 0xffffffff);
 	/* Unimplemented BARs stay zero. */
 	cfg_wr(f, 0x14, 4, 0xffffffff);
@@ -311,7 +314,7 @@ static void test_move(void **state)
 static void test_bar_widths_every_offset(void **state)
 {
 	struct fixture *f = *state;
-	static const uint32_t widths[] = { 1, 2, 4, 8 };
+	static const uint32_t widths[] = {1, 2, 4, 8};
 	uint32_t b0 = cfg_rd(f, 0x10, 4);
 
 	cfg_wr(f, 0x04, 2, 0x2);
@@ -340,7 +343,7 @@ static void test_bar_widths_every_offset(void **state)
 static void test_config_every_offset(void **state)
 {
 	struct fixture *f = *state;
-	static const uint32_t widths[] = { 1, 2, 4, 8 };
+	static const uint32_t widths[] = {1, 2, 4, 8};
 	uint8_t before[PCI_CFG_SPACE];
 
 	memcpy(before, f->fd.pci.cfg, sizeof(before));
@@ -403,18 +406,42 @@ static void test_cap_list(void **state)
 	assert_int_equal(pci_dev_add_cap(&d, 0x09, 200), -ENOSPC);
 }
 
+static void test_mmio64_layout(void **state)
+{
+	uint64_t base, size;
+
+	(void)state;
+	/* Small RAM: right at 4 GiB. */
+	layout_pci_mmio64(256ULL << 20, 40, &base, &size);
+	assert_int_equal(base, 4ULL << 30);
+	assert_int_equal(size, LAYOUT_PCI_MMIO64_MAX_SIZE);
+	/* RAM ending at 5.5 GiB: the next GiB; a narrow address space caps the size. */
+	layout_pci_mmio64(0x160000000ULL, 36, &base, &size);
+	assert_int_equal(base, 6ULL << 30);
+	assert_int_equal(size, (1ULL << 36) - (6ULL << 30));
+	/* Exactly on a GiB boundary stays there. */
+	layout_pci_mmio64(8ULL << 30, 48, &base, &size);
+	assert_int_equal(base, 8ULL << 30);
+	/* No room below the limit: no window. */
+	layout_pci_mmio64(1ULL << 36, 36, &base, &size);
+	assert_int_equal(size, 0);
+	layout_pci_mmio64((1ULL << 36) - 1, 36, &base, &size);
+	assert_int_equal(size, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_placement, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_second_device_and_full_bus, setup, teardown),
-		cmocka_unit_test(test_bad_bars),
-		cmocka_unit_test_setup_teardown(test_sizing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_memory_enable, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_move, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bar_widths_every_offset, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_config_every_offset, setup, teardown),
-		cmocka_unit_test(test_cap_list),
+	    cmocka_unit_test_setup_teardown(test_placement, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_second_device_and_full_bus, setup, teardown),
+	    cmocka_unit_test(test_bad_bars),
+	    cmocka_unit_test_setup_teardown(test_sizing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_memory_enable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_move, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bar_widths_every_offset, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_config_every_offset, setup, teardown),
+	    cmocka_unit_test(test_cap_list),
+	    cmocka_unit_test(test_mmio64_layout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

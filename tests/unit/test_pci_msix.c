@@ -224,10 +224,10 @@ static void test_odd_accesses(void **state)
 	uint64_t v;
 
 	/* Byte and word writes, unaligned dwords: ignored. */
-	pci_msix_table_access(&f->m, 8, (uint8_t *)&(uint64_t){ 0xff }, 1, true);
-	pci_msix_table_access(&f->m, 8, (uint8_t *)&(uint64_t){ 0xffff }, 2, true);
-	pci_msix_table_access(&f->m, 9, (uint8_t *)&(uint64_t){ 0xffffffff }, 4, true);
-	pci_msix_table_access(&f->m, 4, (uint8_t *)&(uint64_t){ ~0ULL }, 8, true);
+	pci_msix_table_access(&f->m, 8, (uint8_t *)&(uint64_t){0xff}, 1, true);
+	pci_msix_table_access(&f->m, 8, (uint8_t *)&(uint64_t){0xffff}, 2, true);
+	pci_msix_table_access(&f->m, 9, (uint8_t *)&(uint64_t){0xffffffff}, 4, true);
+	pci_msix_table_access(&f->m, 4, (uint8_t *)&(uint64_t){~0ULL}, 8, true);
 	assert_int_equal(tbl_rd(f, 8, 4), 0);
 	assert_int_equal(tbl_rd(f, 0, 8), 0);
 	/* An aligned qword writes both halves. */
@@ -247,7 +247,8 @@ static void test_odd_accesses(void **state)
 			v = ~0ULL;
 			pci_msix_table_access(&f->m, off, (uint8_t *)&v, len, false);
 			if (off >= NVEC * 16)
-				assert_true(len == 8 ? v == 0 : (v & ((1ULL << (8 * len)) - 1)) == 0);
+				assert_true(len == 8 ? v == 0
+						     : (v & ((1ULL << (8 * len)) - 1)) == 0);
 		}
 	}
 	pci_msix_table_access(&f->m, UINT64_MAX - 2, (uint8_t *)&v, 8, false);
@@ -269,13 +270,13 @@ static void test_odd_accesses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_capability, setup, teardown),
-		cmocka_unit_test(test_bad_init),
-		cmocka_unit_test_setup_teardown(test_initial_table, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deliver, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vector_mask_pending, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_function_mask_and_enable, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_odd_accesses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_capability, setup, teardown),
+	    cmocka_unit_test(test_bad_init),
+	    cmocka_unit_test_setup_teardown(test_initial_table, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deliver, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_vector_mask_pending, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_function_mask_and_enable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_odd_accesses, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

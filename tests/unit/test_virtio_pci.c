@@ -90,8 +90,7 @@ static void fake_config_read(struct virtio_dev *vdev, uint32_t off, void *data, 
 	memcpy(data, d->config + off, len);
 }
 
-static void fake_config_write(struct virtio_dev *vdev, uint32_t off, const void *data,
-			      uint32_t len)
+static void fake_config_write(struct virtio_dev *vdev, uint32_t off, const void *data, uint32_t len)
 {
 	struct fake_vdev *d = container_of(vdev, struct fake_vdev, vdev);
 
@@ -140,15 +139,15 @@ static void fake_destroy(struct virtio_dev *vdev)
 }
 
 static const struct virtio_dev_ops fake_ops = {
-	.name = "fake",
-	.device_id = 9,
-	.config_size = CFG_SIZE,
-	.config_read = fake_config_read,
-	.config_write = fake_config_write,
-	.activate = fake_activate,
-	.queue_notify = fake_queue_notify,
-	.reset = fake_reset,
-	.destroy = fake_destroy,
+    .name = "fake",
+    .device_id = 9,
+    .config_size = CFG_SIZE,
+    .config_read = fake_config_read,
+    .config_write = fake_config_write,
+    .activate = fake_activate,
+    .queue_notify = fake_queue_notify,
+    .reset = fake_reset,
+    .destroy = fake_destroy,
 };
 
 static void *loop_main(void *arg)
@@ -271,9 +270,11 @@ static void enable_msix(struct fixture *f)
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct pci_host_windows win = { .ecam = ECAM, .mmio32 = LAYOUT_PCI_MMIO32,
-					.mmio32_size = LAYOUT_PCI_MMIO32_SIZE, .mmio64 = W64,
-					.mmio64_size = 1ULL << 32 };
+	struct pci_host_windows win = {.ecam = ECAM,
+				       .mmio32 = LAYOUT_PCI_MMIO32,
+				       .mmio32_size = LAYOUT_PCI_MMIO32_SIZE,
+				       .mmio64 = W64,
+				       .mmio64_size = 1ULL << 32};
 	unsigned int p;
 
 	if (!f)
@@ -367,8 +368,7 @@ static void test_identity_and_caps(void **state)
 
 static bool allowed(uint8_t from, uint8_t to)
 {
-	static const uint8_t chain[] = { 0, ACK, ACK | DRV, ACK | DRV | FOK,
-					 ACK | DRV | FOK | DOK };
+	static const uint8_t chain[] = {0, ACK, ACK | DRV, ACK | DRV | FOK, ACK | DRV | FOK | DOK};
 
 	if (to == (from | FAILED) && to != from)
 		return true;
@@ -401,8 +401,13 @@ static void drive_to(struct fixture *f, uint8_t st)
 static void test_status_transitions(void **state)
 {
 	struct fixture *f = *state;
-	static const uint8_t from[] = { 0, ACK, ACK | DRV, ACK | DRV | FOK, ACK | DRV | FOK | DOK,
-					ACK | FAILED, ACK | DRV | FOK | DOK | FAILED };
+	static const uint8_t from[] = {0,
+				       ACK,
+				       ACK | DRV,
+				       ACK | DRV | FOK,
+				       ACK | DRV | FOK | DOK,
+				       ACK | FAILED,
+				       ACK | DRV | FOK | DOK | FAILED};
 
 	unsigned int expect = 0;
 
@@ -415,7 +420,8 @@ static void test_status_transitions(void **state)
 			drive_to(f, from[i]);
 			expect += !!(from[i] & DOK);
 			common_wr(f, STATUS, 1, to);
-			want = allowed(from[i], (uint8_t)to) || to == from[i] ? (uint8_t)to : from[i];
+			want =
+			    allowed(from[i], (uint8_t)to) || to == from[i] ? (uint8_t)to : from[i];
 			if (common_rd(f, STATUS, 1) != want)
 				fail_msg("status 0x%x -> 0x%x: reads 0x%x, want 0x%x", from[i], to,
 					 (unsigned int)common_rd(f, STATUS, 1), want);
@@ -437,11 +443,11 @@ static void test_features_ok_refused(void **state)
 {
 	struct fixture *f = *state;
 	static const uint64_t bad[] = {
-		0,					 /* no VERSION_1 */
-		VIRTIO_BIT(0),				 /* offered, but no VERSION_1 */
-		VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(1),	 /* not offered */
-		VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(63), /* not offered, high word */
-		VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM),
+	    0,						     /* no VERSION_1 */
+	    VIRTIO_BIT(0),				     /* offered, but no VERSION_1 */
+	    VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(1),  /* not offered */
+	    VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(63), /* not offered, high word */
+	    VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM),
 	};
 
 	for (unsigned int i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -451,7 +457,8 @@ static void test_features_ok_refused(void **state)
 		assert_int_equal(common_rd(f, STATUS, 1), ACK | DRV);
 	}
 	drive_to(f, ACK | DRV);
-	set_features(f, VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(0) | VIRTIO_BIT(VQ_F_EVENT_IDX));
+	set_features(f,
+		     VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(0) | VIRTIO_BIT(VQ_F_EVENT_IDX));
 	common_wr(f, STATUS, 1, ACK | DRV | FOK);
 	assert_int_equal(common_rd(f, STATUS, 1), ACK | DRV | FOK);
 	/* Frozen from FEATURES_OK on. */
@@ -472,7 +479,7 @@ static void test_features_ok_refused(void **state)
 static void test_queue_registers(void **state)
 {
 	struct fixture *f = *state;
-	static const uint16_t bad_sizes[] = { 0, 3, 48, QMAX + 1, QMAX * 2, 0x8000, 0xffff };
+	static const uint16_t bad_sizes[] = {0, 3, 48, QMAX + 1, QMAX * 2, 0x8000, 0xffff};
 
 	to_features_ok(f);
 	common_wr(f, QSEL, 2, 1);
@@ -736,7 +743,7 @@ static void test_pci_cfg_window(void **state)
 static void test_every_offset_every_width(void **state)
 {
 	struct fixture *f = *state;
-	static const uint32_t widths[] = { 1, 2, 4, 8 };
+	static const uint32_t widths[] = {1, 2, 4, 8};
 
 	activate(f);
 	/* Reads anywhere in the BAR: no crash, no state change but ISR. */
@@ -780,17 +787,17 @@ static void test_every_offset_every_width(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_identity_and_caps, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_status_transitions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_features_ok_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_queue_registers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_activate_and_notify, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_interrupts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_restores_everything, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_activate_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ioeventfds_follow_bar, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pci_cfg_window, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_every_offset_every_width, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_identity_and_caps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_status_transitions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_features_ok_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_registers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_activate_and_notify, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_interrupts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_restores_everything, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_activate_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ioeventfds_follow_bar, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pci_cfg_window, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_every_offset_every_width, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

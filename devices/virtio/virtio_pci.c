@@ -476,6 +476,8 @@ static void vp_notify_write(struct virtio_pci *vp, uint64_t off, const uint8_t *
 		vp_mark_needs_reset(vp);
 		return;
 	}
+	log_ratelimited(&vp->vdev->rl, LOG_DEBUG, "%s: queue %u kicked through the register",
+			vp->vdev->ops->name, q);
 	vp_signal(vp->kicks[q].fd);
 }
 

@@ -45,6 +45,7 @@ struct irq_kvm {
 	pthread_mutex_t lock; /* the GSI table and the routing ioctl */
 	struct irq_msi *gsi[IRQ_KVM_MAX_ROUTES];
 	struct kvm_irq_routing *table; /* scratch for the ioctl */
+	struct log_ratelimit rl;       /* messages come from the guest */
 };
 
 static void irq_kvm_pin_route(struct kvm_irq_routing_entry *e, uint32_t gsi, uint32_t chip,
@@ -93,7 +94,8 @@ static int irq_kvm_commit(struct irq_kvm *k)
 	t->flags = 0;
 	ret = kvm_ioctl_var(k->vm_fd, KVM_SET_GSI_ROUTING, t);
 	if (ret < 0)
-		log_err("KVM_SET_GSI_ROUTING (%u routes): %s", n, strerror(-ret));
+		log_ratelimited(&k->rl, LOG_ERROR, "KVM_SET_GSI_ROUTING (%u routes): %s", n,
+				strerror(-ret));
 	return ret < 0 ? ret : 0;
 }
 
@@ -203,8 +205,9 @@ static int irq_kvm_ioeventfd(void *opaque, int fd, uint64_t addr, uint32_t len, 
 
 	ret = kvm_ioctl_ptr(k->vm_fd, KVM_IOEVENTFD, &io);
 	if (ret < 0)
-		log_warn("KVM_IOEVENTFD %s at 0x%llx: %s", assign ? "assign" : "deassign",
-			 (unsigned long long)addr, strerror(-ret));
+		log_ratelimited(&k->rl, LOG_WARN, "KVM_IOEVENTFD %s at 0x%llx: %s",
+				assign ? "assign" : "deassign", (unsigned long long)addr,
+				strerror(-ret));
 	return ret < 0 ? ret : 0;
 }
 

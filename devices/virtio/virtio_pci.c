@@ -111,7 +111,8 @@ struct virtio_pci {
 	bool loop_owned; /* the loop may hold queue or device state: reset goes there */
 
 	struct vp_kick *kicks;
-	uint64_t notify_addr; /* where the ioeventfds are, or PCI_BAR_UNMAPPED */
+	uint64_t notify_addr;	 /* where the ioeventfds are, or PCI_BAR_UNMAPPED */
+	struct log_ratelimit rl; /* register-side guest errors (vCPU threads, under lock) */
 };
 
 static void vp_signal(int fd)
@@ -332,7 +333,7 @@ static void vp_write_status(struct virtio_pci *vp, uint8_t val)
 	if (val == cur)
 		return;
 	if (!vp_transition_ok(cur, val)) {
-		log_ratelimited(&vdev->rl, LOG_WARN, "%s: status 0x%x -> 0x%x refused",
+		log_ratelimited(&vp->rl, LOG_WARN, "%s: status 0x%x -> 0x%x refused",
 				vdev->ops->name, cur, val);
 		return;
 	}
@@ -471,12 +472,12 @@ static void vp_notify_write(struct virtio_pci *vp, uint64_t off, const uint8_t *
 	if (len >= 2)
 		q = (uint16_t)(data[0] | data[1] << 8);
 	if (q >= vp->vdev->nr_queues) {
-		log_ratelimited(&vp->vdev->rl, LOG_WARN, "%s: notify of queue %u of %u",
+		log_ratelimited(&vp->rl, LOG_WARN, "%s: notify of queue %u of %u",
 				vp->vdev->ops->name, q, vp->vdev->nr_queues);
 		vp_mark_needs_reset(vp);
 		return;
 	}
-	log_ratelimited(&vp->vdev->rl, LOG_DEBUG, "%s: queue %u kicked through the register",
+	log_ratelimited(&vp->rl, LOG_DEBUG, "%s: queue %u kicked through the register",
 			vp->vdev->ops->name, q);
 	vp_signal(vp->kicks[q].fd);
 }
@@ -547,8 +548,9 @@ static void vp_ioeventfds(struct virtio_pci *vp, uint64_t addr, bool assign)
 	for (uint16_t q = 0; q < vp->vdev->nr_queues; q++)
 		if (irq->ops->ioeventfd(irq->opaque, vp->kicks[q].fd, addr + VP_NOTIFY_OFF,
 					VP_NOTIFY_LEN, q, assign))
-			log_warn("%s: queue %u kicks go through the notify register",
-				 vp->vdev->ops->name, q);
+			log_ratelimited(&vp->rl, LOG_WARN,
+					"%s: queue %u kicks go through the notify register",
+					vp->vdev->ops->name, q);
 }
 
 static void vp_bar_moved(struct pci_dev *pdev, unsigned int bar, uint64_t addr)

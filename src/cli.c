@@ -25,6 +25,7 @@ static const char usage[] =
 	"                       virtio-console (hvc0; early messages on the UART),\n"
 	"                       or nowhere\n"
 	"  --console-log FILE   also append everything the guest prints to FILE\n"
+	"  --rng                a virtio-rng device (PCI) fed from the host's getrandom()\n"
 	"  --log-level LVL      error, warn (default), info or debug\n"
 	"  --disk PATH[,ro][,serial=ID][,cache=none|writeback]\n"
 	"                       raw disk image as a virtio-blk device (up to 16);\n"
@@ -213,7 +214,7 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 			  size_t cmdline_size, FILE *out, FILE *err)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
-	       OPT_CONSOLE_LOG, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION, OPT_DISK };
+	       OPT_CONSOLE_LOG, OPT_LOG_LEVEL, OPT_RNG, OPT_HELP, OPT_VERSION, OPT_DISK };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -224,6 +225,7 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 		{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "disk", required_argument, NULL, OPT_DISK },
+		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -305,6 +307,9 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 			if (cli_parse_disk(optarg, &cfg->disks[cfg->nr_disks], err))
 				return CLI_EXIT_USAGE;
 			cfg->nr_disks++;
+			break;
+		case OPT_RNG:
+			cfg->rng = true;
 			break;
 		case OPT_HELP:
 			fputs(usage, out);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The machine: builds everything from the config, runs it, tears it down. */
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,6 +19,8 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/layout.h"
 #include "devices.h"
+#include "virtio/blk.h"
+#include "virtio/virtio_pci.h"
 #include "kvmrun/bus.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/guest_mem.h"
@@ -46,6 +49,10 @@ struct vm {
 	struct device *devices;
 	struct platform_sink sink;
 	struct irq_line com1_irq;
+	struct irq_kvm *irq_kvm;
+	struct irq_chip irq; /* MSI routes, irqfds and ioeventfds for PCI devices */
+	struct pci_host *pci;
+	uint64_t pci_mmio64, pci_mmio64_size;
 	int sig_fd;
 	sigset_t old_mask;
 	struct vcpu *vcpus;
@@ -238,6 +245,19 @@ static int vm_setup_machine(struct vm *vm)
 	return 0;
 }
 
+/* The 64-bit PCI window: above RAM, inside the physical address bits KVM passes on. */
+static void vm_pci_windows(struct vm *vm)
+{
+	unsigned int eax, ebx, ecx, edx, phys_bits = 36;
+	uint64_t low, high;
+
+	if (__get_cpuid(0x80000008, &eax, &ebx, &ecx, &edx) && (eax & 0xff) >= 36)
+		phys_bits = eax & 0xff;
+	boot_ram_split(vm->cfg.memory, &low, &high);
+	layout_pci_mmio64(high ? LAYOUT_MMIO_HOLE_END + high : low, phys_bits, &vm->pci_mmio64,
+			  &vm->pci_mmio64_size);
+}
+
 static int vm_load(struct vm *vm, uint64_t *entry, uint64_t *boot_params)
 {
 	struct boot_images img = {
@@ -251,6 +271,9 @@ static int vm_load(struct vm *vm, uint64_t *entry, uint64_t *boot_params)
 	uint8_t *acpi_buf;
 	int ret;
 
+	vm_pci_windows(vm);
+	acpi.pci_mmio64 = vm->pci_mmio64;
+	acpi.pci_mmio64_size = vm->pci_mmio64_size;
 	apic_ids = calloc(vm->cfg.cpus, sizeof(*apic_ids));
 	if (!apic_ids)
 		return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");
@@ -339,6 +362,8 @@ static int vm_setup_signals(struct vm *vm)
 	if (pthread_sigmask(SIG_BLOCK, &mask, &vm->old_mask))
 		return vm_fail(KVMRUN_ERR_INTERNAL, "pthread_sigmask failed");
 	signal(SIGPIPE, SIG_IGN);
+	/* A write past RLIMIT_FSIZE fails with EFBIG (an I/O error for the guest). */
+	signal(SIGXFSZ, SIG_IGN);
 	if (vcpu_signal_setup())
 		return vm_fail(KVMRUN_ERR_INTERNAL, "sigaction failed");
 	sigdelset(&mask, VCPU_KICK_SIGNAL);
@@ -350,8 +375,48 @@ static int vm_setup_signals(struct vm *vm)
 	return 0;
 }
 
+/* The guest's names for the disks, in --disk order (virtio-blk probes in slot order). */
+static const char *const vm_disk_names[VM_MAX_DISKS] = {
+	"vda", "vdb", "vdc", "vdd", "vde", "vdf", "vdg", "vdh",
+	"vdi", "vdj", "vdk", "vdl", "vdm", "vdn", "vdo", "vdp",
+};
+
+/* virtio-console, then one virtio-blk per --disk, each on its own PCI slot. */
+static int vm_setup_virtio(struct vm *vm)
+{
+	struct virtio_dev *vdev;
+	char err[512];
+	int ret;
+
+	if (vm->cfg.console == CONSOLE_VIRTIO) {
+		ret = virtio_console_create(&vdev, vm->con, vm->loop, &vm->gm);
+		if (!ret)
+			ret = virtio_pci_create(&vm->devices, vm->pci, &vm->irq, vdev);
+		if (ret)
+			return vm_fail(KVMRUN_ERR_INTERNAL, "--console virtio: %s", strerror(-ret));
+	}
+	for (unsigned int i = 0; i < vm->cfg.nr_disks; i++) {
+		ret = virtio_blk_create(&vdev, &vm->cfg.disks[i], vm->loop, &vm->gm, err,
+					sizeof(err));
+		if (ret)
+			return vm_fail(ret == -ENOMEM ? KVMRUN_ERR_INTERNAL : KVMRUN_ERR_INPUT, "%s",
+				       err);
+		vdev->id = vm_disk_names[i];
+		ret = virtio_pci_create(&vm->devices, vm->pci, &vm->irq, vdev);
+		if (ret)
+			return vm_fail(KVMRUN_ERR_INTERNAL, "--disk %s: %s", vm->cfg.disks[i].path,
+				       strerror(-ret));
+	}
+	return 0;
+}
+
 static int vm_setup_devices(struct vm *vm)
 {
+	struct pci_host_windows win = {
+		.ecam = LAYOUT_PCI_ECAM,
+		.mmio32 = LAYOUT_PCI_MMIO32, .mmio32_size = LAYOUT_PCI_MMIO32_SIZE,
+		.mmio64 = vm->pci_mmio64, .mmio64_size = vm->pci_mmio64_size,
+	};
 	int ret;
 
 	ret = console_create(&vm->con, vm->loop, vm->cfg.console != CONSOLE_NONE,
@@ -367,9 +432,17 @@ static int vm_setup_devices(struct vm *vm)
 	    rtc_cmos_create(&vm->devices, &vm->pio) ||
 	    pvpanic_create(&vm->devices, &vm->mmio, LAYOUT_PVPANIC_MMIO, &vm->sink) ||
 	    acpi_pm_create(&vm->devices, &vm->pio, &vm->sink) ||
-	    pci_host_create(&vm->devices, &vm->pio, &vm->mmio, LAYOUT_PCI_ECAM))
+	    pci_host_create(&vm->devices, &vm->pci, &vm->pio, &vm->mmio, &win))
 		return vm_fail(KVMRUN_ERR_INTERNAL, "creating the platform devices failed");
-	return 0;
+	ret = irq_kvm_create(&vm->irq_kvm, vm->vm_fd, &vm->irq);
+	if (ret)
+		return vm_fail(KVMRUN_ERR_KVM, "KVM_SET_GSI_ROUTING/KVM_IRQFD: %s", strerror(-ret));
+	if (vm->cfg.rng) {
+		ret = virtio_rng_create(&vm->devices, vm->pci, &vm->irq, vm->loop, &vm->gm);
+		if (ret)
+			return vm_fail(KVMRUN_ERR_INTERNAL, "--rng: %s", strerror(-ret));
+	}
+	return vm_setup_virtio(vm);
 }
 
 static int vm_setup_vcpus(struct vm *vm, uint64_t entry, uint64_t boot_params)
@@ -485,6 +558,7 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	vm_free_inputs(vm);
 	devices_destroy(&vm->devices);
+	irq_kvm_destroy(vm->irq_kvm);
 	if (vm->con)
 		console_destroy(vm->con);
 	if (vm->loop)

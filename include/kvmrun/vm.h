@@ -53,6 +53,7 @@ struct vm_config {
 	enum log_level log_level;
 	unsigned int nr_disks;
 	struct disk_config disks[VM_MAX_DISKS];
+	bool rng; /* a virtio-rng device */
 };
 
 struct vm;

@@ -10,17 +10,19 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # The guest: Debian's cloud kernel and a busybox initramfs with tests/system/guest-init.
 guest_kernel() { echo "$("$top/scripts/fetch-guest-kernel" cloud)/vmlinuz"; }
-# virtio_pci is the transport virtio_console (hvc0, --console virtio) binds through.
-guest_modules="pvpanic_mmio virtio_pci virtio_console"
+# The modules the tests' init loads, and the programs the disk tests run in the guest.
+guest_modules="pvpanic_mmio virtio_pci virtio_rng virtio_blk virtio_console ext4"
+guest_programs="/sbin/mkfs.ext4"
 guest_initrd() {
-  local kdir key out
+  local kdir key out p bins=()
   kdir=$("$top/scripts/fetch-guest-kernel" cloud)
-  key=$({ cat "$top/tests/system/guest-init" "$kdir/version"; echo "$guest_modules"; } |
-    md5sum | cut -c1-12)
+  key=$({ cat "$top/tests/system/guest-init" "$kdir/version" "$top/scripts/mkinitramfs"
+          echo "$guest_modules $guest_programs"; } | md5sum | cut -c1-12)
   out=$cache/guest/initrd-$key.gz
   if [ ! -f "$out" ]; then
     mkdir -p "$cache/guest"
-    "$top/scripts/mkinitramfs" --kernel-dir "$kdir" --modules "$guest_modules" \
+    for p in $guest_programs; do bins+=(--binary "$p"); done
+    "$top/scripts/mkinitramfs" --kernel-dir "$kdir" --modules "$guest_modules" "${bins[@]}" \
       --init "$top/tests/system/guest-init" -o "$out.tmp" && mv "$out.tmp" "$out"
   fi
   echo "$out"

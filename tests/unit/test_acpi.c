@@ -402,6 +402,35 @@ static void test_pci(void **state)
 	release(&b);
 }
 
+/* The 64-bit window: a QWordMemory in PCI0's _CRS when there is one, none otherwise. */
+static void test_pci_mmio64(void **state)
+{
+	static const uint8_t qword_mem[] = { 0x8a, 0x2b, 0x00, 0x00 };
+	static const uint32_t ids[] = { 0 };
+	struct acpi_config cfg = { .nr_cpus = 1, .apic_ids = ids, .pci = true,
+				   .pci_mmio64 = 0x180000000ULL, .pci_mmio64_size = 1ULL << 36 };
+	uint8_t *mem = calloc(1, SIZE);
+	const uint8_t *p = NULL;
+	uint64_t rsdp;
+
+	(void)state;
+	assert_non_null(mem);
+	assert_int_equal(acpi_build(mem, SIZE, BASE, &cfg, &rsdp), 0);
+	for (size_t i = 0; i + 46 <= SIZE && !p; i++)
+		if (!memcmp(mem + i, qword_mem, sizeof(qword_mem)))
+			p = mem + i;
+	assert_non_null(p);
+	assert_int_equal(le(p + 14, 8), 0x180000000ULL);
+	assert_int_equal(le(p + 22, 8), 0x180000000ULL + (1ULL << 36) - 1);
+	assert_int_equal(le(p + 30, 8), 0);
+	assert_int_equal(le(p + 38, 8), 1ULL << 36);
+	cfg.pci_mmio64_size = 0;
+	assert_int_equal(acpi_build(mem, SIZE, BASE, &cfg, &rsdp), 0);
+	for (size_t i = 0; i + 4 <= SIZE; i++)
+		assert_true(memcmp(mem + i, qword_mem, sizeof(qword_mem)) != 0);
+	free(mem);
+}
+
 static void test_vcpus(unsigned int n)
 {
 	uint32_t *ids = calloc(n, sizeof(*ids));
@@ -572,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_too_many_for_area),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_pci),
+		cmocka_unit_test(test_pci_mmio64),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

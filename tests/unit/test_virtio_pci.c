@@ -1,0 +1,804 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The virtio-pci transport through the PCI host and the buses, with a fake device, a
+ * fake irq chip and fake guest RAM; the event loop runs on a thread of its own, as in
+ * the VMM. Status machine, feature negotiation, queue registers, notifications,
+ * interrupts, reset, the PCI configuration access capability, hostile accesses.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "arch/x86_64/layout.h"
+#include "fake_irq.h"
+#include "kvmrun/event_loop.h"
+#include "kvmrun/guest_mem.h"
+#include "virtio/virtio_pci.h"
+
+#define ECAM LAYOUT_PCI_ECAM
+#define W64 0x400000000ULL
+#define RAM_SIZE (1 << 20)
+#define NQ 2
+#define QMAX 64
+#define CFG_SIZE 8
+#define NO_VEC 0xffff
+
+#define ACK VIRTIO_STATUS_ACKNOWLEDGE
+#define DRV VIRTIO_STATUS_DRIVER
+#define FOK VIRTIO_STATUS_FEATURES_OK
+#define DOK VIRTIO_STATUS_DRIVER_OK
+#define FAILED VIRTIO_STATUS_FAILED
+#define NEEDS_RESET VIRTIO_STATUS_NEEDS_RESET
+
+/* Common configuration offsets (virtio 1.x 4.1.4.3). */
+#define DFSEL 0x00
+#define DF 0x04
+#define GFSEL 0x08
+#define GF 0x0c
+#define MSIX_CONFIG 0x10
+#define NUM_QUEUES 0x12
+#define STATUS 0x14
+#define GENERATION 0x15
+#define QSEL 0x16
+#define QSIZE 0x18
+#define QMSIX 0x1a
+#define QENABLE 0x1c
+#define QNOTIFYOFF 0x1e
+#define QDESC 0x20
+#define QDRIVER 0x28
+#define QDEVICE 0x30
+
+struct fake_vdev {
+	struct virtio_dev vdev;
+	uint8_t config[CFG_SIZE];
+	int event_fd; /* written by activate and queue_notify */
+	unsigned int activations, resets, notifies[NQ];
+	int activate_ret;
+	bool destroyed;
+};
+
+struct fixture {
+	struct fake_irq irq;
+	struct bus pio, mmio;
+	struct device *devs;
+	struct pci_host *host;
+	struct ev_loop *loop;
+	pthread_t loop_thread;
+	struct guest_mem gm;
+	uint8_t *ram;
+	struct fake_vdev *fd;
+	uint64_t bar;
+	unsigned int caps[6]; /* config offset of each virtio cap by cfg_type */
+	unsigned int msix_cap;
+};
+
+static void fake_config_read(struct virtio_dev *vdev, uint32_t off, void *data, uint32_t len)
+{
+	struct fake_vdev *d = container_of(vdev, struct fake_vdev, vdev);
+
+	assert_true(off + len <= CFG_SIZE);
+	memcpy(data, d->config + off, len);
+}
+
+static void fake_config_write(struct virtio_dev *vdev, uint32_t off, const void *data, uint32_t len)
+{
+	struct fake_vdev *d = container_of(vdev, struct fake_vdev, vdev);
+
+	assert_true(off + len <= CFG_SIZE);
+	memcpy(d->config + off, data, len);
+}
+
+static void fake_signal(struct fake_vdev *d)
+{
+	uint64_t one = 1;
+
+	assert_int_equal(write(d->event_fd, &one, sizeof(one)), sizeof(one));
+}
+
+static int fake_activate(struct virtio_dev *vdev)
+{
+	struct fake_vdev *d = container_of(vdev, struct fake_vdev, vdev);
+
+	d->activations++;
+	fake_signal(d);
+	return d->activate_ret;
+}
+
+static void fake_queue_notify(struct virtio_dev *vdev, uint16_t q)
+{
+	struct fake_vdev *d = container_of(vdev, struct fake_vdev, vdev);
+
+	assert_true(q < NQ);
+	assert_true(vdev->active);
+	d->notifies[q]++;
+	fake_signal(d);
+}
+
+static void fake_reset(struct virtio_dev *vdev)
+{
+	struct fake_vdev *d = container_of(vdev, struct fake_vdev, vdev);
+
+	d->resets++;
+}
+
+static void fake_destroy(struct virtio_dev *vdev)
+{
+	struct fake_vdev *d = container_of(vdev, struct fake_vdev, vdev);
+
+	d->destroyed = true; /* freed by the fixture, which checks this */
+}
+
+static const struct virtio_dev_ops fake_ops = {
+    .name = "fake",
+    .device_id = 9,
+    .config_size = CFG_SIZE,
+    .config_read = fake_config_read,
+    .config_write = fake_config_write,
+    .activate = fake_activate,
+    .queue_notify = fake_queue_notify,
+    .reset = fake_reset,
+    .destroy = fake_destroy,
+};
+
+static void *loop_main(void *arg)
+{
+	ev_run(arg);
+	return NULL;
+}
+
+static uint64_t rd(struct fixture *f, uint64_t addr, uint32_t len)
+{
+	uint64_t v = 0;
+
+	bus_access(&f->mmio, addr, (uint8_t *)&v, len, false);
+	return v;
+}
+
+static void wr(struct fixture *f, uint64_t addr, uint32_t len, uint64_t v)
+{
+	bus_access(&f->mmio, addr, (uint8_t *)&v, len, true);
+}
+
+static uint32_t cfg_rd(struct fixture *f, unsigned int reg, uint32_t len)
+{
+	return (uint32_t)rd(f, ECAM + (1 << 15) + reg, len);
+}
+
+static void cfg_wr(struct fixture *f, unsigned int reg, uint32_t len, uint32_t v)
+{
+	wr(f, ECAM + (1 << 15) + reg, len, v);
+}
+
+static uint64_t common_rd(struct fixture *f, unsigned int off, uint32_t len)
+{
+	return rd(f, f->bar + off, len);
+}
+
+static void common_wr(struct fixture *f, unsigned int off, uint32_t len, uint64_t v)
+{
+	wr(f, f->bar + off, len, v);
+}
+
+static uint32_t cap_field(struct fixture *f, unsigned int type, unsigned int off)
+{
+	return cfg_rd(f, f->caps[type] + off, 4);
+}
+
+static void wait_event(struct fixture *f)
+{
+	uint64_t v;
+
+	assert_int_equal(read(f->fd->event_fd, &v, sizeof(v)), sizeof(v));
+}
+
+/* Reset the way a driver does: write 0, then wait for 0 to read back. */
+static void do_reset(struct fixture *f)
+{
+	common_wr(f, STATUS, 1, 0);
+	while (common_rd(f, STATUS, 1) != 0)
+		sched_yield();
+}
+
+static void set_features(struct fixture *f, uint64_t feat)
+{
+	common_wr(f, GFSEL, 4, 0);
+	common_wr(f, GF, 4, (uint32_t)feat);
+	common_wr(f, GFSEL, 4, 1);
+	common_wr(f, GF, 4, (uint32_t)(feat >> 32));
+}
+
+static void to_features_ok(struct fixture *f)
+{
+	common_wr(f, STATUS, 1, ACK);
+	common_wr(f, STATUS, 1, ACK | DRV);
+	set_features(f, VIRTIO_BIT(VIRTIO_F_VERSION_1));
+	common_wr(f, STATUS, 1, ACK | DRV | FOK);
+	assert_int_equal(common_rd(f, STATUS, 1), ACK | DRV | FOK);
+}
+
+/* Queue q with rings in fake RAM, enabled. */
+static void setup_queue(struct fixture *f, uint16_t q, uint16_t size)
+{
+	uint64_t base = 0x10000 + q * 0x10000ULL;
+
+	common_wr(f, QSEL, 2, q);
+	common_wr(f, QSIZE, 2, size);
+	common_wr(f, QDESC, 8, base);
+	common_wr(f, QDRIVER, 4, (uint32_t)(base + 0x4000));
+	common_wr(f, QDRIVER + 4, 4, 0);
+	common_wr(f, QDEVICE, 8, base + 0x8000);
+	common_wr(f, QMSIX, 2, q + 1);
+	common_wr(f, QENABLE, 2, 1);
+}
+
+static void activate(struct fixture *f)
+{
+	to_features_ok(f);
+	setup_queue(f, 0, QMAX);
+	setup_queue(f, 1, 16);
+	common_wr(f, MSIX_CONFIG, 2, 0);
+	common_wr(f, STATUS, 1, ACK | DRV | FOK | DOK);
+	wait_event(f); /* activate */
+	wait_event(f); /* the kick of queue 0 after activation */
+	wait_event(f); /* and of queue 1 */
+}
+
+/* The guest turns MSI-X on and unmasks every vector (message = vector number). */
+static void enable_msix(struct fixture *f)
+{
+	uint64_t table = f->bar + (cfg_rd(f, f->msix_cap + 4, 4) & ~7U);
+
+	for (unsigned int v = 0; v <= NQ; v++) {
+		wr(f, table + v * 16, 4, 0xfee00000);
+		wr(f, table + v * 16 + 4, 4, 0);
+		wr(f, table + v * 16 + 8, 4, 0x40 + v);
+		wr(f, table + v * 16 + 12, 4, 0);
+	}
+	cfg_wr(f, f->msix_cap + 2, 2, 0x8000);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct pci_host_windows win = {.ecam = ECAM,
+				       .mmio32 = LAYOUT_PCI_MMIO32,
+				       .mmio32_size = LAYOUT_PCI_MMIO32_SIZE,
+				       .mmio64 = W64,
+				       .mmio64_size = 1ULL << 32};
+	unsigned int p;
+
+	if (!f)
+		return -1;
+	fake_irq_init(&f->irq);
+	bus_init(&f->pio, "pio");
+	bus_init(&f->mmio, "mmio");
+	f->ram = calloc(1, RAM_SIZE);
+	f->fd = calloc(1, sizeof(*f->fd));
+	if (!f->ram || !f->fd || gm_add_region(&f->gm, 0, RAM_SIZE, f->ram) ||
+	    ev_loop_create(&f->loop) ||
+	    pci_host_create(&f->devs, &f->host, &f->pio, &f->mmio, &win))
+		return -1;
+	f->fd->event_fd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE); /* one read per event */
+	f->fd->vdev.ops = &fake_ops;
+	f->fd->vdev.host_features = VIRTIO_BIT(0) | VIRTIO_BIT(VQ_F_EVENT_IDX);
+	f->fd->vdev.nr_queues = NQ;
+	f->fd->vdev.queue_max = QMAX;
+	f->fd->vdev.loop = f->loop;
+	f->fd->vdev.gm = &f->gm;
+	for (unsigned int i = 0; i < CFG_SIZE; i++)
+		f->fd->config[i] = (uint8_t)(0xa0 + i);
+	if (virtio_pci_create(&f->devs, f->host, &f->irq.chip, &f->fd->vdev))
+		return -1;
+	/* Find the capabilities and turn memory decoding on, as a driver would. */
+	for (p = cfg_rd(f, 0x34, 1); p; p = cfg_rd(f, p + 1, 1)) {
+		if (cfg_rd(f, p, 1) == 0x11)
+			f->msix_cap = p;
+		else if (cfg_rd(f, p, 1) == 0x09 && cfg_rd(f, p + 3, 1) < 6)
+			f->caps[cfg_rd(f, p + 3, 1)] = p;
+	}
+	f->bar = (cfg_rd(f, 0x10, 4) & ~0xfULL) | (uint64_t)cfg_rd(f, 0x14, 4) << 32;
+	cfg_wr(f, 0x04, 2, 0x6);
+	if (pthread_create(&f->loop_thread, NULL, loop_main, f->loop))
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	ev_stop(f->loop, 0);
+	pthread_join(f->loop_thread, NULL);
+	devices_destroy(&f->devs);
+	assert_true(f->fd->destroyed);
+	assert_int_equal(f->irq.nr_io, 0);
+	for (unsigned int i = 0; i < FAKE_MAX_MSI; i++)
+		assert_false(f->irq.used[i]);
+	ev_loop_destroy(f->loop);
+	close(f->fd->event_fd);
+	free(f->fd);
+	free(f->ram);
+	free(f);
+	return 0;
+}
+
+static void test_identity_and_caps(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(cfg_rd(f, 0x00, 4), (0x1040 + 9) << 16 | 0x1af4);
+	assert_int_equal(cfg_rd(f, 0x08, 1), 1);
+	assert_int_equal(cfg_rd(f, 0x2c, 2), 0x1af4);
+	/* A 64-bit memory BAR in the 64-bit window. */
+	assert_int_equal(cfg_rd(f, 0x10, 4) & 0x7, 0x4);
+	assert_true(f->bar >= W64);
+	assert_int_not_equal(f->msix_cap, 0);
+	assert_int_equal(cfg_rd(f, f->msix_cap + 2, 2) & 0x7ff, NQ); /* NQ + 1 vectors */
+	for (unsigned int t = 1; t <= 5; t++) {
+		assert_int_not_equal(f->caps[t], 0);
+		assert_int_equal(cfg_rd(f, f->caps[t] + 4, 1), 0); /* BAR 0 */
+	}
+	assert_int_equal(cap_field(f, 1, 12), 0x40);
+	assert_int_equal(cap_field(f, 3, 12), 1);
+	assert_int_equal(cap_field(f, 4, 12), CFG_SIZE);
+	assert_int_equal(cap_field(f, 2, 12), 2);
+	assert_int_equal(cap_field(f, 2, 16), 0); /* notify_off_multiplier */
+	assert_int_equal(common_rd(f, NUM_QUEUES, 2), NQ);
+	/* Offered features include VERSION_1. */
+	common_wr(f, DFSEL, 4, 1);
+	assert_int_equal(common_rd(f, DF, 4), 1);
+	common_wr(f, DFSEL, 4, 0);
+	assert_int_equal(common_rd(f, DF, 4), 1 | 1U << VQ_F_EVENT_IDX);
+	common_wr(f, DFSEL, 4, 2);
+	assert_int_equal(common_rd(f, DF, 4), 0);
+	/* Device config through the BAR. */
+	assert_int_equal(rd(f, f->bar + cap_field(f, 4, 8) + 2, 2), 0xa3a2);
+}
+
+static bool allowed(uint8_t from, uint8_t to)
+{
+	static const uint8_t chain[] = {0, ACK, ACK | DRV, ACK | DRV | FOK, ACK | DRV | FOK | DOK};
+
+	if (to == (from | FAILED) && to != from)
+		return true;
+	for (unsigned int i = 0; i + 1 < ARRAY_SIZE(chain); i++)
+		if (chain[i] == from && chain[i + 1] == to)
+			return true;
+	return false;
+}
+
+static void drive_to(struct fixture *f, uint8_t st)
+{
+	do_reset(f);
+	if (st & ACK)
+		common_wr(f, STATUS, 1, ACK);
+	if (st & DRV) {
+		common_wr(f, STATUS, 1, ACK | DRV);
+		set_features(f, VIRTIO_BIT(VIRTIO_F_VERSION_1));
+	}
+	if (st & FOK)
+		common_wr(f, STATUS, 1, ACK | DRV | FOK);
+	if (st & DOK) {
+		common_wr(f, STATUS, 1, ACK | DRV | FOK | DOK);
+		wait_event(f); /* activated; no queues enabled, so no kicks */
+	}
+	if (st & FAILED)
+		common_wr(f, STATUS, 1, st);
+	assert_int_equal(common_rd(f, STATUS, 1), st);
+}
+
+static void test_status_transitions(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t from[] = {0,
+				       ACK,
+				       ACK | DRV,
+				       ACK | DRV | FOK,
+				       ACK | DRV | FOK | DOK,
+				       ACK | FAILED,
+				       ACK | DRV | FOK | DOK | FAILED};
+
+	unsigned int expect = 0;
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(from); i++) {
+		for (unsigned int to = 1; to < 256; to++) {
+			uint8_t want;
+
+			if (to & NEEDS_RESET)
+				continue; /* the driver cannot set the device's bit; below */
+			drive_to(f, from[i]);
+			expect += !!(from[i] & DOK);
+			common_wr(f, STATUS, 1, to);
+			want =
+			    allowed(from[i], (uint8_t)to) || to == from[i] ? (uint8_t)to : from[i];
+			if (common_rd(f, STATUS, 1) != want)
+				fail_msg("status 0x%x -> 0x%x: reads 0x%x, want 0x%x", from[i], to,
+					 (unsigned int)common_rd(f, STATUS, 1), want);
+			if (want & DOK && !(from[i] & DOK)) {
+				wait_event(f);
+				expect++;
+			}
+		}
+	}
+	do_reset(f);
+	/* NEEDS_RESET written by the driver is dropped. */
+	common_wr(f, STATUS, 1, ACK | NEEDS_RESET);
+	assert_int_equal(common_rd(f, STATUS, 1), ACK);
+	assert_int_equal(f->fd->activations, expect);
+	assert_true(expect > 2 * 127);
+}
+
+static void test_features_ok_refused(void **state)
+{
+	struct fixture *f = *state;
+	static const uint64_t bad[] = {
+	    0,						     /* no VERSION_1 */
+	    VIRTIO_BIT(0),				     /* offered, but no VERSION_1 */
+	    VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(1),  /* not offered */
+	    VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(63), /* not offered, high word */
+	    VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_ACCESS_PLATFORM),
+	};
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(bad); i++) {
+		drive_to(f, ACK | DRV);
+		set_features(f, bad[i]);
+		common_wr(f, STATUS, 1, ACK | DRV | FOK);
+		assert_int_equal(common_rd(f, STATUS, 1), ACK | DRV);
+	}
+	drive_to(f, ACK | DRV);
+	set_features(f,
+		     VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(0) | VIRTIO_BIT(VQ_F_EVENT_IDX));
+	common_wr(f, STATUS, 1, ACK | DRV | FOK);
+	assert_int_equal(common_rd(f, STATUS, 1), ACK | DRV | FOK);
+	/* Frozen from FEATURES_OK on. */
+	common_wr(f, GFSEL, 4, 0);
+	common_wr(f, GF, 4, 0);
+	assert_int_equal(common_rd(f, GF, 4), 1 | 1U << VQ_F_EVENT_IDX);
+	/* Writable before DRIVER only? No: only between DRIVER and FEATURES_OK. */
+	drive_to(f, ACK);
+	common_wr(f, GF, 4, 1);
+	assert_int_equal(common_rd(f, GF, 4), 0);
+	/* Select above 1: reads zero, writes nothing. */
+	drive_to(f, ACK | DRV);
+	common_wr(f, GFSEL, 4, 2);
+	common_wr(f, GF, 4, 0xffffffff);
+	assert_int_equal(common_rd(f, GF, 4), 0);
+}
+
+static void test_queue_registers(void **state)
+{
+	struct fixture *f = *state;
+	static const uint16_t bad_sizes[] = {0, 3, 48, QMAX + 1, QMAX * 2, 0x8000, 0xffff};
+
+	to_features_ok(f);
+	common_wr(f, QSEL, 2, 1);
+	assert_int_equal(common_rd(f, QSIZE, 2), QMAX);
+	assert_int_equal(common_rd(f, QMSIX, 2), NO_VEC);
+	assert_int_equal(common_rd(f, QNOTIFYOFF, 2), 0);
+	for (unsigned int i = 0; i < ARRAY_SIZE(bad_sizes); i++) {
+		common_wr(f, QSIZE, 2, bad_sizes[i]);
+		assert_int_equal(common_rd(f, QSIZE, 2), QMAX);
+	}
+	common_wr(f, QSIZE, 2, 1);
+	assert_int_equal(common_rd(f, QSIZE, 2), 1);
+	common_wr(f, QSIZE, 2, 32);
+	assert_int_equal(common_rd(f, QSIZE, 2), 32);
+	/* Vectors: in range kept, out of range read back NO_VECTOR. */
+	common_wr(f, QMSIX, 2, NQ);
+	assert_int_equal(common_rd(f, QMSIX, 2), NQ);
+	common_wr(f, QMSIX, 2, NQ + 1);
+	assert_int_equal(common_rd(f, QMSIX, 2), NO_VEC);
+	common_wr(f, MSIX_CONFIG, 2, 0x1234);
+	assert_int_equal(common_rd(f, MSIX_CONFIG, 2), NO_VEC);
+	/* Addresses: 64-bit whole or as halves; other widths ignored. */
+	common_wr(f, QDESC, 8, 0x1122334455667788ULL);
+	assert_int_equal(common_rd(f, QDESC, 8), 0x1122334455667788ULL);
+	common_wr(f, QDESC + 4, 4, 0);
+	assert_int_equal(common_rd(f, QDESC, 8), 0x55667788ULL);
+	common_wr(f, QDESC, 2, 0);
+	common_wr(f, QDESC + 1, 4, 0);
+	assert_int_equal(common_rd(f, QDESC, 8), 0x55667788ULL);
+	/* queue_enable takes 1 only. */
+	common_wr(f, QENABLE, 2, 2);
+	assert_int_equal(common_rd(f, QENABLE, 2), 0);
+	/* Out-of-range select: reads zero size, writes go nowhere. */
+	common_wr(f, QSEL, 2, NQ);
+	assert_int_equal(common_rd(f, QSIZE, 2), 0);
+	common_wr(f, QSIZE, 2, 16);
+	common_wr(f, QENABLE, 2, 1);
+	common_wr(f, QDESC, 8, 0x1000);
+	assert_int_equal(common_rd(f, QSIZE, 2), 0);
+	assert_int_equal(common_rd(f, QENABLE, 2), 0);
+	assert_int_equal(common_rd(f, QDESC, 8), 0);
+	/* Enabled: frozen. */
+	common_wr(f, QSEL, 2, 1);
+	common_wr(f, QENABLE, 2, 1);
+	common_wr(f, QSIZE, 2, 16);
+	common_wr(f, QDESC, 8, 0x9000);
+	common_wr(f, QMSIX, 2, 0);
+	common_wr(f, QENABLE, 2, 0);
+	assert_int_equal(common_rd(f, QSIZE, 2), 32);
+	assert_int_equal(common_rd(f, QDESC, 8), 0x55667788ULL);
+	assert_int_equal(common_rd(f, QMSIX, 2), NO_VEC);
+	assert_int_equal(common_rd(f, QENABLE, 2), 1);
+	/* After DRIVER_OK: queue 0 (not enabled) is frozen too. */
+	common_wr(f, STATUS, 1, ACK | DRV | FOK | DOK);
+	/* Queue 1's rings are outside RAM: activation fails, NEEDS_RESET. */
+	while (!(common_rd(f, STATUS, 1) & NEEDS_RESET))
+		sched_yield();
+	common_wr(f, QSEL, 2, 0);
+	common_wr(f, QSIZE, 2, 16);
+	common_wr(f, QDESC, 8, 0x2000);
+	common_wr(f, QENABLE, 2, 1);
+	assert_int_equal(common_rd(f, QSIZE, 2), QMAX);
+	assert_int_equal(common_rd(f, QDESC, 8), 0);
+	assert_int_equal(common_rd(f, QENABLE, 2), 0);
+	assert_int_equal(f->fd->activations, 0);
+	assert_false(f->fd->vdev.active);
+}
+
+static void test_activate_and_notify(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t notify = f->bar + cap_field(f, 2, 8);
+
+	activate(f);
+	assert_int_equal(f->fd->activations, 1);
+	assert_true(f->fd->vdev.active);
+	assert_int_equal(f->fd->vdev.vqs[0].size, QMAX);
+	assert_int_equal(f->fd->vdev.vqs[1].size, 16);
+	assert_int_equal(f->fd->vdev.vqs[1].desc_gpa, 0x20000);
+	assert_true(f->fd->vdev.features & VIRTIO_BIT(VIRTIO_F_VERSION_1));
+	/* Notifies that reach the register (any width) go to the loop. */
+	wr(f, notify, 2, 1);
+	wait_event(f);
+	assert_int_equal(f->fd->notifies[1], 2);
+	wr(f, notify, 4, 0);
+	wait_event(f);
+	assert_int_equal(f->fd->notifies[0], 2);
+	wr(f, notify, 1, 1);
+	wait_event(f);
+	assert_int_equal(f->fd->notifies[1], 3);
+	/* Reads of the notify region: zero. */
+	assert_int_equal(rd(f, notify, 2), 0);
+	/* A queue index out of range: NEEDS_RESET and a config interrupt. */
+	enable_msix(f);
+	wr(f, notify, 2, NQ);
+	assert_int_equal(common_rd(f, STATUS, 1), ACK | DRV | FOK | DOK | NEEDS_RESET);
+	assert_int_equal(fake_fired(&f->irq, 0), 1);
+	assert_int_equal(rd(f, f->bar + cap_field(f, 3, 8), 1), 2);
+	wr(f, notify, 2, 0xffff);
+	assert_int_equal(fake_fired(&f->irq, 0), 1); /* once */
+	do_reset(f);
+	assert_int_equal(f->fd->resets, 1);
+	assert_false(f->fd->vdev.active);
+	assert_int_equal(f->fd->vdev.vqs[0].size, 0);
+}
+
+static void test_interrupts(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_dev *vdev = &f->fd->vdev;
+	uint64_t isr = f->bar + cap_field(f, 3, 8);
+
+	activate(f);
+	/* Without MSI-X: only the ISR. */
+	virtio_notify(vdev, 1);
+	assert_int_equal(fake_fired(&f->irq, 2), 0);
+	assert_int_equal(rd(f, isr, 1), 1);
+	assert_int_equal(rd(f, isr, 1), 0); /* read to clear */
+	enable_msix(f);
+	virtio_notify(vdev, 1);
+	virtio_notify(vdev, 0);
+	assert_int_equal(fake_fired(&f->irq, 2), 1);
+	assert_int_equal(fake_fired(&f->irq, 1), 1);
+	assert_int_equal(f->irq.data[2], 0x42);
+	virtio_notify(vdev, NQ); /* out of range: nothing */
+	assert_int_equal(fake_fired(&f->irq, 0), 0);
+	/* Config change: generation moves, config vector fires, ISR bit 1. */
+	rd(f, isr, 1);
+	assert_int_equal(common_rd(f, GENERATION, 1), 0);
+	virtio_config_changed(vdev);
+	assert_int_equal(common_rd(f, GENERATION, 1), 1);
+	assert_int_equal(fake_fired(&f->irq, 0), 1);
+	assert_int_equal(rd(f, isr, 4), 2);
+	/* ISR writes are ignored. */
+	wr(f, isr, 1, 3);
+	assert_int_equal(rd(f, isr, 1), 0);
+	/* The device breaks: NEEDS_RESET and a config interrupt. */
+	virtio_needs_reset(vdev, "test");
+	assert_true(common_rd(f, STATUS, 1) & NEEDS_RESET);
+	assert_int_equal(fake_fired(&f->irq, 0), 2);
+	/* A masked vector is held pending. */
+	wr(f, f->bar + 0x4000 + 16 + 12, 4, 1);
+	virtio_notify(vdev, 0);
+	assert_int_equal(fake_fired(&f->irq, 1), 1);
+	assert_int_equal(rd(f, f->bar + 0x5000, 1), 2);
+	wr(f, f->bar + 0x4000 + 16 + 12, 4, 0);
+	assert_int_equal(fake_fired(&f->irq, 1), 2);
+}
+
+static void test_reset_restores_everything(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t first[0x40], after[0x40];
+
+	for (unsigned int i = 0; i < sizeof(first); i++)
+		first[i] = (uint8_t)common_rd(f, i, 1);
+	activate(f);
+	enable_msix(f);
+	virtio_config_changed(&f->fd->vdev);
+	virtio_notify(&f->fd->vdev, 0);
+	common_wr(f, DFSEL, 4, 1);
+	common_wr(f, GFSEL, 4, 1);
+	common_wr(f, QSEL, 2, 1);
+	do_reset(f);
+	for (unsigned int i = 0; i < sizeof(after); i++)
+		after[i] = (uint8_t)common_rd(f, i, 1);
+	assert_memory_equal(first, after, sizeof(first));
+	for (uint16_t q = 0; q < NQ; q++) {
+		common_wr(f, QSEL, 2, q);
+		assert_int_equal(common_rd(f, QSIZE, 2), QMAX);
+		assert_int_equal(common_rd(f, QENABLE, 2), 0);
+		assert_int_equal(common_rd(f, QMSIX, 2), NO_VEC);
+		assert_int_equal(common_rd(f, QDESC, 8), 0);
+		assert_int_equal(common_rd(f, QDRIVER, 8), 0);
+		assert_int_equal(common_rd(f, QDEVICE, 8), 0);
+	}
+	assert_int_equal(rd(f, f->bar + cap_field(f, 3, 8), 1), 0);
+	assert_int_equal(f->fd->resets, 1);
+	/* And the device starts again. */
+	activate(f);
+	assert_int_equal(f->fd->activations, 2);
+}
+
+static void test_activate_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	f->fd->activate_ret = -EIO;
+	to_features_ok(f);
+	setup_queue(f, 0, 8);
+	common_wr(f, STATUS, 1, ACK | DRV | FOK | DOK);
+	wait_event(f);
+	while (!(common_rd(f, STATUS, 1) & NEEDS_RESET))
+		sched_yield();
+	assert_false(f->fd->vdev.active);
+	assert_int_equal(f->fd->vdev.vqs[0].size, 0);
+	do_reset(f);
+	assert_int_equal(f->fd->resets, 0); /* never active: nothing to reset */
+}
+
+static void test_ioeventfds_follow_bar(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t moved = W64 + 0x10000000ULL;
+
+	assert_int_equal(f->irq.nr_io, NQ);
+	for (unsigned int i = 0; i < f->irq.nr_io; i++) {
+		assert_int_equal(f->irq.io[i].addr, f->bar + 0x3000);
+		assert_int_equal(f->irq.io[i].len, 2);
+		assert_true(f->irq.io[i].datamatch < NQ);
+	}
+	cfg_wr(f, 0x10, 4, (uint32_t)moved | 4);
+	cfg_wr(f, 0x14, 4, (uint32_t)(moved >> 32));
+	assert_int_equal(f->irq.nr_io, NQ);
+	for (unsigned int i = 0; i < f->irq.nr_io; i++)
+		assert_int_equal(f->irq.io[i].addr, moved + 0x3000);
+	f->bar = moved;
+	assert_int_equal(common_rd(f, NUM_QUEUES, 2), NQ);
+	cfg_wr(f, 0x04, 2, 0);
+	assert_int_equal(f->irq.nr_io, 0);
+	assert_int_equal(common_rd(f, NUM_QUEUES, 2), 0xffff);
+	cfg_wr(f, 0x04, 2, 2);
+	assert_int_equal(f->irq.nr_io, NQ);
+}
+
+static void test_pci_cfg_window(void **state)
+{
+	struct fixture *f = *state;
+	unsigned int c = f->caps[5];
+
+	cfg_wr(f, c + 4, 1, 0);
+	cfg_wr(f, c + 8, 4, NUM_QUEUES);
+	cfg_wr(f, c + 12, 4, 2);
+	assert_int_equal(cfg_rd(f, c + 16, 2), NQ);
+	/* Write status through the window. */
+	cfg_wr(f, c + 8, 4, STATUS);
+	cfg_wr(f, c + 12, 4, 1);
+	cfg_wr(f, c + 16, 1, ACK);
+	assert_int_equal(common_rd(f, STATUS, 1), ACK);
+	assert_int_equal(cfg_rd(f, c + 16, 1), ACK);
+	/* Bad windows: another BAR, odd lengths, misaligned, beyond the BAR: nothing. */
+	cfg_wr(f, c + 4, 1, 1);
+	cfg_wr(f, c + 16, 1, 0);
+	assert_int_equal(common_rd(f, STATUS, 1), ACK);
+	cfg_wr(f, c + 4, 1, 0);
+	cfg_wr(f, c + 12, 4, 3);
+	cfg_wr(f, c + 16, 1, 0);
+	cfg_wr(f, c + 12, 4, 0);
+	cfg_wr(f, c + 16, 1, 0);
+	cfg_wr(f, c + 12, 4, 2);
+	cfg_wr(f, c + 8, 4, STATUS + 1);
+	cfg_wr(f, c + 16, 1, 0);
+	cfg_wr(f, c + 8, 4, 0xfffffffe);
+	cfg_wr(f, c + 16, 2, 0);
+	assert_int_equal(common_rd(f, STATUS, 1), ACK);
+	/* The cap's type and length stay read-only. */
+	cfg_wr(f, c + 2, 2, 0xffff);
+	assert_int_equal(cfg_rd(f, c + 2, 2), 5 << 8 | 20);
+}
+
+static void test_every_offset_every_width(void **state)
+{
+	struct fixture *f = *state;
+	static const uint32_t widths[] = {1, 2, 4, 8};
+
+	activate(f);
+	/* Reads anywhere in the BAR: no crash, no state change but ISR. */
+	for (uint64_t off = 0; off < 0x8000 + 8; off++)
+		for (unsigned int w = 0; w < 4; w++)
+			rd(f, f->bar + off, widths[w]);
+	assert_int_equal(common_rd(f, STATUS, 1), ACK | DRV | FOK | DOK);
+	/* Writes of all ones to read-only fields and unused space: ignored. */
+	for (uint64_t off = 0; off < 0x8000 + 8; off++) {
+		bool rw_common = off < 0x40 && (off < NUM_QUEUES || (off >= STATUS && off < 0x16) ||
+						(off >= QSEL && off < QNOTIFYOFF) || off >= QDESC);
+		bool notify = off >= 0x3000 && off < 0x4000;
+
+		if (rw_common || notify || (off >= 0x2000 && off < 0x2000 + CFG_SIZE + 8) ||
+		    (off >= 0x4000 - 8 && off < 0x5000))
+			continue;
+		for (unsigned int w = 0; w < 4; w++)
+			wr(f, f->bar + off, widths[w], ~0ULL);
+	}
+	assert_int_equal(common_rd(f, NUM_QUEUES, 2), NQ);
+	assert_int_equal(common_rd(f, GENERATION, 1), 0);
+	assert_int_equal(common_rd(f, QNOTIFYOFF, 2), 0);
+	assert_int_equal(common_rd(f, STATUS, 1), ACK | DRV | FOK | DOK);
+	common_wr(f, DFSEL, 4, 0);
+	assert_int_equal(common_rd(f, DF, 4), 1 | 1U << VQ_F_EVENT_IDX);
+	/* Device config: accesses past its end read zero and are not passed on. */
+	for (uint64_t off = 0; off < CFG_SIZE + 8; off++) {
+		for (unsigned int w = 0; w < 4; w++) {
+			uint64_t v = rd(f, f->bar + 0x2000 + off, widths[w]);
+
+			if (off + widths[w] > CFG_SIZE)
+				assert_true(v == 0);
+			wr(f, f->bar + 0x2000 + off, widths[w], 0x5555555555555555ULL);
+		}
+	}
+	assert_int_equal(f->fd->config[0], 0x55);
+	/* Past the BAR: all ones from the host. */
+	assert_int_equal(rd(f, f->bar + 0x7ffc, 8), ~0ULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_identity_and_caps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_status_transitions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_features_ok_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_registers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_activate_and_notify, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_interrupts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reset_restores_everything, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_activate_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ioeventfds_follow_bar, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pci_cfg_window, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_every_offset_every_width, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -17,6 +17,8 @@ struct serial;
 enum platform_event { PLATFORM_POWEROFF, PLATFORM_RESET, PLATFORM_PANIC };
 struct platform_sink {
 	void (*event)(void *opaque, enum platform_event ev);
+	/* The guest asked to end the VM with this exit status (0..255); may be NULL. */
+	void (*exit)(void *opaque, int status);
 	void *opaque;
 };
 
@@ -75,6 +77,13 @@ int acpi_pm_create(struct device **list, struct bus *pio,
  */
 int pci_host_create(struct device **list, struct bus *pio, struct bus *mmio,
 		    uint64_t ecam_base) WARN_UNUSED;
+
+/*
+ * Exit port: a byte N written to @port ends the VM with exit status N through
+ * sink->exit (for test guests). Other widths are ignored; reads see all ones.
+ */
+int exit_port_create(struct device **list, struct bus *pio, uint16_t port,
+		     const struct platform_sink *sink) WARN_UNUSED;
 
 void devices_destroy(struct device **list);
 

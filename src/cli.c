@@ -21,6 +21,7 @@ static const char usage[] =
 	"  --memory SIZE        guest RAM, with K, M or G suffix (default 256M)\n"
 	"  --console serial|none  guest console on the terminal (default) or nowhere\n"
 	"  --console-log FILE   also append everything the guest prints to FILE\n"
+	"  --rng                a virtio-rng device (PCI) fed from the host's getrandom()\n"
 	"  --log-level LVL      error, warn (default), info or debug\n"
 	"  --help, --version\n"
 	"\n"
@@ -126,7 +127,7 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 			  size_t cmdline_size, FILE *out, FILE *err)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
-	       OPT_CONSOLE_LOG, OPT_LOG_LEVEL, OPT_HELP, OPT_VERSION };
+	       OPT_CONSOLE_LOG, OPT_LOG_LEVEL, OPT_RNG, OPT_HELP, OPT_VERSION };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -136,6 +137,7 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 		{ "console", required_argument, NULL, OPT_CONSOLE },
 		{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -207,6 +209,9 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 				return cli_fail(err,
 						"--log-level '%s': expected error, warn, info or debug%s",
 						optarg, "");
+			break;
+		case OPT_RNG:
+			cfg->rng = true;
 			break;
 		case OPT_HELP:
 			fputs(usage, out);

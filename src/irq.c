@@ -1,6 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
+/*
+ * Interrupts through the in-kernel irqchip: IOAPIC lines (KVM_IRQ_LINE), and the
+ * MSI backend devices reach through struct irq_chip: GSI routing, irqfds, ioeventfds.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include "kvmrun/irq.h"
 #include "kvmrun/kvm.h"
+#include "kvmrun/log.h"
+
+#define IRQ_KVM_PIC_PINS 16
 
 static int irq_kvm_set_level(void *opaque, uint32_t gsi, bool level)
 {
@@ -15,4 +29,232 @@ void irq_line_init_kvm(struct irq_line *line, int *vm_fd, uint32_t gsi)
 	line->set_level = irq_kvm_set_level;
 	line->opaque = vm_fd;
 	line->gsi = gsi;
+}
+
+struct irq_msi {
+	struct irq_kvm *k;
+	uint32_t gsi;
+	int fd;
+	bool routed; /* has a message, so a route in the table */
+	uint64_t addr;
+	uint32_t data;
+};
+
+struct irq_kvm {
+	int vm_fd;
+	pthread_mutex_t lock; /* the GSI table and the routing ioctl */
+	struct irq_msi *gsi[IRQ_KVM_MAX_ROUTES];
+	struct kvm_irq_routing *table; /* scratch for the ioctl */
+};
+
+static void irq_kvm_pin_route(struct kvm_irq_routing_entry *e, uint32_t gsi, uint32_t chip,
+			      uint32_t pin)
+{
+	memset(e, 0, sizeof(*e));
+	e->gsi = gsi;
+	e->type = KVM_IRQ_ROUTING_IRQCHIP;
+	e->u.irqchip.irqchip = chip;
+	e->u.irqchip.pin = pin;
+}
+
+/*
+ * Setting routes replaces KVM's whole default table, so it is rebuilt here each time:
+ * GSIs 0-15 to the IOAPIC pin and the PIC, 16-23 to the IOAPIC, then the MSI routes.
+ * Called with the lock held.
+ */
+static int irq_kvm_commit(struct irq_kvm *k)
+{
+	struct kvm_irq_routing *t = k->table;
+	uint32_t n = 0;
+	int ret;
+
+	for (uint32_t gsi = 0; gsi < IRQ_KVM_FIRST_MSI_GSI; gsi++) {
+		irq_kvm_pin_route(&t->entries[n++], gsi, KVM_IRQCHIP_IOAPIC, gsi);
+		if (gsi < IRQ_KVM_PIC_PINS)
+			irq_kvm_pin_route(&t->entries[n++], gsi,
+					  gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
+					  gsi % 8);
+	}
+	for (uint32_t gsi = IRQ_KVM_FIRST_MSI_GSI; gsi < IRQ_KVM_MAX_ROUTES; gsi++) {
+		const struct irq_msi *m = k->gsi[gsi];
+		struct kvm_irq_routing_entry *e;
+
+		if (!m || !m->routed)
+			continue;
+		e = &t->entries[n++];
+		memset(e, 0, sizeof(*e));
+		e->gsi = gsi;
+		e->type = KVM_IRQ_ROUTING_MSI;
+		e->u.msi.address_lo = (uint32_t)m->addr;
+		e->u.msi.address_hi = (uint32_t)(m->addr >> 32);
+		e->u.msi.data = m->data;
+	}
+	t->nr = n;
+	t->flags = 0;
+	ret = kvm_ioctl_var(k->vm_fd, KVM_SET_GSI_ROUTING, t);
+	if (ret < 0)
+		log_err("KVM_SET_GSI_ROUTING (%u routes): %s", n, strerror(-ret));
+	return ret < 0 ? ret : 0;
+}
+
+static int irq_kvm_msi_create(void *opaque, struct irq_msi **out)
+{
+	struct irq_kvm *k = opaque;
+	struct kvm_irqfd irqfd = { 0 };
+	struct irq_msi *m;
+	uint32_t gsi;
+	int ret;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->k = k;
+	m->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->fd < 0) {
+		ret = -errno;
+		goto err_free;
+	}
+	pthread_mutex_lock(&k->lock);
+	for (gsi = IRQ_KVM_FIRST_MSI_GSI; gsi < IRQ_KVM_MAX_ROUTES && k->gsi[gsi]; gsi++)
+		;
+	if (gsi == IRQ_KVM_MAX_ROUTES) {
+		pthread_mutex_unlock(&k->lock);
+		ret = -ENOSPC;
+		goto err_close;
+	}
+	k->gsi[gsi] = m;
+	m->gsi = gsi;
+	pthread_mutex_unlock(&k->lock);
+	irqfd.fd = (uint32_t)m->fd;
+	irqfd.gsi = gsi;
+	ret = kvm_ioctl_ptr(k->vm_fd, KVM_IRQFD, &irqfd);
+	if (ret < 0) {
+		log_err("KVM_IRQFD (gsi %u): %s", gsi, strerror(-ret));
+		goto err_gsi;
+	}
+	*out = m;
+	return 0;
+
+err_gsi:
+	pthread_mutex_lock(&k->lock);
+	k->gsi[gsi] = NULL;
+	pthread_mutex_unlock(&k->lock);
+err_close:
+	close(m->fd);
+err_free:
+	free(m);
+	return ret;
+}
+
+static int irq_kvm_msi_update(void *opaque, struct irq_msi *m, uint64_t addr, uint32_t data)
+{
+	struct irq_kvm *k = opaque;
+	int ret = 0;
+
+	pthread_mutex_lock(&k->lock);
+	if (!m->routed || m->addr != addr || m->data != data) {
+		m->routed = true;
+		m->addr = addr;
+		m->data = data;
+		ret = irq_kvm_commit(k);
+	}
+	pthread_mutex_unlock(&k->lock);
+	return ret;
+}
+
+static void irq_kvm_msi_fire(void *opaque, struct irq_msi *m)
+{
+	uint64_t one = 1;
+
+	(void)opaque;
+	if (write(m->fd, &one, sizeof(one)) != sizeof(one))
+		log_debug("MSI gsi %u: eventfd write failed", m->gsi);
+}
+
+static void irq_kvm_msi_destroy(void *opaque, struct irq_msi *m)
+{
+	struct irq_kvm *k = opaque;
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)m->fd, .gsi = m->gsi,
+				   .flags = KVM_IRQFD_FLAG_DEASSIGN };
+
+	if (kvm_ioctl_ptr(k->vm_fd, KVM_IRQFD, &irqfd) < 0)
+		log_debug("KVM_IRQFD deassign (gsi %u) failed", m->gsi);
+	pthread_mutex_lock(&k->lock);
+	k->gsi[m->gsi] = NULL;
+	if (m->routed)
+		(void)irq_kvm_commit(k);
+	pthread_mutex_unlock(&k->lock);
+	close(m->fd);
+	free(m);
+}
+
+static int irq_kvm_ioeventfd(void *opaque, int fd, uint64_t addr, uint32_t len, uint64_t datamatch,
+			     bool assign)
+{
+	struct irq_kvm *k = opaque;
+	struct kvm_ioeventfd io = {
+		.datamatch = datamatch, .addr = addr, .len = len, .fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+	};
+	int ret;
+
+	ret = kvm_ioctl_ptr(k->vm_fd, KVM_IOEVENTFD, &io);
+	if (ret < 0)
+		log_warn("KVM_IOEVENTFD %s at 0x%llx: %s", assign ? "assign" : "deassign",
+			 (unsigned long long)addr, strerror(-ret));
+	return ret < 0 ? ret : 0;
+}
+
+static const struct irq_chip_ops irq_kvm_ops = {
+	.msi_create = irq_kvm_msi_create,
+	.msi_update = irq_kvm_msi_update,
+	.msi_fire = irq_kvm_msi_fire,
+	.msi_destroy = irq_kvm_msi_destroy,
+	.ioeventfd = irq_kvm_ioeventfd,
+};
+
+int irq_kvm_create(struct irq_kvm **out, int vm_fd, struct irq_chip *chip)
+{
+	struct irq_kvm *k;
+	int ret;
+
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	k->vm_fd = vm_fd;
+	k->table = calloc(1, sizeof(*k->table) +
+				     IRQ_KVM_MAX_ROUTES * 2 * sizeof(struct kvm_irq_routing_entry));
+	if (!k->table) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	ret = -pthread_mutex_init(&k->lock, NULL);
+	if (ret)
+		goto err_table;
+	pthread_mutex_lock(&k->lock);
+	ret = irq_kvm_commit(k);
+	pthread_mutex_unlock(&k->lock);
+	if (ret)
+		goto err_mutex;
+	chip->ops = &irq_kvm_ops;
+	chip->opaque = k;
+	*out = k;
+	return 0;
+
+err_mutex:
+	pthread_mutex_destroy(&k->lock);
+err_table:
+	free(k->table);
+err_free:
+	free(k);
+	return ret;
+}
+
+void irq_kvm_destroy(struct irq_kvm *k)
+{
+	if (!k)
+		return;
+	pthread_mutex_destroy(&k->lock);
+	free(k->table);
+	free(k);
 }

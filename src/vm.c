@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The machine: builds everything from the config, runs it, tears it down. */
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/pvh.h"
 #include "devices.h"
+#include "virtio/virtio_pci.h"
 #include "kvmrun/bus.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/guest_mem.h"
@@ -47,6 +49,10 @@ struct vm {
 	struct device *devices;
 	struct platform_sink sink;
 	struct irq_line com1_irq;
+	struct irq_kvm *irq_kvm;
+	struct irq_chip irq; /* MSI routes, irqfds and ioeventfds for PCI devices */
+	struct pci_host *pci;
+	uint64_t pci_mmio64, pci_mmio64_size;
 	int sig_fd;
 	sigset_t old_mask;
 	struct vcpu *vcpus;
@@ -251,6 +257,19 @@ static int vm_setup_machine(struct vm *vm)
 	return 0;
 }
 
+/* The 64-bit PCI window: above RAM, inside the physical address bits KVM passes on. */
+static void vm_pci_windows(struct vm *vm)
+{
+	unsigned int eax, ebx, ecx, edx, phys_bits = 36;
+	uint64_t low, high;
+
+	if (__get_cpuid(0x80000008, &eax, &ebx, &ecx, &edx) && (eax & 0xff) >= 36)
+		phys_bits = eax & 0xff;
+	boot_ram_split(vm->cfg.memory, &low, &high);
+	layout_pci_mmio64(high ? LAYOUT_MMIO_HOLE_END + high : low, phys_bits, &vm->pci_mmio64,
+			  &vm->pci_mmio64_size);
+}
+
 static int vm_load(struct vm *vm, uint64_t *entry, uint64_t *boot_params)
 {
 	struct boot_images img = {
@@ -258,12 +277,15 @@ static int vm_load(struct vm *vm, uint64_t *entry, uint64_t *boot_params)
 		.kernel = vm->kernel, .kernel_len = vm->kernel_len,
 		.initrd = vm->initrd, .initrd_len = vm->initrd_len,
 	};
-	struct acpi_config acpi = { .nr_cpus = vm->cfg.cpus, .pci = true };
+	struct acpi_config acpi = { .nr_cpus = vm->cfg.cpus, .pci = true,
+				    .pci_mmio64 = vm->pci_mmio64,
+				    .pci_mmio64_size = vm->pci_mmio64_size };
 	uint32_t *apic_ids;
 	const char *why = NULL;
 	uint8_t *acpi_buf;
 	int ret;
 
+	vm_pci_windows(vm);
 	apic_ids = calloc(vm->cfg.cpus, sizeof(*apic_ids));
 	if (!apic_ids)
 		return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");
@@ -376,6 +398,11 @@ static int vm_setup_signals(struct vm *vm)
 
 static int vm_setup_devices(struct vm *vm)
 {
+	struct pci_host_windows win = {
+		.ecam = LAYOUT_PCI_ECAM,
+		.mmio32 = LAYOUT_PCI_MMIO32, .mmio32_size = LAYOUT_PCI_MMIO32_SIZE,
+		.mmio64 = vm->pci_mmio64, .mmio64_size = vm->pci_mmio64_size,
+	};
 	int ret;
 
 	ret = console_create(&vm->con, vm->loop, vm->cfg.console == CONSOLE_SERIAL,
@@ -394,8 +421,16 @@ static int vm_setup_devices(struct vm *vm)
 	    pvpanic_create(&vm->devices, &vm->mmio, LAYOUT_PVPANIC_MMIO, &vm->sink) ||
 	    acpi_pm_create(&vm->devices, &vm->pio, &vm->sink) ||
 	    exit_port_create(&vm->devices, &vm->pio, PORT_EXIT, &vm->sink) ||
-	    pci_host_create(&vm->devices, &vm->pio, &vm->mmio, LAYOUT_PCI_ECAM))
+	    pci_host_create(&vm->devices, &vm->pci, &vm->pio, &vm->mmio, &win))
 		return vm_fail(KVMRUN_ERR_INTERNAL, "creating the platform devices failed");
+	ret = irq_kvm_create(&vm->irq_kvm, vm->vm_fd, &vm->irq);
+	if (ret)
+		return vm_fail(KVMRUN_ERR_KVM, "KVM_SET_GSI_ROUTING/KVM_IRQFD: %s", strerror(-ret));
+	if (vm->cfg.rng) {
+		ret = virtio_rng_create(&vm->devices, vm->pci, &vm->irq, vm->loop, &vm->gm);
+		if (ret)
+			return vm_fail(KVMRUN_ERR_INTERNAL, "--rng: %s", strerror(-ret));
+	}
 	return 0;
 }
 
@@ -513,6 +548,7 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	vm_free_inputs(vm);
 	devices_destroy(&vm->devices);
+	irq_kvm_destroy(vm->irq_kvm);
 	if (vm->con)
 		console_destroy(vm->con);
 	if (vm->loop)

@@ -24,4 +24,51 @@ static inline int irq_line_set(const struct irq_line *line, bool level)
 /* A line routed through KVM_IRQ_LINE on vm_fd. */
 void irq_line_init_kvm(struct irq_line *line, int *vm_fd, uint32_t gsi);
 
+/*
+ * Message-signalled interrupts and doorbells as devices see them. Devices never
+ * call KVM: they get a struct irq_chip, whose ops the VM backs with GSI routing,
+ * irqfds and ioeventfds (irq_kvm_create) and unit tests with a fake.
+ *
+ * An MSI vector is an opaque handle: its message (address, data) is set with
+ * msi_update, and msi_fire delivers it. Any thread may call any op; the KVM
+ * backend serialises routing updates itself.
+ */
+struct irq_msi;
+
+struct irq_chip_ops {
+	/* A new vector with no message yet (firing it does nothing until msi_update). */
+	int (*msi_create)(void *opaque, struct irq_msi **out) WARN_UNUSED;
+	/* Route the vector to (addr, data). */
+	int (*msi_update)(void *opaque, struct irq_msi *msi, uint64_t addr, uint32_t data);
+	/* Deliver the vector once; cheap (one eventfd write). */
+	void (*msi_fire)(void *opaque, struct irq_msi *msi);
+	void (*msi_destroy)(void *opaque, struct irq_msi *msi);
+	/*
+	 * Have guest writes of len bytes to MMIO address addr (with data equal to
+	 * datamatch, little endian) signal eventfd fd instead of exiting (assign),
+	 * or stop that (!assign). Other writes still reach the MMIO bus.
+	 */
+	int (*ioeventfd)(void *opaque, int fd, uint64_t addr, uint32_t len, uint64_t datamatch,
+			 bool assign);
+};
+
+struct irq_chip {
+	const struct irq_chip_ops *ops;
+	void *opaque;
+};
+
+struct irq_kvm;
+
+/* The first GSI of MSI routes: 0-23 stay the IOAPIC (and PIC) pins. */
+#define IRQ_KVM_FIRST_MSI_GSI 24
+#define IRQ_KVM_MAX_ROUTES 1024
+
+/*
+ * The KVM backend on vm_fd (which must outlive it): owns KVM_SET_GSI_ROUTING
+ * (the default IOAPIC/PIC pin routes plus one MSI route per vector), one
+ * eventfd + KVM_IRQFD per vector, and KVM_IOEVENTFD. Fills *chip.
+ */
+int irq_kvm_create(struct irq_kvm **out, int vm_fd, struct irq_chip *chip) WARN_UNUSED;
+void irq_kvm_destroy(struct irq_kvm *k);
+
 #endif

@@ -31,6 +31,7 @@ struct vm_config {
 	enum console_mode console;
 	const char *console_log;
 	enum log_level log_level;
+	bool rng; /* a virtio-rng device */
 };
 
 struct vm;

@@ -11,13 +11,14 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 # The guest: Debian's cloud kernel and a busybox initramfs with tests/system/guest-init.
 guest_kernel() { echo "$("$top/scripts/fetch-guest-kernel" cloud)/vmlinuz"; }
 guest_initrd() {
-  local kdir key out
+  local kdir key out mods="pvpanic_mmio virtio_pci virtio_rng virtio_blk virtio_console"
   kdir=$("$top/scripts/fetch-guest-kernel" cloud)
-  key=$(cat "$top/tests/system/guest-init" "$kdir/version" | md5sum | cut -c1-12)
+  key=$( (echo "$mods"; cat "$top/tests/system/guest-init" "$kdir/version") | md5sum |
+    cut -c1-12)
   out=$cache/guest/initrd-$key.gz
   if [ ! -f "$out" ]; then
     mkdir -p "$cache/guest"
-    "$top/scripts/mkinitramfs" --kernel-dir "$kdir" --modules "pvpanic_mmio" \
+    "$top/scripts/mkinitramfs" --kernel-dir "$kdir" --modules "$mods" \
       --init "$top/tests/system/guest-init" -o "$out.tmp" && mv "$out.tmp" "$out"
   fi
   echo "$out"

@@ -25,17 +25,19 @@ struct fixture {
 	struct bus pio;
 	struct bus mmio;
 	struct device *devs;
+	struct pci_host *host;
 };
 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
+	struct pci_host_windows win = { .ecam = ECAM };
 
 	if (!f)
 		return -1;
 	bus_init(&f->pio, "pio");
 	bus_init(&f->mmio, "mmio");
-	if (pci_host_create(&f->devs, &f->pio, &f->mmio, ECAM))
+	if (pci_host_create(&f->devs, &f->host, &f->pio, &f->mmio, &win))
 		return -1;
 	*state = f;
 	return 0;

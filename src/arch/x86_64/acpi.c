@@ -197,7 +197,7 @@ static void acpi_dsdt_pvpanic(struct aml *a)
 }
 
 /* The PCI root bridge of segment 0, bus 0, with the windows it forwards. */
-static void acpi_dsdt_pci(struct aml *a)
+static void acpi_dsdt_pci(struct aml *a, const struct acpi_config *cfg)
 {
 	size_t dev, res;
 
@@ -214,6 +214,9 @@ static void acpi_dsdt_pci(struct aml *a)
 	aml_res_word_io(a, LAYOUT_PCI_IO_MIN, LAYOUT_PCI_IO_MAX);
 	aml_res_dword_memory(a, AML_MEM_NONCACHEABLE, true, (uint32_t)LAYOUT_PCI_MMIO32,
 			     (uint32_t)(LAYOUT_PCI_MMIO32 + LAYOUT_PCI_MMIO32_SIZE - 1));
+	if (cfg->pci_mmio64_size)
+		aml_res_qword_memory(a, AML_MEM_NONCACHEABLE, true, cfg->pci_mmio64,
+				     cfg->pci_mmio64 + cfg->pci_mmio64_size - 1);
 	aml_restemplate_end(a, res);
 	aml_end(a, dev);
 
@@ -240,7 +243,7 @@ static int acpi_dsdt_aml(struct aml *a, const struct acpi_config *cfg)
 	acpi_dsdt_i8042(a);
 	acpi_dsdt_pvpanic(a);
 	if (cfg->pci)
-		acpi_dsdt_pci(a);
+		acpi_dsdt_pci(a, cfg);
 	aml_end(a, sb);
 
 	/* \_S5_: SLP_TYP for the sleep control register; the other fields are reserved. */

@@ -31,6 +31,8 @@ struct acpi_config {
 	 * table for that ECAM at LAYOUT_PCI_ECAM.
 	 */
 	bool pci;
+	/* The 64-bit memory window of PCI0 (a QWordMemory in its _CRS); size 0: none. */
+	uint64_t pci_mmio64, pci_mmio64_size;
 };
 
 /*

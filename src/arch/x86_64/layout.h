@@ -3,6 +3,7 @@
 #ifndef KVMRUN_X86_LAYOUT_H
 #define KVMRUN_X86_LAYOUT_H
 
+#include <stdint.h>
 #include "kvmrun/compiler.h"
 
 /* Low memory used while booting. */
@@ -27,6 +28,12 @@
 #define LAYOUT_PCI_MMIO32_SIZE 0x20000000ULL
 #define LAYOUT_PCI_ECAM 0xe0000000ULL
 #define LAYOUT_PCI_ECAM_SIZE 0x10000000ULL /* room for buses 0-255 */
+/*
+ * The 64-bit PCI window (for 64-bit BARs) starts above the end of RAM and 4 GiB,
+ * aligned to 1 GiB, and ends below the guest's physical address limit.
+ */
+#define LAYOUT_PCI_MMIO64_ALIGN (1ULL << 30)
+#define LAYOUT_PCI_MMIO64_MAX_SIZE (1ULL << 36)
 /* The ECAM decodes bus 0 only (32 devices x 8 functions x 4 KiB). */
 #define LAYOUT_PCI_ECAM_BUS0_SIZE 0x100000ULL
 /* I/O port window of the PCI root bridge (above the legacy ports). */
@@ -56,5 +63,19 @@
 #define ACPI_S5_SLP_TYP 5
 
 #define LAYOUT_NR_IOAPIC_PINS 24
+
+/*
+ * Where the 64-bit PCI window goes for @ram_end (the end of guest RAM's highest byte
+ * + 1) and @phys_bits of guest-physical address: *size 0 when there is no room.
+ */
+static inline void layout_pci_mmio64(uint64_t ram_end, unsigned int phys_bits, uint64_t *base,
+				     uint64_t *size)
+{
+	uint64_t limit = phys_bits >= 64 ? ~0ULL : (1ULL << phys_bits);
+	uint64_t b = ALIGN_UP(MAX(ram_end, LAYOUT_MMIO_HOLE_END), LAYOUT_PCI_MMIO64_ALIGN);
+
+	*base = b;
+	*size = b < limit ? MIN(limit - b, LAYOUT_PCI_MMIO64_MAX_SIZE) : 0;
+}
 
 #endif

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * MSI-X for a PCI device of pci_host.c: the capability, the vector table and the
+ * pending bit array (both in one of the device's BARs), delivered through struct
+ * irq_chip. Every function is called with the device's own lock held: the table
+ * is written from vCPU threads, vectors are raised from the event loop.
+ */
+#ifndef KVMRUN_PCI_MSIX_H
+#define KVMRUN_PCI_MSIX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices.h"
+#include "kvmrun/irq.h"
+
+#define PCI_MSIX_ENTRY_SIZE 16
+#define PCI_MSIX_MAX_VECTORS 2048
+#define PCI_MSIX_CAP_LEN 12
+
+struct pci_msix_entry {
+	uint32_t addr_lo, addr_hi, data, ctrl; /* ctrl bit 0: masked */
+};
+
+struct pci_msix {
+	const struct irq_chip *irq;
+	struct pci_dev *pdev;
+	unsigned int cap; /* offset of the capability in config space */
+	uint16_t nr;
+	bool enabled, fmask; /* copies of the message control bits */
+	struct pci_msix_entry *table;
+	uint64_t *pba;
+	struct irq_msi **msi;
+	bool *stale; /* the entry's message differs from its route */
+};
+
+/*
+ * Add the capability to @pdev (before pci_host_add_device) with @nr vectors, the table
+ * at @table_off and the PBA at @pba_off of BAR @bar (both 8-byte aligned; the device
+ * routes those ranges to the access functions below). All vectors start masked.
+ */
+int pci_msix_init(struct pci_msix *m, struct pci_dev *pdev, const struct irq_chip *irq,
+		  uint16_t nr, unsigned int bar, uint32_t table_off, uint32_t pba_off) WARN_UNUSED;
+void pci_msix_cleanup(struct pci_msix *m);
+
+/* Bytes of the table and of the PBA in the BAR. */
+static inline uint32_t pci_msix_table_size(uint16_t nr)
+{
+	return (uint32_t)nr * PCI_MSIX_ENTRY_SIZE;
+}
+
+static inline uint32_t pci_msix_pba_size(uint16_t nr)
+{
+	return ((nr + 63U) / 64U) * 8U;
+}
+
+/* Accesses at @off into the table / the PBA (any width; out-of-range bytes read 0). */
+void pci_msix_table_access(struct pci_msix *m, uint64_t off, uint8_t *data, uint32_t len,
+			   bool is_write);
+void pci_msix_pba_access(struct pci_msix *m, uint64_t off, uint8_t *data, uint32_t len,
+			 bool is_write);
+/* The guest wrote config bytes [off, off + len) of the device. */
+void pci_msix_config_write(struct pci_msix *m, uint32_t off, uint32_t len);
+
+static inline bool pci_msix_enabled(const struct pci_msix *m)
+{
+	return m->enabled;
+}
+
+/* Deliver vector @vec, or set its pending bit while it (or the function) is masked. */
+void pci_msix_raise(struct pci_msix *m, uint16_t vec);
+
+#endif

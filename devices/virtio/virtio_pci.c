@@ -1,0 +1,787 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The virtio-pci transport, modern only (virtio 1.x, section 4.1). One 64-bit memory
+ * BAR holds the common configuration, ISR, device configuration and notification
+ * regions and the MSI-X table and PBA; vendor capabilities point at them, plus the
+ * PCI configuration access capability.
+ *
+ * Registers are served on vCPU threads under vp->lock. Everything that touches the
+ * rings or the device's backend runs on the event loop: DRIVER_OK and reset are
+ * handed over through ctl_fd, and each queue's doorbell is an eventfd, written by
+ * KVM (an ioeventfd matched on the queue index) or by the notify register here.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "kvmrun/event_loop.h"
+#include "kvmrun/log.h"
+#include "pci_msix.h"
+#include "virtio/virtio_pci.h"
+
+#define VP_VENDOR 0x1af4
+#define VP_DEVICE_BASE 0x1040
+#define VP_REVISION 1
+#define VP_BAR 0
+#define VP_BAR_SIZE 0x8000ULL
+#define VP_COMMON_OFF 0x0000
+#define VP_COMMON_LEN 0x40
+#define VP_ISR_OFF 0x1000
+#define VP_DEVICE_OFF 0x2000
+#define VP_DEVICE_MAX 0x1000
+#define VP_NOTIFY_OFF 0x3000
+#define VP_NOTIFY_LEN 2
+#define VP_MSIX_OFF 0x4000
+#define VP_PBA_OFF 0x5000
+#define VP_MAX_QUEUES 255
+#define VP_NO_VECTOR 0xffff
+
+/* Capability layout (section 4.1.4). */
+#define PCI_CAP_ID_VNDR 0x09
+#define VP_CAP_COMMON 1
+#define VP_CAP_NOTIFY 2
+#define VP_CAP_ISR 3
+#define VP_CAP_DEVICE 4
+#define VP_CAP_PCI_CFG 5
+#define VP_CAP_LEN 16
+#define VP_CAP_NOTIFY_LEN 20
+#define VP_CAP_PCI_CFG_LEN 20
+#define VP_CAP_BAR 4
+#define VP_CAP_OFFSET 8
+#define VP_CAP_LENGTH 12
+#define VP_CAP_DATA 16
+
+/* Common configuration (section 4.1.4.3). */
+#define VP_DFSELECT 0x00
+#define VP_DF 0x04
+#define VP_GFSELECT 0x08
+#define VP_GF 0x0c
+#define VP_MSIX_CONFIG 0x10
+#define VP_NUM_QUEUES 0x12
+#define VP_STATUS 0x14
+#define VP_CFG_GENERATION 0x15
+#define VP_Q_SELECT 0x16
+#define VP_Q_SIZE 0x18
+#define VP_Q_MSIX 0x1a
+#define VP_Q_ENABLE 0x1c
+#define VP_Q_NOTIFY_OFF 0x1e
+#define VP_Q_DESC 0x20
+#define VP_Q_DRIVER 0x28
+#define VP_Q_DEVICE 0x30
+
+#define VP_ISR_QUEUE 1
+#define VP_ISR_CONFIG 2
+
+struct vp_queue {
+	uint16_t size, vector;
+	bool enabled;
+	uint64_t desc, driver, device;
+};
+
+struct vp_kick {
+	struct virtio_pci *vp;
+	uint16_t q;
+	int fd;
+};
+
+struct virtio_pci {
+	struct device dev;
+	struct pci_dev pci;
+	struct virtio_dev *vdev;
+	const struct irq_chip *irq;
+	pthread_mutex_t lock;
+	struct pci_msix msix;
+	unsigned int cfg_cap; /* the PCI configuration access capability */
+
+	/* Registers (under lock). */
+	uint32_t dfselect, gfselect;
+	uint64_t driver_features;
+	uint16_t config_vector;
+	uint8_t status, generation, isr;
+	uint16_t queue_sel;
+	struct vp_queue *queues;
+
+	/* Handover to the loop (under lock). */
+	int ctl_fd;
+	bool activate_req, reset_req;
+	bool loop_owned; /* the loop may hold queue or device state: reset goes there */
+
+	struct vp_kick *kicks;
+	uint64_t notify_addr; /* where the ioeventfds are, or PCI_BAR_UNMAPPED */
+};
+
+static void vp_signal(int fd)
+{
+	uint64_t one = 1;
+
+	if (write(fd, &one, sizeof(one)) < 0) {
+		/* The counter is already non-zero: the reader wakes anyway. */
+	}
+}
+
+static void vp_drain(int fd)
+{
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* Nothing pending: a spurious wakeup. */
+	}
+}
+
+/* Registers back to their first state (lock held). */
+static void vp_reset_regs(struct virtio_pci *vp)
+{
+	vp->dfselect = vp->gfselect = 0;
+	vp->driver_features = 0;
+	vp->config_vector = VP_NO_VECTOR;
+	vp->status = vp->generation = vp->isr = 0;
+	vp->queue_sel = 0;
+	for (uint16_t q = 0; q < vp->vdev->nr_queues; q++)
+		vp->queues[q] = (struct vp_queue){ .size = vp->vdev->queue_max,
+						   .vector = VP_NO_VECTOR };
+	vp->activate_req = vp->reset_req = vp->loop_owned = false;
+}
+
+/* Interrupts (lock held). */
+static void vp_raise(struct virtio_pci *vp, uint8_t isr, uint16_t vector)
+{
+	vp->isr |= isr;
+	if (pci_msix_enabled(&vp->msix) && vector != VP_NO_VECTOR)
+		pci_msix_raise(&vp->msix, vector);
+}
+
+static void vp_mark_needs_reset(struct virtio_pci *vp)
+{
+	if (!vp->status || (vp->status & VIRTIO_STATUS_NEEDS_RESET))
+		return;
+	vp->status |= VIRTIO_STATUS_NEEDS_RESET;
+	vp_raise(vp, VP_ISR_CONFIG, vp->config_vector);
+}
+
+static void vp_notify_queue(struct virtio_dev *vdev, uint16_t q)
+{
+	struct virtio_pci *vp = vdev->transport_data;
+
+	if (q >= vdev->nr_queues)
+		return;
+	pthread_mutex_lock(&vp->lock);
+	vp_raise(vp, VP_ISR_QUEUE, vp->queues[q].vector);
+	pthread_mutex_unlock(&vp->lock);
+}
+
+static void vp_config_changed(struct virtio_dev *vdev)
+{
+	struct virtio_pci *vp = vdev->transport_data;
+
+	pthread_mutex_lock(&vp->lock);
+	vp->generation++;
+	vp_raise(vp, VP_ISR_CONFIG, vp->config_vector);
+	pthread_mutex_unlock(&vp->lock);
+}
+
+static void vp_needs_reset(struct virtio_dev *vdev)
+{
+	struct virtio_pci *vp = vdev->transport_data;
+
+	pthread_mutex_lock(&vp->lock);
+	vp_mark_needs_reset(vp);
+	pthread_mutex_unlock(&vp->lock);
+}
+
+static const struct virtio_transport_ops vp_transport_ops = {
+	.notify_queue = vp_notify_queue,
+	.config_changed = vp_config_changed,
+	.needs_reset = vp_needs_reset,
+};
+
+/* --- the event-loop side --- */
+
+static void vp_loop_stop_device(struct virtio_pci *vp)
+{
+	struct virtio_dev *vdev = vp->vdev;
+
+	if (vdev->active && vdev->ops->reset)
+		vdev->ops->reset(vdev);
+	vdev->active = false;
+	for (uint16_t q = 0; q < vdev->nr_queues; q++)
+		vq_cleanup(&vdev->vqs[q]);
+}
+
+static void vp_loop_activate(struct virtio_pci *vp, const struct vp_queue *qs, uint64_t features)
+{
+	struct virtio_dev *vdev = vp->vdev;
+	const char *why = NULL;
+
+	vdev->features = features;
+	for (uint16_t q = 0; q < vdev->nr_queues && !why; q++) {
+		if (!qs[q].enabled)
+			continue;
+		if (vq_setup(&vdev->vqs[q], vdev->gm, qs[q].size, qs[q].desc, qs[q].driver,
+			     qs[q].device, features))
+			why = "queue rings outside guest RAM or misaligned";
+	}
+	if (!why && vdev->ops->activate && vdev->ops->activate(vdev) < 0)
+		why = "device refused to start";
+	if (why) {
+		vp_loop_stop_device(vp);
+		virtio_needs_reset(vdev, why);
+		return;
+	}
+	vdev->active = true;
+	/* Kicks that came before activation were dropped: look at every queue once. */
+	for (uint16_t q = 0; q < vdev->nr_queues; q++)
+		if (qs[q].enabled && vdev->ops->queue_notify)
+			vdev->ops->queue_notify(vdev, q);
+}
+
+static void vp_ctl(void *opaque, uint32_t events)
+{
+	struct virtio_pci *vp = opaque;
+	struct virtio_dev *vdev = vp->vdev;
+	struct vp_queue *qs = NULL;
+	bool activate, reset;
+	uint64_t features;
+
+	(void)events;
+	vp_drain(vp->ctl_fd);
+	pthread_mutex_lock(&vp->lock);
+	reset = vp->reset_req;
+	activate = vp->activate_req && !reset;
+	vp->activate_req = false;
+	features = vp->driver_features;
+	if (activate) {
+		qs = malloc(vdev->nr_queues * sizeof(*qs));
+		if (qs)
+			memcpy(qs, vp->queues, vdev->nr_queues * sizeof(*qs));
+	}
+	pthread_mutex_unlock(&vp->lock);
+
+	if (reset) {
+		vp_loop_stop_device(vp);
+		pthread_mutex_lock(&vp->lock);
+		vp_reset_regs(vp);
+		pthread_mutex_unlock(&vp->lock);
+		return;
+	}
+	if (activate && !qs) {
+		virtio_needs_reset(vdev, "out of memory");
+		return;
+	}
+	if (activate)
+		vp_loop_activate(vp, qs, features);
+	free(qs);
+}
+
+static void vp_kick(void *opaque, uint32_t events)
+{
+	struct vp_kick *k = opaque;
+	struct virtio_dev *vdev = k->vp->vdev;
+
+	(void)events;
+	vp_drain(k->fd);
+	if (vdev->active && vdev->vqs[k->q].size && vdev->ops->queue_notify)
+		vdev->ops->queue_notify(vdev, k->q);
+}
+
+/* --- registers (vCPU threads, lock held) --- */
+
+static bool vp_transition_ok(uint8_t from, uint8_t to)
+{
+	static const struct {
+		uint8_t from, to;
+	} allowed[] = {
+		{ 0, VIRTIO_STATUS_ACKNOWLEDGE },
+		{ VIRTIO_STATUS_ACKNOWLEDGE, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER },
+		{ VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER,
+		  VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK },
+		{ VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK,
+		  VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+			  VIRTIO_STATUS_DRIVER_OK },
+	};
+
+	/* FAILED may be added to any state; nothing but a reset leaves it. */
+	if (to == (from | VIRTIO_STATUS_FAILED))
+		return true;
+	for (unsigned int i = 0; i < ARRAY_SIZE(allowed); i++)
+		if (allowed[i].from == from && allowed[i].to == to)
+			return true;
+	return false;
+}
+
+static void vp_write_status(struct virtio_pci *vp, uint8_t val)
+{
+	struct virtio_dev *vdev = vp->vdev;
+	uint8_t cur = vp->status & ~VIRTIO_STATUS_NEEDS_RESET;
+	uint64_t offered = vdev->host_features;
+
+	val &= (uint8_t)~VIRTIO_STATUS_NEEDS_RESET; /* the device's bit, not the driver's */
+	if (val == 0) {
+		if (!vp->loop_owned) {
+			vp_reset_regs(vp);
+		} else {
+			/* Status reads back non-zero until the loop has stopped everything. */
+			vp->reset_req = true;
+			vp_signal(vp->ctl_fd);
+		}
+		return;
+	}
+	if (val == cur)
+		return;
+	if (!vp_transition_ok(cur, val)) {
+		log_ratelimited(&vdev->rl, LOG_WARN, "%s: status 0x%x -> 0x%x refused",
+				vdev->ops->name, cur, val);
+		return;
+	}
+	if ((val & ~cur) == VIRTIO_STATUS_FEATURES_OK &&
+	    ((vp->driver_features & ~offered) ||
+	     !(vp->driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1))))
+		return; /* FEATURES_OK stays clear: the driver sees the refusal */
+	vp->status = (uint8_t)(val | (vp->status & VIRTIO_STATUS_NEEDS_RESET));
+	if ((val & ~cur) == VIRTIO_STATUS_DRIVER_OK) {
+		vp->activate_req = true;
+		vp->loop_owned = true;
+		vp_signal(vp->ctl_fd);
+	}
+}
+
+static bool vp_queue_writable(const struct virtio_pci *vp)
+{
+	return vp->queue_sel < vp->vdev->nr_queues && !vp->queues[vp->queue_sel].enabled &&
+	       !(vp->status & VIRTIO_STATUS_DRIVER_OK);
+}
+
+static uint16_t vp_vector(const struct virtio_pci *vp, uint64_t v)
+{
+	return v < vp->msix.nr ? (uint16_t)v : VP_NO_VECTOR;
+}
+
+static void vp_put(uint8_t *buf, unsigned int off, uint64_t v, unsigned int len)
+{
+	for (unsigned int i = 0; i < len; i++)
+		buf[off + i] = (uint8_t)(v >> (8 * i));
+}
+
+static void vp_common_read(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len)
+{
+	const struct virtio_dev *vdev = vp->vdev;
+	uint8_t regs[VP_COMMON_LEN] = { 0 };
+	uint64_t df = vdev->host_features;
+
+	vp_put(regs, VP_DFSELECT, vp->dfselect, 4);
+	vp_put(regs, VP_DF, vp->dfselect < 2 ? (uint32_t)(df >> (32 * vp->dfselect)) : 0, 4);
+	vp_put(regs, VP_GFSELECT, vp->gfselect, 4);
+	vp_put(regs, VP_GF,
+	       vp->gfselect < 2 ? (uint32_t)(vp->driver_features >> (32 * vp->gfselect)) : 0, 4);
+	vp_put(regs, VP_MSIX_CONFIG, vp->config_vector, 2);
+	vp_put(regs, VP_NUM_QUEUES, vdev->nr_queues, 2);
+	vp_put(regs, VP_STATUS, vp->status, 1);
+	vp_put(regs, VP_CFG_GENERATION, vp->generation, 1);
+	vp_put(regs, VP_Q_SELECT, vp->queue_sel, 2);
+	if (vp->queue_sel < vdev->nr_queues) {
+		const struct vp_queue *q = &vp->queues[vp->queue_sel];
+
+		vp_put(regs, VP_Q_SIZE, q->size, 2);
+		vp_put(regs, VP_Q_MSIX, q->vector, 2);
+		vp_put(regs, VP_Q_ENABLE, q->enabled, 2);
+		vp_put(regs, VP_Q_NOTIFY_OFF, 0, 2);
+		vp_put(regs, VP_Q_DESC, q->desc, 8);
+		vp_put(regs, VP_Q_DRIVER, q->driver, 8);
+		vp_put(regs, VP_Q_DEVICE, q->device, 8);
+	} else {
+		vp_put(regs, VP_Q_MSIX, VP_NO_VECTOR, 2);
+	}
+	for (uint32_t i = 0; i < len; i++)
+		data[i] = off + i < VP_COMMON_LEN ? regs[off + i] : 0;
+}
+
+/* A 64-bit queue address written whole or as one of its 32-bit halves. */
+static void vp_write_addr(uint64_t *reg, uint64_t off, uint32_t len, uint64_t v)
+{
+	if (len == 8 && !(off & 7))
+		*reg = v;
+	else if (len == 4 && !(off & 3))
+		*reg = off & 4 ? (*reg & 0xffffffffULL) | v << 32 : (*reg & ~0xffffffffULL) | v;
+}
+
+static void vp_common_write(struct virtio_pci *vp, uint64_t off, const uint8_t *data,
+			    uint32_t len)
+{
+	struct vp_queue *q = vp->queue_sel < vp->vdev->nr_queues ? &vp->queues[vp->queue_sel] : NULL;
+	uint64_t v = 0;
+
+	if (vp->reset_req)
+		return; /* the driver waits for status 0 first */
+	for (uint32_t i = 0; i < len; i++)
+		v |= (uint64_t)data[i] << (8 * i);
+	if (off >= VP_Q_DESC && off + len <= VP_Q_DEVICE + 8) {
+		if (!vp_queue_writable(vp))
+			return;
+		vp_write_addr(off < VP_Q_DRIVER ? &q->desc : off < VP_Q_DEVICE ? &q->driver : &q->device,
+			      off, len, v);
+		return;
+	}
+#define VP_FIELD(o, l) (off == (o) && len == (l))
+	if (VP_FIELD(VP_DFSELECT, 4)) {
+		vp->dfselect = (uint32_t)v;
+	} else if (VP_FIELD(VP_GFSELECT, 4)) {
+		vp->gfselect = (uint32_t)v;
+	} else if (VP_FIELD(VP_GF, 4)) {
+		/* Only between DRIVER and FEATURES_OK. */
+		if (vp->gfselect < 2 && (vp->status & ~VIRTIO_STATUS_NEEDS_RESET) ==
+						(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER)) {
+			unsigned int sh = 32 * vp->gfselect;
+
+			vp->driver_features &= ~(0xffffffffULL << sh);
+			vp->driver_features |= v << sh;
+		}
+	} else if (VP_FIELD(VP_MSIX_CONFIG, 2)) {
+		vp->config_vector = vp_vector(vp, v);
+	} else if (VP_FIELD(VP_STATUS, 1)) {
+		vp_write_status(vp, (uint8_t)v);
+	} else if (VP_FIELD(VP_Q_SELECT, 2)) {
+		vp->queue_sel = (uint16_t)v;
+	} else if (VP_FIELD(VP_Q_SIZE, 2)) {
+		/* A power of two no larger than the device's maximum. */
+		if (vp_queue_writable(vp) && v && !(v & (v - 1)) && v <= vp->vdev->queue_max)
+			q->size = (uint16_t)v;
+	} else if (VP_FIELD(VP_Q_MSIX, 2)) {
+		if (vp_queue_writable(vp))
+			q->vector = vp_vector(vp, v);
+	} else if (VP_FIELD(VP_Q_ENABLE, 2)) {
+		if (vp_queue_writable(vp) && v == 1)
+			q->enabled = true;
+	}
+#undef VP_FIELD
+	/* Anything else is read-only or not a register: ignored. */
+}
+
+/* A write to the notification region that KVM did not take as an ioeventfd. */
+static void vp_notify_write(struct virtio_pci *vp, uint64_t off, const uint8_t *data, uint32_t len)
+{
+	uint16_t q = data[0];
+
+	if (off != 0)
+		return;
+	if (len >= 2)
+		q = (uint16_t)(data[0] | data[1] << 8);
+	if (q >= vp->vdev->nr_queues) {
+		log_ratelimited(&vp->vdev->rl, LOG_WARN, "%s: notify of queue %u of %u",
+				vp->vdev->ops->name, q, vp->vdev->nr_queues);
+		vp_mark_needs_reset(vp);
+		return;
+	}
+	vp_signal(vp->kicks[q].fd);
+}
+
+static void vp_bar_locked(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len,
+			  bool is_write)
+{
+	const struct virtio_dev_ops *ops = vp->vdev->ops;
+
+	if (off < VP_COMMON_OFF + VP_COMMON_LEN) {
+		if (is_write)
+			vp_common_write(vp, off, data, len);
+		else
+			vp_common_read(vp, off, data, len);
+	} else if (off >= VP_ISR_OFF && off < VP_ISR_OFF + 0x1000) {
+		if (!is_write) {
+			memset(data, 0, len);
+			if (off == VP_ISR_OFF) {
+				data[0] = vp->isr; /* read to clear */
+				vp->isr = 0;
+			}
+		}
+	} else if (off >= VP_DEVICE_OFF && off < VP_DEVICE_OFF + VP_DEVICE_MAX) {
+		uint64_t o = off - VP_DEVICE_OFF;
+		bool in = o + len <= ops->config_size;
+
+		if (is_write && in && ops->config_write)
+			ops->config_write(vp->vdev, (uint32_t)o, data, len);
+		else if (!is_write && in && ops->config_read)
+			ops->config_read(vp->vdev, (uint32_t)o, data, len);
+		else if (!is_write)
+			memset(data, 0, len);
+	} else if (off >= VP_NOTIFY_OFF && off < VP_NOTIFY_OFF + 0x1000) {
+		if (is_write)
+			vp_notify_write(vp, off - VP_NOTIFY_OFF, data, len);
+		else
+			memset(data, 0, len);
+	} else if (off >= VP_MSIX_OFF && off < VP_PBA_OFF) {
+		pci_msix_table_access(&vp->msix, off - VP_MSIX_OFF, data, len, is_write);
+	} else if (off >= VP_PBA_OFF && off < VP_PBA_OFF + 0x1000) {
+		pci_msix_pba_access(&vp->msix, off - VP_PBA_OFF, data, len, is_write);
+	} else if (!is_write) {
+		memset(data, 0, len);
+	}
+}
+
+/* --- the PCI side --- */
+
+static void vp_bar_access(struct pci_dev *pdev, unsigned int bar, uint64_t off, uint8_t *data,
+			  uint32_t len, bool is_write)
+{
+	struct virtio_pci *vp = container_of(pdev, struct virtio_pci, pci);
+
+	if (bar != VP_BAR) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
+	pthread_mutex_lock(&vp->lock);
+	vp_bar_locked(vp, off, data, len, is_write);
+	pthread_mutex_unlock(&vp->lock);
+}
+
+static void vp_ioeventfds(struct virtio_pci *vp, uint64_t addr, bool assign)
+{
+	const struct irq_chip *irq = vp->irq;
+
+	for (uint16_t q = 0; q < vp->vdev->nr_queues; q++)
+		if (irq->ops->ioeventfd(irq->opaque, vp->kicks[q].fd, addr + VP_NOTIFY_OFF,
+					VP_NOTIFY_LEN, q, assign))
+			log_warn("%s: queue %u kicks go through the notify register",
+				 vp->vdev->ops->name, q);
+}
+
+static void vp_bar_moved(struct pci_dev *pdev, unsigned int bar, uint64_t addr)
+{
+	struct virtio_pci *vp = container_of(pdev, struct virtio_pci, pci);
+
+	if (bar != VP_BAR)
+		return;
+	pthread_mutex_lock(&vp->lock);
+	if (vp->notify_addr != PCI_BAR_UNMAPPED)
+		vp_ioeventfds(vp, vp->notify_addr, false);
+	vp->notify_addr = addr;
+	if (addr != PCI_BAR_UNMAPPED)
+		vp_ioeventfds(vp, addr, true);
+	pthread_mutex_unlock(&vp->lock);
+}
+
+/* The PCI configuration access capability: a window onto the BAR through config space. */
+static bool vp_cfg_window(struct virtio_pci *vp, uint32_t *off, uint32_t *len)
+{
+	const uint8_t *c = vp->pci.cfg + vp->cfg_cap;
+
+	*off = (uint32_t)c[VP_CAP_OFFSET] | (uint32_t)c[VP_CAP_OFFSET + 1] << 8 |
+	       (uint32_t)c[VP_CAP_OFFSET + 2] << 16 | (uint32_t)c[VP_CAP_OFFSET + 3] << 24;
+	*len = (uint32_t)c[VP_CAP_LENGTH] | (uint32_t)c[VP_CAP_LENGTH + 1] << 8 |
+	       (uint32_t)c[VP_CAP_LENGTH + 2] << 16 | (uint32_t)c[VP_CAP_LENGTH + 3] << 24;
+	return c[VP_CAP_BAR] == VP_BAR && (*len == 1 || *len == 2 || *len == 4) &&
+	       !(*off % *len) && *off < VP_BAR_SIZE;
+}
+
+static bool vp_touches_data(const struct virtio_pci *vp, uint32_t off, uint32_t len)
+{
+	uint32_t d = vp->cfg_cap + VP_CAP_DATA;
+
+	return off < d + 4 && d < off + len;
+}
+
+static void vp_config_write(struct pci_dev *pdev, uint32_t off, uint32_t len)
+{
+	struct virtio_pci *vp = container_of(pdev, struct virtio_pci, pci);
+	uint32_t woff, wlen;
+
+	pthread_mutex_lock(&vp->lock);
+	pci_msix_config_write(&vp->msix, off, len);
+	if (vp_touches_data(vp, off, len) && vp_cfg_window(vp, &woff, &wlen))
+		vp_bar_locked(vp, woff, pdev->cfg + vp->cfg_cap + VP_CAP_DATA, wlen, true);
+	pthread_mutex_unlock(&vp->lock);
+}
+
+static void vp_config_read(struct pci_dev *pdev, uint32_t off, uint8_t *data, uint32_t len)
+{
+	struct virtio_pci *vp = container_of(pdev, struct virtio_pci, pci);
+	uint8_t *window = pdev->cfg + vp->cfg_cap + VP_CAP_DATA;
+	uint32_t woff, wlen;
+
+	if (!vp_touches_data(vp, off, len) || !vp_cfg_window(vp, &woff, &wlen))
+		return;
+	pthread_mutex_lock(&vp->lock);
+	vp_bar_locked(vp, woff, window, wlen, false);
+	pthread_mutex_unlock(&vp->lock);
+	for (uint32_t i = 0; i < len; i++)
+		if (off + i >= vp->cfg_cap + VP_CAP_DATA && off + i < vp->cfg_cap + VP_CAP_DATA + 4)
+			data[i] = pdev->cfg[off + i];
+}
+
+static const struct pci_dev_ops vp_pci_ops = {
+	.bar_access = vp_bar_access,
+	.bar_moved = vp_bar_moved,
+	.config_write = vp_config_write,
+	.config_read = vp_config_read,
+};
+
+static int vp_add_cap(struct pci_dev *pdev, uint8_t type, uint8_t len, uint32_t off,
+		      uint32_t length)
+{
+	int cap = pci_dev_add_cap(pdev, PCI_CAP_ID_VNDR, len);
+
+	if (cap < 0)
+		return cap;
+	pdev->cfg[cap + 2] = len;
+	pdev->cfg[cap + 3] = type;
+	pdev->cfg[cap + VP_CAP_BAR] = VP_BAR;
+	pci_cfg_set32(pdev->cfg + cap + VP_CAP_OFFSET, off);
+	pci_cfg_set32(pdev->cfg + cap + VP_CAP_LENGTH, length);
+	return cap;
+}
+
+static uint32_t vp_class(uint16_t device_id)
+{
+	switch (device_id) {
+	case VIRTIO_ID_NET:
+		return 0x020000; /* Ethernet */
+	case VIRTIO_ID_BLOCK:
+		return 0x018000; /* other mass storage */
+	case VIRTIO_ID_CONSOLE:
+		return 0x078000; /* other communication */
+	default:
+		return 0xff0000; /* unassigned */
+	}
+}
+
+static int vp_setup_pci(struct virtio_pci *vp, const struct irq_chip *irq)
+{
+	struct virtio_dev *vdev = vp->vdev;
+	struct pci_dev *pdev = &vp->pci;
+	uint16_t id = (uint16_t)(VP_DEVICE_BASE + vdev->ops->device_id);
+	int ret, cap;
+
+	pci_dev_init(pdev, &vp_pci_ops, VP_VENDOR, id, VP_REVISION, vp_class(vdev->ops->device_id),
+		     VP_VENDOR, id);
+	ret = pci_dev_add_bar(pdev, VP_BAR, PCI_BAR_MEM64, VP_BAR_SIZE);
+	if (ret)
+		return ret;
+	ret = pci_msix_init(&vp->msix, pdev, irq, (uint16_t)(vdev->nr_queues + 1), VP_BAR,
+			    VP_MSIX_OFF, VP_PBA_OFF);
+	if (ret)
+		return ret;
+	if (vp_add_cap(pdev, VP_CAP_COMMON, VP_CAP_LEN, VP_COMMON_OFF, VP_COMMON_LEN) < 0 ||
+	    vp_add_cap(pdev, VP_CAP_ISR, VP_CAP_LEN, VP_ISR_OFF, 1) < 0 ||
+	    (vdev->ops->config_size &&
+	     vp_add_cap(pdev, VP_CAP_DEVICE, VP_CAP_LEN, VP_DEVICE_OFF, vdev->ops->config_size) < 0))
+		return -ENOSPC;
+	cap = vp_add_cap(pdev, VP_CAP_NOTIFY, VP_CAP_NOTIFY_LEN, VP_NOTIFY_OFF, VP_NOTIFY_LEN);
+	if (cap < 0)
+		return cap;
+	pci_cfg_set32(pdev->cfg + cap + VP_CAP_LEN, 0); /* notify_off_multiplier */
+	cap = vp_add_cap(pdev, VP_CAP_PCI_CFG, VP_CAP_PCI_CFG_LEN, 0, 0);
+	if (cap < 0)
+		return cap;
+	vp->cfg_cap = (unsigned int)cap;
+	pdev->cfg[cap + VP_CAP_BAR] = 0;
+	pdev->wmask[cap + VP_CAP_BAR] = 0xff;
+	memset(pdev->wmask + cap + VP_CAP_OFFSET, 0xff, 12); /* offset, length, data */
+	return 0;
+}
+
+static void vp_destroy(struct device *dev)
+{
+	struct virtio_pci *vp = container_of(dev, struct virtio_pci, dev);
+	struct virtio_dev *vdev = vp->vdev;
+
+	if (vp->notify_addr != PCI_BAR_UNMAPPED)
+		vp_ioeventfds(vp, vp->notify_addr, false);
+	for (uint16_t q = 0; vp->kicks && q < vdev->nr_queues; q++) {
+		if (vp->kicks[q].fd < 0)
+			continue;
+		ev_del(vdev->loop, vp->kicks[q].fd);
+		close(vp->kicks[q].fd);
+	}
+	if (vp->ctl_fd >= 0) {
+		ev_del(vdev->loop, vp->ctl_fd);
+		close(vp->ctl_fd);
+	}
+	if (vdev->vqs)
+		vp_loop_stop_device(vp);
+	pci_msix_cleanup(&vp->msix);
+	free(vdev->vqs);
+	vdev->vqs = NULL;
+	if (vdev->ops->destroy)
+		vdev->ops->destroy(vdev);
+	free(vp->kicks);
+	free(vp->queues);
+	pthread_mutex_destroy(&vp->lock);
+	free(vp);
+}
+
+int virtio_pci_create(struct device **list, struct pci_host *host, const struct irq_chip *irq,
+		      struct virtio_dev *vdev)
+{
+	uint16_t n = vdev->nr_queues, qmax = vdev->queue_max;
+	struct virtio_pci *vp;
+	int ret;
+
+	if (!n || n > VP_MAX_QUEUES || !qmax || qmax > VQ_MAX_SIZE || (qmax & (qmax - 1)) ||
+	    vdev->ops->config_size > VP_DEVICE_MAX) {
+		ret = -EINVAL;
+		goto err_vdev;
+	}
+	vp = calloc(1, sizeof(*vp));
+	if (!vp) {
+		ret = -ENOMEM;
+		goto err_vdev;
+	}
+	vp->dev.name = vdev->ops->name;
+	vp->dev.destroy = vp_destroy;
+	vp->vdev = vdev;
+	vp->irq = irq;
+	vp->ctl_fd = -1;
+	vp->notify_addr = PCI_BAR_UNMAPPED;
+	ret = -pthread_mutex_init(&vp->lock, NULL);
+	if (ret) {
+		free(vp);
+		goto err_vdev;
+	}
+	vdev->host_features |= VIRTIO_BIT(VIRTIO_F_VERSION_1);
+	vdev->transport = &vp_transport_ops;
+	vdev->transport_data = vp;
+	vdev->active = false;
+	/* From here on vp_destroy() undoes whatever was done. */
+	vp->dev.next = *list;
+	*list = &vp->dev;
+	vdev->vqs = calloc(n, sizeof(*vdev->vqs));
+	vp->queues = calloc(n, sizeof(*vp->queues));
+	vp->kicks = calloc(n, sizeof(*vp->kicks));
+	if (!vdev->vqs || !vp->queues || !vp->kicks)
+		return -ENOMEM;
+	for (uint16_t q = 0; q < n; q++)
+		vp->kicks[q] = (struct vp_kick){ .vp = vp, .q = q, .fd = -1 };
+	vp_reset_regs(vp);
+	vp->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vp->ctl_fd < 0)
+		return -errno;
+	ret = ev_add(vdev->loop, vp->ctl_fd, EPOLLIN, vp_ctl, vp);
+	if (ret) {
+		close(vp->ctl_fd);
+		vp->ctl_fd = -1;
+		return ret;
+	}
+	for (uint16_t q = 0; q < n; q++) {
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+		if (fd < 0)
+			return -errno;
+		ret = ev_add(vdev->loop, fd, EPOLLIN, vp_kick, &vp->kicks[q]);
+		if (ret) {
+			close(fd);
+			return ret;
+		}
+		vp->kicks[q].fd = fd;
+	}
+	ret = vp_setup_pci(vp, irq);
+	if (ret)
+		return ret;
+	return pci_host_add_device(host, &vp->pci);
+
+err_vdev:
+	if (vdev->ops->destroy)
+		vdev->ops->destroy(vdev);
+	return ret;
+}

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A fake struct irq_chip for unit tests: records routes, deliveries and ioeventfds. */
+#ifndef KVMRUN_TEST_FAKE_IRQ_H
+#define KVMRUN_TEST_FAKE_IRQ_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvmrun/irq.h"
+
+#define FAKE_MAX_MSI 64
+#define FAKE_MAX_IOEVENTFD 16
+
+struct irq_msi {
+	unsigned int index;
+};
+
+struct fake_ioeventfd {
+	int fd;
+	uint64_t addr, datamatch;
+	uint32_t len;
+};
+
+struct fake_irq {
+	pthread_mutex_t lock;
+	struct irq_msi msis[FAKE_MAX_MSI];
+	bool used[FAKE_MAX_MSI];
+	bool routed[FAKE_MAX_MSI];
+	uint64_t addr[FAKE_MAX_MSI];
+	uint32_t data[FAKE_MAX_MSI];
+	unsigned int fired[FAKE_MAX_MSI];
+	unsigned int updates;
+	unsigned int create_fail_after; /* 0: never fail */
+	struct fake_ioeventfd io[FAKE_MAX_IOEVENTFD];
+	unsigned int nr_io;
+	unsigned int io_assigns, io_deassigns;
+	struct irq_chip chip;
+};
+
+static int fake_msi_create(void *opaque, struct irq_msi **out)
+{
+	struct fake_irq *f = opaque;
+
+	for (unsigned int i = 0; i < FAKE_MAX_MSI; i++) {
+		if (f->used[i])
+			continue;
+		if (f->create_fail_after && i + 1 >= f->create_fail_after)
+			return -ENOSPC;
+		f->used[i] = true;
+		f->msis[i].index = i;
+		*out = &f->msis[i];
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+static int fake_msi_update(void *opaque, struct irq_msi *m, uint64_t addr, uint32_t data)
+{
+	struct fake_irq *f = opaque;
+
+	pthread_mutex_lock(&f->lock);
+	f->routed[m->index] = true;
+	f->addr[m->index] = addr;
+	f->data[m->index] = data;
+	f->updates++;
+	pthread_mutex_unlock(&f->lock);
+	return 0;
+}
+
+static void fake_msi_fire(void *opaque, struct irq_msi *m)
+{
+	struct fake_irq *f = opaque;
+
+	pthread_mutex_lock(&f->lock);
+	f->fired[m->index]++;
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void fake_msi_destroy(void *opaque, struct irq_msi *m)
+{
+	struct fake_irq *f = opaque;
+
+	f->used[m->index] = false;
+	f->routed[m->index] = false;
+}
+
+static int fake_ioeventfd(void *opaque, int fd, uint64_t addr, uint32_t len, uint64_t datamatch,
+			  bool assign)
+{
+	struct fake_irq *f = opaque;
+
+	if (assign) {
+		for (unsigned int i = 0; i < f->nr_io; i++)
+			if (f->io[i].addr == addr && f->io[i].datamatch == datamatch)
+				return -EEXIST;
+		if (f->nr_io == FAKE_MAX_IOEVENTFD)
+			return -ENOSPC;
+		f->io[f->nr_io++] = (struct fake_ioeventfd){ fd, addr, datamatch, len };
+		f->io_assigns++;
+		return 0;
+	}
+	for (unsigned int i = 0; i < f->nr_io; i++) {
+		if (f->io[i].fd == fd && f->io[i].addr == addr && f->io[i].datamatch == datamatch &&
+		    f->io[i].len == len) {
+			f->io[i] = f->io[--f->nr_io];
+			f->io_deassigns++;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static const struct irq_chip_ops fake_irq_ops = {
+	.msi_create = fake_msi_create,
+	.msi_update = fake_msi_update,
+	.msi_fire = fake_msi_fire,
+	.msi_destroy = fake_msi_destroy,
+	.ioeventfd = fake_ioeventfd,
+};
+
+static inline void fake_irq_init(struct fake_irq *f)
+{
+	memset(f, 0, sizeof(*f));
+	pthread_mutex_init(&f->lock, NULL);
+	f->chip.ops = &fake_irq_ops;
+	f->chip.opaque = f;
+}
+
+static inline unsigned int fake_fired(struct fake_irq *f, unsigned int i)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&f->lock);
+	n = f->fired[i];
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
+
+#endif

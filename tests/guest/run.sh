@@ -135,4 +135,5 @@ case $case_ in
     expect_line "virtio-bad ${case_#virtio-bad-}: PASS" ;;
   *) fail "unknown case $case_" ;;
 esac
+[ -n "${GUEST_SHOW:-}" ] && cat "$out"
 rm -f "$out"

@@ -136,12 +136,15 @@ void fw_vq_submit(const struct fw_vdev *d, struct fw_vq *q, uint16_t head);
 void fw_vq_notify(const struct fw_vdev *d, const struct fw_vq *q);
 /*
  * Polls the used ring for the next entry. 0 with *id and *len filled; -1 when the
- * device sets NEEDS_RESET first, or after `spins` polls (0: no limit).
+ * device sets NEEDS_RESET first, or after `spins` polls of memory (0: no limit).
  */
 int fw_vq_wait_used(const struct fw_vdev *d, struct fw_vq *q, uint32_t *id, uint32_t *len,
 		    uint64_t spins);
-/* Polls the status for NEEDS_RESET: true when it shows within `spins` polls. */
-bool fw_virtio_wait_needs_reset(const struct fw_vdev *d, uint64_t spins);
+/*
+ * Polls the status for NEEDS_RESET: true when it shows within `reads` reads of
+ * the register (a thousand pauses apart: each read is a VM exit).
+ */
+bool fw_virtio_wait_needs_reset(const struct fw_vdev *d, uint64_t reads);
 
 /* Common configuration register access (exact widths). */
 uint8_t fw_vcommon_read8(const struct fw_vdev *d, unsigned int off);

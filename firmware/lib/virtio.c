@@ -286,6 +286,11 @@ void fw_vq_submit(const struct fw_vdev *d, struct fw_vq *q, uint16_t head)
 	fw_vq_notify(d, q);
 }
 
+/* Status reads are VM exits: look at the status once every this many polls of memory. */
+#define FW_STATUS_EVERY 1024
+/* Pauses between two reads of the status register. */
+#define FW_STATUS_GAP 1000
+
 int fw_vq_wait_used(const struct fw_vdev *d, struct fw_vq *q, uint32_t *id, uint32_t *len,
 		    uint64_t spins)
 {
@@ -300,19 +305,20 @@ int fw_vq_wait_used(const struct fw_vdev *d, struct fw_vq *q, uint32_t *id, uint
 			q->last_used++;
 			return 0;
 		}
-		if (fw_virtio_status(d) & VIRTIO_STATUS_NEEDS_RESET)
+		if (n % FW_STATUS_EVERY == 0 && (fw_virtio_status(d) & VIRTIO_STATUS_NEEDS_RESET))
 			return -1;
 		fw_pause();
 	}
 	return -1;
 }
 
-bool fw_virtio_wait_needs_reset(const struct fw_vdev *d, uint64_t spins)
+bool fw_virtio_wait_needs_reset(const struct fw_vdev *d, uint64_t reads)
 {
-	for (uint64_t n = 0; n < spins; n++) {
+	for (uint64_t n = 0; n < reads; n++) {
 		if (fw_virtio_status(d) & VIRTIO_STATUS_NEEDS_RESET)
 			return true;
-		fw_pause();
+		for (unsigned int i = 0; i < FW_STATUS_GAP; i++)
+			fw_pause();
 	}
 	return false;
 }

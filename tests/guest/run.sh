@@ -90,6 +90,28 @@ case $case_ in
     expect_rc 3
     expect_grep "kernel $elf: ELF segment outside guest RAM"
     exit 0 ;;
+  pvh-linux)
+    # Debian's cloud kernel (CONFIG_PVH=y) as the ELF vmlinux inside its bzImage, booted
+    # through its PVH note with the system tests' initramfs. Prepared here: the cache
+    # is read-only inside the test machine.
+    if [ -z "${TESTVM_OUT:-}" ]; then
+      command -v lz4 >/dev/null || { echo "SKIP: lz4 is needed to unpack the kernel" >&2; exit 77; }
+      kdir=$("$top/scripts/fetch-guest-kernel" cloud)
+      cache=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
+      vmlinux=$cache/guest/vmlinux-$(cat "$kdir/version")
+      if [ ! -f "$vmlinux" ]; then
+        # The payload is LZ4 (legacy frame, magic 02 21 4c 18).
+        off=$(grep -obUaP '\x02\x21\x4c\x18' "$kdir/vmlinuz" | head -1 | cut -d: -f1)
+        [ -n "$off" ] || { echo "SKIP: the kernel's payload is not LZ4" >&2; exit 77; }
+        mkdir -p "$cache/guest"
+        tail -c +$((off + 1)) "$kdir/vmlinuz" | lz4 -dc > "$vmlinux.tmp" 2>/dev/null || true
+        mv "$vmlinux.tmp" "$vmlinux"
+      fi
+      # The system tests' initramfs (their lib.sh in a subshell: it has a need_kvm too).
+      PVH_INITRD=$(source "$top/tests/system/lib.sh" "$KVMRUN"; guest_initrd)
+      export PVH_VMLINUX=$vmlinux PVH_INITRD
+      export TESTVM_ENV="PVH_VMLINUX PVH_INITRD ${TESTVM_ENV:-}"
+    fi ;;
 esac
 
 need_kvm
@@ -110,6 +132,13 @@ case $case_ in
   hello-high-mem)
     run --memory 4G --append "status=5"; expect_rc 5
     expect_grep "^memmap: [0-9]+ entries, 40[0-9][0-9] MiB of RAM" ;;
+  pvh-linux)
+    GUEST=$PVH_VMLINUX
+    run --initrd "$PVH_INITRD" --cpus 2 --memory 512M --append "quiet kvmrun.test=info"
+    expect_rc 0
+    expect_line "KVMRUN-INIT-OK"
+    expect_line "CPUS=2"
+    expect_line "PVPANIC=1" ;;
   pci-scan)
     run; expect_rc 0; no_fail_line
     expect_line "pci 00:00.0 1b36:0008 class 060000"

@@ -92,9 +92,9 @@ case $case_ in
     exit 0 ;;
   pvh-linux)
     # Debian's cloud kernel (CONFIG_PVH=y) as the ELF vmlinux inside its bzImage, booted
-    # through its PVH note with the system tests' initramfs. Prepared here: the cache
-    # is read-only inside the test machine.
-    if [ -z "${TESTVM_OUT:-}" ]; then
+    # through its PVH note with the system tests' initramfs. Prepared before need_kvm:
+    # the cache is read-only inside the test machine.
+    if [ -z "${PVH_VMLINUX:-}" ]; then
       command -v lz4 >/dev/null || { echo "SKIP: lz4 is needed to unpack the kernel" >&2; exit 77; }
       kdir=$("$top/scripts/fetch-guest-kernel" cloud)
       cache=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
@@ -112,6 +112,12 @@ case $case_ in
       export PVH_VMLINUX=$vmlinux PVH_INITRD
       export TESTVM_ENV="PVH_VMLINUX PVH_INITRD ${TESTVM_ENV:-}"
     fi ;;
+  virtio-blk)
+    "$KVMRUN" --help 2>&1 | grep -q -e "$DISK_OPT " ||
+      { echo "SKIP: this kvmrun has no $DISK_OPT option (virtio-blk)" >&2; exit 77; } ;;
+  virtio-bad-*)
+    "$KVMRUN" --help 2>&1 | grep -q -e "--rng " ||
+      { echo "SKIP: this kvmrun has no --rng option (virtio-rng)" >&2; exit 77; } ;;
 esac
 
 need_kvm

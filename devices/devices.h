@@ -19,6 +19,8 @@ struct virtio_dev;
 enum platform_event { PLATFORM_POWEROFF, PLATFORM_RESET, PLATFORM_PANIC };
 struct platform_sink {
 	void (*event)(void *opaque, enum platform_event ev);
+	/* The guest asked to end the VM with this exit status (0..255); may be NULL. */
+	void (*exit)(void *opaque, int status);
 	void *opaque;
 };
 
@@ -171,6 +173,12 @@ static inline void pci_cfg_set32(uint8_t *p, uint32_t v)
  */
 int virtio_console_create(struct virtio_dev **out, struct console *con, struct ev_loop *loop,
 			  const struct guest_mem *gm) WARN_UNUSED;
+/*
+ * Exit port: a byte N written to @port ends the VM with exit status N through
+ * sink->exit (for test guests). Other widths are ignored; reads see all ones.
+ */
+int exit_port_create(struct device **list, struct bus *pio, uint16_t port,
+		     const struct platform_sink *sink) WARN_UNUSED;
 
 void devices_destroy(struct device **list);
 

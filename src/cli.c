@@ -13,7 +13,7 @@ static const char usage[] =
 	"\n"
 	"Boots a Linux bzImage in a KVM virtual machine; ends when the guest ends.\n"
 	"\n"
-	"  --kernel FILE        Linux bzImage to boot (required)\n"
+	"  --kernel FILE        Linux bzImage, or ELF with a PVH entry note (required)\n"
 	"  --initrd FILE        initramfs\n"
 	"  --append ARGS        kernel command line; kvmrun adds console=, reboot=k\n"
 	"                       and panic=-1 unless ARGS sets them (and, for\n"
@@ -46,7 +46,8 @@ static const char usage[] =
 	"  5    guest kernel panicked (reported through pvpanic)\n"
 	"  6    guest triple fault\n"
 	"  7    vCPU failure: KVM internal or emulation error, failed entry\n"
-	"  130, 143  stopped by SIGINT, SIGTERM\n";
+	"  130, 143  stopped by SIGINT, SIGTERM\n"
+	"  N    the guest wrote N to the exit port (I/O port 0x604)\n";
 
 int cli_parse_size(const char *s, uint64_t *out)
 {

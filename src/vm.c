@@ -18,6 +18,7 @@
 #include "arch/x86_64/boot.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/pvh.h"
 #include "devices.h"
 #include "virtio/blk.h"
 #include "virtio/virtio_pci.h"
@@ -61,6 +62,7 @@ struct vm {
 	size_t kernel_len;
 	uint8_t *initrd;
 	size_t initrd_len;
+	bool pvh; /* the kernel is a PVH ELF, entered in 32-bit mode */
 };
 
 /* Setup failures: one line naming the cause, and the status to exit with. */
@@ -121,6 +123,7 @@ static void vm_unmap_file(uint8_t **data, size_t *len)
 /* The input files are read and checked first: they are the commonest mistake, and need no KVM. */
 static int vm_read_inputs(struct vm *vm)
 {
+	struct pvh_image *pi;
 	struct bzimage bz;
 	const char *why;
 	int ret;
@@ -128,8 +131,18 @@ static int vm_read_inputs(struct vm *vm)
 	ret = vm_read_file("kernel", vm->cfg.kernel, &vm->kernel, &vm->kernel_len);
 	if (ret)
 		return ret;
-	if (boot_parse_bzimage(vm->kernel, vm->kernel_len, &bz, &why))
+	vm->pvh = pvh_is_elf(vm->kernel, vm->kernel_len);
+	if (vm->pvh) {
+		pi = malloc(sizeof(*pi));
+		if (!pi)
+			return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");
+		ret = pvh_parse(vm->kernel, vm->kernel_len, vm->cfg.memory, pi, &why);
+		free(pi);
+		if (ret)
+			return vm_fail(KVMRUN_ERR_INPUT, "kernel %s: %s", vm->cfg.kernel, why);
+	} else if (boot_parse_bzimage(vm->kernel, vm->kernel_len, &bz, &why)) {
 		return vm_fail(KVMRUN_ERR_INPUT, "kernel %s: %s", vm->cfg.kernel, why);
+	}
 	if (vm->cfg.initrd) {
 		ret = vm_read_file("initrd", vm->cfg.initrd, &vm->initrd, &vm->initrd_len);
 		if (ret)
@@ -287,7 +300,10 @@ static int vm_load(struct vm *vm, uint64_t *entry, uint64_t *boot_params)
 	if (ret)
 		return vm_fail(KVMRUN_ERR_INTERNAL, "building ACPI tables: %s", strerror(-ret));
 
-	ret = boot_load_linux(&vm->gm, vm->cfg.memory, &img, entry, boot_params, &why);
+	if (vm->pvh)
+		ret = pvh_load(&vm->gm, vm->cfg.memory, &img, entry, boot_params, &why);
+	else
+		ret = boot_load_linux(&vm->gm, vm->cfg.memory, &img, entry, boot_params, &why);
 	if (ret) {
 		bool initrd = strstr(why, "initrd") != NULL;
 
@@ -316,6 +332,14 @@ static void vm_platform_event(void *opaque, enum platform_event ev)
 		ev_stop(vm->loop, KVMRUN_GUEST_PANIC);
 		break;
 	}
+}
+
+static void vm_guest_exit(void *opaque, int status)
+{
+	struct vm *vm = opaque;
+
+	log_info("guest asked to exit with status %d", status);
+	ev_stop(vm->loop, status);
 }
 
 static void vm_vcpu_exit(void *opaque, struct vcpu *vcpu, int status, const char *why)
@@ -425,13 +449,16 @@ static int vm_setup_devices(struct vm *vm)
 		return vm_fail(ret == -ENOMEM ? KVMRUN_ERR_INTERNAL : KVMRUN_ERR_USAGE,
 			       "--console-log %s: %s", vm->cfg.console_log ? vm->cfg.console_log : "",
 			       strerror(-ret));
-	vm->sink = (struct platform_sink){ .event = vm_platform_event, .opaque = vm };
+	vm->sink = (struct platform_sink){
+		.event = vm_platform_event, .exit = vm_guest_exit, .opaque = vm,
+	};
 	irq_line_init_kvm(&vm->com1_irq, &vm->vm_fd, PORT_COM1_IRQ);
 	if (serial_8250_create(&vm->devices, &vm->pio, PORT_COM1, &vm->com1_irq, vm->con) ||
 	    i8042_create(&vm->devices, &vm->pio, &vm->sink) ||
 	    rtc_cmos_create(&vm->devices, &vm->pio) ||
 	    pvpanic_create(&vm->devices, &vm->mmio, LAYOUT_PVPANIC_MMIO, &vm->sink) ||
 	    acpi_pm_create(&vm->devices, &vm->pio, &vm->sink) ||
+	    exit_port_create(&vm->devices, &vm->pio, PORT_EXIT, &vm->sink) ||
 	    pci_host_create(&vm->devices, &vm->pci, &vm->pio, &vm->mmio, &win))
 		return vm_fail(KVMRUN_ERR_INTERNAL, "creating the platform devices failed");
 	ret = irq_kvm_create(&vm->irq_kvm, vm->vm_fd, &vm->irq);
@@ -475,7 +502,8 @@ static int vm_setup_vcpus(struct vm *vm, uint64_t entry, uint64_t boot_params)
 		v->opaque = vm;
 		ret = cpu_init_vcpu(v->fd, cpuid, i, vm->cfg.cpus);
 		if (!ret && i == 0)
-			ret = cpu_set_boot_regs(v->fd, &vm->gm, entry, boot_params);
+			ret = vm->pvh ? pvh_set_boot_regs(v->fd, &vm->gm, entry, boot_params)
+				      : cpu_set_boot_regs(v->fd, &vm->gm, entry, boot_params);
 		if (ret) {
 			ret = vm_fail(KVMRUN_ERR_KVM, "vCPU %u: setting CPUID/MSRs/registers: %s", i,
 				      strerror(-ret));

@@ -77,9 +77,12 @@ lock)
   log=$work/console.log; : > "$log"
   "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" \
     --append "quiet kvmrun.test=echo" --console none --console-log "$log" \
-    --disk "$img" > /dev/null 2>&1 < <(sleep 1000) &
+    --disk "$img" > "$work/first.out" 2>&1 < /dev/null &
   pid=$!
-  until grep -q KVMRUN-INIT-OK "$log"; do sleep 0.1; done
+  until grep -q KVMRUN-INIT-OK "$log"; do
+    kill -0 "$pid" 2>/dev/null || { cat "$work/first.out" "$log" >&2; fail "the first VM ended"; }
+    sleep 0.1
+  done
   boot info --disk "$img"
   kill "$pid"; wait "$pid" || true
   expect_rc 3

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Usage: run.sh KVMRUN CASE GUEST_ELF
+#
+# Boots one freestanding test guest (a PVH ELF from firmware/) with kvmrun and
+# checks kvmrun's exit status and the lines the guest printed on its console.
+# Without a usable /dev/kvm here, re-runs itself inside scripts/testvm; exits
+# 77 (skip) only when no KVM can be had at all. No time limits.
+set -euo pipefail
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+KVMRUN=$(realpath "$1")
+case_=$2
+GUEST=$(realpath "$3")
+# The disk option of kvmrun (virtio-blk); overridable until the option settles.
+DISK_OPT=${KVMRUN_DISK_OPT:---disk}
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+kvm_usable() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -q -E 'vmx|svm' /proc/cpuinfo; }
+
+need_kvm() {
+  if [ -z "${TESTVM_OUT:-}" ] && ! kvm_usable; then
+    if [ ! -x "$top/scripts/testvm" ] || ! command -v qemu-system-x86_64 >/dev/null; then
+      echo "SKIP: no usable /dev/kvm and no emulated test machine" >&2
+      exit 77
+    fi
+    set +e
+    TESTVM_ENV="ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS KVMRUN_DISK_OPT ${TESTVM_ENV:-}" \
+      "$top/scripts/testvm" -- bash "$0" "$KVMRUN" "$case_" "$GUEST"
+    local rc=$?
+    set -e
+    # 125: the test machine came up without /dev/kvm (or not at all).
+    [ "$rc" = 125 ] && { echo "SKIP: the test machine has no KVM" >&2; exit 77; }
+    exit "$rc"
+  fi
+}
+
+# run [kvmrun options...]: output (console + kvmrun's messages) in $out, status in $rc.
+run() {
+  out=$(mktemp)
+  set +e
+  "$KVMRUN" run --kernel "$GUEST" --console serial "$@" > "$out" 2>&1 < /dev/null
+  rc=$?
+  set -e
+  tr -d '\r' < "$out" > "$out.clean"; mv "$out.clean" "$out"
+}
+show() { sed 's/^/  | /' "$out" >&2; }
+expect_rc() { [ "$rc" = "$1" ] || { show; fail "exit status $rc, expected $1"; }; }
+expect_line() { grep -q -x -- "$1" "$out" || { show; fail "no line '$1' in the output"; }; }
+expect_grep() { grep -q -E -- "$1" "$out" || { show; fail "nothing matches '$1' in the output"; }; }
+no_fail_line() { ! grep -q '^FAIL' "$out" || { show; fail "the guest reported a failure"; }; }
+
+# Cases that need no KVM: kvmrun refuses a bad ELF before opening /dev/kvm.
+case $case_ in
+  bad-elf-no-note)
+    # The guest with its note's type changed from 18 (PHYS32_ENTRY) to 17.
+    elf=$(mktemp); cp "$GUEST" "$elf"
+    off=$(grep -obUaP 'Xen\x00' "$elf" | head -1 | cut -d: -f1)
+    [ -n "$off" ] || fail "no Xen note in $GUEST"
+    printf '\x11' | dd of="$elf" bs=1 seek=$((off - 4)) conv=notrunc status=none
+    out=$(mktemp); set +e
+    "$KVMRUN" run --kernel "$elf" > "$out" 2>&1; rc=$?; set -e
+    rm -f "$elf"
+    expect_rc 3
+    expect_grep "kernel $elf: .*no PVH entry note"
+    [ "$(wc -l < "$out")" = 1 ] || { show; fail "expected one line"; }
+    exit 0 ;;
+  bad-elf-shared-object)
+    # An ELF that is not an executable: the shell running this script.
+    elf=$(realpath "$(command -v bash)")
+    out=$(mktemp); set +e
+    "$KVMRUN" run --kernel "$elf" > "$out" 2>&1; rc=$?; set -e
+    expect_rc 3
+    expect_grep "kernel $elf: "
+    [ "$(wc -l < "$out")" = 1 ] || { show; fail "expected one line"; }
+    exit 0 ;;
+  bad-elf-truncated)
+    tmp=$(mktemp); head -c 1000 "$GUEST" > "$tmp"
+    out=$(mktemp); set +e
+    "$KVMRUN" run --kernel "$tmp" > "$out" 2>&1; rc=$?; set -e
+    rm -f "$tmp"
+    expect_rc 3
+    expect_grep "kernel $tmp: .*truncated"
+    exit 0 ;;
+  bad-elf-outside-ram)
+    # The first program header's physical address moved to 0x80000000, past 64 MiB of RAM.
+    elf=$(mktemp); cp "$GUEST" "$elf"
+    printf '\x00\x00\x00\x80' | dd of="$elf" bs=1 seek=$((64 + 24)) conv=notrunc status=none
+    out=$(mktemp); set +e
+    "$KVMRUN" run --kernel "$elf" --memory 64M > "$out" 2>&1; rc=$?; set -e
+    rm -f "$elf"
+    expect_rc 3
+    expect_grep "kernel $elf: ELF segment outside guest RAM"
+    exit 0 ;;
+  pvh-linux)
+    # Debian's cloud kernel (CONFIG_PVH=y) as the ELF vmlinux inside its bzImage, booted
+    # through its PVH note with the system tests' initramfs. Prepared before need_kvm:
+    # the cache is read-only inside the test machine.
+    if [ -z "${PVH_VMLINUX:-}" ]; then
+      command -v lz4 >/dev/null || { echo "SKIP: lz4 is needed to unpack the kernel" >&2; exit 77; }
+      kdir=$("$top/scripts/fetch-guest-kernel" cloud)
+      cache=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
+      vmlinux=$cache/guest/vmlinux-$(cat "$kdir/version")
+      if [ ! -f "$vmlinux" ]; then
+        # The payload is LZ4 (legacy frame, magic 02 21 4c 18).
+        off=$(grep -obUaP '\x02\x21\x4c\x18' "$kdir/vmlinuz" | head -1 | cut -d: -f1)
+        [ -n "$off" ] || { echo "SKIP: the kernel's payload is not LZ4" >&2; exit 77; }
+        mkdir -p "$cache/guest"
+        tail -c +$((off + 1)) "$kdir/vmlinuz" | lz4 -dc > "$vmlinux.tmp" 2>/dev/null || true
+        mv "$vmlinux.tmp" "$vmlinux"
+      fi
+      # The system tests' initramfs (their lib.sh in a subshell: it has a need_kvm too).
+      PVH_INITRD=$(source "$top/tests/system/lib.sh" "$KVMRUN"; guest_initrd)
+      export PVH_VMLINUX=$vmlinux PVH_INITRD
+      export TESTVM_ENV="PVH_VMLINUX PVH_INITRD ${TESTVM_ENV:-}"
+    fi ;;
+  virtio-blk)
+    "$KVMRUN" --help 2>&1 | grep -q -e "$DISK_OPT " ||
+      { echo "SKIP: this kvmrun has no $DISK_OPT option (virtio-blk)" >&2; exit 77; } ;;
+  virtio-bad-*)
+    "$KVMRUN" --help 2>&1 | grep -q -e "--rng " ||
+      { echo "SKIP: this kvmrun has no --rng option (virtio-rng)" >&2; exit 77; } ;;
+esac
+
+need_kvm
+
+case $case_ in
+  hello-0)   run --append "status=0";   expect_rc 0;   expect_line "hello from the guest, exiting with 0" ;;
+  hello-42)  run --append "status=42";  expect_rc 42;  expect_line "hello from the guest, exiting with 42" ;;
+  hello-255) run --append "status=255"; expect_rc 255; expect_line "hello from the guest, exiting with 255" ;;
+  hello-smp)
+    # The APs wait for INIT/SIPI; the BSP's exit stops them all.
+    run --cpus 4 --append "status=3"; expect_rc 3; expect_line "hello from the guest, exiting with 3" ;;
+  hello-initrd)
+    mod=$(mktemp); printf 'KVMRUN-MODULE' > "$mod"
+    run --initrd "$mod" --append "status=9 x=y"; rm -f "$mod"
+    expect_rc 9
+    expect_line 'module 0: 13 bytes, starts with "KVMR"'
+    expect_grep "^cmdline: status=9 x=y( |$)" ;;
+  hello-high-mem)
+    run --memory 4G --append "status=5"; expect_rc 5
+    expect_grep "^memmap: [0-9]+ entries, 40[0-9][0-9] MiB of RAM" ;;
+  pvh-linux)
+    GUEST=$PVH_VMLINUX
+    run --initrd "$PVH_INITRD" --cpus 2 --memory 512M --append "quiet kvmrun.test=info"
+    expect_rc 0
+    expect_line "KVMRUN-INIT-OK"
+    expect_line "CPUS=2"
+    expect_line "PVPANIC=1" ;;
+  pci-scan)
+    run; expect_rc 0; no_fail_line
+    expect_line "pci 00:00.0 1b36:0008 class 060000"
+    expect_grep "^pci-scan: [0-9]+ functions, host bridge ok$" ;;
+  virtio-blk)
+    img=$(mktemp)
+    # Sector 8 holds a pattern the guest checks; sectors 0-3 it writes.
+    head -c $((64 * 1024)) /dev/zero > "$img"
+    printf 'host-pattern-sector-8' | dd of="$img" bs=512 seek=8 conv=notrunc status=none
+    run "$DISK_OPT" "$img"
+    expect_rc 0; no_fail_line
+    expect_line "virtio-blk: PASS"
+    for s in 0 1 2 3; do
+      want="kvmrun guest sector $s"
+      got=$(dd if="$img" bs=512 skip="$s" count=1 status=none | head -c ${#want})
+      [ "$got" = "$want" ] || { rm -f "$img"; show; fail "sector $s holds '$got', expected '$want'"; }
+    done
+    rm -f "$img" ;;
+  virtio-bad-*)
+    # Against the entropy device (--rng): the simplest user of the transport and queues.
+    run --rng --append "case=${case_#virtio-bad-}"
+    expect_rc 0; no_fail_line
+    expect_line "virtio-bad ${case_#virtio-bad-}: PASS" ;;
+  *) fail "unknown case $case_" ;;
+esac
+[ -n "${GUEST_SHOW:-}" ] && cat "$out"
+rm -f "$out"

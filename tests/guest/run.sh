@@ -95,15 +95,17 @@ case $case_ in
     # through its PVH note with the system tests' initramfs. Prepared before need_kvm:
     # the cache is read-only inside the test machine.
     if [ -z "${PVH_VMLINUX:-}" ]; then
-      command -v lz4 >/dev/null || { echo "SKIP: lz4 is needed to unpack the kernel" >&2; exit 77; }
+      command -v lz4 >/dev/null || fail "lz4 is needed to unpack the kernel (scripts/install-deps)"
       kdir=$("$top/scripts/fetch-guest-kernel" cloud)
       cache=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
       vmlinux=$cache/guest/vmlinux-$(cat "$kdir/version")
-      if [ ! -f "$vmlinux" ]; then
+      # Inside the test machine the cache is read-only: unpack into a temp file there.
+      [ -f "$vmlinux" ] || { mkdir -p "$cache/guest" 2>/dev/null && [ -w "$cache/guest" ]; } ||
+        vmlinux=$(mktemp)
+      if [ ! -s "$vmlinux" ]; then
         # The payload is LZ4 (legacy frame, magic 02 21 4c 18).
         off=$(grep -obUaP '\x02\x21\x4c\x18' "$kdir/vmlinuz" | head -1 | cut -d: -f1)
-        [ -n "$off" ] || { echo "SKIP: the kernel's payload is not LZ4" >&2; exit 77; }
-        mkdir -p "$cache/guest"
+        [ -n "$off" ] || fail "the kernel payload is not LZ4"
         tail -c +$((off + 1)) "$kdir/vmlinuz" | lz4 -dc > "$vmlinux.tmp" 2>/dev/null || true
         mv "$vmlinux.tmp" "$vmlinux"
       fi

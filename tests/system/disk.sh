@@ -4,7 +4,8 @@
 # Usage: disk.sh KVMRUN CASE
 . "$(dirname "$0")/lib.sh"
 need_kvm "$@"
-work=$(scratch_fs 512M)
+scratch_fs 512M
+work=$scratch
 image() { truncate -s "${2:-128M}" "$work/$1"; echo "$work/$1"; }
 sum_of() { value SUM; }
 case $2 in

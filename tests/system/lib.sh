@@ -55,13 +55,13 @@ expect_rc() { [ "$rc" = "$1" ] || { show; fail "exit status $rc, expected $1"; }
 expect_line() { grep -q -x -- "$1" "$out" || { show; fail "no line '$1' in the output"; }; }
 value() { sed -n "s/^$1=//p" "$out" | head -1; }
 
-# A fresh ext4 file system of SIZE on a loop device, mounted on a new directory (printed),
-# so that images get a real block file system (O_DIRECT, fallocate) wherever this runs.
+# A fresh ext4 file system of SIZE on a loop device, mounted on the new directory
+# $scratch, so that images get a real block file system (O_DIRECT, fallocate) wherever
+# this runs; unmounted and removed when the test exits.
 scratch_fs() {
-  local img dir
-  img=$(mktemp "${TMPDIR:-/tmp}/scratch.XXXXXX.img") dir=$(mktemp -d)
-  truncate -s "$1" "$img"
-  mkfs.ext4 -q -F "$img"
-  mount -o loop "$img" "$dir" || fail "cannot mount a loop device (needs root)"
-  echo "$dir"
+  scratch_img=$(mktemp "${TMPDIR:-/tmp}/scratch.XXXXXX.img") scratch=$(mktemp -d)
+  trap 'umount "$scratch" 2>/dev/null; rm -rf "$scratch" "$scratch_img"' EXIT
+  truncate -s "$1" "$scratch_img"
+  mkfs.ext4 -q -F "$scratch_img"
+  mount -o loop "$scratch_img" "$scratch" || fail "cannot mount a loop device (needs root)"
 }

@@ -63,7 +63,7 @@ INIT
 fi
 need_kvm "${orig_args[@]}"
 
-work=$(scratch_fs 1G)
+scratch_fs 1G; work=$scratch
 img=$work/disk.img
 dd if=/dev/urandom of="$img" bs=1M count=256 status=none
 mount -t debugfs none /sys/kernel/debug 2>/dev/null || true

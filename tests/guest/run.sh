@@ -5,16 +5,12 @@
 # checks kvmrun's exit status and the lines the guest printed on its console.
 # Without a usable /dev/kvm here, re-runs itself inside scripts/testvm; exits
 # 77 (skip) only when no KVM can be had at all. No time limits.
-set -euo pipefail
-top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-KVMRUN=$(realpath "$1")
+# fail, show, expect_rc, expect_line, kvm_usable and the Linux guest of the system tests.
+. "$(dirname "${BASH_SOURCE[0]}")/../system/lib.sh"
 case_=$2
 GUEST=$(realpath "$3")
 # The disk option of kvmrun (virtio-blk); overridable until the option settles.
 DISK_OPT=${KVMRUN_DISK_OPT:---disk}
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-kvm_usable() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -q -E 'vmx|svm' /proc/cpuinfo; }
 
 need_kvm() {
   if [ -z "${TESTVM_OUT:-}" ] && ! kvm_usable; then
@@ -42,9 +38,6 @@ run() {
   set -e
   tr -d '\r' < "$out" > "$out.clean"; mv "$out.clean" "$out"
 }
-show() { sed 's/^/  | /' "$out" >&2; }
-expect_rc() { [ "$rc" = "$1" ] || { show; fail "exit status $rc, expected $1"; }; }
-expect_line() { grep -q -x -- "$1" "$out" || { show; fail "no line '$1' in the output"; }; }
 expect_grep() { grep -q -E -- "$1" "$out" || { show; fail "nothing matches '$1' in the output"; }; }
 no_fail_line() { ! grep -q '^FAIL' "$out" || { show; fail "the guest reported a failure"; }; }
 
@@ -109,8 +102,8 @@ case $case_ in
         tail -c +$((off + 1)) "$kdir/vmlinuz" | lz4 -dc > "$vmlinux.tmp" 2>/dev/null || true
         mv "$vmlinux.tmp" "$vmlinux"
       fi
-      # The system tests' initramfs (their lib.sh in a subshell: it has a need_kvm too).
-      PVH_INITRD=$(source "$top/tests/system/lib.sh" "$KVMRUN"; guest_initrd)
+      # The system tests' initramfs.
+      PVH_INITRD=$(guest_initrd)
       export PVH_VMLINUX=$vmlinux PVH_INITRD
       export TESTVM_ENV="PVH_VMLINUX PVH_INITRD ${TESTVM_ENV:-}"
     fi ;;

@@ -349,10 +349,28 @@ static void vp_write_status(struct virtio_pci *vp, uint8_t val)
 	}
 }
 
-static bool vp_queue_writable(const struct virtio_pci *vp)
+/* The driver broke the rules of the common configuration: the device needs a reset. */
+static void vp_guest_error(struct virtio_pci *vp, const char *why)
 {
-	return vp->queue_sel < vp->vdev->nr_queues && !vp->queues[vp->queue_sel].enabled &&
-	       !(vp->status & VIRTIO_STATUS_DRIVER_OK);
+	log_ratelimited(&vp->rl, LOG_WARN, "%s: guest error, device needs reset: %s",
+			vp->vdev->ops->name, why);
+	vp_mark_needs_reset(vp);
+}
+
+/*
+ * May the selected queue's registers change? Not once it is enabled or the
+ * device is live (DRIVER_OK): such a write is refused and breaks the device.
+ * A queue index out of range has no registers (writes ignored, reads zero).
+ */
+static bool vp_queue_writable(struct virtio_pci *vp)
+{
+	if (vp->queue_sel >= vp->vdev->nr_queues)
+		return false;
+	if (vp->queues[vp->queue_sel].enabled || (vp->status & VIRTIO_STATUS_DRIVER_OK)) {
+		vp_guest_error(vp, "queue register written after the queue was enabled");
+		return false;
+	}
+	return true;
 }
 
 static uint16_t vp_vector(const struct virtio_pci *vp, uint64_t v)
@@ -449,14 +467,20 @@ static void vp_common_write(struct virtio_pci *vp, uint64_t off, const uint8_t *
 		vp->queue_sel = (uint16_t)v;
 	} else if (VP_FIELD(VP_Q_SIZE, 2)) {
 		/* A power of two no larger than the device's maximum. */
-		if (vp_queue_writable(vp) && v && !(v & (v - 1)) && v <= vp->vdev->queue_max)
+		if (!vp_queue_writable(vp))
+			return;
+		if (v && !(v & (v - 1)) && v <= vp->vdev->queue_max)
 			q->size = (uint16_t)v;
+		else
+			vp_guest_error(vp, "queue size 0, not a power of two, or above the maximum");
 	} else if (VP_FIELD(VP_Q_MSIX, 2)) {
 		if (vp_queue_writable(vp))
 			q->vector = vp_vector(vp, v);
 	} else if (VP_FIELD(VP_Q_ENABLE, 2)) {
 		if (vp_queue_writable(vp) && v == 1)
 			q->enabled = true;
+		else if (q && v != 1 && !(vp->status & VIRTIO_STATUS_DRIVER_OK))
+			vp_guest_error(vp, "queue_enable written with a value other than 1");
 	}
 #undef VP_FIELD
 	/* Anything else is read-only or not a register: ignored. */

@@ -629,6 +629,38 @@ static void test_interrupts(void **state)
 	assert_int_equal(fake_fired(&f->irq, 1), 2);
 }
 
+/* Each refused queue-register write marks NEEDS_RESET; a reset clears it. */
+static void test_bad_queue_writes_need_reset(void **state)
+{
+	struct fixture *f = *state;
+	static const uint16_t bad_sizes[] = {0, 3, 48, QMAX + 1, 0x8000, 0xffff};
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(bad_sizes); i++) {
+		to_features_ok(f);
+		common_wr(f, QSEL, 2, 1);
+		common_wr(f, QSIZE, 2, bad_sizes[i]);
+		assert_int_equal(common_rd(f, STATUS, 1), ACK | DRV | FOK | NEEDS_RESET);
+		assert_int_equal(common_rd(f, QSIZE, 2), QMAX);
+		do_reset(f);
+		assert_int_equal(common_rd(f, STATUS, 1), 0);
+	}
+	/* A good size leaves the status alone. */
+	to_features_ok(f);
+	common_wr(f, QSEL, 2, 1);
+	common_wr(f, QSIZE, 2, 16);
+	assert_int_equal(common_rd(f, STATUS, 1), ACK | DRV | FOK);
+	/* The same register once the queue is enabled. */
+	common_wr(f, QENABLE, 2, 1);
+	common_wr(f, QSIZE, 2, 16);
+	assert_int_equal(common_rd(f, STATUS, 1), ACK | DRV | FOK | NEEDS_RESET);
+	do_reset(f);
+	/* And a ring address after DRIVER_OK. */
+	activate(f);
+	common_wr(f, QSEL, 2, 0);
+	common_wr(f, QDESC, 8, 0x2000);
+	assert_true(common_rd(f, STATUS, 1) & NEEDS_RESET);
+}
+
 static void test_reset_restores_everything(void **state)
 {
 	struct fixture *f = *state;
@@ -791,6 +823,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_status_transitions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_features_ok_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_registers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_queue_writes_need_reset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_activate_and_notify, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_interrupts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reset_restores_everything, setup, teardown),

@@ -34,8 +34,9 @@ export KVMRUN=$bin TESTVM_TIMEOUT=${TESTVM_TIMEOUT:-3000}
 kernel=$(guest_kernel)
 kdir=$(dirname "$kernel")
 cache_dir=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
-initrd=$cache_dir/bench/fio-initrd-$(cat "$0" "$kdir/version" | md5sum | cut -c1-12).gz
 jobs=(randread:4k:1 randread:4k:32 randwrite:4k:1 randwrite:4k:32 read:1m:8 write:1m:8)
+initrd=$cache_dir/bench/fio-initrd-$({ echo "${jobs[*]} $runtime 2"; fio --version
+  cat "$kdir/version"; } | md5sum | cut -c1-12).gz
 
 # The guest's init runs every job on /dev/vda and prints one terse line per job.
 if [[ ! -f $initrd ]]; then
@@ -69,7 +70,7 @@ dd if=/dev/urandom of="$img" bs=1M count=256 status=none
 mount -t debugfs none /sys/kernel/debug 2>/dev/null || true
 
 # terse v3: field 6 read KiB, 8 read IOPS, 47 write KiB, 49 write IOPS
-iops_of() { awk -F';' '{ print ($8 > 0 ? $8 : $49) }'; }
+iops_of() { awk -F';' '{ print (($8 > 0) ? $8 : $49) }'; }
 ios_of() { awk -F';' -v bs="$1" '{ print ($6 + $47) / bs }'; }
 kib() { case $1 in 4k) echo 4 ;; 1m) echo 1024 ;; esac; }
 
@@ -92,7 +93,7 @@ run_vmm() {
   # Per-job exits: sample the VM's debugfs counters whenever a JOB line appears.
   stats=''
   until [[ -n $stats ]] || ! kill -0 "$pid" 2>/dev/null; do
-    stats=$(ls -d /sys/kernel/debug/kvm/"$pid"-* 2>/dev/null | head -1); sleep 0.1
+    stats=$(ls -d /sys/kernel/debug/kvm/"$pid"-* 2>/dev/null | head -1 || true); sleep 0.1
   done
   exits_now() { [[ -n $stats ]] && echo $(( $(cat "$stats/io_exits") + $(cat "$stats/mmio_exits") )) || echo 0; }
   before=$(exits_now); local seen=0
@@ -102,7 +103,7 @@ run_vmm() {
       line=$(grep '^JOB' "$log" | sed -n "$((seen + 1))p" | tr -d '\r')
       iops[$vmm:$j]=$(cut -d' ' -f3- <<< "$line" | iops_of)
       local n_io; n_io=$(cut -d' ' -f3- <<< "$line" | ios_of "$(kib "$(cut -d: -f2 <<< "$j")")")
-      exits[$vmm:$j]=$(awk -v e=$((after - before)) -v n="$n_io" 'BEGIN { printf "%.2f", n > 0 ? e / n : 0 }')
+      exits[$vmm:$j]=$(awk -v e=$((after - before)) -v n="$n_io" 'BEGIN { printf "%.2f", (n > 0 ? e / n : 0) }')
       before=$after; seen=$((seen + 1))
     fi
     sleep 0.2

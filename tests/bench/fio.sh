@@ -95,7 +95,13 @@ run_vmm() {
   until [[ -n $stats ]] || ! kill -0 "$pid" 2>/dev/null; do
     stats=$(ls -d /sys/kernel/debug/kvm/"$pid"-* 2>/dev/null | head -1 || true); sleep 0.1
   done
-  exits_now() { [[ -n $stats ]] && echo $(( $(cat "$stats/io_exits") + $(cat "$stats/mmio_exits") )) || echo 0; }
+  exits_now() { # I/O + MMIO exits so far (the counters KVM has in this VM's debugfs dir)
+    local f n=0
+    for f in io_exits mmio_exits; do
+      [[ -n $stats && -r $stats/$f ]] && n=$((n + $(cat "$stats/$f" 2>/dev/null || echo 0)))
+    done
+    echo "$n"
+  }
   before=$(exits_now); local seen=0
   while kill -0 "$pid" 2>/dev/null; do
     local n; n=$(grep -c '^JOB' "$log" || true)

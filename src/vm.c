@@ -502,8 +502,9 @@ static int vm_setup_vcpus(struct vm *vm, uint64_t entry, uint64_t boot_params)
 		v->opaque = vm;
 		ret = cpu_init_vcpu(v->fd, cpuid, i, vm->cfg.cpus);
 		if (!ret && i == 0)
-			ret = vm->pvh ? pvh_set_boot_regs(v->fd, &vm->gm, entry, boot_params)
-				      : cpu_set_boot_regs(v->fd, &vm->gm, entry, boot_params);
+			ret = cpu_set_boot_regs(v->fd, &vm->gm,
+						vm->pvh ? CPU_BOOT_PVH32 : CPU_BOOT_LINUX64, entry,
+						boot_params);
 		if (ret) {
 			ret = vm_fail(KVMRUN_ERR_KVM, "vCPU %u: setting CPUID/MSRs/registers: %s", i,
 				      strerror(-ret));

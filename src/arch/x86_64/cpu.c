@@ -183,17 +183,19 @@ static struct kvm_segment cpu_segment(uint16_t selector, uint8_t type, bool code
 	};
 }
 
-int cpu_set_boot_regs(int vcpu_fd, const struct guest_mem *gm, uint64_t entry,
-		      uint64_t boot_params)
+int cpu_set_boot_regs(int vcpu_fd, const struct guest_mem *gm, enum cpu_boot_mode mode,
+		      uint64_t entry, uint64_t arg)
 {
-	static const uint64_t gdt[] = {
+	bool linux64 = mode == CPU_BOOT_LINUX64;
+	/* Flat segments; only the code descriptor differs: 64-bit, or 32-bit over 4 GiB. */
+	const uint64_t gdt[] = {
 		0, 0,
-		0x00af9b000000ffffULL, /* 0x10: 64-bit code */
-		0x00cf93000000ffffULL, /* 0x18: data */
-		0x008f8b000000ffffULL, /* 0x20: TSS (busy) */
+		linux64 ? 0x00af9b000000ffffULL : 0x00cf9b000000ffffULL, /* 0x10: code */
+		0x00cf93000000ffffULL,					   /* 0x18: data */
+		0x008f8b000000ffffULL,					   /* 0x20: TSS (busy) */
 	};
+	struct kvm_regs regs = { .rflags = 2, .rip = entry };
 	struct kvm_sregs sregs;
-	struct kvm_regs regs = { .rflags = 2, .rip = entry, .rsi = boot_params };
 	int ret;
 
 	if (gm_write(gm, LAYOUT_GDT, gdt, sizeof(gdt)))
@@ -205,15 +207,28 @@ int cpu_set_boot_regs(int vcpu_fd, const struct guest_mem *gm, uint64_t entry,
 	sregs.gdt.limit = sizeof(gdt) - 1;
 	sregs.idt.base = 0;
 	sregs.idt.limit = 0;
-	sregs.cs = cpu_segment(0x10, 0xb, true);
+	sregs.cs = cpu_segment(0x10, 0xb, linux64);
 	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = cpu_segment(0x18, 0x3, false);
 	sregs.tr = cpu_segment(0x20, 0xb, false);
 	sregs.tr.s = 0;
 	sregs.tr.limit = 0xfffff;
-	sregs.cr3 = LAYOUT_PML4;
-	sregs.cr4 = CR4_PAE;
-	sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_PG;
-	sregs.efer = EFER_LME | EFER_LMA;
+	if (linux64) {
+		/* Long mode with the identity map kvmrun built; boot_params in RSI. */
+		sregs.cr3 = LAYOUT_PML4;
+		sregs.cr4 = CR4_PAE;
+		sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_PG;
+		sregs.efer = EFER_LME | EFER_LMA;
+		regs.rsi = arg;
+	} else {
+		/* PVH: protected mode, paging off; the start info in EBX. */
+		sregs.tr.db = 0;
+		sregs.tr.g = 0;
+		sregs.cr0 = CR0_PE | CR0_ET;
+		sregs.cr3 = 0;
+		sregs.cr4 = 0;
+		sregs.efer = 0;
+		regs.rbx = arg;
+	}
 	ret = kvm_ioctl_ptr(vcpu_fd, KVM_SET_SREGS, &sregs);
 	if (ret < 0)
 		return ret;

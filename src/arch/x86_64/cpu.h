@@ -37,9 +37,14 @@ int cpu_supported_cpuid(int kvm_fd, struct cpu_cpuid *out) WARN_UNUSED;
 int cpu_init_vcpu(int vcpu_fd, const struct cpu_cpuid *base, unsigned int index,
 		  unsigned int count) WARN_UNUSED;
 
-/* 64-bit boot state of the BSP: long mode, flat segments, rip/rsi. Writes the GDT. */
-int cpu_set_boot_regs(int vcpu_fd, const struct guest_mem *gm, uint64_t entry,
-		      uint64_t boot_params) WARN_UNUSED;
+/*
+ * Boot state of the BSP, flat segments, rip = entry; writes the GDT.
+ * CPU_BOOT_LINUX64: long mode on kvmrun's identity map, RSI = arg (boot_params).
+ * CPU_BOOT_PVH32: 32-bit protected mode, paging off, EBX = arg (start info).
+ */
+enum cpu_boot_mode { CPU_BOOT_LINUX64, CPU_BOOT_PVH32 };
+int cpu_set_boot_regs(int vcpu_fd, const struct guest_mem *gm, enum cpu_boot_mode mode,
+		      uint64_t entry, uint64_t arg) WARN_UNUSED;
 
 /* Logs a vCPU's registers at debug level. */
 void cpu_dump_regs(int vcpu_fd, unsigned int index);

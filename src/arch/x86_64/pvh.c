@@ -10,7 +10,6 @@
 
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/pvh.h"
-#include "kvmrun/kvm.h"
 
 #define ELF_CLASS32 1
 #define ELF_CLASS64 2
@@ -20,9 +19,6 @@
 #define ELF_EM_X86_64 62
 #define ELF_PT_LOAD 1
 #define ELF_PT_NOTE 4
-
-#define PVH_CR0_PE 0x1ULL
-#define PVH_CR0_ET 0x10ULL
 
 /* Field offsets and sizes that differ between the classes. */
 struct pvh_elf_layout {
@@ -331,52 +327,4 @@ int pvh_load(const struct guest_mem *gm, uint64_t mem, const struct boot_images 
 	*entry = pi.entry;
 	*start_info = LAYOUT_PVH_START_INFO;
 	return 0;
-}
-
-static struct kvm_segment pvh_segment(uint16_t selector, uint8_t type)
-{
-	return (struct kvm_segment){
-		.base = 0, .limit = 0xffffffff, .selector = selector, .type = type,
-		.present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1,
-	};
-}
-
-int pvh_set_boot_regs(int vcpu_fd, const struct guest_mem *gm, uint64_t entry,
-		      uint64_t start_info)
-{
-	static const uint64_t gdt[] = {
-		0, 0,
-		0x00cf9b000000ffffULL, /* 0x10: 32-bit code, 4 GiB */
-		0x00cf93000000ffffULL, /* 0x18: data, 4 GiB */
-		0x008f8b000000ffffULL, /* 0x20: TSS (busy) */
-	};
-	struct kvm_regs regs = { .rflags = 2, .rip = entry, .rbx = start_info };
-	struct kvm_sregs sregs;
-	int ret;
-
-	if (gm_write(gm, LAYOUT_GDT, gdt, sizeof(gdt)))
-		return -EFAULT;
-	ret = kvm_ioctl_ptr(vcpu_fd, KVM_GET_SREGS, &sregs);
-	if (ret < 0)
-		return ret;
-	sregs.gdt.base = LAYOUT_GDT;
-	sregs.gdt.limit = sizeof(gdt) - 1;
-	sregs.idt.base = 0;
-	sregs.idt.limit = 0;
-	sregs.cs = pvh_segment(0x10, 0xb);
-	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = pvh_segment(0x18, 0x3);
-	sregs.tr = pvh_segment(0x20, 0xb);
-	sregs.tr.s = 0;
-	sregs.tr.db = 0;
-	sregs.tr.g = 0;
-	sregs.tr.limit = 0xfffff;
-	sregs.cr0 = PVH_CR0_PE | PVH_CR0_ET;
-	sregs.cr3 = 0;
-	sregs.cr4 = 0;
-	sregs.efer = 0;
-	ret = kvm_ioctl_ptr(vcpu_fd, KVM_SET_SREGS, &sregs);
-	if (ret < 0)
-		return ret;
-	ret = kvm_ioctl_ptr(vcpu_fd, KVM_SET_REGS, &regs);
-	return ret < 0 ? ret : 0;
 }

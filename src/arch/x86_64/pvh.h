@@ -81,8 +81,4 @@ int pvh_parse(const uint8_t *img, size_t len, uint64_t mem, struct pvh_image *ou
 int pvh_load(const struct guest_mem *gm, uint64_t mem, const struct boot_images *img,
 	     uint64_t *entry, uint64_t *start_info, const char **why) WARN_UNUSED;
 
-/* 32-bit protected mode, paging off, flat CS/DS, EBX = start_info. Writes the GDT. */
-int pvh_set_boot_regs(int vcpu_fd, const struct guest_mem *gm, uint64_t entry,
-		      uint64_t start_info) WARN_UNUSED;
-
 #endif

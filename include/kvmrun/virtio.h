@@ -13,7 +13,11 @@
  * mutex held. activate, queue_notify and reset run on the event-loop thread,
  * as does everything a device does with its queues and backend. A device
  * reports back through virtio_notify(), virtio_config_changed() and
- * virtio_needs_reset(), all of which are for the event-loop thread.
+ * virtio_needs_reset(), all of which are for the event-loop thread and take the
+ * transport's mutex: never call them from config_read/config_write.
+ *
+ * Right after activate, the transport calls queue_notify once for every enabled
+ * queue (kicks may have come before activation): devices must take extra calls.
  */
 
 #include <stdbool.h>

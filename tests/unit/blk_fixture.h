@@ -27,6 +27,8 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "kvmrun/event_loop.h"
 #include "kvmrun/guest_mem.h"
 #include "virtio/blk.h"
@@ -123,7 +125,7 @@ static inline void make_image(struct fx *f)
 	assert_non_null(buf);
 	for (size_t i = 0; i < IMG_SIZE; i++)
 		buf[i] = (uint8_t)(i * 7 + i / 512);
-	snprintf(f->path, sizeof(f->path), "/tmp/kvmrun-blk-XXXXXX");
+	test_tmp_path(f->path, sizeof(f->path), "kvmrun-blk-XXXXXX");
 	f->fd = mkstemp(f->path);
 	assert_true(f->fd >= 0);
 	assert_int_equal(pwrite(f->fd, buf, IMG_SIZE, 0), IMG_SIZE);

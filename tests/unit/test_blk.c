@@ -305,11 +305,12 @@ static void test_full_file_system(void **state)
 static void test_enospc_tmpfs(void **state)
 {
 	struct fx *f = *state;
-	char dir[] = "/tmp/kvmrun-blk-fs-XXXXXX";
+	char dir[256];
 	unsigned int ok = 0, failed = 0, i;
 	uint8_t back[4096];
 	int fd;
 
+	test_tmp_path(dir, sizeof(dir), "kvmrun-blk-fs-XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("tmpfs", dir, "tmpfs", 0, "size=256k") < 0) {
@@ -414,11 +415,12 @@ static void test_open_errors(void **state)
 	assert_non_null(strstr(err, "/nonexistent/kvmrun-disk.img"));
 	assert_null(strchr(err, '\n'));
 
-	snprintf(f->cfg.path, sizeof(f->cfg.path), "%s", "/tmp");
+	/* A directory: the temp directory. */
+	test_tmp_path(f->cfg.path, sizeof(f->cfg.path), ".");
 	assert_int_equal(create_dev(f, err, sizeof(err)), -EISDIR);
 	f->cfg.readonly = true;
 	assert_int_equal(create_dev(f, err, sizeof(err)), -EISDIR);
-	assert_non_null(strstr(err, "/tmp"));
+	assert_non_null(strstr(err, f->cfg.path));
 
 	/* A second writer, or a reader next to a writer, is refused; two readers are fine. */
 	snprintf(f->cfg.path, sizeof(f->cfg.path), "%s", f->path);

@@ -4,7 +4,18 @@
 #define KVMRUN_TEST_UTIL_H
 
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
+
+/* buf = "$TMPDIR/name" (TMPDIR defaults to /tmp), for mkstemp() and friends. */
+static inline void test_tmp_path(char *buf, size_t size, const char *name)
+{
+	const char *dir = getenv("TMPDIR");
+
+	assert_true((size_t)snprintf(buf, size, "%s/%s", dir && *dir ? dir : "/tmp", name) <
+		    size);
+}
 
 /* Reads up to size bytes of the file at path; fails the test if it cannot. */
 static inline size_t test_read_file(const char *path, char *buf, size_t size)

@@ -347,7 +347,8 @@ static int setup(void **state)
 	assert_true(null_fd >= 0);
 	assert_int_equal(dup2(null_fd, STDOUT_FILENO), STDOUT_FILENO);
 	close(null_fd);
-	snprintf(f->log_path, sizeof(f->log_path), "/tmp/kvmrun-test-vcon-%d.log", getpid());
+	snprintf(f->log_path, sizeof(f->log_path), "kvmrun-test-vcon-%d.log", getpid());
+	test_tmp_path(f->log_path, sizeof(f->log_path), strdupa(f->log_path));
 	unlink(f->log_path);
 
 	assert_int_equal(ev_loop_create(&f->loop), 0);

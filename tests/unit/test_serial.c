@@ -94,7 +94,8 @@ static int setup(void **state)
 	f->irq = (struct irq_line){ .set_level = fake_set_level, .opaque = f, .gsi = 4 };
 	if (ev_loop_create(&f->loop))
 		return -1;
-	snprintf(f->log_path, sizeof(f->log_path), "/tmp/kvmrun-test-serial-%d.log", getpid());
+	snprintf(f->log_path, sizeof(f->log_path), "kvmrun-test-serial-%d.log", getpid());
+	test_tmp_path(f->log_path, sizeof(f->log_path), strdupa(f->log_path));
 	unlink(f->log_path);
 	if (console_create(&f->con, f->loop, false, f->log_path, NULL, NULL))
 		return -1;

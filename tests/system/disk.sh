@@ -7,27 +7,26 @@ need_kvm "$@"
 scratch_fs 512M
 work=$scratch
 image() { truncate -s "${2:-128M}" "$work/$1"; echo "$work/$1"; }
-sum_of() { value SUM; }
 case $2 in
 ext4-roundtrip)
   img=$(image a.img)
   boot mkfs-write --disk "$img"
   expect_rc 0; expect_line DISK-DONE
-  sum=$(sum_of)
+  sum=$(value SUM)
   [ ${#sum} = 64 ] || { show; fail "no checksum from the guest"; }
   e2fsck -fn "$img" > "$work/fsck.log" 2>&1 || { cat "$work/fsck.log" >&2; fail "e2fsck found errors"; }
   boot read-sum --disk "$img,ro"
   expect_rc 0
-  [ "$(sum_of)" = "$sum" ] || { show; fail "second boot read $(sum_of), first wrote $sum"; } ;;
+  [ "$(value SUM)" = "$sum" ] || { show; fail "second boot read $(value SUM), first wrote $sum"; } ;;
 cache-none)
   # The same round trip with O_DIRECT.
   img=$(image a.img)
   boot mkfs-write --disk "$img,cache=none"
   expect_rc 0; expect_line DISK-DONE
-  sum=$(sum_of)
+  sum=$(value SUM)
   e2fsck -fn "$img" > "$work/fsck.log" 2>&1 || { cat "$work/fsck.log" >&2; fail "e2fsck found errors"; }
   boot read-sum --disk "$img,ro,cache=none"
-  [ "$(sum_of)" = "$sum" ] || { show; fail "read back $(sum_of), wrote $sum"; } ;;
+  [ "$(value SUM)" = "$sum" ] || { show; fail "read back $(value SUM), wrote $sum"; } ;;
 read-only)
   img=$(image a.img 1M)
   head -c 1M /dev/urandom > "$img"
@@ -72,7 +71,7 @@ full-fs)
   expect_rc 0
   [ "$(value FILL_RC)" != 0 ] || { show; fail "the guest's write to a full disk succeeded"; }
   [ "$(value READ_RC)" = 0 ] || { show; fail "reads failed after the disk filled"; }
-  grep -q 'I/O error' "$out" || grep -q 'critical' "$out" || true ;;
+  ;;
 lock)
   img=$(image a.img 16M)
   log=$work/console.log; : > "$log"

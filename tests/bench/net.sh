@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Usage: tests/bench/net.sh [--runtime SECONDS] [KVMRUN]
+#
+# Network benchmark (not a test: it measures and prints). One guest, booted in turn
+#   - by kvmrun (virtio-net, --net tap=tap0),
+#   - by QEMU (q35, -netdev tap,vhost=off + virtio-net-pci),
+# on the same tap, whose host side (10.0.2.1) is in a network namespace of its own.
+# The guest runs an iperf3 server; the host runs iperf3 against it: host->guest and
+# guest->host (-R), TCP, 1 and 4 streams; then 50 pings for the round-trip time.
+# Prints a Markdown table with the kvmrun/QEMU ratio of each line (for ping, QEMU's
+# time over kvmrun's, so that above 1 means kvmrun is better everywhere).
+# Without a usable /dev/kvm it re-runs itself inside scripts/testvm.
+set -euo pipefail
+export LC_ALL=C
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+orig_args=("$@")
+runtime=5 bin=
+while (($#)); do
+  case $1 in
+    --runtime) runtime=${2:?}; shift 2 ;;
+    -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "net.sh: unknown option $1" >&2; exit 2 ;;
+    *) bin=$1; shift ;;
+  esac
+done
+bin=${bin:-${KVMRUN:-$top/build/kvmrun}}
+[[ $bin == /* ]] || bin=$PWD/$bin
+for p in iperf3 qemu-system-x86_64 busybox; do
+  command -v $p >/dev/null || { echo "net.sh: needs $p (apt-get install iperf3 qemu-system-x86 busybox-static)" >&2; exit 1; }
+done
+export KVMRUN=$bin TESTVM_TIMEOUT=${TESTVM_TIMEOUT:-3000}
+. "$top/tests/system/lib.sh" "$bin"
+kernel=$(guest_kernel)
+kdir=$(dirname "$kernel")
+cache_dir=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
+initrd=$cache_dir/bench/net-initrd-$({ echo 1; cat "$(command -v iperf3)" "$kdir/version"; } |
+  md5sum | cut -c1-12).gz
+
+# The guest: eth0 up as 10.0.2.15, an iperf3 server, and off once the host
+# connects to port 5003.
+if [[ ! -f $initrd ]]; then
+  mkdir -p "$(dirname "$initrd")"
+  init=$(mktemp)
+  cat > "$init" <<'INIT'
+#!/bin/sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+/lib/load-modules >/dev/null 2>&1
+ip link set lo up; ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0
+iperf3 -s -D
+echo BENCH-READY
+nc -l -p 5003 >/dev/null
+poweroff -f
+INIT
+  "$top/scripts/mkinitramfs" --kernel-dir "$kdir" --modules "virtio_pci virtio_net" \
+    --init "$init" --binary "$(command -v iperf3)" -o "$initrd"
+  rm -f "$init"
+fi
+need_kvm "${orig_args[@]}"
+
+work=$(mktemp -d)
+ns=kvmrun-bench-$$
+trap 'ip netns del "$ns" 2>/dev/null; rm -rf "$work"' EXIT
+ip netns add "$ns"
+in_ns() { ip netns exec "$ns" "$@"; }
+in_ns ip link set lo up
+in_ns ip tuntap add tap0 mode tap
+in_ns ip addr add 10.0.2.1/24 dev tap0
+in_ns ip link set tap0 up
+
+# iperf3's receiver rate in Mbit/s: iperf ARGS...
+iperf() {
+  in_ns iperf3 -c 10.0.2.15 -t "$runtime" -f m "$@" |
+    awk '/receiver/ { r = $(NF - 2) } END { print r }'
+}
+
+declare -A val=()
+tests=(host-guest:1 host-guest:4 guest-host:1 guest-host:4 ping)
+run_vmm() {
+  local vmm=$1 log=$work/$1.log pid t dir p
+  case $vmm in
+    kvmrun) cmd=("$bin" run --kernel "$kernel" --initrd "$initrd" --memory 512M --cpus 2
+                 --append "quiet" --net tap=tap0 --console none --console-log "$log") ;;
+    qemu) cmd=(qemu-system-x86_64 -M q35 -accel kvm -cpu host -m 512M -smp 2 -nodefaults
+               -no-user-config -display none -no-reboot -serial "file:$log"
+               -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 quiet panic=-1"
+               -netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=off
+               -device virtio-net-pci,netdev=n0) ;;
+  esac
+  : > "$log"
+  in_ns "${cmd[@]}" > "$work/$vmm.err" 2>&1 < /dev/null &
+  pid=$!
+  until grep -q BENCH-READY "$log"; do
+    kill -0 "$pid" 2>/dev/null || { cat "$log" "$work/$vmm.err" >&2; echo "net.sh: $vmm ended" >&2; exit 1; }
+    sleep 0.2
+  done
+  until in_ns iperf3 -c 10.0.2.15 -t 1 > /dev/null 2>&1; do sleep 0.5; done # warm-up
+  for t in "${tests[@]}"; do
+    IFS=: read -r dir p <<< "$t"
+    case $dir in
+      host-guest) val[$vmm:$t]=$(iperf -P "$p") ;;
+      guest-host) val[$vmm:$t]=$(iperf -P "$p" -R) ;;
+      ping) val[$vmm:$t]=$(in_ns busybox ping -c 50 -i 0.1 10.0.2.15 |
+              sed -n 's|.*min/avg/max = [0-9.]*/\([0-9.]*\)/.*|\1|p') ;;
+    esac
+  done
+  echo bye | in_ns busybox nc 10.0.2.15 5003 || true
+  wait "$pid" || true
+}
+
+echo "net.sh: $("$bin" --version | head -1) vs $(qemu-system-x86_64 --version | head -1)" >&2
+run_vmm kvmrun; run_vmm qemu
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+echo "| test | kvmrun | QEMU | kvmrun/QEMU |"
+echo "|---|---:|---:|---:|"
+for t in "${tests[@]}"; do
+  k=${val[kvmrun:$t]:-} q=${val[qemu:$t]:-}
+  case $t in
+    ping) echo "| ping RTT, ms (ratio: QEMU/kvmrun) | $k | $q | $(ratio "$q" "$k") |" ;;
+    *) echo "| TCP ${t%%:*}, ${t##*:} stream(s), Mbit/s | $k | $q | $(ratio "$k" "$q") |" ;;
+  esac
+done
+echo
+echo "Guest: Debian $(cat "$kdir/version"), 2 vCPUs, 512 MiB; iperf3 ${runtime}s per line; 50 pings 0.1 s apart."
+[[ -n ${TESTVM_OUT:-} ]] && echo "Ran on nested KVM inside scripts/testvm (QEMU TCG): absolute numbers are far below hardware; compare ratios."

@@ -110,6 +110,9 @@ case $case_ in
   virtio-blk)
     "$KVMRUN" --help 2>&1 | grep -q -e "$DISK_OPT " ||
       { echo "SKIP: this kvmrun has no $DISK_OPT option (virtio-blk)" >&2; exit 77; } ;;
+  virtio-net-*)
+    "$KVMRUN" --help 2>&1 | grep -q -e "--net " ||
+      { echo "SKIP: this kvmrun has no --net option (virtio-net)" >&2; exit 77; } ;;
   virtio-bad-*)
     "$KVMRUN" --help 2>&1 | grep -q -e "--rng " ||
       { echo "SKIP: this kvmrun has no --rng option (virtio-rng)" >&2; exit 77; } ;;
@@ -158,6 +161,49 @@ case $case_ in
       [ "$got" = "$want" ] || { rm -f "$img"; show; fail "sector $s holds '$got', expected '$want'"; }
     done
     rm -f "$img" ;;
+  virtio-net-*)
+    # The guest on tap0 in a network namespace; a perl packet socket on the host side
+    # records the frames of ethertype 0x88b5 and echoes those that ask for it.
+    ns=kvmrun-guest-$$ frames=$(mktemp) out=$(mktemp) echo_pid=
+    trap 'kill $echo_pid 2>/dev/null; ip netns del "$ns" 2>/dev/null; rm -f "$frames" "$out"' EXIT
+    ip netns add "$ns" || fail "cannot create a network namespace (needs root)"
+    ip -n "$ns" tuntap add tap0 mode tap && ip -n "$ns" link set tap0 up || fail "no tap0"
+    ip netns exec "$ns" perl -e '
+      use Socket;
+      $| = 1;
+      my $type = 0x88b5;
+      socket(my $s, 17, SOCK_RAW, unpack("v", pack("n", $type))) or die "packet socket: $!";
+      open(my $i, "<", "/sys/class/net/tap0/ifindex") or die; my $ifindex = <$i> + 0;
+      bind($s, pack("S n i S C C a8", 17, $type, $ifindex, 0, 0, 0, "")) or die "bind: $!";
+      open(my $log, ">>", $ARGV[0]) or die; $log->autoflush(1);
+      print $log "READY\n";
+      while (defined(my $from = recv($s, my $f, 70000, 0))) {
+        next if unpack("x10 C", $from) == 4;          # PACKET_OUTGOING: our own echo
+        my ($text) = unpack("x14 Z*", $f);
+        print $log "FRAME $text\n";
+        next unless $text =~ /^echo-me/;
+        my $reply = substr($f, 6, 6) . "\x02\x00\x00\x00\x00\x01" . pack("n", $type)
+                  . "echo: $text\0";
+        send($s, $reply, 0, $from) or die "send: $!";
+      }' "$frames" &
+    echo_pid=$!
+    until grep -q READY "$frames"; do
+      kill -0 $echo_pid 2>/dev/null || fail "the echo side did not start"; sleep 0.1
+    done
+    set +e
+    ip netns exec "$ns" "$KVMRUN" run --kernel "$GUEST" --console serial --net tap=tap0 \
+      --append "case=${case_#virtio-net-}" > "$out" 2>&1 < /dev/null
+    rc=$?
+    set -e
+    tr -d '\r' < "$out" > "$out.clean"; mv "$out.clean" "$out"
+    expect_rc 0; no_fail_line
+    expect_line "virtio-net ${case_#virtio-net-}: PASS"
+    got=$(grep '^FRAME' "$frames" | sort -u | tr '\n' '|')
+    case $case_ in
+      virtio-net-tx) want='FRAME echo-me 2|FRAME good 1|' ;;
+      *) want='FRAME after-reset|FRAME echo-me bad|' ;;
+    esac
+    [ "$got" = "$want" ] || { show; fail "the host got '$got', expected '$want'"; } ;;
   virtio-bad-*)
     # Against the entropy device (--rng): the simplest user of the transport and queues.
     run --rng --append "case=${case_#virtio-bad-}"

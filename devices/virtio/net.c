@@ -306,9 +306,10 @@ static void net_rx(struct virtio_net *n, uint32_t events)
 					net_tap_dead(n, -EIO);
 				break;
 			}
-			if (r < 0) {
+			if (r <= 0) {
+				/* A tap never reads 0: only a closed stream peer does. */
 				n->stats.rx_tap_errors++;
-				net_tap_dead(n, (int)r);
+				net_tap_dead(n, r ? (int)r : -EPIPE);
 				break;
 			}
 			net_rx_accept(n, (size_t)r);

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,15 @@ static const char usage[] =
 	"                       ro: read-only; serial: GET_ID answer, up to 20 bytes\n"
 	"                       (default: the file name); cache=none: O_DIRECT,\n"
 	"                       writeback (default): the host page cache\n"
+	"  --net tap=NAME[,mac=MAC][,mtu=N] | fd=N[,mac=MAC][,mtu=N]\n"
+	"                       virtio-net on a tap interface (up to 8): tap=NAME\n"
+	"                       attaches to the tap NAME or creates it (needs\n"
+	"                       CAP_NET_ADMIN; a created tap is gone at exit);\n"
+	"                       fd=N takes an open tap (IFF_TAP, IFF_NO_PI,\n"
+	"                       IFF_VNET_HDR) from a launcher, no privilege needed;\n"
+	"                       mac: unicast xx:xx:xx:xx:xx:xx (default 02: and 5\n"
+	"                       bytes of a hash of the tap name and the --net\n"
+	"                       position); mtu: 68 to 65535 (default the tap's)\n"
 	"  --help, --version\n"
 	"\n"
 	"On a terminal, Ctrl-A x quits.\n"
@@ -41,7 +51,8 @@ static const char usage[] =
 	"  1    internal error\n"
 	"  2    bad command line\n"
 	"  3    kernel, initrd or disk missing, unreadable, malformed, too large\n"
-	"       or locked by another process\n"
+	"       or locked by another process; a --net tap that cannot be opened,\n"
+	"       created or attached, or an fd= that is not such a tap\n"
 	"  4    /dev/kvm missing, not permitted, or lacking a capability\n"
 	"  5    guest kernel panicked (reported through pvpanic)\n"
 	"  6    guest triple fault\n"
@@ -211,11 +222,132 @@ static int cli_parse_disk(const char *arg, struct disk_config *dc, FILE *err)
 	return 0;
 }
 
+int cli_parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int bytes = 0;
+
+	for (const char *p = s; bytes < 6; p += 3) {
+		if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]))
+			return -EINVAL;
+		if (p[2] != (bytes == 5 ? '\0' : ':'))
+			return -EINVAL;
+		mac[bytes++] = (uint8_t)strtoul((char[3]){ p[0], p[1], '\0' }, NULL, 16);
+	}
+	if (mac[0] & 1)
+		return -EINVAL; /* multicast: not an address a NIC can have */
+	if (!(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+		return -EINVAL;
+	return 0;
+}
+
+/* Linux's rule for interface names (dev_valid_name), and IFNAMSIZ. */
+static const char *cli_ifname_error(const char *name, size_t len)
+{
+	if (len == 0)
+		return "no interface name";
+	if (len >= NET_IFNAME_MAX)
+		return "interface name longer than 15 characters";
+	if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
+		return "'.' and '..' are not interface names";
+	for (size_t i = 0; i < len; i++)
+		if (name[i] == '/' || name[i] == ':' || isspace((unsigned char)name[i]) ||
+		    (unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return "interface names cannot hold '/', ':', spaces or control characters";
+	return NULL;
+}
+
+/* tap=NAME[,mac=MAC][,mtu=N] or fd=N[,...]; one error line on failure. */
+static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
+{
+	const char *p = strchr(arg, ',');
+	size_t len = p ? (size_t)(p - arg) : strlen(arg);
+	const char *why;
+
+	*nc = (struct net_config){ .fd = -1 };
+	if (!strncmp(arg, "tap=", 4)) {
+		why = cli_ifname_error(arg + 4, len - 4);
+		if (why)
+			return cli_fail(err, "--net '%s': %s", arg, why);
+		memcpy(nc->ifname, arg + 4, len - 4);
+	} else if (!strncmp(arg, "fd=", 3)) {
+		char num[16];
+		unsigned long v;
+		char *end;
+
+		if (len - 3 == 0 || len - 3 >= sizeof(num))
+			return cli_fail(err, "--net '%s': fd= needs a descriptor number%s", arg, "");
+		memcpy(num, arg + 3, len - 3);
+		num[len - 3] = '\0';
+		errno = 0;
+		v = strtoul(num, &end, 10);
+		if (!isdigit((unsigned char)num[0]) || *end || errno || v > INT_MAX)
+			return cli_fail(err, "--net '%s': fd= needs a descriptor number%s", arg, "");
+		if (v <= 2)
+			return cli_fail(err, "--net '%s': descriptors 0, 1 and 2 are the terminal%s",
+					arg, "");
+		nc->fd = (int)v;
+	} else {
+		return cli_fail(err, "--net '%s': expected tap=NAME or fd=N first%s", arg, "");
+	}
+	while (p) {
+		const char *opt = p + 1, *next = strchr(opt, ',');
+		size_t n = next ? (size_t)(next - opt) : strlen(opt);
+		char item[64];
+
+		p = next;
+		if (n >= sizeof(item))
+			n = sizeof(item) - 1;
+		memcpy(item, opt, n);
+		item[n] = '\0';
+		if (!strncmp(item, "mac=", 4)) {
+			if (cli_parse_mac(item + 4, nc->mac))
+				return cli_fail(err, "--net '%s': mac '%s': expected a unicast "
+						"address xx:xx:xx:xx:xx:xx, not all zeros",
+						arg, item + 4);
+			nc->has_mac = true;
+		} else if (!strncmp(item, "mtu=", 4)) {
+			unsigned long v;
+			char *end;
+
+			errno = 0;
+			v = strtoul(item + 4, &end, 10);
+			if (!isdigit((unsigned char)item[4]) || *end || errno || v < NET_MTU_MIN ||
+			    v > NET_MTU_MAX)
+				return cli_fail(err, "--net '%s': mtu '%s': expected 68 to 65535",
+						arg, item + 4);
+			nc->mtu = (unsigned int)v;
+		} else {
+			return cli_fail(err, "--net '%s': unknown option '%s' (expected mac=MAC "
+					"or mtu=N)", arg, item);
+		}
+	}
+	return 0;
+}
+
+/* Two --net on one tap would steal each other's frames. */
+static int cli_net_duplicate(const struct vm_config *cfg, const char *arg, FILE *err)
+{
+	const struct net_config *nc = &cfg->nets[cfg->nr_nets];
+
+	for (unsigned int i = 0; i < cfg->nr_nets; i++) {
+		const struct net_config *o = &cfg->nets[i];
+
+		if ((nc->ifname[0] && !strcmp(nc->ifname, o->ifname)) ||
+		    (nc->fd >= 0 && nc->fd == o->fd))
+			return cli_fail(err, "--net '%s': the same tap as an earlier --net%s", arg,
+					"");
+		if (nc->has_mac && o->has_mac && !memcmp(nc->mac, o->mac, 6))
+			return cli_fail(err, "--net '%s': the same MAC as an earlier --net%s", arg,
+					"");
+	}
+	return 0;
+}
+
 enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cmdline_buf,
 			  size_t cmdline_size, FILE *out, FILE *err)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
-	       OPT_CONSOLE_LOG, OPT_LOG_LEVEL, OPT_RNG, OPT_HELP, OPT_VERSION, OPT_DISK };
+	       OPT_CONSOLE_LOG, OPT_LOG_LEVEL, OPT_RNG, OPT_HELP, OPT_VERSION, OPT_DISK, OPT_NET };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -226,6 +358,7 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 		{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "disk", required_argument, NULL, OPT_DISK },
+		{ "net", required_argument, NULL, OPT_NET },
 		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -308,6 +441,15 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 			if (cli_parse_disk(optarg, &cfg->disks[cfg->nr_disks], err))
 				return CLI_EXIT_USAGE;
 			cfg->nr_disks++;
+			break;
+		case OPT_NET:
+			if (cfg->nr_nets >= VM_MAX_NETS)
+				return cli_fail(err, "--net '%s': more than 8 network devices%s",
+						optarg, "");
+			if (cli_parse_net(optarg, &cfg->nets[cfg->nr_nets], err) ||
+			    cli_net_duplicate(cfg, optarg, err))
+				return CLI_EXIT_USAGE;
+			cfg->nr_nets++;
 			break;
 		case OPT_RNG:
 			cfg->rng = true;

@@ -23,6 +23,9 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 /* "512M", "2G", "1048576": bytes; -EINVAL on anything else or on overflow. */
 int cli_parse_size(const char *s, uint64_t *out);
 
+/* "52:54:00:12:34:56": a unicast, non-zero MAC address; -EINVAL otherwise. */
+int cli_parse_mac(const char *s, uint8_t mac[6]);
+
 /*
  * The user's --append plus the arguments the machine needs that it does not
  * set: console= for the console mode (with earlycon= on the UART for

@@ -21,6 +21,7 @@
 #include "arch/x86_64/pvh.h"
 #include "devices.h"
 #include "virtio/blk.h"
+#include "virtio/net.h"
 #include "virtio/virtio_pci.h"
 #include "kvmrun/bus.h"
 #include "kvmrun/event_loop.h"
@@ -405,7 +406,10 @@ static const char *const vm_disk_names[VM_MAX_DISKS] = {
 	"vdi", "vdj", "vdk", "vdl", "vdm", "vdn", "vdo", "vdp",
 };
 
-/* virtio-console, then one virtio-blk per --disk, each on its own PCI slot. */
+/*
+ * virtio-console, then one virtio-blk per --disk, then one virtio-net per --net,
+ * each on its own PCI slot.
+ */
 static int vm_setup_virtio(struct vm *vm)
 {
 	struct virtio_dev *vdev;
@@ -430,6 +434,16 @@ static int vm_setup_virtio(struct vm *vm)
 		if (ret)
 			return vm_fail(KVMRUN_ERR_INTERNAL, "--disk %s: %s", vm->cfg.disks[i].path,
 				       strerror(-ret));
+	}
+	for (unsigned int i = 0; i < vm->cfg.nr_nets; i++) {
+		ret = virtio_net_create(&vdev, &vm->cfg.nets[i], i, vm->loop, &vm->gm, err,
+					sizeof(err));
+		if (ret)
+			return vm_fail(ret == -ENOMEM ? KVMRUN_ERR_INTERNAL : KVMRUN_ERR_INPUT, "%s",
+				       err);
+		ret = virtio_pci_create(&vm->devices, vm->pci, &vm->irq, vdev);
+		if (ret)
+			return vm_fail(KVMRUN_ERR_INTERNAL, "--net %u: %s", i + 1, strerror(-ret));
 	}
 	return 0;
 }

@@ -307,6 +307,36 @@ int vq_push(struct vq *vq, uint16_t head, uint32_t written)
 	return 0;
 }
 
+int vq_push_batch(struct vq *vq, const struct vq_used *used, unsigned int n)
+{
+	if (!vq->size)
+		return -ENODEV;
+	if (vq->broken)
+		return -EIO;
+	if (n > vq->nr_inflight)
+		return -EINVAL;
+	for (unsigned int i = 0; i < n; i++) {
+		if (used[i].head >= vq->size || !vq_inflight_test(vq, used[i].head))
+			return -EINVAL;
+		for (unsigned int j = 0; j < i; j++)
+			if (used[j].head == used[i].head)
+				return -EINVAL;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		uint8_t *elem = vq->used + VQ_USED_RING +
+				8 * (size_t)((uint16_t)(vq->used_idx + i) & (vq->size - 1));
+
+		vq_store32(elem, used[i].head);
+		vq_store32(elem + 4, used[i].written);
+		vq->inflight[used[i].head / 64] &= ~(1ULL << (used[i].head % 64));
+	}
+	vq->used_idx = (uint16_t)(vq->used_idx + n);
+	vq->nr_inflight -= n;
+	/* Release: every element is visible before the index that publishes them. */
+	vq_store16(vq->used + VQ_USED_IDX, vq->used_idx, __ATOMIC_RELEASE);
+	return 0;
+}
+
 bool vq_should_notify(struct vq *vq)
 {
 	uint16_t old = vq->signalled_used, new_idx = vq->used_idx;

@@ -143,6 +143,20 @@ bool vq_avail_pending(const struct vq *vq);
  */
 int vq_push(struct vq *vq, uint16_t head, uint32_t written) WARN_UNUSED;
 
+/* One used-ring entry for vq_push_batch(). */
+struct vq_used {
+	uint16_t head;
+	uint32_t written;
+};
+
+/*
+ * Return n popped chains at once: the driver sees all of them or none (one
+ * used index store). For devices whose one answer spans several chains
+ * (virtio-net's merged receive buffers). 0, -EINVAL when a head is not in
+ * flight or appears twice (nothing is pushed), -EIO when the queue is broken.
+ */
+int vq_push_batch(struct vq *vq, const struct vq_used *used, unsigned int n) WARN_UNUSED;
+
 /* After a batch of vq_push(): does the driver want an interrupt now? */
 bool vq_should_notify(struct vq *vq);
 

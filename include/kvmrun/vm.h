@@ -12,7 +12,7 @@ enum kvmrun_status {
 	KVMRUN_OK = 0,           /* guest powered off, or rebooted */
 	KVMRUN_ERR_INTERNAL = 1, /* unexpected host failure */
 	KVMRUN_ERR_USAGE = 2,    /* bad command line */
-	KVMRUN_ERR_INPUT = 3,    /* kernel/initrd/disk missing, unreadable, malformed, locked */
+	KVMRUN_ERR_INPUT = 3,    /* kernel/initrd/disk/tap missing, unreadable, malformed, locked */
 	KVMRUN_ERR_KVM = 4,      /* /dev/kvm missing, not permitted, or lacking a capability */
 	KVMRUN_GUEST_PANIC = 5,  /* guest kernel panicked (pvpanic) */
 	KVMRUN_GUEST_CRASH = 6,  /* triple fault */
@@ -42,6 +42,24 @@ struct disk_config {
 	char serial[DISK_SERIAL_MAX + 1];
 };
 
+/*
+ * --net tap=NAME[,mac=MAC][,mtu=N] or --net fd=N[,mac=MAC][,mtu=N]: a virtio-net
+ * device on a tap interface, found by name (attached, or created when permitted)
+ * or already open and passed in by a launcher.
+ */
+#define VM_MAX_NETS 8
+#define NET_IFNAME_MAX 16 /* IFNAMSIZ: 15 characters and the NUL */
+#define NET_MTU_MIN 68
+#define NET_MTU_MAX 65535
+
+struct net_config {
+	char ifname[NET_IFNAME_MAX]; /* tap=NAME; empty for fd= */
+	int fd;			     /* fd=N; -1 for tap= */
+	bool has_mac;		     /* else derived from the tap's name and the index */
+	uint8_t mac[6];
+	unsigned int mtu; /* 0: the tap's own */
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;
@@ -54,6 +72,8 @@ struct vm_config {
 	unsigned int nr_disks;
 	struct disk_config disks[VM_MAX_DISKS];
 	bool rng; /* a virtio-rng device */
+	unsigned int nr_nets;
+	struct net_config nets[VM_MAX_NETS];
 };
 
 struct vm;

@@ -485,6 +485,123 @@ static void test_disk_bad(void **state)
 #undef D4
 }
 
+static void test_net_option(void **state)
+{
+	const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef };
+	struct result *r;
+
+	(void)state;
+	r = parse("run", "--kernel", "k", "--net", "tap=tap0", "--net",
+		  "fd=7,mac=52:54:00:AB:cd:ef,mtu=9000", "--net=tap=abcdefghijklmno,mtu=68", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_string_equal(r->err, "");
+	assert_int_equal(r->cfg.nr_nets, 3);
+	assert_string_equal(r->cfg.nets[0].ifname, "tap0");
+	assert_int_equal(r->cfg.nets[0].fd, -1);
+	assert_false(r->cfg.nets[0].has_mac);
+	assert_int_equal(r->cfg.nets[0].mtu, 0);
+	assert_string_equal(r->cfg.nets[1].ifname, "");
+	assert_int_equal(r->cfg.nets[1].fd, 7);
+	assert_true(r->cfg.nets[1].has_mac);
+	assert_memory_equal(r->cfg.nets[1].mac, mac, 6);
+	assert_int_equal(r->cfg.nets[1].mtu, 9000);
+	assert_string_equal(r->cfg.nets[2].ifname, "abcdefghijklmno"); /* 15: the longest */
+	assert_int_equal(r->cfg.nets[2].mtu, 68);
+	result_free(r);
+
+	r = parse("run", "--kernel", "k", NULL);
+	assert_int_equal(r->cfg.nr_nets, 0);
+	result_free(r);
+
+	/* Up to 8. */
+#define N4(a, b, c, d) "--net", "tap=t" a, "--net", "tap=t" b, "--net", "tap=t" c, "--net", "tap=t" d
+	r = parse("run", "--kernel", "k", N4("1", "2", "3", "4"), N4("5", "6", "7", "8"), NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_int_equal(r->cfg.nr_nets, 8);
+	result_free(r);
+	expect_usage(parse("run", "--kernel", "k", N4("1", "2", "3", "4"), N4("5", "6", "7", "8"),
+			   "--net", "tap=t9", NULL),
+		     "more than 8 network devices");
+#undef N4
+}
+
+static void test_net_bad(void **state)
+{
+	(void)state;
+	expect_usage(parse("run", "--kernel", "k", "--net", NULL), "--net");
+	expect_usage(parse("run", "--kernel", "k", "--net", "", NULL), "expected tap=NAME or fd=N");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap0", NULL),
+		     "expected tap=NAME or fd=N");
+	expect_usage(parse("run", "--kernel", "k", "--net", "mac=02:00:00:00:00:01,tap=a", NULL),
+		     "expected tap=NAME or fd=N");
+	/* Interface names. */
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=", NULL), "no interface name");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=,mtu=1500", NULL),
+		     "no interface name");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=abcdefghijklmnop", NULL),
+		     "longer than 15");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a/b", NULL), "'/'");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a b", NULL), "'/'");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a:1", NULL), "'/'");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=..", NULL), "'..'");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a\nb", NULL), "--net");
+	/* Descriptors. */
+	expect_usage(parse("run", "--kernel", "k", "--net", "fd=", NULL), "descriptor number");
+	expect_usage(parse("run", "--kernel", "k", "--net", "fd=x", NULL), "descriptor number");
+	expect_usage(parse("run", "--kernel", "k", "--net", "fd=-3", NULL), "descriptor number");
+	expect_usage(parse("run", "--kernel", "k", "--net", "fd=3x", NULL), "descriptor number");
+	expect_usage(parse("run", "--kernel", "k", "--net", "fd=99999999999", NULL),
+		     "descriptor number");
+	expect_usage(parse("run", "--kernel", "k", "--net", "fd=2", NULL), "terminal");
+	/* MAC addresses. */
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=01:00:5e:00:00:01", NULL),
+		     "mac '01:00:5e:00:00:01'");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=00:00:00:00:00:00", NULL),
+		     "mac");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=02:00:00:00:00", NULL),
+		     "mac");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=02:00:00:00:00:01:02",
+			   NULL),
+		     "mac");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=02-00-00-00-00-01", NULL),
+		     "mac");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=2:0:0:0:0:1", NULL), "mac");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=0g:00:00:00:00:01", NULL),
+		     "mac");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=", NULL), "mac");
+	/* MTU. */
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mtu=67", NULL), "68 to 65535");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mtu=65536", NULL),
+		     "68 to 65535");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mtu=", NULL), "mtu");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mtu=1500k", NULL), "mtu");
+	/* Unknown options, and the same tap or MAC twice. */
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,vhost=on", NULL),
+		     "unknown option 'vhost=on'");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,", NULL), "unknown option");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a", "--net", "tap=a", NULL),
+		     "same tap");
+	expect_usage(parse("run", "--kernel", "k", "--net", "fd=5", "--net", "fd=5", NULL),
+		     "same tap");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=02:00:00:00:00:01", "--net",
+			   "tap=b,mac=02:00:00:00:00:01", NULL),
+		     "same MAC");
+}
+
+static void test_parse_mac(void **state)
+{
+	uint8_t mac[6];
+
+	(void)state;
+	assert_int_equal(cli_parse_mac("02:00:5E:10:00:FF", mac), 0);
+	assert_int_equal(mac[0], 0x02);
+	assert_int_equal(mac[5], 0xff);
+	assert_int_equal(cli_parse_mac("ff:ff:ff:ff:ff:ff", mac), -EINVAL);
+	assert_int_equal(cli_parse_mac("", mac), -EINVAL);
+	assert_int_equal(cli_parse_mac("02:00:00:00:00:0", mac), -EINVAL);
+	assert_int_equal(cli_parse_mac("02:00:00:00:00:00 ", mac), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -501,6 +618,9 @@ int main(void)
 		cmocka_unit_test(test_kernel_cmdline_virtio),
 		cmocka_unit_test(test_disk_option),
 		cmocka_unit_test(test_disk_bad),
+		cmocka_unit_test(test_net_option),
+		cmocka_unit_test(test_net_bad),
+		cmocka_unit_test(test_parse_mac),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

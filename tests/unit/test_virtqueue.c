@@ -339,6 +339,51 @@ static void test_pop_simple(void **state)
 	assert_int_equal(vq_pop(&f->vq, &f->c), -EAGAIN);
 }
 
+/* Several chains returned with one used index store; bad batches push nothing. */
+static void test_push_batch(void **state)
+{
+	struct fx *f = *state;
+	struct vq_used u[3] = { { 5, 100 }, { 2, 200 }, { 7, 300 } };
+	uint32_t id, len;
+
+	for (uint16_t h = 0; h < QSZ; h++)
+		desc(f, h, DATA_GPA + 0x100ULL * h, 0x40, WRITE, 0);
+	/* Wrap the used ring: 6 single pushes first. */
+	for (int i = 0; i < 6; i++) {
+		post(f, 0);
+		pop_ok(f);
+		assert_int_equal(vq_push(&f->vq, 0, 1), 0);
+	}
+	post(f, 5);
+	post(f, 2);
+	post(f, 7);
+	post(f, 1);
+	for (int i = 0; i < 4; i++)
+		pop_ok(f);
+	/* Not in flight, twice the same, more than in flight: refused, nothing moves. */
+	assert_int_equal(vq_push_batch(&f->vq, (struct vq_used[]){ { 5, 1 }, { 3, 1 } }, 2),
+			 -EINVAL);
+	assert_int_equal(vq_push_batch(&f->vq, (struct vq_used[]){ { 5, 1 }, { 5, 1 } }, 2),
+			 -EINVAL);
+	assert_int_equal(vq_push_batch(&f->vq, u, 5), -EINVAL);
+	assert_int_equal(used_idx(f), 6);
+	assert_int_equal(f->vq.nr_inflight, 4);
+	assert_int_equal(vq_push_batch(&f->vq, u, 3), 0);
+	assert_int_equal(used_idx(f), 9);
+	assert_int_equal(f->vq.nr_inflight, 1);
+	for (uint16_t i = 0; i < 3; i++) {
+		used_elem(f, (uint16_t)(6 + i), &id, &len);
+		assert_int_equal(id, u[i].head);
+		assert_int_equal(len, u[i].written);
+	}
+	/* Those heads are free again; the one left is still in flight. */
+	assert_int_equal(vq_push(&f->vq, 5, 0), -EINVAL);
+	assert_int_equal(vq_push_batch(&f->vq, (struct vq_used[]){ { 1, 9 } }, 1), 0);
+	assert_int_equal(used_idx(f), 10);
+	assert_int_equal(vq_push_batch(&f->vq, u, 0), 0);
+	assert_int_equal(used_idx(f), 10);
+}
+
 static void test_pop_multi(void **state)
 {
 	struct fx *f = *state;
@@ -1052,6 +1097,7 @@ int main(void)
 	    T(test_setup_again_and_cleanup),
 	    T(test_pop_empty),
 	    T(test_pop_simple),
+	    T(test_push_batch),
 	    T(test_pop_multi),
 	    T(test_pop_chain_as_long_as_queue),
 	    T(test_pop_indirect),

@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * virtio-net (virtio 1.x, section 5.1) on a tap: queue 0 receives, queue 1
+ * transmits, no control queue. Everything runs on the event loop.
+ *
+ * Transmit: each kick drains the queue; a chain is the 12-byte header and the
+ * frame. The header is copied and checked once (net_hdr_check_tx), the frame
+ * goes to the tap with one writev straight from guest memory, behind the
+ * checked copy of the header. A malformed frame is dropped and counted and
+ * its chain returned; the device goes on.
+ *
+ * Receive: the tap is read (one frame with its header) into a buffer of the
+ * device's, then copied into the guest's chains: one chain for the whole frame
+ * without MRG_RXBUF (a frame larger than the chain is dropped, the chain kept
+ * for the next one), or as many as it takes with it, all returned at once
+ * with num_buffers in the first. When the guest has posted nothing, the frame
+ * waits, the tap leaves the epoll set and the device asks for a kick; the
+ * kick brings it back. A chain the device cannot write, or shorter than the
+ * header, breaks the device (NEEDS_RESET).
+ *
+ * The tap failing (deleted: EBADFD, error or hang-up on poll) stops the tap
+ * for good: received frames stop, sent ones are dropped and counted, the VM
+ * goes on. A tap that is down (EIO on write) drops what is sent meanwhile.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "backend/tap.h"
+#include "kvmrun/event_loop.h"
+#include "kvmrun/log.h"
+#include "virtio/net.h"
+#include "virtio/virtio_pci.h"
+
+/* The receive buffer: the largest frame and header, and one byte to see truncation. */
+#define NET_RX_BUF (NET_HDR_LEN + NET_MAX_FRAME + 1)
+/* Frames moved per call before going back to the loop (level-triggered: it comes back). */
+#define NET_RX_BATCH 256
+
+_Static_assert(TAP_VNET_HDR_LEN == NET_HDR_LEN, "the tap carries the 1.x header");
+
+struct virtio_net {
+	struct virtio_dev vdev;
+	struct tap *tap;
+	struct net_stats stats;
+	uint8_t config[VIRTIO_NET_CFG_SIZE];
+	char id[16];
+	bool watching;	 /* the tap is in the epoll set */
+	bool tap_dead;	 /* the tap failed for good */
+	bool broken;	 /* the guest broke the device: nothing until reset */
+	bool rx_stalled; /* waiting for the guest to post receive buffers */
+
+	/* The received frame being delivered: rx_done of rx_len bytes copied. */
+	uint8_t *rx_buf;
+	size_t rx_len, rx_done;
+	unsigned int rx_nused; /* chains filled for it, not yet returned */
+	struct vq_used rx_used[VIRTIO_NET_QUEUE_MAX];
+	uint8_t *rx_nb[2]; /* num_buffers, in the first chain */
+	bool rx_spare;	   /* rx_chain is popped and unused */
+	struct vq_chain *rx_chain;
+
+	struct vq_chain *tx_chain;
+	uint8_t tx_hdr[NET_HDR_LEN];
+	struct iovec tx_iov[VQ_MAX_CHAIN + 1];
+	uint8_t *tx_buf; /* for chains of more buffers than writev takes */
+};
+
+static struct virtio_net *to_net(struct virtio_dev *vdev)
+{
+	return container_of(vdev, struct virtio_net, vdev);
+}
+
+const struct net_stats *virtio_net_stats(const struct virtio_dev *vdev)
+{
+	return &container_of(vdev, struct virtio_net, vdev)->stats;
+}
+
+static void net_watch(struct virtio_net *n, bool on)
+{
+	if (n->tap_dead)
+		on = false;
+	if (on == n->watching)
+		return;
+	if (ev_mod(n->vdev.loop, tap_fd(n->tap), on ? EPOLLIN : 0) == 0)
+		n->watching = on;
+}
+
+static void net_tap_dead(struct virtio_net *n, int err)
+{
+	log_warn("virtio-net %s: tap %s: %s; its frames are dropped from now on", n->id,
+		 tap_name(n->tap), strerror(-err));
+	net_watch(n, false);
+	n->tap_dead = true;
+}
+
+/* Errors after which the tap never works again (deleted, peer gone). */
+static bool net_tap_gone(int err)
+{
+	return err == -EBADFD || err == -EBADF || err == -ENXIO || err == -ENODEV ||
+	       err == -EPIPE || err == -ECONNRESET || err == -ENOTCONN;
+}
+
+static void net_break(struct virtio_net *n, const char *why)
+{
+	n->broken = true;
+	net_watch(n, false);
+	virtio_needs_reset(&n->vdev, why);
+}
+
+/* ---- transmit ---- */
+
+/* Send the checked header in n->tx_hdr and the frame after the chain's header. */
+static enum net_drop net_tx_send(struct virtio_net *n, const struct vq_chain *c)
+{
+	size_t skip = NET_HDR_LEN, frame_len = c->out_len - NET_HDR_LEN;
+	struct iovec *iov = n->tx_iov;
+	unsigned int cnt = 1;
+	ssize_t r;
+
+	if (n->tap_dead)
+		return NET_DROP_TX_TAP_ERROR;
+	iov[0] = (struct iovec){n->tx_hdr, NET_HDR_LEN};
+	for (unsigned int i = 0; i < c->nr_out; i++) {
+		const struct vq_buf *b = &c->bufs[i];
+		size_t off = MIN(skip, b->len);
+
+		skip -= off;
+		if (off == b->len)
+			continue;
+		iov[cnt++] = (struct iovec){(uint8_t *)b->host + off, b->len - off};
+	}
+	if (cnt > IOV_MAX) {
+		memcpy(n->tx_buf, n->tx_hdr, NET_HDR_LEN);
+		vq_chain_read(c, NET_HDR_LEN, n->tx_buf + NET_HDR_LEN, frame_len);
+		iov[0] = (struct iovec){n->tx_buf, NET_HDR_LEN + frame_len};
+		cnt = 1;
+	}
+	r = tap_writev(n->tap, iov, (int)cnt);
+	if (r >= 0)
+		return NET_DROP_NONE;
+	n->stats.tx_tap_errors++;
+	if (r == -EIO)
+		return NET_DROP_TX_TAP_DOWN;
+	if (net_tap_gone((int)r))
+		net_tap_dead(n, (int)r);
+	else
+		log_ratelimited(&n->vdev.rl, LOG_WARN, "virtio-net %s: tap %s: write: %s", n->id,
+				tap_name(n->tap), strerror((int)-r));
+	return NET_DROP_TX_TAP_ERROR;
+}
+
+static int net_tx_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c)
+{
+	struct virtio_net *n = to_net(vdev);
+	uint8_t raw[NET_HDR_LEN];
+	enum net_drop why;
+	struct net_hdr h;
+
+	if (c->out_len < NET_HDR_LEN) {
+		why = NET_DROP_TX_SHORT;
+	} else {
+		vq_chain_read(c, 0, raw, NET_HDR_LEN);
+		net_hdr_decode(&h, raw);
+		why = net_hdr_check_tx(&h, vdev->features, c->out_len);
+	}
+	if (why == NET_DROP_NONE) {
+		net_hdr_encode(&h, n->tx_hdr);
+		why = net_tx_send(n, c);
+	}
+	if (why == NET_DROP_NONE) {
+		n->stats.tx_frames++;
+		n->stats.tx_bytes += c->out_len - NET_HDR_LEN;
+	} else {
+		n->stats.drops[why]++;
+	}
+	/* Fails only on a queue the guest broke: the device already needs a reset. */
+	if (vq_push(&vdev->vqs[q], c->head, 0))
+		return 0;
+	return 0;
+}
+
+/* ---- receive ---- */
+
+/* The host address of byte off of the chain's writable part (off < in_len). */
+static uint8_t *net_chain_byte(const struct vq_chain *c, size_t off)
+{
+	for (unsigned int i = c->nr_out; i < c->nr_out + c->nr_in; i++) {
+		if (off < c->bufs[i].len)
+			return (uint8_t *)c->bufs[i].host + off;
+		off -= c->bufs[i].len;
+	}
+	return NULL;
+}
+
+static int net_rx_bad(struct virtio_net *n, const char *why)
+{
+	struct vq *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
+
+	vq->broken = true;
+	vq->broken_why = why;
+	return -EIO;
+}
+
+/* A frame of len bytes (with its header) was read: check it and start delivering it. */
+static void net_rx_accept(struct virtio_net *n, size_t len)
+{
+	enum net_drop why = NET_DROP_NONE;
+	struct net_hdr h;
+
+	if (len >= NET_RX_BUF) {
+		why = NET_DROP_RX_TRUNCATED;
+	} else if (len < NET_HDR_LEN + NET_ETH_HLEN) {
+		why = NET_DROP_RX_SHORT;
+	} else {
+		net_hdr_decode(&h, n->rx_buf);
+		why = net_hdr_fix_rx(&h, n->vdev.features, len - NET_HDR_LEN);
+	}
+	if (why != NET_DROP_NONE) {
+		n->stats.drops[why]++;
+		return;
+	}
+	h.num_buffers = 1; /* the real count is written when the frame is complete */
+	net_hdr_encode(&h, n->rx_buf);
+	n->rx_len = len;
+	n->rx_done = 0;
+	n->rx_nused = 0;
+}
+
+/*
+ * Copy the pending frame into the guest's chains. 0: delivered (or dropped),
+ * -EAGAIN: the guest has no more buffers (what was filled is kept), -EIO: the
+ * guest broke the queue.
+ */
+static int net_rx_deliver(struct virtio_net *n)
+{
+	struct vq *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
+	bool mrg = virtio_has_feature(&n->vdev, VIRTIO_NET_F_MRG_RXBUF);
+	struct vq_chain *c = n->rx_chain;
+	int ret;
+
+	while (n->rx_done < n->rx_len) {
+		size_t len;
+
+		if (!n->rx_spare) {
+			ret = vq_pop(vq, c);
+			if (ret == -EAGAIN)
+				return -EAGAIN;
+			if (ret)
+				return -EIO;
+			if (c->nr_out)
+				return net_rx_bad(n, "receive buffer the device cannot write");
+			if (c->in_len < NET_HDR_LEN)
+				return net_rx_bad(n, "receive buffer shorter than the header");
+		}
+		n->rx_spare = false;
+		if (!mrg && c->in_len < n->rx_len) {
+			/* Section 5.1.6.3.2: the whole frame in one chain, or not at all. */
+			n->rx_spare = true;
+			n->stats.drops[NET_DROP_RX_NO_ROOM]++;
+			n->rx_len = 0;
+			return 0;
+		}
+		len = MIN((size_t)c->in_len, n->rx_len - n->rx_done);
+		if (n->rx_nused == 0) {
+			n->rx_nb[0] = net_chain_byte(c, 10);
+			n->rx_nb[1] = net_chain_byte(c, 11);
+		}
+		vq_chain_write(c, 0, n->rx_buf + n->rx_done, len);
+		n->rx_used[n->rx_nused++] = (struct vq_used){c->head, (uint32_t)len};
+		n->rx_done += len;
+	}
+	*n->rx_nb[0] = (uint8_t)n->rx_nused;
+	*n->rx_nb[1] = (uint8_t)(n->rx_nused >> 8);
+	ret = vq_push_batch(vq, n->rx_used, n->rx_nused);
+	n->rx_nused = 0;
+	if (ret)
+		return -EIO;
+	n->stats.rx_frames++;
+	n->stats.rx_bytes += n->rx_len - NET_HDR_LEN;
+	n->rx_len = 0;
+	return 0;
+}
+
+/* Move frames from the tap to the guest; events: what epoll saw (0 from a kick). */
+static void net_rx(struct virtio_net *n, uint32_t events)
+{
+	struct vq *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
+	int ret = 0;
+
+	if (!n->vdev.active || n->broken || n->tap_dead || n->rx_stalled)
+		return;
+	if (!vq->size) {
+		net_watch(n, false); /* no receive queue: nothing to deliver to, ever */
+		return;
+	}
+	for (unsigned int i = 0; i < NET_RX_BATCH; i++) {
+		if (!n->rx_len) {
+			ssize_t r = tap_read(n->tap, n->rx_buf, NET_RX_BUF);
+
+			if (r == -EAGAIN) {
+				/* An error or hang-up with nothing to read: do not spin on it. */
+				if (events & (EPOLLERR | EPOLLHUP))
+					net_tap_dead(n, -EIO);
+				break;
+			}
+			if (r <= 0) {
+				/* A tap never reads 0: only a closed stream peer does. */
+				n->stats.rx_tap_errors++;
+				net_tap_dead(n, r ? (int)r : -EPIPE);
+				break;
+			}
+			net_rx_accept(n, (size_t)r);
+			if (!n->rx_len)
+				continue;
+		}
+		ret = net_rx_deliver(n);
+		if (ret == -EAGAIN) {
+			vq_set_notify(vq, true);
+			if (vq_avail_pending(vq)) {
+				vq_set_notify(vq, false);
+				continue;
+			}
+			n->rx_stalled = true;
+			net_watch(n, false);
+			break;
+		}
+		if (ret)
+			break;
+	}
+	if (vq_should_notify(vq))
+		virtio_notify(&n->vdev, VIRTIO_NET_RXQ);
+	if (ret == -EIO)
+		net_break(n, vq->broken_why ? vq->broken_why : "bad receive queue");
+}
+
+static void net_tap_event(void *opaque, uint32_t events)
+{
+	net_rx(opaque, events);
+}
+
+/* ---- virtio_dev_ops ---- */
+
+static void net_config_read(struct virtio_dev *vdev, uint32_t off, void *data, uint32_t len)
+{
+	memcpy(data, to_net(vdev)->config + off, len);
+}
+
+static void net_config_write(struct virtio_dev *vdev, uint32_t off, const void *data, uint32_t len)
+{
+	/* Read-only in 1.x: the MAC is writable only through a control queue. */
+}
+
+static int net_activate(struct virtio_dev *vdev)
+{
+	struct virtio_net *n = to_net(vdev);
+	struct vq *rxq = &vdev->vqs[VIRTIO_NET_RXQ];
+	unsigned int offl = net_tun_offloads(vdev->features) & tap_offloads(n->tap);
+	int ret;
+
+	ret = tap_set_offload(n->tap, offl);
+	if (ret)
+		log_warn("virtio-net %s: tap %s: TUNSETOFFLOAD 0x%x: %s", n->id, tap_name(n->tap),
+			 offl, strerror(-ret));
+	n->broken = n->rx_stalled = false;
+	if (rxq->size) {
+		/* Kicks for new receive buffers only once the device runs out. */
+		vq_set_notify(rxq, false);
+		net_watch(n, true);
+	}
+	return 0;
+}
+
+static void net_queue_notify(struct virtio_dev *vdev, uint16_t q)
+{
+	struct virtio_net *n = to_net(vdev);
+
+	if (!vdev->active || n->broken)
+		return;
+	if (q == VIRTIO_NET_TXQ) {
+		virtio_process_queue(vdev, q, n->tx_chain, net_tx_handle);
+		if (vdev->vqs[q].broken) {
+			n->broken = true; /* virtio_process_queue() said so to the driver */
+			net_watch(n, false);
+		}
+		return;
+	}
+	if (n->rx_stalled) {
+		n->rx_stalled = false;
+		vq_set_notify(&vdev->vqs[VIRTIO_NET_RXQ], false);
+		net_watch(n, true);
+	}
+	net_rx(n, 0);
+}
+
+static void net_reset(struct virtio_dev *vdev)
+{
+	struct virtio_net *n = to_net(vdev);
+
+	net_watch(n, false);
+	if (n->rx_len)
+		n->stats.drops[NET_DROP_RX_RESET]++;
+	n->rx_len = n->rx_done = 0;
+	n->rx_nused = 0;
+	n->rx_spare = n->rx_stalled = n->broken = false;
+	if (tap_set_offload(n->tap, 0))
+		return; /* only a tap that is gone refuses: nothing to undo */
+}
+
+static void net_destroy(struct virtio_dev *vdev)
+{
+	struct virtio_net *n = to_net(vdev);
+
+	net_stats_log(&n->stats, n->id);
+	ev_del(vdev->loop, tap_fd(n->tap));
+	tap_close(n->tap);
+	free(n->rx_buf);
+	free(n->tx_buf);
+	free(n->rx_chain);
+	free(n->tx_chain);
+	free(n);
+}
+
+static const struct virtio_dev_ops net_ops = {
+    .name = "virtio-net",
+    .device_id = VIRTIO_ID_NET,
+    .config_size = VIRTIO_NET_CFG_SIZE,
+    .config_read = net_config_read,
+    .config_write = net_config_write,
+    .activate = net_activate,
+    .queue_notify = net_queue_notify,
+    .reset = net_reset,
+    .destroy = net_destroy,
+};
+
+static void net_fill_config(struct virtio_net *n, const uint8_t mac[6], unsigned int mtu)
+{
+	memcpy(n->config + VIRTIO_NET_CFG_MAC, mac, 6);
+	n->config[VIRTIO_NET_CFG_STATUS] = VIRTIO_NET_S_LINK_UP;
+	n->config[VIRTIO_NET_CFG_MAX_PAIRS] = 1;
+	n->config[VIRTIO_NET_CFG_MTU] = (uint8_t)mtu;
+	n->config[VIRTIO_NET_CFG_MTU + 1] = (uint8_t)(mtu >> 8);
+}
+
+int virtio_net_create_tap(struct virtio_dev **out, struct tap *tap, const uint8_t mac[6],
+			  unsigned int mtu, unsigned int index, struct ev_loop *loop,
+			  const struct guest_mem *gm)
+{
+	uint8_t def_mac[6];
+	struct virtio_net *n;
+	int ret = -ENOMEM;
+
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		goto err_tap;
+	n->tap = tap;
+	n->rx_buf = malloc(NET_RX_BUF);
+	n->tx_buf = malloc(NET_HDR_LEN + NET_MAX_FRAME);
+	n->rx_chain = malloc(sizeof(*n->rx_chain));
+	n->tx_chain = malloc(sizeof(*n->tx_chain));
+	if (!n->rx_buf || !n->tx_buf || !n->rx_chain || !n->tx_chain)
+		goto err_free;
+	snprintf(n->id, sizeof(n->id), "net%u", index);
+	if (!mac) {
+		net_default_mac(tap_name(tap), index, def_mac);
+		mac = def_mac;
+	}
+	if (!mtu)
+		mtu = tap_mtu(tap);
+	net_fill_config(n, mac, mtu);
+	n->vdev.ops = &net_ops;
+	n->vdev.host_features = VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |
+				VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) |
+				VIRTIO_BIT(VQ_F_INDIRECT_DESC) | VIRTIO_BIT(VQ_F_EVENT_IDX) |
+				net_offload_features(tap_offloads(tap));
+	if (mtu >= NET_MTU_MIN && mtu <= NET_MTU_MAX)
+		n->vdev.host_features |= VIRTIO_BIT(VIRTIO_NET_F_MTU);
+	n->vdev.nr_queues = 2;
+	n->vdev.queue_max = VIRTIO_NET_QUEUE_MAX;
+	n->vdev.id = n->id;
+	n->vdev.loop = loop;
+	n->vdev.gm = gm;
+	/* In the loop from the start, out of the epoll set until activation. */
+	ret = ev_add(loop, tap_fd(tap), EPOLLIN, net_tap_event, n);
+	if (ret)
+		goto err_free;
+	n->watching = true;
+	net_watch(n, false);
+	*out = &n->vdev;
+	return 0;
+
+err_free:
+	free(n->rx_buf);
+	free(n->tx_buf);
+	free(n->rx_chain);
+	free(n->tx_chain);
+	free(n);
+err_tap:
+	tap_close(tap);
+	return ret;
+}
+
+int virtio_net_create(struct virtio_dev **out, const struct net_config *cfg, unsigned int index,
+		      struct ev_loop *loop, const struct guest_mem *gm, char *err, size_t errlen)
+{
+	struct tap *tap;
+	int ret;
+
+	ret = tap_open(&tap, cfg, err, errlen);
+	if (ret)
+		return ret;
+	ret = virtio_net_create_tap(out, tap, cfg->has_mac ? cfg->mac : NULL, cfg->mtu, index, loop,
+				    gm);
+	if (ret && cfg->ifname[0])
+		snprintf(err, errlen, "--net tap=%s: %s", cfg->ifname, strerror(-ret));
+	else if (ret)
+		snprintf(err, errlen, "--net fd=%d: %s", cfg->fd, strerror(-ret));
+	return ret;
+}

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * libFuzzer target for virtio-net, mainly the transmit path (header and frame
+ * checks). The input is one byte of negotiated features and then guest RAM:
+ * a 16-entry transmit queue and a 16-entry receive queue whose descriptor
+ * tables, avail rings and buffers all come from the input. The device sends
+ * what the guest posted to a SOCK_SEQPACKET socket pair standing in for the
+ * tap; every frame that comes out must pass the header checks again. Then
+ * what follows the RAM image in the input (or 74 bytes of RAM) goes the other
+ * way as one received frame with its header, and the device is reset. A fake transport and event
+ * loop stand in for the rest.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "backend/tap.h"
+#include "kvmrun/event_loop.h"
+#include "kvmrun/guest_mem.h"
+#include "kvmrun/log.h"
+#include "virtio/net.h"
+
+#define RAM_GPA 0x100000ULL
+#define RAM_SIZE (64 * 1024)
+#define QSZ 16
+#define TXQ_GPA RAM_GPA /* desc, avail, used at +0, +0x100, +0x200 */
+#define RXQ_GPA (RAM_GPA + 0x400)
+#define RX_FRAME_GPA (RAM_GPA + 0xf000) /* the received frame when none follows RAM */
+#define RX_FRAME_SHORT 74
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The harness's state; a fuzz target is one process, one device. */
+static struct {
+	struct virtio_dev *vdev;
+	struct guest_mem gm;
+	uint8_t *ram;
+	uint8_t *frame;
+	int peer, devfd;
+	ev_fn fn;
+	void *opaque;
+	uint32_t events;
+	struct virtio_transport_ops tops;
+	bool broken;
+} fz;
+
+int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_fn fn, void *opaque)
+{
+	fz.fn = fn;
+	fz.opaque = opaque;
+	fz.events = events;
+	return 0;
+}
+
+int ev_mod(struct ev_loop *loop, int fd, uint32_t events)
+{
+	fz.events = events;
+	return 0;
+}
+
+int ev_del(struct ev_loop *loop, int fd)
+{
+	fz.fn = NULL;
+	return 0;
+}
+
+static void fz_notify(struct virtio_dev *vdev, uint16_t q)
+{
+}
+
+static void fz_config_changed(struct virtio_dev *vdev)
+{
+}
+
+static void fz_needs_reset(struct virtio_dev *vdev)
+{
+	fz.broken = true;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct tap *tap;
+	int sv[2], big = 1 << 20;
+
+	log_set_level(LOG_ERROR);
+	signal(SIGPIPE, SIG_IGN);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv))
+		abort();
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	fz.peer = sv[1];
+	fz.devfd = sv[0]; /* the device owns it; the harness only empties it */
+	if (tap_open_fd(&tap, sv[0], "fuzz",
+			TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_UFO | TUN_F_USO4 | TUN_F_USO6))
+		abort();
+	fz.ram = calloc(1, RAM_SIZE);
+	fz.frame = malloc(NET_HDR_LEN + NET_MAX_FRAME + 1);
+	if (!fz.ram || !fz.frame || gm_add_region(&fz.gm, RAM_GPA, RAM_SIZE, fz.ram))
+		abort();
+	if (virtio_net_create_tap(&fz.vdev, tap, NULL, 1500, 0, NULL, &fz.gm))
+		abort();
+	fz.tops = (struct virtio_transport_ops){fz_notify, fz_config_changed, fz_needs_reset};
+	fz.vdev->transport = &fz.tops;
+	return 0;
+}
+
+/* Everything the device sent must pass the checks it made. */
+static void fz_drain_tx(uint64_t features)
+{
+	ssize_t n;
+
+	while ((n = read(fz.peer, fz.frame, NET_HDR_LEN + NET_MAX_FRAME + 1)) >= 0) {
+		struct net_hdr h;
+
+		if ((size_t)n < NET_HDR_LEN)
+			abort();
+		net_hdr_decode(&h, fz.frame);
+		if (net_hdr_check_tx(&h, features, (uint64_t)n) != NET_DROP_NONE)
+			abort();
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct vq vqs[2];
+	struct virtio_dev *vdev = fz.vdev;
+	size_t rx_len;
+	uint8_t feat;
+
+	if (size < 1)
+		return 0;
+	feat = data[0];
+	memset(fz.ram, 0, RAM_SIZE);
+	memcpy(fz.ram, data + 1, MIN(size - 1, (size_t)RAM_SIZE));
+	vdev->features = vdev->host_features;
+	if (!(feat & 1))
+		vdev->features &= ~VIRTIO_BIT(VQ_F_EVENT_IDX);
+	if (!(feat & 2))
+		vdev->features &= ~VIRTIO_BIT(VQ_F_INDIRECT_DESC);
+	if (!(feat & 4))
+		vdev->features &= ~VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF);
+	if (!(feat & 8))
+		vdev->features &=
+		    ~(VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) |
+		      VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) | VIRTIO_BIT(VIRTIO_NET_F_HOST_UFO) |
+		      VIRTIO_BIT(VIRTIO_NET_F_HOST_USO));
+	if (!(feat & 16))
+		vdev->features &= ~VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM);
+	/* Queue 0 receives, queue 1 transmits. */
+	if (vq_setup(&vqs[0], &fz.gm, QSZ, RXQ_GPA, RXQ_GPA + 0x100, RXQ_GPA + 0x200,
+		     vdev->features) ||
+	    vq_setup(&vqs[1], &fz.gm, QSZ, TXQ_GPA, TXQ_GPA + 0x100, TXQ_GPA + 0x200,
+		     vdev->features))
+		abort();
+	vdev->vqs = vqs;
+	vdev->active = true;
+	fz.broken = false;
+	if (vdev->ops->activate(vdev))
+		abort();
+	vdev->ops->queue_notify(vdev, 1);
+	fz_drain_tx(vdev->features);
+	if (fz.broken != vqs[1].broken)
+		abort(); /* a broken queue always means needs-reset, and back */
+
+	/* One frame in (header included): the input after the RAM image, or a short one. */
+	if (size > 1 + RAM_SIZE) {
+		rx_len = size - 1 - RAM_SIZE;
+		memcpy(fz.frame, data + 1 + RAM_SIZE, rx_len);
+	} else {
+		rx_len = RX_FRAME_SHORT;
+		memcpy(fz.frame, fz.ram + RX_FRAME_GPA - RAM_GPA, rx_len);
+	}
+	if (write(fz.peer, fz.frame, rx_len) < 0)
+		abort();
+	vdev->ops->queue_notify(vdev, 0);
+	if (fz.fn && fz.events == EPOLLIN)
+		fz.fn(fz.opaque, EPOLLIN);
+	if (fz.broken != (vqs[0].broken || vqs[1].broken))
+		abort();
+
+	vdev->ops->reset(vdev);
+	vdev->active = false;
+	/* What the device did not read stays in the socket: empty it for the next input. */
+	while (recv(fz.devfd, fz.frame, 1, MSG_DONTWAIT | MSG_TRUNC) >= 0)
+		;
+	vq_cleanup(&vqs[0]);
+	vq_cleanup(&vqs[1]);
+	return 0;
+}

@@ -2,11 +2,13 @@
 /*
  * virtio-bad: a hostile driver. case=NAME on the command line picks one
  * violation of the virtio 1.x rules against a virtio device (dev=ID, default
- * the entropy device, 4). Register writes the spec forbids must be refused
- * (the register keeps its value) and answered with NEEDS_RESET; ring and
- * descriptor violations must set NEEDS_RESET (status bit 64). Either way the
- * VM keeps running: the guest then resets the device, checks that it serves
- * a good request again, prints "virtio-bad CASE: PASS" and exits 0.
+ * the entropy device, 4; the cases named *-blk run against a disk, 2).
+ * Register writes the spec forbids must be refused (the register keeps its
+ * value) and answered with NEEDS_RESET; ring and descriptor violations must
+ * set NEEDS_RESET (status bit 64). Either way the VM keeps running: the guest
+ * then resets the device, checks that it serves a good request again, prints
+ * "virtio-bad CASE: PASS" and exits 0. A few cases are legal and must simply
+ * work (avail-wrap), or check one outcome among those allowed (desc-rewrite).
  */
 #include "fw_virtio.h"
 
@@ -49,16 +51,30 @@ static void bad_desc(struct vring_desc *t, uint16_t i, uint64_t addr, uint32_t l
 	t[i] = (struct vring_desc){ .addr = addr, .len = len, .flags = flags, .next = next };
 }
 
-/* A good request: one device-writable buffer; the device must use it. */
+#define BAD_BLK_T_GET_ID 8
+
+/*
+ * A good request: one device-writable buffer of 64 bytes; the device must use
+ * it. For a block device, a GET_ID request: a readable header first, then the
+ * buffer, whose last byte gets the status (0: OK).
+ */
 static void bad_good_request(struct bad *b, const char *when)
 {
-	uint32_t id = 0, len = 0;
+	bool blk = b->d.virtio_id == VIRTIO_ID_BLOCK;
+	uint32_t id = 0, len = 0, *hdr = (uint32_t *)(b->buf + 2048);
 
+	memset(b->buf, 0xee, 64);
 	bad_desc(b->q.desc, 0, (uint64_t)(uintptr_t)b->buf, 64, VRING_DESC_F_WRITE, 0);
-	fw_vq_submit(&b->d, &b->q, 0);
+	if (blk) {
+		hdr[0] = BAD_BLK_T_GET_ID;
+		hdr[1] = hdr[2] = hdr[3] = 0;
+		bad_desc(b->q.desc, 1, (uint64_t)(uintptr_t)hdr, 16, VRING_DESC_F_NEXT, 0);
+	}
+	fw_vq_submit(&b->d, &b->q, blk ? 1 : 0);
 	FW_CHECK(!fw_vq_wait_used(&b->d, &b->q, &id, &len, BAD_SPINS),
 		 "%s: a good request was not served (status 0x%x)", when, fw_virtio_status(&b->d));
-	FW_CHECK(id == 0 && len <= 64, "%s: used entry id %u len %u", when, id, len);
+	FW_CHECK(id == (blk ? 1u : 0u) && len <= 64, "%s: used entry id %u len %u", when, id, len);
+	FW_CHECK(!blk || b->buf[63] == 0, "%s: GET_ID status %u", when, b->buf[63]);
 }
 
 static void bad_expect_needs_reset(struct bad *b)
@@ -174,14 +190,10 @@ static void bad_access(uint64_t a, unsigned int width)
 }
 
 /*
- * Widths 1, 2, 4 and 8 at every offset of the first BAR_DENSE bytes of each
- * 4 KiB page of every memory BAR (where the virtio regions, the MSI-X table and
- * the PBA start), and every 64th offset of the rest: each access is a VM exit,
- * and every offset of a 32 KiB BAR takes too long under nested emulation.
+ * Widths 1, 2, 4 and 8 (a read and a write of zero each) at every offset of
+ * every memory BAR, the last ones running past its end. Each access is a VM
+ * exit: about 260,000 for a 32 KiB BAR.
  */
-#define BAR_DENSE 0x100
-#define BAR_SPARSE_STEP 61
-
 static void bad_bar_widths(struct bad *b)
 {
 	static const unsigned int widths[] = { 1, 2, 4, 8 };
@@ -192,20 +204,231 @@ static void bad_bar_widths(struct bad *b)
 
 		if (!base)
 			continue;
-		for (uint64_t off = 0; off < b->d.bar_size[i];) {
+		for (uint64_t off = 0; off < b->d.bar_size[i]; off++)
 			for (unsigned int w = 0; w < FW_ARRAY_SIZE(widths); w++) {
-				if (off + widths[w] > b->d.bar_size[i])
-					continue;
 				bad_access(base + off, widths[w]);
 				accesses += 2;
 			}
-			off += (off & 0xfff) < BAR_DENSE ? 1 : BAR_SPARSE_STEP;
-		}
 		fw_printf("%s: BAR%u (%lu bytes) done\n", b->name, i,
 			  (unsigned long)b->d.bar_size[i]);
 	}
 	FW_CHECK(accesses, "no memory BAR");
 	fw_printf("%s: %u accesses survived\n", b->name, accesses);
+}
+
+/* kvmrun's ECAM (configuration space of bus 0 in memory). */
+#define BAD_ECAM 0xe0000000ULL
+#define CFG_SIZE 4096
+#define CFG_PORTS_SIZE 256
+
+static uint64_t bad_cfg_read(uint64_t a, unsigned int width)
+{
+	switch (width) {
+	case 1:
+		return mmio_read8(a);
+	case 2:
+		return mmio_read16(a);
+	case 4:
+		return mmio_read32(a);
+	default:
+		return mmio_read64(a);
+	}
+}
+
+static void bad_cfg_write(uint64_t a, unsigned int width, uint64_t v)
+{
+	switch (width) {
+	case 1:
+		mmio_write8(a, (uint8_t)v);
+		break;
+	case 2:
+		mmio_write16(a, (uint16_t)v);
+		break;
+	case 4:
+		mmio_write32(a, (uint32_t)v);
+		break;
+	default:
+		mmio_write64(a, v);
+	}
+}
+
+/*
+ * Configuration space through the ECAM: widths 1, 2, 4 and 8 (the ECAM has no
+ * 8-byte registers) at every offset, the last ones running past its end. Each
+ * access reads, then writes back what it read: BARs, the command register and
+ * MSI-X keep their values, so the device stays reachable, but every register
+ * still sees writes of every width. Then the same through the data ports
+ * 0xcfc-0xcff for each register of the first 256 bytes (the part those ports
+ * reach), at each port, so that wider accesses run past 0xcff.
+ */
+static void bad_cfg_widths(struct bad *b)
+{
+	static const unsigned int widths[] = { 1, 2, 4, 8 };
+	uint64_t cfg = BAD_ECAM + ((uint64_t)b->d.dev << 15) + ((uint64_t)b->d.fn << 12);
+	uint32_t id = mmio_read32(cfg);
+	unsigned int accesses = 0;
+
+	FW_CHECK(id == pci_read32(0, b->d.dev, b->d.fn, 0),
+		 "the ECAM shows id 0x%x, ports 0xcf8/0xcfc 0x%x", id,
+		 pci_read32(0, b->d.dev, b->d.fn, 0));
+	for (unsigned int off = 0; off < CFG_SIZE; off++) {
+		for (unsigned int w = 0; w < FW_ARRAY_SIZE(widths); w++) {
+			uint64_t v = bad_cfg_read(cfg + off, widths[w]);
+
+			bad_cfg_write(cfg + off, widths[w], v);
+			accesses += 2;
+		}
+	}
+	for (unsigned int reg = 0; reg < CFG_PORTS_SIZE; reg += 4) {
+		for (uint16_t port = FW_PORT_PCI_DATA; port < FW_PORT_PCI_DATA + 4; port++) {
+			uint32_t v;
+
+			outl(FW_PORT_PCI_ADDR, 0x80000000u | b->d.dev << 11 | b->d.fn << 8 | reg);
+			v = inb(port);
+			outb(port, (uint8_t)v);
+			v = inw(port);
+			outw(port, (uint16_t)v);
+			v = inl(port);
+			outl(port, v);
+			accesses += 7;
+		}
+	}
+	FW_CHECK(mmio_read32(cfg) == id, "the device's id changed");
+	fw_printf("%s: %u configuration space accesses survived\n", b->name, accesses);
+}
+
+/* Makes chain head `head` of the queue available without a kick. */
+static void bad_post(struct bad *b, uint16_t head)
+{
+	b->q.avail->ring[b->q.avail_idx % b->q.size] = head;
+	b->q.avail_idx++;
+}
+
+static void bad_publish_and_kick(struct bad *b)
+{
+	fw_barrier();
+	*(volatile uint16_t *)&b->q.avail->idx = b->q.avail_idx;
+	fw_vq_notify(&b->d, &b->q);
+}
+
+/*
+ * More than 65536 requests, so that the avail and used indices (and with
+ * EVENT_IDX, avail_event) wrap from 0xffff to 0 inside a batch: in batches of
+ * WRAP_BATCH chains (which does not divide 65536), one kick each. Every used
+ * entry must name the expected head with the full length.
+ */
+#define WRAP_TOTAL (65536u + 300u)
+#define WRAP_BATCH 48u
+#define WRAP_LEN 8u
+
+static void bad_avail_wrap(struct bad *b, uint64_t features)
+{
+	volatile uint16_t *avail_event;
+	unsigned int done = 0;
+
+	bad_setup(b, features);
+	FW_CHECK(b->q.size > WRAP_BATCH, "queue of %u too small", b->q.size);
+	avail_event = (volatile uint16_t *)&b->q.used->ring[b->q.size];
+	for (uint16_t i = 0; i < b->q.size; i++)
+		bad_desc(b->q.desc, i, (uint64_t)(uintptr_t)(b->buf + (i % 64) * WRAP_LEN), WRAP_LEN,
+			 VRING_DESC_F_WRITE, 0);
+	while (done < WRAP_TOTAL) {
+		unsigned int n = WRAP_TOTAL - done < WRAP_BATCH ? WRAP_TOTAL - done : WRAP_BATCH;
+
+		for (unsigned int k = 0; k < n; k++)
+			bad_post(b, (uint16_t)((done + k) % b->q.size));
+		bad_publish_and_kick(b);
+		for (unsigned int k = 0; k < n; k++) {
+			uint32_t id = 0, len = 0;
+
+			FW_CHECK(!fw_vq_wait_used(&b->d, &b->q, &id, &len, BAD_SPINS),
+				 "request %u (avail idx 0x%x) not served (status 0x%x)", done + k,
+				 (done + k) & 0xffff, fw_virtio_status(&b->d));
+			FW_CHECK(id == (done + k) % b->q.size && len == WRAP_LEN,
+				 "request %u: used id %u len %u", done + k, id, len);
+		}
+		done += n;
+		FW_CHECK(*(volatile uint16_t *)&b->q.used->idx == (uint16_t)done,
+			 "used idx 0x%x after %u requests", b->q.used->idx, done);
+	}
+	FW_CHECK(!(fw_virtio_status(&b->d) & VIRTIO_STATUS_NEEDS_RESET), "NEEDS_RESET");
+	if (b->d.negotiated & VIRTIO_BIT(VIRTIO_F_EVENT_IDX)) {
+		/* The device asks for kicks again (avail_event) after its last used entry. */
+		for (uint64_t n = 0; n < BAD_SPINS && *avail_event != b->q.avail_idx; n++)
+			fw_pause();
+		FW_CHECK(*avail_event == b->q.avail_idx, "avail_event 0x%x, avail idx 0x%x",
+			 *avail_event, b->q.avail_idx);
+	}
+	fw_printf("%s: %u requests, avail and used idx wrapped to 0x%x\n", b->name, done,
+		  b->q.avail_idx);
+}
+
+/* Every byte of p[0, n) is c. */
+static bool bad_all(const uint8_t *p, unsigned int n, uint8_t c)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (p[i] != c)
+			return false;
+	return true;
+}
+
+/*
+ * A descriptor rewritten right after the kick, at varied delays: the device
+ * takes one copy of it. Buffer A (64 bytes) becomes buffer B (8 bytes): the
+ * device must fill exactly one of them whole (the entropy device fills every
+ * byte it is given), never a mix of one's address and the other's length.
+ * Then A becomes an address outside RAM: A is filled, or NEEDS_RESET.
+ */
+#define REWRITE_ROUNDS 400u
+#define REWRITE_A 64u
+#define REWRITE_B 8u
+#define REWRITE_FILL 0x5a
+
+static void bad_desc_rewrite(struct bad *b)
+{
+	uint8_t *a = b->buf, *bb = b->buf + 2048;
+	unsigned int got_a = 0, got_b = 0, resets = 0;
+
+	bad_setup(b, 0);
+	for (unsigned int round = 0; round < 2 * REWRITE_ROUNDS; round++) {
+		bool outside = round >= REWRITE_ROUNDS;
+		uint32_t id = 0, len = 0;
+
+		memset(b->buf, REWRITE_FILL, 4096);
+		fw_barrier();
+		bad_desc(b->q.desc, 0, (uint64_t)(uintptr_t)a, REWRITE_A, VRING_DESC_F_WRITE, 0);
+		fw_vq_submit(&b->d, &b->q, 0);
+		for (unsigned int k = 0; k < (round % 32) * 50; k++)
+			fw_pause();
+		if (outside)
+			bad_desc(b->q.desc, 0, BAD_FAR_AWAY, REWRITE_A, VRING_DESC_F_WRITE, 0);
+		else
+			bad_desc(b->q.desc, 0, (uint64_t)(uintptr_t)bb, REWRITE_B,
+				 VRING_DESC_F_WRITE, 0);
+		fw_barrier();
+		if (fw_vq_wait_used(&b->d, &b->q, &id, &len, BAD_SPINS)) {
+			FW_CHECK(outside && (fw_virtio_status(&b->d) & VIRTIO_STATUS_NEEDS_RESET),
+				 "round %u: no used entry (status 0x%x)", round,
+				 fw_virtio_status(&b->d));
+			FW_CHECK(bad_all(b->buf, 4096, REWRITE_FILL),
+				 "round %u: NEEDS_RESET, but a buffer was written", round);
+			resets++;
+			bad_setup(b, 0);
+			continue;
+		}
+		FW_CHECK(id == 0, "round %u: used id %u", round, id);
+		if (len == REWRITE_A && bad_all(a + REWRITE_A, 4096 - REWRITE_A, REWRITE_FILL)) {
+			got_a++;
+		} else {
+			FW_CHECK(!outside && len == REWRITE_B && bad_all(a, 2048, REWRITE_FILL) &&
+					 bad_all(bb + REWRITE_B, 2048 - REWRITE_B, REWRITE_FILL),
+				 "round %u: used len %u, buffers not consistent with either descriptor",
+				 round, len);
+			got_b++;
+		}
+	}
+	fw_printf("%s: %u rounds: the first descriptor used %u times, the rewritten one %u, "
+		  "NEEDS_RESET %u\n", b->name, 2 * REWRITE_ROUNDS, got_a, got_b, resets);
 }
 
 static void bad_run(struct bad *b)
@@ -295,9 +518,57 @@ static void bad_run(struct bad *b)
 		bad_setup(b, 0);
 		bad_desc(b->q.desc, 0, 0xfffffffffffff000ULL, 0x2000, VRING_DESC_F_WRITE, 0);
 		bad_submit_expect_reset(b);
-	} else if (!strncmp(c, "bar-widths", 40)) {
+	} else if (!strncmp(c, "avail-backwards", 40)) {
+		/* One request served, then the index steps back by one. */
+		bad_setup(b, 0);
+		bad_good_request(b, "before");
+		b->q.avail_idx--;
+		bad_publish_and_kick(b);
+		bad_expect_needs_reset(b);
+	} else if (!strncmp(c, "avail-wrap", 40)) {
+		bad_avail_wrap(b, 0);
+	} else if (!strncmp(c, "avail-wrap-event-idx", 40)) {
+		bad_avail_wrap(b, VIRTIO_BIT(VIRTIO_F_EVENT_IDX));
+		FW_CHECK(b->d.negotiated & VIRTIO_BIT(VIRTIO_F_EVENT_IDX), "no EVENT_IDX");
+	} else if (!strncmp(c, "head-out-of-range", 40)) {
+		/*
+		 * Head size + 1, where the page of the table holds a good descriptor
+		 * past the queue: a device that does not check the head would serve it.
+		 */
+		bad_setup(b, 0);
+		FW_CHECK(b->q.size + 2u <= 4096 / 16, "queue of %u too large", b->q.size);
+		bad_desc(b->q.desc, (uint16_t)(b->q.size + 1), (uint64_t)(uintptr_t)b->buf, 8,
+			 VRING_DESC_F_WRITE, 0);
+		fw_vq_submit(&b->d, &b->q, (uint16_t)(b->q.size + 1));
+		bad_expect_needs_reset(b);
+	} else if (!strncmp(c, "desc-rewrite", 40)) {
+		bad_desc_rewrite(b);
+	} else if (!strncmp(c, "indirect-next", 40)) {
+		/* An indirect descriptor that also chains on (section 2.7.5.3.1). */
+		bad_setup(b, VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC));
+		FW_CHECK(b->d.negotiated & VIRTIO_BIT(VIRTIO_F_INDIRECT_DESC), "no indirect feature");
+		bad_fill_table(b, b->table, 1);
+		bad_desc(b->q.desc, 0, (uint64_t)(uintptr_t)b->table, 16,
+			 VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 1);
+		bad_desc(b->q.desc, 1, (uint64_t)(uintptr_t)b->buf, 8, VRING_DESC_F_WRITE, 0);
+		bad_submit_expect_reset(b);
+	} else if (!strncmp(c, "ring-overlap", 40)) {
+		/* The avail ring inside the descriptor table. */
+		bad_rings(b, (uint64_t)(uintptr_t)b->mem->desc,
+			  (uint64_t)(uintptr_t)b->mem->desc + 64,
+			  (uint64_t)(uintptr_t)b->mem->used);
+	} else if (!strncmp(c, "ring-overlap-used", 40)) {
+		/* The used ring on top of the avail ring. */
+		bad_rings(b, (uint64_t)(uintptr_t)b->mem->desc,
+			  (uint64_t)(uintptr_t)b->mem->avail,
+			  (uint64_t)(uintptr_t)b->mem->avail + 4);
+	} else if (!strncmp(c, "bar-widths", 40) || !strncmp(c, "bar-widths-blk", 40)) {
 		bad_setup(b, 0);
 		bad_bar_widths(b);
+	} else if (!strncmp(c, "cfg-widths", 40)) {
+		bad_setup(b, 0);
+		bad_cfg_widths(b);
+		bad_good_request(b, "after the sweep");
 	} else {
 		FW_CHECK(0, "unknown case '%s'", c);
 	}

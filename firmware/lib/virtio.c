@@ -97,9 +97,10 @@ static void fw_assign_bars(struct fw_vdev *d, const struct fw_start_info *si)
 		if (is64 && i < 5) {
 			pci_write32(0, d->dev, d->fn, off + 4, 0xffffffff);
 			mask |= (uint64_t)pci_read32(0, d->dev, d->fn, off + 4) << 32;
-		} else {
+		} else if (mask) {
 			mask |= 0xffffffff00000000ULL;
 		}
+		/* A BAR that reads back 0 is not implemented. */
 		size = ~mask + 1;
 		if (!mask || !size) {
 			if (is64)

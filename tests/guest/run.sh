@@ -107,7 +107,7 @@ case $case_ in
       export PVH_VMLINUX=$vmlinux PVH_INITRD
       export TESTVM_ENV="PVH_VMLINUX PVH_INITRD ${TESTVM_ENV:-}"
     fi ;;
-  virtio-blk)
+  virtio-blk|virtio-bad-blk-*|virtio-bad-*-blk)
     "$KVMRUN" --help 2>&1 | grep -q -e "$DISK_OPT " ||
       { echo "SKIP: this kvmrun has no $DISK_OPT option (virtio-blk)" >&2; exit 77; } ;;
   virtio-net-*)
@@ -204,6 +204,26 @@ case $case_ in
       *) want='FRAME after-reset|FRAME echo-me bad|' ;;
     esac
     [ "$got" = "$want" ] || { show; fail "the host got '$got', expected '$want'"; } ;;
+  virtio-bad-blk-*)
+    # Hostile block requests on a 64 KiB image (sector 8 holds a pattern the guest
+    # reads back); none of them may change a byte of it.
+    c=${case_#virtio-bad-blk-}
+    img=$(mktemp)
+    head -c $((64 * 1024)) /dev/urandom > "$img"
+    printf 'host-pattern-sector-8' | dd of="$img" bs=512 seek=8 conv=notrunc status=none
+    sum=$(md5sum < "$img")
+    ro=; [ "$c" = write-ro ] && ro=,ro
+    run "$DISK_OPT" "$img$ro,serial=bad-blk-serial" --append "case=$c"
+    [ "$(md5sum < "$img")" = "$sum" ] || { rm -f "$img"; show; fail "the image changed"; }
+    rm -f "$img"
+    expect_rc 0; no_fail_line
+    expect_line "virtio-bad-blk $c: PASS" ;;
+  virtio-bad-*-blk)
+    # The same against a disk (its device configuration region too).
+    img=$(mktemp); head -c $((64 * 1024)) /dev/zero > "$img"
+    run "$DISK_OPT" "$img" --append "case=${case_#virtio-bad-} dev=2"; rm -f "$img"
+    expect_rc 0; no_fail_line
+    expect_line "virtio-bad ${case_#virtio-bad-}: PASS" ;;
   virtio-bad-*)
     # Against the entropy device (--rng): the simplest user of the transport and queues.
     run --rng --append "case=${case_#virtio-bad-}"

@@ -129,16 +129,26 @@ static void net_post_rx(struct net *n, uint32_t len, uint16_t flags)
 	fw_vq_submit(&n->d, &n->rx, 0);
 }
 
-/* Asks the host for an echo of text until one arrives; 0, or -1 on NEEDS_RESET. */
+/*
+ * Asks the host for an echo of text until a frame of ours arrives in rx_buf
+ * (others, such as the host's own multicast, are skipped: the buffer is posted
+ * again with the same length and flags); 0, or -1 on NEEDS_RESET.
+ */
 static int net_echo(struct net *n, const char *text)
 {
+	const uint8_t *type = rx_buf + sizeof(struct vnet_hdr) + 12;
+	const struct vring_desc posted = n->rx.desc[0];
+
 	for (unsigned int t = 0; t < ECHO_TRIES; t++) {
 		uint32_t id, len;
 
 		if (net_try_send(n, text))
 			return -1;
-		if (!fw_vq_wait_used(&n->d, &n->rx, &id, &len, ECHO_SPINS))
-			return 0;
+		while (!fw_vq_wait_used(&n->d, &n->rx, &id, &len, ECHO_SPINS)) {
+			if (type[0] == ETHERTYPE >> 8 && type[1] == (ETHERTYPE & 0xff))
+				return 0;
+			net_post_rx(n, posted.len, posted.flags);
+		}
 		if (fw_virtio_status(&n->d) & VIRTIO_STATUS_NEEDS_RESET)
 			return -1;
 	}

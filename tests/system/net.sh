@@ -9,11 +9,11 @@ command -v socat >/dev/null || fail "needs socat (scripts/install-deps)"
 work=$(mktemp -d)
 ns=kvmrun-net-$$
 in_ns() { ip netns exec "$ns" "$@"; }
-pids=()
+pids=() pid=
 cleanup() {
   local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  ip netns del "$ns" 2>/dev/null
+  for p in "${pids[@]}" $pid; do kill "$p" 2>/dev/null || true; done
+  ip netns del "$ns" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -156,7 +156,8 @@ two-nics)
     $^F = 255;  # keep the tap open across exec
     open(my $t, "+<", "/dev/net/tun") or die "tun: $!";
     # TUNSETIFF, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR
-    ioctl($t, 0x400454ca, pack("a16 s x22", "tap1", 0x0002 | 0x1000 | 0x4000)) or die "TUNSETIFF: $!";
+    my $ifr = pack("a16 s x22", "tap1", 0x0002 | 0x1000 | 0x4000);
+    ioctl($t, 0x400454ca, $ifr) or die "TUNSETIFF: $!";
     my $fd = fileno($t);
     exec(@ARGV, "--net", "fd=$fd") or die "exec: $!";' \
     "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" --memory 512M \

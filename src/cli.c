@@ -175,6 +175,29 @@ static int cli_fail(FILE *err, const char *fmt, const char *a, const char *b)
 	return CLI_EXIT_USAGE;
 }
 
+/*
+ * The next item of a comma-separated option list: *p points at the comma before
+ * it (NULL: the list has ended). Copies the item into item (cut to fit), moves
+ * *p to the next comma, and returns the item's full length; false at the end.
+ */
+static bool cli_next_item(const char **p, char *item, size_t size, size_t *len)
+{
+	const char *opt, *next;
+	size_t n;
+
+	if (!*p)
+		return false;
+	opt = *p + 1;
+	next = strchr(opt, ',');
+	*len = n = next ? (size_t)(next - opt) : strlen(opt);
+	if (n >= size)
+		n = size - 1;
+	memcpy(item, opt, n);
+	item[n] = '\0';
+	*p = next;
+	return true;
+}
+
 /* PATH[,ro][,serial=ID][,cache=none|writeback]; one error line on failure. */
 static int cli_parse_disk(const char *arg, struct disk_config *dc, FILE *err)
 {
@@ -187,16 +210,10 @@ static int cli_parse_disk(const char *arg, struct disk_config *dc, FILE *err)
 	if (len >= sizeof(dc->path))
 		return cli_fail(err, "--disk '%s': file name too long%s", arg, "");
 	memcpy(dc->path, arg, len);
-	while (p) {
-		const char *opt = p + 1, *next = strchr(opt, ',');
-		size_t n = next ? (size_t)(next - opt) : strlen(opt);
-		char item[64];
+	char item[64];
+	size_t n;
 
-		p = next;
-		if (n >= sizeof(item))
-			n = sizeof(item) - 1;
-		memcpy(item, opt, n);
-		item[n] = '\0';
+	while (cli_next_item(&p, item, sizeof(item), &n)) {
 		if (!strcmp(item, "ro")) {
 			dc->readonly = true;
 		} else if (!strcmp(item, "cache=none")) {
@@ -206,13 +223,12 @@ static int cli_parse_disk(const char *arg, struct disk_config *dc, FILE *err)
 		} else if (!strncmp(item, "cache=", 6)) {
 			return cli_fail(err, "--disk '%s': cache '%s': expected none or writeback",
 					arg, item + 6);
-		} else if (!strncmp(opt, "serial=", 7)) {
-			n = next ? (size_t)(next - opt) - 7 : strlen(opt + 7);
-			if (n == 0 || n > DISK_SERIAL_MAX)
+		} else if (!strncmp(item, "serial=", 7)) {
+			if (n == 7 || n - 7 > DISK_SERIAL_MAX)
 				return cli_fail(err, "--disk '%s': serial must be 1 to 20 bytes%s",
 						arg, "");
 			memset(dc->serial, 0, sizeof(dc->serial));
-			memcpy(dc->serial, opt + 7, n);
+			memcpy(dc->serial, item + 7, n - 7);
 			dc->has_serial = true;
 		} else {
 			return cli_fail(err, "--disk '%s': unknown option '%s' (expected ro, "
@@ -289,16 +305,10 @@ static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
 	} else {
 		return cli_fail(err, "--net '%s': expected tap=NAME or fd=N first%s", arg, "");
 	}
-	while (p) {
-		const char *opt = p + 1, *next = strchr(opt, ',');
-		size_t n = next ? (size_t)(next - opt) : strlen(opt);
-		char item[64];
+	char item[64];
+	size_t n;
 
-		p = next;
-		if (n >= sizeof(item))
-			n = sizeof(item) - 1;
-		memcpy(item, opt, n);
-		item[n] = '\0';
+	while (cli_next_item(&p, item, sizeof(item), &n)) {
 		if (!strncmp(item, "mac=", 4)) {
 			if (cli_parse_mac(item + 4, nc->mac))
 				return cli_fail(err, "--net '%s': mac '%s': expected a unicast "

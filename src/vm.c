@@ -420,7 +420,10 @@ static int vm_setup_virtio(struct vm *vm)
 			return vm_fail(KVMRUN_ERR_INTERNAL, "--console virtio: %s", strerror(-ret));
 	}
 	for (unsigned int i = 0; i < vm->cfg.nr_disks; i++) {
-		ret = virtio_blk_create(&vdev, &vm->cfg.disks[i], vm->loop, &vm->gm, err,
+		/* A queue per vCPU, as the guest's block layer likes it. */
+		uint16_t nq = (uint16_t)MIN(vm->cfg.cpus, VIRTIO_BLK_MAX_QUEUES);
+
+		ret = virtio_blk_create(&vdev, &vm->cfg.disks[i], nq, vm->loop, &vm->gm, err,
 					sizeof(err));
 		if (ret)
 			return vm_fail(ret == -ENOMEM ? KVMRUN_ERR_INTERNAL : KVMRUN_ERR_INPUT, "%s",

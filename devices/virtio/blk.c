@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * virtio-blk (virtio 1.x, section 5.2) on a raw image. One request queue;
+ * virtio-blk (virtio 1.x, section 5.2) on a raw image. One request queue per
+ * vCPU when the guest takes VIRTIO_BLK_F_MQ, all served by the event loop;
  * reads and writes go to the AIO backend and complete from the event loop,
  * flush, discard and write-zeroes complete at once.
  *
@@ -25,7 +26,7 @@
 struct virtio_blk {
 	struct virtio_dev vdev;
 	struct disk *disk;
-	struct vq_chain *chain; /* scratch for virtio_process_queue() */
+	struct vq_chain *chain; /* scratch for virtio_process_queue(), any queue */
 	uint64_t capacity;	/* 512-byte sectors */
 	uint32_t block_size;
 	uint8_t config[VIRTIO_BLK_CFG_SIZE];
@@ -331,6 +332,12 @@ static const struct virtio_dev_ops blk_ops = {
     .destroy = blk_destroy,
 };
 
+static void put_le16(uint8_t *p, uint16_t v)
+{
+	v = htole16(v);
+	memcpy(p, &v, sizeof(v));
+}
+
 static void put_le32(uint8_t *p, uint32_t v)
 {
 	v = htole32(v);
@@ -345,6 +352,7 @@ static void blk_fill_config(struct virtio_blk *blk)
 	memcpy(blk->config + VIRTIO_BLK_CFG_CAPACITY, &cap, sizeof(cap));
 	put_le32(blk->config + VIRTIO_BLK_CFG_SEG_MAX, VIRTIO_BLK_SEG_MAX);
 	put_le32(blk->config + VIRTIO_BLK_CFG_BLK_SIZE, blk->block_size);
+	put_le16(blk->config + VIRTIO_BLK_CFG_NUM_QUEUES, blk->vdev.nr_queues);
 	put_le32(blk->config + VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS, VIRTIO_BLK_MAX_DISCARD_SECTORS);
 	put_le32(blk->config + VIRTIO_BLK_CFG_MAX_DISCARD_SEG, VIRTIO_BLK_MAX_DISCARD_SEG);
 	put_le32(blk->config + VIRTIO_BLK_CFG_DISCARD_ALIGN, align);
@@ -353,12 +361,17 @@ static void blk_fill_config(struct virtio_blk *blk)
 	blk->config[VIRTIO_BLK_CFG_WZ_MAY_UNMAP] = 1;
 }
 
-int virtio_blk_create(struct virtio_dev **out, const struct disk_config *cfg, struct ev_loop *loop,
-		      const struct guest_mem *gm, char *err, size_t errlen)
+int virtio_blk_create(struct virtio_dev **out, const struct disk_config *cfg, uint16_t nr_queues,
+		      struct ev_loop *loop, const struct guest_mem *gm, char *err, size_t errlen)
 {
 	struct virtio_blk *blk;
 	int ret;
 
+	if (nr_queues < 1 || nr_queues > VIRTIO_BLK_MAX_QUEUES) {
+		snprintf(err, errlen, "disk %s: %u queues (1 to %u)", cfg->path, nr_queues,
+			 VIRTIO_BLK_MAX_QUEUES);
+		return -EINVAL;
+	}
 	blk = calloc(1, sizeof(*blk));
 	if (!blk)
 		goto err_nomem;
@@ -371,6 +384,7 @@ int virtio_blk_create(struct virtio_dev **out, const struct disk_config *cfg, st
 	disk_set_batch_end(blk->disk, blk_batch_end, blk);
 	blk->capacity = disk_sectors(blk->disk);
 	blk->block_size = disk_block_size(blk->disk);
+	blk->vdev.nr_queues = nr_queues;
 	blk_fill_config(blk);
 	blk->vdev.ops = &blk_ops;
 	blk->vdev.host_features = VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) |
@@ -382,7 +396,8 @@ int virtio_blk_create(struct virtio_dev **out, const struct disk_config *cfg, st
 	else
 		blk->vdev.host_features |=
 		    VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) | VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES);
-	blk->vdev.nr_queues = 1;
+	if (nr_queues > 1)
+		blk->vdev.host_features |= VIRTIO_BIT(VIRTIO_BLK_F_MQ);
 	blk->vdev.queue_max = VIRTIO_BLK_QUEUE_MAX;
 	blk->vdev.loop = loop;
 	blk->vdev.gm = gm;

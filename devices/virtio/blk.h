@@ -13,6 +13,7 @@
 #define VIRTIO_BLK_F_RO 5
 #define VIRTIO_BLK_F_BLK_SIZE 6
 #define VIRTIO_BLK_F_FLUSH 9
+#define VIRTIO_BLK_F_MQ 12
 #define VIRTIO_BLK_F_DISCARD 13
 #define VIRTIO_BLK_F_WRITE_ZEROES 14
 
@@ -30,6 +31,7 @@
 #define VIRTIO_BLK_WZ_F_UNMAP 1
 
 #define VIRTIO_BLK_QUEUE_MAX 256
+#define VIRTIO_BLK_MAX_QUEUES 64 /* request queues: one per vCPU, up to this */
 #define VIRTIO_BLK_SEG_MAX (VIRTIO_BLK_QUEUE_MAX - 2)
 #define VIRTIO_BLK_MAX_DISCARD_SEG 32
 #define VIRTIO_BLK_MAX_DISCARD_SECTORS (1U << 22) /* 2 GiB per segment */
@@ -38,6 +40,7 @@
 #define VIRTIO_BLK_CFG_CAPACITY 0
 #define VIRTIO_BLK_CFG_SEG_MAX 12
 #define VIRTIO_BLK_CFG_BLK_SIZE 20
+#define VIRTIO_BLK_CFG_NUM_QUEUES 34
 #define VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS 36
 #define VIRTIO_BLK_CFG_MAX_DISCARD_SEG 40
 #define VIRTIO_BLK_CFG_DISCARD_ALIGN 44
@@ -47,12 +50,16 @@
 #define VIRTIO_BLK_CFG_SIZE 60
 
 /*
- * A virtio-blk device on the raw image cfg->path, with one request queue.
- * Opens and locks the image and registers its completion eventfd with loop.
- * On error returns -errno with one line naming the file in err (exit status
- * KVMRUN_ERR_INPUT for the caller). Free with (*out)->ops->destroy(*out).
+ * A virtio-blk device on the raw image cfg->path, with nr_queues request
+ * queues (1..VIRTIO_BLK_MAX_QUEUES; more than one is offered as
+ * VIRTIO_BLK_F_MQ, so that a guest can give each vCPU its own queue and
+ * interrupt). Opens and locks the image and registers its completion eventfd
+ * with loop. On error returns -errno with one line naming the file in err
+ * (exit status KVMRUN_ERR_INPUT for the caller). Free with
+ * (*out)->ops->destroy(*out).
  */
-int virtio_blk_create(struct virtio_dev **out, const struct disk_config *cfg, struct ev_loop *loop,
-		      const struct guest_mem *gm, char *err, size_t errlen) WARN_UNUSED;
+int virtio_blk_create(struct virtio_dev **out, const struct disk_config *cfg, uint16_t nr_queues,
+		      struct ev_loop *loop, const struct guest_mem *gm, char *err,
+		      size_t errlen) WARN_UNUSED;
 
 #endif

@@ -95,10 +95,12 @@ run_vmm() {
   until [[ -n $stats ]] || ! kill -0 "$pid" 2>/dev/null; do
     stats=$(ls -d /sys/kernel/debug/kvm/"$pid"-* 2>/dev/null | head -1 || true); sleep 0.1
   done
-  exits_now() { # I/O + MMIO exits so far (the counters KVM has in this VM's debugfs dir)
-    local f n=0
+  exits_now() { # I/O + MMIO exits so far (the counters KVM has in this VM's debugfs dir),
+                 # nothing once the VM is gone
+    local f v n=0
     for f in io_exits mmio_exits; do
-      [[ -n $stats && -r $stats/$f ]] && n=$((n + $(cat "$stats/$f" 2>/dev/null || echo 0)))
+      v=$(cat "$stats/$f" 2>/dev/null) || return 0
+      n=$((n + v))
     done
     echo "$n"
   }
@@ -109,7 +111,11 @@ run_vmm() {
       line=$(grep '^JOB' "$log" | sed -n "$((seen + 1))p" | tr -d '\r')
       iops[$vmm:$j]=$(cut -d' ' -f3- <<< "$line" | iops_of)
       local n_io; n_io=$(cut -d' ' -f3- <<< "$line" | ios_of "$(kib "$(cut -d: -f2 <<< "$j")")")
-      exits[$vmm:$j]=$(awk -v e=$((after - before)) -v n="$n_io" 'BEGIN { printf "%.2f", (n > 0 ? e / n : 0) }')
+      if [[ -n $before && -n $after ]]; then
+        exits[$vmm:$j]=$(awk -v e=$((after - before)) -v n="$n_io" 'BEGIN { printf "%.2f", (n > 0 ? e / n : 0) }')
+      else
+        exits[$vmm:$j]=n/a # the VM exited before its counters were read
+      fi
       before=$after; seen=$((seen + 1))
     fi
     sleep 0.2

@@ -83,7 +83,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (mfd < 0 || ftruncate(mfd, IMG_SIZE) < 0)
 		abort();
 	snprintf(cfg.path, sizeof(cfg.path), "/proc/self/fd/%d", mfd);
-	if (virtio_blk_create(&fz.vdev, &cfg, NULL, &fz.gm, err, sizeof(err))) {
+	if (virtio_blk_create(&fz.vdev, &cfg, 1, NULL, &fz.gm, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		abort();
 	}

@@ -134,7 +134,7 @@ static inline void make_image(struct fx *f)
 
 static inline int create_dev(struct fx *f, char *err, size_t errlen)
 {
-	return virtio_blk_create(&f->vdev, &f->cfg, NULL, &f->gm, err, errlen);
+	return virtio_blk_create(&f->vdev, &f->cfg, 1, NULL, &f->gm, err, errlen);
 }
 
 static inline void start(struct fx *f)

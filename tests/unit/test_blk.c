@@ -400,6 +400,32 @@ static void test_config_space(void **state)
 	assert_true(f->vdev->host_features & VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX));
 	assert_true(f->vdev->host_features & VIRTIO_BIT(VIRTIO_BLK_F_DISCARD));
 	assert_false(f->vdev->host_features & VIRTIO_BIT(VIRTIO_BLK_F_RO));
+	assert_false(f->vdev->host_features & VIRTIO_BIT(VIRTIO_BLK_F_MQ));
+	assert_int_equal(f->vdev->nr_queues, 1);
+}
+
+/* More than one queue is offered as VIRTIO_BLK_F_MQ with num_queues; 0 or too many fail. */
+static void test_queue_count(void **state)
+{
+	struct fx *f = *state;
+	uint8_t cfg[VIRTIO_BLK_CFG_SIZE];
+	struct virtio_dev *d;
+	char err[256];
+	uint16_t n;
+
+	assert_int_equal(virtio_blk_create(&d, &f->cfg, 0, NULL, &f->gm, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(virtio_blk_create(&d, &f->cfg, VIRTIO_BLK_MAX_QUEUES + 1, NULL, &f->gm,
+					   err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, f->cfg.path));
+	assert_int_equal(virtio_blk_create(&d, &f->cfg, 4, NULL, &f->gm, err, sizeof(err)), 0);
+	assert_int_equal(d->nr_queues, 4);
+	assert_true(d->host_features & VIRTIO_BIT(VIRTIO_BLK_F_MQ));
+	d->ops->config_read(d, 0, cfg, sizeof(cfg));
+	memcpy(&n, cfg + VIRTIO_BLK_CFG_NUM_QUEUES, 2);
+	assert_int_equal(le16toh(n), 4);
+	d->ops->destroy(d);
 }
 
 /* ---- open errors ---- */
@@ -425,15 +451,15 @@ static void test_open_errors(void **state)
 	/* A second writer, or a reader next to a writer, is refused; two readers are fine. */
 	snprintf(f->cfg.path, sizeof(f->cfg.path), "%s", f->path);
 	f->cfg.readonly = false;
-	assert_int_equal(virtio_blk_create(&a, &f->cfg, NULL, &f->gm, err, sizeof(err)), 0);
-	assert_int_equal(virtio_blk_create(&b, &f->cfg, NULL, &f->gm, err, sizeof(err)), -EBUSY);
+	assert_int_equal(virtio_blk_create(&a, &f->cfg, 1, NULL, &f->gm, err, sizeof(err)), 0);
+	assert_int_equal(virtio_blk_create(&b, &f->cfg, 1, NULL, &f->gm, err, sizeof(err)), -EBUSY);
 	assert_non_null(strstr(err, f->path));
 	assert_non_null(strstr(err, "locked"));
 	f->cfg.readonly = true;
-	assert_int_equal(virtio_blk_create(&b, &f->cfg, NULL, &f->gm, err, sizeof(err)), -EBUSY);
+	assert_int_equal(virtio_blk_create(&b, &f->cfg, 1, NULL, &f->gm, err, sizeof(err)), -EBUSY);
 	a->ops->destroy(a);
-	assert_int_equal(virtio_blk_create(&a, &f->cfg, NULL, &f->gm, err, sizeof(err)), 0);
-	assert_int_equal(virtio_blk_create(&b, &f->cfg, NULL, &f->gm, err, sizeof(err)), 0);
+	assert_int_equal(virtio_blk_create(&a, &f->cfg, 1, NULL, &f->gm, err, sizeof(err)), 0);
+	assert_int_equal(virtio_blk_create(&b, &f->cfg, 1, NULL, &f->gm, err, sizeof(err)), 0);
 	f->cfg.readonly = false;
 	assert_int_equal(create_dev(f, err, sizeof(err)), -EBUSY);
 	f->vdev = NULL;
@@ -496,6 +522,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_rw_aligned, fx_setup_wb),
+	    T(test_queue_count, fx_setup_nodev),
 	    T(test_rw_aligned, fx_setup_direct),
 	    T(test_rw_unaligned_buffers, fx_setup_wb),
 	    T(test_rw_unaligned_buffers, fx_setup_direct),

@@ -29,15 +29,18 @@ tap() {
 }
 
 # Start kvmrun in the namespace in the background: start STEPS [kvmrun options...].
-# Its console output goes to $out; $pid is its pid.
+# The serial console's output goes to $out, its input comes from what the test
+# writes to fd 3 (say LINE); $pid is kvmrun's pid.
 start() {
   local steps=$1; shift
   out=$work/console.log; : > "$out"
+  rm -f "$work/stdin"; mkfifo "$work/stdin"; exec 3<> "$work/stdin"
   in_ns "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" --memory 512M \
     --append "quiet kvmrun.test=net kvmrun.net=$steps kvmrun.mb=${MB:-64}" \
-    --console none --console-log "$out" --log-level debug "$@" > "$work/stderr" 2>&1 < /dev/null &
+    --log-level debug "$@" > "$out" 2> "$work/stderr" < "$work/stdin" &
   pid=$!
 }
+say() { echo "$1" >&3; }
 # Wait for a line of the guest's, or for kvmrun to end (which fails the test).
 wait_line() {
   until tr -d '\r' < "$out" | grep -q -x -- "$1"; do
@@ -139,6 +142,7 @@ tap-deleted)
   start flood,idle --net tap=tap0
   wait_line NET-FLOOD
   in_ns ip link del tap0
+  say tap-deleted
   wait_line NET-IDLE
   t0=$(cpu_ticks); sleep 2; t1=$(cpu_ticks)
   finish

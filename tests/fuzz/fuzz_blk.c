@@ -19,6 +19,7 @@
 
 #include "kvmrun/event_loop.h"
 #include "kvmrun/guest_mem.h"
+#include "fuzz_device.h"
 #include "kvmrun/log.h"
 #include "virtio/blk.h"
 
@@ -38,39 +39,7 @@ static struct {
 	struct virtio_dev *vdev;
 	struct guest_mem gm;
 	uint8_t *ram;
-	int efd;
-	ev_fn fn;
-	void *opaque;
-	struct virtio_transport_ops tops;
-	bool broken;
 } fz;
-
-int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_fn fn, void *opaque)
-{
-	fz.efd = fd;
-	fz.fn = fn;
-	fz.opaque = opaque;
-	return 0;
-}
-
-int ev_del(struct ev_loop *loop, int fd)
-{
-	fz.fn = NULL;
-	return 0;
-}
-
-static void fz_notify(struct virtio_dev *vdev, uint16_t q)
-{
-}
-
-static void fz_config_changed(struct virtio_dev *vdev)
-{
-}
-
-static void fz_needs_reset(struct virtio_dev *vdev)
-{
-	fz.broken = true;
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -91,8 +60,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fz.ram = calloc(1, RAM_SIZE);
 	if (!fz.ram || gm_add_region(&fz.gm, RAM_GPA, RAM_SIZE, fz.ram))
 		abort();
-	fz.tops = (struct virtio_transport_ops){fz_notify, fz_config_changed, fz_needs_reset};
-	fz.vdev->transport = &fz.tops;
+	fuzz_device_attach(fz.vdev);
 	return 0;
 }
 
@@ -122,16 +90,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	vdev->vqs = &vq;
 	vdev->active = true;
-	fz.broken = false;
+	fuzz_dev.broken = false;
 	if (vdev->ops->activate(vdev))
 		abort();
 	for (unsigned int round = 0; round < 2; round++) {
 		vdev->ops->queue_notify(vdev, 0);
 		/* Reap what completed; never wait: the rest is drained by the reset. */
-		pfd = (struct pollfd){.fd = fz.efd, .events = POLLIN};
-		if (fz.fn && poll(&pfd, 1, 0) == 1)
-			fz.fn(fz.opaque, POLLIN);
-		if (fz.broken != vq.broken)
+		pfd = (struct pollfd){.fd = fuzz_dev.fd, .events = POLLIN};
+		if (fuzz_dev.fn && poll(&pfd, 1, 0) == 1)
+			fuzz_dev.fn(fuzz_dev.opaque, POLLIN);
+		if (fuzz_dev.broken != vq.broken)
 			abort(); /* a broken queue always means needs-reset, and back */
 	}
 	vdev->ops->reset(vdev);

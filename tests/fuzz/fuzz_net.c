@@ -23,6 +23,7 @@
 #include "backend/tap.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/guest_mem.h"
+#include "fuzz_device.h"
 #include "kvmrun/log.h"
 #include "virtio/net.h"
 
@@ -44,45 +45,7 @@ static struct {
 	uint8_t *ram;
 	uint8_t *frame;
 	int peer, devfd;
-	ev_fn fn;
-	void *opaque;
-	uint32_t events;
-	struct virtio_transport_ops tops;
-	bool broken;
 } fz;
-
-int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_fn fn, void *opaque)
-{
-	fz.fn = fn;
-	fz.opaque = opaque;
-	fz.events = events;
-	return 0;
-}
-
-int ev_mod(struct ev_loop *loop, int fd, uint32_t events)
-{
-	fz.events = events;
-	return 0;
-}
-
-int ev_del(struct ev_loop *loop, int fd)
-{
-	fz.fn = NULL;
-	return 0;
-}
-
-static void fz_notify(struct virtio_dev *vdev, uint16_t q)
-{
-}
-
-static void fz_config_changed(struct virtio_dev *vdev)
-{
-}
-
-static void fz_needs_reset(struct virtio_dev *vdev)
-{
-	fz.broken = true;
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -106,8 +69,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	if (virtio_net_create_tap(&fz.vdev, tap, NULL, 1500, 0, NULL, &fz.gm))
 		abort();
-	fz.tops = (struct virtio_transport_ops){fz_notify, fz_config_changed, fz_needs_reset};
-	fz.vdev->transport = &fz.tops;
+	fuzz_device_attach(fz.vdev);
 	return 0;
 }
 
@@ -161,12 +123,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	vdev->vqs = vqs;
 	vdev->active = true;
-	fz.broken = false;
+	fuzz_dev.broken = false;
 	if (vdev->ops->activate(vdev))
 		abort();
 	vdev->ops->queue_notify(vdev, 1);
 	fz_drain_tx(vdev->features);
-	if (fz.broken != vqs[1].broken)
+	if (fuzz_dev.broken != vqs[1].broken)
 		abort(); /* a broken queue always means needs-reset, and back */
 
 	/* One frame in (header included): the input after the RAM image, or a short one. */
@@ -180,9 +142,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (write(fz.peer, fz.frame, rx_len) < 0)
 		abort();
 	vdev->ops->queue_notify(vdev, 0);
-	if (fz.fn && fz.events == EPOLLIN)
-		fz.fn(fz.opaque, EPOLLIN);
-	if (fz.broken != (vqs[0].broken || vqs[1].broken))
+	if (fuzz_dev.fn && fuzz_dev.events == EPOLLIN)
+		fuzz_dev.fn(fuzz_dev.opaque, EPOLLIN);
+	if (fuzz_dev.broken != (vqs[0].broken || vqs[1].broken))
 		abort();
 
 	vdev->ops->reset(vdev);

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What a fuzzed virtio device sees of the rest of kvmrun (fuzz_device.c): an
+ * event loop that only records the last descriptor watched and its callback,
+ * and a transport that only records a needs-reset. One device per process.
+ */
+#ifndef FUZZ_DEVICE_H
+#define FUZZ_DEVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kvmrun/event_loop.h"
+#include "kvmrun/virtio.h"
+
+struct fuzz_device {
+	int fd;		 /* of the last ev_add */
+	ev_fn fn;	 /* NULL after ev_del */
+	void *opaque;
+	uint32_t events; /* of the last ev_add or ev_mod */
+	bool broken;	 /* the device called virtio_needs_reset */
+};
+
+extern struct fuzz_device fuzz_dev;
+
+/* Give vdev the recording transport. */
+void fuzz_device_attach(struct virtio_dev *vdev);
+
+#endif

@@ -14,8 +14,8 @@
 #include "kvmrun/virtio.h"
 
 struct fuzz_device {
-	int fd;		 /* of the last ev_add */
-	ev_fn fn;	 /* NULL after ev_del */
+	int fd;	  /* of the last ev_add */
+	ev_fn fn; /* NULL after ev_del */
 	void *opaque;
 	uint32_t events; /* of the last ev_add or ev_mod */
 	bool broken;	 /* the device called virtio_needs_reset */

@@ -73,14 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	feat = data[0];
-	memset(fz.ram, 0, RAM_SIZE);
-	memcpy(fz.ram, data + 1, MIN(size - 1, (size_t)RAM_SIZE));
-	vdev->features = vdev->host_features;
-	if (!(feat & 1))
-		vdev->features &= ~VIRTIO_BIT(VQ_F_EVENT_IDX);
-	if (!(feat & 2))
-		vdev->features &= ~VIRTIO_BIT(VQ_F_INDIRECT_DESC);
+	feat = fuzz_device_load(vdev, fz.ram, RAM_SIZE, data, size);
 	if (!(feat & 4))
 		vdev->features &=
 		    ~(VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) | VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES));

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The event loop and transport of a fuzzed virtio device: see fuzz_device.h. */
+#include <string.h>
+
 #include "fuzz_device.h"
 
 struct fuzz_device fuzz_dev;
@@ -56,4 +58,19 @@ static const struct virtio_transport_ops fuzz_transport = {
 void fuzz_device_attach(struct virtio_dev *vdev)
 {
 	vdev->transport = &fuzz_transport;
+}
+
+uint8_t fuzz_device_load(struct virtio_dev *vdev, uint8_t *ram, size_t ram_size,
+			 const uint8_t *data, size_t size)
+{
+	uint8_t feat = data[0];
+
+	memset(ram, 0, ram_size);
+	memcpy(ram, data + 1, size - 1 < ram_size ? size - 1 : ram_size);
+	vdev->features = vdev->host_features;
+	if (!(feat & 1))
+		vdev->features &= ~VIRTIO_BIT(VQ_F_EVENT_IDX);
+	if (!(feat & 2))
+		vdev->features &= ~VIRTIO_BIT(VQ_F_INDIRECT_DESC);
+	return feat;
 }

@@ -8,6 +8,7 @@
 #define FUZZ_DEVICE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kvmrun/event_loop.h"
@@ -25,5 +26,14 @@ extern struct fuzz_device fuzz_dev;
 
 /* Give vdev the recording transport. */
 void fuzz_device_attach(struct virtio_dev *vdev);
+
+/*
+ * Start an input: data[0] chooses features (bit 0 EVENT_IDX, bit 1
+ * INDIRECT_DESC; the caller reads the others), the rest is guest RAM (zero
+ * past the input). Sets vdev->features from host_features; returns data[0].
+ * size must be at least 1.
+ */
+uint8_t fuzz_device_load(struct virtio_dev *vdev, uint8_t *ram, size_t ram_size,
+			 const uint8_t *data, size_t size);
 
 #endif

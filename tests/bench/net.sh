@@ -94,7 +94,14 @@ run_vmm() {
     kill -0 "$pid" 2>/dev/null || { cat "$log" "$work/$vmm.err" >&2; echo "net.sh: $vmm ended" >&2; exit 1; }
     sleep 0.2
   done
-  until in_ns iperf3 -c 10.0.2.15 -t 1 > /dev/null 2>&1; do sleep 0.5; done # warm-up
+  local try=0
+  until in_ns iperf3 -c 10.0.2.15 -t 1 --connect-timeout 5000 > "$work/warmup.log" 2>&1; do
+    try=$((try + 1)); sleep 0.5
+    if ((try == 30)); then
+      cat "$work/warmup.log" >&2; in_ns busybox ping -c 3 10.0.2.15 >&2 || true
+      echo "net.sh: $vmm: no iperf3 connection to the guest" >&2; exit 1
+    fi
+  done
   for t in "${tests[@]}"; do
     IFS=: read -r dir p <<< "$t"
     case $dir in

@@ -589,13 +589,9 @@ static void net_reset(struct virtio_dev *vdev)
 		return; /* only a tap that is gone refuses: nothing to undo */
 }
 
-static void net_destroy(struct virtio_dev *vdev)
+/* Free n and its buffers (not the tap). */
+static void net_free(struct virtio_net *n)
 {
-	struct virtio_net *n = to_net(vdev);
-
-	net_stats_log(&n->stats, n->id);
-	ev_del(vdev->loop, tap_fd(n->tap));
-	tap_close(n->tap);
 	free(n->rx_buf);
 	free(n->tx_buf);
 	free(n->rx_chain);
@@ -603,6 +599,16 @@ static void net_destroy(struct virtio_dev *vdev)
 	free(n->rx_piov);
 	free(n->rx_iov);
 	free(n);
+}
+
+static void net_destroy(struct virtio_dev *vdev)
+{
+	struct virtio_net *n = to_net(vdev);
+
+	net_stats_log(&n->stats, n->id);
+	ev_del(vdev->loop, tap_fd(n->tap));
+	tap_close(n->tap);
+	net_free(n);
 }
 
 static const struct virtio_dev_ops net_ops = {
@@ -676,13 +682,7 @@ int virtio_net_create_tap(struct virtio_dev **out, struct tap *tap, const uint8_
 	return 0;
 
 err_free:
-	free(n->rx_buf);
-	free(n->tx_buf);
-	free(n->rx_chain);
-	free(n->tx_chain);
-	free(n->rx_piov);
-	free(n->rx_iov);
-	free(n);
+	net_free(n);
 err_tap:
 	tap_close(tap);
 	return ret;

@@ -70,16 +70,6 @@ ssize_t tap_read(struct tap *t, void *buf, size_t len)
 	return n < 0 ? -errno : n;
 }
 
-ssize_t tap_readv(struct tap *t, const struct iovec *iov, int iovcnt)
-{
-	ssize_t n;
-
-	do
-		n = readv(t->fd, iov, iovcnt);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
-}
-
 ssize_t tap_writev(struct tap *t, const struct iovec *iov, int iovcnt)
 {
 	ssize_t n;

@@ -61,7 +61,6 @@ unsigned int tap_offload_set(const struct tap *t);
 
 /* One frame with its header; bytes read or written, or -errno (-EAGAIN: none). */
 ssize_t tap_read(struct tap *t, void *buf, size_t len);
-ssize_t tap_readv(struct tap *t, const struct iovec *iov, int iovcnt);
 ssize_t tap_writev(struct tap *t, const struct iovec *iov, int iovcnt);
 
 #endif

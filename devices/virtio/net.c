@@ -9,18 +9,14 @@
  * checked copy of the header. A malformed frame is dropped and counted and
  * its chain returned; the device goes on.
  *
- * Receive: chains are popped ahead into a pool (one without MRG_RXBUF, with
- * it as many as the largest frame needs) and the tap is read (one frame with
- * its header) with one readv straight into them, a buffer of the device's
- * taking what does not fit; that part is copied into further chains. One chain
- * for the whole frame without MRG_RXBUF (a frame larger than the chain is
- * dropped, the chain kept for the next one), or as many as it takes with it,
- * all returned at once with num_buffers in the first; chains left over wait
- * in the pool for the next frame. The header is checked from a copy and
- * written back. When the guest has posted nothing, the frame waits, the tap
- * leaves the epoll set and the device asks for a kick; the kick brings it
- * back. A chain the device cannot write, or shorter than the header, breaks
- * the device (NEEDS_RESET) when a frame reaches it.
+ * Receive: the tap is read (one frame with its header) into a buffer of the
+ * device's, then copied into the guest's chains: one chain for the whole frame
+ * without MRG_RXBUF (a frame larger than the chain is dropped, the chain kept
+ * for the next one), or as many as it takes with it, all returned at once
+ * with num_buffers in the first. When the guest has posted nothing, the frame
+ * waits, the tap leaves the epoll set and the device asks for a kick; the
+ * kick brings it back. A chain the device cannot write, or shorter than the
+ * header, breaks the device (NEEDS_RESET).
  *
  * The tap failing (deleted: EBADFD, error or hang-up on poll) stops the tap
  * for good: received frames stop, sent ones are dropped and counted, the VM
@@ -44,21 +40,6 @@
 /* Frames moved per call before going back to the loop (level-triggered: it comes back). */
 #define NET_RX_BATCH 256
 
-/*
- * Receive chains popped ahead: enough of Linux's merged buffers (4 KiB at
- * most) for the largest frame, and a bound on their buffers (one chain may
- * bring VQ_MAX_CHAIN more).
- */
-#define NET_RX_POOL 32
-#define NET_RX_POOL_IOV 256
-
-struct net_rx_slot {
-	uint16_t head;
-	uint32_t len;		/* writable bytes */
-	unsigned int iov, niov; /* its buffers: rx_piov[iov, iov + niov) */
-	const char *bad;	/* why the device cannot use it, or NULL */
-};
-
 _Static_assert(TAP_VNET_HDR_LEN == NET_HDR_LEN, "the tap carries the 1.x header");
 
 struct virtio_net {
@@ -72,24 +53,14 @@ struct virtio_net {
 	bool broken;	 /* the guest broke the device: nothing until reset */
 	bool rx_stalled; /* waiting for the guest to post receive buffers */
 
-	/*
-	 * The received frame being delivered: rx_done of rx_len bytes handed
-	 * over; its first rx_direct bytes were read straight into pooled chains,
-	 * the rest into rx_buf.
-	 */
+	/* The received frame being delivered: rx_done of rx_len bytes copied. */
 	uint8_t *rx_buf;
-	size_t rx_len, rx_done, rx_direct;
+	size_t rx_len, rx_done;
 	unsigned int rx_nused; /* chains filled for it, not yet returned */
 	struct vq_used rx_used[VIRTIO_NET_QUEUE_MAX];
 	uint8_t *rx_nb[2]; /* num_buffers, in the first chain */
+	bool rx_spare;	   /* rx_chain is popped and unused */
 	struct vq_chain *rx_chain;
-	/* Receive chains popped ahead, in order; their buffers in rx_piov. */
-	struct net_rx_slot rx_pool[NET_RX_POOL];
-	unsigned int rx_npool, rx_npiov;
-	size_t rx_pool_len;    /* writable bytes of the good pooled chains */
-	struct iovec *rx_piov; /* NET_RX_POOL_IOV + VQ_MAX_CHAIN */
-	struct iovec *rx_iov;  /* IOV_MAX: the next read */
-	unsigned int rx_niov;
 
 	struct vq_chain *tx_chain;
 	uint8_t tx_hdr[NET_HDR_LEN];
@@ -213,44 +184,13 @@ static int net_tx_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c
 
 /* ---- receive ---- */
 
-/* Copy between mem and bytes off.. of an iovec array; to_iov picks the direction. */
-static size_t net_iov_copy(const struct iovec *iov, unsigned int cnt, size_t off, uint8_t *mem,
-			   size_t len, bool to_iov)
+/* The host address of byte off of the chain's writable part (off < in_len). */
+static uint8_t *net_chain_byte(const struct vq_chain *c, size_t off)
 {
-	size_t done = 0;
-
-	for (unsigned int i = 0; i < cnt && done < len; i++) {
-		size_t k;
-
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		k = MIN(iov[i].iov_len - off, len - done);
-		if (to_iov)
-			memcpy((uint8_t *)iov[i].iov_base + off, mem + done, k);
-		else
-			memcpy(mem + done, (uint8_t *)iov[i].iov_base + off, k);
-		done += k;
-		off = 0;
-	}
-	return done;
-}
-
-static const struct iovec *net_slot_iov(const struct virtio_net *n, const struct net_rx_slot *s)
-{
-	return n->rx_piov + s->iov;
-}
-
-/* The host address of byte off of a pooled chain (off < its length). */
-static uint8_t *net_slot_byte(const struct virtio_net *n, const struct net_rx_slot *s, size_t off)
-{
-	const struct iovec *iov = net_slot_iov(n, s);
-
-	for (unsigned int i = 0; i < s->niov; i++) {
-		if (off < iov[i].iov_len)
-			return (uint8_t *)iov[i].iov_base + off;
-		off -= iov[i].iov_len;
+	for (unsigned int i = c->nr_out; i < c->nr_out + c->nr_in; i++) {
+		if (off < c->bufs[i].len)
+			return (uint8_t *)c->bufs[i].host + off;
+		off -= c->bufs[i].len;
 	}
 	return NULL;
 }
@@ -264,117 +204,10 @@ static int net_rx_bad(struct virtio_net *n, const char *why)
 	return -EIO;
 }
 
-/* Forget the pooled chains (the queue is being reset). */
-static void net_rx_pool_clear(struct virtio_net *n)
-{
-	n->rx_npool = 0;
-	n->rx_npiov = 0;
-	n->rx_pool_len = 0;
-}
-
-/* Drop the first pooled chain: it was returned to the guest. */
-static void net_rx_pool_shift(struct virtio_net *n)
-{
-	unsigned int niov = n->rx_pool[0].niov;
-
-	n->rx_npool--;
-	n->rx_npiov -= niov;
-	memmove(n->rx_pool, n->rx_pool + 1, n->rx_npool * sizeof(*n->rx_pool));
-	memmove(n->rx_piov, n->rx_piov + niov, n->rx_npiov * sizeof(*n->rx_piov));
-	for (unsigned int i = 0; i < n->rx_npool; i++)
-		n->rx_pool[i].iov -= niov;
-}
-
-/*
- * Pop receive chains ahead into the pool: one without MRG_RXBUF, with it as
- * many as the largest frame needs. A chain the device cannot use is pooled
- * as bad and ends the filling; the device breaks only when a frame reaches it.
- * 0, or -EIO when the guest broke the queue.
- */
-static int net_rx_fill(struct virtio_net *n)
-{
-	struct vq *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
-	bool mrg = virtio_has_feature(&n->vdev, VIRTIO_NET_F_MRG_RXBUF);
-	struct vq_chain *c = n->rx_chain;
-	int ret;
-
-	while (n->rx_npool < (mrg ? NET_RX_POOL : 1) && n->rx_npiov < NET_RX_POOL_IOV &&
-	       n->rx_pool_len < NET_RX_BUF && !(n->rx_npool && n->rx_pool[n->rx_npool - 1].bad)) {
-		struct net_rx_slot *s = &n->rx_pool[n->rx_npool];
-
-		ret = vq_pop(vq, c);
-		if (ret == -EAGAIN)
-			return 0;
-		if (ret)
-			return -EIO;
-		*s = (struct net_rx_slot){.head = c->head, .len = c->in_len, .iov = n->rx_npiov};
-		if (c->nr_out)
-			s->bad = "receive buffer the device cannot write";
-		else if (c->in_len < NET_HDR_LEN)
-			s->bad = "receive buffer shorter than the header";
-		for (unsigned int i = 0; i < c->nr_in && !s->bad; i++) {
-			const struct vq_buf *b = &c->bufs[c->nr_out + i];
-
-			n->rx_piov[n->rx_npiov++] = (struct iovec){b->host, b->len};
-			s->niov++;
-		}
-		n->rx_npool++;
-		n->rx_pool_len += s->bad ? 0 : s->len;
-	}
-	return 0;
-}
-
-/*
- * The iovec for the next read: the pooled chains (as many as readv takes, up
- * to the first bad one), then the device's buffer for what does not fit; in
- * all NET_RX_BUF bytes. Sets rx_direct to the bytes that land in the chains.
- */
-static unsigned int net_rx_iov(struct virtio_net *n)
-{
-	struct iovec *iov = n->rx_iov;
-	size_t direct = 0;
-	unsigned int cnt = 0;
-
-	for (unsigned int i = 0; i < n->rx_npool && direct < NET_RX_BUF; i++) {
-		const struct net_rx_slot *s = &n->rx_pool[i];
-		const struct iovec *src = net_slot_iov(n, s);
-
-		if (s->bad || cnt + s->niov >= IOV_MAX)
-			break;
-		for (unsigned int j = 0; j < s->niov && direct < NET_RX_BUF; j++) {
-			size_t k = MIN(src[j].iov_len, NET_RX_BUF - direct);
-
-			iov[cnt++] = (struct iovec){src[j].iov_base, k};
-			direct += k;
-		}
-	}
-	n->rx_direct = direct;
-	if (direct < NET_RX_BUF)
-		iov[cnt++] = (struct iovec){n->rx_buf, NET_RX_BUF - direct};
-	n->rx_niov = cnt;
-	return cnt;
-}
-
-/* Copy the frame's bytes off.. (in the chains up to rx_direct, then in rx_buf). */
-static void net_rx_frame_copy(struct virtio_net *n, size_t off, uint8_t *mem, size_t len,
-			      bool to_frame)
-{
-	if (off + len <= n->rx_direct) {
-		net_iov_copy(n->rx_iov, n->rx_niov, off, mem, len, to_frame);
-		return;
-	}
-	/* Only the header is copied this way: it is all in the chains or all in rx_buf. */
-	if (to_frame)
-		memcpy(n->rx_buf + off - n->rx_direct, mem, len);
-	else
-		memcpy(mem, n->rx_buf + off - n->rx_direct, len);
-}
-
 /* A frame of len bytes (with its header) was read: check it and start delivering it. */
 static void net_rx_accept(struct virtio_net *n, size_t len)
 {
 	enum net_drop why = NET_DROP_NONE;
-	uint8_t raw[NET_HDR_LEN];
 	struct net_hdr h;
 
 	if (len >= NET_RX_BUF) {
@@ -382,8 +215,7 @@ static void net_rx_accept(struct virtio_net *n, size_t len)
 	} else if (len < NET_HDR_LEN + NET_ETH_HLEN) {
 		why = NET_DROP_RX_SHORT;
 	} else {
-		net_rx_frame_copy(n, 0, raw, NET_HDR_LEN, false);
-		net_hdr_decode(&h, raw);
+		net_hdr_decode(&h, n->rx_buf);
 		why = net_hdr_fix_rx(&h, n->vdev.features, len - NET_HDR_LEN);
 	}
 	if (why != NET_DROP_NONE) {
@@ -391,57 +223,54 @@ static void net_rx_accept(struct virtio_net *n, size_t len)
 		return;
 	}
 	h.num_buffers = 1; /* the real count is written when the frame is complete */
-	net_hdr_encode(&h, raw);
-	net_rx_frame_copy(n, 0, raw, NET_HDR_LEN, true);
+	net_hdr_encode(&h, n->rx_buf);
 	n->rx_len = len;
 	n->rx_done = 0;
 	n->rx_nused = 0;
 }
 
 /*
- * Hand the pending frame to the guest: the chains it was read into, then
- * copies from rx_buf into more chains. 0: delivered (or dropped), -EAGAIN:
- * the guest has no more buffers (what was filled is kept), -EIO: the guest
- * broke the queue.
+ * Copy the pending frame into the guest's chains. 0: delivered (or dropped),
+ * -EAGAIN: the guest has no more buffers (what was filled is kept), -EIO: the
+ * guest broke the queue.
  */
 static int net_rx_deliver(struct virtio_net *n)
 {
 	struct vq *vq = &n->vdev.vqs[VIRTIO_NET_RXQ];
 	bool mrg = virtio_has_feature(&n->vdev, VIRTIO_NET_F_MRG_RXBUF);
+	struct vq_chain *c = n->rx_chain;
 	int ret;
 
 	while (n->rx_done < n->rx_len) {
-		const struct net_rx_slot *s;
 		size_t len;
 
-		if (!n->rx_npool) {
-			if (net_rx_fill(n))
-				return -EIO;
-			if (!n->rx_npool)
+		if (!n->rx_spare) {
+			ret = vq_pop(vq, c);
+			if (ret == -EAGAIN)
 				return -EAGAIN;
+			if (ret)
+				return -EIO;
+			if (c->nr_out)
+				return net_rx_bad(n, "receive buffer the device cannot write");
+			if (c->in_len < NET_HDR_LEN)
+				return net_rx_bad(n, "receive buffer shorter than the header");
 		}
-		s = &n->rx_pool[0];
-		if (s->bad)
-			return net_rx_bad(n, s->bad);
-		if (!mrg && s->len < n->rx_len) {
+		n->rx_spare = false;
+		if (!mrg && c->in_len < n->rx_len) {
 			/* Section 5.1.6.3.2: the whole frame in one chain, or not at all. */
+			n->rx_spare = true;
 			n->stats.drops[NET_DROP_RX_NO_ROOM]++;
 			n->rx_len = 0;
 			return 0;
 		}
-		len = MIN((size_t)s->len, n->rx_len - n->rx_done);
+		len = MIN((size_t)c->in_len, n->rx_len - n->rx_done);
 		if (n->rx_nused == 0) {
-			n->rx_nb[0] = net_slot_byte(n, s, 10);
-			n->rx_nb[1] = net_slot_byte(n, s, 11);
+			n->rx_nb[0] = net_chain_byte(c, 10);
+			n->rx_nb[1] = net_chain_byte(c, 11);
 		}
-		/* A chain is either wholly among those read into or after them. */
-		if (n->rx_done >= n->rx_direct)
-			net_iov_copy(net_slot_iov(n, s), s->niov, 0,
-				     n->rx_buf + (n->rx_done - n->rx_direct), len, true);
-		n->rx_used[n->rx_nused++] = (struct vq_used){s->head, (uint32_t)len};
+		vq_chain_write(c, 0, n->rx_buf + n->rx_done, len);
+		n->rx_used[n->rx_nused++] = (struct vq_used){c->head, (uint32_t)len};
 		n->rx_done += len;
-		n->rx_pool_len -= s->len;
-		net_rx_pool_shift(n);
 	}
 	*n->rx_nb[0] = (uint8_t)n->rx_nused;
 	*n->rx_nb[1] = (uint8_t)(n->rx_nused >> 8);
@@ -469,14 +298,7 @@ static void net_rx(struct virtio_net *n, uint32_t events)
 	}
 	for (unsigned int i = 0; i < NET_RX_BATCH; i++) {
 		if (!n->rx_len) {
-			ssize_t r;
-
-			/*
-			 * A queue the guest broke is reported when a frame
-			 * needs a chain from it (net_rx_deliver), as a bad chain.
-			 */
-			net_rx_fill(n);
-			r = tap_readv(n->tap, n->rx_iov, (int)net_rx_iov(n));
+			ssize_t r = tap_read(n->tap, n->rx_buf, NET_RX_BUF);
 
 			if (r == -EAGAIN) {
 				/* An error or hang-up with nothing to read: do not spin on it. */
@@ -543,7 +365,6 @@ static int net_activate(struct virtio_dev *vdev)
 		log_warn("virtio-net %s: tap %s: TUNSETOFFLOAD 0x%x: %s", n->id, tap_name(n->tap),
 			 offl, strerror(-ret));
 	n->broken = n->rx_stalled = false;
-	net_rx_pool_clear(n);
 	if (rxq->size) {
 		/* Kicks for new receive buffers only once the device runs out. */
 		vq_set_notify(rxq, false);
@@ -583,8 +404,7 @@ static void net_reset(struct virtio_dev *vdev)
 		n->stats.drops[NET_DROP_RX_RESET]++;
 	n->rx_len = n->rx_done = 0;
 	n->rx_nused = 0;
-	net_rx_pool_clear(n);
-	n->rx_stalled = n->broken = false;
+	n->rx_spare = n->rx_stalled = n->broken = false;
 	if (tap_set_offload(n->tap, 0))
 		return; /* only a tap that is gone refuses: nothing to undo */
 }
@@ -596,8 +416,6 @@ static void net_free(struct virtio_net *n)
 	free(n->tx_buf);
 	free(n->rx_chain);
 	free(n->tx_chain);
-	free(n->rx_piov);
-	free(n->rx_iov);
 	free(n);
 }
 
@@ -648,9 +466,7 @@ int virtio_net_create_tap(struct virtio_dev **out, struct tap *tap, const uint8_
 	n->tx_buf = malloc(NET_HDR_LEN + NET_MAX_FRAME);
 	n->rx_chain = malloc(sizeof(*n->rx_chain));
 	n->tx_chain = malloc(sizeof(*n->tx_chain));
-	n->rx_piov = calloc(NET_RX_POOL_IOV + VQ_MAX_CHAIN, sizeof(*n->rx_piov));
-	n->rx_iov = calloc(IOV_MAX, sizeof(*n->rx_iov));
-	if (!n->rx_buf || !n->tx_buf || !n->rx_chain || !n->tx_chain || !n->rx_piov || !n->rx_iov)
+	if (!n->rx_buf || !n->tx_buf || !n->rx_chain || !n->tx_chain)
 		goto err_free;
 	snprintf(n->id, sizeof(n->id), "net%u", index);
 	if (!mac) {

@@ -704,80 +704,6 @@ static void test_rx_mergeable(void **state)
 	assert_int_equal(f->resets, 0);
 }
 
-/*
- * A 64 KiB-class frame over the guest's 4 KiB merged buffers: read straight
- * into the chains popped ahead, returned in order; the chains left over serve
- * the next frame.
- */
-static void test_rx_mergeable_large(void **state)
-{
-	struct fx *f = *state;
-	static uint8_t want[60000];
-	uint32_t id, len, total = 0;
-	size_t off = 0;
-
-	for (int i = 0; i < QSZ; i++)
-		post(f, 0, &(struct seg){BUF_GPA + 0x1000ULL * i, 4096, W}, 1);
-	kick(f, 0);
-	peer_send(f, sizeof(want), 5);
-	tap_ready(f, EPOLLIN);
-	assert_int_equal(used_idx(f, 0), 15);
-	for (uint16_t i = 0; i < 15; i++) {
-		used_elem(f, 0, i, &id, &len);
-		assert_int_equal(id, i);
-		total += len;
-	}
-	assert_int_equal(total, NET_HDR_LEN + sizeof(want));
-	assert_int_equal(*(uint8_t *)hva(f, BUF_GPA + 10), 15);
-	assert_int_equal(*(uint8_t *)hva(f, BUF_GPA + 11), 0);
-	fill(want, sizeof(want), 5);
-	assert_memory_equal(hva(f, BUF_GPA + NET_HDR_LEN), want, 4096 - NET_HDR_LEN);
-	off = 4096 - NET_HDR_LEN;
-	for (int i = 1; i < 15; i++) {
-		size_t k = MIN(4096, sizeof(want) - off);
-
-		assert_memory_equal(hva(f, BUF_GPA + 0x1000ULL * i), want + off, k);
-		off += k;
-	}
-	assert_int_equal(off, sizeof(want));
-	/* The 16th chain, popped ahead, takes the next frame. */
-	peer_send(f, 100, 6);
-	tap_ready(f, EPOLLIN);
-	assert_int_equal(used_idx(f, 0), 16);
-	used_elem(f, 0, 15, &id, &len);
-	assert_int_equal(id, 15);
-	assert_int_equal(len, NET_HDR_LEN + 100);
-	assert_int_equal(*(uint8_t *)hva(f, BUF_GPA + 0xf000 + 10), 1);
-	fill(want, 100, 6);
-	assert_memory_equal(hva(f, BUF_GPA + 0xf000 + NET_HDR_LEN), want, 100);
-	assert_int_equal(stats(f)->rx_frames, 2);
-	assert_int_equal(f->resets, 0);
-}
-
-/* Without MRG_RXBUF, a frame that fits is read straight into the one chain. */
-static void test_rx_big_chain(void **state)
-{
-	struct fx *f = *state;
-	static uint8_t want[9000];
-	struct seg s[3] = {
-	    {BUF_GPA, NET_HDR_LEN, W}, {BUF_GPA + 0x1000, 4096, W}, {BUF_GPA + 0x3000, 8192, W}};
-	uint32_t id, len;
-	uint16_t head = post(f, 0, s, 3);
-
-	kick(f, 0);
-	peer_send(f, sizeof(want), 8);
-	tap_ready(f, EPOLLIN);
-	assert_int_equal(used_idx(f, 0), 1);
-	used_elem(f, 0, 0, &id, &len);
-	assert_int_equal(id, head);
-	assert_int_equal(len, NET_HDR_LEN + sizeof(want));
-	fill(want, sizeof(want), 8);
-	assert_memory_equal(hva(f, BUF_GPA + 0x1000), want, 4096);
-	assert_memory_equal(hva(f, BUF_GPA + 0x3000), want + 4096, sizeof(want) - 4096);
-	assert_int_equal(*(uint8_t *)hva(f, BUF_GPA + 10), 1);
-	assert_int_equal(stats(f)->rx_frames, 1);
-}
-
 /* No receive buffers: the tap leaves the loop (no busy loop) until the guest kicks. */
 static void test_rx_stop_resume(void **state)
 {
@@ -1082,8 +1008,6 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tx_malformed, fx_setup_plain, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_rx_roundtrip, fx_setup_plain, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_rx_mergeable, fx_setup_mrg, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_mergeable_large, fx_setup_mrg, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_rx_big_chain, fx_setup_plain, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_rx_stop_resume, fx_setup_plain, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_rx_stop_resume_event_idx, fx_setup_event_idx,
 					    fx_teardown),

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "kvmrun/event_loop.h"
+#include "kvmrun/log.h"
 
 struct ev_handler {
 	int fd;
@@ -27,6 +30,10 @@ struct ev_loop {
 	atomic_bool stopping;     /* set once status holds its final value */
 	struct ev_handler *handlers;
 	struct ev_handler *dead;
+	/* How the loop thread waits (ev_served() below). */
+	int policy;	  /* wanted: SCHED_OTHER or SCHED_BATCH */
+	int set_policy;	  /* as last set on the thread; -1 before */
+	unsigned int run; /* singles in a row (BATCH), or passes (OTHER) */
 };
 
 int ev_loop_create(struct ev_loop **out)
@@ -38,6 +45,8 @@ int ev_loop_create(struct ev_loop **out)
 	loop = calloc(1, sizeof(*loop));
 	if (!loop)
 		return -ENOMEM;
+	loop->policy = SCHED_OTHER;
+	loop->set_policy = -1;
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0) {
 		ret = -errno;
@@ -168,12 +177,56 @@ static void ev_reap(struct ev_loop *loop)
 	}
 }
 
+/*
+ * Served one at a time, requests get the quickest answer from a loop that
+ * preempts the guest (SCHED_OTHER). A guest that posts requests faster than
+ * one per pass is better served by a loop that lets it run on and then takes
+ * them all in one pass (SCHED_BATCH). The loop waits as SCHED_BATCH until
+ * EV_SINGLES passes in a row served one request each; then as SCHED_OTHER for
+ * EV_PROBE passes, where it cannot see whether batching would pay (each kick
+ * is served at once, so each pass finds one request), and then tries
+ * SCHED_BATCH again.
+ */
+#define EV_SINGLES 8
+#define EV_PROBE 64
+
+void ev_served(struct ev_loop *loop, unsigned int n)
+{
+	if (!n)
+		return;
+	if (loop->policy == SCHED_BATCH) {
+		loop->run = n == 1 ? loop->run + 1 : 0;
+		if (loop->run >= EV_SINGLES) {
+			loop->policy = SCHED_OTHER;
+			loop->run = 0;
+		}
+	} else if (++loop->run >= EV_PROBE) {
+		loop->policy = SCHED_BATCH;
+		loop->run = 0;
+	}
+}
+
+static void ev_sched(struct ev_loop *loop)
+{
+	struct sched_param sp = {.sched_priority = 0};
+
+	if (loop->policy == loop->set_policy)
+		return;
+	/* On failure the thread stays as it is; the next change tries again. */
+	if (sched_setscheduler(0, loop->policy, &sp) < 0)
+		log_debug("event loop: sched_setscheduler: %s", strerror(errno));
+	loop->set_policy = loop->policy;
+}
+
 int ev_run(struct ev_loop *loop)
 {
 	struct epoll_event events[32];
 
 	while (!atomic_load(&loop->stopping)) {
-		int n = epoll_wait(loop->epfd, events, ARRAY_SIZE(events), -1);
+		int n;
+
+		ev_sched(loop);
+		n = epoll_wait(loop->epfd, events, ARRAY_SIZE(events), -1);
 
 		if (n < 0) {
 			if (errno == EINTR)

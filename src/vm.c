@@ -573,14 +573,10 @@ int vm_create(struct vm **out, const struct vm_config *cfg)
 }
 
 /*
- * The VM's threads run SCHED_BATCH (set here, before the vCPU threads start,
- * so that they inherit it): a wakeup does not preempt the thread running on
- * that CPU. When the event loop and a vCPU share a CPU, a kick then no longer
- * stops the guest in the middle of posting requests (EVENT_IDX keeps the
- * following ones from kicking) and an interrupt no longer stops the loop in
- * the middle of a pass: each runs until it blocks, or until the next tick.
- * With a CPU of its own, each thread wakes at once as before. The cost: on a
- * host whose other tasks keep the VM's CPUs busy, a wakeup waits for the tick.
+ * The vCPU threads run SCHED_BATCH (set on this thread before they start, so
+ * that they inherit it): a vCPU that wakes (an interrupt) does not preempt the
+ * event loop in the middle of a pass when both share a CPU. The event loop
+ * sets its own policy as it goes (ev_run in event_loop.h).
  */
 static void vm_sched_policy(void)
 {

@@ -2,6 +2,7 @@
 /* What every virtio device shares, whatever its transport. */
 #include <errno.h>
 
+#include "kvmrun/event_loop.h"
 #include "kvmrun/log.h"
 #include "kvmrun/virtio.h"
 
@@ -16,6 +17,7 @@ void virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq_chain *
 			  virtio_chain_fn handle)
 {
 	struct vq *vq = &vdev->vqs[q];
+	unsigned int served = 0;
 	int ret;
 
 	if (!vdev->active || vq->size == 0 || vq->broken)
@@ -23,6 +25,7 @@ void virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq_chain *
 	vq_set_notify(vq, false);
 	for (;;) {
 		while ((ret = vq_pop(vq, chain)) == 0) {
+			served++;
 			ret = handle(vdev, q, chain);
 			if (ret < 0) {
 				vq->broken = true;
@@ -36,6 +39,7 @@ void virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq_chain *
 			break;
 		vq_set_notify(vq, false);
 	}
+	ev_served(vdev->loop, served);
 	if (vq_should_notify(vq))
 		virtio_notify(vdev, q);
 	if (ret != -EAGAIN)

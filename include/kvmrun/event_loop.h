@@ -17,8 +17,17 @@ int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_fn fn, void *opaque
 int ev_mod(struct ev_loop *loop, int fd, uint32_t events);
 int ev_del(struct ev_loop *loop, int fd);
 
-/* Runs until ev_stop(); returns the status given to the first ev_stop(). */
+/*
+ * Runs until ev_stop(); returns the status given to the first ev_stop().
+ * The calling thread waits as SCHED_OTHER or SCHED_BATCH, chosen from what
+ * ev_served() reports (see event_loop.c): whether an event (a kick) should
+ * preempt the guest on the loop's CPU and be served at once, or let it run on
+ * and post more.
+ */
 int ev_run(struct ev_loop *loop);
+
+/* A handler served n requests of the guest's in one pass. Loop thread only. */
+void ev_served(struct ev_loop *loop, unsigned int n);
 
 /* Safe from any thread; the first status given wins. */
 void ev_stop(struct ev_loop *loop, int status);

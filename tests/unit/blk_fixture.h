@@ -47,7 +47,7 @@
 
 #define W VQ_DESC_F_WRITE
 
-/* ---- fake event loop: ev_add/ev_del are all the device uses ---- */
+/* ---- fake event loop: ev_add/ev_del/ev_served are all the device uses ---- */
 
 struct fake_watch {
 	int fd;
@@ -77,6 +77,14 @@ int ev_del(struct ev_loop *loop, int fd)
 		}
 	}
 	return -ENOENT;
+}
+
+/* Requests served (ev_served), for the tests to check. */
+static unsigned int fake_served;
+
+void ev_served(struct ev_loop *loop, unsigned int n)
+{
+	fake_served += n;
 }
 
 /* ---- fixture ---- */
@@ -159,6 +167,7 @@ static inline int fx_setup_opts(void **state, enum disk_cache cache, bool ro)
 
 	assert_non_null(f);
 	cur = f;
+	fake_served = 0;
 	assert_int_equal(posix_memalign((void **)&f->ram, 4096, RAM_SIZE), 0);
 	memset(f->ram, 0, RAM_SIZE);
 	assert_int_equal(gm_add_region(&f->gm, RAM_GPA, RAM_SIZE, f->ram), 0);

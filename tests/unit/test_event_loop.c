@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -353,6 +354,65 @@ static void test_mod_zero_stops_hangup(void **state)
 	close_pipe(&stop);
 }
 
+/*
+ * How the loop waits, from what its handlers served: SCHED_OTHER at first;
+ * SCHED_BATCH after 64 passes as SCHED_OTHER; back to SCHED_OTHER after 8
+ * passes in a row that served one request each (a pass of several restarts
+ * the count). Each call of the handler sees the policy the loop waited with.
+ */
+struct sched_ctx {
+	struct ev_loop *loop;
+	unsigned int calls;
+	int policy[64 + 3 + 8 + 8];
+};
+
+static unsigned int sched_served(unsigned int call)
+{
+	if (call < 64)
+		return 1;	 /* 64 passes as SCHED_OTHER */
+	if (call < 64 + 3)
+		return 1;	 /* 3 singles */
+	if (call == 64 + 3)
+		return 5;	 /* a batch: the count of singles starts over */
+	if (call < 64 + 3 + 8 + 1)
+		return 1;	 /* 8 singles */
+	return call % 2; /* passes that served nothing do not count */
+}
+
+static void sched_handler(void *opaque, uint32_t events)
+{
+	struct sched_ctx *c = opaque;
+
+	(void)events;
+	c->policy[c->calls] = sched_getscheduler(0);
+	ev_served(c->loop, sched_served(c->calls));
+	if (++c->calls == ARRAY_SIZE(c->policy))
+		ev_stop(c->loop, 0);
+}
+
+static void test_sched_follows_served(void **state)
+{
+	struct sched_ctx c = {0};
+	int efd = eventfd(1, EFD_CLOEXEC); /* always readable */
+
+	(void)state;
+	assert_true(efd >= 0);
+	assert_int_equal(ev_loop_create(&c.loop), 0);
+	assert_int_equal(ev_add(c.loop, efd, EPOLLIN, sched_handler, &c), 0);
+	assert_int_equal(ev_run(c.loop), 0);
+	for (unsigned int i = 0; i < ARRAY_SIZE(c.policy); i++) {
+		/* Calls 64 to 75 waited as SCHED_BATCH: 3 + 1 + 8 passes. */
+		int want = i >= 64 && i < 64 + 3 + 1 + 8 ? SCHED_BATCH : SCHED_OTHER;
+
+		if (c.policy[i] != want)
+			fail_msg("call %u: policy %d, expected %d", i, c.policy[i], want);
+	}
+	ev_loop_destroy(c.loop);
+	close(efd);
+	/* Leave the test thread as it was for the tests that follow. */
+	assert_int_equal(sched_setscheduler(0, SCHED_OTHER, &(struct sched_param){0}), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +420,7 @@ int main(void)
 		cmocka_unit_test(test_stop_from_thread),
 		cmocka_unit_test(test_stop_from_thread_while_busy),
 		cmocka_unit_test(test_first_status_wins),
+		cmocka_unit_test(test_sched_follows_served),
 		cmocka_unit_test(test_del_other_in_same_batch),
 		cmocka_unit_test(test_mod_zero_stops_callbacks),
 		cmocka_unit_test(test_mod_zero_stops_hangup),

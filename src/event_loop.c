@@ -45,7 +45,7 @@ int ev_loop_create(struct ev_loop **out)
 	loop = calloc(1, sizeof(*loop));
 	if (!loop)
 		return -ENOMEM;
-	loop->policy = SCHED_OTHER;
+	loop->policy = SCHED_BATCH;
 	loop->set_policy = -1;
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0) {
@@ -178,14 +178,16 @@ static void ev_reap(struct ev_loop *loop)
 }
 
 /*
- * Served one at a time, requests get the quickest answer from a loop that
- * preempts the guest (SCHED_OTHER). A guest that posts requests faster than
- * one per pass is better served by a loop that lets it run on and then takes
- * them all in one pass (SCHED_BATCH). The loop waits as SCHED_BATCH until
- * EV_SINGLES passes in a row served one request each; then as SCHED_OTHER for
- * EV_PROBE passes, where it cannot see whether batching would pay (each kick
- * is served at once, so each pass finds one request), and then tries
- * SCHED_BATCH again.
+ * A guest that posts one request and waits for it (a disk at queue depth 1)
+ * gets the quickest answer from a loop that preempts it on the kick
+ * (SCHED_OTHER). A guest that posts many, or a stream of packets, is served
+ * better by a loop that lets it run on and then takes everything in one pass
+ * (SCHED_BATCH): fewer switches between the two, and fewer exits. The loop
+ * waits as SCHED_BATCH until a device reports (ev_served) EV_SINGLES passes in
+ * a row that served one request each; then as SCHED_OTHER for EV_PROBE
+ * reported passes, in which it cannot see whether batching would pay (each
+ * kick is served at once, so each pass finds one request); then it tries
+ * SCHED_BATCH again. Only devices whose requests the guest waits on report.
  */
 #define EV_SINGLES 8
 #define EV_PROBE 64

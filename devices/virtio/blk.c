@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "backend/disk.h"
+#include "kvmrun/event_loop.h"
 #include "kvmrun/guest_mem.h"
 #include "kvmrun/log.h"
 #include "virtio/blk.h"
@@ -297,9 +298,13 @@ static int blk_activate(struct virtio_dev *vdev)
 	return 0;
 }
 
+/*
+ * Tell the event loop how many requests the kick brought (ev_served): a guest
+ * that waits on each of its requests gets the next kick served at once.
+ */
 static void blk_queue_notify(struct virtio_dev *vdev, uint16_t q)
 {
-	virtio_process_queue(vdev, q, to_blk(vdev)->chain, blk_handle);
+	ev_served(vdev->loop, virtio_process_queue(vdev, q, to_blk(vdev)->chain, blk_handle));
 }
 
 static void blk_reset(struct virtio_dev *vdev)

@@ -2,7 +2,6 @@
 /* What every virtio device shares, whatever its transport. */
 #include <errno.h>
 
-#include "kvmrun/event_loop.h"
 #include "kvmrun/log.h"
 #include "kvmrun/virtio.h"
 
@@ -13,15 +12,15 @@ void virtio_needs_reset(struct virtio_dev *vdev, const char *why)
 	vdev->transport->needs_reset(vdev);
 }
 
-void virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq_chain *chain,
-			  virtio_chain_fn handle)
+unsigned int virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq_chain *chain,
+				  virtio_chain_fn handle)
 {
 	struct vq *vq = &vdev->vqs[q];
 	unsigned int served = 0;
 	int ret;
 
 	if (!vdev->active || vq->size == 0 || vq->broken)
-		return;
+		return 0;
 	vq_set_notify(vq, false);
 	for (;;) {
 		while ((ret = vq_pop(vq, chain)) == 0) {
@@ -39,9 +38,9 @@ void virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq_chain *
 			break;
 		vq_set_notify(vq, false);
 	}
-	ev_served(vdev->loop, served);
 	if (vq_should_notify(vq))
 		virtio_notify(vdev, q);
 	if (ret != -EAGAIN)
 		virtio_needs_reset(vdev, vq->broken_why ? vq->broken_why : "bad request");
+	return served;
 }

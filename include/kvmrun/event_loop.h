@@ -19,10 +19,10 @@ int ev_del(struct ev_loop *loop, int fd);
 
 /*
  * Runs until ev_stop(); returns the status given to the first ev_stop().
- * The calling thread waits as SCHED_OTHER or SCHED_BATCH, chosen from what
- * ev_served() reports (see event_loop.c): whether an event (a kick) should
- * preempt the guest on the loop's CPU and be served at once, or let it run on
- * and post more.
+ * The calling thread waits as SCHED_BATCH, or as SCHED_OTHER while the
+ * requests devices report with ev_served() come one per pass (see
+ * event_loop.c): whether an event (a kick) should preempt the guest on the
+ * loop's CPU and be served at once, or let it run on and post more.
  */
 int ev_run(struct ev_loop *loop);
 

@@ -134,10 +134,10 @@ void virtio_needs_reset(struct virtio_dev *vdev, const char *why);
  * (see virtqueue.h), and notify the driver when it asks for it. handle()
  * returns 0 when the chain was pushed or kept for later completion, or a
  * negative errno to break the device (needs reset). chain is scratch space
- * of the caller's (one per queue).
+ * of the caller's (one per queue). Returns the number of chains served.
  */
 typedef int (*virtio_chain_fn)(struct virtio_dev *vdev, uint16_t q, struct vq_chain *chain);
-void virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq_chain *chain,
-			  virtio_chain_fn handle);
+unsigned int virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq_chain *chain,
+				  virtio_chain_fn handle);
 
 #endif

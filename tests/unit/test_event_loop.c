@@ -355,28 +355,25 @@ static void test_mod_zero_stops_hangup(void **state)
 }
 
 /*
- * How the loop waits, from what its handlers served: SCHED_OTHER at first;
- * SCHED_BATCH after 64 passes as SCHED_OTHER; back to SCHED_OTHER after 8
- * passes in a row that served one request each (a pass of several restarts
- * the count). Each call of the handler sees the policy the loop waited with.
+ * How the loop waits, from what its handlers served: SCHED_BATCH at first;
+ * SCHED_OTHER after 8 passes in a row that served one request each (a pass of
+ * several restarts the count); SCHED_BATCH again after 64 passes as
+ * SCHED_OTHER; passes that served nothing do not count. Each call of the
+ * handler sees the policy the loop waited with.
  */
 struct sched_ctx {
 	struct ev_loop *loop;
 	unsigned int calls;
-	int policy[64 + 3 + 8 + 8];
+	int policy[3 + 1 + 8 + 64 + 4];
 };
 
 static unsigned int sched_served(unsigned int call)
 {
-	if (call < 64)
-		return 1;	 /* 64 passes as SCHED_OTHER */
-	if (call < 64 + 3)
-		return 1;	 /* 3 singles */
-	if (call == 64 + 3)
-		return 5;	 /* a batch: the count of singles starts over */
-	if (call < 64 + 3 + 8 + 1)
-		return 1;	 /* 8 singles */
-	return call % 2; /* passes that served nothing do not count */
+	if (call == 3)
+		return 5; /* a batch after 3 singles: the count starts over */
+	if (call < 3 + 1 + 8 + 64)
+		return 1;
+	return call % 2; /* nothing, one, nothing, one: two singles */
 }
 
 static void sched_handler(void *opaque, uint32_t events)
@@ -401,8 +398,8 @@ static void test_sched_follows_served(void **state)
 	assert_int_equal(ev_add(c.loop, efd, EPOLLIN, sched_handler, &c), 0);
 	assert_int_equal(ev_run(c.loop), 0);
 	for (unsigned int i = 0; i < ARRAY_SIZE(c.policy); i++) {
-		/* Calls 64 to 75 waited as SCHED_BATCH: 3 + 1 + 8 passes. */
-		int want = i >= 64 && i < 64 + 3 + 1 + 8 ? SCHED_BATCH : SCHED_OTHER;
+		/* Calls 12 to 75 waited as SCHED_OTHER: after 3 + 1 + 8, for 64. */
+		int want = i >= 12 && i < 12 + 64 ? SCHED_OTHER : SCHED_BATCH;
 
 		if (c.policy[i] != want)
 			fail_msg("call %u: policy %d, expected %d", i, c.policy[i], want);

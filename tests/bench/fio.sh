@@ -104,10 +104,17 @@ run_vmm() {
     done
     echo "$n"
   }
-  before=$(exits_now); local seen=0
+  before=$(exits_now); local seen=0 last=$SECONDS
   while kill -0 "$pid" 2>/dev/null; do
     local n; n=$(grep -c '^JOB' "$log" || true)
-    if ((n > seen)); then after=$(exits_now); j=${jobs[$seen]}
+    # A job takes $runtime seconds plus its start: far longer means the VM stalled.
+    # Say so, with what the guest printed, instead of waiting for testvm's timeout.
+    if ((SECONDS - last > 20 * runtime + 300)); then
+      sed 's/^/  | /' "$log" >&2
+      echo "fio.sh: $vmm: no job finished in $((SECONDS - last)) s (after $seen of ${#jobs[@]}); stopping it" >&2
+      kill -9 "$pid"; exit 1
+    fi
+    if ((n > seen)); then after=$(exits_now); j=${jobs[$seen]}; last=$SECONDS
       line=$(grep '^JOB' "$log" | sed -n "$((seen + 1))p" | tr -d '\r')
       iops[$vmm:$j]=$(cut -d' ' -f3- <<< "$line" | iops_of)
       local n_io; n_io=$(cut -d' ' -f3- <<< "$line" | ios_of "$(kib "$(cut -d: -f2 <<< "$j")")")

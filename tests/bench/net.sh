@@ -68,10 +68,17 @@ in_ns ip tuntap add tap0 mode tap
 in_ns ip addr add 10.0.2.1/24 dev tap0
 in_ns ip link set tap0 up
 
-# iperf3's receiver rate in Mbit/s: iperf ARGS...
+# iperf3's receiver rate in Mbit/s: iperf ARGS... A run that goes on far past its
+# time means the VM stalled: say so instead of waiting for testvm's timeout.
 iperf() {
-  in_ns iperf3 -c 10.0.2.15 -t "$runtime" -f m "$@" |
-    awk '/receiver/ { r = $(NF - 2) } END { print r }'
+  local out rc=0
+  out=$(timeout $((20 * runtime + 120)) ip netns exec "$ns" \
+        iperf3 -c 10.0.2.15 -t "$runtime" -f m "$@" 2>&1) || rc=$?
+  if ((rc == 124)); then
+    echo "net.sh: iperf3 $* did not finish in $((20 * runtime + 120)) s: the VM or its network stalled" >&2
+    exit 1
+  fi
+  awk '/receiver/ { r = $(NF - 2) } END { print r }' <<< "$out"
 }
 
 declare -A val=()

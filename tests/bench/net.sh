@@ -60,7 +60,8 @@ need_kvm "${orig_args[@]}"
 
 work=$(mktemp -d)
 ns=kvmrun-bench-$$
-trap 'ip netns del "$ns" 2>/dev/null; rm -rf "$work"' EXIT
+# A VMM still running (the bench stopped early) goes with it.
+trap 'kill -9 $(jobs -p) 2>/dev/null; ip netns del "$ns" 2>/dev/null; rm -rf "$work"' EXIT
 ip netns add "$ns"
 in_ns() { ip netns exec "$ns" "$@"; }
 in_ns ip link set lo up

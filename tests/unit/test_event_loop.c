@@ -18,6 +18,14 @@
 
 #include "kvmrun/event_loop.h"
 
+/* The loop's clock: still unless a test moves it, so that no pass seems quiet. */
+static uint64_t fake_now = 1000000000ULL;
+
+uint64_t ev_clock_ns(void)
+{
+	return fake_now;
+}
+
 struct pipe_ctx {
 	struct ev_loop *loop;
 	int fds[2];
@@ -410,6 +418,57 @@ static void test_sched_follows_served(void **state)
 	assert_int_equal(sched_setscheduler(0, SCHED_OTHER, &(struct sched_param){0}), 0);
 }
 
+/*
+ * After a pass that came more than 20 ms after the one before it, the loop
+ * waits once as SCHED_OTHER, then as before (SCHED_BATCH here: every pass
+ * serves nothing). Handler call i moves the clock by gap[i], the time to the
+ * next pass; call i + 2 sees the wait that follows that gap.
+ */
+struct quiet_ctx {
+	struct ev_loop *loop;
+	unsigned int calls;
+	int policy[10];
+};
+
+static const uint64_t quiet_gap[10] = {
+	1000, 1000, 20000000, 1000, 20000001, 1000, 1000, 60000000000ULL, 1000, 1000,
+};
+
+static void quiet_handler(void *opaque, uint32_t events)
+{
+	struct quiet_ctx *c = opaque;
+
+	(void)events;
+	c->policy[c->calls] = sched_getscheduler(0);
+	ev_served(c->loop, 0);
+	fake_now += quiet_gap[c->calls];
+	if (++c->calls == ARRAY_SIZE(c->policy))
+		ev_stop(c->loop, 0);
+}
+
+static void test_sched_quiet(void **state)
+{
+	/* Gap 2 is exactly 20 ms, not over it; gaps 4 and 7 are: calls 6 and 9. */
+	static const int want[10] = {
+		SCHED_BATCH, SCHED_BATCH, SCHED_BATCH, SCHED_BATCH, SCHED_BATCH,
+		SCHED_BATCH, SCHED_OTHER, SCHED_BATCH, SCHED_BATCH, SCHED_OTHER,
+	};
+	struct quiet_ctx c = {0};
+	int efd = eventfd(1, EFD_CLOEXEC); /* always readable */
+
+	(void)state;
+	assert_true(efd >= 0);
+	assert_int_equal(ev_loop_create(&c.loop), 0);
+	assert_int_equal(ev_add(c.loop, efd, EPOLLIN, quiet_handler, &c), 0);
+	assert_int_equal(ev_run(c.loop), 0);
+	for (unsigned int i = 0; i < ARRAY_SIZE(c.policy); i++)
+		if (c.policy[i] != want[i])
+			fail_msg("call %u: policy %d, expected %d", i, c.policy[i], want[i]);
+	ev_loop_destroy(c.loop);
+	close(efd);
+	assert_int_equal(sched_setscheduler(0, SCHED_OTHER, &(struct sched_param){0}), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +477,7 @@ int main(void)
 		cmocka_unit_test(test_stop_from_thread_while_busy),
 		cmocka_unit_test(test_first_status_wins),
 		cmocka_unit_test(test_sched_follows_served),
+		cmocka_unit_test(test_sched_quiet),
 		cmocka_unit_test(test_del_other_in_same_batch),
 		cmocka_unit_test(test_mod_zero_stops_callbacks),
 		cmocka_unit_test(test_mod_zero_stops_hangup),

@@ -214,6 +214,31 @@ static int vm_open_kvm(struct vm *vm)
 	return 0;
 }
 
+
+/*
+ * Guest RAM, aligned to 2 MiB and offered transparent huge pages (as QEMU and
+ * cloud-hypervisor do): KVM then maps the guest with 2 MiB pages, which takes
+ * far fewer faults and TLB misses. Without THP it is ordinary anonymous memory.
+ */
+static uint8_t *vm_map_ram(uint64_t len)
+{
+	const uint64_t align = 2 * MiB;
+	uint8_t *p, *start;
+	uint64_t head;
+
+	p = mmap(NULL, len + align, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	start = (uint8_t *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
+	head = (uint64_t)(start - p);
+	if (head)
+		munmap(p, head);
+	munmap(start + len, align - head);
+	if (madvise(start, len, MADV_HUGEPAGE) < 0)
+		log_debug("guest RAM: MADV_HUGEPAGE: %s", strerror(errno));
+	return start;
+}
 static int vm_setup_machine(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
@@ -231,13 +256,10 @@ static int vm_setup_machine(struct vm *vm)
 	if (ret < 0)
 		return vm_fail(KVMRUN_ERR_KVM, "KVM_CREATE_PIT2: %s", strerror(-ret));
 
-	vm->ram = mmap(NULL, vm->cfg.memory, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vm->ram == MAP_FAILED) {
-		vm->ram = NULL;
+	vm->ram = vm_map_ram(vm->cfg.memory);
+	if (!vm->ram)
 		return vm_fail(KVMRUN_ERR_USAGE, "--memory: cannot map %llu MiB of guest RAM: %s",
 			       (unsigned long long)(vm->cfg.memory / MiB), strerror(errno));
-	}
 	boot_ram_split(vm->cfg.memory, &low, &high);
 	for (unsigned int slot = 0; slot < 2; slot++) {
 		uint64_t gpa = slot ? LAYOUT_MMIO_HOLE_END : 0;

@@ -41,6 +41,30 @@ stdin)
   BOOT_STDIN=$fifo boot echo --console-log "$log"
   wait
   expect_rc 0; expect_line "GOT:hello-from-host-$$" ;;
+huge-pages)
+  # Guest RAM is one 2 MiB-aligned mapping offered transparent huge pages: once
+  # the guest runs, part of it is backed by them.
+  if grep -q '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled; then
+    echo "SKIP: transparent huge pages are off on this host" >&2; exit 77
+  fi
+  fifo=$(mktemp -u); mkfifo "$fifo"
+  log=$(mktemp) ram=$(mktemp)
+  ( until grep -q KVMRUN-INIT-OK "$log" 2>/dev/null; do sleep 0.2; done
+    pid=$(pgrep -f -- "--console-log $log" | head -1)
+    # The 256 MiB mapping: its start address, THP eligibility, huge pages in kB.
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { split($1, r, "-"); start = r[1]; next }
+         $1 == "Size:" { mine = ($2 == 262144) }
+         mine && $1 == "AnonHugePages:" { huge = $2 }
+         mine && $1 == "THPeligible:" { print start, $2, huge; mine = 0 }' \
+      "/proc/$pid/smaps" > "$ram"
+    echo "thp-$$" ) > "$fifo" &
+  BOOT_STDIN=$fifo boot echo --memory 256M --console-log "$log"
+  wait
+  expect_rc 0; expect_line "GOT:thp-$$"
+  read -r start eligible huge < "$ram" || { show; fail "no 256 MiB mapping in kvmrun's smaps"; }
+  (( 16#$start % (2 * 1024 * 1024) == 0 )) || fail "guest RAM starts at $start, not 2 MiB-aligned"
+  [ "$eligible" = 1 ] || fail "guest RAM is not eligible for huge pages (THPeligible $eligible)"
+  [ "${huge:-0}" -gt 0 ] || fail "no huge pages behind guest RAM (AnonHugePages ${huge:-0} kB)" ;;
 date)
   boot info; expect_rc 0
   host=$(date +%s) guest=$(value DATE)

@@ -30,7 +30,7 @@
 
 #define VIRTIO_BLK_WZ_F_UNMAP 1
 
-#define VIRTIO_BLK_QUEUE_MAX 256
+#define VIRTIO_BLK_QUEUE_MAX 1024 /* seg_max 1022: a 1 MiB request in one chain */
 #define VIRTIO_BLK_MAX_QUEUES 64 /* request queues: one per vCPU, up to this */
 #define VIRTIO_BLK_SEG_MAX (VIRTIO_BLK_QUEUE_MAX - 2)
 #define VIRTIO_BLK_MAX_DISCARD_SEG 32

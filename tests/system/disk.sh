@@ -45,6 +45,8 @@ two-disks)
   [ "$(value SIZE_vdb)" = $((32 * 2048)) ] || { show; fail "vdb size"; }
   [ "$(value SERIAL_vda)" = first ] || { show; fail "vda serial"; }
   [ "$(value SERIAL_vdb)" = second ] || { show; fail "vdb serial"; }
+  # seg_max 1022 (queues of 1024): a 1 MiB request of 4 KiB pages is one chain.
+  [ "$(value MAXSEG_vda)" = 1022 ] || { show; fail "vda max_segments $(value MAXSEG_vda), expected 1022"; }
   expect_line "VDA_HEAD=disk-a-header!!!"
   [ "$(head -c 12 "$b")" = vdb-was-here ] || fail "vdb's bytes did not reach b.img" ;;
 sigkill-after-flush)

@@ -384,12 +384,12 @@ static void test_config_space(void **state)
 
 	assert_int_equal(f->vdev->ops->config_size, VIRTIO_BLK_CFG_SIZE);
 	assert_int_equal(f->vdev->ops->device_id, VIRTIO_ID_BLOCK);
-	assert_int_equal(f->vdev->queue_max, 256);
+	assert_int_equal(f->vdev->queue_max, 1024);
 	f->vdev->ops->config_read(f->vdev, 0, cfg, sizeof(cfg));
 	memcpy(&cap, cfg + VIRTIO_BLK_CFG_CAPACITY, 8);
 	assert_int_equal(cap, IMG_SECTORS);
 	memcpy(&v, cfg + VIRTIO_BLK_CFG_SEG_MAX, 4);
-	assert_int_equal(v, 254);
+	assert_int_equal(v, 1022);
 	memcpy(&v, cfg + VIRTIO_BLK_CFG_BLK_SIZE, 4);
 	assert_true(v >= 512 && !(v & (v - 1)));
 	memcpy(&v, cfg + VIRTIO_BLK_CFG_MAX_DISCARD_SEG, 4);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: tests/bench/fio.sh [--runtime SECONDS] [KVMRUN]
+# Usage: tests/bench/fio.sh [--runtime SECONDS] [--rounds N] [KVMRUN]
 #
 # Block benchmark (not a test: it measures and prints). The same fio jobs run
 #   - in a guest under kvmrun (virtio-blk, --disk IMG,cache=none),
@@ -9,16 +9,20 @@
 # and write at QD1 and QD32, 1 MiB sequential read and write; libaio, direct I/O.
 # Prints a Markdown table of IOPS, the kvmrun/QEMU ratio, and for each VMM the
 # exits to userspace per request (KVM's per-VM io_exits + mmio_exits from
-# debugfs, divided by fio's completed requests).
+# debugfs, divided by fio's completed requests). Each VMM boots --rounds times
+# (default 2), in alternating order (kvmrun, QEMU, QEMU, kvmrun, ...): the emulated
+# machine's speed drifts over minutes, and this spreads the drift over both. IOPS
+# and exits are the means over the rounds.
 # Without a usable /dev/kvm it re-runs itself inside scripts/testvm.
 set -euo pipefail
 export LC_ALL=C
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 orig_args=("$@")
-runtime=5 bin=
+runtime=5 rounds=2 bin=
 while (($#)); do
   case $1 in
     --runtime) runtime=${2:?}; shift 2 ;;
+    --rounds) rounds=${2:?}; shift 2 ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fio.sh: unknown option $1" >&2; exit 2 ;;
     *) bin=$1; shift ;;
@@ -74,8 +78,9 @@ iops_of() { awk -F';' '{ print (($8 > 0) ? $8 : $49) }'; }
 ios_of() { awk -F';' -v bs="$1" '{ print ($6 + $47) / bs }'; }
 kib() { case $1 in 4k) echo 4 ;; 1m) echo 1024 ;; esac; }
 
-# Runs one VMM on the guest; fills iops[VMM:job] and exits[VMM:job] (per request).
-declare -A iops=() exits=()
+# Runs one VMM on the guest; adds to iops[VMM:job] and exits[VMM:job] (per
+# request) and counts the rounds that had them in niops[...] and nexits[...].
+declare -A iops=() exits=() niops=() nexits=()
 run_vmm() {
   local vmm=$1 log=$work/$1.log pid stats before after j line
   case $vmm in
@@ -116,12 +121,15 @@ run_vmm() {
     fi
     if ((n > seen)); then after=$(exits_now); j=${jobs[$seen]}; last=$SECONDS
       line=$(grep '^JOB' "$log" | sed -n "$((seen + 1))p" | tr -d '\r')
-      iops[$vmm:$j]=$(cut -d' ' -f3- <<< "$line" | iops_of)
+      iops[$vmm:$j]=$(awk -v a="${iops[$vmm:$j]:-0}" -v b="$(cut -d' ' -f3- <<< "$line" | iops_of)" \
+        'BEGIN { print a + b }')
+      niops[$vmm:$j]=$((${niops[$vmm:$j]:-0} + 1))
       local n_io; n_io=$(cut -d' ' -f3- <<< "$line" | ios_of "$(kib "$(cut -d: -f2 <<< "$j")")")
+      # Without both counters the VM exited before they were read: no figure.
       if [[ -n $before && -n $after ]]; then
-        exits[$vmm:$j]=$(awk -v e=$((after - before)) -v n="$n_io" 'BEGIN { printf "%.2f", (n > 0 ? e / n : 0) }')
-      else
-        exits[$vmm:$j]=n/a # the VM exited before its counters were read
+        exits[$vmm:$j]=$(awk -v a="${exits[$vmm:$j]:-0}" -v e=$((after - before)) -v n="$n_io" \
+          'BEGIN { print a + (n > 0 ? e / n : 0) }')
+        nexits[$vmm:$j]=$((${nexits[$vmm:$j]:-0} + 1))
       fi
       before=$after; seen=$((seen + 1))
     fi
@@ -141,7 +149,15 @@ run_host() {
 }
 
 echo "fio.sh: $("$bin" --version | head -1) vs $(qemu-system-x86_64 --version | head -1)" >&2
-run_vmm kvmrun; run_vmm qemu; run_host
+for ((r = 0; r < rounds; r++)); do
+  if ((r % 2)); then run_vmm qemu; run_vmm kvmrun; else run_vmm kvmrun; run_vmm qemu; fi
+done
+run_host
+mean() { awk -v s="$1" -v n="${2:-0}" -v f="$3" 'BEGIN { if (n > 0) printf f, s / n; else print "n/a" }'; }
+for k in "${!niops[@]}"; do
+  exits[$k]=$(mean "${exits[$k]:-0}" "${nexits[$k]:-0}" %.2f)
+  iops[$k]=$(mean "${iops[$k]}" "${niops[$k]}" %.0f)
+done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo "| fio job (rw:bs:QD) | kvmrun IOPS | QEMU IOPS | kvmrun/QEMU | host IOPS | exits/req kvmrun | exits/req QEMU |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
@@ -149,5 +165,5 @@ for j in "${jobs[@]}"; do
   echo "| $j | ${iops[kvmrun:$j]} | ${iops[qemu:$j]} | $(ratio "${iops[kvmrun:$j]}" "${iops[qemu:$j]}") | ${iops[host:$j]} | ${exits[kvmrun:$j]} | ${exits[qemu:$j]} |"
 done
 echo
-echo "Guest: Debian $(cat "$kdir/version"), 2 vCPUs, 512 MiB; image: 256 MiB raw on ext4 (loop); fio ${runtime}s per job, libaio, direct=1."
+echo "Guest: Debian $(cat "$kdir/version"), 2 vCPUs, 512 MiB; image: 256 MiB raw on ext4 (loop); fio ${runtime}s per job, libaio, direct=1; means of $rounds rounds per VMM, in alternating order."
 [[ -n ${TESTVM_OUT:-} ]] && echo "Ran on nested KVM inside scripts/testvm (QEMU TCG): absolute numbers are far below hardware; compare ratios."

@@ -363,19 +363,55 @@ static void test_mod_zero_stops_hangup(void **state)
 }
 
 /*
- * How the loop waits, from what its handlers served: SCHED_BATCH at first;
- * SCHED_OTHER after 8 passes in a row that served one request each (a pass of
- * several restarts the count); SCHED_BATCH again after 64 passes as
- * SCHED_OTHER; passes that served nothing do not count. Each call of the
- * handler sees the policy the loop waited with.
+ * The policy the loop thread waits with: a loop whose one always-readable fd
+ * calls the handler n times, each call recording the policy it was woken
+ * from, reporting served(call) and moving the clock by gap(call), the time
+ * to the next pass.
  */
+#define SCHED_CALLS (3 + 1 + 8 + 64 + 4)
+
 struct sched_ctx {
 	struct ev_loop *loop;
-	unsigned int calls;
-	int policy[3 + 1 + 8 + 64 + 4];
+	unsigned int calls, n;
+	unsigned int (*served)(unsigned int call);
+	uint64_t (*gap)(unsigned int call);
+	int policy[SCHED_CALLS];
 };
 
-static unsigned int sched_served(unsigned int call)
+static void sched_handler(void *opaque, uint32_t events)
+{
+	struct sched_ctx *c = opaque;
+
+	(void)events;
+	c->policy[c->calls] = sched_getscheduler(0);
+	ev_served(c->loop, c->served(c->calls));
+	if (c->gap)
+		fake_now += c->gap(c->calls);
+	if (++c->calls == c->n)
+		ev_stop(c->loop, 0);
+}
+
+static void run_sched(struct sched_ctx *c)
+{
+	int efd = eventfd(1, EFD_CLOEXEC); /* always readable */
+
+	assert_true(efd >= 0);
+	assert_int_equal(ev_loop_create(&c->loop), 0);
+	assert_int_equal(ev_add(c->loop, efd, EPOLLIN, sched_handler, c), 0);
+	assert_int_equal(ev_run(c->loop), 0);
+	ev_loop_destroy(c->loop);
+	close(efd);
+	/* Leave the test thread as it was for the tests that follow. */
+	assert_int_equal(sched_setscheduler(0, SCHED_OTHER, &(struct sched_param){0}), 0);
+}
+
+/*
+ * From what the handlers served: SCHED_BATCH at first; SCHED_OTHER after 8
+ * passes in a row that served one request each (a pass of several restarts
+ * the count); SCHED_BATCH again after 64 passes as SCHED_OTHER; passes that
+ * served nothing do not count.
+ */
+static unsigned int served_mix(unsigned int call)
 {
 	if (call == 3)
 		return 5; /* a batch after 3 singles: the count starts over */
@@ -384,89 +420,59 @@ static unsigned int sched_served(unsigned int call)
 	return call % 2; /* nothing, one, nothing, one: two singles */
 }
 
-static void sched_handler(void *opaque, uint32_t events)
-{
-	struct sched_ctx *c = opaque;
-
-	(void)events;
-	c->policy[c->calls] = sched_getscheduler(0);
-	ev_served(c->loop, sched_served(c->calls));
-	if (++c->calls == ARRAY_SIZE(c->policy))
-		ev_stop(c->loop, 0);
-}
-
 static void test_sched_follows_served(void **state)
 {
-	struct sched_ctx c = {0};
-	int efd = eventfd(1, EFD_CLOEXEC); /* always readable */
+	struct sched_ctx c = {.n = SCHED_CALLS, .served = served_mix};
 
 	(void)state;
-	assert_true(efd >= 0);
-	assert_int_equal(ev_loop_create(&c.loop), 0);
-	assert_int_equal(ev_add(c.loop, efd, EPOLLIN, sched_handler, &c), 0);
-	assert_int_equal(ev_run(c.loop), 0);
-	for (unsigned int i = 0; i < ARRAY_SIZE(c.policy); i++) {
+	run_sched(&c);
+	for (unsigned int i = 0; i < c.n; i++) {
 		/* Calls 12 to 75 waited as SCHED_OTHER: after 3 + 1 + 8, for 64. */
 		int want = i >= 12 && i < 12 + 64 ? SCHED_OTHER : SCHED_BATCH;
 
 		if (c.policy[i] != want)
 			fail_msg("call %u: policy %d, expected %d", i, c.policy[i], want);
 	}
-	ev_loop_destroy(c.loop);
-	close(efd);
-	/* Leave the test thread as it was for the tests that follow. */
-	assert_int_equal(sched_setscheduler(0, SCHED_OTHER, &(struct sched_param){0}), 0);
 }
 
 /*
  * After a pass that came more than 20 ms after the one before it, the loop
  * waits once as SCHED_OTHER, then as before (SCHED_BATCH here: every pass
- * serves nothing). Handler call i moves the clock by gap[i], the time to the
- * next pass; call i + 2 sees the wait that follows that gap.
+ * serves nothing). The gap after call i precedes pass i + 1, so call i + 2
+ * sees the wait it chose.
  */
-struct quiet_ctx {
-	struct ev_loop *loop;
-	unsigned int calls;
-	int policy[10];
-};
-
-static const uint64_t quiet_gap[10] = {
-	1000, 1000, 20000000, 1000, 20000001, 1000, 1000, 60000000000ULL, 1000, 1000,
-};
-
-static void quiet_handler(void *opaque, uint32_t events)
+static unsigned int served_none(unsigned int call)
 {
-	struct quiet_ctx *c = opaque;
+	(void)call;
+	return 0;
+}
 
-	(void)events;
-	c->policy[c->calls] = sched_getscheduler(0);
-	ev_served(c->loop, 0);
-	fake_now += quiet_gap[c->calls];
-	if (++c->calls == ARRAY_SIZE(c->policy))
-		ev_stop(c->loop, 0);
+static uint64_t quiet_gap(unsigned int call)
+{
+	switch (call) {
+	case 2:
+		return 20000000; /* exactly 20 ms: not quiet */
+	case 4:
+		return 20000001;
+	case 7:
+		return 60000000000ULL;
+	default:
+		return 1000;
+	}
 }
 
 static void test_sched_quiet(void **state)
 {
-	/* Gap 2 is exactly 20 ms, not over it; gaps 4 and 7 are: calls 6 and 9. */
-	static const int want[10] = {
-		SCHED_BATCH, SCHED_BATCH, SCHED_BATCH, SCHED_BATCH, SCHED_BATCH,
-		SCHED_BATCH, SCHED_OTHER, SCHED_BATCH, SCHED_BATCH, SCHED_OTHER,
-	};
-	struct quiet_ctx c = {0};
-	int efd = eventfd(1, EFD_CLOEXEC); /* always readable */
+	struct sched_ctx c = {.n = 10, .served = served_none, .gap = quiet_gap};
 
 	(void)state;
-	assert_true(efd >= 0);
-	assert_int_equal(ev_loop_create(&c.loop), 0);
-	assert_int_equal(ev_add(c.loop, efd, EPOLLIN, quiet_handler, &c), 0);
-	assert_int_equal(ev_run(c.loop), 0);
-	for (unsigned int i = 0; i < ARRAY_SIZE(c.policy); i++)
-		if (c.policy[i] != want[i])
-			fail_msg("call %u: policy %d, expected %d", i, c.policy[i], want[i]);
-	ev_loop_destroy(c.loop);
-	close(efd);
-	assert_int_equal(sched_setscheduler(0, SCHED_OTHER, &(struct sched_param){0}), 0);
+	run_sched(&c);
+	for (unsigned int i = 0; i < c.n; i++) {
+		int want = i == 6 || i == 9 ? SCHED_OTHER : SCHED_BATCH;
+
+		if (c.policy[i] != want)
+			fail_msg("call %u: policy %d, expected %d", i, c.policy[i], want);
+	}
 }
 
 int main(void)

@@ -1,25 +1,27 @@
 #!/usr/bin/env bash
-# Usage: tests/bench/net.sh [--runtime SECONDS] [KVMRUN]
+# Usage: tests/bench/net.sh [--runtime SECONDS] [--rounds N] [KVMRUN]
 #
-# Network benchmark (not a test: it measures and prints). The same guest runs
-#   - under kvmrun (virtio-net, --net tap=tap0),
-#   - under QEMU (q35, -netdev tap,vhost=off + virtio-net-pci),
-# both at once, each on a tap0 whose host side (10.0.2.1) is in a network namespace
-# of its own. The guests run an iperf3 server; the host runs iperf3 against each:
-# host->guest and guest->host (-R), TCP, 1 and 4 streams; then 100 pings each, in
-# rounds of 25 that alternate between the two. Every line measures kvmrun and QEMU
-# one right after the other, so that the machine's drift falls on both alike.
+# Network benchmark (not a test: it measures and prints). One guest, booted in turn
+#   - by kvmrun (virtio-net, --net tap=tap0),
+#   - by QEMU (q35, -netdev tap,vhost=off + virtio-net-pci),
+# on the same tap, whose host side (10.0.2.1) is in a network namespace of its own.
+# The guest runs an iperf3 server; the host runs iperf3 against it: host->guest and
+# guest->host (-R), TCP, 1 and 4 streams; then 50 pings for the round-trip time.
 # Prints a Markdown table with the kvmrun/QEMU ratio of each line (for ping, QEMU's
-# time over kvmrun's, so that above 1 means kvmrun is better everywhere).
+# time over kvmrun's, so that above 1 means kvmrun is better everywhere). Each VMM
+# boots --rounds times (default 2), in alternating order (kvmrun, QEMU, QEMU,
+# kvmrun, ...): the emulated machine's speed drifts over minutes, and this spreads
+# the drift over both. Each line is the mean over the rounds.
 # Without a usable /dev/kvm it re-runs itself inside scripts/testvm.
 set -euo pipefail
 export LC_ALL=C
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 orig_args=("$@")
-runtime=5 bin=
+runtime=5 rounds=2 bin=
 while (($#)); do
   case $1 in
     --runtime) runtime=${2:?}; shift 2 ;;
+    --rounds) rounds=${2:?}; shift 2 ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "net.sh: unknown option $1" >&2; exit 2 ;;
     *) bin=$1; shift ;;
@@ -61,39 +63,33 @@ fi
 need_kvm "${orig_args[@]}"
 
 work=$(mktemp -d)
-# Each VMM gets its own namespace with a tap0 whose host side is 10.0.2.1, so the
-# same guest serves both. Both guests run at once and every measurement alternates
-# between them: the emulated machine's speed drifts by tens of per cent over
-# minutes, and a VMM measured minutes after the other would carry that drift.
-declare -A ns=([kvmrun]=kvmrun-bench-k$$ [qemu]=kvmrun-bench-q$$) pid=()
-vmms=(kvmrun qemu)
+ns=kvmrun-bench-$$
 # A VMM still running (the bench stopped early) goes with it.
-trap 'kill -9 $(jobs -p) 2>/dev/null; for v in "${vmms[@]}"; do ip netns del "${ns[$v]}" 2>/dev/null; done
-      rm -rf "$work"' EXIT
-in_ns() { local v=$1; shift; ip netns exec "${ns[$v]}" "$@"; }
-for v in "${vmms[@]}"; do
-  ip netns add "${ns[$v]}"
-  in_ns "$v" ip link set lo up
-  in_ns "$v" ip tuntap add tap0 mode tap
-  in_ns "$v" ip addr add 10.0.2.1/24 dev tap0
-  in_ns "$v" ip link set tap0 up
-done
+trap 'kill -9 $(jobs -p) 2>/dev/null; ip netns del "$ns" 2>/dev/null; rm -rf "$work"' EXIT
+ip netns add "$ns"
+in_ns() { ip netns exec "$ns" "$@"; }
+in_ns ip link set lo up
+in_ns ip tuntap add tap0 mode tap
+in_ns ip addr add 10.0.2.1/24 dev tap0
+in_ns ip link set tap0 up
 
-# iperf3's receiver rate in Mbit/s: iperf VMM ARGS... A run that goes on far past
-# its time means the VM stalled: say so instead of waiting for testvm's timeout.
+# iperf3's receiver rate in Mbit/s: iperf ARGS... A run that goes on far past its
+# time means the VM stalled: say so instead of waiting for testvm's timeout.
 iperf() {
-  local v=$1 out rc=0; shift
-  out=$(timeout $((20 * runtime + 120)) ip netns exec "${ns[$v]}" \
+  local out rc=0
+  out=$(timeout $((20 * runtime + 120)) ip netns exec "$ns" \
         iperf3 -c 10.0.2.15 -t "$runtime" -f m "$@" 2>&1) || rc=$?
   if ((rc == 124)); then
-    echo "net.sh: $v: iperf3 $* did not finish in $((20 * runtime + 120)) s: the VM or its network stalled" >&2
+    echo "net.sh: iperf3 $* did not finish in $((20 * runtime + 120)) s: the VM or its network stalled" >&2
     exit 1
   fi
   awk '/receiver/ { r = $(NF - 2) } END { print r }' <<< "$out"
 }
 
-start_vmm() {
-  local vmm=$1 log=$work/$1.log
+declare -A val=()
+tests=(host-guest:1 host-guest:4 guest-host:1 guest-host:4 ping)
+run_vmm() {
+  local vmm=$1 log=$work/$1.log pid t dir p v
   case $vmm in
     kvmrun) cmd=("$bin" run --kernel "$kernel" --initrd "$initrd" --memory 512M --cpus 2
                  --append "quiet" --net tap=tap0 --console none --console-log "$log") ;;
@@ -104,54 +100,41 @@ start_vmm() {
                -device virtio-net-pci,netdev=n0) ;;
   esac
   : > "$log"
-  in_ns "$vmm" "${cmd[@]}" > "$work/$vmm.err" 2>&1 < /dev/null &
-  pid[$vmm]=$!
-}
-
-ready_vmm() {
-  local vmm=$1 log=$work/$1.log try=0
+  in_ns "${cmd[@]}" > "$work/$vmm.err" 2>&1 < /dev/null &
+  pid=$!
   until grep -q BENCH-READY "$log"; do
-    kill -0 "${pid[$vmm]}" 2>/dev/null ||
-      { cat "$log" "$work/$vmm.err" >&2; echo "net.sh: $vmm ended" >&2; exit 1; }
+    kill -0 "$pid" 2>/dev/null || { cat "$log" "$work/$vmm.err" >&2; echo "net.sh: $vmm ended" >&2; exit 1; }
     sleep 0.2
   done
-  until in_ns "$vmm" iperf3 -c 10.0.2.15 -t 1 --connect-timeout 5000 > "$work/warmup.log" 2>&1; do
+  local try=0
+  until in_ns iperf3 -c 10.0.2.15 -t 1 --connect-timeout 5000 > "$work/warmup.log" 2>&1; do
     try=$((try + 1)); sleep 0.5
     if ((try == 30)); then
-      cat "$work/warmup.log" >&2; in_ns "$vmm" busybox ping -c 3 10.0.2.15 >&2 || true
+      cat "$work/warmup.log" >&2; in_ns busybox ping -c 3 10.0.2.15 >&2 || true
       echo "net.sh: $vmm: no iperf3 connection to the guest" >&2; exit 1
     fi
   done
+  for t in "${tests[@]}"; do
+    IFS=: read -r dir p <<< "$t"
+    case $dir in
+      host-guest) v=$(iperf -P "$p") ;;
+      guest-host) v=$(iperf -P "$p" -R) ;;
+      ping) v=$(in_ns busybox ping -c 50 -i 0.1 10.0.2.15 |
+              sed -n 's|.*min/avg/max = [0-9.]*/\([0-9.]*\)/.*|\1|p') ;;
+    esac
+    [[ -n $v ]] && val[$vmm:$t]+=" $v"
+  done
+  echo bye | in_ns busybox nc 10.0.2.15 5003 || true
+  wait "$pid" || true
 }
 
 echo "net.sh: $("$bin" --version | head -1) vs $(qemu-system-x86_64 --version | head -1)" >&2
-for v in "${vmms[@]}"; do start_vmm "$v"; done
-for v in "${vmms[@]}"; do ready_vmm "$v"; done
-
-declare -A val=()
-tests=(host-guest:1 host-guest:4 guest-host:1 guest-host:4 ping)
-for t in "${tests[@]}"; do
-  IFS=: read -r dir p <<< "$t"
-  case $dir in
-    host-guest) for v in "${vmms[@]}"; do val[$v:$t]=$(iperf "$v" -P "$p"); done ;;
-    guest-host) for v in "${vmms[@]}"; do val[$v:$t]=$(iperf "$v" -P "$p" -R); done ;;
-    ping) # 4 rounds of 25, alternating; the mean of each VMM's 100 round trips.
-      for round in 1 2 3 4; do
-        for v in "${vmms[@]}"; do
-          in_ns "$v" busybox ping -c 25 -i 0.1 10.0.2.15 |
-            sed -n 's/.*time=\([0-9.]*\) ms/\1/p' >> "$work/$v.ping"
-        done
-      done
-      for v in "${vmms[@]}"; do
-        val[$v:$t]=$(awk '{ s += $1 } END { if (NR) printf "%.3f", s / NR }' "$work/$v.ping")
-      done ;;
-  esac
+for ((r = 0; r < rounds; r++)); do
+  if ((r % 2)); then run_vmm qemu; run_vmm kvmrun; else run_vmm kvmrun; run_vmm qemu; fi
 done
-for v in "${vmms[@]}"; do
-  echo bye | in_ns "$v" busybox nc 10.0.2.15 5003 || true
-  wait "${pid[$v]}" || true
+for k in "${!val[@]}"; do
+  val[$k]=$(awk '{ for (i = 1; i <= NF; i++) s += $i; if (NF) printf (s / NF >= 100 ? "%.0f" : "%.3f"), s / NF }' <<< "${val[$k]}")
 done
-
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo "| test | kvmrun | QEMU | kvmrun/QEMU |"
 echo "|---|---:|---:|---:|"
@@ -163,5 +146,5 @@ for t in "${tests[@]}"; do
   esac
 done
 echo
-echo "Guest: Debian $(cat "$kdir/version"), 2 vCPUs, 512 MiB; both VMs up at once, each line alternating between them; iperf3 ${runtime}s per line; 100 pings 0.1 s apart, in 4 rounds of 25."
+echo "Guest: Debian $(cat "$kdir/version"), 2 vCPUs, 512 MiB; iperf3 ${runtime}s per line; 50 pings 0.1 s apart; means of $rounds rounds per VMM, in alternating order."
 [[ -n ${TESTVM_OUT:-} ]] && echo "Ran on nested KVM inside scripts/testvm (QEMU TCG): absolute numbers are far below hardware; compare ratios."

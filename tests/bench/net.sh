@@ -102,8 +102,10 @@ run_vmm() {
   : > "$log"
   in_ns "${cmd[@]}" > "$work/$vmm.err" 2>&1 < /dev/null &
   pid=$!
+  local start=$SECONDS
   until grep -q BENCH-READY "$log"; do
     kill -0 "$pid" 2>/dev/null || { cat "$log" "$work/$vmm.err" >&2; echo "net.sh: $vmm ended" >&2; exit 1; }
+    stalled "$vmm" "$pid" "$start" 600 "the guest did not come up"
     sleep 0.2
   done
   local try=0
@@ -124,8 +126,22 @@ run_vmm() {
     esac
     [[ -n $v ]] && val[$vmm:$t]+=" $v"
   done
-  echo bye | in_ns busybox nc 10.0.2.15 5003 || true
+  echo bye | timeout 60 ip netns exec "$ns" busybox nc 10.0.2.15 5003 || true
+  start=$SECONDS
+  while kill -0 "$pid" 2>/dev/null; do
+    stalled "$vmm" "$pid" "$start" 120 "the guest did not power off"
+    sleep 0.2
+  done
   wait "$pid" || true
+}
+
+# stalled VMM PID START LIMIT WHAT: past LIMIT seconds since START, print what the
+# guest and the VMM printed, stop the VMM and the bench (a stall, not a figure).
+stalled() {
+  ((SECONDS - $3 > $4)) || return 0
+  sed 's/^/  | /' "$work/$1.log" "$work/$1.err" >&2
+  echo "net.sh: $1: $5 in $4 s; stopping it" >&2
+  kill -9 "$2" 2>/dev/null; exit 1
 }
 
 echo "net.sh: $("$bin" --version | head -1) vs $(qemu-system-x86_64 --version | head -1)" >&2

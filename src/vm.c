@@ -214,7 +214,6 @@ static int vm_open_kvm(struct vm *vm)
 	return 0;
 }
 
-
 /*
  * Guest RAM, aligned to 2 MiB and offered transparent huge pages (as QEMU and
  * cloud-hypervisor do): KVM then maps the guest with 2 MiB pages, which takes

@@ -51,11 +51,15 @@ huge-pages)
   log=$(mktemp) ram=$(mktemp)
   ( until grep -q KVMRUN-INIT-OK "$log" 2>/dev/null; do sleep 0.2; done
     pid=$(pgrep -f -- "--console-log $log" | head -1)
-    # The 256 MiB mapping: its start address, THP eligibility, huge pages in kB.
+    # Of the 256 MiB mappings (a sanitizer has its own), the one with the most
+    # resident memory: its start address, THP eligibility, huge pages in kB.
     awk '/^[0-9a-f]+-[0-9a-f]+ / { split($1, r, "-"); start = r[1]; next }
          $1 == "Size:" { mine = ($2 == 262144) }
+         mine && $1 == "Rss:" { rss = $2 }
          mine && $1 == "AnonHugePages:" { huge = $2 }
-         mine && $1 == "THPeligible:" { print start, $2, huge; mine = 0 }' \
+         mine && $1 == "THPeligible:" && (best == "" || rss > best_rss) {
+           best = start " " $2 " " huge; best_rss = rss }
+         END { if (best != "") print best }' \
       "/proc/$pid/smaps" > "$ram"
     echo "thp-$$" ) > "$fifo" &
   BOOT_STDIN=$fifo boot echo --memory 256M --console-log "$log"

@@ -15,6 +15,9 @@ two-cpus-big)
   boot info --cpus 2 --memory 3584M
   expect_rc 0; expect_line KVMRUN-INIT-OK
   [ "$(value CPUS)" = 2 ] || { show; fail "guest sees $(value CPUS) CPUs, expected 2"; }
+  # KVM's TSC-deadline timer is offered (CPUID), and the guest's timer uses it.
+  [ "$(value CLOCKEVENT)" = lapic-deadline ] ||
+    { show; fail "guest timer is '$(value CLOCKEVENT)', expected lapic-deadline"; }
   mem=$(value MEMTOTAL_KB)
   [ "$mem" -gt $((3300 * 1024)) ] && [ "$mem" -le $((3584 * 1024)) ] ||
     { show; fail "MemTotal $mem kB for 3.5 GiB"; } ;;

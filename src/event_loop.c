@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "kvmrun/event_loop.h"
@@ -188,17 +187,13 @@ static void ev_reap(struct ev_loop *loop)
  * a row that served one request each; then as SCHED_OTHER for EV_PROBE
  * reported passes, in which it cannot see whether batching would pay (each
  * kick is served at once, so each pass finds one request); then it tries
- * SCHED_BATCH again. Only devices whose requests the guest waits on report.
- *
- * A loop that had nothing to do for EV_QUIET_NS before a pass also waits as
- * SCHED_OTHER after it, for one wait: events that come seldom (a ping, a key)
- * leave nothing to gather into a batch, and the guest's answer to the one just
- * served (the reply to the ping) is then taken at once, not when the guest
- * next goes idle.
+ * SCHED_BATCH again. Only devices whose requests the guest waits on report:
+ * a virtio-net kick comes from inside the guest's transmit path, with the
+ * queue's lock held, and a loop that preempted the vCPU there would leave the
+ * other vCPUs spinning on that lock until the host's next tick.
  */
 #define EV_SINGLES 8
 #define EV_PROBE 64
-#define EV_QUIET_NS 20000000ULL
 
 void ev_served(struct ev_loop *loop, unsigned int n)
 {
@@ -216,38 +211,26 @@ void ev_served(struct ev_loop *loop, unsigned int n)
 	}
 }
 
-static void ev_sched(struct ev_loop *loop, bool quiet)
+static void ev_sched(struct ev_loop *loop)
 {
 	struct sched_param sp = {.sched_priority = 0};
-	int policy = quiet ? SCHED_OTHER : loop->policy;
 
-	if (policy == loop->set_policy)
+	if (loop->policy == loop->set_policy)
 		return;
 	/* On failure the thread stays as it is; the next change tries again. */
-	if (sched_setscheduler(0, policy, &sp) < 0)
+	if (sched_setscheduler(0, loop->policy, &sp) < 0)
 		log_debug("event loop: sched_setscheduler: %s", strerror(errno));
-	loop->set_policy = policy;
-}
-
-__attribute__((weak)) uint64_t ev_clock_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	loop->set_policy = loop->policy;
 }
 
 int ev_run(struct ev_loop *loop)
 {
 	struct epoll_event events[32];
-	uint64_t last = ev_clock_ns(); /* when the previous pass began */
-	bool quiet = false;
 
 	while (!atomic_load(&loop->stopping)) {
-		uint64_t now;
 		int n;
 
-		ev_sched(loop, quiet);
+		ev_sched(loop);
 		n = epoll_wait(loop->epfd, events, ARRAY_SIZE(events), -1);
 
 		if (n < 0) {
@@ -255,9 +238,6 @@ int ev_run(struct ev_loop *loop)
 				continue;
 			return -errno;
 		}
-		now = ev_clock_ns();
-		quiet = now - last > EV_QUIET_NS;
-		last = now;
 		for (int i = 0; i < n && !atomic_load(&loop->stopping); i++) {
 			struct ev_handler *h = events[i].data.ptr;
 

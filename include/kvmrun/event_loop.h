@@ -20,18 +20,14 @@ int ev_del(struct ev_loop *loop, int fd);
 /*
  * Runs until ev_stop(); returns the status given to the first ev_stop().
  * The calling thread waits as SCHED_BATCH, or as SCHED_OTHER while the
- * requests devices report with ev_served() come one per pass, and after a
- * pass that ended a quiet spell (see event_loop.c): whether an event (a kick)
- * should preempt the guest on the loop's CPU and be served at once, or let it
- * run on and post more.
+ * requests devices report with ev_served() come one per pass (see
+ * event_loop.c): whether an event (a kick) should preempt the guest on the
+ * loop's CPU and be served at once, or let it run on and post more.
  */
 int ev_run(struct ev_loop *loop);
 
 /* A handler served n requests of the guest's in one pass. Loop thread only. */
 void ev_served(struct ev_loop *loop, unsigned int n);
-
-/* CLOCK_MONOTONIC in ns, as the loop reads it once a pass; unit tests replace it. */
-uint64_t ev_clock_ns(void);
 
 /* Safe from any thread; the first status given wins. */
 void ev_stop(struct ev_loop *loop, int status);

@@ -18,14 +18,6 @@
 
 #include "kvmrun/event_loop.h"
 
-/* The loop's clock: still unless a test moves it, so that no pass seems quiet. */
-static uint64_t fake_now = 1000000000ULL;
-
-uint64_t ev_clock_ns(void)
-{
-	return fake_now;
-}
-
 struct pipe_ctx {
 	struct ev_loop *loop;
 	int fds[2];
@@ -365,8 +357,7 @@ static void test_mod_zero_stops_hangup(void **state)
 /*
  * The policy the loop thread waits with: a loop whose one always-readable fd
  * calls the handler n times, each call recording the policy it was woken
- * from, reporting served(call) and moving the clock by gap(call), the time
- * to the next pass.
+ * from and reporting served(call).
  */
 #define SCHED_CALLS (3 + 1 + 8 + 64 + 4)
 
@@ -374,7 +365,6 @@ struct sched_ctx {
 	struct ev_loop *loop;
 	unsigned int calls, n;
 	unsigned int (*served)(unsigned int call);
-	uint64_t (*gap)(unsigned int call);
 	int policy[SCHED_CALLS];
 };
 
@@ -385,8 +375,6 @@ static void sched_handler(void *opaque, uint32_t events)
 	(void)events;
 	c->policy[c->calls] = sched_getscheduler(0);
 	ev_served(c->loop, c->served(c->calls));
-	if (c->gap)
-		fake_now += c->gap(c->calls);
 	if (++c->calls == c->n)
 		ev_stop(c->loop, 0);
 }
@@ -435,46 +423,6 @@ static void test_sched_follows_served(void **state)
 	}
 }
 
-/*
- * After a pass that came more than 20 ms after the one before it, the loop
- * waits once as SCHED_OTHER, then as before (SCHED_BATCH here: every pass
- * serves nothing). The gap after call i precedes pass i + 1, so call i + 2
- * sees the wait it chose.
- */
-static unsigned int served_none(unsigned int call)
-{
-	(void)call;
-	return 0;
-}
-
-static uint64_t quiet_gap(unsigned int call)
-{
-	switch (call) {
-	case 2:
-		return 20000000; /* exactly 20 ms: not quiet */
-	case 4:
-		return 20000001;
-	case 7:
-		return 60000000000ULL;
-	default:
-		return 1000;
-	}
-}
-
-static void test_sched_quiet(void **state)
-{
-	struct sched_ctx c = {.n = 10, .served = served_none, .gap = quiet_gap};
-
-	(void)state;
-	run_sched(&c);
-	for (unsigned int i = 0; i < c.n; i++) {
-		int want = i == 6 || i == 9 ? SCHED_OTHER : SCHED_BATCH;
-
-		if (c.policy[i] != want)
-			fail_msg("call %u: policy %d, expected %d", i, c.policy[i], want);
-	}
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -483,7 +431,6 @@ int main(void)
 		cmocka_unit_test(test_stop_from_thread_while_busy),
 		cmocka_unit_test(test_first_status_wins),
 		cmocka_unit_test(test_sched_follows_served),
-		cmocka_unit_test(test_sched_quiet),
 		cmocka_unit_test(test_del_other_in_same_batch),
 		cmocka_unit_test(test_mod_zero_stops_callbacks),
 		cmocka_unit_test(test_mod_zero_stops_hangup),

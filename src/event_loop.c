@@ -223,6 +223,12 @@ static void ev_sched(struct ev_loop *loop)
 	loop->set_policy = loop->policy;
 }
 
+void ev_yield(struct ev_loop *loop)
+{
+	(void)loop;
+	sched_yield();
+}
+
 int ev_run(struct ev_loop *loop)
 {
 	struct epoll_event events[32];

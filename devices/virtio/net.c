@@ -484,6 +484,12 @@ int virtio_net_create_tap(struct virtio_dev **out, struct tap *tap, const uint8_
 	if (mtu >= NET_MTU_MIN && mtu <= NET_MTU_MAX)
 		n->vdev.host_features |= VIRTIO_BIT(VIRTIO_NET_F_MTU);
 	n->vdev.nr_queues = 2;
+	/*
+	 * A sent frame's receiver first, then the vCPU with the completion: on a
+	 * host CPU shared with the guest, the vCPU would otherwise run first (it
+	 * slept longer) and the reply to a ping waited for it.
+	 */
+	n->vdev.yield_before_notify = 1U << VIRTIO_NET_TXQ;
 	n->vdev.queue_max = VIRTIO_NET_QUEUE_MAX;
 	n->vdev.id = n->id;
 	n->vdev.loop = loop;

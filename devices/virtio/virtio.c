@@ -2,6 +2,7 @@
 /* What every virtio device shares, whatever its transport. */
 #include <errno.h>
 
+#include "kvmrun/event_loop.h"
 #include "kvmrun/log.h"
 #include "kvmrun/virtio.h"
 
@@ -38,8 +39,11 @@ unsigned int virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq
 			break;
 		vq_set_notify(vq, false);
 	}
-	if (vq_should_notify(vq))
+	if (vq_should_notify(vq)) {
+		if (served && (vdev->yield_before_notify & (1U << q)))
+			ev_yield(vdev->loop);
 		virtio_notify(vdev, q);
+	}
 	if (ret != -EAGAIN)
 		virtio_needs_reset(vdev, vq->broken_why ? vq->broken_why : "bad request");
 	return served;

@@ -29,6 +29,15 @@ int ev_run(struct ev_loop *loop);
 /* A handler served n requests of the guest's in one pass. Loop thread only. */
 void ev_served(struct ev_loop *loop, unsigned int n);
 
+/*
+ * Lets the threads that are ready to run on this CPU run before the loop goes
+ * on (sched_yield): for a handler that has woken a host thread (the receiver
+ * of a frame) and is about to wake a vCPU for something the guest does not
+ * wait on. On a CPU with nothing else to run it returns at once. Loop thread
+ * only.
+ */
+void ev_yield(struct ev_loop *loop);
+
 /* Safe from any thread; the first status given wins. */
 void ev_stop(struct ev_loop *loop, int status);
 

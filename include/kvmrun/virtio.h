@@ -96,6 +96,13 @@ struct virtio_dev {
 	const char *id;	    /* instance name for log lines ("vda"), may be NULL */
 	struct ev_loop *loop;
 	const struct guest_mem *gm;
+	/*
+	 * Bit q: the guest does not wait on queue q's used buffers (net transmit,
+	 * where the frames have already gone out), so virtio_process_queue() lets
+	 * the host's other runnable threads (a frame's receiver) go first before it
+	 * wakes a vCPU with the interrupt (ev_yield).
+	 */
+	uint32_t yield_before_notify;
 
 	/* Owned by the transport: */
 	uint64_t features; /* negotiated; valid from activate on */
@@ -131,7 +138,8 @@ void virtio_needs_reset(struct virtio_dev *vdev, const char *why);
 
 /*
  * Serve every available chain of queue q with handle(), the race-free way
- * (see virtqueue.h), and notify the driver when it asks for it. handle()
+ * (see virtqueue.h), and notify the driver when it asks for it (after
+ * ev_yield() if the queue is in yield_before_notify). handle()
  * returns 0 when the chain was pushed or kept for later completion, or a
  * negative errno to break the device (needs reset). chain is scratch space
  * of the caller's (one per queue). Returns the number of chains served.

@@ -77,6 +77,8 @@ int ev_del(struct ev_loop *loop, int fd)
 	return 0;
 }
 
+void ev_yield(struct ev_loop *loop);
+
 /* ---- fixture ---- */
 
 struct gq {
@@ -93,14 +95,29 @@ struct fx {
 	struct tap *tap;
 	struct virtio_transport_ops tops;
 	unsigned int notifies[2], resets;
+	unsigned int yields_sent;   /* ev_yield() calls with a frame at the peer */
+	bool yielded;		    /* since the last interrupt */
+	unsigned int after_yield[2]; /* interrupts that came right after ev_yield() */
 	int peer; /* the host side of the "tap" */
 };
 
 static struct fx *cur;
 
+/* The loop lets other threads run: the frames must be out by then. */
+void ev_yield(struct ev_loop *loop)
+{
+	char c;
+
+	if (recv(cur->peer, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+		cur->yields_sent++;
+	cur->yielded = true;
+}
+
 static void fake_notify(struct virtio_dev *vdev, uint16_t q)
 {
 	cur->notifies[q]++;
+	cur->after_yield[q] += cur->yielded;
+	cur->yielded = false;
 }
 
 static void fake_config_changed(struct virtio_dev *vdev)
@@ -558,6 +575,9 @@ static void test_tx_roundtrip(void **state)
 	used_elem(f, 1, 0, &id, &len);
 	assert_int_equal(len, 0);
 	assert_int_equal(f->notifies[1], 1);
+	/* The loop yielded once, after the frame went out and before the interrupt. */
+	assert_int_equal(f->after_yield[1], 1);
+	assert_int_equal(f->yields_sent, 1);
 	assert_int_equal(peer_recv(f, got, sizeof(got)), NET_HDR_LEN + 1020);
 	/* num_buffers is zeroed on the way out; the rest of the header passes. */
 	assert_int_equal(got[0], 1);
@@ -655,6 +675,7 @@ static void test_rx_roundtrip(void **state)
 	assert_memory_equal(hva(f, BUF_GPA + 0x1000), want + 100 - NET_HDR_LEN,
 			    1514 - (100 - NET_HDR_LEN));
 	assert_int_equal(f->notifies[0], 1);
+	assert_int_equal(f->after_yield[0], 0); /* the guest waits on received frames */
 	assert_int_equal(stats(f)->rx_frames, 1);
 	assert_int_equal(stats(f)->rx_bytes, 1514);
 }

@@ -6,7 +6,7 @@
 #   - by QEMU (q35, -netdev tap,vhost=off + virtio-net-pci),
 # on the same tap, whose host side (10.0.2.1) is in a network namespace of its own.
 # The guest runs an iperf3 server; the host runs iperf3 against it: host->guest and
-# guest->host (-R), TCP, 1 and 4 streams; then 50 pings for the round-trip time.
+# guest->host (-R), TCP, 1 and 4 streams; then 200 pings for the round-trip time.
 # Prints a Markdown table with the kvmrun/QEMU ratio of each line (for ping, QEMU's
 # time over kvmrun's, so that above 1 means kvmrun is better everywhere). Each VMM
 # boots --rounds times (default 2), in alternating order (kvmrun, QEMU, QEMU,
@@ -121,7 +121,7 @@ run_vmm() {
     case $dir in
       host-guest) v=$(iperf -P "$p") ;;
       guest-host) v=$(iperf -P "$p" -R) ;;
-      ping) v=$(in_ns busybox ping -c 50 -i 0.1 10.0.2.15 |
+      ping) v=$(in_ns busybox ping -c 200 -i 0.05 10.0.2.15 |
               sed -n 's|.*min/avg/max = [0-9.]*/\([0-9.]*\)/.*|\1|p') ;;
     esac
     [[ -n $v ]] && val[$vmm:$t]+=" $v"
@@ -162,5 +162,5 @@ for t in "${tests[@]}"; do
   esac
 done
 echo
-echo "Guest: Debian $(cat "$kdir/version"), 2 vCPUs, 512 MiB; iperf3 ${runtime}s per line; 50 pings 0.1 s apart; means of $rounds rounds per VMM, in alternating order."
+echo "Guest: Debian $(cat "$kdir/version"), 2 vCPUs, 512 MiB; iperf3 ${runtime}s per line; 200 pings 0.05 s apart; means of $rounds rounds per VMM, in alternating order."
 [[ -n ${TESTVM_OUT:-} ]] && echo "Ran on nested KVM inside scripts/testvm (QEMU TCG): absolute numbers are far below hardware; compare ratios."

@@ -40,7 +40,7 @@ unsigned int virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq
 		vq_set_notify(vq, false);
 	}
 	if (vq_should_notify(vq)) {
-		if (served && (vdev->yield_before_notify & (1U << q)))
+		if (served && virtio_yields_before_notify(vdev, q))
 			ev_yield(vdev->loop);
 		virtio_notify(vdev, q);
 	}

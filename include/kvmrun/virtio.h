@@ -100,7 +100,7 @@ struct virtio_dev {
 	 * Bit q: the guest does not wait on queue q's used buffers (net transmit,
 	 * where the frames have already gone out), so virtio_process_queue() lets
 	 * the host's other runnable threads (a frame's receiver) go first before it
-	 * wakes a vCPU with the interrupt (ev_yield).
+	 * wakes a vCPU with the interrupt (ev_yield). Queues from 32 up never are.
 	 */
 	uint32_t yield_before_notify;
 
@@ -116,6 +116,12 @@ struct virtio_dev {
 static inline bool virtio_has_feature(const struct virtio_dev *vdev, unsigned int bit)
 {
 	return vdev->features & VIRTIO_BIT(bit);
+}
+
+/* Whether queue q is in yield_before_notify (a device may have up to 255 queues). */
+static inline bool virtio_yields_before_notify(const struct virtio_dev *vdev, uint16_t q)
+{
+	return q < 32 && (vdev->yield_before_notify >> q & 1U);
 }
 
 /* Raise queue q's used-buffer interrupt (the caller checked vq_should_notify). */

@@ -47,7 +47,7 @@
 
 #define W VQ_DESC_F_WRITE
 
-/* ---- fake event loop: ev_add/ev_del/ev_served (and ev_yield) are all the device uses ---- */
+/* ---- fake event loop: ev_add, ev_del, ev_served, ev_yield: all the device uses ---- */
 
 struct fake_watch {
 	int fd;

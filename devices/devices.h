@@ -78,20 +78,23 @@ struct pci_host;
 struct pci_dev;
 
 /*
- * Where the host bridge decodes: ECAM for bus 0 (LAYOUT_PCI_ECAM_BUS0_SIZE bytes) and
- * the memory windows it forwards to device BARs (the PCI0 _CRS windows). A 64-bit
- * window of size 0 puts 64-bit BARs in the 32-bit window.
+ * Where the host bridge decodes: ECAM for bus 0 (LAYOUT_PCI_ECAM_BUS0_SIZE bytes), and
+ * the memory and port windows it forwards to device BARs (the PCI0 _CRS windows). A
+ * 64-bit window of size 0 puts 64-bit BARs in the 32-bit window; an I/O window of size
+ * 0 leaves I/O BARs unplaced.
  */
 struct pci_host_windows {
 	uint64_t ecam;
 	uint64_t mmio32, mmio32_size;
 	uint64_t mmio64, mmio64_size;
+	uint64_t io, io_size; /* ports, inside 0-0xffff */
 };
 
 /*
  * Host bridge 00.0 (1b36:0008) with configuration mechanism #1 at PORT_PCI_CONFIG and
- * the ECAM window; claims both memory windows on @mmio and routes each access inside
- * them by the current value of the BARs (memory decoding enabled), under its lock.
+ * the ECAM window; claims both memory windows on @mmio and the I/O window on @pio, and
+ * routes each access inside them by the current value of the BARs (memory or I/O
+ * decoding enabled), under its lock.
  */
 int pci_host_create(struct device **list, struct pci_host **out, struct bus *pio,
 		    struct bus *mmio, const struct pci_host_windows *win) WARN_UNUSED;
@@ -99,7 +102,7 @@ int pci_host_create(struct device **list, struct pci_host **out, struct bus *pio
 #define PCI_CFG_SPACE 256
 #define PCI_NR_BARS 6
 #define PCI_BAR_UNMAPPED UINT64_MAX
-enum pci_bar_type { PCI_BAR_NONE, PCI_BAR_MEM32, PCI_BAR_MEM64 };
+enum pci_bar_type { PCI_BAR_NONE, PCI_BAR_MEM32, PCI_BAR_MEM64, PCI_BAR_IO };
 
 /*
  * A device's side of the bus. All four run on a vCPU thread with the host's lock held
@@ -119,8 +122,8 @@ struct pci_dev_ops {
 
 struct pci_bar {
 	enum pci_bar_type type;
-	uint64_t size; /* power of two >= 4 KiB */
-	uint64_t live; /* where it decodes now, or PCI_BAR_UNMAPPED */
+	uint64_t size; /* power of two: >= 4 KiB for memory, 4-256 for I/O */
+	uint64_t live; /* where it decodes now (address or port), or PCI_BAR_UNMAPPED */
 };
 
 /* Embedded in a PCI device's state; set up with pci_dev_init/_add_bar/_add_cap. */
@@ -138,7 +141,7 @@ struct pci_dev {
 void pci_dev_init(struct pci_dev *pdev, const struct pci_dev_ops *ops, uint16_t vendor,
 		  uint16_t device, uint8_t revision, uint32_t class, uint16_t subsys_vendor,
 		  uint16_t subsys);
-/* A memory BAR (a 64-bit one takes @bar and @bar + 1); kvmrun places it. */
+/* A memory BAR (a 64-bit one takes @bar and @bar + 1) or an I/O BAR; kvmrun places it. */
 int pci_dev_add_bar(struct pci_dev *pdev, unsigned int bar, enum pci_bar_type type,
 		    uint64_t size) WARN_UNUSED;
 /* Link a capability of @len bytes (>= 2) into the list; returns its offset or -ENOSPC. */

@@ -6,9 +6,10 @@
  * sit in slots 1-31 (function 0 only); empty slots read all ones. Accesses of a width
  * or at an offset the hardware would not decode read all ones and are ignored on write.
  *
- * The host claims its memory windows on the MMIO bus once and routes every access
- * inside them to the BAR that decodes it now (memory space enabled, inside a window),
- * so the guest may move BARs at will; the device hears of each move.
+ * The host claims its memory windows on the MMIO bus and its I/O window on the port bus
+ * once, and routes every access inside them to the BAR of that kind that decodes it now
+ * (memory or I/O space enabled, inside a window), so the guest may move BARs at will;
+ * the device hears of each move.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -42,10 +43,14 @@
 #define PCI_INTERRUPT_LINE 0x3c
 #define PCI_HEADER_END 0x40
 
+#define PCI_COMMAND_IO 0x1
 #define PCI_COMMAND_MEMORY 0x2
 #define PCI_STATUS_CAP_LIST 0x10
+#define PCI_BAR_IO_SPACE 0x1
 #define PCI_BAR_MEM_TYPE_64 0x4
 #define PCI_BAR_MIN_SIZE 4096
+#define PCI_BAR_IO_MIN_SIZE 4
+#define PCI_BAR_IO_MAX_SIZE 256
 
 #define PCI_HOST_VENDOR 0x1b36 /* Red Hat */
 #define PCI_HOST_DEVICE 0x0008 /* QEMU PCIe host bridge */
@@ -62,7 +67,7 @@ struct pci_host {
 	uint32_t config_addr;
 	struct pci_dev bridge; /* 00.0 */
 	struct pci_dev *slots[PCI_NR_SLOTS];
-	struct pci_window win32, win64;
+	struct pci_window win32, win64, winio;
 };
 
 void pci_dev_init(struct pci_dev *pdev, const struct pci_dev_ops *ops, uint16_t vendor,
@@ -92,9 +97,10 @@ int pci_dev_add_bar(struct pci_dev *pdev, unsigned int bar, enum pci_bar_type ty
 {
 	uint64_t mask = ~(size - 1);
 	unsigned int off = PCI_BAR0 + 4 * bar;
+	bool io = type == PCI_BAR_IO;
 
-	if (bar >= PCI_NR_BARS || size < PCI_BAR_MIN_SIZE || (size & (size - 1)) ||
-	    pdev->bars[bar].type != PCI_BAR_NONE ||
+	if (bar >= PCI_NR_BARS || size < (io ? PCI_BAR_IO_MIN_SIZE : PCI_BAR_MIN_SIZE) ||
+	    (size & (size - 1)) || pdev->bars[bar].type != PCI_BAR_NONE ||
 	    (bar > 0 && pdev->bars[bar - 1].type == PCI_BAR_MEM64))
 		return -EINVAL;
 	if (type == PCI_BAR_MEM64) {
@@ -102,10 +108,15 @@ int pci_dev_add_bar(struct pci_dev *pdev, unsigned int bar, enum pci_bar_type ty
 			return -EINVAL;
 		pdev->cfg[off] = PCI_BAR_MEM_TYPE_64;
 		pci_cfg_set32(pdev->wmask + off + 4, (uint32_t)(mask >> 32));
+	} else if (io) {
+		if (size > PCI_BAR_IO_MAX_SIZE)
+			return -EINVAL;
+		pdev->cfg[off] = PCI_BAR_IO_SPACE;
 	} else if (type != PCI_BAR_MEM32 || size > (1ULL << 31)) {
 		return -EINVAL;
 	}
-	pci_cfg_set32(pdev->wmask + off, (uint32_t)mask & ~0xfU);
+	/* The size (>= 4, >= 16 for memory) keeps the flag bits read-only. */
+	pci_cfg_set32(pdev->wmask + off, (uint32_t)mask);
 	pdev->bars[bar].type = type;
 	pdev->bars[bar].size = size;
 	return 0;
@@ -142,14 +153,14 @@ static uint64_t pci_bar_value(const struct pci_dev *pdev, unsigned int i)
 	if (pdev->bars[i].type == PCI_BAR_MEM64)
 		v |= (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
 		     (uint64_t)p[7] << 56;
-	return v & ~0xfULL;
+	return v & (pdev->bars[i].type == PCI_BAR_IO ? ~0x3ULL : ~0xfULL);
 }
 
 static void pci_bar_store(struct pci_dev *pdev, unsigned int i, uint64_t addr)
 {
 	uint8_t *p = pdev->cfg + PCI_BAR0 + 4 * i;
 
-	pci_cfg_set32(p, (uint32_t)addr | (p[0] & 0xfU));
+	pci_cfg_set32(p, (uint32_t)addr | (p[0] & (pdev->bars[i].type == PCI_BAR_IO ? 0x3U : 0xfU)));
 	if (pdev->bars[i].type == PCI_BAR_MEM64)
 		pci_cfg_set32(p + 4, (uint32_t)(addr >> 32));
 }
@@ -160,21 +171,28 @@ static bool pci_in_window(const struct pci_window *w, uint64_t addr, uint64_t si
 	       size <= w->size - (addr - w->base);
 }
 
+/* Whether BAR @b, at @addr, decodes: its space enabled, inside a window of its kind. */
+static bool pci_bar_decodes(const struct pci_host *h, const struct pci_dev *pdev,
+			    const struct pci_bar *b, uint64_t addr)
+{
+	if (b->type == PCI_BAR_IO)
+		return (pdev->cfg[PCI_COMMAND] & PCI_COMMAND_IO) &&
+		       pci_in_window(&h->winio, addr, b->size);
+	return (pdev->cfg[PCI_COMMAND] & PCI_COMMAND_MEMORY) &&
+	       (pci_in_window(&h->win32, addr, b->size) || pci_in_window(&h->win64, addr, b->size));
+}
+
 /* Recompute where each BAR decodes and tell the device of every change. */
 static void pci_dev_update_bars(struct pci_host *h, struct pci_dev *pdev)
 {
-	bool mem = pdev->cfg[PCI_COMMAND] & PCI_COMMAND_MEMORY;
-
 	for (unsigned int i = 0; i < PCI_NR_BARS; i++) {
 		struct pci_bar *b = &pdev->bars[i];
 		uint64_t addr = pci_bar_value(pdev, i);
-		uint64_t live = PCI_BAR_UNMAPPED;
+		uint64_t live;
 
 		if (b->type == PCI_BAR_NONE)
 			continue;
-		if (mem && (pci_in_window(&h->win32, addr, b->size) ||
-			    pci_in_window(&h->win64, addr, b->size)))
-			live = addr;
+		live = pci_bar_decodes(h, pdev, b, addr) ? addr : PCI_BAR_UNMAPPED;
 		if (live == b->live)
 			continue;
 		b->live = live;
@@ -196,7 +214,7 @@ static int pci_place_bar(struct pci_window *w, uint64_t size, uint64_t *addr)
 
 int pci_host_add_device(struct pci_host *h, struct pci_dev *pdev)
 {
-	struct pci_window w32, w64;
+	struct pci_window w32, w64, wio;
 	unsigned int slot;
 	int ret = 0;
 
@@ -209,6 +227,7 @@ int pci_host_add_device(struct pci_host *h, struct pci_dev *pdev)
 	}
 	w32 = h->win32;
 	w64 = h->win64;
+	wio = h->winio;
 	for (unsigned int i = 0; i < PCI_NR_BARS && !ret; i++) {
 		struct pci_bar *b = &pdev->bars[i];
 		uint64_t addr = 0;
@@ -217,6 +236,8 @@ int pci_host_add_device(struct pci_host *h, struct pci_dev *pdev)
 			ret = pci_place_bar(&w64, b->size, &addr);
 		if (b->type == PCI_BAR_MEM32 || (b->type == PCI_BAR_MEM64 && ret))
 			ret = pci_place_bar(&w32, b->size, &addr);
+		if (b->type == PCI_BAR_IO && wio.size)
+			ret = pci_place_bar(&wio, b->size, &addr);
 		if (b->type != PCI_BAR_NONE && !ret)
 			pci_bar_store(pdev, i, addr);
 	}
@@ -224,6 +245,7 @@ int pci_host_add_device(struct pci_host *h, struct pci_dev *pdev)
 		goto out;
 	h->win32 = w32;
 	h->win64 = w64;
+	h->winio = wio;
 	pdev->host = h;
 	pdev->slot = slot;
 	h->slots[slot] = pdev;
@@ -328,9 +350,12 @@ static void pci_host_ecam(void *opaque, uint64_t offset, uint8_t *data, uint32_t
 			(unsigned int)(offset & (PCI_ECAM_FN_SIZE - 1)), data, len, is_write);
 }
 
-/* An access to guest address @addr in a window: to the BAR decoding it, if any. */
-static void pci_host_window(struct pci_host *h, uint64_t addr, uint8_t *data, uint32_t len,
-			    bool is_write)
+/*
+ * An access to guest address @addr in a window (port @addr in the I/O window when @io):
+ * to the BAR of that kind decoding it, if any.
+ */
+static void pci_host_window(struct pci_host *h, bool io, uint64_t addr, uint8_t *data,
+			    uint32_t len, bool is_write)
 {
 	for (unsigned int s = 1; s < PCI_NR_SLOTS; s++) {
 		struct pci_dev *pdev = h->slots[s];
@@ -339,7 +364,8 @@ static void pci_host_window(struct pci_host *h, uint64_t addr, uint8_t *data, ui
 			const struct pci_bar *b = &pdev->bars[i];
 			uint64_t off = addr - b->live;
 
-			if (b->live == PCI_BAR_UNMAPPED || addr < b->live || off >= b->size)
+			if (b->live == PCI_BAR_UNMAPPED || (b->type == PCI_BAR_IO) != io ||
+			    addr < b->live || off >= b->size)
 				continue;
 			if (len > b->size - off) /* runs past the end of the BAR */
 				break;
@@ -355,7 +381,7 @@ static void pci_host_win32(void *opaque, uint64_t offset, uint8_t *data, uint32_
 {
 	struct pci_host *h = opaque;
 
-	pci_host_window(h, h->win32.base + offset, data, len, is_write);
+	pci_host_window(h, false, h->win32.base + offset, data, len, is_write);
 }
 
 static void pci_host_win64(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
@@ -363,7 +389,15 @@ static void pci_host_win64(void *opaque, uint64_t offset, uint8_t *data, uint32_
 {
 	struct pci_host *h = opaque;
 
-	pci_host_window(h, h->win64.base + offset, data, len, is_write);
+	pci_host_window(h, false, h->win64.base + offset, data, len, is_write);
+}
+
+static void pci_host_winio(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
+			   bool is_write)
+{
+	struct pci_host *h = opaque;
+
+	pci_host_window(h, true, h->winio.base + offset, data, len, is_write);
 }
 
 static void pci_host_destroy(struct device *dev)
@@ -383,6 +417,8 @@ int pci_host_create(struct device **list, struct pci_host **out, struct bus *pio
 	if (win->mmio32_size &&
 	    (win->mmio32 >> 32 || win->mmio32_size > (1ULL << 32) - win->mmio32))
 		return -EINVAL;
+	if (win->io_size && (win->io > 0xffff || win->io_size > 0x10000 - win->io))
+		return -EINVAL;
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
@@ -393,6 +429,7 @@ int pci_host_create(struct device **list, struct pci_host **out, struct bus *pio
 	h->slots[0] = &h->bridge;
 	h->win32 = (struct pci_window){win->mmio32, win->mmio32_size, win->mmio32};
 	h->win64 = (struct pci_window){win->mmio64, win->mmio64_size, win->mmio64};
+	h->winio = (struct pci_window){win->io, win->io_size, win->io};
 	ret = -pthread_mutex_init(&h->lock, NULL);
 	if (ret)
 		goto err_free;
@@ -415,6 +452,8 @@ int pci_host_create(struct device **list, struct pci_host **out, struct bus *pio
 	if (!ret && win->mmio64_size)
 		ret = bus_add(mmio, win->mmio64, win->mmio64_size, pci_host_win64, h, &h->lock,
 			      "pci-mmio64");
+	if (!ret && win->io_size)
+		ret = bus_add(pio, win->io, win->io_size, pci_host_winio, h, &h->lock, "pci-io");
 	return ret;
 
 err_mutex:

@@ -190,8 +190,8 @@ static void irq_kvm_msi_destroy(void *opaque, struct irq_msi *m)
 	free(m);
 }
 
-static int irq_kvm_ioeventfd(void *opaque, int fd, uint64_t addr, uint32_t len, uint64_t datamatch,
-			     bool assign)
+static int irq_kvm_ioeventfd(void *opaque, int fd, bool pio, uint64_t addr, uint32_t len,
+			     uint64_t datamatch, bool assign)
 {
 	struct irq_kvm *k = opaque;
 	struct kvm_ioeventfd io = {
@@ -199,14 +199,16 @@ static int irq_kvm_ioeventfd(void *opaque, int fd, uint64_t addr, uint32_t len, 
 	    .addr = addr,
 	    .len = len,
 	    .fd = fd,
-	    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+	    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+		     (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
 	};
 	int ret;
 
 	ret = kvm_ioctl_ptr(k->vm_fd, KVM_IOEVENTFD, &io);
 	if (ret < 0)
-		log_ratelimited(&k->rl, LOG_WARN, "KVM_IOEVENTFD %s at 0x%llx: %s",
-				assign ? "assign" : "deassign", (unsigned long long)addr,
+		log_ratelimited(&k->rl, LOG_WARN, "KVM_IOEVENTFD %s at %s 0x%llx: %s",
+				assign ? "assign" : "deassign", pio ? "port" : "address",
+				(unsigned long long)addr,
 				strerror(-ret));
 	return ret < 0 ? ret : 0;
 }

@@ -479,6 +479,7 @@ static int vm_setup_devices(struct vm *vm)
 		.ecam = LAYOUT_PCI_ECAM,
 		.mmio32 = LAYOUT_PCI_MMIO32, .mmio32_size = LAYOUT_PCI_MMIO32_SIZE,
 		.mmio64 = vm->pci_mmio64, .mmio64_size = vm->pci_mmio64_size,
+		.io = LAYOUT_PCI_IO_MIN, .io_size = LAYOUT_PCI_IO_MAX - LAYOUT_PCI_IO_MIN + 1,
 	};
 	int ret;
 

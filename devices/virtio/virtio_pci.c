@@ -5,6 +5,13 @@
  * regions and the MSI-X table and PBA; vendor capabilities point at them, plus the
  * PCI configuration access capability.
  *
+ * A second notification region sits in a 4-port I/O BAR, and its capability comes
+ * first in the list, so a driver that takes the first one it can map (Linux does)
+ * kicks with a port write. KVM learns the port and size of an OUT from the exit
+ * itself; an MMIO write must be decoded from the guest's instruction, which costs far
+ * more on hosts without a fast MMIO path (AMD). Drivers that cannot use ports take the
+ * memory one.
+ *
  * Registers are served on vCPU threads under vp->lock. Everything that touches the
  * rings or the device's backend runs on the event loop: DRIVER_OK and reset are
  * handed over through ctl_fd, and each queue's doorbell is an eventfd, written by
@@ -38,6 +45,8 @@
 #define VP_DEVICE_MAX 0x1000
 #define VP_NOTIFY_OFF 0x3000
 #define VP_NOTIFY_LEN 2
+#define VP_IO_BAR 2 /* the notification region in port space, at offset 0 */
+#define VP_IO_BAR_SIZE 4
 #define VP_MSIX_OFF 0x4000
 #define VP_PBA_OFF 0x5000
 #define VP_MAX_QUEUES 255
@@ -114,7 +123,8 @@ struct virtio_pci {
 	bool loop_owned; /* the loop may hold queue or device state: reset goes there */
 
 	struct vp_kick *kicks;
-	uint64_t notify_addr;	 /* where the ioeventfds are, or PCI_BAR_UNMAPPED */
+	uint64_t notify_addr;	 /* the memory notify register, or PCI_BAR_UNMAPPED */
+	uint64_t notify_port;	 /* the port one, or PCI_BAR_UNMAPPED */
 	struct log_ratelimit rl; /* register-side guest errors (vCPU threads, under lock) */
 };
 
@@ -552,28 +562,40 @@ static void vp_bar_locked(struct virtio_pci *vp, uint64_t off, uint8_t *data, ui
 
 /* --- the PCI side --- */
 
+/* Any access to a BAR, under vp->lock: off + len is inside it. */
+static void vp_bar_dispatch(struct virtio_pci *vp, unsigned int bar, uint64_t off, uint8_t *data,
+			    uint32_t len, bool is_write)
+{
+	if (bar == VP_BAR) {
+		vp_bar_locked(vp, off, data, len, is_write);
+	} else if (bar == VP_IO_BAR) {
+		if (is_write)
+			vp_notify_write(vp, off, data, len);
+		else
+			memset(data, 0, len);
+	} else if (!is_write) {
+		memset(data, 0xff, len);
+	}
+}
+
 static void vp_bar_access(struct pci_dev *pdev, unsigned int bar, uint64_t off, uint8_t *data,
 			  uint32_t len, bool is_write)
 {
 	struct virtio_pci *vp = container_of(pdev, struct virtio_pci, pci);
 
-	if (bar != VP_BAR) {
-		if (!is_write)
-			memset(data, 0xff, len);
-		return;
-	}
 	pthread_mutex_lock(&vp->lock);
-	vp_bar_locked(vp, off, data, len, is_write);
+	vp_bar_dispatch(vp, bar, off, data, len, is_write);
 	pthread_mutex_unlock(&vp->lock);
 }
 
-static void vp_ioeventfds(struct virtio_pci *vp, uint64_t addr, bool assign)
+/* Each queue's doorbell at notify register @addr (a port when @pio), matched on its index. */
+static void vp_ioeventfds(struct virtio_pci *vp, bool pio, uint64_t addr, bool assign)
 {
 	const struct irq_chip *irq = vp->irq;
 
 	for (uint16_t q = 0; q < vp->vdev->nr_queues; q++)
-		if (irq->ops->ioeventfd(irq->opaque, vp->kicks[q].fd, addr + VP_NOTIFY_OFF,
-					VP_NOTIFY_LEN, q, assign))
+		if (irq->ops->ioeventfd(irq->opaque, vp->kicks[q].fd, pio, addr, VP_NOTIFY_LEN, q,
+					assign))
 			log_ratelimited(&vp->rl, LOG_WARN,
 					"%s: queue %u kicks go through the notify register",
 					vp->vdev->ops->name, q);
@@ -582,15 +604,18 @@ static void vp_ioeventfds(struct virtio_pci *vp, uint64_t addr, bool assign)
 static void vp_bar_moved(struct pci_dev *pdev, unsigned int bar, uint64_t addr)
 {
 	struct virtio_pci *vp = container_of(pdev, struct virtio_pci, pci);
+	bool pio = bar == VP_IO_BAR;
+	uint64_t *cur = pio ? &vp->notify_port : &vp->notify_addr;
+	uint64_t reg = pio ? addr : addr + VP_NOTIFY_OFF;
 
-	if (bar != VP_BAR)
+	if (bar != VP_BAR && bar != VP_IO_BAR)
 		return;
 	pthread_mutex_lock(&vp->lock);
-	if (vp->notify_addr != PCI_BAR_UNMAPPED)
-		vp_ioeventfds(vp, vp->notify_addr, false);
-	vp->notify_addr = addr;
-	if (addr != PCI_BAR_UNMAPPED)
-		vp_ioeventfds(vp, addr, true);
+	if (*cur != PCI_BAR_UNMAPPED)
+		vp_ioeventfds(vp, pio, *cur, false);
+	*cur = addr == PCI_BAR_UNMAPPED ? PCI_BAR_UNMAPPED : reg;
+	if (*cur != PCI_BAR_UNMAPPED)
+		vp_ioeventfds(vp, pio, *cur, true);
 	pthread_mutex_unlock(&vp->lock);
 }
 
@@ -603,8 +628,9 @@ static bool vp_cfg_window(struct virtio_pci *vp, uint32_t *off, uint32_t *len)
 	       (uint32_t)c[VP_CAP_OFFSET + 2] << 16 | (uint32_t)c[VP_CAP_OFFSET + 3] << 24;
 	*len = (uint32_t)c[VP_CAP_LENGTH] | (uint32_t)c[VP_CAP_LENGTH + 1] << 8 |
 	       (uint32_t)c[VP_CAP_LENGTH + 2] << 16 | (uint32_t)c[VP_CAP_LENGTH + 3] << 24;
-	return c[VP_CAP_BAR] == VP_BAR && (*len == 1 || *len == 2 || *len == 4) && !(*off % *len) &&
-	       *off < VP_BAR_SIZE;
+	return (*len == 1 || *len == 2 || *len == 4) && !(*off % *len) &&
+	       ((c[VP_CAP_BAR] == VP_BAR && *off < VP_BAR_SIZE) ||
+		(c[VP_CAP_BAR] == VP_IO_BAR && *off < VP_IO_BAR_SIZE));
 }
 
 static bool vp_touches_data(const struct virtio_pci *vp, uint32_t off, uint32_t len)
@@ -622,7 +648,8 @@ static void vp_config_write(struct pci_dev *pdev, uint32_t off, uint32_t len)
 	pthread_mutex_lock(&vp->lock);
 	pci_msix_config_write(&vp->msix, off, len);
 	if (vp_touches_data(vp, off, len) && vp_cfg_window(vp, &woff, &wlen))
-		vp_bar_locked(vp, woff, pdev->cfg + vp->cfg_cap + VP_CAP_DATA, wlen, true);
+		vp_bar_dispatch(vp, pdev->cfg[vp->cfg_cap + VP_CAP_BAR], woff,
+				pdev->cfg + vp->cfg_cap + VP_CAP_DATA, wlen, true);
 	pthread_mutex_unlock(&vp->lock);
 }
 
@@ -635,7 +662,7 @@ static void vp_config_read(struct pci_dev *pdev, uint32_t off, uint8_t *data, ui
 	if (!vp_touches_data(vp, off, len) || !vp_cfg_window(vp, &woff, &wlen))
 		return;
 	pthread_mutex_lock(&vp->lock);
-	vp_bar_locked(vp, woff, window, wlen, false);
+	vp_bar_dispatch(vp, pdev->cfg[vp->cfg_cap + VP_CAP_BAR], woff, window, wlen, false);
 	pthread_mutex_unlock(&vp->lock);
 	for (uint32_t i = 0; i < len; i++)
 		if (off + i >= vp->cfg_cap + VP_CAP_DATA && off + i < vp->cfg_cap + VP_CAP_DATA + 4)
@@ -649,7 +676,7 @@ static const struct pci_dev_ops vp_pci_ops = {
     .config_read = vp_config_read,
 };
 
-static int vp_add_cap(struct pci_dev *pdev, uint8_t type, uint8_t len, uint32_t off,
+static int vp_add_cap(struct pci_dev *pdev, uint8_t type, uint8_t len, uint8_t bar, uint32_t off,
 		      uint32_t length)
 {
 	int cap = pci_dev_add_cap(pdev, PCI_CAP_ID_VNDR, len);
@@ -658,7 +685,7 @@ static int vp_add_cap(struct pci_dev *pdev, uint8_t type, uint8_t len, uint32_t 
 		return cap;
 	pdev->cfg[cap + 2] = len;
 	pdev->cfg[cap + 3] = type;
-	pdev->cfg[cap + VP_CAP_BAR] = VP_BAR;
+	pdev->cfg[cap + VP_CAP_BAR] = bar;
 	pci_cfg_set32(pdev->cfg + cap + VP_CAP_OFFSET, off);
 	pci_cfg_set32(pdev->cfg + cap + VP_CAP_LENGTH, length);
 	return cap;
@@ -694,20 +721,23 @@ static int vp_setup_pci(struct virtio_pci *vp, const struct irq_chip *irq)
 			    VP_MSIX_OFF, VP_PBA_OFF);
 	if (ret)
 		return ret;
-	if (vp_add_cap(pdev, VP_CAP_COMMON, VP_CAP_LEN, VP_COMMON_OFF, VP_COMMON_LEN) < 0 ||
-	    vp_add_cap(pdev, VP_CAP_ISR, VP_CAP_LEN, VP_ISR_OFF, 1) < 0 ||
-	    (vdev->ops->config_size && vp_add_cap(pdev, VP_CAP_DEVICE, VP_CAP_LEN, VP_DEVICE_OFF,
-						  vdev->ops->config_size) < 0))
+	ret = pci_dev_add_bar(pdev, VP_IO_BAR, PCI_BAR_IO, VP_IO_BAR_SIZE);
+	if (ret)
+		return ret;
+	if (vp_add_cap(pdev, VP_CAP_COMMON, VP_CAP_LEN, VP_BAR, VP_COMMON_OFF, VP_COMMON_LEN) < 0 ||
+	    vp_add_cap(pdev, VP_CAP_ISR, VP_CAP_LEN, VP_BAR, VP_ISR_OFF, 1) < 0 ||
+	    (vdev->ops->config_size && vp_add_cap(pdev, VP_CAP_DEVICE, VP_CAP_LEN, VP_BAR,
+						  VP_DEVICE_OFF, vdev->ops->config_size) < 0))
 		return -ENOSPC;
-	cap = vp_add_cap(pdev, VP_CAP_NOTIFY, VP_CAP_NOTIFY_LEN, VP_NOTIFY_OFF, VP_NOTIFY_LEN);
-	if (cap < 0)
-		return cap;
-	pci_cfg_set32(pdev->cfg + cap + VP_CAP_LEN, 0); /* notify_off_multiplier */
-	cap = vp_add_cap(pdev, VP_CAP_PCI_CFG, VP_CAP_PCI_CFG_LEN, 0, 0);
+	/* The port one first: see the top of this file. notify_off_multiplier stays 0. */
+	if (vp_add_cap(pdev, VP_CAP_NOTIFY, VP_CAP_NOTIFY_LEN, VP_IO_BAR, 0, VP_NOTIFY_LEN) < 0 ||
+	    vp_add_cap(pdev, VP_CAP_NOTIFY, VP_CAP_NOTIFY_LEN, VP_BAR, VP_NOTIFY_OFF,
+		       VP_NOTIFY_LEN) < 0)
+		return -ENOSPC;
+	cap = vp_add_cap(pdev, VP_CAP_PCI_CFG, VP_CAP_PCI_CFG_LEN, 0, 0, 0);
 	if (cap < 0)
 		return cap;
 	vp->cfg_cap = (unsigned int)cap;
-	pdev->cfg[cap + VP_CAP_BAR] = 0;
 	pdev->wmask[cap + VP_CAP_BAR] = 0xff;
 	memset(pdev->wmask + cap + VP_CAP_OFFSET, 0xff, 12); /* offset, length, data */
 	return 0;
@@ -719,7 +749,9 @@ static void vp_destroy(struct device *dev)
 	struct virtio_dev *vdev = vp->vdev;
 
 	if (vp->notify_addr != PCI_BAR_UNMAPPED)
-		vp_ioeventfds(vp, vp->notify_addr, false);
+		vp_ioeventfds(vp, false, vp->notify_addr, false);
+	if (vp->notify_port != PCI_BAR_UNMAPPED)
+		vp_ioeventfds(vp, true, vp->notify_port, false);
 	for (uint16_t q = 0; vp->kicks && q < vdev->nr_queues; q++) {
 		if (vp->kicks[q].fd < 0)
 			continue;
@@ -766,6 +798,7 @@ int virtio_pci_create(struct device **list, struct pci_host *host, const struct 
 	vp->irq = irq;
 	vp->ctl_fd = -1;
 	vp->notify_addr = PCI_BAR_UNMAPPED;
+	vp->notify_port = PCI_BAR_UNMAPPED;
 	ret = -pthread_mutex_init(&vp->lock, NULL);
 	if (ret) {
 		free(vp);

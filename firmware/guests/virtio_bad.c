@@ -110,6 +110,20 @@ static void bad_queue_size(struct bad *b, uint16_t bad_size)
 	bad_good_request(b, "after the reset");
 }
 
+/*
+ * Writes v to the notify register of the selected queue: in the first notify region
+ * (a port with kvmrun) or, with mem, in the first one in memory.
+ */
+static void bad_notify(struct bad *b, bool mem, uint16_t v)
+{
+	uint64_t off = fw_vcommon_read16(&b->d, VPCI_Q_NOTIFY_OFF);
+
+	if (mem)
+		fw_notify_write(false, b->d.notify_mem + off * b->d.notify_mem_mul, v);
+	else
+		fw_notify_write(b->d.notify_io, b->d.notify + off * b->d.notify_mul, v);
+}
+
 /* Rings at desc/avail/used; DRIVER_OK must then report NEEDS_RESET. */
 static void bad_rings(struct bad *b, uint64_t desc, uint64_t avail, uint64_t used)
 {
@@ -123,8 +137,7 @@ static void bad_rings(struct bad *b, uint64_t desc, uint64_t avail, uint64_t use
 	fw_virtio_driver_ok(&b->d);
 	/* A kick too, for a device that checks the rings only when it looks at them. */
 	fw_vcommon_write16(&b->d, VPCI_Q_SELECT, 0);
-	mmio_write16(b->d.notify + (uint64_t)fw_vcommon_read16(&b->d, VPCI_Q_NOTIFY_OFF) *
-					  b->d.notify_mul, 0);
+	bad_notify(b, false, 0);
 	bad_expect_needs_reset(b);
 }
 
@@ -167,6 +180,24 @@ static void bad_fill_table(struct bad *b, uint8_t *t, unsigned int n)
 			 (uint16_t)(i + 1));
 }
 
+/* One read and one write of zero, `width` bytes at port. */
+static void bad_port_access(uint16_t port, unsigned int width)
+{
+	switch (width) {
+	case 1:
+		(void)inb(port);
+		outb(port, 0);
+		break;
+	case 2:
+		(void)inw(port);
+		outw(port, 0);
+		break;
+	default:
+		(void)inl(port);
+		outl(port, 0);
+	}
+}
+
 /* One read and one write of zero, `width` bytes at a. */
 static void bad_access(uint64_t a, unsigned int width)
 {
@@ -191,8 +222,9 @@ static void bad_access(uint64_t a, unsigned int width)
 
 /*
  * Widths 1, 2, 4 and 8 (a read and a write of zero each) at every offset of
- * every memory BAR, the last ones running past its end. Each access is a VM
- * exit: about 260,000 for a 32 KiB BAR.
+ * every memory BAR, and 1, 2 and 4 at every port of every I/O BAR, the last
+ * ones running past its end. Each access is a VM exit: about 260,000 for a
+ * 32 KiB BAR.
  */
 static void bad_bar_widths(struct bad *b)
 {
@@ -204,15 +236,20 @@ static void bad_bar_widths(struct bad *b)
 
 		if (!base)
 			continue;
-		for (uint64_t off = 0; off < b->d.bar_size[i]; off++)
+		for (uint64_t off = 0; b->d.bar_io[i] && off < b->d.bar_size[i]; off++)
+			for (unsigned int w = 0; w < 3; w++) {
+				bad_port_access((uint16_t)(base + off), widths[w]);
+				accesses += 2;
+			}
+		for (uint64_t off = 0; !b->d.bar_io[i] && off < b->d.bar_size[i]; off++)
 			for (unsigned int w = 0; w < FW_ARRAY_SIZE(widths); w++) {
 				bad_access(base + off, widths[w]);
 				accesses += 2;
 			}
-		fw_printf("%s: BAR%u (%lu bytes) done\n", b->name, i,
-			  (unsigned long)b->d.bar_size[i]);
+		fw_printf("%s: BAR%u (%lu %s) done\n", b->name, i, (unsigned long)b->d.bar_size[i],
+			  b->d.bar_io[i] ? "ports" : "bytes");
 	}
-	FW_CHECK(accesses, "no memory BAR");
+	FW_CHECK(accesses, "no BAR");
 	fw_printf("%s: %u accesses survived\n", b->name, accesses);
 }
 
@@ -456,8 +493,15 @@ static void bad_run(struct bad *b)
 	} else if (!strncmp(c, "queue-after-driver-ok", 40)) {
 		bad_after_driver_ok(b);
 	} else if (!strncmp(c, "notify-out-of-range", 40)) {
+		/* Through the first notify cap: kvmrun's is a port. */
 		bad_setup(b, 0);
-		mmio_write16(b->q.notify_addr, (uint16_t)(fw_vcommon_read16(&b->d, VPCI_NUM_QUEUES) + 3));
+		FW_CHECK(b->d.notify_io, "the first notify region is not a port");
+		bad_notify(b, false, (uint16_t)(fw_vcommon_read16(&b->d, VPCI_NUM_QUEUES) + 3));
+		bad_expect_needs_reset(b);
+	} else if (!strncmp(c, "notify-out-of-range-mmio", 40)) {
+		bad_setup(b, 0);
+		FW_CHECK(b->d.notify_mem, "no notify region in memory");
+		bad_notify(b, true, (uint16_t)(fw_vcommon_read16(&b->d, VPCI_NUM_QUEUES) + 3));
 		bad_expect_needs_reset(b);
 	} else if (!strncmp(c, "desc-loop", 40)) {
 		bad_setup(b, 0);

@@ -86,11 +86,15 @@ struct fw_vring_mem {
 struct fw_vdev {
 	unsigned int dev, fn;         /* on bus 0 */
 	uint16_t virtio_id;
-	uint64_t bar[6];              /* assigned addresses (0: none) */
+	uint64_t bar[6];              /* assigned addresses, or ports (0: none) */
 	uint64_t bar_size[6];
+	bool bar_io[6];               /* an I/O BAR: bar[] is its first port */
 	uint64_t common, isr, device, notify; /* absolute addresses of the regions */
 	uint32_t common_len, isr_len, device_len, notify_len;
 	uint32_t notify_mul;
+	bool notify_io;               /* notify is a port (the first notify cap, as Linux takes) */
+	uint64_t notify_mem;          /* the first notify region in memory (0: none) */
+	uint32_t notify_mem_mul;
 	uint64_t features;            /* offered by the device */
 	uint64_t negotiated;
 };
@@ -104,13 +108,15 @@ struct fw_vq {
 	uint16_t avail_idx;   /* next free slot (free-running) */
 	uint16_t last_used;   /* used entries consumed */
 	uint64_t notify_addr;
+	bool notify_io;       /* notify_addr is a port */
 };
 
 /*
  * Finds the first function on bus 0 with vendor 1af4 and device 1040 + id,
  * gives its memory BARs addresses (64-bit ones above 4 GiB, past the RAM in
- * si's memory map; 32-bit ones in the window at 0xc0000000), enables memory
- * decoding and bus mastering and reads its virtio capabilities. 0 or -1.
+ * si's memory map; 32-bit ones in the window at 0xc0000000), keeps its I/O
+ * BARs where kvmrun put them, enables memory and I/O decoding and bus
+ * mastering and reads its virtio capabilities. 0 or -1.
  */
 int fw_virtio_find(struct fw_vdev *d, const struct fw_start_info *si, uint16_t virtio_id);
 
@@ -134,6 +140,8 @@ int fw_virtio_init(struct fw_vdev *d, struct fw_vq *q, uint64_t wanted, uint16_t
 /* Puts a chain head on the avail ring (barriers included) and notifies the queue. */
 void fw_vq_submit(const struct fw_vdev *d, struct fw_vq *q, uint16_t head);
 void fw_vq_notify(const struct fw_vdev *d, const struct fw_vq *q);
+/* A 16-bit write to a notify register: port @reg when @io, else memory. */
+void fw_notify_write(bool io, uint64_t reg, uint16_t v);
 /*
  * Polls the used ring for the next entry. 0 with *id and *len filled; -1 when the
  * device sets NEEDS_RESET first, or after `spins` polls of memory (0: no limit).

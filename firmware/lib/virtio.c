@@ -10,6 +10,7 @@
 #define PCI_BAR0 0x10
 #define PCI_CAP_PTR 0x34
 #define PCI_CAP_ID_VNDR 0x09
+#define PCI_CMD_IO 0x1
 #define PCI_CMD_MEM 0x2
 #define PCI_CMD_MASTER 0x4
 
@@ -83,16 +84,25 @@ static void fw_assign_bars(struct fw_vdev *d, const struct fw_start_info *si)
 	uint64_t next32 = FW_MMIO32_BASE + d->dev * FW_MMIO_PER_DEV;
 	uint16_t cmd = pci_read16(0, d->dev, d->fn, PCI_COMMAND);
 
-	pci_write16(0, d->dev, d->fn, PCI_COMMAND, cmd & (uint16_t)~(PCI_CMD_MEM | 1));
+	pci_write16(0, d->dev, d->fn, PCI_COMMAND, cmd & (uint16_t)~(PCI_CMD_MEM | PCI_CMD_IO));
 	for (unsigned int i = 0; i < 6; i++) {
 		unsigned int off = PCI_BAR0 + 4 * i;
 		uint32_t orig = pci_read32(0, d->dev, d->fn, off);
 		bool is64 = (orig & 6) == 4;
 		uint64_t mask, size, addr;
 
-		if (orig & 1)
-			continue; /* I/O BAR: unused here */
 		pci_write32(0, d->dev, d->fn, off, 0xffffffff);
+		if (orig & 1) {
+			/* I/O BAR: stays at kvmrun's port; its size from the bits that stuck. */
+			size = (uint16_t)(~(pci_read32(0, d->dev, d->fn, off) & ~3U) + 1);
+			pci_write32(0, d->dev, d->fn, off, orig);
+			if (size && orig & ~3U) {
+				d->bar[i] = orig & ~3U;
+				d->bar_size[i] = size;
+				d->bar_io[i] = true;
+			}
+			continue;
+		}
 		mask = pci_read32(0, d->dev, d->fn, off) & ~0xfULL;
 		if (is64 && i < 5) {
 			pci_write32(0, d->dev, d->fn, off + 4, 0xffffffff);
@@ -122,7 +132,7 @@ static void fw_assign_bars(struct fw_vdev *d, const struct fw_start_info *si)
 		if (is64)
 			i++;
 	}
-	pci_write16(0, d->dev, d->fn, PCI_COMMAND, cmd | PCI_CMD_MEM | PCI_CMD_MASTER);
+	pci_write16(0, d->dev, d->fn, PCI_COMMAND, cmd | PCI_CMD_MEM | PCI_CMD_IO | PCI_CMD_MASTER);
 }
 
 static int fw_read_caps(struct fw_vdev *d)
@@ -146,6 +156,12 @@ static int fw_read_caps(struct fw_vdev *d)
 		if (bar >= 6 || !d->bar[bar] || (uint64_t)off + len > d->bar_size[bar])
 			continue;
 		addr = d->bar[bar] + off;
+		if (type == VCAP_NOTIFY && !d->bar_io[bar] && !d->notify_mem) {
+			d->notify_mem = addr;
+			d->notify_mem_mul = pci_read32(0, d->dev, d->fn, ptr + 16);
+		}
+		if (d->bar_io[bar] && type != VCAP_NOTIFY)
+			continue; /* only notification is served by port here */
 		if (type == VCAP_COMMON && !d->common) {
 			d->common = addr;
 			d->common_len = len;
@@ -153,6 +169,7 @@ static int fw_read_caps(struct fw_vdev *d)
 			d->notify = addr;
 			d->notify_len = len;
 			d->notify_mul = pci_read32(0, d->dev, d->fn, ptr + 16);
+			d->notify_io = d->bar_io[bar];
 		} else if (type == VCAP_ISR && !d->isr) {
 			d->isr = addr;
 			d->isr_len = len;
@@ -248,6 +265,7 @@ int fw_virtio_queue_setup(struct fw_vdev *d, struct fw_vq *q, uint16_t index, ui
 	q->avail = (struct vring_avail *)mem->avail;
 	q->used = (struct vring_used *)mem->used;
 	q->notify_addr = d->notify + (uint64_t)fw_vcommon_read16(d, VPCI_Q_NOTIFY_OFF) * d->notify_mul;
+	q->notify_io = d->notify_io;
 	fw_vcommon_write64(d, VPCI_Q_DESC, (uint64_t)(uintptr_t)q->desc);
 	fw_vcommon_write64(d, VPCI_Q_DRIVER, (uint64_t)(uintptr_t)q->avail);
 	fw_vcommon_write64(d, VPCI_Q_DEVICE, (uint64_t)(uintptr_t)q->used);
@@ -271,11 +289,19 @@ int fw_virtio_init(struct fw_vdev *d, struct fw_vq *q, uint64_t wanted, uint16_t
 	return 0;
 }
 
+void fw_notify_write(bool io, uint64_t reg, uint16_t v)
+{
+	if (io)
+		outw((uint16_t)reg, v);
+	else
+		mmio_write16(reg, v);
+}
+
 void fw_vq_notify(const struct fw_vdev *d, const struct fw_vq *q)
 {
 	(void)d;
 	fw_barrier();
-	mmio_write16(q->notify_addr, q->index);
+	fw_notify_write(q->notify_io, q->notify_addr, q->index);
 }
 
 void fw_vq_submit(const struct fw_vdev *d, struct fw_vq *q, uint16_t head)

@@ -44,12 +44,13 @@ struct irq_chip_ops {
 	void (*msi_fire)(void *opaque, struct irq_msi *msi);
 	void (*msi_destroy)(void *opaque, struct irq_msi *msi);
 	/*
-	 * Have guest writes of len bytes to MMIO address addr (with data equal to
-	 * datamatch, little endian) signal eventfd fd instead of exiting (assign),
-	 * or stop that (!assign). Other writes still reach the MMIO bus.
+	 * Have guest writes of len bytes to MMIO address addr, or to port addr when
+	 * pio, (with data equal to datamatch, little endian) signal eventfd fd
+	 * instead of exiting (assign), or stop that (!assign). Other writes still
+	 * reach the MMIO or port bus.
 	 */
-	int (*ioeventfd)(void *opaque, int fd, uint64_t addr, uint32_t len, uint64_t datamatch,
-			 bool assign);
+	int (*ioeventfd)(void *opaque, int fd, bool pio, uint64_t addr, uint32_t len,
+			 uint64_t datamatch, bool assign);
 };
 
 struct irq_chip {

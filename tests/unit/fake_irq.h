@@ -11,7 +11,7 @@
 #include "kvmrun/irq.h"
 
 #define FAKE_MAX_MSI 64
-#define FAKE_MAX_IOEVENTFD 16
+#define FAKE_MAX_IOEVENTFD 64
 
 struct irq_msi {
 	unsigned int index;
@@ -19,6 +19,7 @@ struct irq_msi {
 
 struct fake_ioeventfd {
 	int fd;
+	bool pio;
 	uint64_t addr, datamatch;
 	uint32_t len;
 };
@@ -86,24 +87,25 @@ static void fake_msi_destroy(void *opaque, struct irq_msi *m)
 	f->routed[m->index] = false;
 }
 
-static int fake_ioeventfd(void *opaque, int fd, uint64_t addr, uint32_t len, uint64_t datamatch,
-			  bool assign)
+static int fake_ioeventfd(void *opaque, int fd, bool pio, uint64_t addr, uint32_t len,
+			  uint64_t datamatch, bool assign)
 {
 	struct fake_irq *f = opaque;
 
 	if (assign) {
 		for (unsigned int i = 0; i < f->nr_io; i++)
-			if (f->io[i].addr == addr && f->io[i].datamatch == datamatch)
+			if (f->io[i].pio == pio && f->io[i].addr == addr &&
+			    f->io[i].datamatch == datamatch)
 				return -EEXIST;
 		if (f->nr_io == FAKE_MAX_IOEVENTFD)
 			return -ENOSPC;
-		f->io[f->nr_io++] = (struct fake_ioeventfd){fd, addr, datamatch, len};
+		f->io[f->nr_io++] = (struct fake_ioeventfd){fd, pio, addr, datamatch, len};
 		f->io_assigns++;
 		return 0;
 	}
 	for (unsigned int i = 0; i < f->nr_io; i++) {
-		if (f->io[i].fd == fd && f->io[i].addr == addr && f->io[i].datamatch == datamatch &&
-		    f->io[i].len == len) {
+		if (f->io[i].fd == fd && f->io[i].pio == pio && f->io[i].addr == addr &&
+		    f->io[i].datamatch == datamatch && f->io[i].len == len) {
 			f->io[i] = f->io[--f->nr_io];
 			f->io_deassigns++;
 			return 0;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Devices behind the PCI host: BAR placement, sizing, memory-enable gating, BARs the
+ * Devices behind the PCI host: BAR placement, sizing, memory- and I/O-enable gating, BARs the
  * guest moves (routing follows, the device hears of it), accesses of every width at
  * every offset of config space and of the BARs, read-only fields, the capability list.
  */
@@ -24,6 +24,9 @@
 #define W64_SIZE 0x400000000ULL
 #define BAR0_SIZE 0x1000ULL
 #define BAR2_SIZE 0x4000ULL
+#define BAR5_SIZE 16 /* I/O */
+#define IO LAYOUT_PCI_IO_MIN
+#define IO_SIZE (LAYOUT_PCI_IO_MAX - LAYOUT_PCI_IO_MIN + 1)
 
 struct fake_dev {
 	struct pci_dev pci;
@@ -97,7 +100,9 @@ static int setup(void **state)
 				       .mmio32 = W32,
 				       .mmio32_size = W32_SIZE,
 				       .mmio64 = W64,
-				       .mmio64_size = W64_SIZE};
+				       .mmio64_size = W64_SIZE,
+				       .io = IO,
+				       .io_size = IO_SIZE};
 
 	if (!f)
 		return -1;
@@ -108,6 +113,7 @@ static int setup(void **state)
 	pci_dev_init(&f->fd.pci, &fake_ops, 0x1234, 0x5678, 3, 0xff0000, 0x1af4, 0x42);
 	if (pci_dev_add_bar(&f->fd.pci, 0, PCI_BAR_MEM32, BAR0_SIZE) ||
 	    pci_dev_add_bar(&f->fd.pci, 2, PCI_BAR_MEM64, BAR2_SIZE) ||
+	    pci_dev_add_bar(&f->fd.pci, 5, PCI_BAR_IO, BAR5_SIZE) ||
 	    pci_host_add_device(f->host, &f->fd.pci))
 		return -1;
 	*state = f;
@@ -221,6 +227,13 @@ static void test_bad_bars(void **state)
 	assert_int_equal(pci_dev_add_bar(&d, 0, PCI_BAR_MEM64, 4096), 0);
 	assert_int_equal(pci_dev_add_bar(&d, 1, PCI_BAR_MEM32, 4096), -EINVAL);
 	assert_int_equal(pci_dev_add_bar(&d, 0, PCI_BAR_MEM32, 4096), -EINVAL);
+	/* I/O BARs: 4 to 256 ports, a power of two. */
+	assert_int_equal(pci_dev_add_bar(&d, 2, PCI_BAR_IO, 2), -EINVAL);
+	assert_int_equal(pci_dev_add_bar(&d, 2, PCI_BAR_IO, 12), -EINVAL);
+	assert_int_equal(pci_dev_add_bar(&d, 2, PCI_BAR_IO, 512), -EINVAL);
+	assert_int_equal(pci_dev_add_bar(&d, 2, PCI_BAR_IO, 256), 0);
+	assert_int_equal(pci_dev_add_bar(&d, 3, PCI_BAR_IO, 4), 0);
+	assert_int_equal(pci_dev_add_bar(&d, 3, PCI_BAR_IO, 4), -EINVAL);
 }
 
 static void test_sizing(void **state)
@@ -381,6 +394,104 @@ static void test_config_every_offset(void **state)
 	assert_true(f->fd.cfg_writes > 0);
 }
 
+static void test_io_bar(void **state)
+{
+	struct fixture *f = *state;
+	static const uint32_t widths[] = {1, 2, 4, 8};
+	uint32_t port = cfg_rd(f, 0x24, 4) & ~0x3U;
+	uint32_t b0 = cfg_rd(f, 0x10, 4);
+
+	/* Placed in the I/O window, aligned to its size, bit 0 set. */
+	assert_int_equal(cfg_rd(f, 0x24, 4) & 0x3, 0x1);
+	assert_true(port >= IO && port + BAR5_SIZE <= IO + IO_SIZE);
+	assert_int_equal(port % BAR5_SIZE, 0);
+	/* Sizing: the flag bit stays. */
+	cfg_wr(f, 0x24, 4, 0xffffffff);
+	assert_int_equal(cfg_rd(f, 0x24, 4), (uint32_t) ~(BAR5_SIZE - 1) | 1);
+	cfg_wr(f, 0x24, 4, port);
+	assert_int_equal(cfg_rd(f, 0x24, 4), port | 1);
+	/* Memory space on: the I/O BAR still decodes nowhere. */
+	cfg_wr(f, 0x04, 2, 0x2);
+	assert_int_equal(f->fd.moves, 2);
+	assert_int_equal(rd(&f->pio, port, 1), 0xff);
+	assert_int_equal(f->fd.accesses, 0);
+	/* I/O space on alone: only the I/O BAR decodes, and only on the port bus. */
+	cfg_wr(f, 0x04, 2, 0x1);
+	assert_int_equal(f->fd.moved_bar, 5);
+	assert_int_equal(f->fd.moved_to, port);
+	assert_int_equal(rd(&f->mmio, b0, 4), 0xffffffff);
+	assert_int_equal(f->fd.accesses, 0);
+	assert_int_equal(rd(&f->pio, port + 2, 2), (3 ^ 0x50) << 8 | (2 ^ 0x50));
+	assert_int_equal(f->fd.last_bar, 5);
+	assert_int_equal(f->fd.last_off, 2);
+	wr(&f->pio, port + 4, 4, 0x12345678);
+	assert_true(f->fd.last_write);
+	assert_int_equal(f->fd.last_data, 0x12345678);
+	/* Every width at every offset, running past the end too. */
+	for (uint64_t off = 0; off < BAR5_SIZE + 8; off++) {
+		for (unsigned int w = 0; w < 4; w++) {
+			uint32_t len = widths[w];
+			unsigned int before = f->fd.accesses;
+			uint64_t v = rd(&f->pio, port + off, len);
+			bool inside = off + len <= BAR5_SIZE;
+
+			assert_int_equal(f->fd.accesses, before + inside);
+			if (!inside)
+				assert_true(v == (len == 8 ? ~0ULL : (1ULL << (8 * len)) - 1));
+			wr(&f->pio, port + off, len, ~0ULL);
+			assert_int_equal(f->fd.accesses, before + 2 * inside);
+		}
+	}
+	/* Moved by the guest; below the window or above 0xffff: nowhere. */
+	cfg_wr(f, 0x24, 4, 0x8000);
+	assert_int_equal(f->fd.moved_to, 0x8000);
+	assert_int_equal(rd(&f->pio, 0x8001, 1), 1 ^ 0x50);
+	assert_int_equal(rd(&f->pio, port, 1), 0xff);
+	cfg_wr(f, 0x24, 4, 0x800);
+	assert_int_equal(f->fd.moved_to, PCI_BAR_UNMAPPED);
+	cfg_wr(f, 0x24, 4, 0x10000);
+	assert_int_equal(f->fd.moved_to, PCI_BAR_UNMAPPED);
+	cfg_wr(f, 0x24, 4, 0xfff0);
+	assert_int_equal(f->fd.moved_to, 0xfff0);
+	cfg_wr(f, 0x04, 2, 0);
+	assert_int_equal(f->fd.moved_to, PCI_BAR_UNMAPPED);
+	f->fd.accesses = 0;
+	assert_int_equal(rd(&f->pio, 0xfff0, 4), 0xffffffff);
+	assert_int_equal(f->fd.accesses, 0);
+}
+
+/* A host without an I/O window leaves I/O BARs at 0, decoding nowhere. */
+static void test_no_io_window(void **state)
+{
+	struct pci_host_windows win = {.ecam = ECAM, .mmio32 = W32, .mmio32_size = W32_SIZE};
+	struct bus pio, mmio;
+	struct device *devs = NULL;
+	struct pci_host *host;
+	struct fake_dev *d = calloc(1, sizeof(*d));
+
+	(void)state;
+	assert_non_null(d);
+	bus_init(&pio, "pio");
+	bus_init(&mmio, "mmio");
+	assert_int_equal(pci_host_create(&devs, &host, &pio, &mmio, &win), 0);
+	pci_dev_init(&d->pci, &fake_ops, 1, 2, 0, 0, 0, 0);
+	assert_int_equal(pci_dev_add_bar(&d->pci, 0, PCI_BAR_IO, 4), 0);
+	assert_int_equal(pci_host_add_device(host, &d->pci), 0);
+	assert_int_equal(rd(&mmio, cfg_addr(1, 0x10), 4), 1);
+	wr(&mmio, cfg_addr(1, 0x04), 2, 1);
+	assert_int_equal(d->moves, 0);
+	assert_int_equal(rd(&pio, 0, 1), 0xff);
+	devices_destroy(&devs);
+	free(d);
+	/* An I/O window outside the 64 KiB of ports is refused. */
+	win.io = 0xf000;
+	win.io_size = 0x2000;
+	assert_int_equal(pci_host_create(&devs, &host, &pio, &mmio, &win), -EINVAL);
+	win.io = 0x10000;
+	win.io_size = 1;
+	assert_int_equal(pci_host_create(&devs, &host, &pio, &mmio, &win), -EINVAL);
+}
+
 static void test_cap_list(void **state)
 {
 	struct pci_dev d;
@@ -440,6 +551,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_move, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bar_widths_every_offset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_every_offset, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_io_bar, setup, teardown),
+	    cmocka_unit_test(test_no_io_window),
 	    cmocka_unit_test(test_cap_list),
 	    cmocka_unit_test(test_mmio64_layout),
 	};

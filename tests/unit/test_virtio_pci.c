@@ -3,7 +3,8 @@
  * The virtio-pci transport through the PCI host and the buses, with a fake device, a
  * fake irq chip and fake guest RAM; the event loop runs on a thread of its own, as in
  * the VMM. Status machine, feature negotiation, queue registers, notifications,
- * interrupts, reset, the PCI configuration access capability, hostile accesses.
+ * interrupts (notify register in port and memory space), reset, the PCI configuration
+ * access capability, hostile accesses.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -78,7 +79,9 @@ struct fixture {
 	uint8_t *ram;
 	struct fake_vdev *fd;
 	uint64_t bar;
-	unsigned int caps[6]; /* config offset of each virtio cap by cfg_type */
+	uint16_t port;	      /* the I/O BAR */
+	unsigned int caps[6]; /* config offset of the first virtio cap of each cfg_type */
+	unsigned int notify_mem_cap; /* the second notify cap */
 	unsigned int msix_cap;
 };
 
@@ -167,6 +170,19 @@ static uint64_t rd(struct fixture *f, uint64_t addr, uint32_t len)
 static void wr(struct fixture *f, uint64_t addr, uint32_t len, uint64_t v)
 {
 	bus_access(&f->mmio, addr, (uint8_t *)&v, len, true);
+}
+
+static uint64_t io_rd(struct fixture *f, uint64_t port, uint32_t len)
+{
+	uint64_t v = 0;
+
+	bus_access(&f->pio, port, (uint8_t *)&v, len, false);
+	return v;
+}
+
+static void io_wr(struct fixture *f, uint64_t port, uint32_t len, uint64_t v)
+{
+	bus_access(&f->pio, port, (uint8_t *)&v, len, true);
 }
 
 static uint32_t cfg_rd(struct fixture *f, unsigned int reg, uint32_t len)
@@ -274,7 +290,9 @@ static int setup(void **state)
 				       .mmio32 = LAYOUT_PCI_MMIO32,
 				       .mmio32_size = LAYOUT_PCI_MMIO32_SIZE,
 				       .mmio64 = W64,
-				       .mmio64_size = 1ULL << 32};
+				       .mmio64_size = 1ULL << 32,
+				       .io = LAYOUT_PCI_IO_MIN,
+				       .io_size = LAYOUT_PCI_IO_MAX - LAYOUT_PCI_IO_MIN + 1};
 	unsigned int p;
 
 	if (!f)
@@ -299,15 +317,20 @@ static int setup(void **state)
 		f->fd->config[i] = (uint8_t)(0xa0 + i);
 	if (virtio_pci_create(&f->devs, f->host, &f->irq.chip, &f->fd->vdev))
 		return -1;
-	/* Find the capabilities and turn memory decoding on, as a driver would. */
+	/* Find the capabilities and turn memory and I/O decoding on, as a driver would. */
 	for (p = cfg_rd(f, 0x34, 1); p; p = cfg_rd(f, p + 1, 1)) {
+		unsigned int t = cfg_rd(f, p + 3, 1);
+
 		if (cfg_rd(f, p, 1) == 0x11)
 			f->msix_cap = p;
-		else if (cfg_rd(f, p, 1) == 0x09 && cfg_rd(f, p + 3, 1) < 6)
-			f->caps[cfg_rd(f, p + 3, 1)] = p;
+		else if (cfg_rd(f, p, 1) == 0x09 && t < 6 && !f->caps[t])
+			f->caps[t] = p;
+		else if (cfg_rd(f, p, 1) == 0x09 && t == 2)
+			f->notify_mem_cap = p;
 	}
 	f->bar = (cfg_rd(f, 0x10, 4) & ~0xfULL) | (uint64_t)cfg_rd(f, 0x14, 4) << 32;
-	cfg_wr(f, 0x04, 2, 0x6);
+	f->port = (uint16_t)(cfg_rd(f, 0x18, 4) & ~0x3U);
+	cfg_wr(f, 0x04, 2, 0x7);
 	if (pthread_create(&f->loop_thread, NULL, loop_main, f->loop))
 		return -1;
 	*state = f;
@@ -347,13 +370,31 @@ static void test_identity_and_caps(void **state)
 	assert_int_equal(cfg_rd(f, f->msix_cap + 2, 2) & 0x7ff, NQ); /* NQ + 1 vectors */
 	for (unsigned int t = 1; t <= 5; t++) {
 		assert_int_not_equal(f->caps[t], 0);
-		assert_int_equal(cfg_rd(f, f->caps[t] + 4, 1), 0); /* BAR 0 */
+		assert_int_equal(cfg_rd(f, f->caps[t] + 4, 1), t == 2 ? 2 : 0); /* BAR */
 	}
 	assert_int_equal(cap_field(f, 1, 12), 0x40);
 	assert_int_equal(cap_field(f, 3, 12), 1);
 	assert_int_equal(cap_field(f, 4, 12), CFG_SIZE);
+	/*
+	 * Two notify caps, the port one first (a driver takes the first it can map), both
+	 * with notify_off_multiplier 0: one 2-byte register for every queue.
+	 */
+	assert_int_equal(cap_field(f, 2, 8), 0);
 	assert_int_equal(cap_field(f, 2, 12), 2);
-	assert_int_equal(cap_field(f, 2, 16), 0); /* notify_off_multiplier */
+	assert_int_equal(cap_field(f, 2, 16), 0);
+	assert_true(f->notify_mem_cap > f->caps[2]);
+	assert_int_equal(cfg_rd(f, f->notify_mem_cap + 4, 1), 0);
+	assert_int_equal(cfg_rd(f, f->notify_mem_cap + 8, 4), 0x3000);
+	assert_int_equal(cfg_rd(f, f->notify_mem_cap + 12, 4), 2);
+	assert_int_equal(cfg_rd(f, f->notify_mem_cap + 16, 4), 0);
+	/* BAR 2: 4 ports in the I/O window; sizing reads back the size. */
+	assert_int_equal(cfg_rd(f, 0x18, 4) & 0x3, 0x1);
+	assert_true(f->port >= LAYOUT_PCI_IO_MIN && f->port + 4 <= LAYOUT_PCI_IO_MAX + 1);
+	assert_int_equal(f->port % 4, 0);
+	cfg_wr(f, 0x18, 4, 0xffffffff);
+	assert_int_equal(cfg_rd(f, 0x18, 4), 0xfffffffd);
+	cfg_wr(f, 0x18, 4, f->port);
+	assert_int_equal(cfg_rd(f, 0x18, 4), f->port | 1U);
 	assert_int_equal(common_rd(f, NUM_QUEUES, 2), NQ);
 	/* Offered features include VERSION_1. */
 	common_wr(f, DFSEL, 4, 1);
@@ -548,10 +589,18 @@ static void test_queue_registers(void **state)
 	assert_false(f->fd->vdev.active);
 }
 
-static void test_activate_and_notify(void **state)
+/* A notify register write: at the port (pio) or the memory address. */
+static void kick(struct fixture *f, bool pio, uint64_t reg, uint32_t len, uint64_t v)
 {
-	struct fixture *f = *state;
-	uint64_t notify = f->bar + cap_field(f, 2, 8);
+	if (pio)
+		io_wr(f, reg, len, v);
+	else
+		wr(f, reg, len, v);
+}
+
+static void notify_through(struct fixture *f, bool pio)
+{
+	uint64_t reg = pio ? f->port : f->bar + cfg_rd(f, f->notify_mem_cap + 8, 4);
 
 	activate(f);
 	assert_int_equal(f->fd->activations, 1);
@@ -564,30 +613,44 @@ static void test_activate_and_notify(void **state)
 	 * Notifies that reach the register (any width) go to the loop, each once:
 	 * a doorbell the loop saw is not seen again without a new kick.
 	 */
-	wr(f, notify, 2, 1);
+	kick(f, pio, reg, 2, 1);
 	wait_event(f);
 	assert_int_equal(f->fd->notifies[1], 2);
-	wr(f, notify, 4, 0);
+	kick(f, pio, reg, 4, 0);
 	wait_event(f);
 	assert_int_equal(f->fd->notifies[0], 2);
 	assert_int_equal(f->fd->notifies[1], 2);
-	wr(f, notify, 1, 1);
+	kick(f, pio, reg, 1, 1);
 	wait_event(f);
 	assert_int_equal(f->fd->notifies[1], 3);
-	/* Reads of the notify region: zero. */
-	assert_int_equal(rd(f, notify, 2), 0);
+	/* Writes to the rest of the region are no kicks; reads see zero. */
+	for (uint32_t off = 1; off < 4; off++)
+		kick(f, pio, reg + off, 1, 0);
+	kick(f, pio, reg + 2, 2, 0);
+	assert_int_equal(pio ? io_rd(f, reg, 2) : rd(f, reg, 2), 0);
+	assert_int_equal(f->fd->notifies[0], 2);
 	/* A queue index out of range: NEEDS_RESET and a config interrupt. */
 	enable_msix(f);
-	wr(f, notify, 2, NQ);
+	kick(f, pio, reg, 2, NQ);
 	assert_int_equal(common_rd(f, STATUS, 1), ACK | DRV | FOK | DOK | NEEDS_RESET);
 	assert_int_equal(fake_fired(&f->irq, 0), 1);
 	assert_int_equal(rd(f, f->bar + cap_field(f, 3, 8), 1), 2);
-	wr(f, notify, 2, 0xffff);
+	kick(f, pio, reg, 2, 0xffff);
 	assert_int_equal(fake_fired(&f->irq, 0), 1); /* once */
 	do_reset(f);
 	assert_int_equal(f->fd->resets, 1);
 	assert_false(f->fd->vdev.active);
 	assert_int_equal(f->fd->vdev.vqs[0].size, 0);
+}
+
+static void test_notify_port(void **state)
+{
+	notify_through(*state, true);
+}
+
+static void test_notify_memory(void **state)
+{
+	notify_through(*state, false);
 }
 
 static void test_interrupts(void **state)
@@ -716,29 +779,56 @@ static void test_activate_refused(void **state)
 	assert_int_equal(f->fd->resets, 0); /* never active: nothing to reset */
 }
 
+/* How many doorbells KVM has at @addr (a port when @pio), one per queue index. */
+static unsigned int ioeventfds_at(struct fixture *f, bool pio, uint64_t addr)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < f->irq.nr_io; i++) {
+		if (f->irq.io[i].pio != pio || f->irq.io[i].addr != addr)
+			continue;
+		assert_int_equal(f->irq.io[i].len, 2);
+		assert_true(f->irq.io[i].datamatch < NQ);
+		n++;
+	}
+	return n;
+}
+
 static void test_ioeventfds_follow_bar(void **state)
 {
 	struct fixture *f = *state;
 	uint64_t moved = W64 + 0x10000000ULL;
+	uint16_t port = (uint16_t)(f->port + 0x100);
 
-	assert_int_equal(f->irq.nr_io, NQ);
-	for (unsigned int i = 0; i < f->irq.nr_io; i++) {
-		assert_int_equal(f->irq.io[i].addr, f->bar + 0x3000);
-		assert_int_equal(f->irq.io[i].len, 2);
-		assert_true(f->irq.io[i].datamatch < NQ);
-	}
+	assert_int_equal(f->irq.nr_io, 2 * NQ);
+	assert_int_equal(ioeventfds_at(f, false, f->bar + 0x3000), NQ);
+	assert_int_equal(ioeventfds_at(f, true, f->port), NQ);
 	cfg_wr(f, 0x10, 4, (uint32_t)moved | 4);
 	cfg_wr(f, 0x14, 4, (uint32_t)(moved >> 32));
-	assert_int_equal(f->irq.nr_io, NQ);
-	for (unsigned int i = 0; i < f->irq.nr_io; i++)
-		assert_int_equal(f->irq.io[i].addr, moved + 0x3000);
+	assert_int_equal(f->irq.nr_io, 2 * NQ);
+	assert_int_equal(ioeventfds_at(f, false, moved + 0x3000), NQ);
 	f->bar = moved;
 	assert_int_equal(common_rd(f, NUM_QUEUES, 2), NQ);
+	/* The I/O BAR moves on its own. */
+	cfg_wr(f, 0x18, 4, port);
+	assert_int_equal(ioeventfds_at(f, true, port), NQ);
+	assert_int_equal(ioeventfds_at(f, true, f->port), 0);
+	f->port = port;
+	/* Memory decoding off: only the port doorbells stay; I/O off: none. */
+	cfg_wr(f, 0x04, 2, 1);
+	assert_int_equal(f->irq.nr_io, NQ);
+	assert_int_equal(ioeventfds_at(f, true, port), NQ);
+	assert_int_equal(common_rd(f, NUM_QUEUES, 2), 0xffff);
 	cfg_wr(f, 0x04, 2, 0);
 	assert_int_equal(f->irq.nr_io, 0);
-	assert_int_equal(common_rd(f, NUM_QUEUES, 2), 0xffff);
-	cfg_wr(f, 0x04, 2, 2);
-	assert_int_equal(f->irq.nr_io, NQ);
+	assert_int_equal(io_rd(f, port, 2), 0xffff);
+	/* A port outside the window decodes nowhere. */
+	cfg_wr(f, 0x18, 4, 0x800);
+	cfg_wr(f, 0x04, 2, 1);
+	assert_int_equal(f->irq.nr_io, 0);
+	cfg_wr(f, 0x18, 4, port);
+	cfg_wr(f, 0x04, 2, 3);
+	assert_int_equal(f->irq.nr_io, 2 * NQ);
 }
 
 static void test_pci_cfg_window(void **state)
@@ -771,6 +861,22 @@ static void test_pci_cfg_window(void **state)
 	cfg_wr(f, c + 8, 4, 0xfffffffe);
 	cfg_wr(f, c + 16, 2, 0);
 	assert_int_equal(common_rd(f, STATUS, 1), ACK);
+	/* A window on the I/O BAR reaches the port notify register: a kick. */
+	common_wr(f, STATUS, 1, 0);
+	while (common_rd(f, STATUS, 1) != 0)
+		sched_yield();
+	activate(f);
+	cfg_wr(f, c + 4, 1, 2);
+	cfg_wr(f, c + 8, 4, 0);
+	cfg_wr(f, c + 12, 4, 2);
+	cfg_wr(f, c + 16, 2, 1);
+	wait_event(f);
+	assert_int_equal(f->fd->notifies[1], 2);
+	assert_int_equal(cfg_rd(f, c + 16, 2), 0);
+	cfg_wr(f, c + 8, 4, 4); /* past the I/O BAR: nothing */
+	cfg_wr(f, c + 16, 2, 0);
+	assert_int_equal(f->fd->notifies[0], 1);
+	assert_int_equal(common_rd(f, STATUS, 1), ACK | DRV | FOK | DOK);
 	/* The cap's type and length stay read-only. */
 	cfg_wr(f, c + 2, 2, 0xffff);
 	assert_int_equal(cfg_rd(f, c + 2, 2), 5 << 8 | 20);
@@ -818,6 +924,23 @@ static void test_every_offset_every_width(void **state)
 	assert_int_equal(f->fd->config[0], 0x55);
 	/* Past the BAR: all ones from the host. */
 	assert_int_equal(rd(f, f->bar + 0x7ffc, 8), ~0ULL);
+	/*
+	 * The I/O BAR, widths 1, 2 and 4 (ports have no 8-byte access): reads inside see
+	 * zero, past its end all ones; writes of all ones anywhere but the register at 0
+	 * are ignored, and that register was tested above.
+	 */
+	for (uint64_t off = 0; off < 8; off++) {
+		for (unsigned int w = 0; w < 3; w++) {
+			uint64_t v = io_rd(f, f->port + off, widths[w]);
+
+			assert_true(v == (off + widths[w] <= 4 ? 0 : (1ULL << (8 * widths[w])) - 1));
+			if (off)
+				io_wr(f, f->port + off, widths[w], ~0ULL);
+		}
+	}
+	assert_int_equal(common_rd(f, STATUS, 1), ACK | DRV | FOK | DOK);
+	assert_int_equal(f->fd->notifies[0], 1);
+	assert_int_equal(f->fd->notifies[1], 1);
 }
 
 int main(void)
@@ -828,7 +951,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_features_ok_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_registers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_queue_writes_need_reset, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_activate_and_notify, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_notify_port, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_notify_memory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_interrupts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reset_restores_everything, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_activate_refused, setup, teardown),

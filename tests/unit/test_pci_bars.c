@@ -324,29 +324,39 @@ static void test_move(void **state)
 	assert_int_equal(rd(&f->mmio, W32 + 0x10002, 1), 2 ^ 0x20);
 }
 
-static void test_bar_widths_every_offset(void **state)
+/*
+ * Widths 1, 2, 4 and 8 at every offset of BAR @bar, decoding at @base on @b, and
+ * running past its end: inside, the device serves each access; past it, all ones.
+ */
+static void sweep_bar(struct fixture *f, struct bus *b, uint64_t base, unsigned int bar)
 {
-	struct fixture *f = *state;
 	static const uint32_t widths[] = {1, 2, 4, 8};
-	uint32_t b0 = cfg_rd(f, 0x10, 4);
+	uint64_t size = f->fd.pci.bars[bar].size;
 
-	cfg_wr(f, 0x04, 2, 0x2);
-	for (uint64_t off = 0; off < BAR0_SIZE + 8; off++) {
+	for (uint64_t off = 0; off < size + 8; off++) {
 		for (unsigned int w = 0; w < 4; w++) {
 			uint32_t len = widths[w];
 			unsigned int before = f->fd.accesses;
-			uint64_t v = rd(&f->mmio, b0 + off, len);
-			bool inside = off + len <= BAR0_SIZE;
+			uint64_t v = rd(b, base + off, len);
+			bool inside = off + len <= size;
 
 			assert_int_equal(f->fd.accesses, before + inside);
 			if (!inside)
 				assert_true(v == (len == 8 ? ~0ULL : (1ULL << (8 * len)) - 1));
 			else
-				assert_int_equal(v & 0xff, off & 0xff);
-			wr(&f->mmio, b0 + off, len, ~0ULL);
+				assert_int_equal(v & 0xff, (off ^ (bar << 4)) & 0xff);
+			wr(b, base + off, len, ~0ULL);
 			assert_int_equal(f->fd.accesses, before + 2 * inside);
 		}
 	}
+}
+
+static void test_bar_widths_every_offset(void **state)
+{
+	struct fixture *f = *state;
+
+	cfg_wr(f, 0x04, 2, 0x2);
+	sweep_bar(f, &f->mmio, cfg_rd(f, 0x10, 4), 0);
 	/* The gap between BARs in the window: all ones, nobody called. */
 	f->fd.accesses = 0;
 	assert_int_equal(rd(&f->mmio, W32 + W32_SIZE - 8, 8), ~0ULL);
@@ -397,7 +407,6 @@ static void test_config_every_offset(void **state)
 static void test_io_bar(void **state)
 {
 	struct fixture *f = *state;
-	static const uint32_t widths[] = {1, 2, 4, 8};
 	uint32_t port = cfg_rd(f, 0x24, 4) & ~0x3U;
 	uint32_t b0 = cfg_rd(f, 0x10, 4);
 
@@ -427,21 +436,7 @@ static void test_io_bar(void **state)
 	wr(&f->pio, port + 4, 4, 0x12345678);
 	assert_true(f->fd.last_write);
 	assert_int_equal(f->fd.last_data, 0x12345678);
-	/* Every width at every offset, running past the end too. */
-	for (uint64_t off = 0; off < BAR5_SIZE + 8; off++) {
-		for (unsigned int w = 0; w < 4; w++) {
-			uint32_t len = widths[w];
-			unsigned int before = f->fd.accesses;
-			uint64_t v = rd(&f->pio, port + off, len);
-			bool inside = off + len <= BAR5_SIZE;
-
-			assert_int_equal(f->fd.accesses, before + inside);
-			if (!inside)
-				assert_true(v == (len == 8 ? ~0ULL : (1ULL << (8 * len)) - 1));
-			wr(&f->pio, port + off, len, ~0ULL);
-			assert_int_equal(f->fd.accesses, before + 2 * inside);
-		}
-	}
+	sweep_bar(f, &f->pio, port, 5);
 	/* Moved by the guest; below the window or above 0xffff: nowhere. */
 	cfg_wr(f, 0x24, 4, 0x8000);
 	assert_int_equal(f->fd.moved_to, 0x8000);

@@ -159,31 +159,23 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-static uint64_t rd(struct fixture *f, uint64_t addr, uint32_t len)
+static uint64_t bus_rd(struct bus *b, uint64_t addr, uint32_t len)
 {
 	uint64_t v = 0;
 
-	bus_access(&f->mmio, addr, (uint8_t *)&v, len, false);
+	bus_access(b, addr, (uint8_t *)&v, len, false);
 	return v;
 }
 
-static void wr(struct fixture *f, uint64_t addr, uint32_t len, uint64_t v)
+static void bus_wr(struct bus *b, uint64_t addr, uint32_t len, uint64_t v)
 {
-	bus_access(&f->mmio, addr, (uint8_t *)&v, len, true);
+	bus_access(b, addr, (uint8_t *)&v, len, true);
 }
 
-static uint64_t io_rd(struct fixture *f, uint64_t port, uint32_t len)
-{
-	uint64_t v = 0;
-
-	bus_access(&f->pio, port, (uint8_t *)&v, len, false);
-	return v;
-}
-
-static void io_wr(struct fixture *f, uint64_t port, uint32_t len, uint64_t v)
-{
-	bus_access(&f->pio, port, (uint8_t *)&v, len, true);
-}
+#define rd(f, addr, len) bus_rd(&(f)->mmio, addr, len)
+#define wr(f, addr, len, v) bus_wr(&(f)->mmio, addr, len, v)
+#define io_rd(f, port, len) bus_rd(&(f)->pio, port, len)
+#define io_wr(f, port, len, v) bus_wr(&(f)->pio, port, len, v)
 
 static uint32_t cfg_rd(struct fixture *f, unsigned int reg, uint32_t len)
 {

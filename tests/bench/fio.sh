@@ -8,8 +8,10 @@
 # against one raw image on an ext4 file system, in one run. Jobs: 4k random read
 # and write at QD1 and QD32, 1 MiB sequential read and write; libaio, direct I/O.
 # Prints a Markdown table of IOPS, the kvmrun/QEMU ratio, and for each VMM the
-# exits to userspace per request (KVM's per-VM io_exits + mmio_exits from
-# debugfs, divided by fio's completed requests). Each VMM boots --rounds times
+# exits to userspace per request (KVM's kvm_userspace_exit events on the VMM's
+# threads, counted by a histogram trigger, divided by fio's completed requests;
+# KVM's io_exits counter is no measure of that: it counts the port writes KVM
+# serves itself through an ioeventfd too). Each VMM boots --rounds times
 # (default 2), in alternating order (kvmrun, QEMU, QEMU, kvmrun, ...): the emulated
 # machine's speed drifts over minutes, and this spreads the drift over both. IOPS
 # and exits are the means over the rounds.
@@ -71,7 +73,15 @@ need_kvm "${orig_args[@]}"
 scratch_fs 1G; work=$scratch
 img=$work/disk.img
 dd if=/dev/urandom of="$img" bs=1M count=256 status=none
-mount -t debugfs none /sys/kernel/debug 2>/dev/null || true
+
+# Exits to userspace, per thread, for as long as the script runs.
+mount -t tracefs none /sys/kernel/tracing 2>/dev/null || true
+uexit=/sys/kernel/tracing/events/kvm/kvm_userspace_exit hist_spec='hist:keys=common_pid:size=4096'
+if echo "$hist_spec" > "$uexit/trigger" 2>/dev/null; then
+  eval "$(trap -p EXIT | sed "s/^trap -- '/trap -- 'echo \"!\$hist_spec\" > \"\$uexit\/trigger\"; /")"
+else
+  echo "fio.sh: no histogram trigger on kvm:kvm_userspace_exit: exits are n/a" >&2; uexit=''
+fi
 
 # terse v3: field 6 read KiB, 8 read IOPS, 47 write KiB, 49 write IOPS
 iops_of() { awk -F';' '{ print (($8 > 0) ? $8 : $49) }'; }
@@ -95,19 +105,14 @@ run_vmm() {
   : > "$log"
   "${cmd[@]}" > /dev/null 2>&1 < /dev/null &
   pid=$!
-  # Per-job exits: sample the VM's debugfs counters whenever a JOB line appears.
-  stats=''
-  until [[ -n $stats ]] || ! kill -0 "$pid" 2>/dev/null; do
-    stats=$(ls -d /sys/kernel/debug/kvm/"$pid"-* 2>/dev/null | head -1 || true); sleep 0.1
-  done
-  exits_now() { # I/O + MMIO exits so far (the counters KVM has in this VM's debugfs dir),
-                 # nothing once the VM is gone
-    local f v n=0
-    for f in io_exits mmio_exits; do
-      v=$(cat "$stats/$f" 2>/dev/null) || return 0
-      n=$((n + v))
-    done
-    echo "$n"
+  # Per-job exits: sample the VMM's threads' counts whenever a JOB line appears.
+  exits_now() { # exits to userspace so far, nothing once the VMM is gone
+    local tids
+    [[ -n $uexit ]] && tids=$(ls "/proc/$pid/task" 2>/dev/null) && [[ -n $tids ]] || return 0
+    # Lines '{ common_pid:  TID } hitcount:  N'.
+    sed -n 's/.*[^0-9]\([0-9][0-9]*\) *} *hitcount: *\([0-9][0-9]*\).*/\1 \2/p' "$uexit/hist" |
+      awk -v tids="$tids" 'BEGIN { split(tids, t); for (i in t) want[t[i]] = 1 }
+        $1 in want { n += $2 } END { print n + 0 }'
   }
   before=$(exits_now); local seen=0 last=$SECONDS
   while kill -0 "$pid" 2>/dev/null; do

@@ -160,7 +160,8 @@ static void pci_bar_store(struct pci_dev *pdev, unsigned int i, uint64_t addr)
 {
 	uint8_t *p = pdev->cfg + PCI_BAR0 + 4 * i;
 
-	pci_cfg_set32(p, (uint32_t)addr | (p[0] & (pdev->bars[i].type == PCI_BAR_IO ? 0x3U : 0xfU)));
+	pci_cfg_set32(p,
+		      (uint32_t)addr | (p[0] & (pdev->bars[i].type == PCI_BAR_IO ? 0x3U : 0xfU)));
 	if (pdev->bars[i].type == PCI_BAR_MEM64)
 		pci_cfg_set32(p + 4, (uint32_t)(addr >> 32));
 }
@@ -354,8 +355,8 @@ static void pci_host_ecam(void *opaque, uint64_t offset, uint8_t *data, uint32_t
  * An access to guest address @addr in a window (port @addr in the I/O window when @io):
  * to the BAR of that kind decoding it, if any.
  */
-static void pci_host_window(struct pci_host *h, bool io, uint64_t addr, uint8_t *data,
-			    uint32_t len, bool is_write)
+static void pci_host_window(struct pci_host *h, bool io, uint64_t addr, uint8_t *data, uint32_t len,
+			    bool is_write)
 {
 	for (unsigned int s = 1; s < PCI_NR_SLOTS; s++) {
 		struct pci_dev *pdev = h->slots[s];

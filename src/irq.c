@@ -208,8 +208,7 @@ static int irq_kvm_ioeventfd(void *opaque, int fd, bool pio, uint64_t addr, uint
 	if (ret < 0)
 		log_ratelimited(&k->rl, LOG_WARN, "KVM_IOEVENTFD %s at %s 0x%llx: %s",
 				assign ? "assign" : "deassign", pio ? "port" : "address",
-				(unsigned long long)addr,
-				strerror(-ret));
+				(unsigned long long)addr, strerror(-ret));
 	return ret < 0 ? ret : 0;
 }
 

@@ -92,7 +92,8 @@ kib() { case $1 in 4k) echo 4 ;; 1m) echo 1024 ;; esac; }
 # request) and counts the rounds that had them in niops[...] and nexits[...].
 declare -A iops=() exits=() niops=() nexits=()
 run_vmm() {
-  local vmm=$1 log=$work/$1.log pid stats before after j line
+  local vmm=$1 log=$work/$1.log pid before after j line
+  local -A tids=()
   case $vmm in
     kvmrun) cmd=("$bin" run --kernel "$kernel" --initrd "$initrd" --memory 512M --cpus 2
                  --append "quiet" --disk "$img,cache=none" --console none --console-log "$log") ;;
@@ -105,16 +106,18 @@ run_vmm() {
   : > "$log"
   "${cmd[@]}" > /dev/null 2>&1 < /dev/null &
   pid=$!
-  # Per-job exits: sample the VMM's threads' counts whenever a JOB line appears.
-  exits_now() { # exits to userspace so far, nothing once the VMM is gone
-    local tids
-    [[ -n $uexit ]] && tids=$(ls "/proc/$pid/task" 2>/dev/null) && [[ -n $tids ]] || return 0
+  # Per-job exits: sample the counts of every thread the VMM has had whenever a JOB
+  # line appears.
+  note_tids() { local t; for t in $(ls "/proc/$pid/task" 2>/dev/null); do tids[$t]=1; done; }
+  exits_now() { # exits to userspace so far; nothing once the VMM is gone (a VMM that
+                # had gone made the last job's figure negative, in 2 of 4 runs)
+    [[ -n $uexit ]] && ((${#tids[@]})) && kill -0 "$pid" 2>/dev/null || return 0
     # Lines '{ common_pid:  TID } hitcount:  N'.
     sed -n 's/.*[^0-9]\([0-9][0-9]*\) *} *hitcount: *\([0-9][0-9]*\).*/\1 \2/p' "$uexit/hist" |
-      awk -v tids="$tids" 'BEGIN { split(tids, t); for (i in t) want[t[i]] = 1 }
+      awk -v tids="${!tids[*]}" 'BEGIN { split(tids, t); for (i in t) want[t[i]] = 1 }
         $1 in want { n += $2 } END { print n + 0 }'
   }
-  before=$(exits_now); local seen=0 last=$SECONDS
+  note_tids; before=$(exits_now); local seen=0 last=$SECONDS
   while kill -0 "$pid" 2>/dev/null; do
     local n; n=$(grep -c '^JOB' "$log" || true)
     # A job takes $runtime seconds plus its start: far longer means the VM stalled.
@@ -124,6 +127,7 @@ run_vmm() {
       echo "fio.sh: $vmm: no job finished in $((SECONDS - last)) s (after $seen of ${#jobs[@]}); stopping it" >&2
       kill -9 "$pid"; exit 1
     fi
+    note_tids
     if ((n > seen)); then after=$(exits_now); j=${jobs[$seen]}; last=$SECONDS
       line=$(grep '^JOB' "$log" | sed -n "$((seen + 1))p" | tr -d '\r')
       iops[$vmm:$j]=$(awk -v a="${iops[$vmm:$j]:-0}" -v b="$(cut -d' ' -f3- <<< "$line" | iops_of)" \

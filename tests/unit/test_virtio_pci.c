@@ -79,8 +79,8 @@ struct fixture {
 	uint8_t *ram;
 	struct fake_vdev *fd;
 	uint64_t bar;
-	uint16_t port;	      /* the I/O BAR */
-	unsigned int caps[6]; /* config offset of the first virtio cap of each cfg_type */
+	uint16_t port;		     /* the I/O BAR */
+	unsigned int caps[6];	     /* config offset of the first virtio cap of each cfg_type */
 	unsigned int notify_mem_cap; /* the second notify cap */
 	unsigned int msix_cap;
 };
@@ -925,7 +925,8 @@ static void test_every_offset_every_width(void **state)
 		for (unsigned int w = 0; w < 3; w++) {
 			uint64_t v = io_rd(f, f->port + off, widths[w]);
 
-			assert_true(v == (off + widths[w] <= 4 ? 0 : (1ULL << (8 * widths[w])) - 1));
+			assert_true(v ==
+				    (off + widths[w] <= 4 ? 0 : (1ULL << (8 * widths[w])) - 1));
 			if (off)
 				io_wr(f, f->port + off, widths[w], ~0ULL);
 		}

@@ -143,6 +143,12 @@ int pci_dev_add_cap(struct pci_dev *pdev, uint8_t id, uint8_t len)
 	return (int)off;
 }
 
+/* The low bits of BAR @i that are flags, not address. */
+static uint32_t pci_bar_flag_bits(const struct pci_dev *pdev, unsigned int i)
+{
+	return pdev->bars[i].type == PCI_BAR_IO ? 0x3U : 0xfU;
+}
+
 /* The address BAR @i holds now (64 bits for a 64-bit BAR). */
 static uint64_t pci_bar_value(const struct pci_dev *pdev, unsigned int i)
 {
@@ -153,15 +159,14 @@ static uint64_t pci_bar_value(const struct pci_dev *pdev, unsigned int i)
 	if (pdev->bars[i].type == PCI_BAR_MEM64)
 		v |= (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
 		     (uint64_t)p[7] << 56;
-	return v & (pdev->bars[i].type == PCI_BAR_IO ? ~0x3ULL : ~0xfULL);
+	return v & ~(uint64_t)pci_bar_flag_bits(pdev, i);
 }
 
 static void pci_bar_store(struct pci_dev *pdev, unsigned int i, uint64_t addr)
 {
 	uint8_t *p = pdev->cfg + PCI_BAR0 + 4 * i;
 
-	pci_cfg_set32(p,
-		      (uint32_t)addr | (p[0] & (pdev->bars[i].type == PCI_BAR_IO ? 0x3U : 0xfU)));
+	pci_cfg_set32(p, (uint32_t)addr | (p[0] & pci_bar_flag_bits(pdev, i)));
 	if (pdev->bars[i].type == PCI_BAR_MEM64)
 		pci_cfg_set32(p + 4, (uint32_t)(addr >> 32));
 }

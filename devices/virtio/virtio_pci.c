@@ -629,8 +629,7 @@ static bool vp_cfg_window(struct virtio_pci *vp, uint32_t *off, uint32_t *len)
 	*len = (uint32_t)c[VP_CAP_LENGTH] | (uint32_t)c[VP_CAP_LENGTH + 1] << 8 |
 	       (uint32_t)c[VP_CAP_LENGTH + 2] << 16 | (uint32_t)c[VP_CAP_LENGTH + 3] << 24;
 	return (*len == 1 || *len == 2 || *len == 4) && !(*off % *len) &&
-	       ((c[VP_CAP_BAR] == VP_BAR && *off < VP_BAR_SIZE) ||
-		(c[VP_CAP_BAR] == VP_IO_BAR && *off < VP_IO_BAR_SIZE));
+	       c[VP_CAP_BAR] < PCI_NR_BARS && *off < vp->pci.bars[c[VP_CAP_BAR]].size;
 }
 
 static bool vp_touches_data(const struct virtio_pci *vp, uint32_t off, uint32_t len)

@@ -867,6 +867,12 @@ static void test_pci_cfg_window(void **state)
 	assert_int_equal(cfg_rd(f, c + 16, 2), 0);
 	cfg_wr(f, c + 8, 4, 4); /* past the I/O BAR: nothing */
 	cfg_wr(f, c + 16, 2, 0);
+	cfg_wr(f, c + 8, 4, 0);
+	cfg_wr(f, c + 4, 1, 6); /* no such BAR: nothing */
+	cfg_wr(f, c + 16, 2, 0);
+	cfg_wr(f, c + 4, 1, 0xff);
+	cfg_wr(f, c + 16, 2, 0);
+	assert_int_equal(cfg_rd(f, c + 16, 2), 0);
 	assert_int_equal(f->fd->notifies[0], 1);
 	assert_int_equal(common_rd(f, STATUS, 1), ACK | DRV | FOK | DOK);
 	/* The cap's type and length stay read-only. */

@@ -17,7 +17,11 @@
 #define L1_EBX 0x5a5a0800U /* junk in 31:16 to be replaced; 15:0 brand/clflush kept */
 #define L1_ECX 0x00000201U
 #define L1_EDX 0x078bfbffU /* HTT already set, as on a real host */
-#define L4_EAX 0xfc004121U /* junk in 31:14 */
+/* Cache leaves (4, 0x8000001d): L1d, L1i, L2, L3, then type 0; junk in 31:14. */
+static const uint32_t cache_eax[] = { 0xfc004121U, 0xfc004122U, 0xfc004143U, 0xfc004163U,
+				      0xfc004000U };
+#define NCACHE (sizeof(cache_eax) / sizeof(cache_eax[0]))
+#define LX1D_EAX_TOP 0xfc000000U /* reserved on AMD: kept */
 #define L7_EBX 0x219c07abU
 #define LX8_ECX 0x0003f0ffU /* perf TSC size etc. in 17:16; junk in NC and ApicIdCoreIdSize */
 
@@ -32,10 +36,14 @@ static struct cpu_cpuid *make_cpuid(void)
 	e[n++] = (struct kvm_cpuid_entry2){ .function = 0, .eax = 0x1f, .ebx = 0x756e6547 };
 	e[n++] = (struct kvm_cpuid_entry2){ .function = 1, .eax = 0x000906ea, .ebx = L1_EBX,
 					    .ecx = L1_ECX, .edx = L1_EDX };
-	for (uint32_t i = 0; i < 4; i++)
+	for (uint32_t i = 0; i < NCACHE; i++)
 		e[n++] = (struct kvm_cpuid_entry2){ .function = 4, .index = i,
 						    .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
-						    .eax = L4_EAX + i, .ebx = 0x01c0003f };
+						    .eax = cache_eax[i], .ebx = 0x01c0003f };
+	for (uint32_t i = 0; i < NCACHE; i++)
+		e[n++] = (struct kvm_cpuid_entry2){ .function = 0x8000001d, .index = i,
+						    .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
+						    .eax = cache_eax[i], .ebx = 0x01c0003f };
 	e[n++] = (struct kvm_cpuid_entry2){ .function = 7, .ebx = L7_EBX, .ecx = 0x40000004 };
 	for (uint32_t leaf = 0xb; leaf <= 0x1f; leaf += 0x1f - 0xb)
 		for (uint32_t i = 0; i < 3; i++)
@@ -89,11 +97,35 @@ static void check_vcpu(unsigned int index, unsigned int count)
 	assert_int_equal(e->edx & ~HTT, L1_EDX & ~HTT);
 	assert_int_equal(e->eax, 0x000906ea);
 
-	for (uint32_t i = 0; i < 4; i++) {
-		e = find(c, 4, i);
-		assert_int_equal(e->eax >> 26, (count > 64 ? 64 : count) - 1);
-		assert_int_equal(e->eax & 0x3fff, (L4_EAX + i) & 0x3fff);
-		assert_int_equal(e->ebx, 0x01c0003f);
+	/*
+	 * Caches: L1 and L2 belong to one vCPU; L3 is shared by every APIC ID of
+	 * the package, so that Linux's LLC ID (APIC ID with the sharing bits
+	 * cleared) is the same on every vCPU; type 0 is left alone.
+	 */
+	for (uint32_t leaf = 4; leaf; leaf = leaf == 4 ? 0x8000001d : 0) {
+		for (uint32_t i = 0; i < NCACHE; i++) {
+			uint32_t level = (cache_eax[i] >> 5) & 7, share;
+
+			e = find(c, leaf, i);
+			assert_int_equal(e->eax & 0x3fff, cache_eax[i] & 0x3fff);
+			assert_int_equal(e->ebx, 0x01c0003f);
+			if (leaf == 4)
+				assert_int_equal(e->eax >> 26, (count > 64 ? 64 : count) - 1);
+			else
+				assert_int_equal(e->eax & LX1D_EAX_TOP, cache_eax[i] & LX1D_EAX_TOP);
+			share = (e->eax >> 14) & 0xfff;
+			if (!(cache_eax[i] & 0x1f))
+				assert_int_equal(share, (cache_eax[i] >> 14) & 0xfff);
+			else if (level < 3)
+				assert_int_equal(share, 0);
+			else
+				assert_int_equal(share, (1U << log2_ceil(count)) - 1);
+			if (level >= 3 && (cache_eax[i] & 0x1f)) {
+				unsigned int bits = log2_ceil(share + 1);
+
+				assert_int_equal(apic >> bits, 0); /* one LLC for all */
+			}
+		}
 	}
 
 	for (uint32_t leaf = 0xb; leaf <= 0x1f; leaf += 0x1f - 0xb) {

@@ -51,6 +51,23 @@ static unsigned int order_base_2(unsigned int n)
 	return shift;
 }
 
+/*
+ * EAX of a cache leaf (4, and AMD's 0x8000001d) with bits 25:14 (APIC IDs that
+ * share the cache, minus one) for our topology: each vCPU is a core of its own,
+ * so its level 1 and 2 caches are its own, and level 3 is shared by the whole
+ * package, as on real hardware. A guest that saw an L3 per vCPU would find no
+ * two vCPUs sharing a cache, and would wake tasks and complete I/O on another
+ * vCPU through an IPI each time. Type 0 (no more caches) stays as it is.
+ */
+static uint32_t cache_sharing(uint32_t eax, unsigned int core_shift)
+{
+	uint32_t ids = ((eax >> 5) & 7) >= 3 ? (1U << core_shift) - 1 : 0;
+
+	if (!(eax & 0x1f))
+		return eax;
+	return (eax & ~(0xfffU << 14)) | (MIN(ids, 0xfffU) << 14);
+}
+
 void cpu_cpuid_for_vcpu(struct cpu_cpuid *cpuid, unsigned int index, unsigned int count)
 {
 	uint32_t apic_id = cpu_apic_id(index);
@@ -70,8 +87,12 @@ void cpu_cpuid_for_vcpu(struct cpu_cpuid *cpuid, unsigned int index, unsigned in
 				e->edx &= ~CPUID_HTT;
 			break;
 		case 4:
-			/* Cores per package - 1 in EAX[31:26]; one thread shares each cache. */
-			e->eax = (e->eax & 0x3fffU) | ((MIN(count, 64U) - 1) << 26);
+			/* Cores per package - 1 in EAX[31:26]. */
+			e->eax = (cache_sharing(e->eax, core_shift) & 0x03ffffffU) |
+				 ((MIN(count, 64U) - 1) << 26);
+			break;
+		case 0x8000001d:
+			e->eax = cache_sharing(e->eax, core_shift);
 			break;
 		case 0xb:
 		case 0x1f:

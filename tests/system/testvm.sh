@@ -16,6 +16,19 @@ nudge)
   [ "$rc" = 0 ] || { cat "$out" "$err" >&2; fail "testvm exited with $rc"; }
   [ "$(cat "$out")" = "woken::" ] || { cat "$out" >&2; fail "no nudge read on ttyS1"; }
   [ ! -s "$err" ] || { sed 's/^/  | /' "$err" >&2; fail "testvm's stderr is not empty (nudges echoed?)"; } ;;
+bad-env)
+  # Each timing variable refuses what is not whole seconds, in one line naming it,
+  # with status 2 and before any machine starts.
+  for v in TESTVM_TIMEOUT TESTVM_BOOT_LIMIT TESTVM_NUDGE; do
+    for bad in 0 -3 1.5 x 30s 99999999; do
+      rc=0
+      env "$v=$bad" "$top/scripts/testvm" -- true > "$out" 2> "$err" || rc=$?
+      [ "$rc" = 2 ] || { cat "$err" >&2; fail "$v=$bad: exit status $rc, expected 2"; }
+      [ "$(wc -l < "$err")" = 1 ] && grep -q "^testvm: $v='$bad': " "$err" ||
+        { cat "$err" >&2; fail "$v=$bad: not one line naming $v"; }
+      [ ! -s "$out" ] || fail "$v=$bad: printed on stdout"
+    done
+  done ;;
 *) fail "unknown case $1" ;;
 esac
 echo "ok: $1"

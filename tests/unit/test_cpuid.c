@@ -118,12 +118,9 @@ static void check_vcpu(unsigned int index, unsigned int count)
 				assert_int_equal(share, (cache_eax[i] >> 14) & 0xfff);
 			else if (level < 3)
 				assert_int_equal(share, 0);
-			else
+			else {
 				assert_int_equal(share, (1U << log2_ceil(count)) - 1);
-			if (level >= 3 && (cache_eax[i] & 0x1f)) {
-				unsigned int bits = log2_ceil(share + 1);
-
-				assert_int_equal(apic >> bits, 0); /* one LLC for all */
+				assert_int_equal(apic >> log2_ceil(share + 1), 0); /* one LLC */
 			}
 		}
 	}

@@ -73,6 +73,15 @@ const char *disk_serial(const struct disk *d);
 int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 		const struct iovec *iov, unsigned int iovcnt) WARN_UNUSED;
 
+/*
+ * Between disk_plug() and disk_unplug(), disk_submit() holds requests back
+ * and disk_unplug() submits them together: one system call for the requests
+ * of a queue pass instead of one each. A held request the kernel refuses
+ * ends in io->done with the error, from disk_unplug().
+ */
+void disk_plug(struct disk *d);
+void disk_unplug(struct disk *d);
+
 /* Wait for every request in flight; each one's done() gets -ECANCELED. */
 void disk_drain(struct disk *d);
 

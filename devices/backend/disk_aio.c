@@ -21,6 +21,7 @@
 /* Most requests in flight; the device never has more than its queue sizes. */
 #define DISK_MAX_INFLIGHT 1024
 #define DISK_EVENTS_BATCH 64
+#define DISK_PLUG_MAX 64 /* requests held back between disk_plug and disk_unplug */
 #define DISK_MEM_ALIGN 4096 /* bounce buffers: enough for any O_DIRECT */
 
 struct disk {
@@ -34,8 +35,11 @@ struct disk {
 	bool readonly;
 	bool direct;
 	bool draining;
+	bool plugged;
 	int flush_err;
-	unsigned int inflight;
+	unsigned int inflight; /* held back ones included */
+	unsigned int nheld;
+	struct iocb *held[DISK_PLUG_MAX];
 	disk_batch_fn batch_end;
 	void *batch_opaque;
 	char serial[DISK_SERIAL_MAX];
@@ -135,9 +139,37 @@ void disk_set_batch_end(struct disk *d, disk_batch_fn fn, void *opaque)
 	d->batch_opaque = opaque;
 }
 
+/*
+ * Submit what disk_submit() held back, in as few io_submit calls as the kernel
+ * takes. io_submit starts the requests in order and stops at the first it
+ * refuses: that one ends now, with the error, and the rest go in again.
+ */
+static void disk_submit_held(struct disk *d)
+{
+	unsigned int i = 0;
+	bool failed = false;
+
+	while (i < d->nheld) {
+		int ret = io_submit(d->ctx, d->nheld - i, d->held + i);
+
+		if (ret == -EINTR)
+			continue;
+		if (ret > 0) {
+			i += (unsigned int)ret;
+			continue;
+		}
+		disk_finish(d, d->held[i++]->data, ret < 0 ? ret : -EIO);
+		failed = true;
+	}
+	d->nheld = 0;
+	if (failed && d->batch_end && !d->draining)
+		d->batch_end(d->batch_opaque);
+}
+
 void disk_drain(struct disk *d)
 {
 	d->draining = true;
+	disk_submit_held(d);
 	while (d->inflight)
 		disk_reap(d, 1);
 	d->draining = false;
@@ -195,6 +227,13 @@ int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 	}
 	io_set_eventfd(cb, d->efd);
 	cb->data = io;
+	if (d->plugged) {
+		d->inflight++;
+		d->held[d->nheld++] = cb;
+		if (d->nheld == DISK_PLUG_MAX)
+			disk_submit_held(d);
+		return 0;
+	}
 	do
 		ret = io_submit(d->ctx, 1, &cb);
 	while (ret == -EINTR);
@@ -205,6 +244,17 @@ int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 	}
 	d->inflight++;
 	return 0;
+}
+
+void disk_plug(struct disk *d)
+{
+	d->plugged = true;
+}
+
+void disk_unplug(struct disk *d)
+{
+	d->plugged = false;
+	disk_submit_held(d);
 }
 
 int disk_flush(struct disk *d)

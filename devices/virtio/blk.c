@@ -299,12 +299,19 @@ static int blk_activate(struct virtio_dev *vdev)
 }
 
 /*
+ * The reads and writes of one pass go to the kernel together (disk_plug).
  * Tell the event loop how many requests the kick brought (ev_served): a guest
  * that waits on each of its requests gets the next kick served at once.
  */
 static void blk_queue_notify(struct virtio_dev *vdev, uint16_t q)
 {
-	ev_served(vdev->loop, virtio_process_queue(vdev, q, to_blk(vdev)->chain, blk_handle));
+	struct virtio_blk *blk = to_blk(vdev);
+	unsigned int n;
+
+	disk_plug(blk->disk);
+	n = virtio_process_queue(vdev, q, blk->chain, blk_handle);
+	disk_unplug(blk->disk);
+	ev_served(vdev->loop, n);
 }
 
 static void blk_reset(struct virtio_dev *vdev)

@@ -5,6 +5,7 @@
  * write-zeroes, reset with I/O in flight, full file systems, open errors.
  * The fixture (fake transport, event loop and guest driver) is blk_fixture.h.
  */
+#include <libaio.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
 
@@ -23,6 +24,31 @@ int fdatasync(int fd)
 		return -1;
 	}
 	return (int)syscall(SYS_fdatasync, fd);
+}
+
+/*
+ * io_submit stands in for libaio's too: it counts the calls, and with
+ * submit_refuse = N the kernel takes the next N requests and refuses the one
+ * after them (-EIO), as io_submit does when it stops part-way.
+ */
+static unsigned int submit_calls;
+static long submit_refuse = -1;
+
+int io_submit(io_context_t ctx, long nr, struct iocb *ios[])
+{
+	long ret;
+
+	submit_calls++;
+	if (submit_refuse == 0) {
+		submit_refuse = -1;
+		return -EIO;
+	}
+	ret = syscall(SYS_io_submit, ctx, submit_refuse > 0 ? MIN(nr, submit_refuse) : nr, ios);
+	if (ret < 0)
+		return -errno;
+	if (submit_refuse > 0)
+		submit_refuse -= ret;
+	return (int)ret;
 }
 
 /* ---- data reaches the file ---- */
@@ -139,10 +165,13 @@ static void test_many_in_flight(void **state)
 		*(uint8_t *)hva(f, st(i)) = 0xee;
 		post(f, s, 3);
 	}
+	submit_calls = 0;
 	kick(f);
-	/* The event loop is told that one pass served five requests. */
+	/* The event loop is told that one pass served five requests... */
 	assert_int_equal(fake_served_calls, 1);
 	assert_int_equal(fake_served_last, 5);
+	/* ...and the kernel got them in one call. */
+	assert_int_equal(submit_calls, 1);
 	wait_used(f, want);
 	for (unsigned int i = 0; i < 5; i++) {
 		assert_int_equal(*(uint8_t *)hva(f, st(i)), VIRTIO_BLK_S_OK);
@@ -160,6 +189,51 @@ static void test_many_in_flight(void **state)
 	memcpy(hva(f, AVAIL_GPA), &no_int, 2);
 	assert_int_equal(do_rw(f, VIRTIO_BLK_T_IN, 0, DATA_GPA, 4096), VIRTIO_BLK_S_OK);
 	assert_int_equal(f->notifies, before);
+}
+
+/*
+ * Five writes in one pass; the kernel takes two and refuses the third: that
+ * one ends with IOERR and none of its bytes in the file, the other four are
+ * submitted and written, and the guest is told.
+ */
+static void test_submit_refused(void **state)
+{
+	struct fx *f = *state;
+	uint16_t want = (uint16_t)(used_idx(f) + 5);
+	unsigned int before = f->notifies;
+	uint8_t buf[4096], orig[4096];
+
+	for (unsigned int i = 0; i < 5; i++) {
+		struct seg s[3] = {
+		    {hdr(f, i, VIRTIO_BLK_T_OUT, 8 * i), 16, 0},
+		    {DATA_GPA + 4096ULL * i, 4096, 0},
+		    {st(i), 1, W},
+		};
+
+		fill(hva(f, DATA_GPA + 4096ULL * i), 4096, (uint8_t)(i + 1));
+		*(uint8_t *)hva(f, st(i)) = 0xee;
+		post(f, s, 3);
+	}
+	file_read(f, orig, sizeof(orig), 4096ULL * 2);
+	submit_calls = 0;
+	submit_refuse = 2;
+	kick(f);
+	assert_int_equal(submit_calls, 3); /* two taken, one refused, the last two */
+	wait_used(f, want);
+	for (unsigned int i = 0; i < 5; i++) {
+		file_read(f, buf, sizeof(buf), 4096ULL * i);
+		if (i == 2) {
+			assert_int_equal(*(uint8_t *)hva(f, st(i)), VIRTIO_BLK_S_IOERR);
+			assert_memory_equal(buf, orig, sizeof(buf));
+		} else {
+			assert_int_equal(*(uint8_t *)hva(f, st(i)), VIRTIO_BLK_S_OK);
+			assert_memory_equal(buf, hva(f, DATA_GPA + 4096ULL * i), sizeof(buf));
+		}
+	}
+	assert_true(f->notifies > before);
+	assert_int_equal(f->resets, 0);
+	/* The device goes on. */
+	check_write_then_pread(f, DATA_GPA, 4096, 16);
 }
 
 /* ---- read-only disks, discard, reset, full file systems, config ---- */
@@ -534,6 +608,8 @@ int main(void)
 	    T(test_cache_modes, fx_setup_wb),
 	    T(test_cache_modes, fx_setup_direct),
 	    T(test_many_in_flight, fx_setup_direct),
+	    T(test_submit_refused, fx_setup_direct),
+	    T(test_submit_refused, fx_setup_wb),
 	    T(test_readonly, fx_setup_ro),
 	    T(test_discard_and_write_zeroes, fx_setup_wb),
 	    T(test_reset_in_flight, fx_setup_direct),

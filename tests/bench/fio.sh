@@ -68,7 +68,7 @@ INIT
     --init "$init" --binary "$(command -v fio)" -o "$initrd"
   rm -f "$init"
 fi
-need_kvm "${orig_args[@]}"
+bench_need_kvm "${orig_args[@]}"
 
 scratch_fs 1G; work=$scratch
 img=$work/disk.img

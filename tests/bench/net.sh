@@ -60,7 +60,7 @@ INIT
     --init "$init" --binary "$(command -v iperf3)" -o "$initrd"
   rm -f "$init"
 fi
-need_kvm "${orig_args[@]}"
+bench_need_kvm "${orig_args[@]}"
 
 work=$(mktemp -d)
 ns=kvmrun-bench-$$

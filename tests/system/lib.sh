@@ -28,15 +28,20 @@ guest_initrd() {
   echo "$out"
 }
 
-# Re-run the calling test inside the emulated machine unless /dev/kvm works here.
+# Re-run the calling test inside the emulated machine unless /dev/kvm works here;
+# with $testvm_smp set, the machine has that many CPUs (else testvm's default).
 need_kvm() {
   if [ -z "${TESTVM_OUT:-}" ] && ! kvm_usable; then
     guest_kernel >/dev/null
     guest_initrd >/dev/null
     TESTVM_ENV="ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS ${TESTVM_ENV:-}" \
-      exec "$top/scripts/testvm" -- env KVMRUN="$KVMRUN" bash "$0" "$@"
+      exec "$top/scripts/testvm" ${testvm_smp:+--smp "$testvm_smp"} -- \
+      env KVMRUN="$KVMRUN" bash "$0" "$@"
   fi
 }
+# The benchmarks' machine has every CPU of the host: with one, a guest's two vCPUs
+# and the VMM's event loop would take turns on it, which no real host makes them do.
+bench_need_kvm() { testvm_smp=$(nproc); need_kvm "$@"; }
 kvm_usable() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -q -E 'vmx|svm' /proc/cpuinfo; }
 
 # Boot the test guest: boot ACTION [kvmrun options...]; output in $out, status in $rc.

@@ -56,7 +56,7 @@ fi
 export KVMRUN=$bin
 export TESTVM_TIMEOUT=${TESTVM_TIMEOUT:-$((600 + runs * 120))}
 . "$top/tests/system/lib.sh" "$bin"
-bench_need_kvm "${orig_args[@]}"
+need_kvm "${orig_args[@]}"
 
 kernel=$(guest_kernel)
 initrd=$(guest_initrd)

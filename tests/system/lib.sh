@@ -39,9 +39,6 @@ need_kvm() {
       env KVMRUN="$KVMRUN" bash "$0" "$@"
   fi
 }
-# The benchmarks' machine has every CPU of the host: with one, a guest's two vCPUs
-# and the VMM's event loop would take turns on it, which no real host makes them do.
-bench_need_kvm() { testvm_smp=$(nproc); need_kvm "$@"; }
 kvm_usable() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -q -E 'vmx|svm' /proc/cpuinfo; }
 
 # Boot the test guest: boot ACTION [kvmrun options...]; output in $out, status in $rc.

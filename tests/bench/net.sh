@@ -60,10 +60,8 @@ INIT
     --init "$init" --binary "$(command -v iperf3)" -o "$initrd"
   rm -f "$init"
 fi
-# One CPU for the test machine (testvm's default), unlike fio.sh: with two, the
-# guest under kvmrun stopped with a triple fault while sending TCP to the host
-# (three boots of four), and QEMU's did not; until that is found, this bench
-# measures what runs.
+# One CPU for the test machine (testvm's default): with two, the emulated machine
+# is not stable (see fio.sh); guests of both VMMs died sending TCP to the host.
 need_kvm "${orig_args[@]}"
 
 work=$(mktemp -d)

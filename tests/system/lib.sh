@@ -28,15 +28,13 @@ guest_initrd() {
   echo "$out"
 }
 
-# Re-run the calling test inside the emulated machine unless /dev/kvm works here;
-# with $testvm_smp set, the machine has that many CPUs (else testvm's default).
+# Re-run the calling test inside the emulated machine unless /dev/kvm works here.
 need_kvm() {
   if [ -z "${TESTVM_OUT:-}" ] && ! kvm_usable; then
     guest_kernel >/dev/null
     guest_initrd >/dev/null
     TESTVM_ENV="ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS ${TESTVM_ENV:-}" \
-      exec "$top/scripts/testvm" ${testvm_smp:+--smp "$testvm_smp"} -- \
-      env KVMRUN="$KVMRUN" bash "$0" "$@"
+      exec "$top/scripts/testvm" -- env KVMRUN="$KVMRUN" bash "$0" "$@"
   fi
 }
 kvm_usable() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -q -E 'vmx|svm' /proc/cpuinfo; }

@@ -29,6 +29,15 @@ bad-env)
       [ ! -s "$out" ] || fail "$v=$bad: printed on stdout"
     done
   done ;;
+down)
+  # A machine that goes down under the command (here: powered off by sysrq) ends
+  # testvm with 125 and a line saying so, not that the command never ran.
+  rc=0
+  "$top/scripts/testvm" -- bash -c 'echo o > /proc/sysrq-trigger; sleep 600' > "$out" 2> "$err" ||
+    rc=$?
+  [ "$rc" = 125 ] || { cat "$out" "$err" >&2; fail "testvm exited with $rc, expected 125"; }
+  grep -q '^testvm: the test machine went down while running the command' "$err" ||
+    { sed 's/^/  | /' "$err" >&2; fail "no line saying the machine went down"; } ;;
 *) fail "unknown case $1" ;;
 esac
 echo "ok: $1"

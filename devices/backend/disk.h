@@ -67,8 +67,11 @@ const char *disk_serial(const struct disk *d);
  * Start a read into (or a write from) iov at byte offset. offset and the total
  * length must be multiples of disk_block_size(); iov may point anywhere (a
  * bounce buffer is used when O_DIRECT cannot take it as it is). iov must stay
- * valid until io->done is called. 0: io->done will be called from the loop;
- * -errno: nothing was started and io->done will not be called.
+ * valid until io->done is called. 0: io->done will be called, from the loop
+ * once the request completes, or with the error if the kernel refuses it
+ * (which, outside disk_plug(), happens before disk_submit() returns: the caller
+ * must not touch io after a 0); -errno: the request was bad, nothing was
+ * started and io->done will not be called.
  */
 int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 		const struct iovec *iov, unsigned int iovcnt) WARN_UNUSED;
@@ -76,8 +79,7 @@ int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 /*
  * Between disk_plug() and disk_unplug(), disk_submit() holds requests back
  * and disk_unplug() submits them together: one system call for the requests
- * of a queue pass instead of one each. A held request the kernel refuses
- * ends in io->done with the error, from disk_unplug().
+ * of a queue pass instead of one each.
  */
 void disk_plug(struct disk *d);
 void disk_unplug(struct disk *d);

@@ -188,7 +188,6 @@ int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 {
 	struct iocb *cb = &io->iocb;
 	size_t total = 0;
-	int ret;
 
 	if (write && d->readonly)
 		return -EROFS;
@@ -227,22 +226,10 @@ int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 	}
 	io_set_eventfd(cb, d->efd);
 	cb->data = io;
-	if (d->plugged) {
-		d->inflight++;
-		d->held[d->nheld++] = cb;
-		if (d->nheld == DISK_PLUG_MAX)
-			disk_submit_held(d);
-		return 0;
-	}
-	do
-		ret = io_submit(d->ctx, 1, &cb);
-	while (ret == -EINTR);
-	if (ret != 1) {
-		free(io->bounce);
-		io->bounce = NULL;
-		return ret < 0 ? ret : -EIO;
-	}
 	d->inflight++;
+	d->held[d->nheld++] = cb;
+	if (!d->plugged || d->nheld == DISK_PLUG_MAX)
+		disk_submit_held(d);
 	return 0;
 }
 

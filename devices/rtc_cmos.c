@@ -188,6 +188,11 @@ int rtc_cmos_create(struct device **list, struct bus *pio)
 	struct rtc_cmos *rtc;
 	int ret;
 
+	/*
+	 * glibc's first gmtime_r() reads the time zone file, which a vCPU thread's
+	 * seccomp filter refuses (no open): have it read now, during setup.
+	 */
+	tzset();
 	rtc = calloc(1, sizeof(*rtc));
 	if (!rtc)
 		return -ENOMEM;

@@ -28,6 +28,8 @@ static const char usage[] =
 	"  --console-log FILE   also append everything the guest prints to FILE\n"
 	"  --rng                a virtio-rng device (PCI) fed from the host's getrandom()\n"
 	"  --log-level LVL      error, warn (default), info or debug\n"
+	"  --sandbox on|off     seccomp filters on kvmrun's own threads once the VM\n"
+	"                       is set up (default on); off only to debug kvmrun\n"
 	"  --disk PATH[,ro][,serial=ID][,cache=none|writeback]\n"
 	"                       raw disk image as a virtio-blk device (up to 16);\n"
 	"                       ro: read-only; serial: GET_ID answer, up to 20 bytes\n"
@@ -57,6 +59,8 @@ static const char usage[] =
 	"  5    guest kernel panicked (reported through pvpanic)\n"
 	"  6    guest triple fault\n"
 	"  7    vCPU failure: KVM internal or emulation error, failed entry\n"
+	"  8    kvmrun made a system call its seccomp filter refuses (a bug;\n"
+	"       stderr names the call)\n"
 	"  130, 143  stopped by SIGINT, SIGTERM\n"
 	"  N    the guest wrote N to the exit port (I/O port 0x604)\n";
 
@@ -357,7 +361,8 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 			  size_t cmdline_size, FILE *out, FILE *err)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
-	       OPT_CONSOLE_LOG, OPT_LOG_LEVEL, OPT_RNG, OPT_HELP, OPT_VERSION, OPT_DISK, OPT_NET };
+	       OPT_CONSOLE_LOG, OPT_LOG_LEVEL, OPT_RNG, OPT_HELP, OPT_VERSION, OPT_DISK, OPT_NET,
+	       OPT_SANDBOX };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -370,6 +375,7 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "rng", no_argument, NULL, OPT_RNG },
+		{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -463,6 +469,12 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 			break;
 		case OPT_RNG:
 			cfg->rng = true;
+			break;
+		case OPT_SANDBOX:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+				return cli_fail(err, "--sandbox '%s': expected on or off%s", optarg,
+						"");
+			cfg->no_sandbox = !strcmp(optarg, "off");
 			break;
 		case OPT_HELP:
 			fputs(usage, out);

@@ -8,6 +8,7 @@
 
 #include "kvmrun/kvm.h"
 #include "kvmrun/log.h"
+#include "kvmrun/sandbox.h"
 #include "kvmrun/vcpu.h"
 #include "kvmrun/vm.h"
 
@@ -110,6 +111,15 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (vcpu->sandbox) {
+		int ret = sandbox_apply(SANDBOX_VCPU);
+
+		if (ret) {
+			snprintf(why, sizeof(why), "seccomp filter: %s", strerror(-ret));
+			vcpu_fail(vcpu, KVMRUN_ERR_INTERNAL, why);
+			return NULL;
+		}
+	}
 	while (!atomic_load(&vcpu->stop)) {
 		int ret = kvm_ioctl_val(vcpu->fd, KVM_RUN, 0);
 

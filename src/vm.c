@@ -30,6 +30,7 @@
 #include "kvmrun/irq.h"
 #include "kvmrun/kvm.h"
 #include "kvmrun/log.h"
+#include "kvmrun/sandbox.h"
 #include "kvmrun/vcpu.h"
 #include "kvmrun/vm.h"
 
@@ -540,6 +541,7 @@ static int vm_setup_vcpus(struct vm *vm, uint64_t entry, uint64_t boot_params)
 		v->mmio = &vm->mmio;
 		v->on_exit = vm_vcpu_exit;
 		v->opaque = vm;
+		v->sandbox = !vm->cfg.no_sandbox;
 		ret = cpu_init_vcpu(v->fd, cpuid, i, vm->cfg.cpus);
 		if (!ret && i == 0)
 			ret = cpu_set_boot_regs(v->fd, &vm->gm,
@@ -608,6 +610,24 @@ static void vm_sched_policy(void)
 		log_debug("SCHED_BATCH: %s", strerror(errno));
 }
 
+/*
+ * The main thread's filter, once the vCPU threads have started (they install
+ * their own). From here on it runs the loop and the teardown only.
+ */
+static void vm_sandbox(struct vm *vm)
+{
+	int ret;
+
+	if (vm->cfg.no_sandbox)
+		return;
+	ret = sandbox_apply(SANDBOX_LOOP);
+	if (ret) {
+		log_err("seccomp filter of the event loop: %s (--sandbox off runs without it)",
+			strerror(-ret));
+		ev_stop(vm->loop, KVMRUN_ERR_INTERNAL);
+	}
+}
+
 int vm_run(struct vm *vm)
 {
 	int status;
@@ -620,6 +640,7 @@ int vm_run(struct vm *vm)
 			break;
 		}
 	}
+	vm_sandbox(vm);
 	status = ev_run(vm->loop);
 	if (status < 0)
 		status = KVMRUN_ERR_INTERNAL;

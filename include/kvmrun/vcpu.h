@@ -29,6 +29,7 @@ struct vcpu {
 	struct bus *mmio;
 	vcpu_exit_fn on_exit;
 	void *opaque;
+	bool sandbox; /* the thread installs its seccomp filter before the first KVM_RUN */
 };
 
 int vcpu_create(struct vcpu *vcpu, int vm_fd, unsigned int index, size_t run_size) WARN_UNUSED;

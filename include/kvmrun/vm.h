@@ -17,6 +17,7 @@ enum kvmrun_status {
 	KVMRUN_GUEST_PANIC = 5,  /* guest kernel panicked (pvpanic) */
 	KVMRUN_GUEST_CRASH = 6,  /* triple fault */
 	KVMRUN_VCPU_ERROR = 7,   /* KVM internal error, emulation failure, unhandled exit */
+	KVMRUN_ERR_SANDBOX = 8,  /* a system call the seccomp filter refuses (a kvmrun bug) */
 	/* Stopped by SIGINT/SIGTERM: 128 + signal number (130, 143). */
 };
 
@@ -72,6 +73,7 @@ struct vm_config {
 	unsigned int nr_disks;
 	struct disk_config disks[VM_MAX_DISKS];
 	bool rng; /* a virtio-rng device */
+	bool no_sandbox; /* --sandbox off: no seccomp filters */
 	unsigned int nr_nets;
 	struct net_config nets[VM_MAX_NETS];
 };

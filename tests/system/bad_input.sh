@@ -41,6 +41,7 @@ memory-junk)     run 2 "\-\-memory 'lots'" run --kernel "$(kernel)" --memory lot
 memory-small)    run 2 "\-\-memory '1M'" run --kernel "$(kernel)" --memory 1M ;;
 memory-overflow) run 2 "\-\-memory '99999999999999999999G'" run --kernel "$(kernel)" --memory 99999999999999999999G ;;
 console-junk)    run 2 "\-\-console 'tty'" run --kernel "$(kernel)" --console tty ;;
+sandbox-junk)    run 2 "\-\-sandbox 'yes'" run --kernel "$(kernel)" --sandbox yes ;;
 console-log-dir) run 2 "\-\-console-log /nonexistent/dir/log" run --kernel "$(kernel)" --console none --console-log /nonexistent/dir/log ;;
 no-kvm)
   # /dev/kvm hidden in a private mount namespace.

@@ -104,6 +104,30 @@ sigterm|sigint)
   set +e; wait "$pid"; rc=$?; set -e
   exec 3>&-
   [ "$rc" = "$want" ] || fail "exit status $rc after $sig, expected $want" ;;
+sandbox|sandbox-off)
+  # A running VM's threads, as the kernel reports them: with the sandbox each has
+  # one seccomp filter of its own (mode 2), the vCPU threads' not the loop's; with
+  # --sandbox off none. Then SIGTERM still ends it in order.
+  opt=on want_mode=2 want_filters=1; [ "$2" = sandbox-off ] && opt=off want_mode=0 want_filters=0
+  fifo=$(mktemp -u); mkfifo "$fifo"; log=$(mktemp)
+  exec 3<>"$fifo"
+  "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" --cpus 2 --sandbox "$opt" \
+    --append "quiet kvmrun.test=echo" --console-log "$log" < "$fifo" > /dev/null 2>&1 &
+  pid=$!
+  until grep -q KVMRUN-INIT-OK "$log"; do sleep 0.2; done
+  threads=0 vcpus=0
+  for s in /proc/$pid/task/*/status; do
+    name=$(sed -n 's/^Name:\t//p' "$s") mode=$(sed -n 's/^Seccomp:\t//p' "$s")
+    filters=$(sed -n 's/^Seccomp_filters:\t//p' "$s")
+    [ "$mode" = "$want_mode" ] && [ "$filters" = "$want_filters" ] ||
+      fail "thread $name: Seccomp $mode, Seccomp_filters $filters (--sandbox $opt)"
+    threads=$((threads + 1)); case $name in vcpu*) vcpus=$((vcpus + 1)) ;; esac
+  done
+  [ "$vcpus" = 2 ] && [ "$threads" = 3 ] || fail "$threads threads, $vcpus vCPU threads (expected 3 and 2)"
+  kill -TERM "$pid"
+  set +e; wait "$pid"; rc=$?; set -e
+  exec 3>&-
+  [ "$rc" = 143 ] || fail "exit status $rc after SIGTERM, expected 143" ;;
 *) fail "unknown case $2" ;;
 esac
 echo "ok: $2"

@@ -56,7 +56,8 @@ sigkill-after-flush)
     --append "quiet kvmrun.test=flush-wait" --console none --console-log "$log" \
     --disk "$img" > /dev/null 2>&1 < /dev/null &
   pid=$!
-  until grep -q '^FLUSHED' "$log"; do
+  # The whole line: the UART sends it a byte at a time, and the kill must not cut it.
+  until grep -q -E '^FLUSHED SUM=[0-9a-f]{64}' "$log"; do
     kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "kvmrun ended before the flush"; }
     sleep 0.1
   done

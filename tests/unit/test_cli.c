@@ -114,6 +114,15 @@ static void test_valid_full(void **state)
 	assert_int_equal(r->cfg.console, CONSOLE_SERIAL);
 	result_free(r);
 
+	r = parse("run", "--kernel", "k", "--sandbox", "off", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_true(r->cfg.no_sandbox);
+	result_free(r);
+	r = parse("run", "--kernel", "k", "--sandbox", "off", "--sandbox", "on", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_false(r->cfg.no_sandbox);
+	result_free(r);
+
 	/* --opt=value and options after the kernel path work too. */
 	r = parse("run", "--memory=512M", "--kernel=k", "--cpus=2", NULL);
 	assert_int_equal(r->action, CLI_RUN);
@@ -138,6 +147,7 @@ static void test_defaults(void **state)
 	assert_int_equal(r->cfg.memory, 256 * MiB);
 	assert_int_equal(r->cfg.console, CONSOLE_SERIAL);
 	assert_int_equal(r->cfg.log_level, LOG_WARN);
+	assert_false(r->cfg.no_sandbox);
 	assert_string_equal(r->cfg.append, "console=ttyS0 reboot=k panic=-1");
 	result_free(r);
 }
@@ -239,6 +249,11 @@ static void test_bad_other(void **state)
 	expect_usage(parse("run", "--kernel", "k", "--console", "Virtio", NULL), "--console");
 	expect_usage(parse("run", "--kernel", "k", "--console", "", NULL), "--console");
 	expect_usage(parse("run", "--kernel", "k", "--log-level", "loud", NULL), "--log-level");
+	expect_usage(parse("run", "--kernel", "k", "--sandbox", "yes", NULL), "--sandbox 'yes'");
+	expect_usage(parse("run", "--kernel", "k", "--sandbox", "", NULL), "--sandbox");
+	expect_usage(parse("run", "--kernel", "k", "--sandbox", "OFF", NULL), "--sandbox");
+	expect_usage(parse("run", "--kernel", "k", "--sandbox", NULL),
+		     "option '--sandbox' needs a value");
 	expect_usage(parse("run", "--cpus", "2", NULL), "--kernel");
 	expect_usage(parse("run", NULL), "--kernel");
 	expect_usage(parse("run", "--kernel", "k", "--frobnicate", NULL),

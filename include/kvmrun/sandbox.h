@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KVMRUN_SANDBOX_H
+#define KVMRUN_SANDBOX_H
+
+#include "kvmrun/compiler.h"
+
+/*
+ * Per-thread seccomp filters. Each thread installs its own once its setup is
+ * done (files open, memory mapped, threads started): from then on it can make
+ * only the system calls its role needs at run time, ioctl only with the
+ * requests listed, and no mapping that is executable. Anything else stops the
+ * process with one line on stderr and status KVMRUN_ERR_SANDBOX (a kvmrun bug).
+ */
+enum sandbox_role {
+	SANDBOX_LOOP, /* the main thread: event loop, devices' queues, teardown */
+	SANDBOX_VCPU, /* a vCPU thread: KVM_RUN and register accesses */
+};
+
+/* Installs the role's filter on the calling thread; 0 or -errno (nothing installed). */
+int sandbox_apply(enum sandbox_role role) WARN_UNUSED;
+
+#endif

@@ -3,6 +3,28 @@
 # Usage: boot.sh KVMRUN CASE
 . "$(dirname "$0")/lib.sh"
 need_kvm "$@"
+
+# A guest whose init waits for a line on stdin that never comes, started in the
+# background with kvmrun options "$@"; returns once the init runs ($pid, $log).
+start_waiting() {
+  fifo=$(mktemp -u); mkfifo "$fifo"; log=$(mktemp)
+  exec 3<>"$fifo"
+  "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" "$@" \
+    --append "quiet kvmrun.test=echo" --console-log "$log" < "$fifo" > /dev/null 2>&1 &
+  pid=$!
+  until grep -q KVMRUN-INIT-OK "$log"; do
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "kvmrun ended before the guest's init ran"; }
+    sleep 0.2
+  done
+}
+# Stops it with signal $1 (TERM, INT); its exit status must be $2.
+stop_waiting() {
+  kill -s "$1" "$pid"
+  set +e; wait "$pid"; rc=$?; set -e
+  exec 3>&-
+  [ "$rc" = "$2" ] || fail "exit status $rc after SIG$1, expected $2"
+}
+
 case $2 in
 one-cpu)
   boot info --cpus 1 --memory 256M
@@ -93,28 +115,14 @@ triple-fault)
   grep -q "vCPU 0: rip=[0-9a-f]\{16\}" "$out" || { show; fail "no register dump"; } ;;
 sigterm|sigint)
   # The guest waits for a line that never comes; the signal stops the VM in order.
-  sig=${2^^}; want=$([ "$sig" = SIGTERM ] && echo 143 || echo 130)
-  fifo=$(mktemp -u); mkfifo "$fifo"; log=$(mktemp)
-  exec 3<>"$fifo"
-  "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" \
-    --append "quiet kvmrun.test=echo" --console-log "$log" < "$fifo" > /dev/null 2>&1 &
-  pid=$!
-  until grep -q KVMRUN-INIT-OK "$log"; do sleep 0.2; done
-  kill -s "${sig#SIG}" "$pid"
-  set +e; wait "$pid"; rc=$?; set -e
-  exec 3>&-
-  [ "$rc" = "$want" ] || fail "exit status $rc after $sig, expected $want" ;;
+  start_waiting
+  if [ "$2" = sigterm ]; then stop_waiting TERM 143; else stop_waiting INT 130; fi ;;
 sandbox|sandbox-off)
   # A running VM's threads, as the kernel reports them: with the sandbox each has
   # one seccomp filter of its own (mode 2), the vCPU threads' not the loop's; with
   # --sandbox off none. Then SIGTERM still ends it in order.
   opt=on want_mode=2 want_filters=1; [ "$2" = sandbox-off ] && opt=off want_mode=0 want_filters=0
-  fifo=$(mktemp -u); mkfifo "$fifo"; log=$(mktemp)
-  exec 3<>"$fifo"
-  "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" --cpus 2 --sandbox "$opt" \
-    --append "quiet kvmrun.test=echo" --console-log "$log" < "$fifo" > /dev/null 2>&1 &
-  pid=$!
-  until grep -q KVMRUN-INIT-OK "$log"; do sleep 0.2; done
+  start_waiting --cpus 2 --sandbox "$opt"
   threads=0 vcpus=0
   for s in /proc/$pid/task/*/status; do
     name=$(sed -n 's/^Name:\t//p' "$s") mode=$(sed -n 's/^Seccomp:\t//p' "$s")
@@ -124,10 +132,7 @@ sandbox|sandbox-off)
     threads=$((threads + 1)); case $name in vcpu*) vcpus=$((vcpus + 1)) ;; esac
   done
   [ "$vcpus" = 2 ] && [ "$threads" = 3 ] || fail "$threads threads, $vcpus vCPU threads (expected 3 and 2)"
-  kill -TERM "$pid"
-  set +e; wait "$pid"; rc=$?; set -e
-  exec 3>&-
-  [ "$rc" = 143 ] || fail "exit status $rc after SIGTERM, expected 143" ;;
+  stop_waiting TERM 143 ;;
 *) fail "unknown case $2" ;;
 esac
 echo "ok: $2"

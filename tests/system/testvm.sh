@@ -16,6 +16,32 @@ nudge)
   [ "$rc" = 0 ] || { cat "$out" "$err" >&2; fail "testvm exited with $rc"; }
   [ "$(cat "$out")" = "woken::" ] || { cat "$out" >&2; fail "no nudge read on ttyS1"; }
   [ ! -s "$err" ] || { sed 's/^/  | /' "$err" >&2; fail "testvm's stderr is not empty (nudges echoed?)"; } ;;
+bad-opt)
+  # Each option refuses a bad or missing value the same way.
+  while read -r opt bad; do
+    rc=0
+    "$top/scripts/testvm" $opt ${bad:+"$bad"} -- true > "$out" 2> "$err" || rc=$?
+    [ "$rc" = 2 ] || { cat "$err" >&2; fail "$opt '$bad': exit status $rc, expected 2"; }
+    [ "$(wc -l < "$err")" = 1 ] && grep -q -- "^testvm: $opt " "$err" ||
+      { cat "$err" >&2; fail "$opt '$bad': not one line naming $opt"; }
+    [ ! -s "$out" ] || fail "$opt '$bad': printed on stdout"
+  done <<'CASES'
+--smp 0
+--smp 65
+--smp two
+--smp -1
+--mem 100
+--mem 3G
+--mem 99999999
+--share /nonexistent/dir
+CASES
+  # A missing value: the option is last.
+  for opt in --smp --mem --share; do
+    rc=0
+    "$top/scripts/testvm" "$opt" > "$out" 2> "$err" || rc=$?
+    [ "$rc" = 2 ] && grep -q -- "^testvm: $opt needs a value" "$err" ||
+      { cat "$err" >&2; fail "$opt without a value: status $rc"; }
+  done ;;
 bad-env)
   # Each timing variable refuses what is not whole seconds, in one line naming it,
   # with status 2 and before any machine starts.

@@ -103,11 +103,22 @@ static int sandbox_add_list(scmp_filter_ctx ctx, const int *nrs, size_t n)
 	return 0;
 }
 
+/* Argument arg, masked, equals value: all four fields given (the macros leave one out). */
+static int sandbox_rule_arg(scmp_filter_ctx ctx, int nr, unsigned int arg, uint64_t mask,
+			    uint64_t value)
+{
+	const struct scmp_arg_cmp cmp = {
+		.arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = value,
+	};
+
+	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &cmp);
+}
+
 static int sandbox_add_ioctls(scmp_filter_ctx ctx, const unsigned long *reqs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-					   SCMP_A1_32(SCMP_CMP_EQ, (uint32_t)reqs[i]));
+		int ret = sandbox_rule_arg(ctx, SCMP_SYS(ioctl), 1, 0xffffffffU,
+					   (uint32_t)reqs[i]);
 
 		if (ret)
 			return ret;
@@ -123,17 +134,13 @@ static int sandbox_add_checked(scmp_filter_ctx ctx, enum sandbox_role role)
 {
 	int ret;
 
-	ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-			       SCMP_A2_32(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	ret = sandbox_rule_arg(ctx, SCMP_SYS(mmap), 2, PROT_EXEC, 0);
 	if (!ret)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-				       SCMP_A2_32(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+		ret = sandbox_rule_arg(ctx, SCMP_SYS(mprotect), 2, PROT_EXEC, 0);
 	if (!ret)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-				       SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)getpid()));
+		ret = sandbox_rule_arg(ctx, SCMP_SYS(tgkill), 0, 0xffffffffU, (uint32_t)getpid());
 	if (!ret && role == SANDBOX_LOOP)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sched_setscheduler), 1,
-				       SCMP_A0_32(SCMP_CMP_EQ, 0));
+		ret = sandbox_rule_arg(ctx, SCMP_SYS(sched_setscheduler), 0, 0xffffffffU, 0);
 	return ret;
 }
 

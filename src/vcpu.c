@@ -115,7 +115,8 @@ static void *vcpu_thread(void *arg)
 		int ret = sandbox_apply(SANDBOX_VCPU);
 
 		if (ret) {
-			snprintf(why, sizeof(why), "seccomp filter: %s", strerror(-ret));
+			snprintf(why, sizeof(why), "seccomp filter: %s (--sandbox off runs without it)",
+				 strerror(-ret));
 			vcpu_fail(vcpu, KVMRUN_ERR_INTERNAL, why);
 			return NULL;
 		}

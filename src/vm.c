@@ -372,7 +372,9 @@ static void vm_vcpu_exit(void *opaque, struct vcpu *vcpu, int status, const char
 
 	if (why) {
 		log_err("vCPU %u: %s", vcpu->index, why);
-		cpu_dump_regs(vcpu->fd, vcpu->index);
+		/* not for kvmrun's own failures: the guest's registers say nothing then */
+		if (status != KVMRUN_ERR_INTERNAL)
+			cpu_dump_regs(vcpu->fd, vcpu->index);
 	}
 	ev_stop(vm->loop, status);
 }

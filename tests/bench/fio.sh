@@ -41,7 +41,7 @@ kernel=$(guest_kernel)
 kdir=$(dirname "$kernel")
 cache_dir=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
 jobs=(randread:4k:1 randread:4k:32 randwrite:4k:1 randwrite:4k:32 read:1m:8 write:1m:8)
-initrd=$cache_dir/bench/fio-initrd-$({ echo "${jobs[*]} $runtime 2"; fio --version
+initrd=$cache_dir/bench/fio-initrd-$({ echo "${jobs[*]} $runtime 3"; fio --version
   cat "$kdir/version"; } | md5sum | cut -c1-12).gz
 
 # The guest's init runs every job on /dev/vda and prints one terse line per job.
@@ -62,6 +62,7 @@ J
     --minimal 2>&1 | tail -1)"
 done
 echo FIO-DONE
+sleep 2 # the host reads the last job's exits before the VMM is gone
 poweroff -f
 INIT
   "$top/scripts/mkinitramfs" --kernel-dir "$kdir" --modules "virtio_pci virtio_blk" \

@@ -76,6 +76,8 @@ const char *disk_serial(const struct disk *d);
 int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 		const struct iovec *iov, unsigned int iovcnt) WARN_UNUSED;
 
+/* How many more reads and writes disk_submit() takes now (it refuses the rest). */
+unsigned int disk_room(const struct disk *d);
 /*
  * Between disk_plug() and disk_unplug(), disk_submit() holds requests back
  * and disk_unplug() submits them together: one system call for the requests

@@ -183,6 +183,11 @@ static bool disk_iov_aligned(const struct disk *d, const struct iovec *iov, unsi
 	return true;
 }
 
+unsigned int disk_room(const struct disk *d)
+{
+	return DISK_MAX_INFLIGHT - d->inflight;
+}
+
 int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 		const struct iovec *iov, unsigned int iovcnt)
 {

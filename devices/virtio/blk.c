@@ -28,10 +28,13 @@ struct virtio_blk {
 	struct virtio_dev vdev;
 	struct disk *disk;
 	struct vq_chain *chain; /* scratch for virtio_process_queue(), any queue */
+	uint64_t stalled;	/* bit q: queue q has requests waiting for room in the backend */
 	uint64_t capacity;	/* 512-byte sectors */
 	uint32_t block_size;
 	uint8_t config[VIRTIO_BLK_CFG_SIZE];
 };
+
+_Static_assert(VIRTIO_BLK_MAX_QUEUES <= 64, "virtio_blk.stalled has a bit per queue");
 
 /* A read or write in flight. */
 struct blk_req {
@@ -97,16 +100,26 @@ static void blk_io_done(struct disk_io *io, int res)
 	free(req);
 }
 
-/* One interrupt per batch of completions, when the driver wants it. */
+/*
+ * One interrupt per batch of completions, when the driver wants it; queues
+ * that waited for room in the backend are served again once there is some.
+ */
 static void blk_batch_end(void *opaque)
 {
 	struct virtio_blk *blk = opaque;
+	uint64_t stalled = blk->stalled;
 
 	if (!blk->vdev.active || !blk->vdev.vqs)
 		return;
 	for (uint16_t q = 0; q < blk->vdev.nr_queues; q++)
 		if (vq_should_notify(&blk->vdev.vqs[q]))
 			virtio_notify(&blk->vdev, q);
+	if (!stalled || !disk_room(blk->disk))
+		return;
+	blk->stalled = 0;
+	for (uint16_t q = 0; q < blk->vdev.nr_queues; q++)
+		if (stalled >> q & 1)
+			virtio_requeue(&blk->vdev, q);
 }
 
 /*
@@ -300,17 +313,26 @@ static int blk_activate(struct virtio_dev *vdev)
 
 /*
  * The reads and writes of one pass go to the kernel together (disk_plug).
- * Tell the event loop how many requests the kick brought (ev_served): a guest
- * that waits on each of its requests gets the next kick served at once.
+ * A pass takes no more requests than the backend has room for: the guest's
+ * queues together hold more (64 queues of 1024) than it takes in flight, and
+ * the rest wait in the ring, each queue that has some in `stalled`, until
+ * completions make room (blk_batch_end). Tell the event loop how many
+ * requests the kick brought (ev_served): a guest that waits on each of its
+ * requests gets the next kick served at once.
  */
 static void blk_queue_notify(struct virtio_dev *vdev, uint16_t q)
 {
 	struct virtio_blk *blk = to_blk(vdev);
-	unsigned int n;
+	unsigned int room = disk_room(blk->disk), size = vdev->vqs[q].size, n;
+	bool more;
 
 	disk_plug(blk->disk);
-	n = virtio_process_queue(vdev, q, blk->chain, blk_handle);
+	n = virtio_process_queue_max(vdev, q, blk->chain, blk_handle, MIN(room, size), &more);
 	disk_unplug(blk->disk);
+	if (more && room < size)
+		blk->stalled |= 1ULL << q;
+	else if (more)
+		virtio_requeue(vdev, q);
 	ev_served(vdev->loop, n);
 }
 
@@ -320,6 +342,7 @@ static void blk_reset(struct virtio_dev *vdev)
 
 	/* Wait for the kernel to finish with guest memory; complete nothing. */
 	disk_drain(blk->disk);
+	blk->stalled = 0;
 	disk_clear_error(blk->disk);
 }
 

@@ -13,27 +13,37 @@ void virtio_needs_reset(struct virtio_dev *vdev, const char *why)
 	vdev->transport->needs_reset(vdev);
 }
 
-unsigned int virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq_chain *chain,
-				  virtio_chain_fn handle)
+unsigned int virtio_process_queue_max(struct virtio_dev *vdev, uint16_t q,
+				      struct vq_chain *chain, virtio_chain_fn handle,
+				      unsigned int max, bool *more)
 {
 	struct vq *vq = &vdev->vqs[q];
 	unsigned int served = 0;
-	int ret;
+	int ret = -EAGAIN;
 
+	*more = false;
 	if (!vdev->active || vq->size == 0 || vq->broken)
 		return 0;
 	vq_set_notify(vq, false);
 	for (;;) {
-		while ((ret = vq_pop(vq, chain)) == 0) {
+		while (served < max) {
+			ret = vq_pop(vq, chain);
+			if (ret)
+				break;
 			served++;
 			ret = handle(vdev, q, chain);
 			if (ret < 0) {
 				vq->broken = true;
 				break;
 			}
+			ret = -EAGAIN;
 		}
 		if (ret != -EAGAIN)
 			break;
+		if (served == max && vq_avail_pending(vq)) {
+			*more = true; /* the kicks stay off: the caller comes back */
+			break;
+		}
 		vq_set_notify(vq, true);
 		if (!vq_avail_pending(vq))
 			break;
@@ -46,5 +56,17 @@ unsigned int virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq
 	}
 	if (ret != -EAGAIN)
 		virtio_needs_reset(vdev, vq->broken_why ? vq->broken_why : "bad request");
+	return served;
+}
+
+unsigned int virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq_chain *chain,
+				  virtio_chain_fn handle)
+{
+	bool more;
+	unsigned int served =
+	    virtio_process_queue_max(vdev, q, chain, handle, vdev->vqs[q].size, &more);
+
+	if (more)
+		virtio_requeue(vdev, q);
 	return served;
 }

@@ -206,10 +206,20 @@ static void vp_needs_reset(struct virtio_dev *vdev)
 	pthread_mutex_unlock(&vp->lock);
 }
 
+/* The loop sees queue q's doorbell again, as if the guest had kicked. */
+static void vp_requeue(struct virtio_dev *vdev, uint16_t q)
+{
+	struct virtio_pci *vp = vdev->transport_data;
+
+	if (vp->kicks[q].fd >= 0)
+		vp_signal(vp->kicks[q].fd);
+}
+
 static const struct virtio_transport_ops vp_transport_ops = {
     .notify_queue = vp_notify_queue,
     .config_changed = vp_config_changed,
     .needs_reset = vp_needs_reset,
+    .requeue = vp_requeue,
 };
 
 /* --- the event-loop side --- */

@@ -118,8 +118,12 @@ void vq_reset(struct vq *vq)
 
 void vq_cleanup(struct vq *vq)
 {
+	/* The rate limit outlives the queue: a guest resetting in a loop floods no log. */
+	struct log_ratelimit rl = vq->rl;
+
 	free(vq->inflight);
 	memset(vq, 0, sizeof(*vq));
+	vq->rl = rl;
 }
 
 static bool vq_inflight_test(const struct vq *vq, uint16_t head)

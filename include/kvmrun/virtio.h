@@ -85,6 +85,11 @@ struct virtio_transport_ops {
 	void (*notify_queue)(struct virtio_dev *vdev, uint16_t q);
 	void (*config_changed)(struct virtio_dev *vdev);
 	void (*needs_reset)(struct virtio_dev *vdev);
+	/*
+	 * Queue q has chains left that a pass did not take: have the loop call
+	 * queue_notify(q) again, after the events already waiting. Loop thread.
+	 */
+	void (*requeue)(struct virtio_dev *vdev, uint16_t q);
 };
 
 struct virtio_dev {
@@ -143,15 +148,33 @@ static inline void virtio_config_changed(struct virtio_dev *vdev)
 void virtio_needs_reset(struct virtio_dev *vdev, const char *why);
 
 /*
- * Serve every available chain of queue q with handle(), the race-free way
- * (see virtqueue.h), and notify the driver when it asks for it (after
- * ev_yield() if the queue is in yield_before_notify). handle()
- * returns 0 when the chain was pushed or kept for later completion, or a
- * negative errno to break the device (needs reset). chain is scratch space
- * of the caller's (one per queue). Returns the number of chains served.
+ * Serve the available chains of queue q with handle(), the race-free way (see
+ * virtqueue.h), and notify the driver when it asks for it (after ev_yield() if
+ * the queue is in yield_before_notify). handle() returns 0 when the chain was
+ * pushed or kept for later completion, or a negative errno to break the
+ * device (needs reset). chain is scratch space of the caller's (one per
+ * queue). Returns the number of chains served.
+ *
+ * One pass takes at most one queue's worth (the queue size) and, when chains
+ * are left, requeues the queue (transport requeue) with the guest's kicks
+ * still off: a guest that posts as fast as the loop serves cannot hold the
+ * loop, and its signals, other devices and ev_stop() get their turn.
  */
 typedef int (*virtio_chain_fn)(struct virtio_dev *vdev, uint16_t q, struct vq_chain *chain);
 unsigned int virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq_chain *chain,
 				  virtio_chain_fn handle);
+/*
+ * The same with at most max chains in the pass (0 is allowed) and no requeue:
+ * *more says whether chains are left, the guest's kicks still off; the caller
+ * must come back to the queue (virtio_requeue()), e.g. once it can take more.
+ */
+unsigned int virtio_process_queue_max(struct virtio_dev *vdev, uint16_t q,
+				      struct vq_chain *chain, virtio_chain_fn handle,
+				      unsigned int max, bool *more);
+
+static inline void virtio_requeue(struct virtio_dev *vdev, uint16_t q)
+{
+	vdev->transport->requeue(vdev, q);
+}
 
 #endif

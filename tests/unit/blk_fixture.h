@@ -103,6 +103,7 @@ struct fx {
 	struct virtio_dev *vdev;
 	struct virtio_transport_ops tops;
 	unsigned int notifies, resets;
+	uint64_t requeued; /* bit q: the device asked to have queue q served again */
 	unsigned int pumps; /* completion batches delivered by wait_used() */
 	char path[64];
 	int fd; /* the test's own view of the image */
@@ -125,6 +126,11 @@ static inline void fake_config_changed(struct virtio_dev *vdev)
 static inline void fake_needs_reset(struct virtio_dev *vdev)
 {
 	cur->resets++;
+}
+
+static inline void fake_requeue(struct virtio_dev *vdev, uint16_t q)
+{
+	cur->requeued |= 1ULL << q;
 }
 
 static inline void *hva(struct fx *f, uint64_t gpa)
@@ -157,7 +163,8 @@ static inline void start(struct fx *f)
 	char err[256] = "";
 
 	assert_int_equal(create_dev(f, err, sizeof(err)), 0);
-	f->tops = (struct virtio_transport_ops){fake_notify, fake_config_changed, fake_needs_reset};
+	f->tops = (struct virtio_transport_ops){fake_notify, fake_config_changed, fake_needs_reset,
+						fake_requeue};
 	f->vdev->transport = &f->tops;
 	f->vdev->features = f->vdev->host_features | VIRTIO_BIT(VIRTIO_F_VERSION_1);
 	f->vdev->features &= ~VIRTIO_BIT(VQ_F_EVENT_IDX);

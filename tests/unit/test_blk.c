@@ -505,6 +505,114 @@ static void test_queue_count(void **state)
 	d->ops->destroy(d);
 }
 
+/*
+ * Three queues hold more requests than the backend takes in flight (1024):
+ * the rest wait in the ring, not failed, and go in as completions make room.
+ * Each request is a 512-byte write (header and data in one buffer, then the
+ * status), 512 per queue of 1024 descriptors.
+ */
+#define MQ_N 3
+#define MQ_SIZE 1024
+#define MQ_PER_Q (MQ_SIZE / 2)
+#define MQ_RING(q) (RAM_GPA + 0x8000ULL * (q)) /* desc; avail +0x4000, used +0x5000 */
+#define MQ_ST (RAM_GPA + 0x18000)
+#define MQ_BUF(i) (RAM_GPA + 0x20000 + 1024ULL * (i))
+
+static uint16_t mq_used_idx(struct fx *f, uint16_t q)
+{
+	return __atomic_load_n((uint16_t *)hva(f, MQ_RING(q) + 0x5000 + 2), __ATOMIC_ACQUIRE);
+}
+
+static void mq_desc(struct fx *f, uint16_t q, uint16_t i, uint64_t addr, uint32_t len,
+		    uint16_t flags, uint16_t next)
+{
+	uint8_t *p = hva(f, MQ_RING(q) + 16ULL * i);
+
+	memcpy(p, &addr, 8);
+	memcpy(p + 8, &len, 4);
+	memcpy(p + 12, &flags, 2);
+	memcpy(p + 14, &next, 2);
+}
+
+static void test_more_requests_than_room(void **state)
+{
+	struct fx *f = *state;
+	struct vq vqs[MQ_N] = {0};
+	char err[256] = "";
+	uint8_t back[512];
+	unsigned int done = 0, passes = 0;
+
+	assert_int_equal(virtio_blk_create(&f->vdev, &f->cfg, MQ_N, NULL, &f->gm, err, sizeof(err)),
+			 0);
+	f->tops = (struct virtio_transport_ops){fake_notify, fake_config_changed, fake_needs_reset,
+						fake_requeue};
+	f->vdev->transport = &f->tops;
+	f->vdev->features = f->vdev->host_features | VIRTIO_BIT(VIRTIO_F_VERSION_1);
+	f->vdev->features &= ~VIRTIO_BIT(VQ_F_EVENT_IDX);
+	for (uint16_t q = 0; q < MQ_N; q++)
+		assert_int_equal(vq_setup(&vqs[q], &f->gm, MQ_SIZE, MQ_RING(q), MQ_RING(q) + 0x4000,
+					  MQ_RING(q) + 0x5000, f->vdev->features),
+				 0);
+	f->vdev->vqs = vqs;
+	f->vdev->active = true;
+	assert_int_equal(f->vdev->ops->activate(f->vdev), 0);
+
+	for (uint16_t q = 0; q < MQ_N; q++) {
+		for (uint16_t k = 0; k < MQ_PER_Q; k++) {
+			unsigned int i = q * MQ_PER_Q + k;
+			uint8_t *b = hva(f, MQ_BUF(i));
+			uint32_t type = VIRTIO_BLK_T_OUT, zero = 0;
+			uint64_t sector = i;
+
+			memcpy(b, &type, 4);
+			memcpy(b + 4, &zero, 4);
+			memcpy(b + 8, &sector, 8);
+			fill(b + 16, 512, (uint8_t)i);
+			*(uint8_t *)hva(f, MQ_ST + i) = 0xee;
+			mq_desc(f, q, (uint16_t)(2 * k), MQ_BUF(i), 16 + 512, VQ_DESC_F_NEXT,
+				(uint16_t)(2 * k + 1));
+			mq_desc(f, q, (uint16_t)(2 * k + 1), MQ_ST + i, 1, W, 0);
+			memcpy(hva(f, MQ_RING(q) + 0x4000 + 4 + 2ULL * k), &(uint16_t){2 * k}, 2);
+		}
+		__atomic_store_n((uint16_t *)hva(f, MQ_RING(q) + 0x4000 + 2), (uint16_t)MQ_PER_Q,
+				 __ATOMIC_RELEASE);
+	}
+	for (uint16_t q = 0; q < MQ_N; q++)
+		f->vdev->ops->queue_notify(f->vdev, q);
+	/* The first two queues filled the backend; the third waits, untouched. */
+	assert_int_equal(mq_used_idx(f, 2), 0);
+	assert_int_equal(vqs[2].last_avail, 0);
+	assert_int_equal(f->requeued, 0);
+
+	while (done < MQ_N * MQ_PER_Q) {
+		struct pollfd pfd = {.fd = watches[0].fd, .events = POLLIN};
+
+		assert_int_equal(poll(&pfd, 1, -1), 1);
+		watches[0].fn(watches[0].opaque, POLLIN);
+		while (f->requeued) { /* the event loop serves requeued queues */
+			uint16_t q = (uint16_t)__builtin_ctzll(f->requeued);
+
+			f->requeued &= ~(1ULL << q);
+			f->vdev->ops->queue_notify(f->vdev, q);
+			passes++;
+		}
+		done = 0;
+		for (uint16_t q = 0; q < MQ_N; q++)
+			done += mq_used_idx(f, q);
+	}
+	assert_true(passes >= 1);
+	assert_int_equal(f->resets, 0);
+	for (unsigned int i = 0; i < MQ_N * MQ_PER_Q; i++) {
+		assert_int_equal(*(uint8_t *)hva(f, MQ_ST + i), VIRTIO_BLK_S_OK);
+		file_read(f, back, sizeof(back), 512ULL * i);
+		assert_memory_equal(back, hva(f, MQ_BUF(i) + 16), sizeof(back));
+	}
+	f->vdev->ops->reset(f->vdev);
+	f->vdev->active = false;
+	for (uint16_t q = 0; q < MQ_N; q++)
+		vq_cleanup(&vqs[q]);
+}
+
 /* ---- open errors ---- */
 
 static void test_open_errors(void **state)
@@ -600,6 +708,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_rw_aligned, fx_setup_wb),
 	    T(test_queue_count, fx_setup_nodev),
+	    T(test_more_requests_than_room, fx_setup_nodev),
 	    T(test_rw_aligned, fx_setup_direct),
 	    T(test_rw_unaligned_buffers, fx_setup_wb),
 	    T(test_rw_unaligned_buffers, fx_setup_direct),

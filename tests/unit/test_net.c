@@ -122,6 +122,12 @@ static void fake_config_changed(struct virtio_dev *vdev)
 {
 }
 
+/* A pass that left chains: these tests post fewer than a queue's worth. */
+static void fake_requeue(struct virtio_dev *vdev, uint16_t q)
+{
+	fail_msg("queue %u requeued", q);
+}
+
 static void fake_needs_reset(struct virtio_dev *vdev)
 {
 	cur->resets++;
@@ -148,7 +154,8 @@ static void start(struct fx *f, uint64_t drop)
 	f->peer = sv[1];
 	assert_int_equal(tap_open_fd(&f->tap, sv[0], "testtap", ALL_OFFLOADS), 0);
 	assert_int_equal(virtio_net_create_tap(&f->vdev, f->tap, NULL, 1500, 0, NULL, &f->gm), 0);
-	f->tops = (struct virtio_transport_ops){fake_notify, fake_config_changed, fake_needs_reset};
+	f->tops = (struct virtio_transport_ops){fake_notify, fake_config_changed, fake_needs_reset,
+						fake_requeue};
 	f->vdev->transport = &f->tops;
 	f->vdev->features = (f->vdev->host_features | VIRTIO_BIT(VIRTIO_F_VERSION_1)) & ~drop;
 	f->gq[0].base = RXQ_GPA;

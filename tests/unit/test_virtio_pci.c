@@ -64,6 +64,7 @@ struct fake_vdev {
 	uint8_t config[CFG_SIZE];
 	int event_fd; /* written by activate and queue_notify */
 	unsigned int activations, resets, notifies[NQ];
+	unsigned int requeue_left[NQ]; /* queue_notify asks for that many more passes */
 	int activate_ret;
 	bool destroyed;
 };
@@ -124,6 +125,10 @@ static void fake_queue_notify(struct virtio_dev *vdev, uint16_t q)
 	assert_true(q < NQ);
 	assert_true(vdev->active);
 	d->notifies[q]++;
+	if (d->requeue_left[q]) {
+		d->requeue_left[q]--;
+		virtio_requeue(vdev, q);
+	}
 	fake_signal(d);
 }
 
@@ -635,6 +640,21 @@ static void notify_through(struct fixture *f, bool pio)
 	assert_int_equal(f->fd->vdev.vqs[0].size, 0);
 }
 
+/* A pass that left chains requeues its queue: the loop serves it again, with no kick. */
+static void test_requeue(void **state)
+{
+	struct fixture *f = *state;
+
+	activate(f);
+	f->fd->requeue_left[1] = 2;
+	io_wr(f, f->port, 2, 1);
+	for (int i = 0; i < 3; i++)
+		wait_event(f);
+	assert_int_equal(f->fd->notifies[1], 4); /* after activation, the kick, two requeues */
+	assert_int_equal(f->fd->notifies[0], 1);
+	assert_int_equal(f->fd->requeue_left[1], 0);
+}
+
 static void test_notify_port(void **state)
 {
 	notify_through(*state, true);
@@ -950,6 +970,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_features_ok_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_registers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_queue_writes_need_reset, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_requeue, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_notify_port, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_notify_memory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_interrupts, setup, teardown),

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "kvmrun/guest_mem.h"
+#include "kvmrun/virtio.h"
 #include "kvmrun/virtqueue.h"
 
 #define RAM_GPA 0x100000ULL
@@ -1082,11 +1083,145 @@ static void test_chain_write(void **state)
 	assert_int_equal(*(uint8_t *)hva(f, DATA_GPA + 0x207), 0x07);
 }
 
+/* ---- a guest that posts as fast as the device serves (virtio_process_queue) ---- */
+
+static struct {
+	struct fx *f;
+	unsigned int handled, notifies, requeues, resets;
+} pass;
+
+static void pass_notify(struct virtio_dev *vdev, uint16_t q)
+{
+	pass.notifies++;
+}
+
+static void pass_config_changed(struct virtio_dev *vdev)
+{
+}
+
+static void pass_needs_reset(struct virtio_dev *vdev)
+{
+	pass.resets++;
+}
+
+static void pass_requeue(struct virtio_dev *vdev, uint16_t q)
+{
+	assert_int_equal(q, 0);
+	pass.requeues++;
+}
+
+/* Returns each chain and posts it again at once, as a vCPU beside the loop could. */
+static int pass_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c)
+{
+	if (++pass.handled > 100 * QSZ)
+		fail_msg("one pass never ends while the guest keeps posting");
+	assert_int_equal(vq_push(&vdev->vqs[q], c->head, 0), 0);
+	if (pass.f) /* NULL: the guest has stopped posting */
+		post(pass.f, c->head);
+	return 0;
+}
+
+static void pass_dev(struct fx *f, struct virtio_dev *vdev, struct virtio_dev_ops *ops,
+		     struct virtio_transport_ops *tops)
+{
+	*ops = (struct virtio_dev_ops){.name = "test"};
+	*tops = (struct virtio_transport_ops){.notify_queue = pass_notify,
+					      .config_changed = pass_config_changed,
+					      .needs_reset = pass_needs_reset,
+					      .requeue = pass_requeue};
+	memset(vdev, 0, sizeof(*vdev));
+	vdev->ops = ops;
+	vdev->transport = tops;
+	vdev->vqs = &f->vq;
+	vdev->nr_queues = 1;
+	vdev->active = true;
+	memset(&pass, 0, sizeof(pass));
+	pass.f = f;
+}
+
+/*
+ * One pass takes one queue's worth and requeues the queue, with the guest's
+ * kicks left off; the next pass goes on where it stopped.
+ */
+static void test_pass_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct virtio_transport_ops tops;
+	struct virtio_dev_ops ops;
+	struct virtio_dev vdev;
+	struct vq_chain chain;
+
+	pass_dev(f, &vdev, &ops, &tops);
+	for (uint16_t i = 0; i < QSZ; i++)
+		desc(f, i, DATA_GPA + 64ULL * i, 64, 0, 0);
+	post(f, 0);
+	post(f, 1);
+	assert_int_equal(virtio_process_queue(&vdev, 0, &chain, pass_handle), QSZ);
+	assert_int_equal(pass.handled, QSZ);
+	assert_int_equal(pass.requeues, 1);
+	assert_int_equal(pass.notifies, 1);
+	assert_int_equal(used_idx(f), QSZ);
+	assert_true(vq_avail_pending(&f->vq));
+	assert_int_equal(used_flags(f) & VQ_USED_F_NO_NOTIFY, VQ_USED_F_NO_NOTIFY);
+	assert_int_equal(virtio_process_queue(&vdev, 0, &chain, pass_handle), QSZ);
+	assert_int_equal(pass.requeues, 2);
+	assert_int_equal(used_idx(f), 2 * QSZ);
+	assert_int_equal(pass.resets, 0);
+	assert_false(f->vq.broken);
+}
+
+/* With a limit (the blk backend's room): at most max, 0 included, and no requeue. */
+static void test_pass_max(void **state)
+{
+	struct fx *f = *state;
+	struct virtio_transport_ops tops;
+	struct virtio_dev_ops ops;
+	struct virtio_dev vdev;
+	struct vq_chain chain;
+	bool more;
+
+	pass_dev(f, &vdev, &ops, &tops);
+	for (uint16_t i = 0; i < 3; i++) {
+		desc(f, i, DATA_GPA + 64ULL * i, 64, 0, 0);
+		post(f, i);
+	}
+	assert_int_equal(virtio_process_queue_max(&vdev, 0, &chain, pass_handle, 0, &more), 0);
+	assert_true(more);
+	assert_int_equal(used_flags(f) & VQ_USED_F_NO_NOTIFY, VQ_USED_F_NO_NOTIFY);
+	assert_int_equal(virtio_process_queue_max(&vdev, 0, &chain, pass_handle, 2, &more), 2);
+	assert_true(more);
+	assert_int_equal(pass.requeues, 0);
+	assert_int_equal(used_idx(f), 2);
+	/* A guest that stops posting: the pass ends with the kicks back on. */
+	pass.f = NULL;
+	assert_int_equal(virtio_process_queue_max(&vdev, 0, &chain, pass_handle, QSZ, &more), 3);
+	assert_false(more);
+	assert_int_equal(used_flags(f) & VQ_USED_F_NO_NOTIFY, 0);
+	assert_int_equal(pass.requeues, 0);
+}
+
+/* A guest that breaks its queue and resets it in a loop gets no fresh log lines. */
+static void test_ratelimit_survives_reset(void **state)
+{
+	struct fx *f = *state;
+
+	for (unsigned int i = 0; i < 20; i++) {
+		start(f, QSZ, 0);
+		post(f, QSZ); /* head out of range */
+		assert_int_equal(vq_pop(&f->vq, &f->c), -EIO);
+	}
+	assert_true(f->vq.rl.suppressed > 0);
+	assert_true(f->vq.rl.count + f->vq.rl.suppressed >= 20);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    T(test_pass_bounded),
+	    T(test_pass_max),
+	    T(test_ratelimit_survives_reset),
 	    T(test_setup_size_zero),
 	    T(test_setup_size_not_power_of_two),
 	    T(test_setup_size_limits),

@@ -64,14 +64,20 @@ bool disk_direct(const struct disk *d); /* O_DIRECT in use */
 const char *disk_serial(const struct disk *d);
 
 /*
+ * Bounce buffers in flight, per disk, at most (a guest's unaligned requests
+ * are its own choice, and the host's memory is not): beyond it, -ENOMEM.
+ */
+#define DISK_BOUNCE_MAX (64u << 20)
+
+/*
  * Start a read into (or a write from) iov at byte offset. offset and the total
  * length must be multiples of disk_block_size(); iov may point anywhere (a
  * bounce buffer is used when O_DIRECT cannot take it as it is). iov must stay
  * valid until io->done is called. 0: io->done will be called, from the loop
  * once the request completes, or with the error if the kernel refuses it
  * (which, outside disk_plug(), happens before disk_submit() returns: the caller
- * must not touch io after a 0); -errno: the request was bad, nothing was
- * started and io->done will not be called.
+ * must not touch io after a 0); -errno: the request was bad (-ENOMEM: no room
+ * for its bounce buffer), nothing was started and io->done will not be called.
  */
 int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 		const struct iovec *iov, unsigned int iovcnt) WARN_UNUSED;

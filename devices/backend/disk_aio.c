@@ -38,6 +38,7 @@ struct disk {
 	bool plugged;
 	int flush_err;
 	unsigned int inflight; /* held back ones included */
+	size_t bounced;	       /* bytes of bounce buffers in flight */
 	unsigned int nheld;
 	struct iocb *held[DISK_PLUG_MAX];
 	disk_batch_fn batch_end;
@@ -96,6 +97,7 @@ static void disk_finish(struct disk *d, struct disk_io *io, long res)
 	}
 	free(io->bounce);
 	io->bounce = NULL;
+	d->bounced -= io->bounce_len;
 	d->inflight--;
 	io->done(io, ret);
 }
@@ -208,9 +210,11 @@ int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 	io->bounce = NULL;
 	io->bounce_len = 0;
 	if (d->direct && (iovcnt > IOV_MAX || !disk_iov_aligned(d, iov, iovcnt))) {
-		if (posix_memalign(&io->bounce, DISK_MEM_ALIGN, total))
+		if (total > DISK_BOUNCE_MAX - d->bounced ||
+		    posix_memalign(&io->bounce, DISK_MEM_ALIGN, total))
 			return -ENOMEM;
 		io->bounce_len = total;
+		d->bounced += total;
 		if (write) {
 			size_t off = 0;
 

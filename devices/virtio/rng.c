@@ -12,6 +12,8 @@
 
 #define VIRTIO_ID_RNG 4
 #define RNG_QUEUE_SIZE 64
+/* Bytes per chain at most (the device may fill less): larger buffers cost the loop no more. */
+#define RNG_CHAIN_MAX (64u << 10)
 
 struct virtio_rng {
 	struct virtio_dev vdev;
@@ -24,7 +26,8 @@ static int rng_fill(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c)
 
 	for (unsigned int i = c->nr_out; i < c->nr_out + c->nr_in; i++) {
 		const struct vq_buf *b = &c->bufs[i];
-		ssize_t n = getrandom(b->host, b->len, GRND_NONBLOCK);
+		size_t want = MIN(b->len, RNG_CHAIN_MAX - written);
+		ssize_t n = want ? getrandom(b->host, want, GRND_NONBLOCK) : 0;
 
 		if (n <= 0)
 			break;

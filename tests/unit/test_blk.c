@@ -9,6 +9,7 @@
 #include <linux/capability.h>
 #include <sys/syscall.h>
 
+#include "backend/disk.h"
 #include "blk_fixture.h"
 
 /*
@@ -613,6 +614,53 @@ static void test_more_requests_than_room(void **state)
 		vq_cleanup(&vqs[q]);
 }
 
+/*
+ * Unaligned requests with O_DIRECT are bounced, and the bounce buffers in
+ * flight stop at DISK_BOUNCE_MAX per disk: one more is refused (-ENOMEM, so
+ * the guest gets IOERR), and once they complete there is room again.
+ */
+static unsigned int bounce_done_calls;
+
+static void bounce_done(struct disk_io *io, int res)
+{
+	assert_int_equal(res, -ECANCELED);
+	bounce_done_calls++;
+}
+
+static void test_bounce_budget(void **state)
+{
+	struct fx *f = *state;
+	const size_t req = 16 * MiB;
+	const unsigned int n = DISK_BOUNCE_MAX / req;
+	struct disk_io io[DISK_BOUNCE_MAX / (16 * MiB) + 1];
+	struct iovec iov[16];
+	uint8_t *buf = malloc(MiB + 1);
+	struct disk *d;
+	char err[256];
+
+	assert_non_null(buf);
+	f->cfg.cache = DISK_CACHE_NONE;
+	assert_int_equal(ftruncate(f->fd, (off_t)(req * (n + 1))), 0);
+	assert_int_equal(disk_open(&d, &f->cfg, NULL, err, sizeof(err)), 0);
+	for (unsigned int i = 0; i < 16; i++) /* 1 MiB each, the same odd address */
+		iov[i] = (struct iovec){buf + 1, MiB};
+	bounce_done_calls = 0;
+	disk_plug(d); /* held back: all in flight at once */
+	for (unsigned int k = 0; k <= n; k++) {
+		io[k].done = bounce_done;
+		assert_int_equal(disk_submit(d, &io[k], false, req * k, iov, 16),
+				 k < n ? 0 : -ENOMEM);
+	}
+	disk_unplug(d);
+	disk_drain(d);
+	assert_int_equal(bounce_done_calls, n);
+	assert_int_equal(disk_submit(d, &io[n], false, 0, iov, 16), 0);
+	disk_drain(d);
+	assert_int_equal(bounce_done_calls, n + 1);
+	disk_close(d);
+	free(buf);
+}
+
 /* ---- open errors ---- */
 
 static void test_open_errors(void **state)
@@ -709,6 +757,7 @@ int main(void)
 	    T(test_rw_aligned, fx_setup_wb),
 	    T(test_queue_count, fx_setup_nodev),
 	    T(test_more_requests_than_room, fx_setup_nodev),
+	    T(test_bounce_budget, fx_setup_nodev),
 	    T(test_rw_aligned, fx_setup_direct),
 	    T(test_rw_unaligned_buffers, fx_setup_wb),
 	    T(test_rw_unaligned_buffers, fx_setup_direct),

@@ -59,6 +59,12 @@
 #define QDRIVER 0x28
 #define QDEVICE 0x30
 
+struct vring_desc_raw {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags, next;
+};
+
 struct fake_vdev {
 	struct virtio_dev vdev;
 	uint8_t config[CFG_SIZE];
@@ -655,6 +661,45 @@ static void test_requeue(void **state)
 	assert_int_equal(f->fd->requeue_left[1], 0);
 }
 
+/*
+ * virtio-rng through the transport: a chain gets at most 64 KiB, however
+ * large its buffers, and the rest of them stays untouched; a small one is
+ * filled whole.
+ */
+static void test_rng_fill_capped(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t cfg2 = ECAM + (2 << 15); /* the next slot after the fake device */
+	const uint64_t desc = 0x10000, avail = 0x14000, used = 0x18000;
+	const uint8_t *big = f->ram + 0x80000;
+	uint16_t port;
+
+	assert_int_equal(virtio_rng_create(&f->devs, f->host, &f->irq.chip, f->loop, &f->gm), 0);
+	assert_int_equal(rd(f, cfg2 + 2, 2), 0x1040 + 4);
+	f->bar = (rd(f, cfg2 + 0x10, 4) & ~0xfULL) | rd(f, cfg2 + 0x14, 4) << 32;
+	port = (uint16_t)(rd(f, cfg2 + 0x18, 4) & ~0x3U);
+	wr(f, cfg2 + 0x04, 2, 0x7);
+	to_features_ok(f); /* the common config helpers now drive the rng */
+	setup_queue(f, 0, 8);
+	common_wr(f, STATUS, 1, ACK | DRV | FOK | DOK);
+	/* 512 KiB and 64 bytes, device-writable, one chain each. */
+	memcpy(f->ram + desc, &(struct vring_desc_raw){0x80000, 0x80000, 2, 0}, 16);
+	memcpy(f->ram + desc + 16, &(struct vring_desc_raw){0x30000, 64, 2, 0}, 16);
+	memcpy(f->ram + avail + 4, &(uint16_t[2]){0, 1}, 4);
+	__atomic_store_n((uint16_t *)(f->ram + avail + 2), 2, __ATOMIC_RELEASE);
+	io_wr(f, port, 2, 0);
+	while (__atomic_load_n((uint16_t *)(f->ram + used + 2), __ATOMIC_ACQUIRE) != 2)
+		sched_yield();
+	assert_int_equal(*(uint32_t *)(f->ram + used + 4), 0);
+	assert_int_equal(*(uint32_t *)(f->ram + used + 8), 64 << 10);
+	assert_int_equal(*(uint32_t *)(f->ram + used + 12), 1);
+	assert_int_equal(*(uint32_t *)(f->ram + used + 16), 64);
+	for (size_t i = 64 << 10; i < 0x80000; i++)
+		if (big[i])
+			fail_msg("byte %zu past the 64 KiB written", i);
+	assert_int_equal(common_rd(f, STATUS, 1), ACK | DRV | FOK | DOK);
+}
+
 static void test_notify_port(void **state)
 {
 	notify_through(*state, true);
@@ -971,6 +1016,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_queue_registers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_queue_writes_need_reset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_requeue, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rng_fill_capped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_notify_port, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_notify_memory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_interrupts, setup, teardown),

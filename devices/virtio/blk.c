@@ -327,7 +327,7 @@ static void blk_queue_notify(struct virtio_dev *vdev, uint16_t q)
 	bool more;
 
 	disk_plug(blk->disk);
-	n = virtio_process_queue_max(vdev, q, blk->chain, blk_handle, MIN(room, size), &more);
+	n = virtio_process_queue_max(vdev, q, blk->chain, blk_handle, room, &more);
 	disk_unplug(blk->disk);
 	if (more && room < size)
 		blk->stalled |= 1ULL << q;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* What every virtio device shares, whatever its transport. */
 #include <errno.h>
+#include <limits.h>
 
 #include "kvmrun/event_loop.h"
 #include "kvmrun/log.h"
@@ -24,6 +25,7 @@ unsigned int virtio_process_queue_max(struct virtio_dev *vdev, uint16_t q,
 	*more = false;
 	if (!vdev->active || vq->size == 0 || vq->broken)
 		return 0;
+	max = MIN(max, vq->size);
 	vq_set_notify(vq, false);
 	for (;;) {
 		while (served < max) {
@@ -63,8 +65,7 @@ unsigned int virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq
 				  virtio_chain_fn handle)
 {
 	bool more;
-	unsigned int served =
-	    virtio_process_queue_max(vdev, q, chain, handle, vdev->vqs[q].size, &more);
+	unsigned int served = virtio_process_queue_max(vdev, q, chain, handle, UINT_MAX, &more);
 
 	if (more)
 		virtio_requeue(vdev, q);

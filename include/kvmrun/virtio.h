@@ -164,7 +164,8 @@ typedef int (*virtio_chain_fn)(struct virtio_dev *vdev, uint16_t q, struct vq_ch
 unsigned int virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq_chain *chain,
 				  virtio_chain_fn handle);
 /*
- * The same with at most max chains in the pass (0 is allowed) and no requeue:
+ * The same with at most max chains in the pass (0 is allowed; never more than the
+ * queue size) and no requeue:
  * *more says whether chains are left, the guest's kicks still off; the caller
  * must come back to the queue (virtio_requeue()), e.g. once it can take more.
  */

@@ -1085,9 +1085,14 @@ static void test_chain_write(void **state)
 
 /* ---- a guest that posts as fast as the device serves (virtio_process_queue) ---- */
 
+/* A device with this queue only, on a fake transport that counts what it is told. */
 static struct {
 	struct fx *f;
 	unsigned int handled, notifies, requeues, resets;
+	struct virtio_dev vdev;
+	struct virtio_dev_ops ops;
+	struct virtio_transport_ops tops;
+	struct vq_chain chain;
 } pass;
 
 static void pass_notify(struct virtio_dev *vdev, uint16_t q)
@@ -1121,22 +1126,21 @@ static int pass_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c)
 	return 0;
 }
 
-static void pass_dev(struct fx *f, struct virtio_dev *vdev, struct virtio_dev_ops *ops,
-		     struct virtio_transport_ops *tops)
+static struct virtio_dev *pass_dev(struct fx *f)
 {
-	*ops = (struct virtio_dev_ops){.name = "test"};
-	*tops = (struct virtio_transport_ops){.notify_queue = pass_notify,
-					      .config_changed = pass_config_changed,
-					      .needs_reset = pass_needs_reset,
-					      .requeue = pass_requeue};
-	memset(vdev, 0, sizeof(*vdev));
-	vdev->ops = ops;
-	vdev->transport = tops;
-	vdev->vqs = &f->vq;
-	vdev->nr_queues = 1;
-	vdev->active = true;
 	memset(&pass, 0, sizeof(pass));
 	pass.f = f;
+	pass.ops = (struct virtio_dev_ops){.name = "test"};
+	pass.tops = (struct virtio_transport_ops){.notify_queue = pass_notify,
+						  .config_changed = pass_config_changed,
+						  .needs_reset = pass_needs_reset,
+						  .requeue = pass_requeue};
+	pass.vdev.ops = &pass.ops;
+	pass.vdev.transport = &pass.tops;
+	pass.vdev.vqs = &f->vq;
+	pass.vdev.nr_queues = 1;
+	pass.vdev.active = true;
+	return &pass.vdev;
 }
 
 /*
@@ -1146,24 +1150,20 @@ static void pass_dev(struct fx *f, struct virtio_dev *vdev, struct virtio_dev_op
 static void test_pass_bounded(void **state)
 {
 	struct fx *f = *state;
-	struct virtio_transport_ops tops;
-	struct virtio_dev_ops ops;
-	struct virtio_dev vdev;
-	struct vq_chain chain;
+	struct virtio_dev *vdev = pass_dev(f);
 
-	pass_dev(f, &vdev, &ops, &tops);
 	for (uint16_t i = 0; i < QSZ; i++)
 		desc(f, i, DATA_GPA + 64ULL * i, 64, 0, 0);
 	post(f, 0);
 	post(f, 1);
-	assert_int_equal(virtio_process_queue(&vdev, 0, &chain, pass_handle), QSZ);
+	assert_int_equal(virtio_process_queue(vdev, 0, &pass.chain, pass_handle), QSZ);
 	assert_int_equal(pass.handled, QSZ);
 	assert_int_equal(pass.requeues, 1);
 	assert_int_equal(pass.notifies, 1);
 	assert_int_equal(used_idx(f), QSZ);
 	assert_true(vq_avail_pending(&f->vq));
 	assert_int_equal(used_flags(f) & VQ_USED_F_NO_NOTIFY, VQ_USED_F_NO_NOTIFY);
-	assert_int_equal(virtio_process_queue(&vdev, 0, &chain, pass_handle), QSZ);
+	assert_int_equal(virtio_process_queue(vdev, 0, &pass.chain, pass_handle), QSZ);
 	assert_int_equal(pass.requeues, 2);
 	assert_int_equal(used_idx(f), 2 * QSZ);
 	assert_int_equal(pass.resets, 0);
@@ -1174,27 +1174,23 @@ static void test_pass_bounded(void **state)
 static void test_pass_max(void **state)
 {
 	struct fx *f = *state;
-	struct virtio_transport_ops tops;
-	struct virtio_dev_ops ops;
-	struct virtio_dev vdev;
-	struct vq_chain chain;
+	struct virtio_dev *vdev = pass_dev(f);
 	bool more;
 
-	pass_dev(f, &vdev, &ops, &tops);
 	for (uint16_t i = 0; i < 3; i++) {
 		desc(f, i, DATA_GPA + 64ULL * i, 64, 0, 0);
 		post(f, i);
 	}
-	assert_int_equal(virtio_process_queue_max(&vdev, 0, &chain, pass_handle, 0, &more), 0);
+	assert_int_equal(virtio_process_queue_max(vdev, 0, &pass.chain, pass_handle, 0, &more), 0);
 	assert_true(more);
 	assert_int_equal(used_flags(f) & VQ_USED_F_NO_NOTIFY, VQ_USED_F_NO_NOTIFY);
-	assert_int_equal(virtio_process_queue_max(&vdev, 0, &chain, pass_handle, 2, &more), 2);
+	assert_int_equal(virtio_process_queue_max(vdev, 0, &pass.chain, pass_handle, 2, &more), 2);
 	assert_true(more);
 	assert_int_equal(pass.requeues, 0);
 	assert_int_equal(used_idx(f), 2);
 	/* A guest that stops posting: the pass ends with the kicks back on. */
 	pass.f = NULL;
-	assert_int_equal(virtio_process_queue_max(&vdev, 0, &chain, pass_handle, QSZ, &more), 3);
+	assert_int_equal(virtio_process_queue_max(vdev, 0, &pass.chain, pass_handle, QSZ, &more), 3);
 	assert_false(more);
 	assert_int_equal(used_flags(f) & VQ_USED_F_NO_NOTIFY, 0);
 	assert_int_equal(pass.requeues, 0);

@@ -3,9 +3,9 @@
 #define KVMRUN_DEVICES_DISK_H
 
 /*
- * Raw disk image backend: reads and writes go through Linux native AIO
- * (libaio), completions arrive on an eventfd served by the event loop. Flush,
- * discard and write-zeroes run synchronously on the loop thread. All calls
+ * Raw disk image backend: reads, writes and flushes go through Linux native
+ * AIO (libaio), completions arrive on an eventfd served by the event loop.
+ * Discard and write-zeroes run synchronously on the loop thread. All calls
  * are for the event-loop thread.
  */
 
@@ -42,6 +42,7 @@ struct disk_io {
 	const struct iovec *iov;
 	unsigned int iovcnt;
 	bool read;
+	bool flush;
 };
 
 /*
@@ -82,7 +83,7 @@ const char *disk_serial(const struct disk *d);
 int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 		const struct iovec *iov, unsigned int iovcnt) WARN_UNUSED;
 
-/* How many more reads and writes disk_submit() takes now (it refuses the rest). */
+/* How many more reads, writes and flushes the backend takes now (it refuses the rest). */
 unsigned int disk_room(const struct disk *d);
 /*
  * Between disk_plug() and disk_unplug(), disk_submit() holds requests back
@@ -96,10 +97,14 @@ void disk_unplug(struct disk *d);
 void disk_drain(struct disk *d);
 
 /*
- * fdatasync. Once a flush failed, every later flush fails with the same
- * error until disk_clear_error(): the page cache may have dropped the data.
+ * Start an fdatasync of the image (in the kernel's AIO workers, so the loop
+ * goes on meanwhile); it ends as a disk_submit() request does, through
+ * io->done, and takes a place among the requests in flight. Once a flush
+ * failed, every later one fails with the same error until disk_clear_error()
+ * (the page cache may have dropped the data): disk_flush() returns it and
+ * starts nothing. -EINVAL: no room (see disk_room()).
  */
-int disk_flush(struct disk *d) WARN_UNUSED;
+int disk_flush(struct disk *d, struct disk_io *io) WARN_UNUSED;
 void disk_clear_error(struct disk *d);
 
 /* Deallocate (discard) or zero [offset, offset + len). 0 or -errno. */

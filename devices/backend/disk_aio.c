@@ -36,6 +36,7 @@ struct disk {
 	bool direct;
 	bool draining;
 	bool plugged;
+	bool sync_flush; /* the kernel refused a flush through AIO */
 	int flush_err;
 	unsigned int inflight; /* held back ones included */
 	size_t bounced;	       /* bytes of bounce buffers in flight */
@@ -72,19 +73,48 @@ const char *disk_serial(const struct disk *d)
 	return d->serial;
 }
 
-static void disk_finish(struct disk *d, struct disk_io *io, long res)
+/* The result of a read or write: 0, -errno, or -EIO for a short transfer. */
+static int disk_rw_result(const struct disk_io *io, long res)
 {
 	size_t want = 0;
-	int ret;
 
 	for (unsigned int i = 0; i < io->iovcnt; i++)
 		want += io->iov[i].iov_len;
 	if (res < 0)
-		ret = (int)res;
-	else if ((size_t)res != (io->bounce ? io->bounce_len : want))
-		ret = -EIO; /* short: the image shrank, or the file system is full */
-	else
-		ret = 0;
+		return (int)res;
+	if ((size_t)res != (io->bounce ? io->bounce_len : want))
+		return -EIO; /* short: the image shrank, or the file system is full */
+	return 0;
+}
+
+static int disk_fdatasync(struct disk *d)
+{
+	return fdatasync(d->fd) < 0 ? -errno : 0;
+}
+
+/*
+ * The result of a flush. A kernel without fsync through AIO (before 4.18)
+ * refuses it with -EINVAL: this flush, and every later one, is an fdatasync
+ * on the loop thread instead. Once one failed, every flush fails the same way
+ * until disk_clear_error(): the page cache may have dropped the data.
+ */
+static int disk_flush_result(struct disk *d, long res)
+{
+	if (res == -EINVAL && !d->sync_flush) {
+		d->sync_flush = true;
+		res = disk_fdatasync(d);
+	}
+	if (res == -EINVAL || res == -EROFS)
+		res = 0; /* a file that cannot be synced, nothing to lose */
+	if (res < 0 && !d->flush_err)
+		d->flush_err = (int)res;
+	return d->flush_err;
+}
+
+static void disk_finish(struct disk *d, struct disk_io *io, long res)
+{
+	int ret = io->flush ? disk_flush_result(d, res) : disk_rw_result(io, res);
+
 	if (d->draining) {
 		ret = -ECANCELED;
 	} else if (ret == 0 && io->read && io->bounce) {
@@ -190,6 +220,19 @@ unsigned int disk_room(const struct disk *d)
 	return DISK_MAX_INFLIGHT - d->inflight;
 }
 
+/* Hand a prepared iocb to the kernel, now or at disk_unplug(). */
+static void disk_queue(struct disk *d, struct disk_io *io)
+{
+	struct iocb *cb = &io->iocb;
+
+	io_set_eventfd(cb, d->efd);
+	cb->data = io;
+	d->inflight++;
+	d->held[d->nheld++] = cb;
+	if (!d->plugged || d->nheld == DISK_PLUG_MAX)
+		disk_submit_held(d);
+}
+
 int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 		const struct iovec *iov, unsigned int iovcnt)
 {
@@ -207,6 +250,7 @@ int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 	io->iov = iov;
 	io->iovcnt = iovcnt;
 	io->read = !write;
+	io->flush = false;
 	io->bounce = NULL;
 	io->bounce_len = 0;
 	if (d->direct && (iovcnt > IOV_MAX || !disk_iov_aligned(d, iov, iovcnt))) {
@@ -233,12 +277,7 @@ int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 	} else {
 		io_prep_preadv(cb, d->fd, iov, (int)iovcnt, (long long)offset);
 	}
-	io_set_eventfd(cb, d->efd);
-	cb->data = io;
-	d->inflight++;
-	d->held[d->nheld++] = cb;
-	if (!d->plugged || d->nheld == DISK_PLUG_MAX)
-		disk_submit_held(d);
+	disk_queue(d, io);
 	return 0;
 }
 
@@ -253,13 +292,21 @@ void disk_unplug(struct disk *d)
 	disk_submit_held(d);
 }
 
-int disk_flush(struct disk *d)
+int disk_flush(struct disk *d, struct disk_io *io)
 {
 	if (d->flush_err)
 		return d->flush_err;
-	if (fdatasync(d->fd) < 0)
-		d->flush_err = errno == EINVAL || errno == EROFS ? 0 : -errno;
-	return d->flush_err;
+	if (d->inflight >= DISK_MAX_INFLIGHT)
+		return -EINVAL;
+	*io = (struct disk_io){.done = io->done, .flush = true};
+	if (d->sync_flush) {
+		d->inflight++;
+		disk_finish(d, io, disk_fdatasync(d));
+		return 0;
+	}
+	io_prep_fdsync(&io->iocb, d->fd);
+	disk_queue(d, io);
+	return 0;
 }
 
 void disk_clear_error(struct disk *d)

@@ -2,8 +2,8 @@
 /*
  * virtio-blk (virtio 1.x, section 5.2) on a raw image. One request queue per
  * vCPU when the guest takes VIRTIO_BLK_F_MQ, all served by the event loop;
- * reads and writes go to the AIO backend and complete from the event loop,
- * flush, discard and write-zeroes complete at once.
+ * reads, writes and flushes go to the AIO backend and complete from the event
+ * loop, discard and write-zeroes complete at once.
  *
  * A request is: a 16-byte header (type, reserved, sector) in the readable
  * part, which may be split across descriptors; data; and the status, which is
@@ -152,6 +152,38 @@ static size_t blk_gather(struct blk_req *req, const struct vq_chain *c, bool wri
 	return total;
 }
 
+/* A request for the backend, with room for niov buffers; written is 1. */
+static struct blk_req *blk_req_new(struct virtio_blk *blk, uint16_t q, const struct vq_chain *c,
+				   uint8_t *status, unsigned int niov)
+{
+	struct blk_req *req = malloc(sizeof(*req) + sizeof(struct iovec) * niov);
+
+	if (!req)
+		return NULL;
+	req->io.done = blk_io_done;
+	req->blk = blk;
+	req->q = q;
+	req->head = c->head;
+	req->status = status;
+	req->written = 1;
+	req->iovcnt = 0;
+	return req;
+}
+
+/* Start a flush; returns a status to complete with now, or -1 when started. */
+static int blk_flush(struct virtio_blk *blk, uint16_t q, const struct vq_chain *c, uint8_t *status)
+{
+	struct blk_req *req = blk_req_new(blk, q, c, status, 0);
+
+	if (!req)
+		return VIRTIO_BLK_S_IOERR;
+	if (disk_flush(blk->disk, &req->io)) {
+		free(req);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	return -1;
+}
+
 /* Start a read or write; returns a status to complete with now, or -1 when started. */
 static int blk_rw(struct virtio_blk *blk, uint16_t q, const struct vq_chain *c,
 		  const struct blk_hdr *hdr, uint8_t *status, bool write)
@@ -170,14 +202,9 @@ static int blk_rw(struct virtio_blk *blk, uint16_t q, const struct vq_chain *c,
 		return VIRTIO_BLK_S_IOERR;
 	if (!bytes)
 		return VIRTIO_BLK_S_OK;
-	req = malloc(sizeof(*req) + sizeof(struct iovec) * (write ? c->nr_out : c->nr_in));
+	req = blk_req_new(blk, q, c, status, write ? c->nr_out : c->nr_in);
 	if (!req)
 		return VIRTIO_BLK_S_IOERR;
-	req->io.done = blk_io_done;
-	req->blk = blk;
-	req->q = q;
-	req->head = c->head;
-	req->status = status;
 	req->written = write ? 1 : c->in_len;
 	blk_gather(req, c, write);
 	ret = disk_submit(blk->disk, &req->io, write, hdr->sector * 512, req->iov, req->iovcnt);
@@ -277,7 +304,9 @@ static int blk_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c)
 			written = c->in_len;
 		break;
 	case VIRTIO_BLK_T_FLUSH:
-		st = disk_flush(blk->disk) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+		st = blk_flush(blk, q, c, status);
+		if (st < 0)
+			return 0; /* in flight */
 		break;
 	case VIRTIO_BLK_T_GET_ID:
 		st = blk_get_id(blk, c, &written);

@@ -14,12 +14,15 @@
 
 /*
  * Fault injection for flush: this definition stands in for libc's in the test
- * program. fdatasync_errno 0 passes the call through to the kernel.
+ * program (the backend calls it when the kernel takes no fsync through AIO).
+ * fdatasync_errno 0 passes the call through to the kernel.
  */
 static int fdatasync_errno;
+static unsigned int fdatasync_calls;
 
 int fdatasync(int fd)
 {
+	fdatasync_calls++;
 	if (fdatasync_errno) {
 		errno = fdatasync_errno;
 		return -1;
@@ -28,28 +31,59 @@ int fdatasync(int fd)
 }
 
 /*
- * io_submit stands in for libaio's too: it counts the calls, and with
- * submit_refuse = N the kernel takes the next N requests and refuses the one
- * after them (-EIO), as io_submit does when it stops part-way.
+ * io_submit stands in for libaio's too: it counts the calls and the flushes
+ * (IO_CMD_FDSYNC) among the requests; with submit_refuse = N the kernel takes
+ * the next N requests and refuses the one after them (-EIO), as io_submit
+ * does when it stops part-way; with fdsync_refuse = E it refuses the first
+ * flush with -E, as a kernel before 4.18 does with -EINVAL.
  */
-static unsigned int submit_calls;
+static unsigned int submit_calls, fdsync_submitted;
 static long submit_refuse = -1;
+static int fdsync_refuse;
 
 int io_submit(io_context_t ctx, long nr, struct iocb *ios[])
 {
-	long ret;
+	long ret, k = nr;
 
 	submit_calls++;
 	if (submit_refuse == 0) {
 		submit_refuse = -1;
 		return -EIO;
 	}
-	ret = syscall(SYS_io_submit, ctx, submit_refuse > 0 ? MIN(nr, submit_refuse) : nr, ios);
+	for (long i = 0; fdsync_refuse && i < nr; i++) {
+		if (ios[i]->aio_lio_opcode == IO_CMD_FDSYNC) {
+			k = i;
+			break;
+		}
+	}
+	if (k == 0)
+		return -fdsync_refuse;
+	if (submit_refuse > 0)
+		k = MIN(k, submit_refuse);
+	ret = syscall(SYS_io_submit, ctx, k, ios);
 	if (ret < 0)
 		return -errno;
 	if (submit_refuse > 0)
 		submit_refuse -= ret;
+	for (long i = 0; i < ret; i++)
+		fdsync_submitted += ios[i]->aio_lio_opcode == IO_CMD_FDSYNC;
 	return (int)ret;
+}
+
+/* And io_getevents: with fdsync_fail = E, every flush the kernel ran ends with -E. */
+static int fdsync_fail;
+
+int io_getevents(io_context_t ctx, long min_nr, long nr, struct io_event *events,
+		 struct timespec *timeout)
+{
+	long n = syscall(SYS_io_getevents, ctx, min_nr, nr, events, timeout);
+
+	if (n < 0)
+		return -errno;
+	for (long i = 0; fdsync_fail && i < n; i++)
+		if (events[i].obj->aio_lio_opcode == IO_CMD_FDSYNC)
+			events[i].res = (unsigned long)-fdsync_fail;
+	return (int)n;
 }
 
 /* ---- data reaches the file ---- */
@@ -427,27 +461,95 @@ static void test_enospc_tmpfs(void **state)
 	rmdir(dir);
 }
 
-static void test_flush_error_sticks(void **state)
+/* Device state after a reset by the driver, as the fixture's driver sees it. */
+static void driver_reset(struct fx *f)
 {
-	struct fx *f = *state;
-
-	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_OK);
-	fdatasync_errno = EIO;
-	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
-	fdatasync_errno = 0;
-	/* The kernel may have dropped the dirty pages: later flushes fail too. */
-	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
-	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
-	/* Reads and writes go on meanwhile. */
-	check_write_then_pread(f, DATA_GPA, 4096, 8);
-	assert_int_equal(f->resets, 0);
-	/* Until the driver resets the device. */
 	f->vdev->ops->reset(f->vdev);
 	vq_reset(&f->vq);
 	f->avail_idx = 0;
 	__atomic_store_n((uint16_t *)hva(f, AVAIL_GPA + 2), 0, __ATOMIC_RELEASE);
 	__atomic_store_n((uint16_t *)hva(f, USED_GPA + 2), 0, __ATOMIC_RELEASE);
+}
+
+static void test_flush_error_sticks(void **state)
+{
+	struct fx *f = *state;
+
 	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_OK);
+	fdsync_fail = EIO;
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
+	fdsync_fail = 0;
+	/* The kernel may have dropped the dirty pages: later flushes fail too. */
+	fdsync_submitted = 0;
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(fdsync_submitted, 0);
+	/* Reads and writes go on meanwhile. */
+	check_write_then_pread(f, DATA_GPA, 4096, 8);
+	assert_int_equal(f->resets, 0);
+	/* Until the driver resets the device. */
+	driver_reset(f);
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_OK);
+	assert_int_equal(fdsync_submitted, 1);
+}
+
+/*
+ * A flush runs in the kernel's AIO workers and completes from the loop, like
+ * a write: the queue pass that takes it returns with it in flight.
+ */
+static void test_flush_in_flight(void **state)
+{
+	struct fx *f = *state;
+	struct seg s[2] = {{HDR_GPA, 16, 0}, {st(0), 1, W}};
+	uint16_t used;
+
+	check_write_then_pread(f, DATA_GPA, 8192, 3); /* dirty pages to write back */
+	hdr(f, 0, VIRTIO_BLK_T_FLUSH, 0);
+	used = used_idx(f);
+	fdatasync_calls = fdsync_submitted = 0;
+	*(uint8_t *)hva(f, st(0)) = 0xee;
+	post(f, s, 2);
+	kick(f);
+	assert_int_equal(used_idx(f), used);
+	assert_int_equal(*(uint8_t *)hva(f, st(0)), 0xee);
+	assert_int_equal(fdsync_submitted, 1);
+	wait_used(f, (uint16_t)(used + 1));
+	assert_int_equal(*(uint8_t *)hva(f, st(0)), VIRTIO_BLK_S_OK);
+	assert_int_equal(used_len(f, used), 1);
+	assert_int_equal(fdatasync_calls, 0);
+	/* A reset with a flush in flight waits for it and completes nothing. */
+	post(f, s, 2);
+	kick(f);
+	driver_reset(f);
+	for (unsigned int i = 0; i < ARRAY_SIZE(watches); i++)
+		if (watches[i].fn)
+			watches[i].fn(watches[i].opaque, POLLIN);
+	assert_int_equal(used_idx(f), 0);
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_OK);
+	assert_int_equal(f->resets, 0);
+}
+
+/* A kernel that refuses fsync through AIO: the backend calls fdatasync instead, from then on. */
+static void test_flush_without_aio(void **state)
+{
+	struct fx *f = *state;
+
+	fdatasync_calls = fdsync_submitted = 0;
+	fdsync_refuse = EINVAL;
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_OK);
+	assert_int_equal(fdatasync_calls, 1);
+	fdsync_refuse = 0;
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_OK);
+	assert_int_equal(fdatasync_calls, 2);
+	assert_int_equal(fdsync_submitted, 0);
+	/* Its errors stick as well. */
+	fdatasync_errno = EIO;
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
+	fdatasync_errno = 0;
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(fdatasync_calls, 3);
+	check_write_then_pread(f, DATA_GPA, 4096, 9);
+	assert_int_equal(f->resets, 0);
 }
 
 static void test_config_space(void **state)
@@ -774,6 +876,9 @@ int main(void)
 	    T(test_full_file_system, fx_setup_wb),
 	    T(test_enospc_tmpfs, fx_setup_nodev),
 	    T(test_flush_error_sticks, fx_setup_wb),
+	    T(test_flush_error_sticks, fx_setup_direct),
+	    T(test_flush_in_flight, fx_setup_wb),
+	    T(test_flush_without_aio, fx_setup_wb),
 	    T(test_config_space, fx_setup_wb),
 	    T(test_open_errors, fx_setup_nodev),
 	    T(test_no_permission, fx_setup_nodev),

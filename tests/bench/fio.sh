@@ -82,7 +82,8 @@ dd if=/dev/urandom of="$img" bs=1M count=256 status=none
 mount -t tracefs none /sys/kernel/tracing 2>/dev/null || true
 uexit=/sys/kernel/tracing/events/kvm/kvm_userspace_exit hist_spec='hist:keys=common_pid:size=4096'
 if echo "$hist_spec" > "$uexit/trigger" 2>/dev/null; then
-  eval "$(trap -p EXIT | sed "s/^trap -- '/trap -- 'echo \"!\$hist_spec\" > \"\$uexit\/trigger\"; /")"
+  unhist() { { echo "!$hist_spec" > "$uexit/trigger"; } 2>/dev/null || true; }
+  eval "$(trap -p EXIT | sed "s/^trap -- '/trap -- 'unhist; /")"
 else
   echo "fio.sh: no histogram trigger on kvm:kvm_userspace_exit: exits are n/a" >&2; uexit=''
 fi

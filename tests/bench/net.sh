@@ -66,8 +66,9 @@ need_kvm "${orig_args[@]}"
 
 work=$(mktemp -d)
 ns=kvmrun-bench-$$
-# A VMM still running (the bench stopped early) goes with it.
-trap 'kill -9 $(jobs -p) 2>/dev/null; ip netns del "$ns" 2>/dev/null; rm -rf "$work"' EXIT
+# A VMM still running (the bench stopped early) goes with it. Each step may fail
+# (no job left, say): under set -e the first that did would end the trap there.
+trap 'kill -9 $(jobs -p) 2>/dev/null || true; ip netns del "$ns" 2>/dev/null || true; rm -rf "$work"' EXIT
 ip netns add "$ns"
 in_ns() { ip netns exec "$ns" "$@"; }
 in_ns ip link set lo up

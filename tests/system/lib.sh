@@ -60,7 +60,7 @@ value() { sed -n "s/^$1=//p" "$out" | head -1; }
 # this runs; unmounted and removed when the test exits.
 scratch_fs() {
   scratch_img=$(mktemp "${TMPDIR:-/tmp}/scratch.XXXXXX.img") scratch=$(mktemp -d)
-  trap 'umount "$scratch" 2>/dev/null; rm -rf "$scratch" "$scratch_img"' EXIT
+  trap 'umount "$scratch" 2>/dev/null || true; rm -rf "$scratch" "$scratch_img"' EXIT
   truncate -s "$1" "$scratch_img"
   mkfs.ext4 -q -F "$scratch_img"
   mount -o loop "$scratch_img" "$scratch" || fail "cannot mount a loop device (needs root)"

@@ -11,10 +11,12 @@
 # exits to userspace per request (KVM's kvm_userspace_exit events on the VMM's
 # threads, counted by a histogram trigger, divided by fio's completed requests;
 # KVM's io_exits counter is no measure of that: it counts the port writes KVM
-# serves itself through an ioeventfd too). Each VMM boots --rounds times
+# serves itself through an ioeventfd too), and the VMM's own CPU time per request
+# (its threads but the vCPUs', from /proc schedstat: what the guest and the
+# kernel's workers cost is the same for both and left out). Each VMM boots --rounds times
 # (default 2), in alternating order (kvmrun, QEMU, QEMU, kvmrun, ...): the emulated
 # machine's speed drifts over minutes, and this spreads the drift over both. IOPS
-# and exits are the means over the rounds.
+# exits and CPU time are the means over the rounds.
 # Without a usable /dev/kvm it re-runs itself inside scripts/testvm.
 set -euo pipefail
 export LC_ALL=C
@@ -41,7 +43,7 @@ kernel=$(guest_kernel)
 kdir=$(dirname "$kernel")
 cache_dir=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
 jobs=(randread:4k:1 randread:4k:32 randwrite:4k:1 randwrite:4k:32 read:1m:8 write:1m:8)
-initrd=$cache_dir/bench/fio-initrd-$({ echo "${jobs[*]} $runtime 3"; fio --version
+initrd=$cache_dir/bench/fio-initrd-$({ echo "${jobs[*]} $runtime 4"; fio --version
   cat "$kdir/version"; } | md5sum | cut -c1-12).gz
 
 # The guest's init runs every job on /dev/vda and prints one terse line per job.
@@ -53,6 +55,7 @@ if [[ ! -f $initrd ]]; then
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 /lib/load-modules >/dev/null 2>&1
+echo FIO-START # the host counts the jobs' exits and CPU time from here, not from boot
 for j in ${jobs[*]}; do
   IFS=: read rw bs qd <<J
 \$j
@@ -93,12 +96,13 @@ iops_of() { awk -F';' '{ print (($8 > 0) ? $8 : $49) }'; }
 ios_of() { awk -F';' -v bs="$1" '{ print ($6 + $47) / bs }'; }
 kib() { case $1 in 4k) echo 4 ;; 1m) echo 1024 ;; esac; }
 
-# Runs one VMM on the guest; adds to iops[VMM:job] and exits[VMM:job] (per
-# request) and counts the rounds that had them in niops[...] and nexits[...].
-declare -A iops=() exits=() niops=() nexits=()
+# Runs one VMM on the guest; adds to iops[VMM:job], exits[VMM:job] and
+# cpu[VMM:job] (per request) and counts the rounds that had them in niops[...]
+# and nexits[...].
+declare -A iops=() exits=() cpu=() niops=() nexits=()
 run_vmm() {
-  local vmm=$1 log=$work/$1.log pid before after j line
-  local -A tids=()
+  local vmm=$1 log=$work/$1.log pid before after cbefore cafter j line
+  local -A tids=() vmmcpu=()
   case $vmm in
     kvmrun) cmd=("$bin" run --kernel "$kernel" --initrd "$initrd" --memory 512M --cpus 2
                  --append "quiet" --disk "$img,cache=none" --console none --console-log "$log") ;;
@@ -106,7 +110,7 @@ run_vmm() {
                -no-user-config -display none -no-reboot -serial "file:$log"
                -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 quiet panic=-1"
                -drive "file=$img,if=none,id=d0,format=raw,aio=native,cache=none"
-               -device virtio-blk-pci,drive=d0) ;;
+               -device virtio-blk-pci,drive=d0 -name debug-threads=on) ;;
   esac
   : > "$log"
   "${cmd[@]}" > /dev/null 2> "$work/$vmm.err" < /dev/null &
@@ -122,7 +126,21 @@ run_vmm() {
       awk -v tids="${!tids[*]}" 'BEGIN { split(tids, t); for (i in t) want[t[i]] = 1 }
         $1 in want { n += $2 } END { print n + 0 }'
   }
-  note_tids; before=$(exits_now); local seen=0 last=$SECONDS
+  # The VMM's own CPU time: every thread but the vCPUs' (kvmrun's "vcpuN", QEMU's
+  # "CPU N/KVM"), in ns from schedstat, the last figure seen of each thread. What
+  # the guest costs (vCPU threads) and the kernel's workers (AIO, the loop
+  # device) are left out: they are the same work for both VMMs.
+  note_cpu() {
+    local t c
+    for t in "/proc/$pid/task/"*; do
+      { read -r c < "$t/comm"; } 2>/dev/null || continue # the thread (or VMM) is gone
+      [[ $c == vcpu* || $c == "CPU "*"/KVM" ]] && continue
+      { read -r c _ < "$t/schedstat"; } 2>/dev/null && vmmcpu[${t##*/}]=$c
+    done
+    return 0
+  }
+  cpu_now() { local s=0 v; for v in "${vmmcpu[@]}"; do s=$((s + v)); done; echo $s; }
+  local seen=0 last=$SECONDS started=0
   while kill -0 "$pid" 2>/dev/null; do
     local n; n=$(grep -c '^JOB' "$log" || true)
     # A job takes $runtime seconds plus its start: far longer means the VM stalled.
@@ -132,8 +150,11 @@ run_vmm() {
       echo "fio.sh: $vmm: no job finished in $((SECONDS - last)) s (after $seen of ${#jobs[@]}); stopping it" >&2
       kill -9 "$pid"; exit 1
     fi
-    note_tids
-    if ((n > seen)); then after=$(exits_now); j=${jobs[$seen]}; last=$SECONDS
+    note_tids; note_cpu
+    if ((!started)) && grep -q '^FIO-START' "$log"; then
+      before=$(exits_now); cbefore=$(cpu_now); started=1
+    fi
+    if ((started && n > seen)); then after=$(exits_now); cafter=$(cpu_now); j=${jobs[$seen]}; last=$SECONDS
       line=$(grep '^JOB' "$log" | sed -n "$((seen + 1))p" | tr -d '\r')
       iops[$vmm:$j]=$(awk -v a="${iops[$vmm:$j]:-0}" -v b="$(cut -d' ' -f3- <<< "$line" | iops_of)" \
         'BEGIN { print a + b }')
@@ -145,7 +166,9 @@ run_vmm() {
           'BEGIN { print a + (n > 0 ? e / n : 0) }')
         nexits[$vmm:$j]=$((${nexits[$vmm:$j]:-0} + 1))
       fi
-      before=$after; seen=$((seen + 1))
+      cpu[$vmm:$j]=$(awk -v a="${cpu[$vmm:$j]:-0}" -v c=$((cafter - cbefore)) -v n="$n_io" \
+        'BEGIN { print a + (n > 0 ? c / 1000 / n : 0) }')
+      before=$after cbefore=$cafter; seen=$((seen + 1))
     fi
     sleep 0.2
   done
@@ -170,13 +193,14 @@ run_host
 mean() { awk -v s="$1" -v n="${2:-0}" -v f="$3" 'BEGIN { if (n > 0) printf f, s / n; else print "n/a" }'; }
 for k in "${!niops[@]}"; do
   exits[$k]=$(mean "${exits[$k]:-0}" "${nexits[$k]:-0}" %.2f)
+  cpu[$k]=$(mean "${cpu[$k]:-0}" "${niops[$k]}" %.0f)
   iops[$k]=$(mean "${iops[$k]}" "${niops[$k]}" %.0f)
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-echo "| fio job (rw:bs:QD) | kvmrun IOPS | QEMU IOPS | kvmrun/QEMU | host IOPS | exits/req kvmrun | exits/req QEMU |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| fio job (rw:bs:QD) | kvmrun IOPS | QEMU IOPS | kvmrun/QEMU | host IOPS | exits/req kvmrun | exits/req QEMU | VMM CPU us/req kvmrun | VMM CPU us/req QEMU |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for j in "${jobs[@]}"; do
-  echo "| $j | ${iops[kvmrun:$j]} | ${iops[qemu:$j]} | $(ratio "${iops[kvmrun:$j]}" "${iops[qemu:$j]}") | ${iops[host:$j]} | ${exits[kvmrun:$j]} | ${exits[qemu:$j]} |"
+  echo "| $j | ${iops[kvmrun:$j]} | ${iops[qemu:$j]} | $(ratio "${iops[kvmrun:$j]}" "${iops[qemu:$j]}") | ${iops[host:$j]} | ${exits[kvmrun:$j]} | ${exits[qemu:$j]} | ${cpu[kvmrun:$j]} | ${cpu[qemu:$j]} |"
 done
 echo
 echo "Guest: Debian $(cat "$kdir/version"), 2 vCPUs, 512 MiB; image: 256 MiB raw on ext4 (loop); fio ${runtime}s per job, libaio, direct=1; means of $rounds rounds per VMM, in alternating order."

@@ -12,8 +12,8 @@
 # threads, counted by a histogram trigger, divided by fio's completed requests;
 # KVM's io_exits counter is no measure of that: it counts the port writes KVM
 # serves itself through an ioeventfd too), and the VMM's own CPU time per request
-# (its threads but the vCPUs', from /proc schedstat: what the guest and the
-# kernel's workers cost is the same for both and left out). Each VMM boots --rounds times
+# (its threads but the vCPUs', from /proc schedstat, vmm_cpu_ns: what the guest
+# and the kernel's workers cost is the same for both and left out). Each VMM boots --rounds times
 # (default 2), in alternating order (kvmrun, QEMU, QEMU, kvmrun, ...): the emulated
 # machine's speed drifts over minutes, and this spreads the drift over both. IOPS
 # exits and CPU time are the means over the rounds.
@@ -101,8 +101,8 @@ kib() { case $1 in 4k) echo 4 ;; 1m) echo 1024 ;; esac; }
 # and nexits[...].
 declare -A iops=() exits=() cpu=() niops=() nexits=()
 run_vmm() {
-  local vmm=$1 log=$work/$1.log pid before after cbefore cafter j line
-  local -A tids=() vmmcpu=()
+  local vmm=$1 log=$work/$1.log pid before after cbefore cafter j line boot=
+  local -A tids=()
   case $vmm in
     kvmrun) cmd=("$bin" run --kernel "$kernel" --initrd "$initrd" --memory 512M --cpus 2
                  --append "quiet" --disk "$img,cache=none" --console none --console-log "$log") ;;
@@ -126,20 +126,6 @@ run_vmm() {
       awk -v tids="${!tids[*]}" 'BEGIN { split(tids, t); for (i in t) want[t[i]] = 1 }
         $1 in want { n += $2 } END { print n + 0 }'
   }
-  # The VMM's own CPU time: every thread but the vCPUs' (kvmrun's "vcpuN", QEMU's
-  # "CPU N/KVM"), in ns from schedstat, the last figure seen of each thread. What
-  # the guest costs (vCPU threads) and the kernel's workers (AIO, the loop
-  # device) are left out: they are the same work for both VMMs.
-  note_cpu() {
-    local t c
-    for t in "/proc/$pid/task/"*; do
-      { read -r c < "$t/comm"; } 2>/dev/null || continue # the thread (or VMM) is gone
-      [[ $c == vcpu* || $c == "CPU "*"/KVM" ]] && continue
-      { read -r c _ < "$t/schedstat"; } 2>/dev/null && vmmcpu[${t##*/}]=$c
-    done
-    return 0
-  }
-  cpu_now() { local s=0 v; for v in "${vmmcpu[@]}"; do s=$((s + v)); done; echo $s; }
   local seen=0 last=$SECONDS started=0
   while kill -0 "$pid" 2>/dev/null; do
     local n; n=$(grep -c '^JOB' "$log" || true)
@@ -150,14 +136,14 @@ run_vmm() {
       echo "fio.sh: $vmm: no job finished in $((SECONDS - last)) s (after $seen of ${#jobs[@]}); stopping it" >&2
       kill -9 "$pid"; exit 1
     fi
-    note_tids; note_cpu
+    note_tids
     if ((!started)) && grep -q '^FIO-START' "$log"; then
-      before=$(exits_now); cbefore=$(cpu_now); started=1
+      before=$(exits_now); cbefore=$(vmm_cpu_ns "$pid"); started=1
     fi
-    if ((started && n > seen)); then after=$(exits_now); cafter=$(cpu_now); j=${jobs[$seen]}; last=$SECONDS
+    if ((started && n > seen)); then after=$(exits_now); cafter=$(vmm_cpu_ns "$pid"); j=${jobs[$seen]}; last=$SECONDS
       line=$(grep '^JOB' "$log" | sed -n "$((seen + 1))p" | tr -d '\r')
-      iops[$vmm:$j]=$(awk -v a="${iops[$vmm:$j]:-0}" -v b="$(cut -d' ' -f3- <<< "$line" | iops_of)" \
-        'BEGIN { print a + b }')
+      local b; b=$(cut -d' ' -f3- <<< "$line" | iops_of); boot+=" $b"
+      iops[$vmm:$j]=$(awk -v a="${iops[$vmm:$j]:-0}" -v b="$b" 'BEGIN { print a + b }')
       niops[$vmm:$j]=$((${niops[$vmm:$j]:-0} + 1))
       local n_io; n_io=$(cut -d' ' -f3- <<< "$line" | ios_of "$(kib "$(cut -d: -f2 <<< "$j")")")
       # Without both counters the VM exited before they were read: no figure.
@@ -174,6 +160,7 @@ run_vmm() {
   done
   wait "$pid" || true
   grep -q FIO-DONE "$log" || { sed 's/^/  | /' "$log" "$work/$vmm.err" >&2; echo "fio.sh: $vmm run failed" >&2; exit 1; }
+  echo "fio.sh: $vmm IOPS:$boot" >&2 # each boot's too: a mean hides the one that went wrong
 }
 
 run_host() {

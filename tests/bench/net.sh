@@ -8,7 +8,9 @@
 # The guest runs an iperf3 server; the host runs iperf3 against it: host->guest and
 # guest->host (-R), TCP, 1 and 4 streams; then 200 pings for the round-trip time.
 # Prints a Markdown table with the kvmrun/QEMU ratio of each line (for ping, QEMU's
-# time over kvmrun's, so that above 1 means kvmrun is better everywhere). Each VMM
+# time over kvmrun's, so that above 1 means kvmrun is better everywhere), and the
+# VMM's own CPU time (its threads but the vCPUs', vmm_cpu_ns) per MB moved or per
+# round trip. Each VMM
 # boots --rounds times (default 2), in alternating order (kvmrun, QEMU, QEMU,
 # kvmrun, ...): the emulated machine's speed drifts over minutes, and this spreads
 # the drift over both. Each line is the mean over the rounds.
@@ -90,10 +92,10 @@ iperf() {
   awk '/receiver/ { r = $(NF - 2) } END { print r }' <<< "$out"
 }
 
-declare -A val=()
+declare -A val=() cpu=()
 tests=(host-guest:1 host-guest:4 guest-host:1 guest-host:4 ping)
 run_vmm() {
-  local vmm=$1 log=$work/$1.log pid t dir p v
+  local vmm=$1 log=$work/$1.log pid t dir p v c0 c1 c boot=
   case $vmm in
     kvmrun) cmd=("$bin" run --kernel "$kernel" --initrd "$initrd" --memory 512M --cpus 2
                  --append "quiet" --net tap=tap0 --console none --console-log "$log") ;;
@@ -101,7 +103,7 @@ run_vmm() {
                -no-user-config -display none -no-reboot -serial "file:$log"
                -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 quiet panic=-1"
                -netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=off
-               -device virtio-net-pci,netdev=n0) ;;
+               -device virtio-net-pci,netdev=n0 -name debug-threads=on) ;;
   esac
   : > "$log"
   in_ns "${cmd[@]}" > "$work/$vmm.err" 2>&1 < /dev/null &
@@ -111,6 +113,11 @@ run_vmm() {
     kill -0 "$pid" 2>/dev/null || { cat "$log" "$work/$vmm.err" >&2; echo "net.sh: $vmm ended" >&2; exit 1; }
     stalled "$vmm" "$pid" "$start" 600 "the guest did not come up"
     sleep 0.2
+  done
+  # The VMM itself, for its CPU time: $pid is the shell of in_ns, or already the VMM.
+  local vpid=$pid kids
+  while kids=$(cat "/proc/$vpid/task/$vpid/children" 2>/dev/null) && [[ -n $kids ]]; do
+    vpid=${kids%% *}
   done
   local try=0
   until in_ns iperf3 -c 10.0.2.15 -t 1 --connect-timeout 5000 > "$work/warmup.log" 2>&1; do
@@ -122,14 +129,24 @@ run_vmm() {
   done
   for t in "${tests[@]}"; do
     IFS=: read -r dir p <<< "$t"
+    c0=$(vmm_cpu_ns "$vpid")
     case $dir in
       host-guest) v=$(iperf -P "$p") ;;
       guest-host) v=$(iperf -P "$p" -R) ;;
       ping) v=$(in_ns busybox ping -c 200 -i 0.05 10.0.2.15 |
               sed -n 's|.*min/avg/max = [0-9.]*/\([0-9.]*\)/.*|\1|p') ;;
     esac
-    [[ -n $v ]] && val[$vmm:$t]+=" $v"
+    c1=$(vmm_cpu_ns "$vpid")
+    [[ -n $v ]] || continue
+    val[$vmm:$t]+=" $v"
+    # The VMM's own CPU time per MB moved (iperf3's receiver rate over the run) or
+    # per round trip.
+    c=$(awk -v c=$((c1 - c0)) -v v="$v" -v t="$runtime" -v ping=$([[ $dir == ping ]] && echo 1 || echo 0) \
+      'BEGIN { n = ping ? 200 : v * t / 8; if (n > 0) printf "%.1f", c / 1000 / n }')
+    cpu[$vmm:$t]+=" $c" boot+=" $v ($c)"
   done
+  # Each boot's figures too: a mean over boots hides the one that went wrong.
+  echo "net.sh: $vmm:$boot" >&2
   echo bye | timeout 60 ip netns exec "$ns" busybox nc 10.0.2.15 5003 || true
   start=$SECONDS
   while kill -0 "$pid" 2>/dev/null; do
@@ -152,17 +169,16 @@ echo "net.sh: $("$bin" --version | head -1) vs $(qemu-system-x86_64 --version | 
 for ((r = 0; r < rounds; r++)); do
   if ((r % 2)); then run_vmm qemu; run_vmm kvmrun; else run_vmm kvmrun; run_vmm qemu; fi
 done
-for k in "${!val[@]}"; do
-  val[$k]=$(awk '{ for (i = 1; i <= NF; i++) s += $i; if (NF) printf (s / NF >= 100 ? "%.0f" : "%.3f"), s / NF }' <<< "${val[$k]}")
-done
+mean_of() { awk '{ for (i = 1; i <= NF; i++) s += $i; if (NF) printf (s / NF >= 100 ? "%.0f" : "%.3f"), s / NF }' <<< "$1"; }
+for k in "${!val[@]}"; do val[$k]=$(mean_of "${val[$k]}"); cpu[$k]=$(mean_of "${cpu[$k]:-}"); done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-echo "| test | kvmrun | QEMU | kvmrun/QEMU |"
-echo "|---|---:|---:|---:|"
+echo "| test | kvmrun | QEMU | kvmrun/QEMU | VMM CPU kvmrun | VMM CPU QEMU |"
+echo "|---|---:|---:|---:|---:|---:|"
 for t in "${tests[@]}"; do
-  k=${val[kvmrun:$t]:-} q=${val[qemu:$t]:-}
+  k=${val[kvmrun:$t]:-} q=${val[qemu:$t]:-} ck=${cpu[kvmrun:$t]:-} cq=${cpu[qemu:$t]:-}
   case $t in
-    ping) echo "| ping RTT, ms (ratio: QEMU/kvmrun) | $k | $q | $(ratio "$q" "$k") |" ;;
-    *) echo "| TCP ${t%%:*}, ${t##*:} stream(s), Mbit/s | $k | $q | $(ratio "$k" "$q") |" ;;
+    ping) echo "| ping RTT, ms (ratio: QEMU/kvmrun; CPU: us per ping) | $k | $q | $(ratio "$q" "$k") | $ck | $cq |" ;;
+    *) echo "| TCP ${t%%:*}, ${t##*:} stream(s), Mbit/s (CPU: us per MB) | $k | $q | $(ratio "$k" "$q") | $ck | $cq |" ;;
   esac
 done
 echo

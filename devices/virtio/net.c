@@ -324,6 +324,7 @@ static void net_rx(struct virtio_net *n, uint32_t events)
 				continue;
 			}
 			n->rx_stalled = true;
+			n->stats.rx_waits++;
 			net_watch(n, false);
 			break;
 		}

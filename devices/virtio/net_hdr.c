@@ -230,9 +230,10 @@ void net_stats_log(const struct net_stats *s, const char *id)
 		len += (size_t)n;
 	}
 	log_debug("virtio-net %s: rx %llu frames %llu bytes, tx %llu frames %llu bytes, "
-		  "tap errors rx %llu tx %llu; drops:%s",
+		  "tap errors rx %llu tx %llu, rx waits for buffers %llu; drops:%s",
 		  id, (unsigned long long)s->rx_frames, (unsigned long long)s->rx_bytes,
 		  (unsigned long long)s->tx_frames, (unsigned long long)s->tx_bytes,
 		  (unsigned long long)s->rx_tap_errors, (unsigned long long)s->tx_tap_errors,
+		  (unsigned long long)s->rx_waits,
 		  len ? drops : " none");
 }

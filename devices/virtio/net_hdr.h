@@ -87,6 +87,7 @@ struct net_stats {
 	uint64_t rx_frames, rx_bytes; /* bytes: frames without the header */
 	uint64_t tx_frames, tx_bytes;
 	uint64_t rx_tap_errors, tx_tap_errors;
+	uint64_t rx_waits; /* times receiving stopped: the guest had no buffer posted */
 	uint64_t drops[NET_DROP_MAX];
 };
 

@@ -98,7 +98,8 @@ run_vmm() {
   local vmm=$1 log=$work/$1.log pid t dir p v c0 c1 c boot=
   case $vmm in
     kvmrun) cmd=("$bin" run --kernel "$kernel" --initrd "$initrd" --memory 512M --cpus 2
-                 --append "quiet" --net tap=tap0 --console none --console-log "$log") ;;
+                 --append "quiet" --net tap=tap0 --console none --console-log "$log"
+                 --log-level debug) ;; # for the device's counters at exit
     qemu) cmd=(qemu-system-x86_64 -M q35 -accel kvm -cpu host -m 512M -smp 2 -nodefaults
                -no-user-config -display none -no-reboot -serial "file:$log"
                -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 quiet panic=-1"
@@ -154,6 +155,7 @@ run_vmm() {
     sleep 0.2
   done
   wait "$pid" || true
+  sed -n 's/.*\(virtio-net .*\)/net.sh:   \1/p' "$work/$vmm.err" >&2
 }
 
 # stalled VMM PID START LIMIT WHAT: past LIMIT seconds since START, print what the

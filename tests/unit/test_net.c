@@ -758,9 +758,11 @@ static void test_rx_stop_resume(void **state)
 	assert_int_equal(watch.events, 0);
 	assert_int_equal(used_flags(f, 0), 0);
 	assert_int_equal(stats(f)->rx_frames, 0);
-	/* A kick with still nothing posted changes nothing. */
+	assert_int_equal(stats(f)->rx_waits, 1);
+	/* A kick with still nothing posted changes nothing (but for one more wait). */
 	kick(f, 0);
 	assert_int_equal(watch.events, 0);
+	assert_int_equal(stats(f)->rx_waits, 2);
 	/* One buffer: the first frame; out again for the second. */
 	post(f, 0, &(struct seg){BUF_GPA, 2048, W}, 1);
 	kick(f, 0);
@@ -774,6 +776,7 @@ static void test_rx_stop_resume(void **state)
 	used_elem(f, 0, 1, &id, &len);
 	assert_int_equal(len, NET_HDR_LEN + 200);
 	assert_int_equal(stats(f)->rx_frames, 2);
+	assert_int_equal(stats(f)->rx_waits, 3); /* the second frame waited once more */
 	/* Still a buffer: back in the loop, kicks off again. */
 	post(f, 0, &(struct seg){BUF_GPA + 0x2000, 2048, W}, 1);
 	kick(f, 0);

@@ -15,7 +15,7 @@
 # (its threads but the vCPUs', from /proc schedstat, vmm_cpu_ns: what the guest
 # and the kernel's workers cost is the same for both and left out). Each VMM boots --rounds times
 # (default 2), in alternating order (kvmrun, QEMU, QEMU, kvmrun, ...): the emulated
-# machine's speed drifts over minutes, and this spreads the drift over both. IOPS
+# machine's speed drifts over minutes, and this spreads the drift over both. IOPS,
 # exits and CPU time are the means over the rounds.
 # Without a usable /dev/kvm it re-runs itself inside scripts/testvm.
 set -euo pipefail

@@ -43,10 +43,11 @@ kernel=$(guest_kernel)
 kdir=$(dirname "$kernel")
 cache_dir=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
 jobs=(randread:4k:1 randread:4k:32 randwrite:4k:1 randwrite:4k:32 read:1m:8 write:1m:8)
-initrd=$cache_dir/bench/fio-initrd-$({ echo "${jobs[*]} $runtime 4"; fio --version
+initrd=$cache_dir/bench/fio-initrd-$({ echo "${jobs[*]} $runtime 5"; fio --version
   cat "$kdir/version"; } | md5sum | cut -c1-12).gz
 
-# The guest's init runs every job on /dev/vda and prints one terse line per job.
+# The guest's init runs every job on /dev/vda and prints one terse line per job;
+# for 1 s each when the kernel command line says bench.warmup.
 if [[ ! -f $initrd ]]; then
   mkdir -p "$(dirname "$initrd")"
   init=$(mktemp)
@@ -55,13 +56,14 @@ if [[ ! -f $initrd ]]; then
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 /lib/load-modules >/dev/null 2>&1
+rt=$runtime; case " \$(cat /proc/cmdline) " in *" bench.warmup "*) rt=1 ;; esac
 echo FIO-START # the host counts the jobs' exits and CPU time from here, not from boot
 for j in ${jobs[*]}; do
   IFS=: read rw bs qd <<J
 \$j
 J
   echo "JOB \$j \$(fio --name=\$j --filename=/dev/vda --ioengine=libaio --direct=1 \
-    --rw=\$rw --bs=\$bs --iodepth=\$qd --runtime=$runtime --time_based --size=200m \
+    --rw=\$rw --bs=\$bs --iodepth=\$qd --runtime=\$rt --time_based --size=200m \
     --minimal 2>&1 | tail -1)"
 done
 echo FIO-DONE
@@ -79,7 +81,9 @@ need_kvm "${orig_args[@]}"
 
 scratch_fs 1G; work=$scratch
 img=$work/disk.img
-dd if=/dev/urandom of="$img" bs=1M count=256 status=none
+# On the file system before any VM runs: a direct write by the first VM would
+# otherwise wait for the image's dirty pages, and the first VM is always kvmrun's.
+dd if=/dev/urandom of="$img" bs=1M count=256 status=none conv=fsync
 
 # Exits to userspace, per thread, for as long as the script runs.
 mount -t tracefs none /sys/kernel/tracing 2>/dev/null || true
@@ -96,19 +100,21 @@ iops_of() { awk -F';' '{ print (($8 > 0) ? $8 : $49) }'; }
 ios_of() { awk -F';' -v bs="$1" '{ print ($6 + $47) / bs }'; }
 kib() { case $1 in 4k) echo 4 ;; 1m) echo 1024 ;; esac; }
 
-# Runs one VMM on the guest; adds to iops[VMM:job], exits[VMM:job] and
-# cpu[VMM:job] (per request) and counts the rounds that had them in niops[...]
-# and nexits[...].
+# run_vmm VMM [warm-up]: runs one VMM on the guest; adds to iops[VMM:job],
+# exits[VMM:job] and cpu[VMM:job] (per request) and counts the rounds that had
+# them in niops[...] and nexits[...]. A warm-up boot runs 1 s jobs and adds to
+# the "warm-up VMM" keys, which are not shown.
 declare -A iops=() exits=() cpu=() niops=() nexits=()
 run_vmm() {
   local vmm=$1 log=$work/$1.log pid before after cbefore cafter j line boot=
+  local key=${2:+$2 }$1 append=${2:+ bench.warmup}
   local -A tids=()
   case $vmm in
     kvmrun) cmd=("$bin" run --kernel "$kernel" --initrd "$initrd" --memory 512M --cpus 2
-                 --append "quiet" --disk "$img,cache=none" --console none --console-log "$log") ;;
+                 --append "quiet$append" --disk "$img,cache=none" --console none --console-log "$log") ;;
     qemu) cmd=(qemu-system-x86_64 -M q35 -accel kvm -cpu host -m 512M -smp 2 -nodefaults
                -no-user-config -display none -no-reboot -serial "file:$log"
-               -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 quiet panic=-1"
+               -kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 quiet panic=-1$append"
                -drive "file=$img,if=none,id=d0,format=raw,aio=native,cache=none"
                -device virtio-blk-pci,drive=d0 -name debug-threads=on) ;;
   esac
@@ -142,25 +148,27 @@ run_vmm() {
     fi
     if ((started && n > seen)); then after=$(exits_now); cafter=$(vmm_cpu_ns "$pid"); j=${jobs[$seen]}; last=$SECONDS
       line=$(grep '^JOB' "$log" | sed -n "$((seen + 1))p" | tr -d '\r')
-      local b; b=$(cut -d' ' -f3- <<< "$line" | iops_of); boot+=" $b"
-      iops[$vmm:$j]=$(awk -v a="${iops[$vmm:$j]:-0}" -v b="$b" 'BEGIN { print a + b }')
-      niops[$vmm:$j]=$((${niops[$vmm:$j]:-0} + 1))
+      local b; b=$(cut -d' ' -f3- <<< "$line" | iops_of)
+      iops[$key:$j]=$(awk -v a="${iops[$key:$j]:-0}" -v b="$b" 'BEGIN { print a + b }')
+      niops[$key:$j]=$((${niops[$key:$j]:-0} + 1))
       local n_io; n_io=$(cut -d' ' -f3- <<< "$line" | ios_of "$(kib "$(cut -d: -f2 <<< "$j")")")
       # Without both counters the VM exited before they were read: no figure.
       if [[ -n $before && -n $after ]]; then
-        exits[$vmm:$j]=$(awk -v a="${exits[$vmm:$j]:-0}" -v e=$((after - before)) -v n="$n_io" \
+        exits[$key:$j]=$(awk -v a="${exits[$key:$j]:-0}" -v e=$((after - before)) -v n="$n_io" \
           'BEGIN { print a + (n > 0 ? e / n : 0) }')
-        nexits[$vmm:$j]=$((${nexits[$vmm:$j]:-0} + 1))
+        nexits[$key:$j]=$((${nexits[$key:$j]:-0} + 1))
       fi
-      cpu[$vmm:$j]=$(awk -v a="${cpu[$vmm:$j]:-0}" -v c=$((cafter - cbefore)) -v n="$n_io" \
-        'BEGIN { print a + (n > 0 ? c / 1000 / n : 0) }')
+      local c; c=$(awk -v c=$((cafter - cbefore)) -v n="$n_io" 'BEGIN { print (n > 0 ? c / 1000 / n : 0) }')
+      cpu[$key:$j]=$(awk -v a="${cpu[$key:$j]:-0}" -v c="$c" 'BEGIN { print a + c }')
+      boot+=" $b ($(printf %.0f "$c"))"
       before=$after cbefore=$cafter; seen=$((seen + 1))
     fi
     sleep 0.2
   done
   wait "$pid" || true
   grep -q FIO-DONE "$log" || { sed 's/^/  | /' "$log" "$work/$vmm.err" >&2; echo "fio.sh: $vmm run failed" >&2; exit 1; }
-  echo "fio.sh: $vmm IOPS:$boot" >&2 # each boot's too: a mean hides the one that went wrong
+  # Each boot's too, IOPS (VMM CPU us/req): a mean hides the boot that went wrong.
+  echo "fio.sh: $key:$boot" >&2
 }
 
 run_host() {
@@ -173,6 +181,12 @@ run_host() {
 }
 
 echo "fio.sh: $("$bin" --version | head -1) vs $(qemu-system-x86_64 --version | head -1)" >&2
+# The first boot after the test machine starts runs slower: the emulator translates,
+# once, the code it runs for the first time (the host kernel's KVM, AIO and file
+# system paths, each VMM's own), and kvmrun's boot, always the first, took up to
+# twice the CPU per request of its later ones. A short boot of each, not counted,
+# takes that.
+run_vmm kvmrun warm-up; run_vmm qemu warm-up
 for ((r = 0; r < rounds; r++)); do
   if ((r % 2)); then run_vmm qemu; run_vmm kvmrun; else run_vmm kvmrun; run_vmm qemu; fi
 done

@@ -78,6 +78,10 @@ in_ns ip tuntap add tap0 mode tap
 in_ns ip addr add 10.0.2.1/24 dev tap0
 in_ns ip link set tap0 up
 
+# Frames the tap dropped on their way to the guest (its queue was full: the VMM
+# did not read it fast enough).
+tap_drops() { in_ns cat /sys/class/net/tap0/statistics/tx_dropped; }
+
 # iperf3's receiver rate in Mbit/s: iperf ARGS... A run that goes on far past its
 # time means the VM stalled: say so instead of waiting for testvm's timeout.
 iperf() {
@@ -107,6 +111,7 @@ run_vmm() {
                -device virtio-net-pci,netdev=n0 -name debug-threads=on) ;;
   esac
   : > "$log"
+  local drops; drops=$(tap_drops)
   in_ns "${cmd[@]}" > "$work/$vmm.err" 2>&1 < /dev/null &
   pid=$!
   local start=$SECONDS
@@ -147,7 +152,7 @@ run_vmm() {
     cpu[$vmm:$t]+=" $c" boot+=" $v ($c)"
   done
   # Each boot's figures too: a mean over boots hides the one that went wrong.
-  echo "net.sh: $vmm:$boot" >&2
+  echo "net.sh: $vmm:$boot; tap0 dropped $(($(tap_drops) - drops)) frames for the guest" >&2
   echo bye | timeout 60 ip netns exec "$ns" busybox nc 10.0.2.15 5003 || true
   start=$SECONDS
   while kill -0 "$pid" 2>/dev/null; do

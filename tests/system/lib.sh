@@ -70,11 +70,12 @@ value() { sed -n "s/^$1=//p" "$out" | head -1; }
 
 # A fresh ext4 file system of SIZE on a loop device, mounted on the new directory
 # $scratch, so that images get a real block file system (O_DIRECT, fallocate) wherever
-# this runs; unmounted and removed when the test exits.
+# this runs; unmounted and removed when the test exits. Its inode tables and journal
+# are written now, not by the kernel in the background while the first VM runs.
 scratch_fs() {
   scratch_img=$(mktemp "${TMPDIR:-/tmp}/scratch.XXXXXX.img") scratch=$(mktemp -d)
   trap 'umount "$scratch" 2>/dev/null || true; rm -rf "$scratch" "$scratch_img"' EXIT
   truncate -s "$1" "$scratch_img"
-  mkfs.ext4 -q -F "$scratch_img"
+  mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$scratch_img"
   mount -o loop "$scratch_img" "$scratch" || fail "cannot mount a loop device (needs root)"
 }

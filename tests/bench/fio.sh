@@ -13,10 +13,12 @@
 # KVM's io_exits counter is no measure of that: it counts the port writes KVM
 # serves itself through an ioeventfd too), and the VMM's own CPU time per request
 # (its threads but the vCPUs', from /proc schedstat, vmm_cpu_ns: what the guest
-# and the kernel's workers cost is the same for both and left out). Each VMM boots --rounds times
-# (default 2), in alternating order (kvmrun, QEMU, QEMU, kvmrun, ...): the emulated
-# machine's speed drifts over minutes, and this spreads the drift over both. IOPS,
-# exits and CPU time are the means over the rounds.
+# and the kernel's workers cost is the same for both and left out). Each VMM first
+# boots once with 1 s jobs that are not counted (the first boot in a fresh test
+# machine is slower), then --rounds times (default 2), in alternating order
+# (kvmrun, QEMU, QEMU, kvmrun, ...): the emulated machine's speed drifts over
+# minutes, and this spreads the drift over both. IOPS, exits and CPU time are the
+# means over the rounds.
 # Without a usable /dev/kvm it re-runs itself inside scripts/testvm.
 set -euo pipefail
 export LC_ALL=C

@@ -10,10 +10,11 @@
 # Prints a Markdown table with the kvmrun/QEMU ratio of each line (for ping, QEMU's
 # time over kvmrun's, so that above 1 means kvmrun is better everywhere), and the
 # VMM's own CPU time (its threads but the vCPUs', vmm_cpu_ns) per MB moved or per
-# round trip. Each VMM
-# boots --rounds times (default 2), in alternating order (kvmrun, QEMU, QEMU,
-# kvmrun, ...): the emulated machine's speed drifts over minutes, and this spreads
-# the drift over both. Each line is the mean over the rounds.
+# round trip. Each VMM first boots once for a short run that is not counted (the
+# first boot in a fresh test machine is slower), then --rounds times (default 2),
+# in alternating order (kvmrun, QEMU, QEMU, kvmrun, ...): the emulated machine's
+# speed drifts over minutes, and this spreads the drift over both. Each line is
+# the mean over the rounds.
 # Without a usable /dev/kvm it re-runs itself inside scripts/testvm.
 set -euo pipefail
 export LC_ALL=C
@@ -96,10 +97,15 @@ iperf() {
   awk '/receiver/ { r = $(NF - 2) } END { print r }' <<< "$out"
 }
 
+# run_vmm VMM [warm-up]: one boot of VMM, every test; adds each figure to
+# val[VMM:test] and cpu[VMM:test]. A warm-up boot runs iperf3 for 1 s and 20 pings,
+# and adds to the "warm-up VMM" keys, which are not shown.
 declare -A val=() cpu=()
 tests=(host-guest:1 host-guest:4 guest-host:1 guest-host:4 ping)
 run_vmm() {
   local vmm=$1 log=$work/$1.log pid t dir p v c0 c1 c boot=
+  local key=${2:+$2 }$1 runtime=$runtime pings=200
+  [[ -z ${2:-} ]] || runtime=1 pings=20
   case $vmm in
     kvmrun) cmd=("$bin" run --kernel "$kernel" --initrd "$initrd" --memory 512M --cpus 2
                  --append "quiet" --net tap=tap0 --console none --console-log "$log"
@@ -139,20 +145,20 @@ run_vmm() {
     case $dir in
       host-guest) v=$(iperf -P "$p") ;;
       guest-host) v=$(iperf -P "$p" -R) ;;
-      ping) v=$(in_ns busybox ping -c 200 -i 0.05 10.0.2.15 |
+      ping) v=$(in_ns busybox ping -c "$pings" -i 0.05 10.0.2.15 |
               sed -n 's|.*min/avg/max = [0-9.]*/\([0-9.]*\)/.*|\1|p') ;;
     esac
     c1=$(vmm_cpu_ns "$vpid")
     [[ -n $v ]] || continue
-    val[$vmm:$t]+=" $v"
+    val[$key:$t]+=" $v"
     # The VMM's own CPU time per MB moved (iperf3's receiver rate over the run) or
     # per round trip.
     c=$(awk -v c=$((c1 - c0)) -v v="$v" -v t="$runtime" -v ping=$([[ $dir == ping ]] && echo 1 || echo 0) \
-      'BEGIN { n = ping ? 200 : v * t / 8; if (n > 0) printf "%.1f", c / 1000 / n }')
-    cpu[$vmm:$t]+=" $c" boot+=" $v ($c)"
+      -v pings="$pings" 'BEGIN { n = ping ? pings : v * t / 8; if (n > 0) printf "%.1f", c / 1000 / n }')
+    cpu[$key:$t]+=" $c" boot+=" $v ($c)"
   done
   # Each boot's figures too: a mean over boots hides the one that went wrong.
-  echo "net.sh: $vmm:$boot; tap0 dropped $(($(tap_drops) - drops)) frames for the guest" >&2
+  echo "net.sh: $key:$boot; tap0 dropped $(($(tap_drops) - drops)) frames for the guest" >&2
   echo bye | timeout 60 ip netns exec "$ns" busybox nc 10.0.2.15 5003 || true
   start=$SECONDS
   while kill -0 "$pid" 2>/dev/null; do
@@ -173,6 +179,9 @@ stalled() {
 }
 
 echo "net.sh: $("$bin" --version | head -1) vs $(qemu-system-x86_64 --version | head -1)" >&2
+# The first boot after the test machine starts runs slower (see fio.sh), and it
+# would always be kvmrun's: a short boot of each first, not counted.
+run_vmm kvmrun warm-up; run_vmm qemu warm-up
 for ((r = 0; r < rounds; r++)); do
   if ((r % 2)); then run_vmm qemu; run_vmm kvmrun; else run_vmm kvmrun; run_vmm qemu; fi
 done

@@ -186,7 +186,7 @@ echo "fio.sh: $("$bin" --version | head -1) vs $(qemu-system-x86_64 --version | 
 # The first boot after the test machine starts runs slower: the emulator translates,
 # once, the code it runs for the first time (the host kernel's KVM, AIO and file
 # system paths, each VMM's own), and kvmrun's boot, always the first, took up to
-# twice the CPU per request of its later ones. A short boot of each, not counted,
+# three times the CPU per request of its later ones. A short boot of each, not counted,
 # takes that.
 run_vmm kvmrun warm-up; run_vmm qemu warm-up
 for ((r = 0; r < rounds; r++)); do

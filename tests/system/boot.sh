@@ -7,22 +7,17 @@ need_kvm "$@"
 # A guest whose init waits for a line on stdin that never comes, started in the
 # background with kvmrun options "$@"; returns once the init runs ($pid, $log).
 start_waiting() {
-  fifo=$(mktemp -u); mkfifo "$fifo"; log=$(mktemp)
+  fifo=$(mktemp -u); mkfifo "$fifo"
   exec 3<>"$fifo"
-  "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" "$@" \
-    --append "quiet kvmrun.test=echo" --console-log "$log" < "$fifo" > /dev/null 2>&1 &
-  pid=$!
-  until grep -q KVMRUN-INIT-OK "$log"; do
-    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "kvmrun ended before the guest's init ran"; }
-    sleep 0.2
-  done
+  BOOT_STDIN=$fifo boot_bg echo "$@"
+  wait_console KVMRUN-INIT-OK
 }
 # Stops it with signal $1 (TERM, INT); its exit status must be $2.
 stop_waiting() {
   kill -s "$1" "$pid"
-  set +e; wait "$pid"; rc=$?; set -e
+  wait_bg
   exec 3>&-
-  [ "$rc" = "$2" ] || fail "exit status $rc after SIG$1, expected $2"
+  [ "$rc" = "$2" ] || { show; fail "exit status $rc after SIG$1, expected $2"; }
 }
 
 case $2 in

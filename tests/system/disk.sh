@@ -51,43 +51,42 @@ two-disks)
   [ "$(head -c 12 "$b")" = vdb-was-here ] || fail "vdb's bytes did not reach b.img" ;;
 sigkill-after-flush)
   img=$(image a.img 64M)
-  log=$work/console.log; : > "$log"
-  "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" \
-    --append "quiet kvmrun.test=flush-wait" --console none --console-log "$log" \
-    --disk "$img" > /dev/null 2>&1 < /dev/null &
-  pid=$!
-  # The whole line: the UART sends it a byte at a time, and the kill must not cut it.
-  until grep -q -E '^FLUSHED SUM=[0-9a-f]{64}' "$log"; do
-    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "kvmrun ended before the flush"; }
-    sleep 0.1
-  done
+  boot_bg flush-wait --console none --disk "$img"
+  # The whole line: the kill must not cut it.
+  wait_console '^FLUSHED SUM=[0-9a-f]{64}$'
   kill -KILL "$pid"; wait "$pid" || true
   want=$(sed -n 's/^FLUSHED SUM=//p' "$log" | tr -d '\r')
   got=$(head -c 8M "$img" | sha256sum | cut -d' ' -f1)
   [ "$got" = "$want" ] || fail "image holds $got after SIGKILL, the guest flushed $want" ;;
 full-fs)
-  # A 16 MiB file system holds a 64 MiB sparse image: writes run out of space.
+  # A 16 MiB file system holds a 64 MiB sparse image: writes run out of space. Once
+  # the file system has room again (and the guest is told on its console), the
+  # guest's write reaches the image.
   mnt=$(mktemp -d); mount -t tmpfs -o size=16M tmpfs "$mnt"
   img=$mnt/full.img; truncate -s 64M "$img"
-  boot fill --disk "$img"
+  fifo=$(mktemp -u); mkfifo "$fifo"; exec 3<>"$fifo"
+  BOOT_STDIN=$fifo boot_bg fill --disk "$img"
+  wait_console '^FULL-WAITING$'
+  mount -o remount,size=128M "$mnt"
+  echo room >&3
+  wait_bg
+  got=$(dd if="$img" bs=1M skip=56 count=8 2>/dev/null | sha256sum | cut -d' ' -f1)
   umount "$mnt"
   expect_rc 0
   [ "$(value FILL_RC)" != 0 ] || { show; fail "the guest's write to a full disk succeeded"; }
   [ "$(value READ_RC)" = 0 ] || { show; fail "reads failed after the disk filled"; }
+  [ "$(value STILL_FULL_RC)" != 0 ] || { show; fail "a write to unwritten sectors of a full disk succeeded"; }
+  [ "$(value REFILL_RC)" = 0 ] || { show; fail "writes still failed once the file system had room"; }
+  [ "$(value REFILL_SUM)" = "$got" ] ||
+    { show; fail "after room was made the image holds $got, the guest wrote $(value REFILL_SUM)"; }
   ;;
 lock)
   img=$(image a.img 16M)
-  log=$work/console.log; : > "$log"
-  "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" \
-    --append "quiet kvmrun.test=echo" --console none --console-log "$log" \
-    --disk "$img" > "$work/first.out" 2>&1 < /dev/null &
-  pid=$!
-  until grep -q KVMRUN-INIT-OK "$log"; do
-    kill -0 "$pid" 2>/dev/null || { cat "$work/first.out" "$log" >&2; fail "the first VM ended"; }
-    sleep 0.1
-  done
+  boot_bg echo --console none --disk "$img"
+  first=$pid
+  wait_console KVMRUN-INIT-OK
   boot info --disk "$img"
-  kill "$pid"; wait "$pid" || true
+  kill "$first"; wait "$first" || true
   expect_rc 3
   grep -q "$img" "$out" || { show; fail "the lock error does not name the image"; } ;;
 hvc0)

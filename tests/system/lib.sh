@@ -63,6 +63,28 @@ boot() {
   set -e
   tr -d '\r' < "$out" > "$out.clean"; mv "$out.clean" "$out"
 }
+# Start it in the background: boot_bg ACTION [kvmrun options...]; the console is
+# logged to $log, kvmrun's stdout and stderr go to $log.err, its pid is $pid. Then
+# wait_console ERE until a whole console line matches (the UART sends a byte at a
+# time), and wait_bg for its end: status in $rc, console log and stderr in $out.
+boot_bg() {
+  local action=$1; shift
+  log=$(mktemp); : > "$log.err"
+  "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" \
+    --append "quiet kvmrun.test=$action" --console-log "$log" "$@" \
+    > "$log.err" 2>&1 < "${BOOT_STDIN:-/dev/null}" &
+  pid=$!
+}
+wait_console() {
+  until tr -d '\r' < "$log" | grep -q -E -- "$1"; do
+    kill -0 "$pid" 2>/dev/null || { cat "$log" "$log.err" >&2; fail "kvmrun ended before a line matched '$1'"; }
+    sleep 0.1
+  done
+}
+wait_bg() {
+  set +e; wait "$pid"; rc=$?; set -e
+  out=$(mktemp); tr -d '\r' < "$log" > "$out"; cat "$log.err" >> "$out"
+}
 show() { sed 's/^/  | /' "$out" >&2; }
 expect_rc() { [ "$rc" = "$1" ] || { show; fail "exit status $rc, expected $1"; }; }
 expect_line() { grep -q -x -- "$1" "$out" || { show; fail "no line '$1' in the output"; }; }

@@ -150,6 +150,18 @@ tap-deleted)
   [ $((t1 - t0)) -lt "$hz" ] || fail "kvmrun used $((t1 - t0)) ticks of 2 s * $hz with the tap gone"
   grep -q -E 'virtio-net .*drops:.* tx_tap_error=[1-9]' "$work/stderr" ||
     { stderr_show; fail "no dropped frames counted in the debug log"; } ;;
+tap-created)
+  # No tap yet: kvmrun (root here) creates it; the host side gets its address as
+  # soon as it appears, before the guest's kernel is up. It is gone after exit.
+  start "" --net tap=kvmtap0
+  until in_ns ip link show kvmtap0 > /dev/null 2>&1; do
+    kill -0 "$pid" 2>/dev/null || { stderr_show; fail "kvmrun ended before creating kvmtap0"; }
+    sleep 0.1
+  done
+  in_ns ip addr add 10.0.2.1/24 dev kvmtap0; in_ns ip link set kvmtap0 up
+  finish
+  expect_rc 0; expect_pings 1
+  ! in_ns ip link show kvmtap0 > /dev/null 2>&1 || fail "kvmtap0, created by kvmrun, is still there after it ended" ;;
 two-nics)
   # Two NICs on two taps; the second tap is handed over as a file descriptor by a
   # launcher (perl here), so kvmrun itself opens nothing for it.

@@ -69,7 +69,7 @@ J
     --minimal 2>&1 | tail -1)"
 done
 echo FIO-DONE
-sleep 2 # the host reads the last job's exits before the VMM is gone
+sleep 5 # the host reads the last job's exits and CPU time before the VMM is gone
 poweroff -f
 INIT
   "$top/scripts/mkinitramfs" --kernel-dir "$kdir" --modules "virtio_pci virtio_blk" \
@@ -106,7 +106,10 @@ kib() { case $1 in 4k) echo 4 ;; 1m) echo 1024 ;; esac; }
 # exits[VMM:job] and cpu[VMM:job] (per request) and counts the rounds that had
 # them in niops[...] and nexits[...]. A warm-up boot runs 1 s jobs and adds to
 # the "warm-up VMM" keys, which are not shown.
-declare -A iops=() exits=() cpu=() niops=() nexits=()
+declare -A iops=() exits=() cpu=() niops=() nexits=() ncpu=()
+# Whether process PID still runs (not gone, not a zombie): a CPU time read just
+# before counted every thread it had.
+running() { local st; st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) && [[ $st != [ZX] ]]; }
 run_vmm() {
   local vmm=$1 log=$work/$1.log pid before after cbefore cafter j line boot=
   local key=${2:+$2 }$1 append=${2:+ bench.warmup}
@@ -149,6 +152,9 @@ run_vmm() {
       before=$(exits_now); cbefore=$(vmm_cpu_ns "$pid"); started=1
     fi
     if ((started && n > seen)); then after=$(exits_now); cafter=$(vmm_cpu_ns "$pid"); j=${jobs[$seen]}; last=$SECONDS
+      # A VMM gone (or going) during the read: its threads were not all counted, and
+      # the job would get a CPU time too small, or below zero (seen on the last job).
+      running "$pid" || cafter=
       line=$(grep '^JOB' "$log" | sed -n "$((seen + 1))p" | tr -d '\r')
       local b; b=$(cut -d' ' -f3- <<< "$line" | iops_of)
       iops[$key:$j]=$(awk -v a="${iops[$key:$j]:-0}" -v b="$b" 'BEGIN { print a + b }')
@@ -160,9 +166,13 @@ run_vmm() {
           'BEGIN { print a + (n > 0 ? e / n : 0) }')
         nexits[$key:$j]=$((${nexits[$key:$j]:-0} + 1))
       fi
-      local c; c=$(awk -v c=$((cafter - cbefore)) -v n="$n_io" 'BEGIN { print (n > 0 ? c / 1000 / n : 0) }')
-      cpu[$key:$j]=$(awk -v a="${cpu[$key:$j]:-0}" -v c="$c" 'BEGIN { print a + c }')
-      boot+=" $b ($(printf %.0f "$c"))"
+      local c=n/a
+      if [[ -n $cbefore && -n $cafter ]]; then
+        c=$(awk -v c=$((cafter - cbefore)) -v n="$n_io" 'BEGIN { printf "%.0f", (n > 0 ? c / 1000 / n : 0) }')
+        cpu[$key:$j]=$(awk -v a="${cpu[$key:$j]:-0}" -v c="$c" 'BEGIN { print a + c }')
+        ncpu[$key:$j]=$((${ncpu[$key:$j]:-0} + 1))
+      fi
+      boot+=" $b ($c)"
       before=$after cbefore=$cafter; seen=$((seen + 1))
     fi
     sleep 0.2
@@ -196,7 +206,7 @@ run_host
 mean() { awk -v s="$1" -v n="${2:-0}" -v f="$3" 'BEGIN { if (n > 0) printf f, s / n; else print "n/a" }'; }
 for k in "${!niops[@]}"; do
   exits[$k]=$(mean "${exits[$k]:-0}" "${nexits[$k]:-0}" %.2f)
-  cpu[$k]=$(mean "${cpu[$k]:-0}" "${niops[$k]}" %.0f)
+  cpu[$k]=$(mean "${cpu[$k]:-0}" "${ncpu[$k]:-0}" %.0f)
   iops[$k]=$(mean "${iops[$k]}" "${niops[$k]}" %.0f)
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }

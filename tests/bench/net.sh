@@ -103,7 +103,7 @@ iperf() {
 declare -A val=() cpu=()
 tests=(host-guest:1 host-guest:4 guest-host:1 guest-host:4 ping)
 run_vmm() {
-  local vmm=$1 log=$work/$1.log pid t dir p v c0 c1 c boot=
+  local vmm=$1 log=$work/$1.log pid t dir p v c0 c1 c boot= spread=
   local key=${2:+$2 }$1 runtime=$runtime pings=200
   [[ -z ${2:-} ]] || runtime=1 pings=20
   case $vmm in
@@ -145,8 +145,11 @@ run_vmm() {
     case $dir in
       host-guest) v=$(iperf -P "$p") ;;
       guest-host) v=$(iperf -P "$p" -R) ;;
-      ping) v=$(in_ns busybox ping -c "$pings" -i 0.05 10.0.2.15 |
-              sed -n 's|.*min/avg/max = [0-9.]*/\([0-9.]*\)/.*|\1|p') ;;
+      ping) in_ns busybox ping -c "$pings" -i 0.05 10.0.2.15 > "$work/ping.out" || true
+            v=$(sed -n 's|.*min/avg/max = [0-9.]*/\([0-9.]*\)/.*|\1|p' "$work/ping.out")
+            # Where the mean comes from: min, median, 90th percentile and max.
+            spread=$(sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' "$work/ping.out" | sort -n |
+              awk '{ t[NR] = $1 } END { if (NR) printf "%s/%s/%s/%s", t[1], t[int((NR + 1) / 2)], t[int(NR * 0.9 + 0.5)], t[NR] }') ;;
     esac
     c1=$(vmm_cpu_ns "$vpid")
     [[ -n $v ]] || continue
@@ -158,7 +161,7 @@ run_vmm() {
     cpu[$key:$t]+=" $c" boot+=" $v ($c)"
   done
   # Each boot's figures too: a mean over boots hides the one that went wrong.
-  echo "net.sh: $key:$boot; tap0 dropped $(($(tap_drops) - drops)) frames for the guest" >&2
+  echo "net.sh: $key:$boot; ping ms min/median/p90/max $spread; tap0 dropped $(($(tap_drops) - drops)) frames for the guest" >&2
   echo bye | timeout 60 ip netns exec "$ns" busybox nc 10.0.2.15 5003 || true
   start=$SECONDS
   while kill -0 "$pid" 2>/dev/null; do

@@ -100,12 +100,11 @@ void disk_drain(struct disk *d);
  * Start an fdatasync of the image (in the kernel's AIO workers, so the loop
  * goes on meanwhile); it ends as a disk_submit() request does, through
  * io->done, and takes a place among the requests in flight. Once a flush
- * failed, every later one fails with the same error until disk_clear_error()
- * (the page cache may have dropped the data): disk_flush() returns it and
- * starts nothing. -EINVAL: no room (see disk_room()).
+ * failed, every later one fails with the same error for as long as the disk
+ * is open (the page cache may have dropped the data): disk_flush() returns it
+ * and starts nothing. -EINVAL: no room (see disk_room()).
  */
 int disk_flush(struct disk *d, struct disk_io *io) WARN_UNUSED;
-void disk_clear_error(struct disk *d);
 
 /* Deallocate (discard) or zero [offset, offset + len). 0 or -errno. */
 int disk_discard(struct disk *d, uint64_t offset, uint64_t len) WARN_UNUSED;

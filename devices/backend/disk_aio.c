@@ -96,7 +96,8 @@ static int disk_fdatasync(struct disk *d)
  * The result of a flush. A kernel without fsync through AIO (before 4.18)
  * refuses it with -EINVAL: this flush, and every later one, is an fdatasync
  * on the loop thread instead. Once one failed, every flush fails the same way
- * until disk_clear_error(): the page cache may have dropped the data.
+ * for as long as the disk is open: the page cache may have dropped the data,
+ * and no reset of the device or reboot of the guest brings it back.
  */
 static int disk_flush_result(struct disk *d, long res)
 {
@@ -309,10 +310,6 @@ int disk_flush(struct disk *d, struct disk_io *io)
 	return 0;
 }
 
-void disk_clear_error(struct disk *d)
-{
-	d->flush_err = 0;
-}
 
 static int disk_fallocate(struct disk *d, int mode, uint64_t offset, uint64_t len)
 {

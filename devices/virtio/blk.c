@@ -372,7 +372,7 @@ static void blk_reset(struct virtio_dev *vdev)
 	/* Wait for the kernel to finish with guest memory; complete nothing. */
 	disk_drain(blk->disk);
 	blk->stalled = 0;
-	disk_clear_error(blk->disk);
+	/* A failed flush stays failed: the data it lost does not come back. */
 }
 
 static void blk_destroy(struct virtio_dev *vdev)

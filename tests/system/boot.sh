@@ -52,13 +52,15 @@ reboot)
 panic)
   boot panic; expect_rc 5; expect_line KVMRUN-INIT-OK
   grep -q "guest kernel panicked" "$out" || { show; fail "no panic line"; } ;;
-stdin)
-  # The line is written only once the guest's init runs, through a pipe.
+stdin|stdin-hvc0)
+  # The line is written only once the guest's init runs, through a pipe; with
+  # --console virtio it reaches init through hvc0.
+  con=serial; [ "$2" = stdin-hvc0 ] && con=virtio
   fifo=$(mktemp -u); mkfifo "$fifo"
   log=$(mktemp)
   ( until grep -q KVMRUN-INIT-OK "$log" 2>/dev/null; do sleep 0.2; done
     sleep 1; echo "hello-from-host-$$" ) > "$fifo" &
-  BOOT_STDIN=$fifo boot echo --console-log "$log"
+  BOOT_STDIN=$fifo boot echo --console "$con" --console-log "$log"
   wait
   expect_rc 0; expect_line "GOT:hello-from-host-$$" ;;
 huge-pages)

@@ -95,26 +95,32 @@ static int disk_fdatasync(struct disk *d)
 /*
  * The result of a flush. A kernel without fsync through AIO (before 4.18)
  * refuses it with -EINVAL: this flush, and every later one, is an fdatasync
- * on the loop thread instead. Once one failed, every flush fails the same way
- * for as long as the disk is open: the page cache may have dropped the data,
- * and no reset of the device or reboot of the guest brings it back.
+ * on the loop thread instead. Once one that ran failed, every flush fails the
+ * same way for as long as the disk is open: the kernel may have dropped the
+ * data it could not write, and no reset of the device brings it back. A flush
+ * that io_submit refused for want of resources (ran false) never started: it
+ * fails alone.
  */
-static int disk_flush_result(struct disk *d, long res)
+static int disk_flush_result(struct disk *d, long res, bool ran)
 {
 	if (res == -EINVAL && !d->sync_flush) {
 		d->sync_flush = true;
 		res = disk_fdatasync(d);
+		ran = true;
 	}
 	if (res == -EINVAL || res == -EROFS)
 		res = 0; /* a file that cannot be synced, nothing to lose */
+	if (!ran)
+		return (int)res;
 	if (res < 0 && !d->flush_err)
 		d->flush_err = (int)res;
 	return d->flush_err;
 }
 
-static void disk_finish(struct disk *d, struct disk_io *io, long res)
+/* A request ends: res is the kernel's result, or io_submit's refusal (ran false). */
+static void disk_finish(struct disk *d, struct disk_io *io, long res, bool ran)
 {
-	int ret = io->flush ? disk_flush_result(d, res) : disk_rw_result(io, res);
+	int ret = io->flush ? disk_flush_result(d, res, ran) : disk_rw_result(io, res);
 
 	if (d->draining) {
 		ret = -ECANCELED;
@@ -149,7 +155,7 @@ static void disk_reap(struct disk *d, long min_nr)
 			return;
 		}
 		for (int i = 0; i < n; i++)
-			disk_finish(d, ev[i].data, (long)ev[i].res);
+			disk_finish(d, ev[i].data, (long)ev[i].res, true);
 		min_nr = 0;
 	} while (n == DISK_EVENTS_BATCH || n == -EINTR);
 }
@@ -191,7 +197,7 @@ static void disk_submit_held(struct disk *d)
 			i += (unsigned int)ret;
 			continue;
 		}
-		disk_finish(d, d->held[i++]->data, ret < 0 ? ret : -EIO);
+		disk_finish(d, d->held[i++]->data, ret < 0 ? ret : -EIO, false);
 		failed = true;
 	}
 	d->nheld = 0;
@@ -302,14 +308,13 @@ int disk_flush(struct disk *d, struct disk_io *io)
 	*io = (struct disk_io){.done = io->done, .flush = true};
 	if (d->sync_flush) {
 		d->inflight++;
-		disk_finish(d, io, disk_fdatasync(d));
+		disk_finish(d, io, disk_fdatasync(d), true);
 		return 0;
 	}
 	io_prep_fdsync(&io->iocb, d->fd);
 	disk_queue(d, io);
 	return 0;
 }
-
 
 static int disk_fallocate(struct disk *d, int mode, uint64_t offset, uint64_t len)
 {

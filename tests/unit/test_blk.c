@@ -487,11 +487,25 @@ static void test_flush_error_sticks(void **state)
 	/* Reads and writes go on meanwhile. */
 	check_write_then_pread(f, DATA_GPA, 4096, 8);
 	assert_int_equal(f->resets, 0);
-	/* Even after the driver resets the device (a reboot of the guest does). */
+	/* Even after the driver resets the device. */
 	driver_reset(f);
 	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
 	assert_int_equal(fdsync_submitted, 0);
 	check_write_then_pread(f, DATA_GPA, 4096, 9);
+}
+
+/* A flush that io_submit refused never ran: it fails alone, and the next one works. */
+static void test_flush_refused_not_sticky(void **state)
+{
+	struct fx *f = *state;
+
+	submit_refuse = 0;
+	fdsync_submitted = 0;
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(fdsync_submitted, 0);
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_OK);
+	assert_int_equal(fdsync_submitted, 1);
+	assert_int_equal(f->resets, 0);
 }
 
 /*
@@ -878,6 +892,7 @@ int main(void)
 	    T(test_enospc_tmpfs, fx_setup_nodev),
 	    T(test_flush_error_sticks, fx_setup_wb),
 	    T(test_flush_error_sticks, fx_setup_direct),
+	    T(test_flush_refused_not_sticky, fx_setup_wb),
 	    T(test_flush_in_flight, fx_setup_wb),
 	    T(test_flush_without_aio, fx_setup_wb),
 	    T(test_config_space, fx_setup_wb),

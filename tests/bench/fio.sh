@@ -154,7 +154,8 @@ run_vmm() {
     if ((started && n > seen)); then after=$(exits_now); cafter=$(vmm_cpu_ns "$pid"); j=${jobs[$seen]}; last=$SECONDS
       # A VMM gone (or going) during the read: its threads were not all counted, and
       # the job would get a CPU time too small, or below zero (seen on the last job).
-      running "$pid" || cafter=
+      # A thread that ended during the job takes its time with it: below zero too.
+      running "$pid" && [[ -n $cbefore ]] && ((cafter >= cbefore)) || cafter=
       line=$(grep '^JOB' "$log" | sed -n "$((seen + 1))p" | tr -d '\r')
       local b; b=$(cut -d' ' -f3- <<< "$line" | iops_of)
       iops[$key:$j]=$(awk -v a="${iops[$key:$j]:-0}" -v b="$b" 'BEGIN { print a + b }')

@@ -53,16 +53,15 @@ panic)
   boot panic; expect_rc 5; expect_line KVMRUN-INIT-OK
   grep -q "guest kernel panicked" "$out" || { show; fail "no panic line"; } ;;
 stdin|stdin-hvc0)
-  # The line is written only once the guest's init runs, through a pipe; with
-  # --console virtio it reaches init through hvc0.
-  con=serial; [ "$2" = stdin-hvc0 ] && con=virtio
-  fifo=$(mktemp -u); mkfifo "$fifo"
-  log=$(mktemp)
-  ( until grep -q KVMRUN-INIT-OK "$log" 2>/dev/null; do sleep 0.2; done
-    sleep 1; echo "hello-from-host-$$" ) > "$fifo" &
-  BOOT_STDIN=$fifo boot echo --console "$con" --console-log "$log"
-  wait
-  expect_rc 0; expect_line "GOT:hello-from-host-$$" ;;
+  # The line is written once the guest's init reads its console, through a pipe;
+  # with --console virtio that console is hvc0.
+  con=serial tty=/dev/console; [ "$2" = stdin-hvc0 ] && con=virtio tty=/dev/hvc0
+  fifo=$(mktemp -u); mkfifo "$fifo"; exec 3<>"$fifo"
+  BOOT_STDIN=$fifo boot_bg echo --console "$con"
+  wait_console '^STDIN='
+  echo "hello-from-host-$$" >&3
+  wait_bg
+  expect_rc 0; expect_line "STDIN=$tty"; expect_line "GOT:hello-from-host-$$" ;;
 huge-pages)
   # Guest RAM is one 2 MiB-aligned mapping offered transparent huge pages: once
   # the guest runs, part of it is backed by them.

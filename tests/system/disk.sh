@@ -63,6 +63,7 @@ full-fs)
   # the file system has room again (and the guest is told on its console), the
   # guest's write reaches the image.
   mnt=$(mktemp -d); mount -t tmpfs -o size=16M tmpfs "$mnt"
+  on_exit "umount '$mnt'"
   img=$mnt/full.img; truncate -s 64M "$img"
   fifo=$(mktemp -u); mkfifo "$fifo"; exec 3<>"$fifo"
   BOOT_STDIN=$fifo boot_bg fill --disk "$img"
@@ -71,7 +72,6 @@ full-fs)
   echo room >&3
   wait_bg
   got=$(dd if="$img" bs=1M skip=56 count=8 2>/dev/null | sha256sum | cut -d' ' -f1)
-  umount "$mnt"
   expect_rc 0
   [ "$(value FILL_RC)" != 0 ] || { show; fail "the guest's write to a full disk succeeded"; }
   [ "$(value READ_RC)" = 0 ] || { show; fail "reads failed after the disk filled"; }

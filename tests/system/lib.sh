@@ -8,6 +8,14 @@ cache=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# on_exit CMD: run CMD (one shell word, evaluated then) when the test exits, after
+# what was registered before it fails or not; later ones first.
+exit_cmds=()
+on_exit() {
+  exit_cmds=("$1" "${exit_cmds[@]}")
+  trap 'for c in "${exit_cmds[@]}"; do eval "$c" 2>/dev/null || true; done' EXIT
+}
+
 # The guest: Debian's cloud kernel and a busybox initramfs with tests/system/guest-init.
 guest_kernel() { echo "$("$top/scripts/fetch-guest-kernel" cloud)/vmlinuz"; }
 # The modules the tests' init loads, and the programs the disk tests run in the guest.
@@ -70,13 +78,16 @@ boot() {
 boot_bg() {
   local action=$1; shift
   log=$(mktemp); : > "$log.err"
+  # Not fd 3, the test's end of a fifo: a kvmrun left behind would never see EOF.
   "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" \
     --append "quiet kvmrun.test=$action" --console-log "$log" "$@" \
-    > "$log.err" 2>&1 < "${BOOT_STDIN:-/dev/null}" &
+    > "$log.err" 2>&1 < "${BOOT_STDIN:-/dev/null}" 3>&- &
   pid=$!
+  on_exit "kill -9 $pid"
 }
 wait_console() {
-  until tr -d '\r' < "$log" | grep -q -E -- "$1"; do
+  # grep alone decides: in a pipe, tr killed by SIGPIPE would fail it (pipefail).
+  until grep -q -E -- "$1" <(tr -d '\r' < "$log"); do
     kill -0 "$pid" 2>/dev/null || { cat "$log" "$log.err" >&2; fail "kvmrun ended before a line matched '$1'"; }
     sleep 0.1
   done
@@ -96,7 +107,7 @@ value() { sed -n "s/^$1=//p" "$out" | head -1; }
 # are written now, not by the kernel in the background while the first VM runs.
 scratch_fs() {
   scratch_img=$(mktemp "${TMPDIR:-/tmp}/scratch.XXXXXX.img") scratch=$(mktemp -d)
-  trap 'umount "$scratch" 2>/dev/null || true; rm -rf "$scratch" "$scratch_img"' EXIT
+  on_exit "umount '$scratch'; rm -rf '$scratch' '$scratch_img'"
   truncate -s "$1" "$scratch_img"
   mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$scratch_img"
   mount -o loop "$scratch_img" "$scratch" || fail "cannot mount a loop device (needs root)"

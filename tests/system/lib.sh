@@ -86,8 +86,9 @@ boot_bg() {
   on_exit "kill -9 $pid"
 }
 wait_console() {
-  # grep alone decides: in a pipe, tr killed by SIGPIPE would fail it (pipefail).
-  until grep -q -E -- "$1" <(tr -d '\r' < "$log"); do
+  # grep -c reads to the end: a grep -q that stopped early could leave tr to die of
+  # SIGPIPE and fail the pipe (pipefail). No <(...): the test machine has no /dev/fd.
+  until tr -d '\r' < "$log" | grep -c -E -- "$1" > /dev/null; do
     kill -0 "$pid" 2>/dev/null || { cat "$log" "$log.err" >&2; fail "kvmrun ended before a line matched '$1'"; }
     sleep 0.1
   done

@@ -43,7 +43,7 @@ start() {
 say() { echo "$1" >&3; }
 # Wait for a line of the guest's, or for kvmrun to end (which fails the test).
 wait_line() {
-  until grep -q -x -- "$1" <(tr -d '\r' < "$out"); do
+  until tr -d '\r' < "$out" | grep -c -x -- "$1" > /dev/null; do
     kill -0 "$pid" 2>/dev/null || { show; sed 's/^/  ! /' "$work/stderr" >&2; fail "kvmrun ended before '$1'"; }
     sleep 0.1
   done

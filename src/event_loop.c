@@ -188,9 +188,9 @@ static void ev_reap(struct ev_loop *loop)
  * reported passes, in which it cannot see whether batching would pay (each
  * kick is served at once, so each pass finds one request); then it tries
  * SCHED_BATCH again. Only devices whose requests the guest waits on report:
- * a virtio-net kick comes from inside the guest's transmit path, with the
- * queue's lock held, and a loop that preempted the vCPU there would leave the
- * other vCPUs spinning on that lock until the host's next tick.
+ * virtio-blk each pass; virtio-net reports a pass of small frames by their
+ * count and one with a larger frame as a batch, so that a stream never looks
+ * like a guest waiting on each frame while a ping and its reply do.
  */
 #define EV_SINGLES 8
 #define EV_PROBE 64
@@ -221,6 +221,11 @@ static void ev_sched(struct ev_loop *loop)
 	if (sched_setscheduler(0, loop->policy, &sp) < 0)
 		log_debug("event loop: sched_setscheduler: %s", strerror(errno));
 	loop->set_policy = loop->policy;
+}
+
+bool ev_preempting(const struct ev_loop *loop)
+{
+	return loop->set_policy == SCHED_OTHER;
 }
 
 void ev_yield(struct ev_loop *loop)

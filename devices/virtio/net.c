@@ -18,6 +18,16 @@
  * kick brings it back. A chain the device cannot write, or shorter than the
  * header, breaks the device (NEEDS_RESET).
  *
+ * Each pass (a kick's transmit, a batch of received frames) is reported to
+ * the event loop (ev_served): one frame of at most NET_SMALL_FRAME bytes counts
+ * as one request, a pass with a larger frame as a batch. A guest that answers
+ * pings, or any request and reply of a frame each, so gets a loop that
+ * preempts it at its transmit kick and sends the reply at once; a stream
+ * keeps the loop batching. While the loop preempts, a completion of one
+ * small frame is held back for NET_TX_HOLD_NS (a timer) rather than sent at
+ * once: the vCPU preempted at the kick still holds the guest's transmit lock,
+ * and the completion's interrupt would wake another vCPU that spins on it.
+ *
  * The tap failing (deleted: EBADFD, error or hang-up on poll) stops the tap
  * for good: received frames stop, sent ones are dropped and counted, the VM
  * goes on. A tap that is down (EIO on write) drops what is sent meanwhile.
@@ -28,6 +38,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "backend/tap.h"
 #include "kvmrun/event_loop.h"
@@ -39,6 +52,10 @@
 #define NET_RX_BUF (NET_HDR_LEN + NET_MAX_FRAME + 1)
 /* Frames moved per call before going back to the loop (level-triggered: it comes back). */
 #define NET_RX_BATCH 256
+/* A frame (without the header) a request and reply is made of: a ping, an ACK. */
+#define NET_SMALL_FRAME 256
+/* How long a transmit completion is held back while the loop preempts (4 ms). */
+#define NET_TX_HOLD_NS 4000000L
 
 _Static_assert(TAP_VNET_HDR_LEN == NET_HDR_LEN, "the tap carries the 1.x header");
 
@@ -66,6 +83,12 @@ struct virtio_net {
 	uint8_t tx_hdr[NET_HDR_LEN];
 	struct iovec tx_iov[VQ_MAX_CHAIN + 1];
 	uint8_t *tx_buf; /* for chains of more buffers than writev takes */
+
+	/* Frames moved in the current pass, and whether one was not small. */
+	unsigned int pass_frames;
+	bool pass_large;
+	int hold_timer; /* timerfd: sends a held transmit completion */
+	bool tx_held;	/* a transmit completion waits for hold_timer */
 };
 
 static struct virtio_net *to_net(struct virtio_dev *vdev)
@@ -101,6 +124,21 @@ static bool net_tap_gone(int err)
 {
 	return err == -EBADFD || err == -EBADF || err == -ENXIO || err == -ENODEV ||
 	       err == -EPIPE || err == -ECONNRESET || err == -ENOTCONN;
+}
+
+/* Count a frame of len bytes (without the header) into the current pass. */
+static void net_pass_frame(struct virtio_net *n, size_t len)
+{
+	n->pass_frames++;
+	n->pass_large |= len > NET_SMALL_FRAME;
+}
+
+/* The pass is over: tell the loop (a pass with a large frame is a batch). */
+static void net_pass_end(struct virtio_net *n)
+{
+	ev_served(n->vdev.loop, n->pass_large ? MAX(n->pass_frames, 2U) : n->pass_frames);
+	n->pass_frames = 0;
+	n->pass_large = false;
 }
 
 static void net_break(struct virtio_net *n, const char *why)
@@ -171,6 +209,7 @@ static int net_tx_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c
 		why = net_tx_send(n, c);
 	}
 	if (why == NET_DROP_NONE) {
+		net_pass_frame(n, c->out_len - NET_HDR_LEN);
 		n->stats.tx_frames++;
 		n->stats.tx_bytes += c->out_len - NET_HDR_LEN;
 	} else {
@@ -280,6 +319,7 @@ static int net_rx_deliver(struct virtio_net *n)
 		return -EIO;
 	n->stats.rx_frames++;
 	n->stats.rx_bytes += n->rx_len - NET_HDR_LEN;
+	net_pass_frame(n, n->rx_len - NET_HDR_LEN);
 	n->rx_len = 0;
 	return 0;
 }
@@ -331,6 +371,7 @@ static void net_rx(struct virtio_net *n, uint32_t events)
 		if (ret)
 			break;
 	}
+	net_pass_end(n);
 	if (vq_should_notify(vq))
 		virtio_notify(&n->vdev, VIRTIO_NET_RXQ);
 	if (ret == -EIO)
@@ -382,6 +423,7 @@ static void net_queue_notify(struct virtio_dev *vdev, uint16_t q)
 		return;
 	if (q == VIRTIO_NET_TXQ) {
 		virtio_process_queue(vdev, q, n->tx_chain, net_tx_handle);
+		net_pass_end(n);
 		if (vdev->vqs[q].broken) {
 			n->broken = true; /* virtio_process_queue() said so to the driver */
 			net_watch(n, false);
@@ -396,6 +438,39 @@ static void net_queue_notify(struct virtio_dev *vdev, uint16_t q)
 	net_rx(n, 0);
 }
 
+/*
+ * The transmit pass that just served one small frame is about to notify:
+ * while the loop preempts the guest, hold the completion (see the top).
+ */
+static bool net_hold_notify(struct virtio_dev *vdev, uint16_t q)
+{
+	struct virtio_net *n = to_net(vdev);
+	struct itimerspec its = {.it_value.tv_nsec = NET_TX_HOLD_NS};
+
+	if (q != VIRTIO_NET_TXQ || n->pass_frames != 1 || n->pass_large ||
+	    !ev_preempting(vdev->loop))
+		return false;
+	if (n->tx_held)
+		return true; /* the timer already runs for an earlier one */
+	if (timerfd_settime(n->hold_timer, 0, &its, NULL) < 0)
+		return false;
+	n->tx_held = true;
+	return true;
+}
+
+static void net_hold_timer_event(void *opaque, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+	uint64_t expired;
+
+	/* Non-blocking: nothing to read after a reset disarmed it. */
+	if (read(n->hold_timer, &expired, sizeof(expired)) < 0 || !n->tx_held)
+		return;
+	n->tx_held = false;
+	if (n->vdev.active && !n->broken)
+		virtio_notify(&n->vdev, VIRTIO_NET_TXQ);
+}
+
 static void net_reset(struct virtio_dev *vdev)
 {
 	struct virtio_net *n = to_net(vdev);
@@ -405,7 +480,8 @@ static void net_reset(struct virtio_dev *vdev)
 		n->stats.drops[NET_DROP_RX_RESET]++;
 	n->rx_len = n->rx_done = 0;
 	n->rx_nused = 0;
-	n->rx_spare = n->rx_stalled = n->broken = false;
+	timerfd_settime(n->hold_timer, 0, &(struct itimerspec){0}, NULL);
+	n->rx_spare = n->rx_stalled = n->broken = n->tx_held = false;
 	if (tap_set_offload(n->tap, 0))
 		return; /* only a tap that is gone refuses: nothing to undo */
 }
@@ -413,6 +489,8 @@ static void net_reset(struct virtio_dev *vdev)
 /* Free n and its buffers (not the tap). */
 static void net_free(struct virtio_net *n)
 {
+	if (n->hold_timer >= 0)
+		close(n->hold_timer);
 	free(n->rx_buf);
 	free(n->tx_buf);
 	free(n->rx_chain);
@@ -426,6 +504,7 @@ static void net_destroy(struct virtio_dev *vdev)
 
 	net_stats_log(&n->stats, n->id);
 	ev_del(vdev->loop, tap_fd(n->tap));
+	ev_del(vdev->loop, n->hold_timer);
 	tap_close(n->tap);
 	net_free(n);
 }
@@ -438,6 +517,7 @@ static const struct virtio_dev_ops net_ops = {
     .config_write = net_config_write,
     .activate = net_activate,
     .queue_notify = net_queue_notify,
+    .hold_notify = net_hold_notify,
     .reset = net_reset,
     .destroy = net_destroy,
 };
@@ -463,6 +543,12 @@ int virtio_net_create_tap(struct virtio_dev **out, struct tap *tap, const uint8_
 	if (!n)
 		goto err_tap;
 	n->tap = tap;
+	n->hold_timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (n->hold_timer < 0) {
+		ret = -errno;
+		n->hold_timer = -1;
+		goto err_free;
+	}
 	n->rx_buf = malloc(NET_RX_BUF);
 	n->tx_buf = malloc(NET_HDR_LEN + NET_MAX_FRAME);
 	n->rx_chain = malloc(sizeof(*n->rx_chain));
@@ -501,6 +587,11 @@ int virtio_net_create_tap(struct virtio_dev **out, struct tap *tap, const uint8_
 		goto err_free;
 	n->watching = true;
 	net_watch(n, false);
+	ret = ev_add(loop, n->hold_timer, EPOLLIN, net_hold_timer_event, n);
+	if (ret) {
+		ev_del(loop, tap_fd(tap));
+		goto err_free;
+	}
 	*out = &n->vdev;
 	return 0;
 

@@ -2,6 +2,7 @@
 #ifndef KVMRUN_EVENT_LOOP_H
 #define KVMRUN_EVENT_LOOP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "kvmrun/compiler.h"
 
@@ -28,6 +29,13 @@ int ev_run(struct ev_loop *loop);
 
 /* A handler served n requests of the guest's in one pass. Loop thread only. */
 void ev_served(struct ev_loop *loop, unsigned int n);
+
+/*
+ * Whether the loop thread waits as SCHED_OTHER now, so that its wake-up (a
+ * kick) preempts the vCPU that caused it: true from the wait that follows the
+ * ev_served() reports that called for it. Loop thread only.
+ */
+bool ev_preempting(const struct ev_loop *loop);
 
 /*
  * Lets the threads that are ready to run on this CPU run before the loop goes

@@ -71,6 +71,12 @@ struct virtio_dev_ops {
 	/* The driver kicked queue q (q < nr_queues, and activated). */
 	void (*queue_notify)(struct virtio_dev *vdev, uint16_t q);
 	/*
+	 * Optional: virtio_process_queue() is about to notify the driver of queue
+	 * q's used buffers. Return true to hold the notification back; the device
+	 * then sends it itself later (virtio_notify). Loop thread.
+	 */
+	bool (*hold_notify)(struct virtio_dev *vdev, uint16_t q);
+	/*
 	 * Back to the state before activate: stop and forget all I/O in flight
 	 * (completions that arrive later must not touch guest memory). The
 	 * transport resets the queues afterwards.

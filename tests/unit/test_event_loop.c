@@ -366,6 +366,7 @@ struct sched_ctx {
 	unsigned int calls, n;
 	unsigned int (*served)(unsigned int call);
 	int policy[SCHED_CALLS];
+	bool preempting[SCHED_CALLS]; /* what ev_preempting() said */
 };
 
 static void sched_handler(void *opaque, uint32_t events)
@@ -374,6 +375,7 @@ static void sched_handler(void *opaque, uint32_t events)
 
 	(void)events;
 	c->policy[c->calls] = sched_getscheduler(0);
+	c->preempting[c->calls] = ev_preempting(c->loop);
 	ev_served(c->loop, c->served(c->calls));
 	if (++c->calls == c->n)
 		ev_stop(c->loop, 0);
@@ -420,6 +422,8 @@ static void test_sched_follows_served(void **state)
 
 		if (c.policy[i] != want)
 			fail_msg("call %u: policy %d, expected %d", i, c.policy[i], want);
+		if (c.preempting[i] != (want == SCHED_OTHER))
+			fail_msg("call %u: ev_preempting() said %d", i, c.preempting[i]);
 	}
 }
 

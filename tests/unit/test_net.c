@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -40,7 +42,10 @@
 #define W VQ_DESC_F_WRITE
 #define ALL_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_UFO | TUN_F_USO4 | TUN_F_USO6)
 
-/* ---- fake event loop: the device adds the tap once and arms it with ev_mod ---- */
+/*
+ * ---- fake event loop: the device adds the tap (armed with ev_mod) and then
+ * its hold timer; it reports its passes and asks whether the loop preempts ----
+ */
 
 struct fake_watch {
 	int fd;
@@ -50,13 +55,17 @@ struct fake_watch {
 	unsigned int mods;
 };
 
-static struct fake_watch watch;
+static struct fake_watch watch, timer_watch;
+static bool fake_preempting;
+static unsigned int served_last, served_calls;
 
 int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_fn fn, void *opaque)
 {
-	if (watch.fn)
+	struct fake_watch *w = !watch.fn ? &watch : &timer_watch;
+
+	if (w->fn)
 		return -EEXIST;
-	watch = (struct fake_watch){fd, fn, opaque, events, 0};
+	*w = (struct fake_watch){fd, fn, opaque, events, 0};
 	return 0;
 }
 
@@ -71,10 +80,31 @@ int ev_mod(struct ev_loop *loop, int fd, uint32_t events)
 
 int ev_del(struct ev_loop *loop, int fd)
 {
-	if (!watch.fn || watch.fd != fd)
+	struct fake_watch *w = watch.fn && watch.fd == fd ? &watch : &timer_watch;
+
+	if (!w->fn || w->fd != fd)
 		return -ENOENT;
-	watch.fn = NULL;
+	w->fn = NULL;
 	return 0;
+}
+
+void ev_served(struct ev_loop *loop, unsigned int n)
+{
+	served_last = n;
+	served_calls++;
+}
+
+bool ev_preempting(const struct ev_loop *loop)
+{
+	return fake_preempting;
+}
+
+static void fake_loop_reset(void)
+{
+	memset(&watch, 0, sizeof(watch));
+	memset(&timer_watch, 0, sizeof(timer_watch));
+	fake_preempting = false;
+	served_last = served_calls = 0;
 }
 
 /* ---- fixture ---- */
@@ -149,7 +179,7 @@ static void start(struct fx *f, uint64_t drop)
 {
 	int sv[2];
 
-	memset(&watch, 0, sizeof(watch));
+	fake_loop_reset();
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
 	f->peer = sv[1];
 	assert_int_equal(tap_open_fd(&f->tap, sv[0], "testtap", ALL_OFFLOADS), 0);
@@ -216,7 +246,8 @@ static int fx_teardown(void **state)
 			f->vdev->ops->reset(f->vdev);
 		f->vdev->ops->destroy(f->vdev);
 	}
-	assert_null(watch.fn); /* destroy took the tap out of the loop */
+	assert_null(watch.fn); /* destroy took the tap and the timer out of the loop */
+	assert_null(timer_watch.fn);
 	vq_cleanup(&f->vqs[0]);
 	vq_cleanup(&f->vqs[1]);
 	if (f->peer >= 0)
@@ -545,7 +576,7 @@ static void test_features_plain_tap(void **state)
 	uint8_t mac[6] = {0x52, 0x54, 0, 1, 2, 3}, cfg[6];
 	int sv[2];
 
-	memset(&watch, 0, sizeof(watch));
+	fake_loop_reset();
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
 	close(sv[1]);
 	assert_int_equal(tap_open_fd(&tap, sv[0], "plain", 0), 0);
@@ -608,6 +639,130 @@ static void test_yield_queues(void **state)
 	for (uint16_t q = 32; q < 256; q++)
 		if (virtio_yields_before_notify(&d, q))
 			fail_msg("queue %u yields", q);
+}
+
+/* The guest sends one frame of len bytes (header and frame in one buffer) and kicks. */
+static void send_frame(struct fx *f, size_t len)
+{
+	uint8_t *p = hva(f, BUF_GPA + 0x8000);
+	struct seg s = {BUF_GPA + 0x8000, (uint32_t)(NET_HDR_LEN + len), 0};
+
+	put_hdr(p, 0, 0, 0, 0, 0, 0);
+	fill(p + NET_HDR_LEN, len, 3);
+	post(f, 1, &s, 1);
+	kick(f, 1);
+}
+
+/* Nanoseconds left on the device's hold timer (0: disarmed). */
+static long hold_left(void)
+{
+	struct itimerspec its;
+
+	assert_non_null(timer_watch.fn);
+	assert_int_equal(timerfd_gettime(timer_watch.fd, &its), 0);
+	return its.it_value.tv_sec * 1000000000L + its.it_value.tv_nsec;
+}
+
+/* The hold timer expired: wait for it and call the handler as ev_run would. */
+static void hold_expire(void)
+{
+	struct pollfd pfd = {timer_watch.fd, POLLIN, 0};
+
+	assert_int_equal(poll(&pfd, 1, -1), 1);
+	timer_watch.fn(timer_watch.opaque, EPOLLIN);
+}
+
+/*
+ * Each pass is reported to the loop: one small frame (up to 256 bytes) as one
+ * request, several as several, a pass with a larger frame as a batch (2).
+ */
+static void test_passes_reported(void **state)
+{
+	struct fx *f = *state;
+	uint8_t got[2048];
+	struct seg rx[4];
+
+	send_frame(f, 98);
+	assert_int_equal(served_calls, 1);
+	assert_int_equal(served_last, 1);
+	send_frame(f, 257);
+	assert_int_equal(served_last, 2);
+	send_frame(f, 256);
+	assert_int_equal(served_last, 1);
+	for (int i = 0; i < 3; i++)
+		assert_true(peer_recv(f, got, sizeof(got)) > 0);
+
+	for (int i = 0; i < 4; i++) {
+		rx[i] = (struct seg){BUF_GPA + 0x1000 * (uint64_t)i, 2048, W};
+		post(f, 0, &rx[i], 1);
+	}
+	kick(f, 0);
+	peer_send(f, 98, 1);
+	peer_send(f, 98, 2);
+	peer_send(f, 98, 3);
+	served_last = 0;
+	tap_ready(f, EPOLLIN);
+	assert_int_equal(used_idx(f, 0), 3);
+	assert_int_equal(served_last, 3);
+	peer_send(f, 1514, 4);
+	tap_ready(f, EPOLLIN);
+	assert_int_equal(served_last, 2);
+	assert_int_equal(stats(f)->rx_frames, 4);
+}
+
+/*
+ * While the loop preempts the guest, the completion of a pass of one small
+ * frame is held for the timer (4 ms): the frame is out at once, the interrupt
+ * comes when the timer fires, once for all the completions held meanwhile. A
+ * larger frame, or a loop that batches, notifies at once.
+ */
+static void test_tx_hold_while_preempting(void **state)
+{
+	struct fx *f = *state;
+	uint8_t got[2048];
+	long left;
+
+	fake_preempting = true;
+	send_frame(f, 98);
+	assert_int_equal(used_idx(f, 1), 1);
+	assert_int_equal(peer_recv(f, got, sizeof(got)), NET_HDR_LEN + 98);
+	assert_int_equal(f->notifies[1], 0);
+	left = hold_left();
+	assert_true(left > 0 && left <= 4000000);
+	send_frame(f, 60);
+	assert_int_equal(used_idx(f, 1), 2);
+	assert_int_equal(f->notifies[1], 0);
+	hold_expire();
+	assert_int_equal(f->notifies[1], 1);
+	assert_int_equal(hold_left(), 0);
+	/* Nothing held: a stray wake-up of the timer sends nothing. */
+	timer_watch.fn(timer_watch.opaque, EPOLLIN);
+	assert_int_equal(f->notifies[1], 1);
+
+	send_frame(f, 1000); /* not a request's frame: at once */
+	assert_int_equal(f->notifies[1], 2);
+	fake_preempting = false;
+	send_frame(f, 98); /* the loop batches: at once */
+	assert_int_equal(f->notifies[1], 3);
+	assert_int_equal(hold_left(), 0);
+	assert_int_equal(stats(f)->tx_frames, 4);
+	assert_int_equal(f->resets, 0);
+}
+
+/* A reset drops a held completion: the timer is disarmed and sends nothing. */
+static void test_tx_hold_reset(void **state)
+{
+	struct fx *f = *state;
+
+	fake_preempting = true;
+	send_frame(f, 98);
+	assert_int_equal(f->notifies[1], 0);
+	assert_true(hold_left() > 0);
+	f->vdev->ops->reset(f->vdev);
+	f->vdev->active = false;
+	assert_int_equal(hold_left(), 0);
+	timer_watch.fn(timer_watch.opaque, EPOLLIN);
+	assert_int_equal(f->notifies[1], 0);
 }
 
 /* Every malformed frame: dropped, counted, chain returned, device still good. */
@@ -1050,6 +1205,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tx_roundtrip, fx_setup_plain, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_yield_queues, fx_setup_plain, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_tx_malformed, fx_setup_plain, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_passes_reported, fx_setup_plain, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_hold_while_preempting, fx_setup_plain,
+					    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_tx_hold_reset, fx_setup_plain, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_rx_roundtrip, fx_setup_plain, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_rx_mergeable, fx_setup_mrg, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_rx_stop_resume, fx_setup_plain, fx_teardown),

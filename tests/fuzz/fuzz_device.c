@@ -9,6 +9,8 @@ struct fuzz_device fuzz_dev;
 int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_fn fn, void *opaque)
 {
 	(void)loop;
+	if (fuzz_dev.fn)
+		return 0; /* a second descriptor (net's hold timer): watched, never fired */
 	fuzz_dev.fd = fd;
 	fuzz_dev.fn = fn;
 	fuzz_dev.opaque = opaque;
@@ -19,16 +21,16 @@ int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_fn fn, void *opaque
 int ev_mod(struct ev_loop *loop, int fd, uint32_t events)
 {
 	(void)loop;
-	(void)fd;
-	fuzz_dev.events = events;
+	if (fd == fuzz_dev.fd)
+		fuzz_dev.events = events;
 	return 0;
 }
 
 int ev_del(struct ev_loop *loop, int fd)
 {
 	(void)loop;
-	(void)fd;
-	fuzz_dev.fn = NULL;
+	if (fd == fuzz_dev.fd)
+		fuzz_dev.fn = NULL;
 	return 0;
 }
 
@@ -36,6 +38,12 @@ void ev_served(struct ev_loop *loop, unsigned int n)
 {
 	(void)loop;
 	(void)n;
+}
+
+bool ev_preempting(const struct ev_loop *loop)
+{
+	(void)loop;
+	return fuzz_dev.preempting;
 }
 
 void ev_yield(struct ev_loop *loop)

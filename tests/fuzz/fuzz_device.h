@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What a fuzzed virtio device sees of the rest of kvmrun (fuzz_device.c): an
- * event loop that only records the last descriptor watched and its callback,
- * and a transport that only records a needs-reset. One device per process.
+ * event loop that only records the first descriptor watched and its callback,
+ * and says whether it preempts the guest as the harness sets it, and a
+ * transport that only records a needs-reset. One device per process.
  */
 #ifndef FUZZ_DEVICE_H
 #define FUZZ_DEVICE_H
@@ -15,11 +16,12 @@
 #include "kvmrun/virtio.h"
 
 struct fuzz_device {
-	int fd;	  /* of the last ev_add */
+	int fd;	  /* of the first ev_add */
 	ev_fn fn; /* NULL after ev_del */
 	void *opaque;
 	uint32_t events; /* of the last ev_add or ev_mod */
 	bool broken;	 /* the device called virtio_needs_reset */
+	bool preempting; /* what ev_preempting() says */
 };
 
 extern struct fuzz_device fuzz_dev;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * libFuzzer target for virtio-net, mainly the transmit path (header and frame
- * checks). The input is one byte of negotiated features and then guest RAM:
+ * checks). The input is one byte of negotiated features (bit 5: a loop that
+ * preempts the guest, so that transmit completions may be held) and then guest RAM:
  * a 16-entry transmit queue and a 16-entry receive queue whose descriptor
  * tables, avail rings and buffers all come from the input. The device sends
  * what the guest posted to a SOCK_SEQPACKET socket pair standing in for the
@@ -108,6 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		      VIRTIO_BIT(VIRTIO_NET_F_HOST_USO));
 	if (!(feat & 16))
 		vdev->features &= ~VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM);
+	fuzz_dev.preempting = feat & 32; /* completions of single small frames are held */
 	/* Queue 0 receives, queue 1 transmits. */
 	if (vq_setup(&vqs[0], &fz.gm, QSZ, RXQ_GPA, RXQ_GPA + 0x100, RXQ_GPA + 0x200,
 		     vdev->features) ||

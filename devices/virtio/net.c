@@ -439,23 +439,29 @@ static void net_queue_notify(struct virtio_dev *vdev, uint16_t q)
 }
 
 /*
- * The transmit pass that just served one small frame is about to notify:
- * while the loop preempts the guest, hold the completion (see the top).
+ * A transmit pass is about to notify. A pass of one small frame while the loop
+ * preempts the guest: hold the completion (see the top). Otherwise the sent
+ * frames' receiver goes first, then the vCPU with the completion: on a host
+ * CPU shared with the guest, the vCPU would run first (it slept longer) and
+ * the reply to a ping would wait for it.
  */
 static bool net_hold_notify(struct virtio_dev *vdev, uint16_t q)
 {
 	struct virtio_net *n = to_net(vdev);
 	struct itimerspec its = {.it_value.tv_nsec = NET_TX_HOLD_NS};
 
-	if (q != VIRTIO_NET_TXQ || n->pass_frames != 1 || n->pass_large ||
-	    !ev_preempting(vdev->loop))
+	if (q != VIRTIO_NET_TXQ)
 		return false;
-	if (n->tx_held)
-		return true; /* the timer already runs for an earlier one */
-	if (timerfd_settime(n->hold_timer, 0, &its, NULL) < 0)
-		return false;
-	n->tx_held = true;
-	return true;
+	if (n->pass_frames == 1 && !n->pass_large && ev_preempting(vdev->loop)) {
+		if (n->tx_held)
+			return true; /* the timer already runs for an earlier one */
+		if (timerfd_settime(n->hold_timer, 0, &its, NULL) == 0) {
+			n->tx_held = true;
+			return true;
+		}
+	}
+	ev_yield(vdev->loop);
+	return false;
 }
 
 static void net_hold_timer_event(void *opaque, uint32_t events)
@@ -571,12 +577,6 @@ int virtio_net_create_tap(struct virtio_dev **out, struct tap *tap, const uint8_
 	if (mtu >= NET_MTU_MIN && mtu <= NET_MTU_MAX)
 		n->vdev.host_features |= VIRTIO_BIT(VIRTIO_NET_F_MTU);
 	n->vdev.nr_queues = 2;
-	/*
-	 * A sent frame's receiver first, then the vCPU with the completion: on a
-	 * host CPU shared with the guest, the vCPU would otherwise run first (it
-	 * slept longer) and the reply to a ping waited for it.
-	 */
-	n->vdev.yield_before_notify = 1U << VIRTIO_NET_TXQ;
 	n->vdev.queue_max = VIRTIO_NET_QUEUE_MAX;
 	n->vdev.id = n->id;
 	n->vdev.loop = loop;

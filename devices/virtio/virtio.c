@@ -52,11 +52,8 @@ unsigned int virtio_process_queue_max(struct virtio_dev *vdev, uint16_t q,
 		vq_set_notify(vq, false);
 	}
 	if (vq_should_notify(vq) &&
-	    !(served && vdev->ops->hold_notify && vdev->ops->hold_notify(vdev, q))) {
-		if (served && virtio_yields_before_notify(vdev, q))
-			ev_yield(vdev->loop);
+	    !(served && vdev->ops->hold_notify && vdev->ops->hold_notify(vdev, q)))
 		virtio_notify(vdev, q);
-	}
 	if (ret != -EAGAIN)
 		virtio_needs_reset(vdev, vq->broken_why ? vq->broken_why : "bad request");
 	return served;

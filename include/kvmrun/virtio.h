@@ -71,9 +71,11 @@ struct virtio_dev_ops {
 	/* The driver kicked queue q (q < nr_queues, and activated). */
 	void (*queue_notify)(struct virtio_dev *vdev, uint16_t q);
 	/*
-	 * Optional: virtio_process_queue() is about to notify the driver of queue
-	 * q's used buffers. Return true to hold the notification back; the device
-	 * then sends it itself later (virtio_notify). Loop thread.
+	 * Optional: a pass of virtio_process_queue() served chains of queue q and
+	 * is about to notify the driver. Return true to hold the notification
+	 * back (the device then sends it itself later, virtio_notify); before
+	 * returning false the device may let other threads run first (ev_yield).
+	 * Loop thread.
 	 */
 	bool (*hold_notify)(struct virtio_dev *vdev, uint16_t q);
 	/*
@@ -107,14 +109,6 @@ struct virtio_dev {
 	const char *id;	    /* instance name for log lines ("vda"), may be NULL */
 	struct ev_loop *loop;
 	const struct guest_mem *gm;
-	/*
-	 * Bit q: the guest does not wait on queue q's used buffers (net transmit,
-	 * where the frames have already gone out), so virtio_process_queue() lets
-	 * the host's other runnable threads (a frame's receiver) go first before it
-	 * wakes a vCPU with the interrupt (ev_yield). Queues from 32 up never are.
-	 */
-	uint32_t yield_before_notify;
-
 	/* Owned by the transport: */
 	uint64_t features; /* negotiated; valid from activate on */
 	struct vq *vqs;	   /* nr_queues entries */
@@ -127,12 +121,6 @@ struct virtio_dev {
 static inline bool virtio_has_feature(const struct virtio_dev *vdev, unsigned int bit)
 {
 	return vdev->features & VIRTIO_BIT(bit);
-}
-
-/* Whether queue q is in yield_before_notify (a device may have up to 255 queues). */
-static inline bool virtio_yields_before_notify(const struct virtio_dev *vdev, uint16_t q)
-{
-	return q < 32 && (vdev->yield_before_notify >> q & 1U);
 }
 
 /* Raise queue q's used-buffer interrupt (the caller checked vq_should_notify). */
@@ -155,8 +143,8 @@ void virtio_needs_reset(struct virtio_dev *vdev, const char *why);
 
 /*
  * Serve the available chains of queue q with handle(), the race-free way (see
- * virtqueue.h), and notify the driver when it asks for it (after ev_yield() if
- * the queue is in yield_before_notify). handle() returns 0 when the chain was
+ * virtqueue.h), and notify the driver when it asks for it (unless the device's
+ * hold_notify holds the notification back). handle() returns 0 when the chain was
  * pushed or kept for later completion, or a negative errno to break the
  * device (needs reset). chain is scratch space of the caller's (one per
  * queue). Returns the number of chains served.

@@ -88,7 +88,7 @@ void ev_served(struct ev_loop *loop, unsigned int n)
 	fake_served_last = n;
 }
 
-/* virtio_process_queue() calls it for queues in yield_before_notify: none of blk's. */
+/* Only a device's hold_notify yields (virtio-net's): blk never does. */
 void ev_yield(struct ev_loop *loop)
 {
 	fail_msg("virtio-blk yielded before an interrupt");

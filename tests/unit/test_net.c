@@ -627,20 +627,6 @@ static void test_tx_roundtrip(void **state)
 	assert_int_equal(f->resets, 0);
 }
 
-/* Only net's transmit queue yields; no bit of the mask reaches queues from 32 up. */
-static void test_yield_queues(void **state)
-{
-	struct fx *f = *state;
-	struct virtio_dev d = {.yield_before_notify = 1U << 8};
-
-	assert_false(virtio_yields_before_notify(f->vdev, VIRTIO_NET_RXQ));
-	assert_true(virtio_yields_before_notify(f->vdev, VIRTIO_NET_TXQ));
-	assert_true(virtio_yields_before_notify(&d, 8));
-	for (uint16_t q = 32; q < 256; q++)
-		if (virtio_yields_before_notify(&d, q))
-			fail_msg("queue %u yields", q);
-}
-
 /* The guest sends one frame of len bytes (header and frame in one buffer) and kicks. */
 static void send_frame(struct fx *f, size_t len)
 {
@@ -1203,7 +1189,6 @@ int main(void)
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_features_plain_tap, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_tx_roundtrip, fx_setup_plain, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_yield_queues, fx_setup_plain, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_tx_malformed, fx_setup_plain, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_passes_reported, fx_setup_plain, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_tx_hold_while_preempting, fx_setup_plain,

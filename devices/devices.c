@@ -1,5 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "arch/x86_64/layout.h"
 #include "devices.h"
+
+int platform_create(struct device **list, struct bus *pio, struct bus *mmio,
+		    const struct platform_sink *sink, bool exit_port)
+{
+	int ret;
+
+	ret = i8042_create(list, pio, sink);
+	if (!ret)
+		ret = rtc_cmos_create(list, pio);
+	if (!ret)
+		ret = pvpanic_create(list, mmio, LAYOUT_PVPANIC_MMIO, sink);
+	if (!ret)
+		ret = acpi_pm_create(list, pio, sink);
+	/*
+	 * The exit port lets the guest pick kvmrun's exit status, including the
+	 * ones that report kvmrun's own failures: only for test guests that
+	 * asked for it. Without it the port is unclaimed, as any other: reads
+	 * see all ones and writes go nowhere.
+	 */
+	if (!ret && exit_port)
+		ret = exit_port_create(list, pio, PORT_EXIT, sink);
+	return ret;
+}
 
 /*
  * Each constructor links its device at the head of the list, so walking from

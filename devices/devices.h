@@ -178,10 +178,20 @@ int virtio_console_create(struct virtio_dev **out, struct console *con, struct e
 			  const struct guest_mem *gm) WARN_UNUSED;
 /*
  * Exit port: a byte N written to @port ends the VM with exit status N through
- * sink->exit (for test guests). Other widths are ignored; reads see all ones.
+ * sink->exit (for test guests, with --exit-port only: see platform_create).
+ * Other widths are ignored; reads see all ones.
  */
 int exit_port_create(struct device **list, struct bus *pio, uint16_t port,
 		     const struct platform_sink *sink) WARN_UNUSED;
+
+/*
+ * The i8042, the CMOS RTC, pvpanic and the ACPI sleep and reset
+ * registers at their places in the memory map, and with exit_port the exit
+ * port at PORT_EXIT (without it nothing answers there). Devices created
+ * before a failure stay on the list.
+ */
+int platform_create(struct device **list, struct bus *pio, struct bus *mmio,
+		    const struct platform_sink *sink, bool exit_port) WARN_UNUSED;
 
 void devices_destroy(struct device **list);
 

@@ -30,6 +30,9 @@ static const char usage[] =
 	"  --log-level LVL      error, warn (default), info or debug\n"
 	"  --sandbox on|off     seccomp filters on kvmrun's own threads once the VM\n"
 	"                       is set up (default on); off only to debug kvmrun\n"
+	"  --exit-port          for test guests: I/O port 0x604, where a byte N the\n"
+	"                       guest writes ends kvmrun with exit status N (any N,\n"
+	"                       also those below); without it there is no such port\n"
 	"  --disk PATH[,ro][,serial=ID][,cache=none|writeback]\n"
 	"                       raw disk image as a virtio-blk device (up to 16);\n"
 	"                       ro: read-only; serial: GET_ID answer, up to 20 bytes\n"
@@ -62,7 +65,8 @@ static const char usage[] =
 	"  8    kvmrun made a system call its seccomp filter refuses (a bug;\n"
 	"       stderr names the call)\n"
 	"  130, 143  stopped by SIGINT, SIGTERM\n"
-	"  N    the guest wrote N to the exit port (I/O port 0x604)\n";
+	"  N    only with --exit-port: the guest wrote N to the exit port; then\n"
+	"       any status, these above included, may come from the guest\n";
 
 int cli_parse_size(const char *s, uint64_t *out)
 {
@@ -362,7 +366,7 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
 	       OPT_CONSOLE_LOG, OPT_LOG_LEVEL, OPT_RNG, OPT_HELP, OPT_VERSION, OPT_DISK, OPT_NET,
-	       OPT_SANDBOX };
+	       OPT_SANDBOX, OPT_EXIT_PORT };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -376,6 +380,7 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 		{ "net", required_argument, NULL, OPT_NET },
 		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "sandbox", required_argument, NULL, OPT_SANDBOX },
+		{ "exit-port", no_argument, NULL, OPT_EXIT_PORT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -475,6 +480,9 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 				return cli_fail(err, "--sandbox '%s': expected on or off%s", optarg,
 						"");
 			cfg->no_sandbox = !strcmp(optarg, "off");
+			break;
+		case OPT_EXIT_PORT:
+			cfg->exit_port = true;
 			break;
 		case OPT_HELP:
 			fputs(usage, out);

@@ -497,11 +497,7 @@ static int vm_setup_devices(struct vm *vm)
 	};
 	irq_line_init_kvm(&vm->com1_irq, &vm->vm_fd, PORT_COM1_IRQ);
 	if (serial_8250_create(&vm->devices, &vm->pio, PORT_COM1, &vm->com1_irq, vm->con) ||
-	    i8042_create(&vm->devices, &vm->pio, &vm->sink) ||
-	    rtc_cmos_create(&vm->devices, &vm->pio) ||
-	    pvpanic_create(&vm->devices, &vm->mmio, LAYOUT_PVPANIC_MMIO, &vm->sink) ||
-	    acpi_pm_create(&vm->devices, &vm->pio, &vm->sink) ||
-	    exit_port_create(&vm->devices, &vm->pio, PORT_EXIT, &vm->sink) ||
+	    platform_create(&vm->devices, &vm->pio, &vm->mmio, &vm->sink, vm->cfg.exit_port) ||
 	    pci_host_create(&vm->devices, &vm->pci, &vm->pio, &vm->mmio, &win))
 		return vm_fail(KVMRUN_ERR_INTERNAL, "creating the platform devices failed");
 	ret = irq_kvm_create(&vm->irq_kvm, vm->vm_fd, &vm->irq);

@@ -121,8 +121,8 @@ enum net_drop net_hdr_check_tx(struct net_hdr *h, uint64_t features, uint64_t ch
 			return NET_DROP_TX_GSO;
 		if ((h->gso_type & VIRTIO_NET_HDR_GSO_ECN) && !has(features, VIRTIO_NET_F_HOST_ECN))
 			return NET_DROP_TX_GSO;
-		/* Section 5.1.6.2: GSO needs NEEDS_CSUM and an MSS. */
-		if (!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || h->gso_size == 0)
+		/* Section 5.1.6.2: GSO needs NEEDS_CSUM and an MSS; not a tiny one. */
+		if (!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || h->gso_size < NET_GSO_MIN_SIZE)
 			return NET_DROP_TX_GSO_SIZE;
 	}
 	h->num_buffers = 0;

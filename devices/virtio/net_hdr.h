@@ -61,6 +61,17 @@ struct net_hdr {
 #define NET_ETH_HLEN 14
 /* Largest frame after the header: 64 KiB of IP packet and an Ethernet header. */
 #define NET_MAX_FRAME 65550
+/*
+ * Smallest gso_size (MSS) a GSO frame from the guest may ask for. Each segment
+ * costs the host a packet of its own, so a 1-byte MSS would turn one 64 KiB
+ * frame into some 64K of them. Linux's TCP never puts less than 8 bytes of
+ * payload in a segment (its TCP_MIN_GSO_SIZE: the smallest send MSS it
+ * accepts, 48, less 40 bytes of options), and an IPv4 fragment carries a
+ * multiple of 8 bytes (UFO): a smaller MSS is no driver's honest output. A
+ * higher floor would drop what a Linux guest does send on a small-MTU link
+ * (--net mtu= goes down to 68).
+ */
+#define NET_GSO_MIN_SIZE 8
 
 /* Why a frame was dropped; each reason has a counter. */
 enum net_drop {
@@ -71,7 +82,8 @@ enum net_drop {
 	NET_DROP_TX_FLAGS,     /* unknown flags, or NEEDS_CSUM without CSUM */
 	NET_DROP_TX_CSUM,      /* csum_start + csum_offset + 2 beyond the frame */
 	NET_DROP_TX_GSO,       /* unknown or not negotiated gso_type */
-	NET_DROP_TX_GSO_SIZE,  /* hdr_len beyond the frame, or GSO without gso_size/csum */
+	NET_DROP_TX_GSO_SIZE,  /* hdr_len beyond the frame, GSO without csum, or an MSS */
+			       /* (gso_size) below NET_GSO_MIN_SIZE */
 	NET_DROP_TX_TAP_DOWN,  /* the tap refused it: link down (EIO) */
 	NET_DROP_TX_TAP_ERROR, /* the tap refused it otherwise, or is gone */
 	/* tap -> guest */

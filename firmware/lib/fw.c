@@ -21,6 +21,12 @@ void fw_start(uint32_t start_info)
 void fw_exit(int status)
 {
 	outb(FW_PORT_EXIT, (uint8_t)status);
+	/*
+	 * Still here: kvmrun runs without --exit-port and nothing answers at the
+	 * port. Say so, and power off through the ACPI sleep register (S5).
+	 */
+	fw_printf("exit port: no effect, powering off\n");
+	outb(FW_PORT_ACPI_SLEEP_CTL, FW_ACPI_SLP_EN | FW_ACPI_S5 << 2);
 	for (;;)
 		__asm__ volatile("cli; hlt");
 }

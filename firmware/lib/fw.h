@@ -2,7 +2,7 @@
 /*
  * The freestanding library of the test guests: port and MMIO access, COM1
  * output, a small printf, PCI configuration (mechanism #1), the PVH start
- * info and exit(status) through kvmrun's exit port.
+ * info and exit(status) through kvmrun's exit port (kvmrun --exit-port).
  */
 #ifndef FW_H
 #define FW_H
@@ -13,7 +13,12 @@
 #include <stdint.h>
 
 #define FW_PORT_COM1 0x3f8
-#define FW_PORT_EXIT 0x604 /* kvmrun: a byte N written here ends the VM with status N */
+/* kvmrun --exit-port: a byte N written here ends the VM with status N */
+#define FW_PORT_EXIT 0x604
+/* kvmrun's ACPI sleep control register: SLP_TYP 5 (S5) with SLP_EN powers off. */
+#define FW_PORT_ACPI_SLEEP_CTL 0x600
+#define FW_ACPI_SLP_EN 0x20
+#define FW_ACPI_S5 5
 #define FW_PORT_PCI_ADDR 0xcf8
 #define FW_PORT_PCI_DATA 0xcfc
 
@@ -147,7 +152,10 @@ static inline void fw_pause(void)
 	__asm__ volatile("pause" : : : "memory");
 }
 
-/* Ends the VM with status (0..255): never returns. */
+/*
+ * Ends the VM with status (0..255) through the exit port; without one
+ * (kvmrun run without --exit-port) prints a line and powers off. Never returns.
+ */
 void fw_exit(int status) __attribute__((noreturn));
 
 void fw_putc(char c);

@@ -19,6 +19,10 @@ enum kvmrun_status {
 	KVMRUN_VCPU_ERROR = 7,   /* KVM internal error, emulation failure, unhandled exit */
 	KVMRUN_ERR_SANDBOX = 8,  /* a system call the seccomp filter refuses (a kvmrun bug) */
 	/* Stopped by SIGINT/SIGTERM: 128 + signal number (130, 143). */
+	/*
+	 * With --exit-port only: whatever byte the guest wrote to the exit port,
+	 * which may be any of the values above too.
+	 */
 };
 
 /*
@@ -74,6 +78,7 @@ struct vm_config {
 	struct disk_config disks[VM_MAX_DISKS];
 	bool rng; /* a virtio-rng device */
 	bool no_sandbox; /* --sandbox off: no seccomp filters */
+	bool exit_port;	 /* --exit-port: the guest may end kvmrun with any status */
 	unsigned int nr_nets;
 	struct net_config nets[VM_MAX_NETS];
 };

@@ -122,6 +122,10 @@ static void test_valid_full(void **state)
 	assert_int_equal(r->action, CLI_RUN);
 	assert_false(r->cfg.no_sandbox);
 	result_free(r);
+	r = parse("run", "--kernel", "k", "--exit-port", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_true(r->cfg.exit_port);
+	result_free(r);
 
 	/* --opt=value and options after the kernel path work too. */
 	r = parse("run", "--memory=512M", "--kernel=k", "--cpus=2", NULL);
@@ -148,6 +152,7 @@ static void test_defaults(void **state)
 	assert_int_equal(r->cfg.console, CONSOLE_SERIAL);
 	assert_int_equal(r->cfg.log_level, LOG_WARN);
 	assert_false(r->cfg.no_sandbox);
+	assert_false(r->cfg.exit_port);
 	assert_string_equal(r->cfg.append, "console=ttyS0 reboot=k panic=-1");
 	result_free(r);
 }
@@ -270,6 +275,7 @@ static void test_bad_other(void **state)
 	expect_usage(parse("run", "--kernel", "k", "--memory", NULL),
 		     "option '--memory' needs a value");
 	expect_usage(parse("run", "--kernel", "k", "--help=x", NULL), "--help=x");
+	expect_usage(parse("run", "--kernel", "k", "--exit-port=1", NULL), "--exit-port=1");
 }
 
 /* Errors after earlier parses (getopt keeps state between calls). */
@@ -305,6 +311,9 @@ static void test_help_version(void **state)
 			fail_msg("no exit status %u in --help", i);
 	}
 	assert_non_null(strstr(r->out, "130, 143"));
+	/* The guest's own statuses are there only with the option, and said to be so. */
+	assert_non_null(strstr(r->out, "\n  --exit-port "));
+	assert_non_null(strstr(r->out, "\n  N    only with --exit-port: the guest wrote N"));
 	result_free(r);
 
 	r = parse("-h", NULL);

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The exit port: a byte write reports its value to the sink; nothing else does. */
+/*
+ * The exit port: a byte write reports its value to the sink; nothing else does.
+ * It exists only when the command line asks for it (--exit-port).
+ */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +14,7 @@
 #include <cmocka.h>
 
 #include "arch/x86_64/layout.h"
+#include "cli.h"
 #include "devices.h"
 
 struct fixture {
@@ -119,6 +123,59 @@ static void test_no_exit_callback(void **state)
 	devices_destroy(&devs);
 }
 
+/*
+ * From the command line to the bus: the platform devices built from what
+ * cli_parse() made of argv, then a guest's byte write of 42 to the port.
+ */
+static void check_wiring(bool with_option)
+{
+	char *argv[] = { "kvmrun", "run", "--kernel", "k", with_option ? "--exit-port" : NULL,
+			 NULL };
+	int argc = with_option ? 5 : 4;
+	char cmdline[CLI_CMDLINE_MAX];
+	struct vm_config cfg;
+	struct fixture f = { 0 };
+	struct bus mmio;
+	uint8_t v = 42;
+	FILE *out = fopen("/dev/null", "w"), *err = fopen("/dev/null", "w");
+
+	assert_non_null(out);
+	assert_non_null(err);
+	assert_int_equal(cli_parse(argc, argv, &cfg, cmdline, sizeof(cmdline), out, err), CLI_RUN);
+	fclose(out);
+	fclose(err);
+	bus_init(&f.pio, "pio");
+	bus_init(&mmio, "mmio");
+	f.sink = (struct platform_sink){ .event = record_event, .exit = record_exit, .opaque = &f };
+	assert_int_equal(platform_create(&f.devs, &f.pio, &mmio, &f.sink, cfg.exit_port), 0);
+
+	if (with_option) {
+		assert_int_equal(bus_access(&f.pio, PORT_EXIT, &v, 1, true), 0);
+		assert_int_equal(f.nr, 1);
+		assert_int_equal(f.statuses[0], 42);
+	} else {
+		/* An unclaimed port, like any other: the write goes nowhere, a read sees 0xff. */
+		assert_int_equal(bus_access(&f.pio, PORT_EXIT, &v, 1, true), -ENOENT);
+		assert_int_equal(f.nr, 0);
+		v = 0;
+		assert_int_equal(bus_access(&f.pio, PORT_EXIT, &v, 1, false), -ENOENT);
+		assert_int_equal(v, 0xff);
+	}
+	assert_int_equal(f.events, 0);
+	/* The other platform devices are there either way: the ACPI reset register. */
+	v = ACPI_RESET_VALUE;
+	assert_int_equal(bus_access(&f.pio, PORT_ACPI_RESET, &v, 1, true), 0);
+	assert_int_equal(f.events, 1);
+	devices_destroy(&f.devs);
+}
+
+static void test_port_only_with_option(void **state)
+{
+	(void)state;
+	check_wiring(false);
+	check_wiring(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -126,6 +183,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_other_widths_and_reads_ignored, setup,
 						teardown),
 		cmocka_unit_test(test_no_exit_callback),
+		cmocka_unit_test(test_port_only_with_option),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -392,6 +392,11 @@ static void test_hdr_check_tx(void **state)
 	assert_int_equal(check(1, 4, 74, 1428, 54, 16, all, len), NET_DROP_NONE);
 	assert_int_equal(check(1, 3, 42, 1472, 34, 6, all, len), NET_DROP_NONE);
 	assert_int_equal(check(1, 5, 42, 1472, 34, 6, all, len), NET_DROP_NONE);
+	/* The smallest MSS taken, for each GSO type. */
+	assert_int_equal(check(1, 1, 54, NET_GSO_MIN_SIZE, 34, 16, all, len), NET_DROP_NONE);
+	assert_int_equal(check(1, 4, 74, NET_GSO_MIN_SIZE, 54, 16, all, len), NET_DROP_NONE);
+	assert_int_equal(check(1, 3, 42, NET_GSO_MIN_SIZE, 34, 6, all, len), NET_DROP_NONE);
+	assert_int_equal(check(1, 5, 42, NET_GSO_MIN_SIZE, 34, 6, all, len), NET_DROP_NONE);
 	/* gso_size means nothing without GSO: accepted (and cleared). */
 	assert_int_equal(check(0, 0, 0, 999, 0, 0, none, len), NET_DROP_NONE);
 
@@ -425,6 +430,14 @@ static void test_hdr_check_tx(void **state)
 	/* hdr_len and gso_size: GSO without an MSS or NEEDS_CSUM, hdr_len past the end. */
 	assert_int_equal(check(1, 1, 54, 0, 34, 16, all, len), NET_DROP_TX_GSO_SIZE);
 	assert_int_equal(check(0, 1, 54, 1448, 0, 0, all, len), NET_DROP_TX_GSO_SIZE);
+	/* An MSS below NET_GSO_MIN_SIZE would make thousands of segments of one frame. */
+	for (uint8_t gso = 1; gso <= 5; gso++) {
+		if (gso == 2)
+			continue;
+		assert_int_equal(check(1, gso, 54, 1, 34, 16, all, len), NET_DROP_TX_GSO_SIZE);
+		assert_int_equal(check(1, gso, 54, NET_GSO_MIN_SIZE - 1, 34, 16, all, len),
+				 NET_DROP_TX_GSO_SIZE);
+	}
 	assert_int_equal(check(1, 1, 1515, 1448, 34, 16, all, len), NET_DROP_TX_GSO_SIZE);
 	assert_int_equal(check(0, 0, 1515, 0, 0, 0, all, len), NET_DROP_TX_GSO_SIZE);
 }
@@ -769,6 +782,9 @@ static void test_tx_malformed(void **state)
 	    {1, 7, 54, 1448, 34, 16, 200, NET_DROP_TX_GSO},
 	    {1, 1, 54, 0, 34, 16, 200, NET_DROP_TX_GSO_SIZE},
 	    {1, 1, 250, 1448, 34, 16, 200, NET_DROP_TX_GSO_SIZE},
+	    /* 64 KiB of TCP payload with an MSS of 1 byte: some 64K segments. */
+	    {1, 1, 54, 1, 34, 16, NET_HDR_LEN + 54 + 0xffff - 40, NET_DROP_TX_GSO_SIZE},
+	    {1, 4, 74, NET_GSO_MIN_SIZE - 1, 54, 16, 200, NET_DROP_TX_GSO_SIZE},
 	};
 	uint64_t want[NET_DROP_MAX] = {0};
 	uint8_t got[256];

@@ -58,7 +58,7 @@
 #define PORT_ACPI_SLEEP_STS 0x601
 #define PORT_ACPI_RESET 0x602
 #define ACPI_RESET_VALUE 0x1
-/* Test exit port: a byte N written here ends kvmrun with exit status N (devices/exit_port.c). */
+/* Exit port (--exit-port only): a byte N written here ends kvmrun with status N. */
 #define PORT_EXIT 0x604
 #define ACPI_S5_SLP_TYP 5
 

@@ -201,7 +201,7 @@ static void test_log_file_appends(void **state)
 	assert_int_equal(write(fd, "old:", 4), 4);
 	close(fd);
 
-	assert_int_equal(console_create(&f->con, f->loop, false, f->log_path, NULL, NULL), 0);
+	assert_int_equal(console_create(&f->con, f->loop, false, f->log_path, UINT64_MAX, NULL, NULL), 0);
 	console_write(f->con, (const uint8_t *)"hello", 5);
 	console_write(f->con, (const uint8_t *)"", 0);
 	console_write(f->con, (const uint8_t *)" world", 6);
@@ -214,7 +214,7 @@ static void test_log_file_open_failure(void **state)
 	struct fixture *f = *state;
 	struct console *con = NULL;
 
-	assert_int_equal(console_create(&con, f->loop, false, "/nonexistent-dir/x.log", NULL, NULL),
+	assert_int_equal(console_create(&con, f->loop, false, "/nonexistent-dir/x.log", UINT64_MAX, NULL, NULL),
 			 -ENOENT);
 	assert_null(con);
 }
@@ -229,7 +229,7 @@ static void test_stdout_output_and_gone(void **state)
 	assert_int_equal(pipe(p), 0);
 	assert_int_equal(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
 	close(p[1]);
-	assert_int_equal(console_create(&f->con, f->loop, true, f->log_path, NULL, NULL), 0);
+	assert_int_equal(console_create(&f->con, f->loop, true, f->log_path, UINT64_MAX, NULL, NULL), 0);
 
 	console_write(f->con, (const uint8_t *)"guest\r\n", 7);
 	assert_int_equal(read(p[0], buf, sizeof(buf)), 7);
@@ -250,7 +250,7 @@ static void test_input_and_escapes(void **state)
 
 	fixture_pipe_stdin(f);
 	f->sink.budget = SIZE_MAX;
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, sink_quit, &f->sink), 0);
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
 	console_attach(f->con, sink_push, &f->sink);
 	fixture_start(f);
 
@@ -280,7 +280,7 @@ static void test_flow_control(void **state)
 
 	fixture_pipe_stdin(f);
 	f->sink.budget = 2;
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, sink_quit, &f->sink), 0);
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
 	console_attach(f->con, sink_push, &f->sink);
 	fixture_start(f);
 
@@ -335,7 +335,7 @@ static void test_eof_stops_watching(void **state)
 
 	fixture_pipe_stdin(f);
 	f->sink.budget = SIZE_MAX;
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, sink_quit, &f->sink), 0);
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
 	console_attach(f->con, sink_push, &f->sink);
 	fixture_start(f);
 
@@ -367,7 +367,7 @@ static void test_no_device_attached(void **state)
 	struct fixture *f = *state;
 
 	fixture_pipe_stdin(f);
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, sink_quit, &f->sink), 0);
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
 	fixture_start(f);
 	/* Input without a device is dropped, but the escape still quits. */
 	assert_int_equal(write(f->in_w, "abc\x01x", 5), 5);
@@ -393,7 +393,7 @@ static void test_raw_mode_on_terminal(void **state)
 	assert_true(before.c_lflag & ICANON);
 	assert_true(before.c_lflag & ECHO);
 
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, NULL, NULL), 0);
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, NULL, NULL), 0);
 	assert_int_equal(tcgetattr(STDIN_FILENO, &raw), 0);
 	assert_false(raw.c_lflag & (ICANON | ECHO | ISIG));
 	assert_false(raw.c_iflag & (IXON | ICRNL));
@@ -434,7 +434,7 @@ static void test_destroy_restores_terminal(void **state)
 	close(slave);
 	assert_int_equal(tcgetattr(STDIN_FILENO, &before), 0);
 
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, NULL, NULL), 0);
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, NULL, NULL), 0);
 	console_destroy(f->con);
 	f->con = NULL;
 	assert_int_equal(tcgetattr(STDIN_FILENO, &after), 0);

@@ -361,7 +361,7 @@ static int setup(void **state)
 	f->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_true(f->call_fd >= 0);
 	assert_int_equal(ev_add(f->loop, f->call_fd, EPOLLIN, call_event, f), 0);
-	assert_int_equal(console_create(&f->con, f->loop, true, f->log_path, NULL, NULL), 0);
+	assert_int_equal(console_create(&f->con, f->loop, true, f->log_path, UINT64_MAX, NULL, NULL), 0);
 	assert_int_equal(virtio_console_create(&f->vdev, f->con, f->loop, &f->gm), 0);
 
 	f->tops = (struct virtio_transport_ops){.notify_queue = ft_notify_queue,

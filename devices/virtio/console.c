@@ -142,6 +142,8 @@ static int virtio_console_tx_write(struct virtio_console *vc, size_t *budget)
 			vc->tx_waiting = true;
 			return -EAGAIN;
 		}
+		if (vc->tx_off < MIN(pos + b->len, end))
+			return -EAGAIN; /* the budget is spent inside this buffer */
 		pos += b->len;
 	}
 	if (vc->tx_off < end)

@@ -106,7 +106,7 @@ struct serial {
 	bool thr_ipending; /* THR empty interrupt pending (cleared by IIR read or THR write) */
 	bool thr_full;	   /* thr holds a byte the console has not taken yet */
 	uint8_t thr;
-	uint64_t tx_lost; /* bytes overwritten in a busy THR, or cleared from it */
+	uint64_t tx_lost;   /* bytes overwritten in a busy THR, or cleared from it */
 	bool input_refused; /* the console holds input we had no room for */
 	bool irq_level;
 };
@@ -412,7 +412,8 @@ static void serial_destroy(struct device *dev)
 	}
 	if (s->tx_lost)
 		log_info("serial-8250: %llu output bytes lost (written while the transmitter "
-			 "was busy)", (unsigned long long)s->tx_lost);
+			 "was busy)",
+			 (unsigned long long)s->tx_lost);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

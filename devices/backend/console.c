@@ -56,7 +56,7 @@ struct console {
 	struct ev_loop *loop;
 	bool use_stdio;
 	int in_fd;
-	int out_fd;    /* stdout, or our own non-blocking description of it (out_own) */
+	int out_fd; /* stdout, or our own non-blocking description of it (out_own) */
 	bool out_own;
 	int log_fd;
 	int wake_fd; /* eventfd: the loop looks at input and output state again */
@@ -219,8 +219,8 @@ static void console_output_event(void *opaque, uint32_t events)
 
 	pthread_mutex_lock(&con->out_lock);
 	if (!con->out_gone && con->obuf_len) {
-		ssize_t n = console_write_some(con->out_fd, con->obuf + con->obuf_off,
-					       con->obuf_len);
+		ssize_t n =
+		    console_write_some(con->out_fd, con->obuf + con->obuf_off, con->obuf_len);
 
 		if (n < 0) {
 			console_out_gone(con);
@@ -530,9 +530,8 @@ err_restore:
 	return ret;
 }
 
-int console_create(struct console **out, struct ev_loop *loop, bool use_stdio,
-		   const char *log_path, uint64_t log_max, console_quit_fn quit,
-		   void *quit_opaque)
+int console_create(struct console **out, struct ev_loop *loop, bool use_stdio, const char *log_path,
+		   uint64_t log_max, console_quit_fn quit, void *quit_opaque)
 {
 	struct console *con;
 	int ret;
@@ -556,8 +555,8 @@ int console_create(struct console **out, struct ev_loop *loop, bool use_stdio,
 
 	if (log_path) {
 		/* Non-blocking: a FIFO that does not drain loses log bytes, not guest time. */
-		con->log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC,
-				   0644);
+		con->log_fd =
+		    open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC, 0644);
 		if (con->log_fd < 0) {
 			ret = -errno;
 			goto err_mutex;
@@ -600,8 +599,8 @@ void console_destroy(struct console *con)
 	/* What stdout takes now of the held output; the rest is dropped. */
 	pthread_mutex_lock(&con->out_lock);
 	if (con->obuf_len && !con->out_gone) {
-		ssize_t n = console_write_some(con->out_fd, con->obuf + con->obuf_off,
-					       con->obuf_len);
+		ssize_t n =
+		    console_write_some(con->out_fd, con->obuf + con->obuf_off, con->obuf_len);
 
 		con->stats.out_dropped += con->obuf_len - (n > 0 ? (size_t)n : 0);
 	}

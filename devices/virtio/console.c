@@ -361,7 +361,8 @@ static void virtio_console_destroy(struct virtio_dev *vdev)
 	console_remove_writer(vc->con, vc);
 	if (vc->tx_cut)
 		log_info("virtio-console: %llu output bytes skipped (past %u bytes in one buffer "
-			 "chain)", (unsigned long long)vc->tx_cut, VIRTIO_CONSOLE_CHAIN_MAX);
+			 "chain)",
+			 (unsigned long long)vc->tx_cut, VIRTIO_CONSOLE_CHAIN_MAX);
 	free(vc);
 }
 

@@ -142,6 +142,9 @@ static int probe_loop_calls(int fd)
 		return -1;
 	if (sched_setscheduler(0, SCHED_BATCH, &sp))
 		return -1;
+	/* stdout's flags put back (console_restore): F_SETFL only. */
+	if (fcntl(fd, F_SETFL, 0))
+		return -1;
 	/* Listed requests reach the kernel, which refuses them on a pipe. */
 	if (ioctl(fd, TCGETS, NULL) != -1 || ioctl(fd, TUNSETOFFLOAD, 0) != -1 ||
 	    ioctl(fd, KVM_IRQFD, NULL) != -1)
@@ -304,6 +307,16 @@ static int probe_kvm_run(int fd)
 	return ioctl(fd, KVM_RUN, 0);
 }
 
+static int probe_fcntl_setfl(int fd)
+{
+	return fcntl(fd, F_SETFL, O_NONBLOCK);
+}
+
+static int probe_fcntl_getfl(int fd)
+{
+	return fcntl(fd, F_GETFL);
+}
+
 static void test_refused_by_role(void **state)
 {
 	(void)state;
@@ -312,6 +325,8 @@ static void test_refused_by_role(void **state)
 	expect_refused(SANDBOX_VCPU, probe_pwrite, SYS_pwrite64);
 	expect_refused(SANDBOX_VCPU, probe_tunsetoffload, SYS_ioctl);
 	expect_refused(SANDBOX_LOOP, probe_kvm_run, SYS_ioctl);
+	expect_refused(SANDBOX_VCPU, probe_fcntl_setfl, SYS_fcntl);
+	expect_refused(SANDBOX_LOOP, probe_fcntl_getfl, SYS_fcntl);
 	/* The loop sets its own policy only. */
 	expect_refused(SANDBOX_LOOP, probe_setscheduler_other, SYS_sched_setscheduler);
 	expect_refused(SANDBOX_VCPU, probe_setscheduler_other, SYS_sched_setscheduler);

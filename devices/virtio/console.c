@@ -28,8 +28,8 @@
  * sees the buffer used only once it is written out.
  *
  * Threads: everything here runs on the event-loop thread (activate,
- * queue_notify, reset, and the console's push callback, which the backend
- * calls from its input handlers on the loop), except config_read and
+ * queue_notify, reset, and the console's push and writer callbacks, which the
+ * backend calls from its handlers on the loop), except config_read and
  * config_write, which only touch constant data.
  *
  * Guest errors: a device-writable buffer in the transmitq or a device-readable

@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * A 16550A UART. Transmission is instant (THR and the shift register are
- * always empty again after a write), reception goes through a 16-byte FIFO
+ * empty again after a write) while the console takes the byte. When it does
+ * not (stdout full, and the console's buffer too), the byte stays in THR:
+ * LSR shows THRE and TEMT clear, which is what a driver polls, until the
+ * console calls back with room; then the byte goes out and THRE (and its
+ * interrupt, if enabled) comes up. A byte written to a busy THR replaces the
+ * held one, as on the chip; the lost byte is counted. Reception goes through a 16-byte FIFO
  * fed by the console on the loop thread. A receive timeout is reported as
  * soon as the FIFO holds data below its trigger level, so the guest never
  * waits for a timer this model does not have.
@@ -12,6 +17,7 @@
 #include <string.h>
 
 #include "devices.h"
+#include "kvmrun/log.h"
 
 #define UART_RBR 0 /* read, DLAB=0 */
 #define UART_THR 0 /* write, DLAB=0 */
@@ -98,6 +104,9 @@ struct serial {
 	unsigned int fifo_count;
 
 	bool thr_ipending; /* THR empty interrupt pending (cleared by IIR read or THR write) */
+	bool thr_full;	   /* thr holds a byte the console has not taken yet */
+	uint8_t thr;
+	uint64_t tx_lost;   /* bytes overwritten in a busy THR, or cleared from it */
 	bool input_refused; /* the console holds input we had no room for */
 	bool irq_level;
 };
@@ -118,7 +127,10 @@ static unsigned int serial_trigger_level(const struct serial *s)
 
 static uint8_t serial_lsr(const struct serial *s)
 {
-	uint8_t lsr = UART_LSR_THRE | UART_LSR_TEMT | s->lsr_errors;
+	uint8_t lsr = s->lsr_errors;
+
+	if (!s->thr_full)
+		lsr |= UART_LSR_THRE | UART_LSR_TEMT;
 
 	if (s->fifo_count)
 		lsr |= UART_LSR_DR;
@@ -222,11 +234,34 @@ static void serial_write_thr(struct serial *s, uint8_t c)
 	if (s->mcr & UART_MCR_LOOP) {
 		if (!serial_fifo_put(s, c))
 			s->lsr_errors |= UART_LSR_OE;
-	} else if (s->con) {
-		console_write(s->con, &c, 1);
+	} else if (s->thr_full) {
+		/* The driver did not wait for THRE: the held byte is overwritten. */
+		s->tx_lost++;
+		s->thr = c;
+		s->thr_ipending = false;
+		return;
+	} else if (s->con && !console_write(s->con, &c, 1)) {
+		s->thr = c;
+		s->thr_full = true;
+		s->thr_ipending = false;
+		return;
 	}
 	/* Sent at once: THR is empty again. */
 	s->thr_ipending = true;
+}
+
+/* The console has room again (loop thread): the held byte goes out, THR is empty. */
+static void serial_writable(void *opaque)
+{
+	struct serial *s = opaque;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->thr_full && console_write(s->con, &s->thr, 1)) {
+		s->thr_full = false;
+		s->thr_ipending = true;
+		serial_update_irq(s);
+	}
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void serial_write_fcr(struct serial *s, uint8_t v)
@@ -240,6 +275,11 @@ static void serial_write_fcr(struct serial *s, uint8_t v)
 	}
 	if (!(s->fcr & UART_FCR_ENABLE_FIFO) || (v & UART_FCR_CLEAR_RCVR))
 		serial_fifo_clear(s);
+	if ((v & UART_FCR_CLEAR_XMIT) && s->thr_full) {
+		s->tx_lost++;
+		s->thr_full = false;
+		s->thr_ipending = true;
+	}
 	s->fcr = v & (UART_FCR_ENABLE_FIFO | UART_FCR_DMA_SELECT | UART_FCR_TRIGGER_MASK);
 }
 
@@ -262,7 +302,7 @@ static void serial_write(struct serial *s, unsigned int reg, uint8_t v)
 
 			s->ier = v & UART_IER_MASK;
 			/* Enabling ETBEI with THR empty raises THRE (Linux tests this). */
-			if ((changed & UART_IER_THRI) && (s->ier & UART_IER_THRI))
+			if ((changed & UART_IER_THRI) && (s->ier & UART_IER_THRI) && !s->thr_full)
 				s->thr_ipending = true;
 		}
 		break;
@@ -366,8 +406,14 @@ static void serial_destroy(struct device *dev)
 {
 	struct serial *s = container_of(dev, struct serial, dev);
 
-	if (s->con)
+	if (s->con) {
 		console_attach(s->con, NULL, NULL);
+		console_remove_writer(s->con, s);
+	}
+	if (s->tx_lost)
+		log_info("serial-8250: %llu output bytes lost (written while the transmitter "
+			 "was busy)",
+			 (unsigned long long)s->tx_lost);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -393,15 +439,23 @@ int serial_8250_create(struct device **list, struct bus *pio, uint16_t base,
 	ret = -pthread_mutex_init(&s->lock, NULL);
 	if (ret)
 		goto err_free;
+	if (con) {
+		ret = console_add_writer(con, serial_writable, s);
+		if (ret)
+			goto err_mutex;
+	}
 	ret = bus_add(pio, base, UART_NR_REGS, serial_io, s, &s->lock, s->dev.name);
 	if (ret)
-		goto err_mutex;
+		goto err_writer;
 	if (con)
 		console_attach(con, serial_push, s);
 	s->dev.next = *list;
 	*list = &s->dev;
 	return 0;
 
+err_writer:
+	if (con)
+		console_remove_writer(con, s);
 err_mutex:
 	pthread_mutex_destroy(&s->lock);
 err_free:

@@ -25,7 +25,10 @@ static const char usage[] =
 	"                       guest console on the terminal: the UART (default),\n"
 	"                       virtio-console (hvc0; early messages on the UART),\n"
 	"                       or nowhere\n"
-	"  --console-log FILE   also append everything the guest prints to FILE\n"
+	"  --console-log FILE[,max=SIZE]\n"
+	"                       also append everything the guest prints to FILE, up\n"
+	"                       to SIZE bytes per run (default 64M; the rest is cut\n"
+	"                       and counted)\n"
 	"  --rng                a virtio-rng device (PCI) fed from the host's getrandom()\n"
 	"  --log-level LVL      error, warn (default), info or debug\n"
 	"  --sandbox on|off     seccomp filters on kvmrun's own threads once the VM\n"
@@ -342,6 +345,26 @@ static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
 	return 0;
 }
 
+/*
+ * --console-log FILE[,max=SIZE]: only a last ",max=" part is an option, so a
+ * FILE may hold commas. The option is cut off argv's string in place.
+ */
+static int cli_parse_console_log(char *arg, struct vm_config *cfg, FILE *err)
+{
+	char *opt = strrchr(arg, ',');
+
+	if (opt && !strncmp(opt + 1, "max=", 4)) {
+		if (cli_parse_size(opt + 5, &cfg->console_log_max) || !cfg->console_log_max)
+			return cli_fail(err, "--console-log '%s': max= wants a size above 0 "
+				       "(e.g. 64M)%s", arg, "");
+		*opt = '\0';
+	}
+	if (!*arg)
+		return cli_fail(err, "--console-log '%s': no file name%s", arg, "");
+	cfg->console_log = arg;
+	return 0;
+}
+
 /* Two --net on one tap would steal each other's frames. */
 static int cli_net_duplicate(const struct vm_config *cfg, const char *arg, FILE *err)
 {
@@ -390,7 +413,7 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 	int c;
 
 	*cfg = (struct vm_config){ .cpus = 1, .memory = 256 * MiB, .console = CONSOLE_SERIAL,
-				   .log_level = LOG_WARN };
+				   .console_log_max = VM_CONSOLE_LOG_MAX, .log_level = LOG_WARN };
 	if (argc < 2)
 		return cli_fail(err, "no command given (try 'kvmrun --help')%s%s", "", "");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -448,7 +471,8 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 						optarg, "");
 			break;
 		case OPT_CONSOLE_LOG:
-			cfg->console_log = optarg;
+			if (cli_parse_console_log(optarg, cfg, err))
+				return CLI_EXIT_USAGE;
 			break;
 		case OPT_LOG_LEVEL:
 			if (log_parse_level(optarg, &cfg->log_level))

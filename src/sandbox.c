@@ -6,6 +6,7 @@
  * kvm_run, thread creation) happens before a filter is installed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/kvm.h>
 #include <linux/if_tun.h>
 #include <seccomp.h>
@@ -15,7 +16,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <stdatomic.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kvmrun/sandbox.h"
@@ -66,29 +70,57 @@ static const unsigned long sandbox_vcpu_ioctls[] = {
 };
 
 /*
+ * What to undo before the process ends on a refused call (the terminal's
+ * mode). A signal handler takes no argument, so this is the one pointer the
+ * handler reaches: written by sandbox_set_cleanup() only, read by the handler.
+ */
+static _Atomic(const struct sandbox_cleanup *) sandbox_cleanup_hook;
+
+void sandbox_set_cleanup(const struct sandbox_cleanup *c)
+{
+	atomic_store(&sandbox_cleanup_hook, c);
+}
+
+/*
  * A refused call: one line and the exit status, with what is safe in a signal
- * handler (both calls are on every list).
+ * handler. The cleanup runs on the main thread, whose filter lets it restore
+ * the terminal: another thread forwards the signal there (tgkill to this
+ * process is on every list) and waits for the end, which a second to spare
+ * brings itself should the main thread not take the signal.
  */
 static void sandbox_sigsys(int sig, siginfo_t *si, void *uc)
 {
 	static const char head[] = "kvmrun: error: sandbox: system call ";
 	static const char tail[] = " refused by the seccomp filter (a bug in kvmrun; "
 				   "--sandbox off runs without it)\n";
+	const struct sandbox_cleanup *c = atomic_load(&sandbox_cleanup_hook);
+	struct timespec second = { .tv_sec = 1 };
+	pid_t pid = getpid();
 	char num[12];
 	int n = (int)sizeof(num);
 	unsigned int nr = (unsigned int)si->si_syscall;
 
-	(void)sig;
 	(void)uc;
-	do {
-		num[--n] = (char)('0' + nr % 10);
-		nr /= 10;
-	} while (nr && n > 0);
-	if (write(STDERR_FILENO, head, sizeof(head) - 1) < 0 ||
-	    write(STDERR_FILENO, num + n, sizeof(num) - (size_t)n) < 0 ||
-	    write(STDERR_FILENO, tail, sizeof(tail) - 1) < 0) {
-		/* nothing more to say */
+	if (si->si_code == SI_TKILL && si->si_pid == pid) {
+		/* Forwarded from another thread, which has said what was refused. */
+	} else {
+		do {
+			num[--n] = (char)('0' + nr % 10);
+			nr /= 10;
+		} while (nr && n > 0);
+		if (write(STDERR_FILENO, head, sizeof(head) - 1) < 0 ||
+		    write(STDERR_FILENO, num + n, sizeof(num) - (size_t)n) < 0 ||
+		    write(STDERR_FILENO, tail, sizeof(tail) - 1) < 0) {
+			/* nothing more to say */
+		}
+		if (c && gettid() != pid) {
+			syscall(SYS_tgkill, pid, pid, sig);
+			nanosleep(&second, NULL);
+			_exit(KVMRUN_ERR_SANDBOX);
+		}
 	}
+	if (c)
+		c->fn(c->opaque);
 	_exit(KVMRUN_ERR_SANDBOX);
 }
 
@@ -141,6 +173,9 @@ static int sandbox_add_checked(scmp_filter_ctx ctx, enum sandbox_role role)
 		ret = sandbox_rule_arg(ctx, SCMP_SYS(tgkill), 0, 0xffffffffU, (uint32_t)getpid());
 	if (!ret && role == SANDBOX_LOOP)
 		ret = sandbox_rule_arg(ctx, SCMP_SYS(sched_setscheduler), 0, 0xffffffffU, 0);
+	/* The loop puts stdout's flags back (console_restore), F_SETFL only. */
+	if (!ret && role == SANDBOX_LOOP)
+		ret = sandbox_rule_arg(ctx, SCMP_SYS(fcntl), 1, 0xffffffffU, F_SETFL);
 	return ret;
 }
 

@@ -50,6 +50,7 @@ struct vm {
 	struct bus mmio;
 	struct ev_loop *loop;
 	struct console *con;
+	struct sandbox_cleanup cleanup; /* puts the terminal back on a refused call */
 	struct device *devices;
 	struct platform_sink sink;
 	struct irq_line com1_irq;
@@ -487,7 +488,7 @@ static int vm_setup_devices(struct vm *vm)
 	int ret;
 
 	ret = console_create(&vm->con, vm->loop, vm->cfg.console != CONSOLE_NONE,
-			     vm->cfg.console_log, vm_console_quit, vm);
+			     vm->cfg.console_log, vm->cfg.console_log_max, vm_console_quit, vm);
 	if (ret)
 		return vm_fail(ret == -ENOMEM ? KVMRUN_ERR_INTERNAL : KVMRUN_ERR_USAGE,
 			       "--console-log %s: %s", vm->cfg.console_log ? vm->cfg.console_log : "",
@@ -608,6 +609,11 @@ static void vm_sched_policy(void)
 		log_debug("SCHED_BATCH: %s", strerror(errno));
 }
 
+static void vm_restore_console(void *opaque)
+{
+	console_restore(opaque);
+}
+
 /*
  * The main thread's filter, once the vCPU threads have started (they install
  * their own). From here on it runs the loop and the teardown only.
@@ -631,6 +637,9 @@ int vm_run(struct vm *vm)
 	int status;
 
 	vm_sched_policy();
+	/* Before any filter: a refused call puts the terminal back too. */
+	vm->cleanup = (struct sandbox_cleanup){ .fn = vm_restore_console, .opaque = vm->con };
+	sandbox_set_cleanup(&vm->cleanup);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		if (vcpu_start(&vm->vcpus[i])) {
 			log_err("cannot start the thread of vCPU %u", i);
@@ -662,6 +671,7 @@ void vm_destroy(struct vm *vm)
 	vm_free_inputs(vm);
 	devices_destroy(&vm->devices);
 	irq_kvm_destroy(vm->irq_kvm);
+	sandbox_set_cleanup(NULL);
 	if (vm->con)
 		console_destroy(vm->con);
 	if (vm->loop)

@@ -15,9 +15,21 @@
  * then would stop the console reading its input for as long as the guest
  * likes (forever, with no driver at all), and with it the Ctrl-A x escape.
  *
+ * Output is bounded per pass and waits for the console. A pass writes at
+ * most VIRTIO_CONSOLE_PASS_MAX bytes (and at most a queue's worth of chains),
+ * then requeues the transmitq, so that signals, the console's escape and the
+ * other devices get their turn whatever the guest posts. Of one chain at most
+ * VIRTIO_CONSOLE_CHAIN_MAX bytes are written; the rest of it is skipped and
+ * counted (a driver writes far less per buffer; 256 heads naming one indirect
+ * table of 1023 entries of 4 MiB each would otherwise ask for 1 TiB). When
+ * the console takes fewer bytes than offered (stdout full), the chain stays
+ * in flight with its offset, the guest's kicks stay off, and the device goes
+ * on from there when the console calls back (console_writer_fn); the driver
+ * sees the buffer used only once it is written out.
+ *
  * Threads: everything here runs on the event-loop thread (activate,
- * queue_notify, reset, and the console's push callback, which the backend
- * calls from its input handlers on the loop), except config_read and
+ * queue_notify, reset, and the console's push and writer callbacks, which the
+ * backend calls from its handlers on the loop), except config_read and
  * config_write, which only touch constant data.
  *
  * Guest errors: a device-writable buffer in the transmitq or a device-readable
@@ -31,12 +43,16 @@
 #include <string.h>
 
 #include "devices.h"
+#include "kvmrun/log.h"
 #include "kvmrun/virtio.h"
 
 #define VIRTIO_CONSOLE_RXQ 0
 #define VIRTIO_CONSOLE_TXQ 1
 #define VIRTIO_CONSOLE_NR_QUEUES 2
 #define VIRTIO_CONSOLE_QUEUE_MAX 256
+/* Bytes written to the console per pass at most, and per chain at most. */
+#define VIRTIO_CONSOLE_PASS_MAX (64u << 10)
+#define VIRTIO_CONSOLE_CHAIN_MAX (1u << 20)
 
 /*
  * struct virtio_console_config: le16 cols, le16 rows (F_SIZE), le32
@@ -52,6 +68,12 @@ struct virtio_console {
 	bool broken;
 	/* The console holds input we had no buffer for and waits for console_input_ready(). */
 	bool input_refused;
+	/* tx_chain is popped and written up to tx_off: it goes on in a later pass. */
+	bool tx_held;
+	/* The console refused bytes: wait for its call back before the next pass. */
+	bool tx_waiting;
+	uint32_t tx_off;
+	uint64_t tx_cut; /* bytes past VIRTIO_CONSOLE_CHAIN_MAX in a chain, skipped */
 	/* Scratch chains, one per queue (large: not for the stack). */
 	struct vq_chain rx_chain;
 	struct vq_chain tx_chain;
@@ -88,32 +110,131 @@ static void virtio_console_config_write(struct virtio_dev *vdev, uint32_t off, c
 	/* Read-only fields (and emerg_wr without its feature): ignored. */
 }
 
-/* One transmitq chain: its readable bytes go to the console as they are. */
-static int virtio_console_tx_chain(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c)
+/*
+ * Writes what is left of the held chain, at most *budget bytes; pushes it
+ * when done. Returns 0 when done, -EAGAIN when it stays held (the console is
+ * full, or the budget is spent), -EIO when the queue broke.
+ */
+static int virtio_console_tx_write(struct virtio_console *vc, size_t *budget)
 {
-	struct virtio_console *vc = virtio_console_of(vdev);
+	struct vq *vq = &vc->vdev.vqs[VIRTIO_CONSOLE_TXQ];
+	struct vq_chain *c = &vc->tx_chain;
+	uint32_t end = MIN(c->out_len, VIRTIO_CONSOLE_CHAIN_MAX);
+	uint32_t pos = 0;
 
-	if (c->nr_in) {
-		vdev->vqs[q].broken_why = "device-writable buffer in the transmitq";
-		return -EINVAL;
+	for (unsigned int i = 0; i < c->nr_out && vc->tx_off < end; i++) {
+		const struct vq_buf *b = &c->bufs[i];
+		uint32_t skip, want;
+		size_t took;
+
+		if (pos + b->len <= vc->tx_off) {
+			pos += b->len;
+			continue;
+		}
+		skip = vc->tx_off - pos;
+		want = (uint32_t)MIN((size_t)MIN(b->len, end - pos) - skip, *budget);
+		if (!want)
+			return -EAGAIN;
+		took = console_write(vc->con, (const uint8_t *)b->host + skip, want);
+		vc->tx_off += (uint32_t)took;
+		*budget -= took;
+		if (took < want) {
+			vc->tx_waiting = true;
+			return -EAGAIN;
+		}
+		if (vc->tx_off < MIN(pos + b->len, end))
+			return -EAGAIN; /* the budget is spent inside this buffer */
+		pos += b->len;
 	}
-	for (unsigned int i = 0; i < c->nr_out; i++)
-		console_write(vc->con, c->bufs[i].host, c->bufs[i].len);
-	return vq_push(&vdev->vqs[q], c->head, 0);
+	if (vc->tx_off < end)
+		return -EAGAIN;
+	vc->tx_cut += c->out_len - end;
+	vc->tx_held = false;
+	return vq_push(vq, c->head, 0) ? -EIO : 0;
 }
 
+/* Pops the next transmitq chain into tx_chain; 0, -EAGAIN (none) or -EIO (broken). */
+static int virtio_console_tx_pop(struct virtio_console *vc)
+{
+	struct vq *vq = &vc->vdev.vqs[VIRTIO_CONSOLE_TXQ];
+	int ret = vq_pop(vq, &vc->tx_chain);
+
+	if (ret == -EAGAIN)
+		return ret;
+	if (ret == 0 && vc->tx_chain.nr_in) {
+		vq->broken_why = "device-writable buffer in the transmitq";
+		ret = -EINVAL;
+	}
+	if (ret) {
+		vq->broken = true;
+		return -EIO;
+	}
+	vc->tx_held = true;
+	vc->tx_off = 0;
+	return 0;
+}
+
+/*
+ * One pass over the transmitq (see the top of the file): the race-free
+ * pattern of virtqueue.h, with a byte budget, and a held chain first.
+ */
 static void virtio_console_tx(struct virtio_console *vc)
 {
 	struct vq *vq = &vc->vdev.vqs[VIRTIO_CONSOLE_TXQ];
+	size_t budget = VIRTIO_CONSOLE_PASS_MAX;
+	unsigned int chains = 0;
+	bool more = false;
+	int ret = 0;
 
-	if (!virtio_console_serving(vc) || !vq->size)
+	if (!virtio_console_serving(vc) || !vq->size || vq->broken)
 		return;
-	virtio_process_queue(&vc->vdev, VIRTIO_CONSOLE_TXQ, &vc->tx_chain, virtio_console_tx_chain);
-	/* virtio_process_queue() has already reported a broken queue. */
-	if (vq->broken) {
-		vc->broken = true;
-		virtio_console_release_input(vc);
+	vc->tx_waiting = false;
+	vq_set_notify(vq, false);
+	for (;;) {
+		while (ret == 0) {
+			if (!vc->tx_held) {
+				if (chains == vq->size) {
+					more = vq_avail_pending(vq);
+					ret = -EAGAIN;
+					break;
+				}
+				ret = virtio_console_tx_pop(vc);
+				if (ret)
+					break;
+				chains++;
+			}
+			ret = virtio_console_tx_write(vc, &budget);
+			if (ret == -EAGAIN)
+				more = !vc->tx_waiting; /* the budget is spent: a later pass */
+		}
+		if (ret != -EAGAIN || more || vc->tx_held)
+			break;
+		/* The queue is empty: kicks on, then look again. */
+		vq_set_notify(vq, true);
+		if (!vq_avail_pending(vq))
+			break;
+		vq_set_notify(vq, false);
+		ret = 0;
 	}
+	if (vq_should_notify(vq))
+		virtio_notify(&vc->vdev, VIRTIO_CONSOLE_TXQ);
+	if (ret != -EAGAIN) {
+		vc->broken = true;
+		vc->tx_held = false;
+		virtio_needs_reset(&vc->vdev, vq->broken_why ? vq->broken_why : "bad request");
+		virtio_console_release_input(vc);
+	} else if (more) {
+		virtio_requeue(&vc->vdev, VIRTIO_CONSOLE_TXQ);
+	}
+}
+
+/* The console has room again (loop thread): go on with the output it refused. */
+static void virtio_console_writable(void *opaque)
+{
+	struct virtio_console *vc = opaque;
+
+	if (vc->tx_waiting)
+		virtio_console_tx(vc);
 }
 
 /* The guest broke the receiveq: stop serving and ask the driver for a reset. */
@@ -197,6 +318,7 @@ static int virtio_console_activate(struct virtio_dev *vdev)
 	struct vq *rx = &vdev->vqs[VIRTIO_CONSOLE_RXQ];
 
 	vc->broken = false;
+	vc->tx_held = vc->tx_waiting = false;
 	/* Receive buffers are popped when input comes: kicks only while input waits. */
 	if (rx->size)
 		vq_set_notify(rx, false);
@@ -222,10 +344,12 @@ static void virtio_console_reset(struct virtio_dev *vdev)
 	struct virtio_console *vc = virtio_console_of(vdev);
 
 	/*
-	 * No chain is ever kept in flight. Input the console holds for the old
-	 * queues is dropped: it is offered again, and refused by no one.
+	 * A transmit chain held in flight is forgotten (the queues are reset
+	 * next). Input the console holds for the old queues is dropped: it is
+	 * offered again, and refused by no one.
 	 */
 	vc->broken = false;
+	vc->tx_held = vc->tx_waiting = false;
 	virtio_console_release_input(vc);
 }
 
@@ -234,6 +358,11 @@ static void virtio_console_destroy(struct virtio_dev *vdev)
 	struct virtio_console *vc = virtio_console_of(vdev);
 
 	console_attach(vc->con, NULL, NULL);
+	console_remove_writer(vc->con, vc);
+	if (vc->tx_cut)
+		log_info("virtio-console: %llu output bytes skipped (past %u bytes in one buffer "
+			 "chain)",
+			 (unsigned long long)vc->tx_cut, VIRTIO_CONSOLE_CHAIN_MAX);
 	free(vc);
 }
 
@@ -266,6 +395,10 @@ int virtio_console_create(struct virtio_dev **out, struct console *con, struct e
 	vc->vdev.queue_max = VIRTIO_CONSOLE_QUEUE_MAX;
 	vc->vdev.loop = loop;
 	vc->vdev.gm = gm;
+	if (console_add_writer(con, virtio_console_writable, vc)) {
+		free(vc);
+		return -ENOSPC;
+	}
 	console_attach(con, virtio_console_push, vc);
 	*out = &vc->vdev;
 	return 0;

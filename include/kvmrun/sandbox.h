@@ -16,6 +16,17 @@ enum sandbox_role {
 	SANDBOX_VCPU, /* a vCPU thread: KVM_RUN and register accesses */
 };
 
+/*
+ * Run before the process ends on a refused call (e.g. put the terminal back):
+ * called from the signal handler on the main thread, so fn makes only
+ * async-signal-safe calls that the loop's filter allows. NULL: nothing.
+ */
+struct sandbox_cleanup {
+	void (*fn)(void *opaque);
+	void *opaque;
+};
+void sandbox_set_cleanup(const struct sandbox_cleanup *c);
+
 /* Installs the role's filter on the calling thread; 0 or -errno (nothing installed). */
 int sandbox_apply(enum sandbox_role role) WARN_UNUSED;
 

@@ -32,6 +32,9 @@ enum kvmrun_status {
  */
 enum console_mode { CONSOLE_SERIAL, CONSOLE_VIRTIO, CONSOLE_NONE };
 
+/* What --console-log appends per run at most, unless its max= says otherwise. */
+#define VM_CONSOLE_LOG_MAX (64ULL * MiB)
+
 /* --disk PATH[,ro][,serial=ID][,cache=none|writeback] */
 #define VM_MAX_DISKS 16
 #define DISK_PATH_MAX 4096
@@ -73,6 +76,7 @@ struct vm_config {
 	uint64_t memory;
 	enum console_mode console;
 	const char *console_log;
+	uint64_t console_log_max; /* --console-log FILE,max=SIZE: bytes appended per run */
 	enum log_level log_level;
 	unsigned int nr_disks;
 	struct disk_config disks[VM_MAX_DISKS];

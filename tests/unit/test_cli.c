@@ -97,6 +97,7 @@ static void test_valid_full(void **state)
 	assert_int_equal(r->cfg.memory, 1 * GiB);
 	assert_int_equal(r->cfg.console, CONSOLE_NONE);
 	assert_string_equal(r->cfg.console_log, "/tmp/console.log");
+	assert_int_equal(r->cfg.console_log_max, VM_CONSOLE_LOG_MAX);
 	assert_int_equal(r->cfg.log_level, LOG_DEBUG);
 	assert_ptr_equal(r->cfg.append, r->cmdline);
 	assert_string_equal(r->cfg.append, "root=/dev/ram0 quiet console=ttyS0 reboot=k panic=-1");
@@ -147,6 +148,7 @@ static void test_defaults(void **state)
 	assert_string_equal(r->cfg.kernel, "vmlinuz");
 	assert_null(r->cfg.initrd);
 	assert_null(r->cfg.console_log);
+	assert_int_equal(r->cfg.console_log_max, 64 * MiB);
 	assert_int_equal(r->cfg.cpus, 1);
 	assert_int_equal(r->cfg.memory, 256 * MiB);
 	assert_int_equal(r->cfg.console, CONSOLE_SERIAL);
@@ -626,6 +628,38 @@ static void test_parse_mac(void **state)
 	assert_int_equal(cli_parse_mac("02:00:00:00:00:00 ", mac), -EINVAL);
 }
 
+/* --console-log FILE[,max=SIZE]: only a last ",max=" is the option. */
+static void test_console_log_option(void **state)
+{
+	struct result *r;
+
+	(void)state;
+	r = parse("run", "--kernel", "k", "--console-log", "/tmp/a,b.log,max=1M", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_string_equal(r->cfg.console_log, "/tmp/a,b.log");
+	assert_int_equal(r->cfg.console_log_max, 1 * MiB);
+	result_free(r);
+	r = parse("run", "--kernel", "k", "--console-log", "log,max=4096", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_string_equal(r->cfg.console_log, "log");
+	assert_int_equal(r->cfg.console_log_max, 4096);
+	result_free(r);
+	r = parse("run", "--kernel", "k", "--console-log", "x,ro", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_string_equal(r->cfg.console_log, "x,ro");
+	assert_int_equal(r->cfg.console_log_max, VM_CONSOLE_LOG_MAX);
+	result_free(r);
+	expect_usage(parse("run", "--kernel", "k", "--console-log", "x,max=0", NULL),
+		     "--console-log");
+	expect_usage(parse("run", "--kernel", "k", "--console-log", "x,max=lots", NULL),
+		     "--console-log");
+	expect_usage(parse("run", "--kernel", "k", "--console-log", "x,max=", NULL),
+		     "--console-log");
+	expect_usage(parse("run", "--kernel", "k", "--console-log", ",max=1M", NULL),
+		     "--console-log");
+	expect_usage(parse("run", "--kernel", "k", "--console-log", "", NULL), "--console-log");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -645,6 +679,7 @@ int main(void)
 		cmocka_unit_test(test_net_option),
 		cmocka_unit_test(test_net_bad),
 		cmocka_unit_test(test_parse_mac),
+		cmocka_unit_test(test_console_log_option),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

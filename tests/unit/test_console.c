@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +24,8 @@
 #include "test_util.h"
 
 #include "devices.h"
+#include "kvmrun/sandbox.h"
+#include "kvmrun/vm.h"
 
 #define WAIT_MS 3000
 
@@ -201,7 +204,7 @@ static void test_log_file_appends(void **state)
 	assert_int_equal(write(fd, "old:", 4), 4);
 	close(fd);
 
-	assert_int_equal(console_create(&f->con, f->loop, false, f->log_path, NULL, NULL), 0);
+	assert_int_equal(console_create(&f->con, f->loop, false, f->log_path, UINT64_MAX, NULL, NULL), 0);
 	console_write(f->con, (const uint8_t *)"hello", 5);
 	console_write(f->con, (const uint8_t *)"", 0);
 	console_write(f->con, (const uint8_t *)" world", 6);
@@ -214,7 +217,7 @@ static void test_log_file_open_failure(void **state)
 	struct fixture *f = *state;
 	struct console *con = NULL;
 
-	assert_int_equal(console_create(&con, f->loop, false, "/nonexistent-dir/x.log", NULL, NULL),
+	assert_int_equal(console_create(&con, f->loop, false, "/nonexistent-dir/x.log", UINT64_MAX, NULL, NULL),
 			 -ENOENT);
 	assert_null(con);
 }
@@ -222,6 +225,7 @@ static void test_log_file_open_failure(void **state)
 static void test_stdout_output_and_gone(void **state)
 {
 	struct fixture *f = *state;
+	struct console_stats st;
 	char buf[64];
 	int p[2];
 
@@ -229,7 +233,7 @@ static void test_stdout_output_and_gone(void **state)
 	assert_int_equal(pipe(p), 0);
 	assert_int_equal(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
 	close(p[1]);
-	assert_int_equal(console_create(&f->con, f->loop, true, f->log_path, NULL, NULL), 0);
+	assert_int_equal(console_create(&f->con, f->loop, true, f->log_path, UINT64_MAX, NULL, NULL), 0);
 
 	console_write(f->con, (const uint8_t *)"guest\r\n", 7);
 	assert_int_equal(read(p[0], buf, sizeof(buf)), 7);
@@ -241,6 +245,9 @@ static void test_stdout_output_and_gone(void **state)
 	console_write(f->con, (const uint8_t *)"!", 1);
 	assert_int_equal(test_read_file(f->log_path, buf, sizeof(buf)), 12);
 	assert_memory_equal(buf, "guest\r\nmore!", 12);
+	console_get_stats(f->con, &st);
+	assert_int_equal(st.out_dropped, 5);
+	assert_int_equal(st.log_cut, 0);
 }
 
 static void test_input_and_escapes(void **state)
@@ -250,7 +257,7 @@ static void test_input_and_escapes(void **state)
 
 	fixture_pipe_stdin(f);
 	f->sink.budget = SIZE_MAX;
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, sink_quit, &f->sink), 0);
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
 	console_attach(f->con, sink_push, &f->sink);
 	fixture_start(f);
 
@@ -280,7 +287,7 @@ static void test_flow_control(void **state)
 
 	fixture_pipe_stdin(f);
 	f->sink.budget = 2;
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, sink_quit, &f->sink), 0);
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
 	console_attach(f->con, sink_push, &f->sink);
 	fixture_start(f);
 
@@ -335,7 +342,7 @@ static void test_eof_stops_watching(void **state)
 
 	fixture_pipe_stdin(f);
 	f->sink.budget = SIZE_MAX;
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, sink_quit, &f->sink), 0);
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
 	console_attach(f->con, sink_push, &f->sink);
 	fixture_start(f);
 
@@ -367,7 +374,7 @@ static void test_no_device_attached(void **state)
 	struct fixture *f = *state;
 
 	fixture_pipe_stdin(f);
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, sink_quit, &f->sink), 0);
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
 	fixture_start(f);
 	/* Input without a device is dropped, but the escape still quits. */
 	assert_int_equal(write(f->in_w, "abc\x01x", 5), 5);
@@ -393,7 +400,7 @@ static void test_raw_mode_on_terminal(void **state)
 	assert_true(before.c_lflag & ICANON);
 	assert_true(before.c_lflag & ECHO);
 
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, NULL, NULL), 0);
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, NULL, NULL), 0);
 	assert_int_equal(tcgetattr(STDIN_FILENO, &raw), 0);
 	assert_false(raw.c_lflag & (ICANON | ECHO | ISIG));
 	assert_false(raw.c_iflag & (IXON | ICRNL));
@@ -434,13 +441,217 @@ static void test_destroy_restores_terminal(void **state)
 	close(slave);
 	assert_int_equal(tcgetattr(STDIN_FILENO, &before), 0);
 
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, NULL, NULL), 0);
+	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, NULL, NULL), 0);
 	console_destroy(f->con);
 	f->con = NULL;
 	assert_int_equal(tcgetattr(STDIN_FILENO, &after), 0);
 	assert_int_equal(after.c_lflag, before.c_lflag);
 	assert_int_equal(after.c_iflag, before.c_iflag);
 	close(master);
+}
+
+
+/* ---- output: a full stdout, the log's bound ---- */
+
+/* Counts the console's call backs. */
+struct writer {
+	pthread_mutex_t lock;
+	unsigned int calls;
+};
+
+static void writer_fn(void *opaque)
+{
+	struct writer *w = opaque;
+
+	pthread_mutex_lock(&w->lock);
+	w->calls++;
+	pthread_mutex_unlock(&w->lock);
+}
+
+static unsigned int writer_calls(struct writer *w)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&w->lock);
+	n = w->calls;
+	pthread_mutex_unlock(&w->lock);
+	return n;
+}
+
+/* Byte i of the guest's output in these tests. */
+static uint8_t pattern(size_t i)
+{
+	return (uint8_t)(i * 7 + i / 251);
+}
+
+/* stdout becomes a pipe, filled up; returns its read end and how much it holds in *fill. */
+static int full_stdout_pipe(bool nonblock, size_t *fill)
+{
+	static const uint8_t junk[4096];
+	int p[2], fl;
+	ssize_t n;
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
+	close(p[1]);
+	fl = fcntl(STDOUT_FILENO, F_GETFL);
+	assert_int_equal(fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK), 0);
+	*fill = 0;
+	while ((n = write(STDOUT_FILENO, junk, sizeof(junk))) > 0)
+		*fill += (size_t)n;
+	assert_int_equal(errno, EAGAIN);
+	if (!nonblock)
+		assert_int_equal(fcntl(STDOUT_FILENO, F_SETFL, fl), 0);
+	return p[0];
+}
+
+/* Reads exactly len bytes from fd (blocking), with a deadline; returns them in buf. */
+static void read_exactly(int fd, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+
+	alarm(10);
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	alarm(0);
+}
+
+/*
+ * The guest prints into a full stdout: console_write() never blocks, holds up
+ * to CONSOLE_OUT_BUF, then refuses; once the reader drains the pipe, the held
+ * bytes come out in order, the writer is called back, and output goes on.
+ */
+static void check_full_stdout(struct fixture *f, bool nonblock)
+{
+	struct writer w = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	size_t fill, taken = 0, total;
+	uint8_t chunk[1000], *got;
+	int rd, fl;
+
+	fixture_pipe_stdin(f);
+	rd = full_stdout_pipe(nonblock, &fill);
+	fl = fcntl(STDOUT_FILENO, F_GETFL);
+	assert_int_equal(console_create(&f->con, f->loop, true, f->log_path, UINT64_MAX, NULL,
+					NULL),
+			 0);
+	assert_int_equal(console_add_writer(f->con, writer_fn, &w), 0);
+	fixture_start(f);
+
+	/* A hang here (the old poll() on stdout) ends the test by SIGALRM. */
+	alarm(10);
+	for (;;) {
+		size_t n;
+
+		for (size_t i = 0; i < sizeof(chunk); i++)
+			chunk[i] = pattern(taken + i);
+		n = console_write(f->con, chunk, sizeof(chunk));
+		taken += n;
+		if (n < sizeof(chunk))
+			break;
+	}
+	/* Refused again, and nothing taken, while the reader sleeps. */
+	assert_int_equal(console_write(f->con, chunk, 1), 0);
+	alarm(0);
+	assert_int_equal(taken, CONSOLE_OUT_BUF);
+	sleep_ms(50);
+	assert_int_equal(writer_calls(&w), 0);
+	/* The launcher's description of stdout keeps its flags. */
+	assert_int_equal(fcntl(STDOUT_FILENO, F_GETFL), fl);
+
+	/* The reader drains the pipe: the held output follows what was there. */
+	total = fill + taken;
+	got = malloc(total);
+	assert_non_null(got);
+	read_exactly(rd, got, total);
+	for (size_t i = 0; i < taken; i++)
+		if (got[fill + i] != pattern(i))
+			fail_msg("byte %zu of the output differs", i);
+	free(got);
+	for (unsigned int i = 0; i < WAIT_MS && !writer_calls(&w); i++)
+		sleep_ms(1);
+	assert_int_equal(writer_calls(&w), 1);
+
+	/* Output goes on, straight through. */
+	assert_int_equal(console_write(f->con, (const uint8_t *)"more", 4), 4);
+	read_exactly(rd, chunk, 4);
+	assert_memory_equal(chunk, "more", 4);
+	close(rd);
+	console_remove_writer(f->con, &w);
+}
+
+static void test_full_stdout_nonblocking(void **state)
+{
+	check_full_stdout(*state, true);
+}
+
+static void test_full_stdout_blocking(void **state)
+{
+	check_full_stdout(*state, false);
+}
+
+/*
+ * The same under the vCPU's seccomp filter, in a child: before, the wait in
+ * poll() was a refused call and ended kvmrun with status 8.
+ */
+static void test_full_stdout_sandboxed(void **state)
+{
+	struct fixture *f = *state;
+	int status, rd;
+	size_t fill;
+	pid_t pid;
+
+	rd = full_stdout_pipe(true, &fill);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static const uint8_t line[100];
+		size_t taken = 0;
+		int null_fd = open("/dev/null", O_RDONLY);
+
+		alarm(10);
+		if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
+		    console_create(&f->con, f->loop, true, NULL, UINT64_MAX, NULL, NULL) ||
+		    sandbox_apply(SANDBOX_VCPU))
+			_exit(40);
+		for (int i = 0; i < 10000; i++)
+			taken += console_write(f->con, line, sizeof(line));
+		_exit(taken == CONSOLE_OUT_BUF ? 0 : 41);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(rd);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* The log takes log_max bytes per run; the rest is cut and counted, stdout gets it all. */
+static void test_log_bound(void **state)
+{
+	struct fixture *f = *state;
+	struct console_stats st;
+	char buf[64];
+	int p[2];
+
+	fixture_pipe_stdin(f);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
+	close(p[1]);
+	assert_int_equal(console_create(&f->con, f->loop, true, f->log_path, 10, NULL, NULL), 0);
+	assert_int_equal(console_write(f->con, (const uint8_t *)"abcdef", 6), 6);
+	assert_int_equal(console_write(f->con, (const uint8_t *)"ghijkl", 6), 6);
+	assert_int_equal(console_write(f->con, (const uint8_t *)"mnopqrstu", 9), 9);
+	assert_int_equal(test_read_file(f->log_path, buf, sizeof(buf)), 10);
+	assert_memory_equal(buf, "abcdefghij", 10);
+	console_get_stats(f->con, &st);
+	assert_int_equal(st.log_bytes, 10);
+	assert_int_equal(st.log_cut, 11);
+	assert_int_equal(st.out_dropped, 0);
+	assert_int_equal(read(p[0], buf, sizeof(buf)), 21);
+	assert_memory_equal(buf, "abcdefghijklmnopqrstu", 21);
+	close(p[0]);
 }
 
 int main(void)
@@ -455,6 +666,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_device_attached, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_mode_on_terminal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_restores_terminal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_stdout_nonblocking, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_stdout_blocking, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_stdout_sandboxed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_bound, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

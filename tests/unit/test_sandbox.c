@@ -23,12 +23,15 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <pthread.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "devices.h"
+#include "kvmrun/event_loop.h"
 #include "kvmrun/sandbox.h"
 #include "kvmrun/vm.h"
 
@@ -138,6 +141,9 @@ static int probe_loop_calls(int fd)
 	if (pwrite(-1, r, 1, 0) != -1 || errno != EBADF)
 		return -1;
 	if (sched_setscheduler(0, SCHED_BATCH, &sp))
+		return -1;
+	/* stdout's flags put back (console_restore): F_SETFL only. */
+	if (fcntl(fd, F_SETFL, 0))
 		return -1;
 	/* Listed requests reach the kernel, which refuses them on a pipe. */
 	if (ioctl(fd, TCGETS, NULL) != -1 || ioctl(fd, TUNSETOFFLOAD, 0) != -1 ||
@@ -301,6 +307,16 @@ static int probe_kvm_run(int fd)
 	return ioctl(fd, KVM_RUN, 0);
 }
 
+static int probe_fcntl_setfl(int fd)
+{
+	return fcntl(fd, F_SETFL, O_NONBLOCK);
+}
+
+static int probe_fcntl_getfl(int fd)
+{
+	return fcntl(fd, F_GETFL);
+}
+
 static void test_refused_by_role(void **state)
 {
 	(void)state;
@@ -309,9 +325,115 @@ static void test_refused_by_role(void **state)
 	expect_refused(SANDBOX_VCPU, probe_pwrite, SYS_pwrite64);
 	expect_refused(SANDBOX_VCPU, probe_tunsetoffload, SYS_ioctl);
 	expect_refused(SANDBOX_LOOP, probe_kvm_run, SYS_ioctl);
+	expect_refused(SANDBOX_VCPU, probe_fcntl_setfl, SYS_fcntl);
+	expect_refused(SANDBOX_LOOP, probe_fcntl_getfl, SYS_fcntl);
 	/* The loop sets its own policy only. */
 	expect_refused(SANDBOX_LOOP, probe_setscheduler_other, SYS_sched_setscheduler);
 	expect_refused(SANDBOX_VCPU, probe_setscheduler_other, SYS_sched_setscheduler);
+}
+
+/* ---- a refused call puts the terminal back ---- */
+
+static void restore_console(void *opaque)
+{
+	console_restore(opaque);
+}
+
+static void *refuse_on_vcpu(void *opaque)
+{
+	int *go = opaque;
+	char c;
+
+	if (read(go[0], &c, 1) != 1 || sandbox_apply(SANDBOX_VCPU))
+		_exit(CHILD_APPLY_FAILED);
+	probe_socket(-1);
+	_exit(CHILD_OK);
+}
+
+/*
+ * A child whose stdin is a terminal in raw mode (the console's), with the
+ * console's restore as the sandbox's cleanup, makes a refused call on the
+ * main thread (the loop) or on a second thread (a vCPU, which forwards the
+ * signal to the main thread). It ends with status 8 and the terminal's mode
+ * as it was before the console.
+ */
+static void check_refusal_restores(bool on_vcpu)
+{
+	struct termios before, after;
+	int master, slave, status, errp[2];
+	char err[512];
+	size_t got;
+	ssize_t n;
+	pid_t pid;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	if (master < 0)
+		skip();
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+	assert_true(slave >= 0);
+	assert_int_equal(tcgetattr(slave, &before), 0);
+	assert_true(before.c_lflag & ICANON);
+	assert_int_equal(pipe(errp), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sandbox_cleanup c = { .fn = restore_console };
+		struct ev_loop *loop;
+		struct console *con;
+		struct termios raw;
+		pthread_t t;
+		int go[2];
+
+		dup2(errp[1], STDERR_FILENO);
+		dup2(slave, STDIN_FILENO);
+		if (pipe(go) || ev_loop_create(&loop) ||
+		    console_create(&con, loop, true, NULL, UINT64_MAX, NULL, NULL) ||
+		    tcgetattr(STDIN_FILENO, &raw) || (raw.c_lflag & ICANON))
+			_exit(CHILD_PROBE_FAILED);
+		c.opaque = con;
+		sandbox_set_cleanup(&c);
+		if (on_vcpu && pthread_create(&t, NULL, refuse_on_vcpu, go))
+			_exit(CHILD_PROBE_FAILED);
+		if (sandbox_apply(SANDBOX_LOOP))
+			_exit(CHILD_APPLY_FAILED);
+		if (!on_vcpu)
+			probe_socket(-1);
+		else if (write(go[1], "g", 1) == 1)
+			pthread_join(t, NULL);
+		_exit(CHILD_OK);
+	}
+	close(errp[1]);
+	got = 0;
+	while (got < sizeof(err) - 1 && (n = read(errp[0], err + got, sizeof(err) - 1 - got)) > 0)
+		got += (size_t)n;
+	err[got] = '\0';
+	close(errp[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) != KVMRUN_ERR_SANDBOX)
+		print_error("status %d; stderr: %s\n", WEXITSTATUS(status), err);
+	assert_int_equal(WEXITSTATUS(status), KVMRUN_ERR_SANDBOX);
+	assert_non_null(strstr(err, "refused by the seccomp filter"));
+	assert_int_equal(tcgetattr(slave, &after), 0);
+	assert_int_equal(after.c_lflag, before.c_lflag);
+	assert_int_equal(after.c_iflag, before.c_iflag);
+	assert_int_equal(after.c_cc[VMIN], before.c_cc[VMIN]);
+	close(slave);
+	close(master);
+}
+
+static void test_refusal_restores_terminal_loop(void **state)
+{
+	(void)state;
+	check_refusal_restores(false);
+}
+
+static void test_refusal_restores_terminal_vcpu(void **state)
+{
+	(void)state;
+	check_refusal_restores(true);
 }
 
 int main(void)
@@ -321,6 +443,8 @@ int main(void)
 	    cmocka_unit_test(test_vcpu_allowed),
 	    cmocka_unit_test(test_refused_in_both),
 	    cmocka_unit_test(test_refused_by_role),
+	    cmocka_unit_test(test_refusal_restores_terminal_loop),
+	    cmocka_unit_test(test_refusal_restores_terminal_vcpu),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,6 +56,9 @@ struct fixture {
 	bool running;
 	int saved_in;
 	int in_w;
+	int saved_out; /* stdout before a test replaced it, or -1 */
+	int out_r;
+	size_t out_fill;
 };
 
 static int fake_set_level(void *opaque, uint32_t gsi, bool level)
@@ -90,6 +93,7 @@ static int setup(void **state)
 		return -1;
 	f->in_w = -1;
 	f->saved_in = -1;
+	f->saved_out = -1;
 	bus_init(&f->pio, "pio");
 	f->irq = (struct irq_line){ .set_level = fake_set_level, .opaque = f, .gsi = 4 };
 	if (ev_loop_create(&f->loop))
@@ -97,7 +101,7 @@ static int setup(void **state)
 	snprintf(f->log_path, sizeof(f->log_path), "kvmrun-test-serial-%d.log", getpid());
 	test_tmp_path(f->log_path, sizeof(f->log_path), strdupa(f->log_path));
 	unlink(f->log_path);
-	if (console_create(&f->con, f->loop, false, f->log_path, NULL, NULL))
+	if (console_create(&f->con, f->loop, false, f->log_path, UINT64_MAX, NULL, NULL))
 		return -1;
 	if (serial_8250_create(&f->devs, &f->pio, BASE, &f->irq, f->con))
 		return -1;
@@ -121,6 +125,11 @@ static int teardown(void **state)
 	if (f->saved_in >= 0) {
 		dup2(f->saved_in, STDIN_FILENO);
 		close(f->saved_in);
+	}
+	if (f->saved_out >= 0) {
+		dup2(f->saved_out, STDOUT_FILENO);
+		close(f->saved_out);
+		close(f->out_r);
 	}
 	unlink(f->log_path);
 	free(f);
@@ -470,23 +479,38 @@ static bool wait_lsr_dr(struct fixture *f)
 	return false;
 }
 
-static int setup_stdin(void **state)
+static int setup_stdio(void **state, bool full_stdout)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	int p[2];
 
 	if (!f || pipe(p))
 		return -1;
+	f->saved_out = -1;
 	f->saved_in = dup(STDIN_FILENO);
 	dup2(p[0], STDIN_FILENO);
 	close(p[0]);
 	f->in_w = p[1];
 	f->log_path[0] = '\0';
+	if (full_stdout) {
+		static const uint8_t junk[4096];
+		ssize_t n;
+
+		if (pipe(p))
+			return -1;
+		f->saved_out = dup(STDOUT_FILENO);
+		dup2(p[1], STDOUT_FILENO);
+		close(p[1]);
+		f->out_r = p[0];
+		fcntl(STDOUT_FILENO, F_SETFL, O_WRONLY | O_NONBLOCK);
+		while ((n = write(STDOUT_FILENO, junk, sizeof(junk))) > 0)
+			f->out_fill += (size_t)n;
+	}
 	bus_init(&f->pio, "pio");
 	f->irq = (struct irq_line){ .set_level = fake_set_level, .opaque = f, .gsi = 4 };
 	if (ev_loop_create(&f->loop))
 		return -1;
-	if (console_create(&f->con, f->loop, true, NULL, NULL, NULL))
+	if (console_create(&f->con, f->loop, true, NULL, UINT64_MAX, NULL, NULL))
 		return -1;
 	if (serial_8250_create(&f->devs, &f->pio, BASE, &f->irq, f->con))
 		return -1;
@@ -495,6 +519,11 @@ static int setup_stdin(void **state)
 	f->running = true;
 	*state = f;
 	return 0;
+}
+
+static int setup_stdin(void **state)
+{
+	return setup_stdio(state, false);
 }
 
 static void test_console_input_flow(void **state)
@@ -531,6 +560,71 @@ static void test_console_input_flow(void **state)
 	assert_false(f->level);
 }
 
+/* stdin a pipe, stdout a full non-blocking pipe (read end in out_r, what fills it in out_fill). */
+static int setup_full_stdout(void **state)
+{
+	return setup_stdio(state, true);
+}
+
+static uint8_t tx_pattern(size_t i)
+{
+	return (uint8_t)(i * 5 + i / 253);
+}
+
+/*
+ * stdout full: the console holds CONSOLE_OUT_BUF bytes, then the UART keeps
+ * the next byte in THR with THRE and TEMT clear (a vCPU never waits on the
+ * host). Once the reader drains the pipe, the held byte goes out, THRE comes
+ * back with its interrupt, and nothing taken is lost or reordered.
+ */
+static void test_output_back_pressure(void **state)
+{
+	struct fixture *f = *state;
+	size_t sent = 0, total;
+	uint8_t *got;
+
+	wr(f, IER, 0x02);
+	wr(f, MCR, MCR_OUT2);
+	assert_int_equal(rd(f, IIR), 0x02); /* THRE from enabling ETBEI; read clears it */
+	/* A hang here (the old wait in poll() on stdout) ends the test by SIGALRM. */
+	alarm(10);
+	while ((rd(f, LSR) & 0x60) == 0x60 && sent <= CONSOLE_OUT_BUF + 1) {
+		wr(f, THR, tx_pattern(sent));
+		sent++;
+	}
+	alarm(0);
+	assert_int_equal(sent, CONSOLE_OUT_BUF + 1);
+	assert_int_equal(rd(f, LSR), 0x00);
+	assert_int_equal(rd(f, IIR), 0x01);
+	assert_false(f->level);
+	/* A driver that does not wait overwrites the held byte, as on the chip. */
+	wr(f, THR, 'Z');
+	assert_int_equal(rd(f, LSR) & 0x60, 0);
+
+	total = f->out_fill + sent;
+	got = malloc(total);
+	assert_non_null(got);
+	alarm(10);
+	for (size_t n = 0; n < total;) {
+		ssize_t r = read(f->out_r, got + n, total - n);
+
+		assert_true(r > 0);
+		n += (size_t)r;
+	}
+	alarm(0);
+	for (size_t i = 0; i + 1 < sent; i++)
+		if (got[f->out_fill + i] != tx_pattern(i))
+			fail_msg("byte %zu of the output differs", i);
+	assert_int_equal(got[total - 1], 'Z');
+	free(got);
+	for (int i = 0; i < 3000 && !(rd(f, LSR) & 0x20); i++)
+		sleep_ms(1);
+	assert_int_equal(rd(f, LSR), 0x60);
+	assert_true(f->level);
+	assert_int_equal(rd(f, IIR), 0x02);
+	assert_false(f->level);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -546,6 +640,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_odd_accesses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bus_refuses_overlap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_console_input_flow, setup_stdin, teardown),
+		cmocka_unit_test_setup_teardown(test_output_back_pressure, setup_full_stdout,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

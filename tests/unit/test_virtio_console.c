@@ -20,6 +20,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -31,7 +33,7 @@
 #include "kvmrun/virtio.h"
 
 #define RAM_GPA 0x100000ULL
-#define RAM_SIZE (1 * MiB)
+#define RAM_SIZE (8 * MiB)
 #define QSZ 8
 #define RXQ 0
 #define TXQ 1
@@ -79,6 +81,12 @@ struct fx {
 
 	int saved_in, saved_out;
 	int in_w;
+	int out_r;	   /* read end of stdout when it is a pipe, else -1 */
+	size_t out_fill;   /* bytes that filled that pipe before the console started */
+	int requeue_fd;	   /* the fake transport's requeue: the loop serves the queue again */
+	bool requeue_ok;   /* a test that expects passes to leave chains */
+	unsigned int requeues;
+	bool stopped;	   /* the loop thread has been joined */
 	char log_path[64];
 };
 
@@ -105,10 +113,28 @@ static void ft_needs_reset(struct virtio_dev *vdev)
 	ft_of(vdev)->needs_reset++;
 }
 
-/* A pass that left chains: these tests post fewer than a queue's worth. */
+/*
+ * A pass that left chains: most tests post less than a pass takes; those that
+ * do not have the loop serve the queue again, as the real transport does.
+ */
 static void ft_requeue(struct virtio_dev *vdev, uint16_t q)
 {
-	fail_msg("queue %u requeued", q);
+	struct fx *f = container_of(ft_of(vdev), struct fx, ft);
+	uint64_t one = 1;
+
+	if (!f->requeue_ok)
+		fail_msg("queue %u requeued", q);
+	f->requeues++;
+	assert_int_equal(write(f->requeue_fd, &one, sizeof(one)), sizeof(one));
+}
+
+static void requeue_event(void *opaque, uint32_t events)
+{
+	struct fx *f = opaque;
+	uint64_t v;
+
+	assert_int_equal(read(f->requeue_fd, &v, sizeof(v)), sizeof(v));
+	f->vdev->ops->queue_notify(f->vdev, TXQ);
 }
 
 /* ---- running things on the loop thread ---- */
@@ -137,11 +163,19 @@ static void loop_call(struct fx *f, void (*fn)(struct fx *f, uintptr_t arg), uin
 	f->call_arg = arg;
 	f->call_done = false;
 	pthread_mutex_unlock(&f->lock);
+	struct timespec deadline;
+	int ret = 0;
+
 	assert_int_equal(write(f->call_fd, &one, sizeof(one)), sizeof(one));
+	/* A loop stuck in one long pass fails the test rather than hang it. */
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 10;
 	pthread_mutex_lock(&f->lock);
-	while (!f->call_done)
-		pthread_cond_wait(&f->cond, &f->lock);
+	while (!f->call_done && ret == 0)
+		ret = pthread_cond_timedwait(&f->cond, &f->lock, &deadline);
 	pthread_mutex_unlock(&f->lock);
+	if (ret)
+		fail_msg("the loop did not come round within 10 s");
 }
 
 /*
@@ -330,7 +364,11 @@ static void assert_log(struct fx *f, const char *want)
 
 /* ---- fixture ---- */
 
-static int setup(void **state)
+/*
+ * log_max: the console's log bound. full_stdout: stdout is a pipe, full and
+ * non-blocking (as a launcher may hand it over), read through f->out_r.
+ */
+static int setup_with(void **state, uint64_t log_max, bool full_stdout)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	int p[2], null_fd;
@@ -349,10 +387,24 @@ static int setup(void **state)
 	assert_int_equal(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
 	close(p[0]);
 	f->in_w = p[1];
-	null_fd = open("/dev/null", O_WRONLY);
-	assert_true(null_fd >= 0);
-	assert_int_equal(dup2(null_fd, STDOUT_FILENO), STDOUT_FILENO);
-	close(null_fd);
+	f->out_r = -1;
+	if (full_stdout) {
+		static const uint8_t junk[4096];
+		ssize_t n;
+
+		assert_int_equal(pipe(p), 0);
+		assert_int_equal(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
+		close(p[1]);
+		f->out_r = p[0];
+		assert_int_equal(fcntl(STDOUT_FILENO, F_SETFL, O_WRONLY | O_NONBLOCK), 0);
+		while ((n = write(STDOUT_FILENO, junk, sizeof(junk))) > 0)
+			f->out_fill += (size_t)n;
+	} else {
+		null_fd = open("/dev/null", O_WRONLY);
+		assert_true(null_fd >= 0);
+		assert_int_equal(dup2(null_fd, STDOUT_FILENO), STDOUT_FILENO);
+		close(null_fd);
+	}
 	snprintf(f->log_path, sizeof(f->log_path), "kvmrun-test-vcon-%d.log", getpid());
 	test_tmp_path(f->log_path, sizeof(f->log_path), strdupa(f->log_path));
 	unlink(f->log_path);
@@ -361,7 +413,11 @@ static int setup(void **state)
 	f->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_true(f->call_fd >= 0);
 	assert_int_equal(ev_add(f->loop, f->call_fd, EPOLLIN, call_event, f), 0);
-	assert_int_equal(console_create(&f->con, f->loop, true, f->log_path, NULL, NULL), 0);
+	f->requeue_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(f->requeue_fd >= 0);
+	assert_int_equal(ev_add(f->loop, f->requeue_fd, EPOLLIN, requeue_event, f), 0);
+	assert_int_equal(console_create(&f->con, f->loop, true, f->log_path, log_max, NULL, NULL),
+			 0);
 	assert_int_equal(virtio_console_create(&f->vdev, f->con, f->loop, &f->gm), 0);
 
 	f->tops = (struct virtio_transport_ops){.notify_queue = ft_notify_queue,
@@ -376,18 +432,40 @@ static int setup(void **state)
 	return 0;
 }
 
+static int setup(void **state)
+{
+	return setup_with(state, UINT64_MAX, false);
+}
+
+/* The log holds 1 MiB at most: for tests that print far more. */
+static int setup_bounded_log(void **state)
+{
+	return setup_with(state, 1 * MiB, false);
+}
+
+static int setup_full_stdout(void **state)
+{
+	return setup_with(state, UINT64_MAX, true);
+}
+
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	ev_stop(f->loop, 0);
-	pthread_join(f->thread, NULL);
+	if (!f->stopped) {
+		ev_stop(f->loop, 0);
+		pthread_join(f->thread, NULL);
+	}
 	f->vdev->ops->destroy(f->vdev);
 	for (int q = 0; q < 2; q++)
 		vq_cleanup(&f->vqs[q]);
 	console_destroy(f->con);
 	ev_del(f->loop, f->call_fd);
 	close(f->call_fd);
+	ev_del(f->loop, f->requeue_fd);
+	close(f->requeue_fd);
+	if (f->out_r >= 0)
+		close(f->out_r);
 	ev_loop_destroy(f->loop);
 	close(f->in_w);
 	dup2(f->saved_in, STDIN_FILENO);
@@ -908,6 +986,169 @@ static void test_reset_after_break(void **state)
 	assert_int_equal(f->ft.needs_reset, 1);
 }
 
+/* ---- output bounds and back-pressure ---- */
+
+#define BIG_QSZ 256
+#define BIG_TABLE 1023
+#define BIG_BUF_GPA (RAM_GPA + 0x100000)
+#define BIG_BUF_LEN (4u << 20)
+/* The device's bounds (console.c): bytes per pass and per chain. */
+#define PASS_MAX (64u << 10)
+#define CHAIN_MAX (1u << 20)
+
+static struct console_stats pass_stats;
+static uint16_t pass_used;
+
+/* The kick and its one pass, and what they did, on the loop thread: nothing runs between. */
+static void do_notify_and_count(struct fx *f, uintptr_t q)
+{
+	f->vdev->ops->queue_notify(f->vdev, (uint16_t)q);
+	console_get_stats(f->con, &pass_stats);
+	pass_used = used_idx(f, TXQ);
+}
+
+static void do_count(struct fx *f, uintptr_t arg)
+{
+	console_get_stats(f->con, &pass_stats);
+}
+
+static uint16_t big_used_idx(struct fx *f)
+{
+	return __atomic_load_n((uint16_t *)hva(f, USED_GPA(TXQ) + 2), __ATOMIC_ACQUIRE);
+}
+
+/*
+ * 256 heads that all name one indirect table of 1023 entries, each the same
+ * 4 MiB buffer: 1 TiB asked for with 4 MiB of RAM. A pass writes at most
+ * PASS_MAX bytes and hands the queue back to the loop, which serves other
+ * events and its stop in between; a chain is written up to CHAIN_MAX bytes
+ * and then used; the log stops at its bound and counts the rest.
+ */
+static void test_tx_amplification_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct timespec deadline;
+	uint16_t *ring;
+	uint32_t id, len;
+
+	f->requeue_ok = true;
+	setup_queues(f, FEATURES | F_INDIRECT);
+	vq_cleanup(&f->vqs[TXQ]);
+	memset(hva(f, DESC_GPA(TXQ)), 0, 0x4000);
+	assert_int_equal(vq_setup(&f->vqs[TXQ], &f->gm, BIG_QSZ, DESC_GPA(TXQ), AVAIL_GPA(TXQ),
+				  USED_GPA(TXQ), FEATURES | F_INDIRECT),
+			 0);
+	loop_call(f, do_activate, 0);
+	memset(hva(f, BIG_BUF_GPA), 'A', BIG_BUF_LEN);
+	for (uint16_t j = 0; j < BIG_TABLE; j++)
+		desc_at(f, IND_GPA, j, BIG_BUF_GPA, BIG_BUF_LEN, j + 1 < BIG_TABLE ? NEXT : 0,
+			(uint16_t)(j + 1));
+	ring = hva(f, AVAIL_GPA(TXQ) + 4);
+	for (uint16_t i = 0; i < BIG_QSZ; i++) {
+		desc_at(f, DESC_GPA(TXQ), i, IND_GPA, 16 * BIG_TABLE, INDIRECT, 0);
+		ring[i] = i;
+	}
+	__atomic_store_n((uint16_t *)hva(f, AVAIL_GPA(TXQ) + 2), BIG_QSZ, __ATOMIC_RELEASE);
+
+	/* One pass, then back to the loop (before: one pass for all of it). */
+	loop_call(f, do_notify_and_count, TXQ);
+	assert_int_equal(pass_stats.log_bytes, PASS_MAX);
+	assert_int_equal(pass_used, 0);
+
+	/* The loop comes round between passes; the first chain is used after CHAIN_MAX. */
+	for (unsigned int i = 0; i < 10000 && big_used_idx(f) < 2; i++)
+		loop_call(f, NULL, 0);
+	assert_true(big_used_idx(f) >= 2);
+	used_elem(f, TXQ, 0, &id, &len);
+	assert_int_equal(id, 0);
+	assert_int_equal(len, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
+
+	/* The log stopped at 1 MiB and counts what it cut. */
+	loop_call(f, do_count, 0);
+	assert_int_equal(pass_stats.log_bytes, 1 * MiB);
+	assert_true(pass_stats.log_cut >= (uint64_t)CHAIN_MAX);
+	{
+		struct stat st;
+
+		assert_int_equal(stat(f->log_path, &st), 0);
+		assert_int_equal(st.st_size, 1 * MiB);
+	}
+
+	/* The loop's stop (what SIGTERM and Ctrl-A x do) is served in the middle of it. */
+	ev_stop(f->loop, 0);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 10;
+	assert_int_equal(pthread_timedjoin_np(f->thread, NULL, &deadline), 0);
+	f->stopped = true;
+	assert_true(big_used_idx(f) < BIG_QSZ);
+}
+
+/* Reads n bytes of stdout's pipe (blocking, with a deadline). */
+static void read_out(struct fx *f, uint8_t *buf, size_t n)
+{
+	size_t got = 0;
+
+	alarm(10);
+	while (got < n) {
+		ssize_t r = read(f->out_r, buf + got, n - got);
+
+		assert_true(r > 0);
+		got += (size_t)r;
+	}
+	alarm(0);
+}
+
+static void do_tx_flags(struct fx *f, uintptr_t arg)
+{
+	*(uint16_t *)arg = used_flags(f, TXQ);
+}
+
+/*
+ * stdout is full: the console holds what it can and refuses the rest, the
+ * chain stays in flight (not used, kicks off), and goes on once the reader
+ * drains the pipe; all of it arrives, in order, and the driver is told.
+ */
+static void test_tx_waits_for_full_stdout(void **state)
+{
+	struct fx *f = *state;
+	const size_t half = 40 << 10, total = 2 * half;
+	uint8_t *out = malloc(f->out_fill + total + 4);
+	uint16_t flags = 0;
+
+	assert_non_null(out);
+	f->requeue_ok = true; /* 64 KiB in a pass, then a second pass */
+	start(f, FEATURES);
+	for (size_t i = 0; i < total; i++)
+		*(uint8_t *)hva(f, DATA_GPA + i) = (uint8_t)(i * 13 + i / 256);
+	desc(f, TXQ, 0, DATA_GPA, (uint32_t)half, NEXT, 1);
+	desc(f, TXQ, 1, DATA_GPA + half, (uint32_t)half, 0, 0);
+	post(f, TXQ, 0);
+	post_tx(f, 2, DATA_GPA + 0x40000, "next");
+	loop_call(f, do_notify, TXQ);
+	loop_sync(f);
+	assert_int_equal(used_idx(f, TXQ), 0);
+	assert_int_equal(f->ft.notified[TXQ], 0);
+	loop_call(f, do_tx_flags, (uintptr_t)&flags);
+	assert_int_equal(flags & VQ_USED_F_NO_NOTIFY, VQ_USED_F_NO_NOTIFY);
+	/* A kick meanwhile changes nothing. */
+	loop_call(f, do_notify, TXQ);
+	assert_int_equal(used_idx(f, TXQ), 0);
+
+	read_out(f, out, f->out_fill + total + 4);
+	for (size_t i = 0; i < total; i++)
+		if (out[f->out_fill + i] != (uint8_t)(i * 13 + i / 256))
+			fail_msg("byte %zu of the output differs", i);
+	assert_memory_equal(out + f->out_fill + total, "next", 4);
+	loop_sync(f);
+	assert_int_equal(used_idx(f, TXQ), 2);
+	assert_used(f, TXQ, 0, 0, 0);
+	assert_used(f, TXQ, 1, 2, 0);
+	assert_true(f->ft.notified[TXQ] >= 1);
+	assert_int_equal(f->ft.needs_reset, 0);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -937,6 +1178,10 @@ int main(void)
 		T(test_reset_drops_state),
 		T(test_reset_after_break),
 #undef T
+		cmocka_unit_test_setup_teardown(test_tx_amplification_bounded, setup_bounded_log,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_tx_waits_for_full_stdout, setup_full_stdout,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -364,7 +364,7 @@ int disk_pool_create(struct disk_pool **out, int fd, int efd, unsigned int nr_wo
 	while (!ret && p->nr_threads < nr_workers) {
 		ret = -pthread_create(&p->threads[p->nr_threads], &attr, disk_pool_main, p);
 		if (!ret)
-			p->nr_threads++;
+			pthread_setname_np(p->threads[p->nr_threads++], "disk-io");
 	}
 	pthread_attr_destroy(&attr);
 	if (ret)

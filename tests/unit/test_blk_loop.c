@@ -54,9 +54,8 @@
 #define SMALL_IMG (1 * MiB)
 #define W VQ_DESC_F_WRITE
 
-/* How long a test waits for what must happen, and for what must not. */
+/* How long a test waits for what must happen. */
 #define DEADLINE_MS 20000
-#define QUIET_MS 300
 
 /*
  * fallocate stands in for libc's in this program: every call is counted (and
@@ -120,7 +119,7 @@ struct tdisk {
 	struct vq vq;
 	int kick;  /* eventfd: the guest's notify, served by the loop */
 	int reset; /* eventfd: the driver's reset, served by the loop */
-	bool reset_done;
+	bool reset_started, reset_done;
 	uint16_t avail_idx, next_desc;
 	char path[64];
 	int fd;
@@ -183,6 +182,7 @@ static void reset_event(void *opaque, uint32_t events)
 
 	if (read(t->reset, &n, sizeof(n)) != sizeof(n))
 		return;
+	__atomic_store_n(&t->reset_started, true, __ATOMIC_RELEASE);
 	t->vdev->ops->reset(t->vdev);
 	vq_reset(&t->vq);
 	__atomic_store_n(&t->reset_done, true, __ATOMIC_RELEASE);
@@ -486,9 +486,14 @@ static void test_slow_discard_other_disk_answers(void **state)
 	assert_int_equal(f->resets, 0);
 }
 
-/* Closes the gate's fallocate after a while, from a thread of its own. */
+/* Opens the gate once disk 0's reset has begun, and a while after, from a thread of its own. */
 static void *open_gate_later(void *arg)
 {
+	struct tdisk *t = arg;
+	int64_t end = now_ms() + DEADLINE_MS;
+
+	while (!__atomic_load_n(&t->reset_started, __ATOMIC_ACQUIRE) && now_ms() < end)
+		usleep(1000);
 	usleep(100 * 1000);
 	gate_set(false);
 	return NULL;
@@ -513,7 +518,7 @@ static void test_reset_stops_long_discard(void **state)
 	if (!wait_fallocate(1, DEADLINE_MS))
 		gate_set(false);
 	assert_int_equal(fa_count(NULL), 1);
-	assert_int_equal(pthread_create(&opener, NULL, open_gate_later, NULL), 0);
+	assert_int_equal(pthread_create(&opener, NULL, open_gate_later, t), 0);
 	assert_int_equal(write(t->reset, &one, sizeof(one)), sizeof(one));
 	end = now_ms() + DEADLINE_MS;
 	while (!__atomic_load_n(&t->reset_done, __ATOMIC_ACQUIRE) && now_ms() < end)

@@ -44,6 +44,12 @@ static const int sandbox_loop[] = {
 	SCMP_SYS(fallocate), SCMP_SYS(getrandom), SCMP_SYS(timerfd_settime),
 };
 
+/* A disk's worker thread: the image's reads, writes, flushes and fallocate. */
+static const int sandbox_disk[] = {
+	SCMP_SYS(preadv), SCMP_SYS(pwritev), SCMP_SYS(pwrite64), SCMP_SYS(fdatasync),
+	SCMP_SYS(fallocate),
+};
+
 #ifdef __SANITIZE_ADDRESS__
 /*
  * Sanitizer builds only: the runtime's own calls. It switches signal stacks, and
@@ -216,7 +222,9 @@ int sandbox_apply(enum sandbox_role role)
 #endif
 	if (!ret && role == SANDBOX_LOOP)
 		ret = sandbox_add_list(ctx, sandbox_loop, ARRAY_SIZE(sandbox_loop));
-	if (!ret)
+	if (!ret && role == SANDBOX_DISK)
+		ret = sandbox_add_list(ctx, sandbox_disk, ARRAY_SIZE(sandbox_disk));
+	if (!ret && role != SANDBOX_DISK) /* a disk worker takes no ioctl at all */
 		ret = role == SANDBOX_LOOP
 			      ? sandbox_add_ioctls(ctx, sandbox_loop_ioctls,
 						   ARRAY_SIZE(sandbox_loop_ioctls))

@@ -453,6 +453,7 @@ static int vm_setup_virtio(struct vm *vm)
 		/* A queue per vCPU, as the guest's block layer likes it. */
 		uint16_t nq = (uint16_t)MIN(vm->cfg.cpus, VIRTIO_BLK_MAX_QUEUES);
 
+		vm->cfg.disks[i].sandbox = !vm->cfg.no_sandbox;
 		ret = virtio_blk_create(&vdev, &vm->cfg.disks[i], nq, vm->loop, &vm->gm, err,
 					sizeof(err));
 		if (ret)

@@ -3,10 +3,13 @@
 #define KVMRUN_DEVICES_DISK_H
 
 /*
- * Raw disk image backend: reads, writes and flushes go through Linux native
- * AIO (libaio), completions arrive on an eventfd served by the event loop.
- * Discard and write-zeroes run synchronously on the loop thread. All calls
- * are for the event-loop thread.
+ * Raw disk image backend. With O_DIRECT (cache=none), reads, writes and
+ * flushes go through Linux native AIO (libaio). Through the page cache
+ * (cache=writeback), where the kernel would do the work inside io_submit,
+ * they go to the disk's worker threads instead, and so do discard and
+ * write-zeroes always (the host may write for minutes). Either way a request
+ * completes from the event loop, on one eventfd. All calls are for the
+ * event-loop thread.
  */
 
 #include <libaio.h>
@@ -32,17 +35,31 @@ typedef void (*disk_done_fn)(struct disk_io *io, int res);
 /* After the done() calls of one batch of completions (never during a drain). */
 typedef void (*disk_batch_fn)(void *opaque);
 
+enum disk_op { DISK_OP_READ, DISK_OP_WRITE, DISK_OP_FLUSH, DISK_OP_DISCARD, DISK_OP_ZEROES };
+
+/* A byte range of a discard or write-zeroes. */
+struct disk_range {
+	uint64_t offset;
+	uint64_t len;
+	bool unmap; /* write-zeroes: the range may be deallocated */
+};
+
 /* Embedded in the caller's request; the backend's fields are private. */
 struct disk_io {
 	disk_done_fn done;
 	/* Backend-private: */
 	struct iocb iocb;
+	struct disk_io *next; /* the workers' queues */
 	void *bounce;
 	size_t bounce_len;
 	const struct iovec *iov;
 	unsigned int iovcnt;
-	bool read;
-	bool flush;
+	const struct disk_range *ranges;
+	unsigned int nranges;
+	uint64_t offset;
+	long res; /* a worker's result: bytes or -errno */
+	enum disk_op op;
+	bool pooled; /* went to the workers */
 };
 
 /*
@@ -83,31 +100,47 @@ const char *disk_serial(const struct disk *d);
 int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 		const struct iovec *iov, unsigned int iovcnt) WARN_UNUSED;
 
-/* How many more reads, writes and flushes the backend takes now (it refuses the rest). */
+/* How many more requests the backend takes now (it refuses the rest). */
 unsigned int disk_room(const struct disk *d);
 /*
  * Between disk_plug() and disk_unplug(), disk_submit() holds requests back
  * and disk_unplug() submits them together: one system call for the requests
- * of a queue pass instead of one each.
+ * of a queue pass instead of one each (for the workers: one lock and the
+ * wake-ups they need).
  */
 void disk_plug(struct disk *d);
 void disk_unplug(struct disk *d);
 
-/* Wait for every request in flight; each one's done() gets -ECANCELED. */
+/*
+ * Wait for every request in flight; each one's done() gets -ECANCELED. A
+ * request the workers have not started is not started; a discard or
+ * write-zeroes they run stops after its current piece (256 MiB at most).
+ */
 void disk_drain(struct disk *d);
 
 /*
- * Start an fdatasync of the image (in the kernel's AIO workers, so the loop
- * goes on meanwhile); it ends as a disk_submit() request does, through
- * io->done, and takes a place among the requests in flight. Once a flush
- * failed, every later one fails with the same error for as long as the disk
- * is open (the page cache may have dropped the data): disk_flush() returns it
- * and starts nothing. -EINVAL: no room (see disk_room()).
+ * Start an fdatasync of the image (in the kernel's AIO workers with
+ * O_DIRECT, else in the disk's own), so the loop goes on meanwhile; it ends as
+ * a disk_submit() request does, through io->done, and takes a place among the
+ * requests in flight. It covers every write that completed before it was
+ * started. Once a flush failed, every later one fails with the same error for
+ * as long as the disk is open (the page cache may have dropped the data):
+ * disk_flush() returns it and starts nothing. -EINVAL: no room (see
+ * disk_room()).
  */
 int disk_flush(struct disk *d, struct disk_io *io) WARN_UNUSED;
 
-/* Deallocate (discard) or zero [offset, offset + len). 0 or -errno. */
-int disk_discard(struct disk *d, uint64_t offset, uint64_t len) WARN_UNUSED;
-int disk_write_zeroes(struct disk *d, uint64_t offset, uint64_t len, bool unmap) WARN_UNUSED;
+/*
+ * Deallocate (discard) or zero the n ranges r, in the disk's worker threads;
+ * r must stay valid until io->done, which is called from the loop as for
+ * disk_submit(), with 0 or -errno (a discard the file system cannot do is
+ * ignored: 0). Each request takes a place among those in flight. -EROFS,
+ * -EINVAL (no room, no range, or a range beyond the disk): nothing started,
+ * io->done will not be called.
+ */
+int disk_discard(struct disk *d, struct disk_io *io, const struct disk_range *r,
+		 unsigned int n) WARN_UNUSED;
+int disk_write_zeroes(struct disk *d, struct disk_io *io, const struct disk_range *r,
+		      unsigned int n) WARN_UNUSED;
 
 #endif

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Raw disk images through Linux native AIO, completions on an eventfd. */
+/*
+ * Raw disk images through Linux native AIO or the disk's worker threads,
+ * completions on one eventfd.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <libaio.h>
@@ -15,6 +18,7 @@
 #include <unistd.h>
 
 #include "backend/disk.h"
+#include "backend/disk_pool.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/log.h"
 
@@ -23,11 +27,19 @@
 #define DISK_EVENTS_BATCH 64
 #define DISK_PLUG_MAX 64 /* requests held back between disk_plug and disk_unplug */
 #define DISK_MEM_ALIGN 4096 /* bounce buffers: enough for any O_DIRECT */
+/*
+ * Worker threads: through the page cache they run every request, with
+ * O_DIRECT only discards and write-zeroes (and flushes on a kernel without
+ * fsync through AIO).
+ */
+#define DISK_WORKERS_BUFFERED 4
+#define DISK_WORKERS_DIRECT 1
 
 struct disk {
 	int fd;
 	int efd;
 	io_context_t ctx;
+	struct disk_pool *pool;
 	struct ev_loop *loop;
 	uint64_t size;
 	uint32_t block_size;
@@ -36,12 +48,14 @@ struct disk {
 	bool direct;
 	bool draining;
 	bool plugged;
-	bool sync_flush; /* the kernel refused a flush through AIO */
+	bool sync_flush; /* flushes go to the workers (no O_DIRECT, or no fsync through AIO) */
 	int flush_err;
-	unsigned int inflight; /* held back ones included */
-	size_t bounced;	       /* bytes of bounce buffers in flight */
+	unsigned int inflight;	   /* held back ones included */
+	unsigned int aio_inflight; /* in the kernel's hands */
+	size_t bounced;		   /* bytes of bounce buffers in flight */
 	unsigned int nheld;
 	struct iocb *held[DISK_PLUG_MAX];
+	struct disk_io *pool_held, **pool_held_tail; /* for the workers, at disk_unplug() */
 	disk_batch_fn batch_end;
 	void *batch_opaque;
 	char serial[DISK_SERIAL_MAX];
@@ -87,15 +101,8 @@ static int disk_rw_result(const struct disk_io *io, long res)
 	return 0;
 }
 
-static int disk_fdatasync(struct disk *d)
-{
-	return fdatasync(d->fd) < 0 ? -errno : 0;
-}
-
 /*
- * The result of a flush. A kernel without fsync through AIO (before 4.18)
- * refuses it with -EINVAL: this flush, and every later one, is an fdatasync
- * on the loop thread instead. Once one that ran failed, every flush fails the
+ * The result of a flush. Once one that ran failed, every flush fails the
  * same way for as long as the disk is open: the kernel may have dropped the
  * data it could not write, and no reset of the device brings it back. A flush
  * that io_submit refused for want of resources (ran false) never started: it
@@ -103,11 +110,6 @@ static int disk_fdatasync(struct disk *d)
  */
 static int disk_flush_result(struct disk *d, long res, bool ran)
 {
-	if (res == -EINVAL && !d->sync_flush) {
-		d->sync_flush = true;
-		res = disk_fdatasync(d);
-		ran = true;
-	}
 	if (res == -EINVAL || res == -EROFS)
 		res = 0; /* a file that cannot be synced, nothing to lose */
 	if (!ran)
@@ -117,14 +119,55 @@ static int disk_flush_result(struct disk *d, long res, bool ran)
 	return d->flush_err;
 }
 
-/* A request ends: res is the kernel's result, or io_submit's refusal (ran false). */
+/* The workers' requests that disk_submit() held back, in one go. */
+static void disk_submit_pool_held(struct disk *d)
+{
+	struct disk_io *list = d->pool_held;
+
+	if (!list)
+		return;
+	d->pool_held = NULL;
+	d->pool_held_tail = &d->pool_held;
+	disk_pool_submit(d->pool, list);
+}
+
+/* Hand a request to the workers, now or at disk_unplug(). */
+static void disk_to_pool(struct disk *d, struct disk_io *io)
+{
+	io->pooled = true;
+	io->next = NULL;
+	*d->pool_held_tail = io;
+	d->pool_held_tail = &io->next;
+	if (!d->plugged)
+		disk_submit_pool_held(d);
+}
+
+/*
+ * A request ends: res is the kernel's or a worker's result, or io_submit's
+ * refusal (ran false). A kernel without fsync through AIO (before 4.18)
+ * refuses a flush with -EINVAL: that flush, and every later one, goes to the
+ * workers as an fdatasync instead.
+ */
 static void disk_finish(struct disk *d, struct disk_io *io, long res, bool ran)
 {
-	int ret = io->flush ? disk_flush_result(d, res, ran) : disk_rw_result(io, res);
+	int ret;
 
+	if (io->op == DISK_OP_FLUSH && res == -EINVAL && !io->pooled && !d->draining) {
+		d->sync_flush = true;
+		disk_to_pool(d, io);
+		return;
+	}
+	if (io->op == DISK_OP_FLUSH && res == -ECANCELED)
+		ret = (int)res; /* never started: no error to keep */
+	else if (io->op == DISK_OP_FLUSH)
+		ret = disk_flush_result(d, res, ran);
+	else if (io->op == DISK_OP_READ || io->op == DISK_OP_WRITE)
+		ret = disk_rw_result(io, res);
+	else
+		ret = (int)res;
 	if (d->draining) {
 		ret = -ECANCELED;
-	} else if (ret == 0 && io->read && io->bounce) {
+	} else if (ret == 0 && io->op == DISK_OP_READ && io->bounce) {
 		size_t off = 0;
 
 		for (unsigned int i = 0; i < io->iovcnt; i++) {
@@ -137,6 +180,16 @@ static void disk_finish(struct disk *d, struct disk_io *io, long res, bool ran)
 	d->bounced -= io->bounce_len;
 	d->inflight--;
 	io->done(io, ret);
+}
+
+static void disk_finish_list(struct disk *d, struct disk_io *list)
+{
+	while (list) {
+		struct disk_io *next = list->next;
+
+		disk_finish(d, list, list->res, true);
+		list = next;
+	}
 }
 
 /* Reap what is ready (min_nr 0) or wait for at least min_nr completions. */
@@ -154,6 +207,7 @@ static void disk_reap(struct disk *d, long min_nr)
 			log_err("disk %s: io_getevents: %s", d->path, strerror(-n));
 			return;
 		}
+		d->aio_inflight -= (unsigned int)n;
 		for (int i = 0; i < n; i++)
 			disk_finish(d, ev[i].data, (long)ev[i].res, true);
 		min_nr = 0;
@@ -167,7 +221,9 @@ static void disk_event(void *opaque, uint32_t events)
 
 	if (read(d->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 		log_err("disk %s: eventfd read: %s", d->path, strerror(errno));
-	disk_reap(d, 0);
+	if (d->aio_inflight)
+		disk_reap(d, 0);
+	disk_finish_list(d, disk_pool_reap(d->pool));
 	if (d->batch_end)
 		d->batch_end(d->batch_opaque);
 }
@@ -179,15 +235,17 @@ void disk_set_batch_end(struct disk *d, disk_batch_fn fn, void *opaque)
 }
 
 /*
- * Submit what disk_submit() held back, in as few io_submit calls as the kernel
- * takes. io_submit starts the requests in order and stops at the first it
- * refuses: that one ends now, with the error, and the rest go in again.
+ * Submit what disk_submit() held back: the workers' requests in one go, the
+ * kernel's in as few io_submit calls as it takes. io_submit starts the
+ * requests in order and stops at the first it refuses: that one ends now,
+ * with the error, and the rest go in again.
  */
 static void disk_submit_held(struct disk *d)
 {
 	unsigned int i = 0;
 	bool failed = false;
 
+	disk_submit_pool_held(d);
 	while (i < d->nheld) {
 		int ret = io_submit(d->ctx, d->nheld - i, d->held + i);
 
@@ -195,6 +253,7 @@ static void disk_submit_held(struct disk *d)
 			continue;
 		if (ret > 0) {
 			i += (unsigned int)ret;
+			d->aio_inflight += (unsigned int)ret;
 			continue;
 		}
 		disk_finish(d, d->held[i++]->data, ret < 0 ? ret : -EIO, false);
@@ -209,7 +268,8 @@ void disk_drain(struct disk *d)
 {
 	d->draining = true;
 	disk_submit_held(d);
-	while (d->inflight)
+	disk_finish_list(d, disk_pool_cancel(d->pool));
+	while (d->aio_inflight)
 		disk_reap(d, 1);
 	d->draining = false;
 }
@@ -254,13 +314,17 @@ int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 	if (offset % d->block_size || total % d->block_size || iovcnt == 0 ||
 	    d->inflight >= DISK_MAX_INFLIGHT)
 		return -EINVAL;
-	io->iov = iov;
-	io->iovcnt = iovcnt;
-	io->read = !write;
-	io->flush = false;
-	io->bounce = NULL;
-	io->bounce_len = 0;
-	if (d->direct && (iovcnt > IOV_MAX || !disk_iov_aligned(d, iov, iovcnt))) {
+	*io = (struct disk_io){.done = io->done, .iov = iov, .iovcnt = iovcnt, .offset = offset,
+			       .op = write ? DISK_OP_WRITE : DISK_OP_READ};
+	if (!d->direct) {
+		if (iovcnt > IOV_MAX)
+			return -EINVAL;
+		d->inflight++;
+		disk_to_pool(d, io);
+		return 0;
+	}
+	/* O_DIRECT: through the kernel's AIO, bounced where it cannot take the buffers. */
+	if (iovcnt > IOV_MAX || !disk_iov_aligned(d, iov, iovcnt)) {
 		if (total > DISK_BOUNCE_MAX - d->bounced ||
 		    posix_memalign(&io->bounce, DISK_MEM_ALIGN, total))
 			return -ENOMEM;
@@ -277,8 +341,6 @@ int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 		} else {
 			io_prep_pread(cb, d->fd, io->bounce, total, (long long)offset);
 		}
-	} else if (iovcnt > IOV_MAX) {
-		return -EINVAL;
 	} else if (write) {
 		io_prep_pwritev(cb, d->fd, iov, (int)iovcnt, (long long)offset);
 	} else {
@@ -305,10 +367,10 @@ int disk_flush(struct disk *d, struct disk_io *io)
 		return d->flush_err;
 	if (d->inflight >= DISK_MAX_INFLIGHT)
 		return -EINVAL;
-	*io = (struct disk_io){.done = io->done, .flush = true};
+	*io = (struct disk_io){.done = io->done, .op = DISK_OP_FLUSH};
 	if (d->sync_flush) {
 		d->inflight++;
-		disk_finish(d, io, disk_fdatasync(d), true);
+		disk_to_pool(d, io);
 		return 0;
 	}
 	io_prep_fdsync(&io->iocb, d->fd);
@@ -316,65 +378,31 @@ int disk_flush(struct disk *d, struct disk_io *io)
 	return 0;
 }
 
-static int disk_fallocate(struct disk *d, int mode, uint64_t offset, uint64_t len)
+static int disk_ranges(struct disk *d, struct disk_io *io, enum disk_op op,
+		       const struct disk_range *r, unsigned int n)
 {
-	int ret;
-
-	do
-		ret = fallocate(d->fd, mode, (off_t)offset, (off_t)len);
-	while (ret < 0 && errno == EINTR);
-	return ret < 0 ? -errno : 0;
-}
-
-int disk_discard(struct disk *d, uint64_t offset, uint64_t len)
-{
-	int ret;
-
 	if (d->readonly)
 		return -EROFS;
-	ret = disk_fallocate(d, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, len);
-	/* Discard is a hint: a file system that cannot punch holes ignores it. */
-	return ret == -EOPNOTSUPP ? 0 : ret;
+	if (!n || d->inflight >= DISK_MAX_INFLIGHT)
+		return -EINVAL;
+	for (unsigned int i = 0; i < n; i++)
+		if (r[i].offset > d->size || r[i].len > d->size - r[i].offset)
+			return -EINVAL;
+	*io = (struct disk_io){.done = io->done, .ranges = r, .nranges = n, .op = op};
+	d->inflight++;
+	disk_to_pool(d, io);
+	return 0;
 }
 
-static int disk_pwrite_zeroes(struct disk *d, uint64_t offset, uint64_t len)
+int disk_discard(struct disk *d, struct disk_io *io, const struct disk_range *r, unsigned int n)
 {
-	const size_t chunk = 256 * KiB;
-	void *buf;
-	int ret = 0;
-
-	if (posix_memalign(&buf, DISK_MEM_ALIGN, chunk))
-		return -ENOMEM;
-	memset(buf, 0, chunk);
-	while (len) {
-		ssize_t n = pwrite(d->fd, buf, MIN(len, chunk), (off_t)offset);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : -EIO;
-			break;
-		}
-		offset += (uint64_t)n;
-		len -= (uint64_t)n;
-	}
-	free(buf);
-	return ret;
+	return disk_ranges(d, io, DISK_OP_DISCARD, r, n);
 }
 
-int disk_write_zeroes(struct disk *d, uint64_t offset, uint64_t len, bool unmap)
+int disk_write_zeroes(struct disk *d, struct disk_io *io, const struct disk_range *r,
+		      unsigned int n)
 {
-	int ret = -EOPNOTSUPP;
-
-	if (d->readonly)
-		return -EROFS;
-	if (!unmap)
-		ret = disk_fallocate(d, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, offset, len);
-	if (ret == -EOPNOTSUPP)
-		ret = disk_fallocate(d, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, len);
-	if (ret == -EOPNOTSUPP)
-		ret = disk_pwrite_zeroes(d, offset, len);
-	return ret;
+	return disk_ranges(d, io, DISK_OP_ZEROES, r, n);
 }
 
 /* Logical block size for O_DIRECT: the device's, or what the file system says. */
@@ -453,6 +481,7 @@ int disk_open(struct disk **out, const struct disk_config *cfg, struct ev_loop *
 	}
 	d->fd = d->efd = -1;
 	d->loop = loop;
+	d->pool_held_tail = &d->pool_held;
 	snprintf(d->path, sizeof(d->path), "%s", cfg->path);
 	d->readonly = cfg->readonly;
 	ret = disk_open_fd(d, cfg, err, errlen);
@@ -518,14 +547,24 @@ int disk_open(struct disk **out, const struct disk_config *cfg, struct ev_loop *
 		snprintf(err, errlen, "disk %s: io_setup: %s", cfg->path, strerror(-ret));
 		goto err_efd;
 	}
+	d->sync_flush = !d->direct;
+	ret = disk_pool_create(&d->pool, d->fd, d->efd,
+			       d->direct ? DISK_WORKERS_DIRECT : DISK_WORKERS_BUFFERED,
+			       cfg->sandbox, loop);
+	if (ret < 0) {
+		snprintf(err, errlen, "disk %s: worker threads: %s", cfg->path, strerror(-ret));
+		goto err_ctx;
+	}
 	ret = ev_add(loop, d->efd, EPOLLIN, disk_event, d);
 	if (ret < 0) {
 		snprintf(err, errlen, "disk %s: event loop: %s", cfg->path, strerror(-ret));
-		goto err_ctx;
+		goto err_pool;
 	}
 	*out = d;
 	return 0;
 
+err_pool:
+	disk_pool_destroy(d->pool);
 err_ctx:
 	io_destroy(d->ctx);
 err_efd:
@@ -542,6 +581,7 @@ void disk_close(struct disk *d)
 	if (!d)
 		return;
 	disk_drain(d);
+	disk_pool_destroy(d->pool);
 	ev_del(d->loop, d->efd);
 	io_destroy(d->ctx);
 	close(d->efd);

@@ -2,8 +2,8 @@
 /*
  * virtio-blk (virtio 1.x, section 5.2) on a raw image. One request queue per
  * vCPU when the guest takes VIRTIO_BLK_F_MQ, all served by the event loop;
- * reads, writes and flushes go to the AIO backend and complete from the event
- * loop, discard and write-zeroes complete at once.
+ * reads, writes, flushes, discards and write-zeroes go to the disk backend
+ * and complete from the event loop (which never waits for the host's disk).
  *
  * A request is: a 16-byte header (type, reserved, sector) in the readable
  * part, which may be split across descriptors; data; and the status, which is
@@ -36,7 +36,7 @@ struct virtio_blk {
 
 _Static_assert(VIRTIO_BLK_MAX_QUEUES <= 64, "virtio_blk.stalled has a bit per queue");
 
-/* A read or write in flight. */
+/* A request in flight. */
 struct blk_req {
 	struct disk_io io;
 	struct virtio_blk *blk;
@@ -44,6 +44,7 @@ struct blk_req {
 	uint8_t *status; /* host address of the guest's status byte */
 	uint32_t written;
 	unsigned int iovcnt;
+	struct disk_range *ranges; /* discard, write-zeroes: after iov[] */
 	struct iovec iov[];
 };
 
@@ -152,14 +153,16 @@ static size_t blk_gather(struct blk_req *req, const struct vq_chain *c, bool wri
 	return total;
 }
 
-/* A request for the backend, with room for niov buffers; written is 1. */
+/* A request for the backend, with room for niov buffers and nranges ranges; written is 1. */
 static struct blk_req *blk_req_new(struct virtio_blk *blk, uint16_t q, const struct vq_chain *c,
-				   uint8_t *status, unsigned int niov)
+				   uint8_t *status, unsigned int niov, unsigned int nranges)
 {
-	struct blk_req *req = malloc(sizeof(*req) + sizeof(struct iovec) * niov);
+	struct blk_req *req = malloc(sizeof(*req) + sizeof(struct iovec) * niov +
+				     sizeof(struct disk_range) * nranges);
 
 	if (!req)
 		return NULL;
+	req->ranges = (struct disk_range *)&req->iov[niov];
 	req->io.done = blk_io_done;
 	req->blk = blk;
 	req->q = q;
@@ -173,7 +176,7 @@ static struct blk_req *blk_req_new(struct virtio_blk *blk, uint16_t q, const str
 /* Start a flush; returns a status to complete with now, or -1 when started. */
 static int blk_flush(struct virtio_blk *blk, uint16_t q, const struct vq_chain *c, uint8_t *status)
 {
-	struct blk_req *req = blk_req_new(blk, q, c, status, 0);
+	struct blk_req *req = blk_req_new(blk, q, c, status, 0, 0);
 
 	if (!req)
 		return VIRTIO_BLK_S_IOERR;
@@ -202,7 +205,7 @@ static int blk_rw(struct virtio_blk *blk, uint16_t q, const struct vq_chain *c,
 		return VIRTIO_BLK_S_IOERR;
 	if (!bytes)
 		return VIRTIO_BLK_S_OK;
-	req = blk_req_new(blk, q, c, status, write ? c->nr_out : c->nr_in);
+	req = blk_req_new(blk, q, c, status, write ? c->nr_out : c->nr_in, 0);
 	if (!req)
 		return VIRTIO_BLK_S_IOERR;
 	req->written = write ? 1 : c->in_len;
@@ -225,11 +228,18 @@ static int blk_get_id(struct virtio_blk *blk, const struct vq_chain *c, uint32_t
 	return VIRTIO_BLK_S_OK;
 }
 
-static int blk_discard(struct virtio_blk *blk, const struct vq_chain *c, bool zeroes)
+/*
+ * Start a discard or write-zeroes, once every segment checked out; returns a
+ * status to complete with now, or -1 when started.
+ */
+static int blk_discard(struct virtio_blk *blk, uint16_t q, const struct vq_chain *c,
+		       uint8_t *status, bool zeroes)
 {
 	struct blk_seg seg[VIRTIO_BLK_MAX_DISCARD_SEG];
 	uint32_t len = c->out_len - sizeof(struct blk_hdr);
-	unsigned int n = len / sizeof(struct blk_seg);
+	unsigned int n = len / sizeof(struct blk_seg), nr = 0;
+	struct blk_req *req;
+	int ret;
 
 	if (!virtio_has_feature(&blk->vdev,
 				zeroes ? VIRTIO_BLK_F_WRITE_ZEROES : VIRTIO_BLK_F_DISCARD))
@@ -251,21 +261,29 @@ static int blk_discard(struct virtio_blk *blk, const struct vq_chain *c, bool ze
 		    !blk_range_ok(blk, seg[i].sector, seg[i].num_sectors * 512ULL))
 			return VIRTIO_BLK_S_IOERR;
 	}
-	for (unsigned int i = 0; i < n; i++) {
-		uint64_t off = seg[i].sector * 512, bytes = seg[i].num_sectors * 512ULL;
-		int ret;
-
-		if (!bytes)
-			continue;
-		if (zeroes)
-			ret = disk_write_zeroes(blk->disk, off, bytes,
-						seg[i].flags & VIRTIO_BLK_WZ_F_UNMAP);
-		else
-			ret = disk_discard(blk->disk, off, bytes);
-		if (ret)
-			return VIRTIO_BLK_S_IOERR;
+	req = blk_req_new(blk, q, c, status, 0, n);
+	if (!req)
+		return VIRTIO_BLK_S_IOERR;
+	for (unsigned int i = 0; i < n; i++)
+		if (seg[i].num_sectors)
+			req->ranges[nr++] = (struct disk_range){
+			    .offset = seg[i].sector * 512,
+			    .len = seg[i].num_sectors * 512ULL,
+			    .unmap = seg[i].flags & VIRTIO_BLK_WZ_F_UNMAP,
+			};
+	if (!nr) {
+		free(req);
+		return VIRTIO_BLK_S_OK;
 	}
-	return VIRTIO_BLK_S_OK;
+	if (zeroes)
+		ret = disk_write_zeroes(blk->disk, &req->io, req->ranges, nr);
+	else
+		ret = disk_discard(blk->disk, &req->io, req->ranges, nr);
+	if (ret) {
+		free(req);
+		return VIRTIO_BLK_S_IOERR;
+	}
+	return -1;
 }
 
 static int blk_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c)
@@ -313,7 +331,9 @@ static int blk_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c)
 		break;
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
-		st = blk_discard(blk, c, hdr.type == VIRTIO_BLK_T_WRITE_ZEROES);
+		st = blk_discard(blk, q, c, status, hdr.type == VIRTIO_BLK_T_WRITE_ZEROES);
+		if (st < 0)
+			return 0; /* in flight */
 		break;
 	default:
 		st = VIRTIO_BLK_S_UNSUPP;
@@ -341,7 +361,8 @@ static int blk_activate(struct virtio_dev *vdev)
 }
 
 /*
- * The reads and writes of one pass go to the kernel together (disk_plug).
+ * The requests of one pass go to the backend together (disk_plug): one
+ * io_submit, or one hand-over to the disk's workers.
  * A pass takes no more requests than the backend has room for: the guest's
  * queues together hold more (64 queues of 1024) than it takes in flight, and
  * the rest wait in the ring, each queue that has some in `stalled`, until

@@ -14,6 +14,7 @@
 enum sandbox_role {
 	SANDBOX_LOOP, /* the main thread: event loop, devices' queues, teardown */
 	SANDBOX_VCPU, /* a vCPU thread: KVM_RUN and register accesses */
+	SANDBOX_DISK, /* a disk's worker thread: reads, writes, flushes, fallocate of images */
 };
 
 /*

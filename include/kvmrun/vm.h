@@ -48,6 +48,7 @@ struct disk_config {
 	enum disk_cache cache;
 	bool has_serial; /* else a serial derived from the file name */
 	char serial[DISK_SERIAL_MAX + 1];
+	bool sandbox; /* not from --disk: the VM sets it; worker threads install their filter */
 };
 
 /*

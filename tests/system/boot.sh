@@ -115,19 +115,23 @@ sigterm|sigint)
   if [ "$2" = sigterm ]; then stop_waiting TERM 143; else stop_waiting INT 130; fi ;;
 sandbox|sandbox-off)
   # A running VM's threads, as the kernel reports them: with the sandbox each has
-  # one seccomp filter of its own (mode 2), the vCPU threads' not the loop's; with
-  # --sandbox off none. Then SIGTERM still ends it in order.
+  # one seccomp filter of its own (mode 2), the vCPU threads' and the disk's
+  # workers' not the loop's; with --sandbox off none. Then SIGTERM still ends it
+  # in order.
   opt=on want_mode=2 want_filters=1; [ "$2" = sandbox-off ] && opt=off want_mode=0 want_filters=0
-  start_waiting --cpus 2 --sandbox "$opt"
-  threads=0 vcpus=0
+  img=$(mktemp); truncate -s 1M "$img"; on_exit "rm -f '$img'"
+  start_waiting --cpus 2 --sandbox "$opt" --disk "$img"
+  threads=0 vcpus=0 disk=0
   for s in /proc/$pid/task/*/status; do
     name=$(sed -n 's/^Name:\t//p' "$s") mode=$(sed -n 's/^Seccomp:\t//p' "$s")
     filters=$(sed -n 's/^Seccomp_filters:\t//p' "$s")
     [ "$mode" = "$want_mode" ] && [ "$filters" = "$want_filters" ] ||
       fail "thread $name: Seccomp $mode, Seccomp_filters $filters (--sandbox $opt)"
-    threads=$((threads + 1)); case $name in vcpu*) vcpus=$((vcpus + 1)) ;; esac
+    threads=$((threads + 1))
+    case $name in vcpu*) vcpus=$((vcpus + 1)) ;; disk-io) disk=$((disk + 1)) ;; esac
   done
-  [ "$vcpus" = 2 ] && [ "$threads" = 3 ] || fail "$threads threads, $vcpus vCPU threads (expected 3 and 2)"
+  [ "$vcpus" = 2 ] && [ "$disk" = 4 ] && [ "$threads" = 7 ] ||
+    fail "$threads threads, $vcpus vCPU threads, $disk disk workers (expected 7, 2 and 4)"
   stop_waiting TERM 143 ;;
 full-stdout|full-stdout-hvc0)
   # kvmrun's stdout is a full, non-blocking pipe (a launcher's) whose reader first

@@ -47,7 +47,7 @@
 
 #define W VQ_DESC_F_WRITE
 
-/* ---- fake event loop: ev_add, ev_del, ev_served, ev_yield: all the device uses ---- */
+/* ---- fake event loop: ev_add, ev_del, ev_served, ev_yield, ev_stop: all the device uses ---- */
 
 struct fake_watch {
 	int fd;
@@ -92,6 +92,12 @@ void ev_served(struct ev_loop *loop, unsigned int n)
 void ev_yield(struct ev_loop *loop)
 {
 	fail_msg("virtio-blk yielded before an interrupt");
+}
+
+/* Only a disk worker that cannot install its seccomp filter stops the loop. */
+void ev_stop(struct ev_loop *loop, int status)
+{
+	fail_msg("the disk backend stopped the event loop (status %d)", status);
 }
 
 /* ---- fixture ---- */

@@ -22,6 +22,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <pthread.h>
 #include <termios.h>
@@ -162,6 +163,27 @@ static int probe_vcpu_calls(int fd)
 	return 0;
 }
 
+static int probe_disk_calls(int fd)
+{
+	struct iovec iov = {.iov_base = &fd, .iov_len = 1};
+
+	if (probe_common(fd))
+		return -1;
+	/* A worker's calls on the image (on no object: the kernel answers EBADF). */
+	if (preadv(-1, &iov, 1, 0) != -1 || errno != EBADF)
+		return -1;
+	if (pwritev(-1, &iov, 1, 0) != -1 || errno != EBADF)
+		return -1;
+	if (pwrite(-1, &fd, 1, 0) != -1 || errno != EBADF)
+		return -1;
+	if (fdatasync(-1) != -1 || errno != EBADF)
+		return -1;
+	if (fallocate(-1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 512) != -1 ||
+	    errno != EBADF)
+		return -1;
+	return 0;
+}
+
 static void test_loop_allowed(void **state)
 {
 	(void)state;
@@ -172,6 +194,12 @@ static void test_vcpu_allowed(void **state)
 {
 	(void)state;
 	expect_allowed(SANDBOX_VCPU, probe_vcpu_calls);
+}
+
+static void test_disk_allowed(void **state)
+{
+	(void)state;
+	expect_allowed(SANDBOX_DISK, probe_disk_calls);
 }
 
 /* ---- refused in both roles ---- */
@@ -273,6 +301,7 @@ static void test_refused_in_both(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		expect_refused(SANDBOX_LOOP, cases[i].probe, cases[i].nr);
 		expect_refused(SANDBOX_VCPU, cases[i].probe, cases[i].nr);
+		expect_refused(SANDBOX_DISK, cases[i].probe, cases[i].nr);
 	}
 }
 
@@ -317,6 +346,12 @@ static int probe_fcntl_getfl(int fd)
 	return fcntl(fd, F_GETFL);
 }
 
+static int probe_io_submit(int fd)
+{
+	(void)fd;
+	return (int)syscall(SYS_io_submit, 0, 0, NULL);
+}
+
 static void test_refused_by_role(void **state)
 {
 	(void)state;
@@ -330,6 +365,12 @@ static void test_refused_by_role(void **state)
 	/* The loop sets its own policy only. */
 	expect_refused(SANDBOX_LOOP, probe_setscheduler_other, SYS_sched_setscheduler);
 	expect_refused(SANDBOX_VCPU, probe_setscheduler_other, SYS_sched_setscheduler);
+	/* A disk worker: the image's calls only, no ioctl at all. */
+	expect_refused(SANDBOX_DISK, probe_epoll, SYS_epoll_wait);
+	expect_refused(SANDBOX_DISK, probe_getrandom, SYS_getrandom);
+	expect_refused(SANDBOX_DISK, probe_io_submit, SYS_io_submit);
+	expect_refused(SANDBOX_DISK, probe_kvm_run, SYS_ioctl);
+	expect_refused(SANDBOX_DISK, probe_tunsetoffload, SYS_ioctl);
 }
 
 /* ---- a refused call puts the terminal back ---- */
@@ -441,6 +482,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_loop_allowed),
 	    cmocka_unit_test(test_vcpu_allowed),
+	    cmocka_unit_test(test_disk_allowed),
 	    cmocka_unit_test(test_refused_in_both),
 	    cmocka_unit_test(test_refused_by_role),
 	    cmocka_unit_test(test_refusal_restores_terminal_loop),

@@ -77,9 +77,9 @@ static const int sandbox_vcpu[] = {
 static const int sandbox_sanitizer[] = {
 	SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigaction), SCMP_SYS(clone), SCMP_SYS(ptrace),
 	SCMP_SYS(wait4), SCMP_SYS(prctl), SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(getdents),
-	SCMP_SYS(getdents64), SCMP_SYS(stat), SCMP_SYS(lstat), SCMP_SYS(readlink), SCMP_SYS(sched_getaffinity), SCMP_SYS(lseek), SCMP_SYS(kill),
-	SCMP_SYS(pipe2), SCMP_SYS(getppid), SCMP_SYS(setrlimit), SCMP_SYS(getrlimit),
-	SCMP_SYS(prlimit64),
+	SCMP_SYS(getdents64), SCMP_SYS(stat), SCMP_SYS(lstat), SCMP_SYS(readlink),
+	SCMP_SYS(sched_getaffinity), SCMP_SYS(lseek), SCMP_SYS(kill), SCMP_SYS(pipe2),
+	SCMP_SYS(getppid), SCMP_SYS(setrlimit), SCMP_SYS(getrlimit), SCMP_SYS(prlimit64),
 };
 #endif
 
@@ -99,6 +99,11 @@ static const unsigned long sandbox_vcpu_vm_ioctls[] = { KVM_IRQ_LINE };
 static const unsigned long sandbox_vcpu_own_ioctls[] = {
 	KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS, /* the register dump when a vCPU fails */
 };
+/*
+ * And the terminal's modes put back (tcsetattr TCSANOW, console_restore) on
+ * standard input, the console's, when the process ends on a vCPU thread.
+ */
+static const unsigned long sandbox_vcpu_stdin_ioctls[] = { TCSETS };
 
 /*
  * A refused call: one line and the exit status, with what is safe in a signal
@@ -215,6 +220,9 @@ static int sandbox_add_role(scmp_filter_ctx ctx, enum sandbox_role role,
 		if (!ret)
 			ret = sandbox_add_ioctls(ctx, own, sandbox_vcpu_own_ioctls,
 						 ARRAY_SIZE(sandbox_vcpu_own_ioctls));
+		if (!ret)
+			ret = sandbox_add_ioctls(ctx, STDIN_FILENO, sandbox_vcpu_stdin_ioctls,
+						 ARRAY_SIZE(sandbox_vcpu_stdin_ioctls));
 		return ret;
 	}
 	if (!ret)

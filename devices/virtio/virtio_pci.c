@@ -131,8 +131,8 @@ struct virtio_pci {
 	/* Handover to the loop (under lock). */
 	int ctl_fd;
 	bool activate_req, reset_req;
-	bool loop_owned; /* the loop may hold queue or device state: reset goes there */
-	bool msix_req;	 /* MSI-X messages wait for the loop (pci_msix_deferred) */
+	bool loop_owned;      /* the loop may hold queue or device state: reset goes there */
+	bool msix_req;	      /* MSI-X messages wait for the loop (pci_msix_deferred) */
 	uint64_t notify_addr; /* where the memory notify register decodes, or PCI_BAR_UNMAPPED */
 	uint64_t notify_port; /* the port one, or PCI_BAR_UNMAPPED */
 
@@ -334,7 +334,7 @@ static void vp_ctl(void *opaque, uint32_t events)
 	}
 	pthread_mutex_unlock(&vp->lock);
 
-	/* Outside the lock: the ioctls wait for KVM, vCPUs need not. A move meanwhile wakes us again. */
+	/* Outside the lock: the ioctls wait for KVM, vCPUs need not (a move meanwhile wakes us). */
 	vp_loop_doorbells(vp, false, notify_addr);
 	vp_loop_doorbells(vp, true, notify_port);
 	if (reset) {

@@ -44,7 +44,7 @@ struct fake_irq {
 	unsigned int seq[FAKE_MAX_SEQ];	   /* vectors in the order they fired */
 	unsigned int nr_seq;
 	unsigned int updates;
-	unsigned int vcpu_calls; /* msi_update or ioeventfd with fake_on_vcpu set */
+	unsigned int vcpu_calls;	/* msi_update or ioeventfd with fake_on_vcpu set */
 	unsigned int create_fail_after; /* 0: never fail */
 	struct fake_ioeventfd io[FAKE_MAX_IOEVENTFD];
 	unsigned int nr_io;
@@ -103,8 +103,8 @@ static void fake_msi_destroy(void *opaque, struct irq_msi *m)
 	f->routed[m->index] = false;
 }
 
-static int fake_ioeventfd_locked(struct fake_irq *f, int fd, bool pio, uint64_t addr,
-				 uint32_t len, uint64_t datamatch, bool assign)
+static int fake_ioeventfd_locked(struct fake_irq *f, int fd, bool pio, uint64_t addr, uint32_t len,
+				 uint64_t datamatch, bool assign)
 {
 	f->vcpu_calls += fake_on_vcpu;
 	if (assign) {

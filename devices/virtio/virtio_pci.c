@@ -16,6 +16,9 @@
  * rings or the device's backend runs on the event loop: DRIVER_OK and reset are
  * handed over through ctl_fd, and each queue's doorbell is an eventfd, written by
  * KVM (an ioeventfd matched on the queue index) or by the notify register here.
+ * Doorbells are watched edge-triggered and never read: every write to an eventfd
+ * wakes epoll again, and a counter that is never reset cannot reach its limit
+ * (2^64 - 2 kicks), so a kick costs the loop no system call of its own.
  *
  * KVM's doorbells and MSI routes are changed through ctl_fd too, so that a vCPU
  * thread's seccomp filter needs neither KVM_IOEVENTFD nor KVM_SET_GSI_ROUTING. A
@@ -27,9 +30,6 @@
  * and a spurious kick costs the device one look at its ring). MSI-X messages whose
  * route must change wait for the loop the same way (pci_msix.c). No vCPU ever waits
  * for the loop.
- * Doorbells are watched edge-triggered and never read: every write to an eventfd
- * wakes epoll again, and a counter that is never reset cannot reach its limit
- * (2^64 - 2 kicks), so a kick costs the loop no system call of its own.
  */
 #include <errno.h>
 #include <pthread.h>

@@ -5,6 +5,19 @@
  * pending bit array. A vector raised while it or the function is masked sets its
  * pending bit; unmasking delivers it and clears the bit. A vector's route is updated
  * lazily, when it is next unmasked or raised with a new message.
+ *
+ * Routes change on the event loop only: a vCPU thread's seccomp filter has no
+ * KVM_SET_GSI_ROUTING. When a register write on a vCPU thread makes a vector
+ * deliverable (unmask, enable, function mask cleared) but its message has changed
+ * since it was last routed, the message stays pending (its PBA bit set, as for a
+ * device that has not sent it yet) and the owner hands the device to the loop
+ * (pci_msix_deferred), which routes and sends it (pci_msix_run_deferred). The loop
+ * also does that before it sends any other vector of the device (pci_msix_raise), so
+ * a deferred message is never overtaken by a later one of the same device, and the
+ * first message after a table change always goes out on the new route. A vCPU never
+ * waits for the loop. Once anything is deferred, vCPU-side deliveries of routed
+ * vectors go to the loop as well, in vector order (the order the PBA gives pending
+ * vectors no order either).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -80,10 +93,17 @@ static bool pci_msix_masked(const struct pci_msix *m, uint16_t vec)
 	return !m->enabled || m->fmask || (m->table[vec].ctrl & PCI_MSIX_VEC_MASKED);
 }
 
-static void pci_msix_fire(struct pci_msix *m, uint16_t vec)
+/* Send vec's message now; @loop: on the event loop, which may change routes. */
+static void pci_msix_fire(struct pci_msix *m, uint16_t vec, bool loop)
 {
 	const struct pci_msix_entry *e = &m->table[vec];
 
+	if (!loop && (m->stale[vec] || m->deferred)) {
+		/* Held pending for the loop: see the top of this file. */
+		m->pba[vec / 64] |= 1ULL << (vec % 64);
+		m->deferred = true;
+		return;
+	}
 	if (m->stale[vec]) {
 		uint64_t addr = (uint64_t)e->addr_hi << 32 | e->addr_lo;
 
@@ -95,25 +115,50 @@ static void pci_msix_fire(struct pci_msix *m, uint16_t vec)
 }
 
 /* Deliver vec's pending interrupt if it is no longer masked. */
-static void pci_msix_sync(struct pci_msix *m, uint16_t vec)
+static void pci_msix_sync(struct pci_msix *m, uint16_t vec, bool loop)
 {
 	uint64_t bit = 1ULL << (vec % 64);
 
 	if (pci_msix_masked(m, vec) || !(m->pba[vec / 64] & bit))
 		return;
 	m->pba[vec / 64] &= ~bit;
-	pci_msix_fire(m, vec);
+	pci_msix_fire(m, vec, loop);
+}
+
+void pci_msix_run_deferred(struct pci_msix *m)
+{
+	if (!m->deferred)
+		return;
+	m->deferred = false;
+	/* A vector masked again meanwhile stays pending, as the PBA says. */
+	for (uint16_t i = 0; i < m->nr; i++)
+		pci_msix_sync(m, i, true);
+}
+
+static void pci_msix_raise_on(struct pci_msix *m, uint16_t vec, bool loop)
+{
+	uint64_t bit = 1ULL << (vec % 64);
+
+	if (vec >= m->nr)
+		return;
+	if (loop)
+		pci_msix_run_deferred(m);
+	if (pci_msix_masked(m, vec)) {
+		m->pba[vec / 64] |= bit;
+		return;
+	}
+	m->pba[vec / 64] &= ~bit; /* one message for both */
+	pci_msix_fire(m, vec, loop);
 }
 
 void pci_msix_raise(struct pci_msix *m, uint16_t vec)
 {
-	if (vec >= m->nr)
-		return;
-	if (pci_msix_masked(m, vec)) {
-		m->pba[vec / 64] |= 1ULL << (vec % 64);
-		return;
-	}
-	pci_msix_fire(m, vec);
+	pci_msix_raise_on(m, vec, true);
+}
+
+void pci_msix_raise_vcpu(struct pci_msix *m, uint16_t vec)
+{
+	pci_msix_raise_on(m, vec, false);
 }
 
 static uint8_t pci_msix_table_byte(const struct pci_msix *m, uint64_t off)
@@ -167,7 +212,7 @@ static void pci_msix_table_write32(struct pci_msix *m, uint64_t off, uint32_t v)
 		e->ctrl = v & PCI_MSIX_VEC_MASKED;
 		break;
 	}
-	pci_msix_sync(m, vec);
+	pci_msix_sync(m, vec, false);
 }
 
 void pci_msix_table_access(struct pci_msix *m, uint64_t off, uint8_t *data, uint32_t len,
@@ -213,5 +258,5 @@ void pci_msix_config_write(struct pci_msix *m, uint32_t off, uint32_t len)
 	m->enabled = ctrl & PCI_MSIX_ENABLE;
 	m->fmask = ctrl & PCI_MSIX_FMASK;
 	for (uint16_t i = 0; i < m->nr; i++)
-		pci_msix_sync(m, i);
+		pci_msix_sync(m, i, false);
 }

@@ -3,7 +3,8 @@
  * MSI-X for a PCI device of pci_host.c: the capability, the vector table and the
  * pending bit array (both in one of the device's BARs), delivered through struct
  * irq_chip. Every function is called with the device's own lock held: the table
- * is written from vCPU threads, vectors are raised from the event loop.
+ * is written from vCPU threads, vectors are raised from the event loop. Routes
+ * change on the loop only (pci_msix.c says how vCPU-side writes hand over).
  */
 #ifndef KVMRUN_PCI_MSIX_H
 #define KVMRUN_PCI_MSIX_H
@@ -31,7 +32,8 @@ struct pci_msix {
 	struct pci_msix_entry *table;
 	uint64_t *pba;
 	struct irq_msi **msi;
-	bool *stale; /* the entry's message differs from its route */
+	bool *stale;   /* the entry's message differs from its route */
+	bool deferred; /* pending messages wait for the loop (pci_msix_run_deferred) */
 };
 
 /*
@@ -67,7 +69,27 @@ static inline bool pci_msix_enabled(const struct pci_msix *m)
 	return m->enabled;
 }
 
-/* Deliver vector @vec, or set its pending bit while it (or the function) is masked. */
+/*
+ * Event loop: deliver vector @vec, or set its pending bit while it (or the function) is
+ * masked. Sends what pci_msix_run_deferred would first.
+ */
 void pci_msix_raise(struct pci_msix *m, uint16_t vec);
+/*
+ * The same from a vCPU thread (a register write that breaks the device): a vector whose
+ * message changed since its last route is left pending for the loop instead.
+ */
+void pci_msix_raise_vcpu(struct pci_msix *m, uint16_t vec);
+
+/*
+ * After any of the vCPU-side calls above (table, config, raise_vcpu): true when messages
+ * wait for the loop; the owner then wakes its loop handler, which calls
+ * pci_msix_run_deferred (lock held) to route and send them.
+ */
+static inline bool pci_msix_deferred(const struct pci_msix *m)
+{
+	return m->deferred;
+}
+
+void pci_msix_run_deferred(struct pci_msix *m);
 
 #endif

@@ -4,9 +4,19 @@
  * what the role does after its setup, glibc's own calls under it included
  * (malloc, thread exit, pthread_kill); setup itself (open, socket, mmap of
  * kvm_run, thread creation) happens before a filter is installed.
+ *
+ * KVM ioctls are allowed by request and descriptor (arg0 compared with the
+ * descriptor's number): KVM_RUN and the register dump only on the thread's own
+ * vCPU, the interrupt requests only on the VM. What a filter cannot check: the
+ * memory an ioctl or a write points to; which file a number names (the VM and
+ * vCPU descriptors stay open until the process ends); the loop's TUN and terminal
+ * requests, allowed on any descriptor (tap devices are opened inside the net
+ * devices and the terminal by the console backend, so no list of them reaches
+ * here); and write's descriptor (eventfds come and go with the devices).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <linux/kvm.h>
 #include <linux/if_tun.h>
 #include <seccomp.h>
@@ -25,7 +35,7 @@
 #include "kvmrun/sandbox.h"
 #include "kvmrun/vm.h"
 
-/* Both roles: memory, locks, signals, time, output, thread and process exit. */
+/* The loop (and any thread that is no vCPU): memory, locks, signals, time, output, exit. */
 /* clang-format off */
 static const int sandbox_common[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(close),
@@ -50,30 +60,61 @@ static const int sandbox_disk[] = {
 	SCMP_SYS(fallocate),
 };
 
+/*
+ * A vCPU thread, in full (all of it also in sandbox_common). KVM_RUN and exit
+ * dispatch to the devices, whose register handlers take mutexes (futex) and write
+ * eventfds: kicks through the notify register, the hand-over to the loop, MSI
+ * irqfds, the loop's stop. Also write: console output and log lines on stderr,
+ * clock_gettime: rate-limited log lines (the vDSO, where the clock source allows);
+ * rt_sigreturn: the kick signal's handler; rt_sigprocmask, madvise, exit: glibc's
+ * thread exit; getpid, gettid and tgkill (own process, checked): abort(); exit_group:
+ * _exit, of the SIGSYS handler too. A vCPU thread allocates no memory once its
+ * filter is in place (no mmap, munmap, brk, mprotect), and changes no MSI route
+ * or doorbell: devices hand those to the loop (irq.h).
+ */
+static const int sandbox_vcpu[] = {
+	SCMP_SYS(futex), SCMP_SYS(write), SCMP_SYS(clock_gettime), SCMP_SYS(rt_sigreturn),
+	SCMP_SYS(rt_sigprocmask), SCMP_SYS(madvise), SCMP_SYS(exit), SCMP_SYS(exit_group),
+	SCMP_SYS(getpid), SCMP_SYS(gettid),
+};
+
 #ifdef __SANITIZE_ADDRESS__
 /*
- * Sanitizer builds only: the runtime's own calls. It switches signal stacks, and
+ * Sanitizer builds only: the runtime's own calls (its allocator also gives vCPU
+ * threads the whole of sandbox_common and the checked mappings). It switches signal stacks, and
  * its leak check at exit stops the threads from a cloned task with ptrace after
  * reading /proc/self/task and /proc/self/maps.
  */
 static const int sandbox_sanitizer[] = {
 	SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigaction), SCMP_SYS(clone), SCMP_SYS(ptrace),
 	SCMP_SYS(wait4), SCMP_SYS(prctl), SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(getdents),
-	SCMP_SYS(getdents64), SCMP_SYS(stat), SCMP_SYS(lstat), SCMP_SYS(readlink), SCMP_SYS(sched_getaffinity), SCMP_SYS(lseek), SCMP_SYS(kill),
-	SCMP_SYS(pipe2), SCMP_SYS(getppid), SCMP_SYS(setrlimit), SCMP_SYS(getrlimit),
-	SCMP_SYS(prlimit64),
+	SCMP_SYS(getdents64), SCMP_SYS(stat), SCMP_SYS(lstat), SCMP_SYS(readlink),
+	SCMP_SYS(sched_getaffinity), SCMP_SYS(lseek), SCMP_SYS(kill), SCMP_SYS(pipe2),
+	SCMP_SYS(getppid), SCMP_SYS(setrlimit), SCMP_SYS(getrlimit), SCMP_SYS(prlimit64),
 };
 #endif
 
-/* ioctl requests, by role (the kernel reads the request's low 32 bits only). */
-static const unsigned long sandbox_loop_ioctls[] = {
-	KVM_IRQ_LINE, KVM_IRQFD, KVM_IOEVENTFD, KVM_SET_GSI_ROUTING, TUNSETOFFLOAD,
-	TCGETS, TCSETS, TCSETSW, TCSETSF,
+/*
+ * ioctl requests, by role and descriptor (the kernel reads the request's low 32
+ * bits only). The loop: interrupts, irqfds, doorbells and MSI routes on the VM;
+ * offloads of a tap and the terminal's modes on any descriptor.
+ */
+static const unsigned long sandbox_loop_vm_ioctls[] = {
+	KVM_IRQ_LINE, KVM_IRQFD, KVM_IOEVENTFD, KVM_SET_GSI_ROUTING,
 };
-static const unsigned long sandbox_vcpu_ioctls[] = {
-	KVM_RUN, KVM_IRQ_LINE, KVM_IRQFD, KVM_IOEVENTFD, KVM_SET_GSI_ROUTING,
-	KVM_GET_REGS, KVM_GET_SREGS, /* the register dump when a vCPU fails */
+static const unsigned long sandbox_loop_any_ioctls[] = {
+	TUNSETOFFLOAD, TCGETS, TCSETS, TCSETSW, TCSETSF,
 };
+/* A vCPU: the serial port's interrupt line on the VM; these on its own vCPU. */
+static const unsigned long sandbox_vcpu_vm_ioctls[] = { KVM_IRQ_LINE };
+static const unsigned long sandbox_vcpu_own_ioctls[] = {
+	KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS, /* the register dump when a vCPU fails */
+};
+/*
+ * And the terminal's modes put back (tcsetattr TCSANOW, console_restore) on
+ * standard input, the console's, when the process ends on a vCPU thread.
+ */
+static const unsigned long sandbox_vcpu_stdin_ioctls[] = { TCSETS };
 
 /*
  * What to undo before the process ends on a refused call (the terminal's
@@ -101,6 +142,7 @@ static void sandbox_sigsys(int sig, siginfo_t *si, void *uc)
 				   "--sandbox off runs without it)\n";
 	const struct sandbox_cleanup *c = atomic_load(&sandbox_cleanup_hook);
 	struct timespec second = { .tv_sec = 1 };
+	int never = 0;
 	pid_t pid = getpid();
 	char num[12];
 	int n = (int)sizeof(num);
@@ -121,7 +163,8 @@ static void sandbox_sigsys(int sig, siginfo_t *si, void *uc)
 		}
 		if (c && gettid() != pid) {
 			syscall(SYS_tgkill, pid, pid, sig);
-			nanosleep(&second, NULL);
+			/* futex, not nanosleep: on a vCPU's list, which has no sleep */
+			syscall(SYS_futex, &never, FUTEX_WAIT_PRIVATE, 0, &second, NULL, 0);
 			_exit(KVMRUN_ERR_SANDBOX);
 		}
 	}
@@ -152,11 +195,21 @@ static int sandbox_rule_arg(scmp_filter_ctx ctx, int nr, unsigned int arg, uint6
 	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &cmp);
 }
 
-static int sandbox_add_ioctls(scmp_filter_ctx ctx, const unsigned long *reqs, size_t n)
+/* ioctl with one of reqs, on descriptor fd; on any descriptor when fd is SANDBOX_ANY_FD. */
+#define SANDBOX_ANY_FD (-2)
+static int sandbox_add_ioctls(scmp_filter_ctx ctx, int fd, const unsigned long *reqs, size_t n)
 {
+	if (fd < 0 && fd != SANDBOX_ANY_FD)
+		return 0; /* no such descriptor: nothing allowed */
 	for (size_t i = 0; i < n; i++) {
-		int ret = sandbox_rule_arg(ctx, SCMP_SYS(ioctl), 1, 0xffffffffU,
-					   (uint32_t)reqs[i]);
+		const struct scmp_arg_cmp cmp[2] = {
+			{ .arg = 1, .op = SCMP_CMP_MASKED_EQ, .datum_a = 0xffffffffU,
+			  .datum_b = (uint32_t)reqs[i] },
+			{ .arg = 0, .op = SCMP_CMP_MASKED_EQ, .datum_a = 0xffffffffU,
+			  .datum_b = (uint32_t)fd },
+		};
+		int ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl),
+						 fd == SANDBOX_ANY_FD ? 1 : 2, cmp);
 
 		if (ret)
 			return ret;
@@ -165,15 +218,17 @@ static int sandbox_add_ioctls(scmp_filter_ctx ctx, const unsigned long *reqs, si
 }
 
 /*
- * Mappings and protection changes, never executable; signals only to this
- * process; the loop's scheduling policy, its own only.
+ * Mappings and protection changes, never executable (not on a vCPU thread: it
+ * allocates nothing); signals only to this process; the loop's scheduling
+ * policy, its own only.
  */
-static int sandbox_add_checked(scmp_filter_ctx ctx, enum sandbox_role role)
+static int sandbox_add_checked(scmp_filter_ctx ctx, enum sandbox_role role, bool mappings)
 {
-	int ret;
+	int ret = 0;
 
-	ret = sandbox_rule_arg(ctx, SCMP_SYS(mmap), 2, PROT_EXEC, 0);
-	if (!ret)
+	if (mappings)
+		ret = sandbox_rule_arg(ctx, SCMP_SYS(mmap), 2, PROT_EXEC, 0);
+	if (!ret && mappings)
 		ret = sandbox_rule_arg(ctx, SCMP_SYS(mprotect), 2, PROT_EXEC, 0);
 	if (!ret)
 		ret = sandbox_rule_arg(ctx, SCMP_SYS(tgkill), 0, 0xffffffffU, (uint32_t)getpid());
@@ -185,7 +240,90 @@ static int sandbox_add_checked(scmp_filter_ctx ctx, enum sandbox_role role)
 	return ret;
 }
 
-int sandbox_apply(enum sandbox_role role)
+static int sandbox_add_role(scmp_filter_ctx ctx, enum sandbox_role role,
+			    const struct sandbox_fds *fds)
+{
+	int vm = fds ? fds->vm : -1, own = fds ? fds->vcpu : -1;
+	bool full = role != SANDBOX_VCPU;
+	int ret;
+
+#ifdef __SANITIZE_ADDRESS__
+	full = true;
+#endif
+	ret = full ? sandbox_add_list(ctx, sandbox_common, ARRAY_SIZE(sandbox_common))
+		   : sandbox_add_list(ctx, sandbox_vcpu, ARRAY_SIZE(sandbox_vcpu));
+	if (!ret)
+		ret = sandbox_add_checked(ctx, role, full);
+#ifdef __SANITIZE_ADDRESS__
+	if (!ret)
+		ret = sandbox_add_list(ctx, sandbox_sanitizer, ARRAY_SIZE(sandbox_sanitizer));
+#endif
+	if (!ret && role == SANDBOX_DISK) /* a disk worker takes no ioctl at all */
+		return sandbox_add_list(ctx, sandbox_disk, ARRAY_SIZE(sandbox_disk));
+	if (!ret && role == SANDBOX_VCPU) {
+		ret = sandbox_add_ioctls(ctx, vm, sandbox_vcpu_vm_ioctls,
+					 ARRAY_SIZE(sandbox_vcpu_vm_ioctls));
+		if (!ret)
+			ret = sandbox_add_ioctls(ctx, own, sandbox_vcpu_own_ioctls,
+						 ARRAY_SIZE(sandbox_vcpu_own_ioctls));
+		if (!ret)
+			ret = sandbox_add_ioctls(ctx, STDIN_FILENO, sandbox_vcpu_stdin_ioctls,
+						 ARRAY_SIZE(sandbox_vcpu_stdin_ioctls));
+		return ret;
+	}
+	if (!ret)
+		ret = sandbox_add_list(ctx, sandbox_loop, ARRAY_SIZE(sandbox_loop));
+	if (!ret)
+		ret = sandbox_add_ioctls(ctx, vm, sandbox_loop_vm_ioctls,
+					 ARRAY_SIZE(sandbox_loop_vm_ioctls));
+	if (!ret)
+		ret = sandbox_add_ioctls(ctx, SANDBOX_ANY_FD, sandbox_loop_any_ioctls,
+					 ARRAY_SIZE(sandbox_loop_any_ioctls));
+	return ret;
+}
+
+/* The role's filter, not loaded yet: *out for seccomp_load or seccomp_export_bpf. */
+static int sandbox_build(enum sandbox_role role, const struct sandbox_fds *fds,
+			 scmp_filter_ctx *out)
+{
+	scmp_filter_ctx ctx;
+	int ret;
+
+	ctx = seccomp_init(SCMP_ACT_TRAP);
+	if (!ctx)
+		return -ENOMEM;
+	/*
+	 * A binary tree of syscall numbers: ioctl(KVM_RUN), which the kernel cannot
+	 * allow from its per-call cache (the request is checked), passes few tests.
+	 */
+	ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+	/* A refused call also goes to the kernel's audit log (a SIGSYS may be blocked). */
+	if (!ret)
+		ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
+	if (!ret)
+		ret = sandbox_add_role(ctx, role, fds);
+	if (ret) {
+		seccomp_release(ctx);
+		return ret;
+	}
+	*out = ctx;
+	return 0;
+}
+
+int sandbox_export_bpf(enum sandbox_role role, const struct sandbox_fds *fds, int out_fd)
+{
+	scmp_filter_ctx ctx;
+	int ret;
+
+	ret = sandbox_build(role, fds, &ctx);
+	if (ret)
+		return ret;
+	ret = seccomp_export_bpf(ctx, out_fd);
+	seccomp_release(ctx);
+	return ret;
+}
+
+int sandbox_apply(enum sandbox_role role, const struct sandbox_fds *fds)
 {
 	struct sigaction sa = { .sa_sigaction = sandbox_sigsys, .sa_flags = SA_SIGINFO };
 	scmp_filter_ctx ctx;
@@ -201,37 +339,10 @@ int sandbox_apply(enum sandbox_role role)
 	ret = pthread_sigmask(SIG_UNBLOCK, &sys, NULL);
 	if (ret)
 		return -ret;
-	ctx = seccomp_init(SCMP_ACT_TRAP);
-	if (!ctx)
-		return -ENOMEM;
-	/*
-	 * A binary tree of syscall numbers: ioctl(KVM_RUN), which the kernel cannot
-	 * allow from its per-call cache (the request is checked), passes few tests.
-	 */
-	ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-	/* A refused call also goes to the kernel's audit log (a SIGSYS may be blocked). */
-	if (!ret)
-		ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
-	if (!ret)
-		ret = sandbox_add_list(ctx, sandbox_common, ARRAY_SIZE(sandbox_common));
-	if (!ret)
-		ret = sandbox_add_checked(ctx, role);
-#ifdef __SANITIZE_ADDRESS__
-	if (!ret)
-		ret = sandbox_add_list(ctx, sandbox_sanitizer, ARRAY_SIZE(sandbox_sanitizer));
-#endif
-	if (!ret && role == SANDBOX_LOOP)
-		ret = sandbox_add_list(ctx, sandbox_loop, ARRAY_SIZE(sandbox_loop));
-	if (!ret && role == SANDBOX_DISK)
-		ret = sandbox_add_list(ctx, sandbox_disk, ARRAY_SIZE(sandbox_disk));
-	if (!ret && role != SANDBOX_DISK) /* a disk worker takes no ioctl at all */
-		ret = role == SANDBOX_LOOP
-			      ? sandbox_add_ioctls(ctx, sandbox_loop_ioctls,
-						   ARRAY_SIZE(sandbox_loop_ioctls))
-			      : sandbox_add_ioctls(ctx, sandbox_vcpu_ioctls,
-						   ARRAY_SIZE(sandbox_vcpu_ioctls));
-	if (!ret)
-		ret = seccomp_load(ctx);
+	ret = sandbox_build(role, fds, &ctx);
+	if (ret)
+		return ret;
+	ret = seccomp_load(ctx);
 	seccomp_release(ctx);
 	return ret;
 }

@@ -29,6 +29,7 @@ int vcpu_create(struct vcpu *vcpu, int vm_fd, unsigned int index, size_t run_siz
 		return ret;
 	}
 	vcpu->fd = fd;
+	vcpu->vm_fd = vm_fd;
 	vcpu->run_size = run_size;
 	return 0;
 }
@@ -112,7 +113,8 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	if (vcpu->sandbox) {
-		int ret = sandbox_apply(SANDBOX_VCPU);
+		struct sandbox_fds fds = { .vm = vcpu->vm_fd, .vcpu = vcpu->fd };
+		int ret = sandbox_apply(SANDBOX_VCPU, &fds);
 
 		if (ret) {
 			snprintf(why, sizeof(why), "seccomp filter: %s (--sandbox off runs without it)",

@@ -621,11 +621,12 @@ static void vm_restore_console(void *opaque)
  */
 static void vm_sandbox(struct vm *vm)
 {
+	struct sandbox_fds fds = { .vm = vm->vm_fd, .vcpu = -1 };
 	int ret;
 
 	if (vm->cfg.no_sandbox)
 		return;
-	ret = sandbox_apply(SANDBOX_LOOP);
+	ret = sandbox_apply(SANDBOX_LOOP, &fds);
 	if (ret) {
 		log_err("seccomp filter of the event loop: %s (--sandbox off runs without it)",
 			strerror(-ret));

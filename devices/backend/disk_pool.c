@@ -202,7 +202,7 @@ static void *disk_pool_main(void *opaque)
 	struct disk_pool *p = opaque;
 
 	if (p->sandbox) {
-		int ret = sandbox_apply(SANDBOX_DISK);
+		int ret = sandbox_apply(SANDBOX_DISK, NULL);
 
 		if (ret) {
 			log_err(

@@ -19,6 +19,17 @@
  * Doorbells are watched edge-triggered and never read: every write to an eventfd
  * wakes epoll again, and a counter that is never reset cannot reach its limit
  * (2^64 - 2 kicks), so a kick costs the loop no system call of its own.
+ *
+ * KVM's doorbells and MSI routes are changed through ctl_fd too, so that a vCPU
+ * thread's seccomp filter needs neither KVM_IOEVENTFD nor KVM_SET_GSI_ROUTING. A
+ * BAR move records where the notify registers decode now; the loop moves the
+ * ioeventfds there. Until it has, a kick at the new address exits to the notify
+ * register here, which signals the same eventfd, so no kick is lost; for that short
+ * while KVM also still takes 2-byte writes of a queue index at the old address as a
+ * kick (nothing else decodes there unless the guest has just put another BAR on it,
+ * and a spurious kick costs the device one look at its ring). MSI-X messages whose
+ * route must change wait for the loop the same way (pci_msix.c). No vCPU ever waits
+ * for the loop.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -120,12 +131,16 @@ struct virtio_pci {
 	/* Handover to the loop (under lock). */
 	int ctl_fd;
 	bool activate_req, reset_req;
-	bool loop_owned; /* the loop may hold queue or device state: reset goes there */
+	bool loop_owned;      /* the loop may hold queue or device state: reset goes there */
+	bool msix_req;	      /* MSI-X messages wait for the loop (pci_msix_deferred) */
+	uint64_t notify_addr; /* where the memory notify register decodes, or PCI_BAR_UNMAPPED */
+	uint64_t notify_port; /* the port one, or PCI_BAR_UNMAPPED */
 
 	struct vp_kick *kicks;
-	uint64_t notify_addr;	 /* the memory notify register, or PCI_BAR_UNMAPPED */
-	uint64_t notify_port;	 /* the port one, or PCI_BAR_UNMAPPED */
-	struct log_ratelimit rl; /* register-side guest errors (vCPU threads, under lock) */
+	/* Where KVM has the doorbells (the loop's, and teardown's). */
+	uint64_t kvm_notify_addr, kvm_notify_port;
+	struct log_ratelimit rl;      /* register-side guest errors (vCPU threads, under lock) */
+	struct log_ratelimit loop_rl; /* the loop's doorbell updates */
 };
 
 static void vp_signal(int fd)
@@ -160,20 +175,24 @@ static void vp_reset_regs(struct virtio_pci *vp)
 	vp->activate_req = vp->reset_req = vp->loop_owned = false;
 }
 
-/* Interrupts (lock held). */
-static void vp_raise(struct virtio_pci *vp, uint8_t isr, uint16_t vector)
+/* Interrupts (lock held); @loop: on the event loop, else on a vCPU thread. */
+static void vp_raise(struct virtio_pci *vp, uint8_t isr, uint16_t vector, bool loop)
 {
 	vp->isr |= isr;
-	if (pci_msix_enabled(&vp->msix) && vector != VP_NO_VECTOR)
+	if (!pci_msix_enabled(&vp->msix) || vector == VP_NO_VECTOR)
+		return;
+	if (loop)
 		pci_msix_raise(&vp->msix, vector);
+	else
+		pci_msix_raise_vcpu(&vp->msix, vector);
 }
 
-static void vp_mark_needs_reset(struct virtio_pci *vp)
+static void vp_mark_needs_reset(struct virtio_pci *vp, bool loop)
 {
 	if (!vp->status || (vp->status & VIRTIO_STATUS_NEEDS_RESET))
 		return;
 	vp->status |= VIRTIO_STATUS_NEEDS_RESET;
-	vp_raise(vp, VP_ISR_CONFIG, vp->config_vector);
+	vp_raise(vp, VP_ISR_CONFIG, vp->config_vector, loop);
 }
 
 static void vp_notify_queue(struct virtio_dev *vdev, uint16_t q)
@@ -183,7 +202,7 @@ static void vp_notify_queue(struct virtio_dev *vdev, uint16_t q)
 	if (q >= vdev->nr_queues)
 		return;
 	pthread_mutex_lock(&vp->lock);
-	vp_raise(vp, VP_ISR_QUEUE, vp->queues[q].vector);
+	vp_raise(vp, VP_ISR_QUEUE, vp->queues[q].vector, true);
 	pthread_mutex_unlock(&vp->lock);
 }
 
@@ -193,7 +212,7 @@ static void vp_config_changed(struct virtio_dev *vdev)
 
 	pthread_mutex_lock(&vp->lock);
 	vp->generation++;
-	vp_raise(vp, VP_ISR_CONFIG, vp->config_vector);
+	vp_raise(vp, VP_ISR_CONFIG, vp->config_vector, true);
 	pthread_mutex_unlock(&vp->lock);
 }
 
@@ -202,7 +221,7 @@ static void vp_needs_reset(struct virtio_dev *vdev)
 	struct virtio_pci *vp = vdev->transport_data;
 
 	pthread_mutex_lock(&vp->lock);
-	vp_mark_needs_reset(vp);
+	vp_mark_needs_reset(vp, true);
 	pthread_mutex_unlock(&vp->lock);
 }
 
@@ -262,17 +281,48 @@ static void vp_loop_activate(struct virtio_pci *vp, const struct vp_queue *qs, u
 			vdev->ops->queue_notify(vdev, q);
 }
 
+/* Each queue's doorbell at notify register @addr (a port when @pio), matched on its index. */
+static void vp_ioeventfds(struct virtio_pci *vp, bool pio, uint64_t addr, bool assign)
+{
+	const struct irq_chip *irq = vp->irq;
+
+	for (uint16_t q = 0; q < vp->vdev->nr_queues; q++)
+		if (irq->ops->ioeventfd(irq->opaque, vp->kicks[q].fd, pio, addr, VP_NOTIFY_LEN, q,
+					assign))
+			log_ratelimited(&vp->loop_rl, LOG_WARN,
+					"%s: queue %u kicks go through the notify register",
+					vp->vdev->ops->name, q);
+}
+
+/* Moves KVM's doorbells of one notify register to where it decodes now (@want). */
+static void vp_loop_doorbells(struct virtio_pci *vp, bool pio, uint64_t want)
+{
+	uint64_t *cur = pio ? &vp->kvm_notify_port : &vp->kvm_notify_addr;
+
+	if (*cur == want)
+		return;
+	if (*cur != PCI_BAR_UNMAPPED)
+		vp_ioeventfds(vp, pio, *cur, false);
+	*cur = want;
+	if (want != PCI_BAR_UNMAPPED)
+		vp_ioeventfds(vp, pio, want, true);
+}
+
 static void vp_ctl(void *opaque, uint32_t events)
 {
 	struct virtio_pci *vp = opaque;
 	struct virtio_dev *vdev = vp->vdev;
+	uint64_t features, notify_addr, notify_port;
 	struct vp_queue *qs = NULL;
 	bool activate, reset;
-	uint64_t features;
 
 	(void)events;
 	vp_drain(vp->ctl_fd);
 	pthread_mutex_lock(&vp->lock);
+	vp->msix_req = false;
+	pci_msix_run_deferred(&vp->msix);
+	notify_addr = vp->notify_addr;
+	notify_port = vp->notify_port;
 	reset = vp->reset_req;
 	activate = vp->activate_req && !reset;
 	vp->activate_req = false;
@@ -284,6 +334,9 @@ static void vp_ctl(void *opaque, uint32_t events)
 	}
 	pthread_mutex_unlock(&vp->lock);
 
+	/* Outside the lock: the ioctls wait for KVM, vCPUs need not (a move meanwhile wakes us). */
+	vp_loop_doorbells(vp, false, notify_addr);
+	vp_loop_doorbells(vp, true, notify_port);
 	if (reset) {
 		vp_loop_stop_device(vp);
 		pthread_mutex_lock(&vp->lock);
@@ -376,7 +429,7 @@ static void vp_guest_error(struct virtio_pci *vp, const char *why)
 {
 	log_ratelimited(&vp->rl, LOG_WARN, "%s: guest error, device needs reset: %s",
 			vp->vdev->ops->name, why);
-	vp_mark_needs_reset(vp);
+	vp_mark_needs_reset(vp, false);
 }
 
 /*
@@ -520,7 +573,7 @@ static void vp_notify_write(struct virtio_pci *vp, uint64_t off, const uint8_t *
 	if (q >= vp->vdev->nr_queues) {
 		log_ratelimited(&vp->rl, LOG_WARN, "%s: notify of queue %u of %u",
 				vp->vdev->ops->name, q, vp->vdev->nr_queues);
-		vp_mark_needs_reset(vp);
+		vp_mark_needs_reset(vp, false);
 		return;
 	}
 	log_ratelimited(&vp->rl, LOG_DEBUG, "%s: queue %u kicked through the register",
@@ -588,6 +641,15 @@ static void vp_bar_dispatch(struct virtio_pci *vp, unsigned int bar, uint64_t of
 	}
 }
 
+/* At the end of each vCPU-side access (lock held): MSI-X messages for the loop. */
+static void vp_hand_over_msix(struct virtio_pci *vp)
+{
+	if (pci_msix_deferred(&vp->msix) && !vp->msix_req) {
+		vp->msix_req = true;
+		vp_signal(vp->ctl_fd);
+	}
+}
+
 static void vp_bar_access(struct pci_dev *pdev, unsigned int bar, uint64_t off, uint8_t *data,
 			  uint32_t len, bool is_write)
 {
@@ -595,37 +657,22 @@ static void vp_bar_access(struct pci_dev *pdev, unsigned int bar, uint64_t off, 
 
 	pthread_mutex_lock(&vp->lock);
 	vp_bar_dispatch(vp, bar, off, data, len, is_write);
+	vp_hand_over_msix(vp);
 	pthread_mutex_unlock(&vp->lock);
 }
 
-/* Each queue's doorbell at notify register @addr (a port when @pio), matched on its index. */
-static void vp_ioeventfds(struct virtio_pci *vp, bool pio, uint64_t addr, bool assign)
-{
-	const struct irq_chip *irq = vp->irq;
-
-	for (uint16_t q = 0; q < vp->vdev->nr_queues; q++)
-		if (irq->ops->ioeventfd(irq->opaque, vp->kicks[q].fd, pio, addr, VP_NOTIFY_LEN, q,
-					assign))
-			log_ratelimited(&vp->rl, LOG_WARN,
-					"%s: queue %u kicks go through the notify register",
-					vp->vdev->ops->name, q);
-}
-
+/* The notify registers moved: the loop moves KVM's doorbells (see the top of this file). */
 static void vp_bar_moved(struct pci_dev *pdev, unsigned int bar, uint64_t addr)
 {
 	struct virtio_pci *vp = container_of(pdev, struct virtio_pci, pci);
 	bool pio = bar == VP_IO_BAR;
 	uint64_t *cur = pio ? &vp->notify_port : &vp->notify_addr;
-	uint64_t reg = pio ? addr : addr + VP_NOTIFY_OFF;
 
 	if (bar != VP_BAR && bar != VP_IO_BAR)
 		return;
 	pthread_mutex_lock(&vp->lock);
-	if (*cur != PCI_BAR_UNMAPPED)
-		vp_ioeventfds(vp, pio, *cur, false);
-	*cur = addr == PCI_BAR_UNMAPPED ? PCI_BAR_UNMAPPED : reg;
-	if (*cur != PCI_BAR_UNMAPPED)
-		vp_ioeventfds(vp, pio, *cur, true);
+	*cur = addr == PCI_BAR_UNMAPPED ? PCI_BAR_UNMAPPED : pio ? addr : addr + VP_NOTIFY_OFF;
+	vp_signal(vp->ctl_fd);
 	pthread_mutex_unlock(&vp->lock);
 }
 
@@ -659,6 +706,7 @@ static void vp_config_write(struct pci_dev *pdev, uint32_t off, uint32_t len)
 	if (vp_touches_data(vp, off, len) && vp_cfg_window(vp, &woff, &wlen))
 		vp_bar_dispatch(vp, pdev->cfg[vp->cfg_cap + VP_CAP_BAR], woff,
 				pdev->cfg + vp->cfg_cap + VP_CAP_DATA, wlen, true);
+	vp_hand_over_msix(vp);
 	pthread_mutex_unlock(&vp->lock);
 }
 
@@ -757,10 +805,8 @@ static void vp_destroy(struct device *dev)
 	struct virtio_pci *vp = container_of(dev, struct virtio_pci, dev);
 	struct virtio_dev *vdev = vp->vdev;
 
-	if (vp->notify_addr != PCI_BAR_UNMAPPED)
-		vp_ioeventfds(vp, false, vp->notify_addr, false);
-	if (vp->notify_port != PCI_BAR_UNMAPPED)
-		vp_ioeventfds(vp, true, vp->notify_port, false);
+	vp_loop_doorbells(vp, false, PCI_BAR_UNMAPPED);
+	vp_loop_doorbells(vp, true, PCI_BAR_UNMAPPED);
 	for (uint16_t q = 0; vp->kicks && q < vdev->nr_queues; q++) {
 		if (vp->kicks[q].fd < 0)
 			continue;
@@ -806,8 +852,8 @@ int virtio_pci_create(struct device **list, struct pci_host *host, const struct 
 	vp->vdev = vdev;
 	vp->irq = irq;
 	vp->ctl_fd = -1;
-	vp->notify_addr = PCI_BAR_UNMAPPED;
-	vp->notify_port = PCI_BAR_UNMAPPED;
+	vp->notify_addr = vp->kvm_notify_addr = PCI_BAR_UNMAPPED;
+	vp->notify_port = vp->kvm_notify_port = PCI_BAR_UNMAPPED;
 	ret = -pthread_mutex_init(&vp->lock, NULL);
 	if (ret) {
 		free(vp);

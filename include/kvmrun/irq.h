@@ -30,8 +30,10 @@ void irq_line_init_kvm(struct irq_line *line, int *vm_fd, uint32_t gsi);
  * irqfds and ioeventfds (irq_kvm_create) and unit tests with a fake.
  *
  * An MSI vector is an opaque handle: its message (address, data) is set with
- * msi_update, and msi_fire delivers it. Any thread may call any op; the KVM
- * backend serialises routing updates itself.
+ * msi_update, and msi_fire delivers it. The KVM backend serialises routing
+ * updates itself, but only msi_fire may be called on a vCPU thread: msi_update and
+ * ioeventfd are ioctls that a vCPU thread's seccomp filter refuses, so devices
+ * hand such changes to the event loop (virtio_pci.c and pci_msix.c show how).
  */
 struct irq_msi;
 

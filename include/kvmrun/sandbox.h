@@ -8,8 +8,9 @@
  * Per-thread seccomp filters. Each thread installs its own once its setup is
  * done (files open, memory mapped, threads started): from then on it can make
  * only the system calls its role needs at run time, ioctl only with the
- * requests listed, and no mapping that is executable. Anything else stops the
- * process with one line on stderr and status KVMRUN_ERR_SANDBOX (a kvmrun bug).
+ * requests listed on the descriptors given, and no mapping that is executable.
+ * Anything else stops the process with one line on stderr and status
+ * KVMRUN_ERR_SANDBOX (a kvmrun bug).
  */
 enum sandbox_role {
 	SANDBOX_LOOP, /* the main thread: event loop, devices' queues, teardown */
@@ -28,7 +29,20 @@ struct sandbox_cleanup {
 };
 void sandbox_set_cleanup(const struct sandbox_cleanup *c);
 
-/* Installs the role's filter on the calling thread; 0 or -errno (nothing installed). */
-int sandbox_apply(enum sandbox_role role) WARN_UNUSED;
+/* The descriptors a role's KVM ioctls may name; -1 for none. */
+struct sandbox_fds {
+	int vm;	  /* the VM: interrupt lines (and, for the loop, irqfds, doorbells, MSI routes) */
+	int vcpu; /* SANDBOX_VCPU: the thread's own vCPU (KVM_RUN, the register dump) */
+};
+
+/*
+ * Installs the role's filter on the calling thread; 0 or -errno (nothing installed).
+ * fds may be NULL: no KVM ioctl at all.
+ */
+int sandbox_apply(enum sandbox_role role, const struct sandbox_fds *fds) WARN_UNUSED;
+
+/* Writes the BPF program sandbox_apply would install to out_fd (for tests); 0 or -errno. */
+int sandbox_export_bpf(enum sandbox_role role, const struct sandbox_fds *fds,
+		       int out_fd) WARN_UNUSED;
 
 #endif

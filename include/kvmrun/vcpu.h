@@ -20,6 +20,7 @@ typedef void (*vcpu_exit_fn)(void *opaque, struct vcpu *vcpu, int status, const 
 struct vcpu {
 	unsigned int index;
 	int fd;
+	int vm_fd; /* the VM's, for the seccomp filter (the serial port's interrupt line) */
 	struct kvm_run *run;
 	size_t run_size;
 	pthread_t thread;

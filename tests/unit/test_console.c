@@ -615,7 +615,7 @@ static void test_full_stdout_sandboxed(void **state)
 		alarm(10);
 		if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
 		    console_create(&f->con, f->loop, true, NULL, UINT64_MAX, NULL, NULL) ||
-		    sandbox_apply(SANDBOX_VCPU))
+		    sandbox_apply(SANDBOX_VCPU, NULL))
 			_exit(40);
 		for (int i = 0; i < 10000; i++)
 			taken += console_write(f->con, line, sizeof(line));

@@ -2,6 +2,9 @@
 /*
  * MSI-X: the capability's enable and function mask, the table (per-vector mask,
  * message), the PBA (pending while masked, delivered on unmask), odd accesses.
+ * The test thread plays a vCPU (fake_on_vcpu) except in loop_raise and loop_run:
+ * no route may change on a vCPU, and messages whose route must change wait for
+ * the loop.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -36,6 +39,7 @@ static int setup(void **state)
 	pci_dev_init(&f->pdev, &no_ops, 1, 2, 0, 0, 0, 0);
 	if (pci_msix_init(&f->m, &f->pdev, &f->irq.chip, NVEC, 0, 0x4000, 0x5000))
 		return -1;
+	fake_on_vcpu = true;
 	*state = f;
 	return 0;
 }
@@ -44,11 +48,28 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	fake_on_vcpu = false;
+	assert_int_equal(f->irq.vcpu_calls, 0);
 	pci_msix_cleanup(&f->m);
 	for (unsigned int i = 0; i < FAKE_MAX_MSI; i++)
 		assert_false(f->irq.used[i]);
 	free(f);
 	return 0;
+}
+
+/* What the event loop does: raise a vector; run what vCPU-side writes left to it. */
+static void loop_raise(struct fixture *f, uint16_t vec)
+{
+	fake_on_vcpu = false;
+	pci_msix_raise(&f->m, vec);
+	fake_on_vcpu = true;
+}
+
+static void loop_run(struct fixture *f)
+{
+	fake_on_vcpu = false;
+	pci_msix_run_deferred(&f->m);
+	fake_on_vcpu = true;
 }
 
 static void tbl_wr32(struct fixture *f, uint64_t off, uint32_t v)
@@ -148,22 +169,22 @@ static void test_deliver(void **state)
 	program(f, 2, 0xfee01000, 0x4041);
 	tbl_wr32(f, 2 * 16 + 12, 0);
 	msgctl(f, true, false);
-	pci_msix_raise(&f->m, 2);
+	loop_raise(f, 2);
 	assert_int_equal(fake_fired(&f->irq, 2), 1);
 	assert_true(f->irq.routed[2]);
 	assert_int_equal(f->irq.addr[2], 0xfee01000);
 	assert_int_equal(f->irq.data[2], 0x4041);
 	/* Same message: no new route; a new message while unmasked: routed again. */
-	pci_msix_raise(&f->m, 2);
+	loop_raise(f, 2);
 	assert_int_equal(f->irq.updates, 1);
 	tbl_wr32(f, 2 * 16 + 8, 0x4042);
-	pci_msix_raise(&f->m, 2);
+	loop_raise(f, 2);
 	assert_int_equal(f->irq.data[2], 0x4042);
 	assert_int_equal(fake_fired(&f->irq, 2), 3);
 	assert_int_equal(pba(f), 0);
 	/* Out of range: nothing at all. */
-	pci_msix_raise(&f->m, NVEC);
-	pci_msix_raise(&f->m, 0xffff);
+	loop_raise(f, NVEC);
+	loop_raise(f, 0xffff);
 	assert_int_equal(pba(f), 0);
 }
 
@@ -174,12 +195,20 @@ static void test_vector_mask_pending(void **state)
 	program(f, 1, 0xfee00000, 0x30);
 	msgctl(f, true, false);
 	/* Masked (the reset state): pending, not delivered. */
-	pci_msix_raise(&f->m, 1);
-	pci_msix_raise(&f->m, 1);
+	loop_raise(f, 1);
+	loop_raise(f, 1);
 	assert_int_equal(fake_fired(&f->irq, 1), 0);
 	assert_int_equal(pba(f), 1 << 1);
-	/* Unmasked: delivered once, pending cleared. */
+	/*
+	 * Unmasked: its message was never routed, so it waits for the loop, still
+	 * pending; then it is delivered once, pending cleared.
+	 */
 	tbl_wr32(f, 1 * 16 + 12, 0);
+	assert_int_equal(fake_fired(&f->irq, 1), 0);
+	assert_int_equal(pba(f), 1 << 1);
+	assert_true(pci_msix_deferred(&f->m));
+	loop_run(f);
+	assert_false(pci_msix_deferred(&f->m));
 	assert_int_equal(fake_fired(&f->irq, 1), 1);
 	assert_int_equal(pba(f), 0);
 	assert_int_equal(f->irq.data[1], 0x30);
@@ -203,15 +232,18 @@ static void test_function_mask_and_enable(void **state)
 	tbl_wr32(f, 0 * 16 + 12, 0);
 	tbl_wr32(f, 4 * 16 + 12, 0);
 	/* Disabled: held pending until enabled. */
-	pci_msix_raise(&f->m, 0);
+	loop_raise(f, 0);
 	assert_int_equal(fake_fired(&f->irq, 0), 0);
 	assert_int_equal(pba(f), 1);
 	msgctl(f, true, true);
 	assert_int_equal(fake_fired(&f->irq, 0), 0);
-	pci_msix_raise(&f->m, 4);
+	loop_raise(f, 4);
 	assert_int_equal(pba(f), 1 | 1 << 4);
-	/* Function unmasked: both delivered. */
+	/* Function unmasked: both delivered (by the loop: new messages). */
 	msgctl(f, true, false);
+	assert_int_equal(fake_fired(&f->irq, 0), 0);
+	assert_int_equal(pba(f), 1 | 1 << 4);
+	loop_run(f);
 	assert_int_equal(fake_fired(&f->irq, 0), 1);
 	assert_int_equal(fake_fired(&f->irq, 4), 1);
 	assert_int_equal(pba(f), 0);
@@ -254,7 +286,7 @@ static void test_odd_accesses(void **state)
 	pci_msix_table_access(&f->m, UINT64_MAX - 2, (uint8_t *)&v, 8, false);
 	assert_int_equal(v, 0);
 	/* The PBA is read-only; past it reads zero. */
-	pci_msix_raise(&f->m, 3);
+	loop_raise(f, 3);
 	v = 0;
 	pci_msix_pba_access(&f->m, 0, (uint8_t *)&v, 8, true);
 	assert_int_equal(pba(f), 1 << 3);
@@ -267,6 +299,102 @@ static void test_odd_accesses(void **state)
 	assert_int_equal(v, 0);
 }
 
+/* Vectors 1 and 2 routed and delivered once each (data 0x31, 0x32). */
+static void two_routed(struct fixture *f)
+{
+	program(f, 1, 0xfee00000, 0x31);
+	program(f, 2, 0xfee00000, 0x32);
+	tbl_wr32(f, 1 * 16 + 12, 0);
+	tbl_wr32(f, 2 * 16 + 12, 0);
+	msgctl(f, true, false);
+	loop_raise(f, 1);
+	loop_raise(f, 2);
+	assert_int_equal(f->irq.nr_seq, 2);
+	f->irq.nr_seq = 0;
+}
+
+/*
+ * A message changed while masked: the unmask (a vCPU) leaves it pending for the
+ * loop, and the first interrupt after it, from the loop, carries the new message,
+ * even when the loop raises another vector before it has run its work.
+ */
+static void test_new_message_waits_for_loop(void **state)
+{
+	struct fixture *f = *state;
+
+	two_routed(f);
+	tbl_wr32(f, 1 * 16 + 12, 1);
+	tbl_wr32(f, 2 * 16 + 12, 1);
+	loop_raise(f, 1); /* both pending while masked */
+	loop_raise(f, 2);
+	tbl_wr32(f, 2 * 16 + 8, 0x42);
+	tbl_wr32(f, 2 * 16 + 12, 0);
+	assert_int_equal(fake_fired(&f->irq, 2), 1);
+	assert_int_equal(f->irq.data[2], 0x32);
+	assert_int_equal(pba(f), 1 << 1 | 1 << 2);
+	assert_true(pci_msix_deferred(&f->m));
+	/* Vector 1's route is current, but it waits too, so it cannot overtake. */
+	tbl_wr32(f, 1 * 16 + 12, 0);
+	assert_int_equal(fake_fired(&f->irq, 1), 1);
+	assert_int_equal(pba(f), 1 << 1 | 1 << 2);
+	/* The loop raises vector 1 again: the held ones go first, on their new routes. */
+	loop_raise(f, 1);
+	assert_false(pci_msix_deferred(&f->m));
+	assert_int_equal(pba(f), 0);
+	assert_int_equal(f->irq.nr_seq, 3);
+	assert_int_equal(f->irq.seq[0], 1);
+	assert_int_equal(f->irq.seq[1], 2);
+	assert_int_equal(f->irq.seq[2], 1);
+	assert_int_equal(f->irq.fired_data[2], 0x42);
+	assert_int_equal(fake_fired(&f->irq, 2), 2);
+	assert_int_equal(fake_fired(&f->irq, 1), 3);
+}
+
+/* Masked again before the loop ran: the message stays pending, as the PBA says. */
+static void test_masked_again_stays_pending(void **state)
+{
+	struct fixture *f = *state;
+
+	two_routed(f);
+	tbl_wr32(f, 2 * 16 + 12, 1);
+	loop_raise(f, 2);
+	tbl_wr32(f, 2 * 16 + 8, 0x52);
+	tbl_wr32(f, 2 * 16 + 12, 0);
+	tbl_wr32(f, 2 * 16 + 12, 1);
+	loop_run(f);
+	assert_int_equal(fake_fired(&f->irq, 2), 1);
+	assert_int_equal(pba(f), 1 << 2);
+	/* Unmasked for good: the loop sends it, once, with the new message. */
+	tbl_wr32(f, 2 * 16 + 12, 0);
+	loop_run(f);
+	assert_int_equal(fake_fired(&f->irq, 2), 2);
+	assert_int_equal(f->irq.fired_data[2], 0x52);
+	assert_int_equal(pba(f), 0);
+	loop_run(f);
+	assert_int_equal(fake_fired(&f->irq, 2), 2);
+}
+
+/* A vCPU raising a vector: routed ones go out at once, others wait for the loop. */
+static void test_raise_on_vcpu(void **state)
+{
+	struct fixture *f = *state;
+
+	two_routed(f);
+	pci_msix_raise_vcpu(&f->m, 1);
+	assert_int_equal(fake_fired(&f->irq, 1), 2);
+	assert_false(pci_msix_deferred(&f->m));
+	tbl_wr32(f, 1 * 16 + 8, 0x61); /* unmasked: the guest breaks the rules; no matter */
+	pci_msix_raise_vcpu(&f->m, 1);
+	pci_msix_raise_vcpu(&f->m, NVEC); /* out of range: nothing */
+	assert_int_equal(fake_fired(&f->irq, 1), 2);
+	assert_int_equal(pba(f), 1 << 1);
+	assert_true(pci_msix_deferred(&f->m));
+	loop_run(f);
+	assert_int_equal(fake_fired(&f->irq, 1), 3);
+	assert_int_equal(f->irq.fired_data[1], 0x61);
+	assert_int_equal(pba(f), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +405,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_vector_mask_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_function_mask_and_enable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_odd_accesses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_new_message_waits_for_loop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_masked_again_stays_pending, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_raise_on_vcpu, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,9 @@
  * fake irq chip and fake guest RAM; the event loop runs on a thread of its own, as in
  * the VMM. Status machine, feature negotiation, queue registers, notifications,
  * interrupts (notify register in port and memory space), reset, the PCI configuration
- * access capability, hostile accesses.
+ * access capability, hostile accesses. The test thread plays a vCPU during bus
+ * accesses (fake_on_vcpu): no MSI route or doorbell may change there (a vCPU's
+ * seccomp filter refuses those ioctls); the loop thread changes them.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -174,14 +176,28 @@ static uint64_t bus_rd(struct bus *b, uint64_t addr, uint32_t len)
 {
 	uint64_t v = 0;
 
+	fake_on_vcpu = true;
 	bus_access(b, addr, (uint8_t *)&v, len, false);
+	fake_on_vcpu = false;
 	return v;
 }
 
 static void bus_wr(struct bus *b, uint64_t addr, uint32_t len, uint64_t v)
 {
+	fake_on_vcpu = true;
 	bus_access(b, addr, (uint8_t *)&v, len, true);
+	fake_on_vcpu = false;
 }
+
+/* Waits (10 s at most) for what the loop thread does. */
+#define WAIT_FOR(cond)                                                                             \
+	do {                                                                                       \
+		for (int w_ = 0; !(cond); w_++) {                                                  \
+			if (w_ == 10000)                                                           \
+				fail_msg("timed out waiting for %s", #cond);                       \
+			usleep(1000);                                                              \
+		}                                                                                  \
+	} while (0)
 
 #define rd(f, addr, len) bus_rd(&(f)->mmio, addr, len)
 #define wr(f, addr, len, v) bus_wr(&(f)->mmio, addr, len, v)
@@ -334,6 +350,8 @@ static int setup(void **state)
 	f->bar = (cfg_rd(f, 0x10, 4) & ~0xfULL) | (uint64_t)cfg_rd(f, 0x14, 4) << 32;
 	f->port = (uint16_t)(cfg_rd(f, 0x18, 4) & ~0x3U);
 	cfg_wr(f, 0x04, 2, 0x7);
+	if (f->irq.nr_io) /* the loop places the doorbells; it has not run yet */
+		return -1;
 	if (pthread_create(&f->loop_thread, NULL, loop_main, f->loop))
 		return -1;
 	*state = f;
@@ -346,6 +364,7 @@ static int teardown(void **state)
 
 	ev_stop(f->loop, 0);
 	pthread_join(f->loop_thread, NULL);
+	assert_int_equal(f->irq.vcpu_calls, 0);
 	devices_destroy(&f->devs);
 	assert_true(f->fd->destroyed);
 	assert_int_equal(f->irq.nr_io, 0);
@@ -632,11 +651,14 @@ static void notify_through(struct fixture *f, bool pio)
 	kick(f, pio, reg + 2, 2, 0);
 	assert_int_equal(pio ? io_rd(f, reg, 2) : rd(f, reg, 2), 0);
 	assert_int_equal(f->fd->notifies[0], 2);
-	/* A queue index out of range: NEEDS_RESET and a config interrupt. */
+	/*
+	 * A queue index out of range: NEEDS_RESET and a config interrupt (sent by the
+	 * loop: the config vector's message was never routed).
+	 */
 	enable_msix(f);
 	kick(f, pio, reg, 2, NQ);
 	assert_int_equal(common_rd(f, STATUS, 1), ACK | DRV | FOK | DOK | NEEDS_RESET);
-	assert_int_equal(fake_fired(&f->irq, 0), 1);
+	WAIT_FOR(fake_fired(&f->irq, 0) == 1);
 	assert_int_equal(rd(f, f->bar + cap_field(f, 3, 8), 1), 2);
 	kick(f, pio, reg, 2, 0xffff);
 	assert_int_equal(fake_fired(&f->irq, 0), 1); /* once */
@@ -841,6 +863,7 @@ static unsigned int ioeventfds_at(struct fixture *f, bool pio, uint64_t addr)
 {
 	unsigned int n = 0;
 
+	pthread_mutex_lock(&f->irq.lock);
 	for (unsigned int i = 0; i < f->irq.nr_io; i++) {
 		if (f->irq.io[i].pio != pio || f->irq.io[i].addr != addr)
 			continue;
@@ -848,44 +871,111 @@ static unsigned int ioeventfds_at(struct fixture *f, bool pio, uint64_t addr)
 		assert_true(f->irq.io[i].datamatch < NQ);
 		n++;
 	}
+	pthread_mutex_unlock(&f->irq.lock);
 	return n;
 }
 
+static unsigned int nr_io(struct fixture *f)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&f->irq.lock);
+	n = f->irq.nr_io;
+	pthread_mutex_unlock(&f->irq.lock);
+	return n;
+}
+
+/* The loop moves the doorbells after each BAR move (none moves on the vCPU: teardown). */
 static void test_ioeventfds_follow_bar(void **state)
 {
 	struct fixture *f = *state;
 	uint64_t moved = W64 + 0x10000000ULL;
 	uint16_t port = (uint16_t)(f->port + 0x100);
 
-	assert_int_equal(f->irq.nr_io, 2 * NQ);
+	WAIT_FOR(nr_io(f) == 2 * NQ);
 	assert_int_equal(ioeventfds_at(f, false, f->bar + 0x3000), NQ);
 	assert_int_equal(ioeventfds_at(f, true, f->port), NQ);
 	cfg_wr(f, 0x10, 4, (uint32_t)moved | 4);
 	cfg_wr(f, 0x14, 4, (uint32_t)(moved >> 32));
-	assert_int_equal(f->irq.nr_io, 2 * NQ);
-	assert_int_equal(ioeventfds_at(f, false, moved + 0x3000), NQ);
+	WAIT_FOR(ioeventfds_at(f, false, moved + 0x3000) == NQ);
+	assert_int_equal(nr_io(f), 2 * NQ);
 	f->bar = moved;
 	assert_int_equal(common_rd(f, NUM_QUEUES, 2), NQ);
 	/* The I/O BAR moves on its own. */
 	cfg_wr(f, 0x18, 4, port);
-	assert_int_equal(ioeventfds_at(f, true, port), NQ);
+	WAIT_FOR(ioeventfds_at(f, true, port) == NQ);
 	assert_int_equal(ioeventfds_at(f, true, f->port), 0);
 	f->port = port;
 	/* Memory decoding off: only the port doorbells stay; I/O off: none. */
 	cfg_wr(f, 0x04, 2, 1);
-	assert_int_equal(f->irq.nr_io, NQ);
+	WAIT_FOR(nr_io(f) == NQ);
 	assert_int_equal(ioeventfds_at(f, true, port), NQ);
 	assert_int_equal(common_rd(f, NUM_QUEUES, 2), 0xffff);
 	cfg_wr(f, 0x04, 2, 0);
-	assert_int_equal(f->irq.nr_io, 0);
+	WAIT_FOR(nr_io(f) == 0);
 	assert_int_equal(io_rd(f, port, 2), 0xffff);
 	/* A port outside the window decodes nowhere. */
 	cfg_wr(f, 0x18, 4, 0x800);
 	cfg_wr(f, 0x04, 2, 1);
-	assert_int_equal(f->irq.nr_io, 0);
 	cfg_wr(f, 0x18, 4, port);
 	cfg_wr(f, 0x04, 2, 3);
-	assert_int_equal(f->irq.nr_io, 2 * NQ);
+	WAIT_FOR(nr_io(f) == 2 * NQ);
+	assert_int_equal(ioeventfds_at(f, true, port), NQ);
+	assert_int_equal(ioeventfds_at(f, false, moved + 0x3000), NQ);
+}
+
+/*
+ * A kick at a BAR's new address right after the move, before the loop has moved the
+ * doorbells there, reaches the notify register and is served.
+ */
+static void test_kick_after_bar_move(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t moved = W64 + 0x20000000ULL;
+	uint16_t port = (uint16_t)(f->port + 0x200);
+
+	activate(f);
+	cfg_wr(f, 0x10, 4, (uint32_t)moved | 4);
+	cfg_wr(f, 0x14, 4, (uint32_t)(moved >> 32));
+	wr(f, moved + 0x3000, 2, 1);
+	wait_event(f);
+	assert_int_equal(f->fd->notifies[1], 2); /* after activation, and this kick */
+	cfg_wr(f, 0x18, 4, port);
+	io_wr(f, port, 2, 0);
+	wait_event(f);
+	assert_int_equal(f->fd->notifies[0], 2);
+	WAIT_FOR(ioeventfds_at(f, true, port) == NQ && ioeventfds_at(f, false, moved + 0x3000) == NQ);
+	assert_int_equal(nr_io(f), 2 * NQ);
+}
+
+/*
+ * The guest gives a vector a new message while it is masked and a message is pending;
+ * the unmask (a vCPU) leaves it to the loop, which sends it on the new route. The
+ * config vector of a guest error raised on the vCPU goes out at once: its route is set.
+ */
+static void test_new_msix_message(void **state)
+{
+	struct fixture *f = *state;
+	struct virtio_dev *vdev = &f->fd->vdev;
+	uint64_t table = f->bar + 0x4000;
+
+	activate(f);
+	enable_msix(f);
+	virtio_notify(vdev, 0);
+	virtio_config_changed(vdev);
+	assert_int_equal(fake_fired(&f->irq, 1), 1);
+	assert_int_equal(f->irq.fired_data[1], 0x41);
+	wr(f, table + 16 + 12, 4, 1);
+	virtio_notify(vdev, 0);
+	wr(f, table + 16 + 8, 4, 0x51);
+	wr(f, table + 16 + 12, 4, 0);
+	WAIT_FOR(fake_fired(&f->irq, 1) == 2);
+	assert_int_equal(f->irq.fired_data[1], 0x51);
+	assert_int_equal(rd(f, f->bar + 0x5000, 1), 0);
+	/* A notify of a queue out of range breaks the device: config interrupt, at once. */
+	io_wr(f, f->port, 2, NQ);
+	assert_int_equal(fake_fired(&f->irq, 0), 2);
+	assert_true(common_rd(f, STATUS, 1) & NEEDS_RESET);
 }
 
 static void test_pci_cfg_window(void **state)
@@ -1023,6 +1113,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reset_restores_everything, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_activate_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ioeventfds_follow_bar, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_kick_after_bar_move, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_new_msix_message, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pci_cfg_window, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_every_offset_every_width, setup, teardown),
 	};

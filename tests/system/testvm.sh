@@ -64,6 +64,44 @@ down)
   [ "$rc" = 125 ] || { cat "$out" "$err" >&2; fail "testvm exited with $rc, expected 125"; }
   grep -q '^testvm: the test machine went down while running the command' "$err" ||
     { sed 's/^/  | /' "$err" >&2; fail "no line saying the machine went down"; } ;;
+sighup|sigterm|sigint)
+  # A signal to testvm (a closed terminal, a CI runner stopping the job, Ctrl-C
+  # from a shell) ends its emulated machine too, and testvm with 128 + the signal.
+  sig=${1#sig} sig=${sig^^}
+  tmp=$(mktemp -d)
+  # Its own process group (job control), as from an interactive shell: an
+  # asynchronous job of a script would start with SIGINT ignored.
+  set -m
+  TMPDIR=$tmp "$top/scripts/testvm" -- bash -c 'echo running; exec sleep 3600' > "$out" 2> "$err" &
+  tv=$!
+  set +m
+  qemu_pid=
+  trap '[ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null; kill -9 "$tv" 2>/dev/null;
+        rm -rf "$out" "$err" "$tmp"' EXIT
+  # The boot may take minutes on a loaded host, but not forever.
+  deadline=$((SECONDS + ${TESTVM_TEST_DEADLINE:-900}))
+  until grep -q -x running "$out"; do
+    kill -0 "$tv" 2>/dev/null || { cat "$out" "$err" >&2; fail "testvm ended before its command ran"; }
+    ((SECONDS < deadline)) || { cat "$err" >&2; fail "testvm had not run its command after ${TESTVM_TEST_DEADLINE:-900}s"; }
+    sleep 0.5
+  done
+  # This run's machine: the one whose control directory is under $tmp.
+  qemu_pid=$(pgrep -f -- "^qemu-system-x86_64 .*path=$tmp/testvm-ctl\." | head -1)
+  [ -n "$qemu_pid" ] || fail "no qemu process found for this testvm"
+  kill -s "$sig" "$tv"
+  deadline=$((SECONDS + 60))
+  while kill -0 "$qemu_pid" 2>/dev/null || kill -0 "$tv" 2>/dev/null; do
+    ((SECONDS < deadline)) || {
+      sed 's/^/  | /' "$err" >&2
+      kill -0 "$qemu_pid" 2>/dev/null && fail "the machine (qemu $qemu_pid) still runs 60s after SIG$sig to testvm"
+      fail "testvm still runs 60s after SIG$sig"
+    }
+    sleep 0.2
+  done
+  rc=0; wait "$tv" || rc=$?
+  want=$((128 + $(kill -l "$sig")))
+  [ "$rc" = "$want" ] || { cat "$err" >&2; fail "testvm exited with $rc after SIG$sig, expected $want"; }
+  [ -z "$(ls -A "$tmp")" ] || { ls -l "$tmp" >&2; fail "testvm left its control directory behind"; } ;;
 *) fail "unknown case $1" ;;
 esac
 echo "ok: $1"

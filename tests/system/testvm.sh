@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # scripts/testvm itself (the emulated machine the other system tests run in).
 # Usage: testvm.sh CASE
+# Every run of scripts/testvm here has a deadline: its own TESTVM_TIMEOUT (set to
+# 900 s where a machine boots), or the loops' KVMRUN_TEST_DEADLINE.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -11,7 +13,7 @@ nudge)
   # The nudges reach the machine as lines on ttyS1 (a read there returns), and
   # none of them comes back out: ttyS1 is the command's stderr, with echo off.
   rc=0
-  TESTVM_NUDGE=1 "$top/scripts/testvm" -- \
+  TESTVM_TIMEOUT=900 TESTVM_NUDGE=1 "$top/scripts/testvm" -- \
     bash -c 'read -r line < /dev/ttyS1; echo "woken:$line:"; sleep 5' > "$out" 2> "$err" || rc=$?
   [ "$rc" = 0 ] || { cat "$out" "$err" >&2; fail "testvm exited with $rc"; }
   [ "$(cat "$out")" = "woken::" ] || { cat "$out" >&2; fail "no nudge read on ttyS1"; }
@@ -59,8 +61,8 @@ down)
   # A machine that goes down under the command (here: powered off by sysrq) ends
   # testvm with 125 and a line saying so, not that the command never ran.
   rc=0
-  "$top/scripts/testvm" -- bash -c 'echo o > /proc/sysrq-trigger; sleep 600' > "$out" 2> "$err" ||
-    rc=$?
+  TESTVM_TIMEOUT=900 "$top/scripts/testvm" -- bash -c 'echo o > /proc/sysrq-trigger; sleep 600' \
+    > "$out" 2> "$err" || rc=$?
   [ "$rc" = 125 ] || { cat "$out" "$err" >&2; fail "testvm exited with $rc, expected 125"; }
   grep -q '^testvm: the test machine went down while running the command' "$err" ||
     { sed 's/^/  | /' "$err" >&2; fail "no line saying the machine went down"; } ;;
@@ -79,10 +81,10 @@ sighup|sigterm|sigint)
   trap '[ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null; kill -9 "$tv" 2>/dev/null;
         rm -rf "$out" "$err" "$tmp"' EXIT
   # The boot may take minutes on a loaded host, but not forever.
-  deadline=$((SECONDS + ${TESTVM_TEST_DEADLINE:-900}))
+  deadline=$((SECONDS + ${KVMRUN_TEST_DEADLINE:-900}))
   until grep -q -x running "$out"; do
     kill -0 "$tv" 2>/dev/null || { cat "$out" "$err" >&2; fail "testvm ended before its command ran"; }
-    ((SECONDS < deadline)) || { cat "$err" >&2; fail "testvm had not run its command after ${TESTVM_TEST_DEADLINE:-900}s"; }
+    ((SECONDS < deadline)) || { cat "$err" >&2; fail "testvm had not run its command after ${KVMRUN_TEST_DEADLINE:-900}s"; }
     sleep 0.5
   done
   # This run's machine: the one whose control directory is under $tmp.

@@ -10,7 +10,7 @@ trap 'rm -rf "$work"' EXIT
 run() {
   local want=$1 pattern=$2; shift 2
   set +e
-  (cd "$work" && within "kvmrun $1" "$KVMRUN" "$@" > "$work/out" 2> "$work/err" < /dev/null)
+  (cd "$work" && within "kvmrun $*" "$KVMRUN" "$@" > "$work/out" 2> "$work/err" < /dev/null)
   rc=$?
   set -e
   lines=$(wc -l < "$work/err")

@@ -78,8 +78,9 @@ sighup|sigterm|sigint)
   tv=$!
   set +m
   qemu_pid=
-  trap '[ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null; kill -9 "$tv" 2>/dev/null;
-        rm -rf "$out" "$err" "$tmp"' EXIT
+  # Whatever the outcome, nothing of this run stays behind.
+  trap 'if [ -n "$qemu_pid" ]; then kill -9 "$qemu_pid" 2>/dev/null || true; fi
+        kill -9 "$tv" 2>/dev/null || true; rm -rf "$out" "$err" "$tmp"' EXIT
   # The boot may take minutes on a loaded host, but not forever.
   deadline=$((SECONDS + ${KVMRUN_TEST_DEADLINE:-900}))
   until grep -q -x running "$out"; do

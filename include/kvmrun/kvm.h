@@ -3,11 +3,11 @@
  * The one way kvmrun calls a KVM ioctl: through one of the three macros below,
  * each of which checks the argument against the size the request number encodes
  * (_IOC_SIZE), at compile time where the size is fixed, and names the ioctl in
- * what it logs. Each returns the ioctl's result (>= 0) or -errno; a failure is
- * logged at debug level as "NAME: error", and the caller's own message names the
- * ioctl and the error too (most are setup failures that end the process; a few,
- * such as KVM_IRQFD or KVM_IOEVENTFD, the guest can provoke, and their callers
- * rate-limit what they log).
+ * what it logs. Each returns the ioctl's result (>= 0) or -errno (EINTR retried,
+ * but for KVM_RUN); a failure is logged at debug level as "NAME: error" (KVM_RUN's
+ * by its caller), and the caller's own message names the ioctl and the error too
+ * (most are setup failures that end the process; the guest can provoke a few, such
+ * as KVM_SET_GSI_ROUTING or KVM_IOEVENTFD, whose callers rate-limit what they log).
  */
 #ifndef KVMRUN_KVM_H
 #define KVMRUN_KVM_H

@@ -15,6 +15,10 @@
 #include "kvmrun/log.h"
 
 #define IRQ_KVM_PIC_PINS 16
+/* The routing table: every GSI may have two routes (IOAPIC and PIC for 0-15). */
+#define IRQ_KVM_TABLE_BYTES                                                                        \
+	(sizeof(struct kvm_irq_routing) +                                                          \
+	 IRQ_KVM_MAX_ROUTES * 2 * sizeof(struct kvm_irq_routing_entry))
 
 static int irq_kvm_set_level(void *opaque, uint32_t gsi, bool level)
 {
@@ -92,7 +96,7 @@ static int irq_kvm_commit(struct irq_kvm *k)
 	}
 	t->nr = n;
 	t->flags = 0;
-	ret = kvm_ioctl_var(k->vm_fd, KVM_SET_GSI_ROUTING, t);
+	ret = kvm_ioctl_var(k->vm_fd, KVM_SET_GSI_ROUTING, t, nr, IRQ_KVM_TABLE_BYTES);
 	if (ret < 0)
 		log_ratelimited(&k->rl, LOG_ERROR, "KVM_SET_GSI_ROUTING (%u routes): %s", n,
 				strerror(-ret));
@@ -178,9 +182,11 @@ static void irq_kvm_msi_destroy(void *opaque, struct irq_msi *m)
 	struct irq_kvm *k = opaque;
 	struct kvm_irqfd irqfd = {
 	    .fd = (uint32_t)m->fd, .gsi = m->gsi, .flags = KVM_IRQFD_FLAG_DEASSIGN};
+	int ret;
 
-	if (kvm_ioctl_ptr(k->vm_fd, KVM_IRQFD, &irqfd) < 0)
-		log_debug("KVM_IRQFD deassign (gsi %u) failed", m->gsi);
+	ret = kvm_ioctl_ptr(k->vm_fd, KVM_IRQFD, &irqfd);
+	if (ret < 0)
+		log_debug("KVM_IRQFD deassign (gsi %u): %s", m->gsi, strerror(-ret));
 	pthread_mutex_lock(&k->lock);
 	k->gsi[m->gsi] = NULL;
 	if (m->routed)
@@ -229,8 +235,7 @@ int irq_kvm_create(struct irq_kvm **out, int vm_fd, struct irq_chip *chip)
 	if (!k)
 		return -ENOMEM;
 	k->vm_fd = vm_fd;
-	k->table = calloc(1, sizeof(*k->table) +
-				 IRQ_KVM_MAX_ROUTES * 2 * sizeof(struct kvm_irq_routing_entry));
+	k->table = calloc(1, IRQ_KVM_TABLE_BYTES);
 	if (!k->table) {
 		ret = -ENOMEM;
 		goto err_free;

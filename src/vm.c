@@ -192,6 +192,9 @@ static int vm_open_kvm(struct vm *vm)
 			       ret == EACCES ? " (is the user in the kvm group?)" : "");
 	}
 	ret = kvm_ioctl_val(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (ret < 0)
+		return vm_fail(KVMRUN_ERR_KVM, "%s: KVM_GET_API_VERSION: %s", KVM_DEVICE,
+			       strerror(-ret));
 	if (ret != KVM_API_VERSION)
 		return vm_fail(KVMRUN_ERR_KVM, "%s: KVM API version %d, need %d", KVM_DEVICE, ret,
 			       KVM_API_VERSION);
@@ -208,7 +211,8 @@ static int vm_open_kvm(struct vm *vm)
 			       max_vcpus);
 	ret = kvm_ioctl_val(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (ret <= 0)
-		return vm_fail(KVMRUN_ERR_KVM, "KVM_GET_VCPU_MMAP_SIZE failed");
+		return vm_fail(KVMRUN_ERR_KVM, "KVM_GET_VCPU_MMAP_SIZE: %s",
+			       ret ? strerror(-ret) : "size 0");
 	vm->run_size = (size_t)ret;
 	vm->vm_fd = kvm_ioctl_val(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
@@ -247,9 +251,12 @@ static int vm_setup_machine(struct vm *vm)
 	uint64_t low, high;
 	int ret;
 
-	if (kvm_ioctl_val(vm->vm_fd, KVM_SET_TSS_ADDR, VM_TSS_ADDR) < 0 ||
-	    kvm_ioctl_ptr(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0)
-		return vm_fail(KVMRUN_ERR_KVM, "KVM_SET_TSS_ADDR/KVM_SET_IDENTITY_MAP_ADDR failed");
+	ret = kvm_ioctl_val(vm->vm_fd, KVM_SET_TSS_ADDR, VM_TSS_ADDR);
+	if (ret < 0)
+		return vm_fail(KVMRUN_ERR_KVM, "KVM_SET_TSS_ADDR: %s", strerror(-ret));
+	ret = kvm_ioctl_ptr(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity);
+	if (ret < 0)
+		return vm_fail(KVMRUN_ERR_KVM, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(-ret));
 	ret = kvm_ioctl_val(vm->vm_fd, KVM_CREATE_IRQCHIP, 0);
 	if (ret < 0)
 		return vm_fail(KVMRUN_ERR_KVM, "KVM_CREATE_IRQCHIP: %s", strerror(-ret));
@@ -524,9 +531,10 @@ static int vm_setup_vcpus(struct vm *vm, uint64_t entry, uint64_t boot_params)
 		free(cpuid);
 		return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");
 	}
-	if (cpu_supported_cpuid(vm->kvm_fd, cpuid)) {
+	ret = cpu_supported_cpuid(vm->kvm_fd, cpuid);
+	if (ret) {
 		free(cpuid);
-		return vm_fail(KVMRUN_ERR_KVM, "KVM_GET_SUPPORTED_CPUID failed");
+		return vm_fail(KVMRUN_ERR_KVM, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
 	}
 	for (unsigned int i = 0; i < vm->cfg.cpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];

@@ -4,8 +4,8 @@
 # Boots one freestanding test guest (a PVH ELF from firmware/) with kvmrun and
 # checks kvmrun's exit status and the lines the guest printed on its console.
 # Without a usable /dev/kvm here, re-runs itself inside scripts/testvm; exits
-# 77 (skip) only when no KVM can be had at all. Each boot has a generous deadline
-# (GUEST_DEADLINE seconds, default 600): a guest that hangs fails with status 124.
+# 77 (skip) only when no KVM can be had at all. Each kvmrun run has the deadline
+# of lib.sh's within (KVMRUN_TEST_DEADLINE), never a time limit.
 # fail, show, expect_rc, expect_line, kvm_usable and the Linux guest of the system tests.
 . "$(dirname "${BASH_SOURCE[0]}")/../system/lib.sh"
 case_=$2
@@ -19,7 +19,7 @@ need_kvm() {
       exit 77
     fi
     set +e
-    TESTVM_ENV="ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS ${TESTVM_ENV:-}" \
+    TESTVM_ENV="ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS KVMRUN_TEST_DEADLINE ${TESTVM_ENV:-}" \
       "$top/scripts/testvm" -- bash "$0" "$KVMRUN" "$case_" "$GUEST"
     local rc=$?
     set -e
@@ -35,8 +35,8 @@ run() { run_without_exit_port --exit-port "$@"; }
 run_without_exit_port() {
   out=$(mktemp)
   set +e
-  timeout -k 10 "${GUEST_DEADLINE:-600}" \
-    "$KVMRUN" run --kernel "$GUEST" --console serial "$@" > "$out" 2>&1 < /dev/null
+  within "kvmrun ($case_)" "$KVMRUN" run --kernel "$GUEST" --console serial "$@" \
+    > "$out" 2>&1 < /dev/null
   rc=$?
   set -e
   tr -d '\r' < "$out" > "$out.clean"; mv "$out.clean" "$out"
@@ -53,7 +53,8 @@ case $case_ in
     [ -n "$off" ] || fail "no Xen note in $GUEST"
     printf '\x11' | dd of="$elf" bs=1 seek=$((off - 4)) conv=notrunc status=none
     out=$(mktemp); set +e
-    "$KVMRUN" run --kernel "$elf" > "$out" 2>&1; rc=$?; set -e
+    within "kvmrun ($case_)" "$KVMRUN" run --kernel "$elf" > "$out" 2>&1 < /dev/null; rc=$?
+    set -e
     rm -f "$elf"
     expect_rc 3
     expect_grep "kernel $elf: .*no PVH entry note"
@@ -63,7 +64,8 @@ case $case_ in
     # An ELF that is not an executable: the shell running this script.
     elf=$(realpath "$(command -v bash)")
     out=$(mktemp); set +e
-    "$KVMRUN" run --kernel "$elf" > "$out" 2>&1; rc=$?; set -e
+    within "kvmrun ($case_)" "$KVMRUN" run --kernel "$elf" > "$out" 2>&1 < /dev/null; rc=$?
+    set -e
     expect_rc 3
     expect_grep "kernel $elf: "
     [ "$(wc -l < "$out")" = 1 ] || { show; fail "expected one line"; }
@@ -71,7 +73,8 @@ case $case_ in
   bad-elf-truncated)
     tmp=$(mktemp); head -c 1000 "$GUEST" > "$tmp"
     out=$(mktemp); set +e
-    "$KVMRUN" run --kernel "$tmp" > "$out" 2>&1; rc=$?; set -e
+    within "kvmrun ($case_)" "$KVMRUN" run --kernel "$tmp" > "$out" 2>&1 < /dev/null; rc=$?
+    set -e
     rm -f "$tmp"
     expect_rc 3
     expect_grep "kernel $tmp: .*truncated"
@@ -81,7 +84,9 @@ case $case_ in
     elf=$(mktemp); cp "$GUEST" "$elf"
     printf '\x00\x00\x00\x80' | dd of="$elf" bs=1 seek=$((64 + 24)) conv=notrunc status=none
     out=$(mktemp); set +e
-    "$KVMRUN" run --kernel "$elf" --memory 64M > "$out" 2>&1; rc=$?; set -e
+    within "kvmrun ($case_)" "$KVMRUN" run --kernel "$elf" --memory 64M > "$out" 2>&1 < /dev/null
+    rc=$?
+    set -e
     rm -f "$elf"
     expect_rc 3
     expect_grep "kernel $elf: ELF segment outside guest RAM"
@@ -196,12 +201,13 @@ case $case_ in
         send($s, $reply, 0, $from) or die "send: $!";
       }' "$frames" &
     echo_pid=$!
-    until grep -q READY "$frames"; do
-      kill -0 $echo_pid 2>/dev/null || fail "the echo side did not start"; sleep 0.1
-    done
+    ready() { kill -0 "$echo_pid" 2>/dev/null || fail "the echo side did not start"
+              grep -q READY "$frames"; }
+    wait_until "READY from the echo side" ready
     set +e
-    ip netns exec "$ns" "$KVMRUN" run --kernel "$GUEST" --console serial --exit-port \
-      --net tap=tap0 --append "case=${case_#virtio-net-}" > "$out" 2>&1 < /dev/null
+    within "kvmrun ($case_)" ip netns exec "$ns" "$KVMRUN" run --kernel "$GUEST" \
+      --console serial --exit-port --net tap=tap0 --append "case=${case_#virtio-net-}" \
+      > "$out" 2>&1 < /dev/null
     rc=$?
     set -e
     tr -d '\r' < "$out" > "$out.clean"; mv "$out.clean" "$out"

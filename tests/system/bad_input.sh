@@ -10,7 +10,7 @@ trap 'rm -rf "$work"' EXIT
 run() {
   local want=$1 pattern=$2; shift 2
   set +e
-  (cd "$work" && "$KVMRUN" "$@" > "$work/out" 2> "$work/err" < /dev/null)
+  (cd "$work" && within "kvmrun $*" "$KVMRUN" "$@" > "$work/out" 2> "$work/err" < /dev/null)
   rc=$?
   set -e
   lines=$(wc -l < "$work/err")
@@ -53,8 +53,8 @@ kvm-not-permitted)
   chmod 0755 "$work"
   KERNEL=$work/vmlinuz; cp "$(kernel)" "$KERNEL"; chmod 0644 "$KERNEL"
   set +e
-  setpriv --reuid=65534 --regid=65534 --clear-groups "$KVMRUN" run --kernel "$KERNEL" \
-    --console none > "$work/out" 2> "$work/err"
+  within "kvmrun run as nobody" setpriv --reuid=65534 --regid=65534 --clear-groups \
+    "$KVMRUN" run --kernel "$KERNEL" --console none > "$work/out" 2> "$work/err" < /dev/null
   rc=$?
   set -e
   [ "$rc" = 4 ] || { cat "$work/err" >&2; fail "exit status $rc, expected 4"; }

@@ -70,7 +70,8 @@ huge-pages)
   fi
   fifo=$(mktemp -u); mkfifo "$fifo"
   log=$(mktemp) ram=$(mktemp)
-  ( until grep -q KVMRUN-INIT-OK "$log" 2>/dev/null; do sleep 0.2; done
+  # The writer gives up at the deadline (the boot below fails then too).
+  ( wait_until "KVMRUN-INIT-OK in $log" grep -qs KVMRUN-INIT-OK "$log"
     pid=$(pgrep -f -- "--console-log $log" | head -1)
     # Of the 256 MiB mappings (a sanitizer has its own), the one with the most
     # resident memory: its start address, THP eligibility, huge pages in kB.
@@ -83,9 +84,11 @@ huge-pages)
          END { if (best != "") print best }' \
       "/proc/$pid/smaps" > "$ram"
     echo "thp-$$" ) > "$fifo" &
+  writer=$!
+  on_exit "kill $writer"
   BOOT_STDIN=$fifo boot echo --memory 256M --console-log "$log"
-  wait
   expect_rc 0; expect_line "GOT:thp-$$"
+  await "$writer" "the writer of the guest's line" || fail "the writer of the guest's line failed"
   read -r start eligible huge < "$ram" || { show; fail "no 256 MiB mapping in kvmrun's smaps"; }
   (( 16#$start % (2 * 1024 * 1024) == 0 )) || fail "guest RAM starts at $start, not 2 MiB-aligned"
   [ "$eligible" = 1 ] || fail "guest RAM is not eligible for huge pages (THPeligible $eligible)"
@@ -104,7 +107,9 @@ triple-fault)
   # ud2 with no IDT: #UD, #GP, #DF, then shutdown.
   k=$(mktemp); bash "$(dirname "$0")/tiny-kernel.sh" "$k" 0f0b
   out=$(mktemp); set +e
-  "$KVMRUN" run --kernel "$k" --console none --log-level debug > "$out" 2>&1; rc=$?
+  within "kvmrun (triple fault)" "$KVMRUN" run --kernel "$k" --console none --log-level debug \
+    > "$out" 2>&1 < /dev/null
+  rc=$?
   set -e
   expect_rc 6
   grep -q "vCPU 0: triple fault" "$out" || { show; fail "no triple-fault line"; }

@@ -54,7 +54,7 @@ sigkill-after-flush)
   boot_bg flush-wait --console none --disk "$img"
   # The whole line: the kill must not cut it.
   wait_console '^FLUSHED SUM=[0-9a-f]{64}$'
-  kill -KILL "$pid"; wait "$pid" || true
+  kill -KILL "$pid"; await "$pid" "kvmrun after SIGKILL" || true
   want=$(sed -n 's/^FLUSHED SUM=//p' "$log" | tr -d '\r')
   got=$(head -c 8M "$img" | sha256sum | cut -d' ' -f1)
   [ "$got" = "$want" ] || fail "image holds $got after SIGKILL, the guest flushed $want" ;;
@@ -86,7 +86,7 @@ lock)
   first=$pid
   wait_console KVMRUN-INIT-OK
   boot info --disk "$img"
-  kill "$first"; wait "$first" || true
+  kill "$first"; await "$first" "the first kvmrun after SIGTERM" || true
   expect_rc 3
   grep -q "$img" "$out" || { show; fail "the lock error does not name the image"; } ;;
 hvc0)

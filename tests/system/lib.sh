@@ -8,6 +8,47 @@ cache=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# Deadlines: every wait of a test (for a line, a file, a process) fails the test
+# after $KVMRUN_TEST_DEADLINE seconds (default 600) with a message saying what it
+# waited for, so that a hang ends instead of holding the run. Generous on purpose:
+# inside the emulated test machine a Linux boot takes 10-30 s, a freestanding
+# guest up to a few minutes. Never a measure of speed.
+KVMRUN_TEST_DEADLINE=${KVMRUN_TEST_DEADLINE:-600}
+[[ $KVMRUN_TEST_DEADLINE =~ ^[1-9][0-9]{0,6}$ ]] ||
+  fail "KVMRUN_TEST_DEADLINE='$KVMRUN_TEST_DEADLINE': must be whole seconds"
+# await PID WHAT: waits for the background job PID (a child of this shell) and
+# returns its status; past the deadline kills it (SIGKILL) and fails, naming WHAT.
+await() {
+  local end=$((SECONDS + KVMRUN_TEST_DEADLINE))
+  while kill -0 "$1" 2>/dev/null; do
+    if ((SECONDS >= end)); then
+      kill -KILL "$1" 2>/dev/null
+      fail "$2: not ended after ${KVMRUN_TEST_DEADLINE}s (KVMRUN_TEST_DEADLINE)"
+    fi
+    sleep 0.1
+  done
+  wait "$1"
+}
+# within WHAT CMD [ARGS...]: runs CMD (with the caller's redirections) and returns
+# its status; fails as await does if it has not ended by the deadline.
+within() {
+  local what=$1 p
+  shift
+  "$@" <&0 &
+  p=$!
+  await "$p" "$what"
+}
+# wait_until WHAT CMD [ARGS...]: until CMD succeeds, every 0.1 s; fails past the
+# deadline, saying it was waiting for WHAT.
+wait_until() {
+  local what=$1 end=$((SECONDS + KVMRUN_TEST_DEADLINE))
+  shift
+  until "$@"; do
+    ((SECONDS < end)) || fail "no $what after ${KVMRUN_TEST_DEADLINE}s (KVMRUN_TEST_DEADLINE)"
+    sleep 0.1
+  done
+}
+
 # on_exit CMD: run CMD (one shell word, evaluated then) when the test exits, after
 # what was registered before it fails or not; later ones first.
 exit_cmds=()
@@ -41,7 +82,7 @@ need_kvm() {
   if [ -z "${TESTVM_OUT:-}" ] && ! kvm_usable; then
     guest_kernel >/dev/null
     guest_initrd >/dev/null
-    TESTVM_ENV="ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS ${TESTVM_ENV:-}" \
+    TESTVM_ENV="ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS KVMRUN_TEST_DEADLINE ${TESTVM_ENV:-}" \
       exec "$top/scripts/testvm" -- env KVMRUN="$KVMRUN" bash "$0" "$@"
   fi
 }
@@ -64,8 +105,10 @@ vmm_cpu_ns() {
 boot() {
   local action=$1; shift
   out=$(mktemp)
+  local kernel initrd
+  kernel=$(guest_kernel) initrd=$(guest_initrd)
   set +e
-  "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" \
+  within "kvmrun (guest action $action)" "$KVMRUN" run --kernel "$kernel" --initrd "$initrd" \
     --append "quiet kvmrun.test=$action" "$@" > "$out" 2>&1 < "${BOOT_STDIN:-/dev/null}"
   rc=$?
   set -e
@@ -86,15 +129,18 @@ boot_bg() {
   on_exit "kill -9 $pid"
 }
 wait_console() {
+  local end=$((SECONDS + KVMRUN_TEST_DEADLINE))
   # grep -c reads to the end: a grep -q that stopped early could leave tr to die of
   # SIGPIPE and fail the pipe (pipefail). No <(...): the test machine has no /dev/fd.
   until tr -d '\r' < "$log" | grep -c -E -- "$1" > /dev/null; do
     kill -0 "$pid" 2>/dev/null || { cat "$log" "$log.err" >&2; fail "kvmrun ended before a line matched '$1'"; }
+    ((SECONDS < end)) || { cat "$log" "$log.err" >&2
+      fail "no console line matched '$1' after ${KVMRUN_TEST_DEADLINE}s (KVMRUN_TEST_DEADLINE)"; }
     sleep 0.1
   done
 }
 wait_bg() {
-  set +e; wait "$pid"; rc=$?; set -e
+  set +e; await "$pid" "kvmrun (in the background)"; rc=$?; set -e
   out=$(mktemp); tr -d '\r' < "$log" > "$out"; cat "$log.err" >> "$out"
 }
 show() { sed 's/^/  | /' "$out" >&2; }

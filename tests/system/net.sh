@@ -43,14 +43,17 @@ start() {
 say() { echo "$1" >&3; }
 # Wait for a line of the guest's, or for kvmrun to end (which fails the test).
 wait_line() {
+  local end=$((SECONDS + KVMRUN_TEST_DEADLINE))
   until tr -d '\r' < "$out" | grep -c -x -- "$1" > /dev/null; do
     kill -0 "$pid" 2>/dev/null || { show; sed 's/^/  ! /' "$work/stderr" >&2; fail "kvmrun ended before '$1'"; }
+    ((SECONDS < end)) || { show; sed 's/^/  ! /' "$work/stderr" >&2
+      fail "no line '$1' from the guest after ${KVMRUN_TEST_DEADLINE}s (KVMRUN_TEST_DEADLINE)"; }
     sleep 0.1
   done
 }
 # Wait for kvmrun's exit; $rc is its status.
 finish() {
-  set +e; wait "$pid"; rc=$?; set -e
+  set +e; await "$pid" "kvmrun (net steps)"; rc=$?; set -e
   tr -d '\r' < "$out" > "$out.clean"; mv "$out.clean" "$out"
 }
 stderr_show() { sed 's/^/  ! /' "$work/stderr" >&2; }
@@ -75,8 +78,10 @@ transfer() {
   wait_line NET-WAIT
   in_ns busybox ping -c 3 -W 5 10.0.2.15 > "$work/ping.log" 2>&1 ||
     { cat "$work/ping.log" >&2; fail "the host could not ping the guest"; }
-  until echo host-was-here | in_ns socat -u STDIN TCP:10.0.2.15:5003 2>/dev/null; do
+  end=$((SECONDS + KVMRUN_TEST_DEADLINE))
+  until echo host-was-here | in_ns socat -u -T 60 STDIN TCP:10.0.2.15:5003,connect-timeout=60 2>/dev/null; do
     kill -0 "$pid" 2>/dev/null || break
+    ((SECONDS < end)) || fail "the guest did not take the host's line on port 5003 in ${KVMRUN_TEST_DEADLINE}s"
     sleep 0.2
   done
   finish
@@ -154,8 +159,10 @@ tap-created)
   # No tap yet: kvmrun (root here) creates it; the host side gets its address as
   # soon as it appears, before the guest's kernel is up. It is gone after exit.
   start "" --net tap=kvmtap0
+  end=$((SECONDS + KVMRUN_TEST_DEADLINE))
   until in_ns ip link show kvmtap0 > /dev/null 2>&1; do
     kill -0 "$pid" 2>/dev/null || { stderr_show; fail "kvmrun ended before creating kvmtap0"; }
+    ((SECONDS < end)) || fail "no kvmtap0 after ${KVMRUN_TEST_DEADLINE}s"
     sleep 0.1
   done
   in_ns ip addr add 10.0.2.1/24 dev kvmtap0; in_ns ip link set kvmtap0 up
@@ -168,7 +175,7 @@ two-nics)
   tap 0; tap 1
   out=$work/console.log; : > "$out"
   set +e
-  in_ns perl -e '
+  within "kvmrun (two NICs)" in_ns perl -e '
     $^F = 255;  # keep the tap open across exec
     open(my $t, "+<", "/dev/net/tun") or die "tun: $!";
     # TUNSETIFF, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # scripts/testvm itself (the emulated machine the other system tests run in).
 # Usage: testvm.sh CASE
+# Every run of scripts/testvm here has a deadline: its own TESTVM_TIMEOUT (set to
+# 900 s where a machine boots), or the loops' KVMRUN_TEST_DEADLINE.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -11,7 +13,7 @@ nudge)
   # The nudges reach the machine as lines on ttyS1 (a read there returns), and
   # none of them comes back out: ttyS1 is the command's stderr, with echo off.
   rc=0
-  TESTVM_NUDGE=1 "$top/scripts/testvm" -- \
+  TESTVM_TIMEOUT=900 TESTVM_NUDGE=1 "$top/scripts/testvm" -- \
     bash -c 'read -r line < /dev/ttyS1; echo "woken:$line:"; sleep 5' > "$out" 2> "$err" || rc=$?
   [ "$rc" = 0 ] || { cat "$out" "$err" >&2; fail "testvm exited with $rc"; }
   [ "$(cat "$out")" = "woken::" ] || { cat "$out" >&2; fail "no nudge read on ttyS1"; }
@@ -59,11 +61,50 @@ down)
   # A machine that goes down under the command (here: powered off by sysrq) ends
   # testvm with 125 and a line saying so, not that the command never ran.
   rc=0
-  "$top/scripts/testvm" -- bash -c 'echo o > /proc/sysrq-trigger; sleep 600' > "$out" 2> "$err" ||
-    rc=$?
+  TESTVM_TIMEOUT=900 "$top/scripts/testvm" -- bash -c 'echo o > /proc/sysrq-trigger; sleep 600' \
+    > "$out" 2> "$err" || rc=$?
   [ "$rc" = 125 ] || { cat "$out" "$err" >&2; fail "testvm exited with $rc, expected 125"; }
   grep -q '^testvm: the test machine went down while running the command' "$err" ||
     { sed 's/^/  | /' "$err" >&2; fail "no line saying the machine went down"; } ;;
+sighup|sigterm|sigint)
+  # A signal to testvm (a closed terminal, a CI runner stopping the job, Ctrl-C
+  # from a shell) ends its emulated machine too, and testvm with 128 + the signal.
+  sig=${1#sig} sig=${sig^^}
+  tmp=$(mktemp -d)
+  # Its own process group (job control), as from an interactive shell: an
+  # asynchronous job of a script would start with SIGINT ignored.
+  set -m
+  TMPDIR=$tmp "$top/scripts/testvm" -- bash -c 'echo running; exec sleep 3600' > "$out" 2> "$err" &
+  tv=$!
+  set +m
+  qemu_pid=
+  # Whatever the outcome, nothing of this run stays behind.
+  trap 'if [ -n "$qemu_pid" ]; then kill -9 "$qemu_pid" 2>/dev/null || true; fi
+        kill -9 "$tv" 2>/dev/null || true; rm -rf "$out" "$err" "$tmp"' EXIT
+  # The boot may take minutes on a loaded host, but not forever.
+  deadline=$((SECONDS + ${KVMRUN_TEST_DEADLINE:-900}))
+  until grep -q -x running "$out"; do
+    kill -0 "$tv" 2>/dev/null || { cat "$out" "$err" >&2; fail "testvm ended before its command ran"; }
+    ((SECONDS < deadline)) || { cat "$err" >&2; fail "testvm had not run its command after ${KVMRUN_TEST_DEADLINE:-900}s"; }
+    sleep 0.5
+  done
+  # This run's machine: the one whose control directory is under $tmp.
+  qemu_pid=$(pgrep -f -- "^qemu-system-x86_64 .*path=$tmp/testvm-ctl\." | head -1)
+  [ -n "$qemu_pid" ] || fail "no qemu process found for this testvm"
+  kill -s "$sig" "$tv"
+  deadline=$((SECONDS + 60))
+  while kill -0 "$qemu_pid" 2>/dev/null || kill -0 "$tv" 2>/dev/null; do
+    ((SECONDS < deadline)) || {
+      sed 's/^/  | /' "$err" >&2
+      kill -0 "$qemu_pid" 2>/dev/null && fail "the machine (qemu $qemu_pid) still runs 60s after SIG$sig to testvm"
+      fail "testvm still runs 60s after SIG$sig"
+    }
+    sleep 0.2
+  done
+  rc=0; wait "$tv" || rc=$?
+  want=$((128 + $(kill -l "$sig")))
+  [ "$rc" = "$want" ] || { cat "$err" >&2; fail "testvm exited with $rc after SIG$sig, expected $want"; }
+  [ -z "$(ls -A "$tmp")" ] || { ls -l "$tmp" >&2; fail "testvm left its control directory behind"; } ;;
 *) fail "unknown case $1" ;;
 esac
 echo "ok: $1"

@@ -12,6 +12,16 @@
 _Static_assert(offsetof(struct cpu_cpuid, entries) ==
 		       offsetof(struct kvm_cpuid2, entries), "cpu_cpuid layout");
 
+/* struct cpu_cpuid as the struct kvm_cpuid2 header it starts with. */
+#define CPU_CPUID_KVM(c) ((struct kvm_cpuid2 *)(c))
+
+/* Logs a failed ioctl of a vCPU's setup (the caller's message cannot name it). */
+static int cpu_fail(const char *what, int ret)
+{
+	log_err("%s: %s", what, strerror(-ret));
+	return ret;
+}
+
 #define CPUID_HYPERVISOR (1U << 31)
 #define CPUID_TSC_DEADLINE (1U << 24)
 #define CPUID_HTT (1U << 28)
@@ -124,11 +134,14 @@ void cpu_cpuid_for_vcpu(struct cpu_cpuid *cpuid, unsigned int index, unsigned in
 int cpu_supported_cpuid(int kvm_fd, struct cpu_cpuid *out)
 {
 	bool deadline = kvm_ioctl_val(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+	int ret;
 
 	memset(out, 0, sizeof(*out));
 	out->nent = CPU_MAX_CPUID_ENTRIES;
-	if (kvm_ioctl_var(kvm_fd, KVM_GET_SUPPORTED_CPUID, out) < 0)
-		return -EIO;
+	ret = kvm_ioctl_var(kvm_fd, KVM_GET_SUPPORTED_CPUID, CPU_CPUID_KVM(out), nent,
+			    sizeof(*out));
+	if (ret < 0)
+		return cpu_fail("KVM_GET_SUPPORTED_CPUID", ret);
 	/*
 	 * KVM emulates the APIC's TSC-deadline mode but leaves the bit out of
 	 * what it reports (api.rst, KVM_GET_SUPPORTED_CPUID): offer it, so that the
@@ -163,16 +176,23 @@ static int cpu_set_msrs(int vcpu_fd)
 	} msrs;
 	int ret;
 
+	_Static_assert(offsetof(__typeof__(msrs), entries) == offsetof(struct kvm_msrs, entries),
+		       "msrs layout");
 	memset(&msrs, 0, sizeof(msrs));
 	msrs.nmsrs = ARRAY_SIZE(init);
 	for (unsigned int i = 0; i < ARRAY_SIZE(init); i++) {
 		msrs.entries[i].index = init[i].index;
 		msrs.entries[i].data = init[i].data;
 	}
-	ret = kvm_ioctl_var(vcpu_fd, KVM_SET_MSRS, &msrs);
+	ret = kvm_ioctl_var(vcpu_fd, KVM_SET_MSRS, (struct kvm_msrs *)&msrs, nmsrs, sizeof(msrs));
 	if (ret < 0)
-		return ret;
-	return ret == (int)ARRAY_SIZE(init) ? 0 : -EINVAL;
+		return cpu_fail("KVM_SET_MSRS", ret);
+	if ((unsigned int)ret < ARRAY_SIZE(init)) {
+		/* It stops at the first MSR it refuses and returns how many it set. */
+		log_err("KVM_SET_MSRS: MSR 0x%x refused", init[ret].index);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static void lapic_set_lvt(struct kvm_lapic_state *lapic, unsigned int reg, uint32_t mode)
@@ -193,22 +213,22 @@ int cpu_init_vcpu(int vcpu_fd, const struct cpu_cpuid *base, unsigned int index,
 	int ret;
 
 	cpu_cpuid_for_vcpu(&cpuid, index, count);
-	ret = kvm_ioctl_var(vcpu_fd, KVM_SET_CPUID2, &cpuid);
+	ret = kvm_ioctl_var(vcpu_fd, KVM_SET_CPUID2, CPU_CPUID_KVM(&cpuid), nent, sizeof(cpuid));
 	if (ret < 0)
-		return ret;
+		return cpu_fail("KVM_SET_CPUID2", ret);
 	ret = cpu_set_msrs(vcpu_fd);
 	if (ret < 0)
 		return ret;
 	ret = kvm_ioctl_ptr(vcpu_fd, KVM_SET_FPU, &fpu);
 	if (ret < 0)
-		return ret;
+		return cpu_fail("KVM_SET_FPU", ret);
 	ret = kvm_ioctl_ptr(vcpu_fd, KVM_GET_LAPIC, &lapic);
 	if (ret < 0)
-		return ret;
+		return cpu_fail("KVM_GET_LAPIC", ret);
 	lapic_set_lvt(&lapic, APIC_LVT0, APIC_MODE_EXTINT);
 	lapic_set_lvt(&lapic, APIC_LVT1, APIC_MODE_NMI);
 	ret = kvm_ioctl_ptr(vcpu_fd, KVM_SET_LAPIC, &lapic);
-	return ret < 0 ? ret : 0;
+	return ret < 0 ? cpu_fail("KVM_SET_LAPIC", ret) : 0;
 }
 
 static struct kvm_segment cpu_segment(uint16_t selector, uint8_t type, bool code64)
@@ -238,7 +258,7 @@ int cpu_set_boot_regs(int vcpu_fd, const struct guest_mem *gm, enum cpu_boot_mod
 		return -EFAULT;
 	ret = kvm_ioctl_ptr(vcpu_fd, KVM_GET_SREGS, &sregs);
 	if (ret < 0)
-		return ret;
+		return cpu_fail("KVM_GET_SREGS", ret);
 	sregs.gdt.base = LAYOUT_GDT;
 	sregs.gdt.limit = sizeof(gdt) - 1;
 	sregs.idt.base = 0;
@@ -267,9 +287,9 @@ int cpu_set_boot_regs(int vcpu_fd, const struct guest_mem *gm, enum cpu_boot_mod
 	}
 	ret = kvm_ioctl_ptr(vcpu_fd, KVM_SET_SREGS, &sregs);
 	if (ret < 0)
-		return ret;
+		return cpu_fail("KVM_SET_SREGS", ret);
 	ret = kvm_ioctl_ptr(vcpu_fd, KVM_SET_REGS, &regs);
-	return ret < 0 ? ret : 0;
+	return ret < 0 ? cpu_fail("KVM_SET_REGS", ret) : 0;
 }
 
 void cpu_dump_regs(int vcpu_fd, unsigned int index)

@@ -1,16 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "kvmrun/event_loop.h"
-#include "kvmrun/log.h"
 
 struct ev_handler {
 	int fd;
@@ -30,10 +27,8 @@ struct ev_loop {
 	atomic_bool stopping;     /* set once status holds its final value */
 	struct ev_handler *handlers;
 	struct ev_handler *dead;
-	/* How the loop thread waits (ev_served() below). */
-	int policy;	  /* wanted: SCHED_OTHER or SCHED_BATCH */
-	int set_policy;	  /* as last set on the thread; -1 before */
-	unsigned int run; /* singles in a row (BATCH), or passes (OTHER) */
+	ev_wait_fn before_wait; /* called before each epoll_wait, when set */
+	void *before_wait_opaque;
 };
 
 int ev_loop_create(struct ev_loop **out)
@@ -45,8 +40,6 @@ int ev_loop_create(struct ev_loop **out)
 	loop = calloc(1, sizeof(*loop));
 	if (!loop)
 		return -ENOMEM;
-	loop->policy = SCHED_BATCH;
-	loop->set_policy = -1;
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0) {
 		ret = -errno;
@@ -177,61 +170,10 @@ static void ev_reap(struct ev_loop *loop)
 	}
 }
 
-/*
- * A guest that posts one request and waits for it (a disk at queue depth 1)
- * gets the quickest answer from a loop that preempts it on the kick
- * (SCHED_OTHER). A guest that posts many, or a stream of packets, is served
- * better by a loop that lets it run on and then takes everything in one pass
- * (SCHED_BATCH): fewer switches between the two, and fewer exits. The loop
- * waits as SCHED_BATCH until a device reports (ev_served) EV_SINGLES passes in
- * a row that served one request each; then as SCHED_OTHER for EV_PROBE
- * reported passes, in which it cannot see whether batching would pay (each
- * kick is served at once, so each pass finds one request); then it tries
- * SCHED_BATCH again. Only devices whose requests the guest waits on report:
- * virtio-blk each pass; virtio-net reports a pass of small frames by their
- * count and one with a larger frame as a batch, so that a stream never looks
- * like a guest waiting on each frame while a ping and its reply do.
- */
-#define EV_SINGLES 8
-#define EV_PROBE 64
-
-void ev_served(struct ev_loop *loop, unsigned int n)
+void ev_before_wait(struct ev_loop *loop, ev_wait_fn fn, void *opaque)
 {
-	if (!n)
-		return;
-	if (loop->policy == SCHED_BATCH) {
-		loop->run = n == 1 ? loop->run + 1 : 0;
-		if (loop->run >= EV_SINGLES) {
-			loop->policy = SCHED_OTHER;
-			loop->run = 0;
-		}
-	} else if (++loop->run >= EV_PROBE) {
-		loop->policy = SCHED_BATCH;
-		loop->run = 0;
-	}
-}
-
-static void ev_sched(struct ev_loop *loop)
-{
-	struct sched_param sp = {.sched_priority = 0};
-
-	if (loop->policy == loop->set_policy)
-		return;
-	/* On failure the thread stays as it is; the next change tries again. */
-	if (sched_setscheduler(0, loop->policy, &sp) < 0)
-		log_debug("event loop: sched_setscheduler: %s", strerror(errno));
-	loop->set_policy = loop->policy;
-}
-
-bool ev_preempting(const struct ev_loop *loop)
-{
-	return loop->set_policy == SCHED_OTHER;
-}
-
-void ev_yield(struct ev_loop *loop)
-{
-	(void)loop;
-	sched_yield();
+	loop->before_wait = fn;
+	loop->before_wait_opaque = opaque;
 }
 
 int ev_run(struct ev_loop *loop)
@@ -241,7 +183,8 @@ int ev_run(struct ev_loop *loop)
 	while (!atomic_load(&loop->stopping)) {
 		int n;
 
-		ev_sched(loop);
+		if (loop->before_wait)
+			loop->before_wait(loop->before_wait_opaque);
 		n = epoll_wait(loop->epfd, events, ARRAY_SIZE(events), -1);
 
 		if (n < 0) {

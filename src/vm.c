@@ -31,6 +31,7 @@
 #include "kvmrun/kvm.h"
 #include "kvmrun/log.h"
 #include "kvmrun/sandbox.h"
+#include "kvmrun/sched_policy.h"
 #include "kvmrun/vcpu.h"
 #include "kvmrun/vm.h"
 
@@ -49,6 +50,7 @@ struct vm {
 	struct bus pio;
 	struct bus mmio;
 	struct ev_loop *loop;
+	struct sp_policy *sched; /* how the loop waits, fed by the devices */
 	struct console *con;
 	struct sandbox_cleanup cleanup; /* puts the terminal back on a refused call */
 	struct device *devices;
@@ -467,6 +469,7 @@ static int vm_setup_virtio(struct vm *vm)
 			return vm_fail(ret == -ENOMEM ? KVMRUN_ERR_INTERNAL : KVMRUN_ERR_INPUT, "%s",
 				       err);
 		vdev->id = vm_disk_names[i];
+		vdev->sched = vm->sched;
 		ret = virtio_pci_create(&vm->devices, vm->pci, &vm->irq, vdev);
 		if (ret)
 			return vm_fail(KVMRUN_ERR_INTERNAL, "--disk %s: %s", vm->cfg.disks[i].path,
@@ -478,6 +481,7 @@ static int vm_setup_virtio(struct vm *vm)
 		if (ret)
 			return vm_fail(ret == -ENOMEM ? KVMRUN_ERR_INTERNAL : KVMRUN_ERR_INPUT, "%s",
 				       err);
+		vdev->sched = vm->sched;
 		ret = virtio_pci_create(&vm->devices, vm->pci, &vm->irq, vdev);
 		if (ret)
 			return vm_fail(KVMRUN_ERR_INTERNAL, "--net %u: %s", i + 1, strerror(-ret));
@@ -584,6 +588,8 @@ int vm_create(struct vm **out, const struct vm_config *cfg)
 	ret = vm_read_inputs(vm);
 	if (!ret && ev_loop_create(&vm->loop))
 		ret = vm_fail(KVMRUN_ERR_INTERNAL, "cannot create the event loop");
+	if (!ret && sp_create(&vm->sched, vm->loop))
+		ret = vm_fail(KVMRUN_ERR_INTERNAL, "cannot create the scheduling policy");
 	if (!ret)
 		ret = vm_open_kvm(vm);
 	if (!ret)
@@ -608,7 +614,7 @@ int vm_create(struct vm **out, const struct vm_config *cfg)
  * The vCPU threads run SCHED_BATCH (set on this thread before they start, so
  * that they inherit it): a vCPU that wakes (an interrupt) does not preempt the
  * event loop in the middle of a pass when both share a CPU. The event loop
- * sets its own policy as it goes (ev_run in event_loop.h).
+ * thread's own policy changes as it goes (sched_policy.h).
  */
 static void vm_sched_policy(void)
 {
@@ -684,6 +690,7 @@ void vm_destroy(struct vm *vm)
 	sandbox_set_cleanup(NULL);
 	if (vm->con)
 		console_destroy(vm->con);
+	sp_destroy(vm->sched);
 	if (vm->loop)
 		ev_loop_destroy(vm->loop);
 	if (vm->sig_fd >= 0)

@@ -22,6 +22,7 @@
 #include "kvmrun/event_loop.h"
 #include "kvmrun/guest_mem.h"
 #include "kvmrun/log.h"
+#include "kvmrun/sched_policy.h"
 #include "virtio/blk.h"
 
 struct virtio_blk {
@@ -366,9 +367,9 @@ static int blk_activate(struct virtio_dev *vdev)
  * A pass takes no more requests than the backend has room for: the guest's
  * queues together hold more (64 queues of 1024) than it takes in flight, and
  * the rest wait in the ring, each queue that has some in `stalled`, until
- * completions make room (blk_batch_end). Tell the event loop how many
- * requests the kick brought (ev_served): a guest that waits on each of its
- * requests gets the next kick served at once.
+ * completions make room (blk_batch_end). Tell the scheduling policy how
+ * many requests the kick brought (sp_report): a guest that waits on each of
+ * its requests gets the next kick served at once.
  */
 static void blk_queue_notify(struct virtio_dev *vdev, uint16_t q)
 {
@@ -383,7 +384,7 @@ static void blk_queue_notify(struct virtio_dev *vdev, uint16_t q)
 		blk->stalled |= 1ULL << q;
 	else if (more)
 		virtio_requeue(vdev, q);
-	ev_served(vdev->loop, n);
+	sp_report(vdev->sched, &(struct sp_pass){.kind = SP_REQUESTS, .count = n});
 }
 
 static void blk_reset(struct virtio_dev *vdev)

@@ -19,14 +19,10 @@
  * header, breaks the device (NEEDS_RESET).
  *
  * Each pass (a kick's transmit, a batch of received frames) is reported to
- * the event loop (ev_served): one frame of at most NET_SMALL_FRAME bytes counts
- * as one request, a pass with a larger frame as a batch. A guest that answers
- * pings, or any request and reply of a frame each, so gets a loop that
- * preempts it at its transmit kick and sends the reply at once; a stream
- * keeps the loop batching. While the loop preempts, a completion of one
- * small frame is held back for NET_TX_HOLD_NS (a timer) rather than sent at
- * once: the vCPU preempted at the kick still holds the guest's transmit lock,
- * and the completion's interrupt would wake another vCPU that spins on it.
+ * the scheduling policy (sp_report) with its frame count and its longest
+ * frame; before a transmit pass notifies, the device asks the policy whether
+ * to hold the completion back, and holds it on a timer (hold_timer) for as
+ * long as the policy says (see sched_policy.c for why).
  *
  * The tap failing (deleted: EBADFD, error or hang-up on poll) stops the tap
  * for good: received frames stop, sent ones are dropped and counted, the VM
@@ -45,6 +41,7 @@
 #include "backend/tap.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/log.h"
+#include "kvmrun/sched_policy.h"
 #include "virtio/net.h"
 #include "virtio/virtio_pci.h"
 
@@ -52,10 +49,6 @@
 #define NET_RX_BUF (NET_HDR_LEN + NET_MAX_FRAME + 1)
 /* Frames moved per call before going back to the loop (level-triggered: it comes back). */
 #define NET_RX_BATCH 256
-/* A frame (without the header) a request and reply is made of: a ping, an ACK. */
-#define NET_SMALL_FRAME 256
-/* How long a transmit completion is held back while the loop preempts (4 ms). */
-#define NET_TX_HOLD_NS 4000000L
 
 _Static_assert(TAP_VNET_HDR_LEN == NET_HDR_LEN, "the tap carries the 1.x header");
 
@@ -84,11 +77,9 @@ struct virtio_net {
 	struct iovec tx_iov[VQ_MAX_CHAIN + 1];
 	uint8_t *tx_buf; /* for chains of more buffers than writev takes */
 
-	/* Frames moved in the current pass, and whether one was not small. */
-	unsigned int pass_frames;
-	bool pass_large;
-	int hold_timer; /* timerfd: sends a held transmit completion */
-	bool tx_held;	/* a transmit completion waits for hold_timer */
+	struct sp_pass pass; /* frames moved in the current pass, the longest */
+	int hold_timer;	     /* timerfd: sends a held transmit completion */
+	bool tx_held;	     /* a transmit completion waits for hold_timer */
 };
 
 static struct virtio_net *to_net(struct virtio_dev *vdev)
@@ -129,16 +120,16 @@ static bool net_tap_gone(int err)
 /* Count a frame of len bytes (without the header) into the current pass. */
 static void net_pass_frame(struct virtio_net *n, size_t len)
 {
-	n->pass_frames++;
-	n->pass_large |= len > NET_SMALL_FRAME;
+	n->pass.count++;
+	n->pass.largest = MAX(n->pass.largest, len);
 }
 
-/* The pass is over: tell the loop (a pass with a large frame is a batch). */
+/* The pass is over: tell the scheduling policy. */
 static void net_pass_end(struct virtio_net *n)
 {
-	ev_served(n->vdev.loop, n->pass_large ? MAX(n->pass_frames, 2U) : n->pass_frames);
-	n->pass_frames = 0;
-	n->pass_large = false;
+	sp_report(n->vdev.sched, &n->pass);
+	n->pass.count = 0;
+	n->pass.largest = 0;
 }
 
 static void net_break(struct virtio_net *n, const char *why)
@@ -336,6 +327,7 @@ static void net_rx(struct virtio_net *n, uint32_t events)
 		net_watch(n, false); /* no receive queue: nothing to deliver to, ever */
 		return;
 	}
+	n->pass.kind = SP_RX_FRAMES;
 	for (unsigned int i = 0; i < NET_RX_BATCH; i++) {
 		if (!n->rx_len) {
 			ssize_t r = tap_read(n->tap, n->rx_buf, NET_RX_BUF);
@@ -422,6 +414,7 @@ static void net_queue_notify(struct virtio_dev *vdev, uint16_t q)
 	if (!vdev->active || n->broken)
 		return;
 	if (q == VIRTIO_NET_TXQ) {
+		n->pass.kind = SP_TX_FRAMES;
 		virtio_process_queue(vdev, q, n->tx_chain, net_tx_handle);
 		net_pass_end(n);
 		if (vdev->vqs[q].broken) {
@@ -439,20 +432,22 @@ static void net_queue_notify(struct virtio_dev *vdev, uint16_t q)
 }
 
 /*
- * A transmit pass is about to notify. A pass of one small frame while the loop
- * preempts the guest: hold the completion (see the top). Otherwise the sent
- * frames' receiver goes first, then the vCPU with the completion: on a host
- * CPU shared with the guest, the vCPU would run first (it slept longer) and
- * the reply to a ping would wait for it.
+ * A transmit pass is about to notify: hold the completion for as long as the
+ * policy says (one timer for all completions held meanwhile), or notify now,
+ * after what the policy does first.
  */
 static bool net_hold_notify(struct virtio_dev *vdev, uint16_t q)
 {
 	struct virtio_net *n = to_net(vdev);
-	struct itimerspec its = {.it_value.tv_nsec = NET_TX_HOLD_NS};
+	struct itimerspec its = {0};
+	long ns;
 
 	if (q != VIRTIO_NET_TXQ)
 		return false;
-	if (n->pass_frames == 1 && !n->pass_large && ev_preempting(vdev->loop)) {
+	ns = sp_hold_ns(vdev->sched, &n->pass);
+	if (ns > 0) {
+		its.it_value.tv_sec = ns / 1000000000L;
+		its.it_value.tv_nsec = ns % 1000000000L;
 		if (n->tx_held)
 			return true; /* the timer already runs for an earlier one */
 		if (timerfd_settime(n->hold_timer, 0, &its, NULL) == 0) {
@@ -460,7 +455,7 @@ static bool net_hold_notify(struct virtio_dev *vdev, uint16_t q)
 			return true;
 		}
 	}
-	ev_yield(vdev->loop);
+	sp_before_notify(vdev->sched, &n->pass);
 	return false;
 }
 

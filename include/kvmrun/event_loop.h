@@ -18,33 +18,15 @@ int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_fn fn, void *opaque
 int ev_mod(struct ev_loop *loop, int fd, uint32_t events);
 int ev_del(struct ev_loop *loop, int fd);
 
-/*
- * Runs until ev_stop(); returns the status given to the first ev_stop().
- * The calling thread waits as SCHED_BATCH, or as SCHED_OTHER while the
- * requests devices report with ev_served() come one per pass (see
- * event_loop.c): whether an event (a kick) should preempt the guest on the
- * loop's CPU and be served at once, or let it run on and post more.
- */
+/* Runs until ev_stop(); returns the status given to the first ev_stop(). */
 int ev_run(struct ev_loop *loop);
 
-/* A handler served n requests of the guest's in one pass. Loop thread only. */
-void ev_served(struct ev_loop *loop, unsigned int n);
-
 /*
- * Whether the loop thread waits as SCHED_OTHER now, so that its wake-up (a
- * kick) preempts the vCPU that caused it: true from the wait that follows the
- * ev_served() reports that called for it. Loop thread only.
+ * fn(opaque) runs on the loop thread before each wait in epoll (ev_run), e.g.
+ * to set how the thread waits; one at a time, NULL removes it.
  */
-bool ev_preempting(const struct ev_loop *loop);
-
-/*
- * Lets the threads that are ready to run on this CPU run before the loop goes
- * on (sched_yield): for a handler that has woken a host thread (the receiver
- * of a frame) and is about to wake a vCPU for something the guest does not
- * wait on. On a CPU with nothing else to run it returns at once. Loop thread
- * only.
- */
-void ev_yield(struct ev_loop *loop);
+typedef void (*ev_wait_fn)(void *opaque);
+void ev_before_wait(struct ev_loop *loop, ev_wait_fn fn, void *opaque);
 
 /* Safe from any thread; the first status given wins. */
 void ev_stop(struct ev_loop *loop, int status);

@@ -29,6 +29,7 @@
 
 struct ev_loop;
 struct guest_mem;
+struct sp_policy;
 struct virtio_dev;
 
 /* Device types (virtio 1.x, section 5). */
@@ -73,9 +74,8 @@ struct virtio_dev_ops {
 	/*
 	 * Optional: a pass of virtio_process_queue() served chains of queue q and
 	 * is about to notify the driver. Return true to hold the notification
-	 * back (the device then sends it itself later, virtio_notify); before
-	 * returning false the device may let other threads run first (ev_yield).
-	 * Loop thread.
+	 * back (the device then sends it itself later, virtio_notify). The
+	 * device asks the scheduling policy (sched_policy.h). Loop thread.
 	 */
 	bool (*hold_notify)(struct virtio_dev *vdev, uint16_t q);
 	/*
@@ -109,6 +109,8 @@ struct virtio_dev {
 	const char *id;	    /* instance name for log lines ("vda"), may be NULL */
 	struct ev_loop *loop;
 	const struct guest_mem *gm;
+	/* The policy a device reports its passes to (set by the VM, may be NULL: none). */
+	struct sp_policy *sched;
 	/* Owned by the transport: */
 	uint64_t features; /* negotiated; valid from activate on */
 	struct vq *vqs;	   /* nr_queues entries */

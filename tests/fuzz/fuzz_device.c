@@ -35,21 +35,22 @@ int ev_del(struct ev_loop *loop, int fd)
 	return 0;
 }
 
-void ev_served(struct ev_loop *loop, unsigned int n)
+void sp_report(struct sp_policy *sp, const struct sp_pass *pass)
 {
-	(void)loop;
-	(void)n;
+	(void)sp;
+	(void)pass;
 }
 
-bool ev_preempting(const struct ev_loop *loop)
+long sp_hold_ns(const struct sp_policy *sp, const struct sp_pass *pass)
 {
-	(void)loop;
-	return fuzz_dev.preempting;
+	(void)sp;
+	return fuzz_dev.preempting && pass->count == 1 ? 4000000L : 0;
 }
 
-void ev_yield(struct ev_loop *loop)
+void sp_before_notify(struct sp_policy *sp, const struct sp_pass *pass)
 {
-	(void)loop;
+	(void)sp;
+	(void)pass;
 }
 
 /* Only a disk worker that cannot install its seccomp filter stops the loop. */

@@ -2,7 +2,7 @@
 /*
  * What a fuzzed virtio device sees of the rest of kvmrun (fuzz_device.c): an
  * event loop that only records the first descriptor watched and its callback,
- * and says whether it preempts the guest as the harness sets it, and a
+ * a scheduling policy that holds as the harness sets it, and a
  * transport that only records a needs-reset. One device per process.
  */
 #ifndef FUZZ_DEVICE_H
@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "kvmrun/event_loop.h"
+#include "kvmrun/sched_policy.h"
 #include "kvmrun/virtio.h"
 
 struct fuzz_device {
@@ -21,7 +22,7 @@ struct fuzz_device {
 	void *opaque;
 	uint32_t events; /* of the last ev_add or ev_mod */
 	bool broken;	 /* the device called virtio_needs_reset */
-	bool preempting; /* what ev_preempting() says */
+	bool preempting; /* the policy holds completions of single frames */
 };
 
 extern struct fuzz_device fuzz_dev;

@@ -31,6 +31,7 @@
 
 #include "kvmrun/event_loop.h"
 #include "kvmrun/guest_mem.h"
+#include "kvmrun/sched_policy.h"
 #include "virtio/blk.h"
 
 #define RAM_GPA 0x100000ULL
@@ -47,7 +48,7 @@
 
 #define W VQ_DESC_F_WRITE
 
-/* ---- fake event loop: ev_add, ev_del, ev_served, ev_yield, ev_stop: all the device uses ---- */
+/* ---- fake event loop (ev_add, ev_del, ev_stop) and scheduling policy: all the device uses ---- */
 
 struct fake_watch {
 	int fd;
@@ -79,19 +80,20 @@ int ev_del(struct ev_loop *loop, int fd)
 	return -ENOENT;
 }
 
-/* What the device told the event loop (ev_served): passes, and the last count. */
+/* What the device reported to the policy (sp_report): passes, and the last count. */
 static unsigned int fake_served_calls, fake_served_last;
 
-void ev_served(struct ev_loop *loop, unsigned int n)
+void sp_report(struct sp_policy *sp, const struct sp_pass *pass)
 {
+	assert_int_equal(pass->kind, SP_REQUESTS);
 	fake_served_calls++;
-	fake_served_last = n;
+	fake_served_last = pass->count;
 }
 
-/* Only a device's hold_notify yields (virtio-net's): blk never does. */
-void ev_yield(struct ev_loop *loop)
+/* Only a device's hold_notify asks (virtio-net's): blk never does. */
+void sp_before_notify(struct sp_policy *sp, const struct sp_pass *pass)
 {
-	fail_msg("virtio-blk yielded before an interrupt");
+	fail_msg("virtio-blk asked the policy before an interrupt");
 }
 
 /* Only a disk worker that cannot install its seccomp filter stops the loop. */

@@ -202,7 +202,7 @@ static void test_many_in_flight(void **state)
 	}
 	submit_calls = 0;
 	kick(f);
-	/* The event loop is told that one pass served five requests... */
+	/* The scheduling policy is told that one pass served five requests... */
 	assert_int_equal(fake_served_calls, 1);
 	assert_int_equal(fake_served_last, 5);
 	/*

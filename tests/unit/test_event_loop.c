@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -355,76 +354,52 @@ static void test_mod_zero_stops_hangup(void **state)
 }
 
 /*
- * The policy the loop thread waits with: a loop whose one always-readable fd
- * calls the handler n times, each call recording the policy it was woken
- * from and reporting served(call).
+ * The before-wait hook: a loop whose one always-readable fd calls the handler
+ * n times runs the hook once before each wait, so once before each call and
+ * once more before the wait that sees the stop; from the call that removes it
+ * on, not at all.
  */
-#define SCHED_CALLS (3 + 1 + 8 + 64 + 4)
-
-struct sched_ctx {
+struct wait_ctx {
 	struct ev_loop *loop;
-	unsigned int calls, n;
-	unsigned int (*served)(unsigned int call);
-	int policy[SCHED_CALLS];
-	bool preempting[SCHED_CALLS]; /* what ev_preempting() said */
+	unsigned int calls, hooks;
+	unsigned int hooks_at[6]; /* hooks run before each call */
 };
 
-static void sched_handler(void *opaque, uint32_t events)
+static void wait_hook(void *opaque)
 {
-	struct sched_ctx *c = opaque;
+	struct wait_ctx *c = opaque;
+
+	c->hooks++;
+}
+
+static void wait_handler(void *opaque, uint32_t events)
+{
+	struct wait_ctx *c = opaque;
 
 	(void)events;
-	c->policy[c->calls] = sched_getscheduler(0);
-	c->preempting[c->calls] = ev_preempting(c->loop);
-	ev_served(c->loop, c->served(c->calls));
-	if (++c->calls == c->n)
+	c->hooks_at[c->calls] = c->hooks;
+	if (c->calls == 3)
+		ev_before_wait(c->loop, NULL, NULL);
+	if (++c->calls == ARRAY_SIZE(c->hooks_at))
 		ev_stop(c->loop, 0);
 }
 
-static void run_sched(struct sched_ctx *c)
+static void test_before_wait_hook(void **state)
 {
+	struct wait_ctx c = {0};
 	int efd = eventfd(1, EFD_CLOEXEC); /* always readable */
 
-	assert_true(efd >= 0);
-	assert_int_equal(ev_loop_create(&c->loop), 0);
-	assert_int_equal(ev_add(c->loop, efd, EPOLLIN, sched_handler, c), 0);
-	assert_int_equal(ev_run(c->loop), 0);
-	ev_loop_destroy(c->loop);
-	close(efd);
-	/* Leave the test thread as it was for the tests that follow. */
-	assert_int_equal(sched_setscheduler(0, SCHED_OTHER, &(struct sched_param){0}), 0);
-}
-
-/*
- * From what the handlers served: SCHED_BATCH at first; SCHED_OTHER after 8
- * passes in a row that served one request each (a pass of several restarts
- * the count); SCHED_BATCH again after 64 passes as SCHED_OTHER; passes that
- * served nothing do not count.
- */
-static unsigned int served_mix(unsigned int call)
-{
-	if (call == 3)
-		return 5; /* a batch after 3 singles: the count starts over */
-	if (call < 3 + 1 + 8 + 64)
-		return 1;
-	return call % 2; /* nothing, one, nothing, one: two singles */
-}
-
-static void test_sched_follows_served(void **state)
-{
-	struct sched_ctx c = {.n = SCHED_CALLS, .served = served_mix};
-
 	(void)state;
-	run_sched(&c);
-	for (unsigned int i = 0; i < c.n; i++) {
-		/* Calls 12 to 75 waited as SCHED_OTHER: after 3 + 1 + 8, for 64. */
-		int want = i >= 12 && i < 12 + 64 ? SCHED_OTHER : SCHED_BATCH;
-
-		if (c.policy[i] != want)
-			fail_msg("call %u: policy %d, expected %d", i, c.policy[i], want);
-		if (c.preempting[i] != (want == SCHED_OTHER))
-			fail_msg("call %u: ev_preempting() said %d", i, c.preempting[i]);
-	}
+	assert_true(efd >= 0);
+	assert_int_equal(ev_loop_create(&c.loop), 0);
+	ev_before_wait(c.loop, wait_hook, &c);
+	assert_int_equal(ev_add(c.loop, efd, EPOLLIN, wait_handler, &c), 0);
+	assert_int_equal(ev_run(c.loop), 0);
+	for (unsigned int i = 0; i < ARRAY_SIZE(c.hooks_at); i++)
+		assert_int_equal(c.hooks_at[i], MIN(i + 1, 4U));
+	assert_int_equal(c.hooks, 4);
+	ev_loop_destroy(c.loop);
+	close(efd);
 }
 
 int main(void)
@@ -434,7 +409,7 @@ int main(void)
 		cmocka_unit_test(test_stop_from_thread),
 		cmocka_unit_test(test_stop_from_thread_while_busy),
 		cmocka_unit_test(test_first_status_wins),
-		cmocka_unit_test(test_sched_follows_served),
+		cmocka_unit_test(test_before_wait_hook),
 		cmocka_unit_test(test_del_other_in_same_batch),
 		cmocka_unit_test(test_mod_zero_stops_callbacks),
 		cmocka_unit_test(test_mod_zero_stops_hangup),

@@ -31,6 +31,7 @@
 #include "backend/tap.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/guest_mem.h"
+#include "kvmrun/sched_policy.h"
 #include "virtio/net.h"
 
 #define RAM_GPA 0x100000ULL
@@ -43,8 +44,9 @@
 #define ALL_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_UFO | TUN_F_USO4 | TUN_F_USO6)
 
 /*
- * ---- fake event loop: the device adds the tap (armed with ev_mod) and then
- * its hold timer; it reports its passes and asks whether the loop preempts ----
+ * ---- fake event loop and policy: the device adds the tap (armed with ev_mod)
+ * and then its hold timer; it reports its passes to the policy and asks it
+ * how long to hold a transmit completion ----
  */
 
 struct fake_watch {
@@ -56,8 +58,9 @@ struct fake_watch {
 };
 
 static struct fake_watch watch, timer_watch;
-static bool fake_preempting;
-static unsigned int served_last, served_calls;
+static long fake_hold_ns;	  /* what sp_hold_ns() answers */
+static struct sp_pass reported, asked; /* the last pass reported, and asked about */
+static unsigned int served_calls, asked_calls;
 
 int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_fn fn, void *opaque)
 {
@@ -88,23 +91,27 @@ int ev_del(struct ev_loop *loop, int fd)
 	return 0;
 }
 
-void ev_served(struct ev_loop *loop, unsigned int n)
+void sp_report(struct sp_policy *sp, const struct sp_pass *pass)
 {
-	served_last = n;
+	reported = *pass;
 	served_calls++;
 }
 
-bool ev_preempting(const struct ev_loop *loop)
+long sp_hold_ns(const struct sp_policy *sp, const struct sp_pass *pass)
 {
-	return fake_preempting;
+	asked = *pass;
+	asked_calls++;
+	return fake_hold_ns;
 }
 
 static void fake_loop_reset(void)
 {
 	memset(&watch, 0, sizeof(watch));
 	memset(&timer_watch, 0, sizeof(timer_watch));
-	fake_preempting = false;
-	served_last = served_calls = 0;
+	fake_hold_ns = 0;
+	memset(&reported, 0, sizeof(reported));
+	memset(&asked, 0, sizeof(asked));
+	served_calls = asked_calls = 0;
 }
 
 /* ---- fixture ---- */
@@ -123,19 +130,20 @@ struct fx {
 	struct tap *tap;
 	struct virtio_transport_ops tops;
 	unsigned int notifies[2], resets;
-	unsigned int yields_sent;   /* ev_yield() calls with a frame at the peer */
+	unsigned int yields_sent;   /* sp_before_notify() calls with a frame at the peer */
 	bool yielded;		    /* since the last interrupt */
-	unsigned int after_yield[2]; /* interrupts that came right after ev_yield() */
+	unsigned int after_yield[2]; /* interrupts that came right after sp_before_notify() */
 	int peer; /* the host side of the "tap" */
 };
 
 static struct fx *cur;
 
-/* The loop lets other threads run: the frames must be out by then. */
-void ev_yield(struct ev_loop *loop)
+/* The policy may let other threads run: the frames must be out by then. */
+void sp_before_notify(struct sp_policy *sp, const struct sp_pass *pass)
 {
 	char c;
 
+	assert_int_equal(pass->kind, SP_TX_FRAMES);
 	if (recv(cur->peer, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
 		cur->yields_sent++;
 	cur->yielded = true;
@@ -671,9 +679,18 @@ static void hold_expire(void)
 	timer_watch.fn(timer_watch.opaque, EPOLLIN);
 }
 
+/* The last pass reported was of kind, count frames, the longest len bytes. */
+static void assert_reported(enum sp_kind kind, unsigned int count, size_t len)
+{
+	assert_int_equal(reported.kind, kind);
+	assert_int_equal(reported.count, count);
+	assert_int_equal(reported.largest, len);
+}
+
 /*
- * Each pass is reported to the loop: one small frame (up to 256 bytes) as one
- * request, several as several, a pass with a larger frame as a batch (2).
+ * Each pass is reported to the policy: its direction, its frames, the longest
+ * one's length without the header (the policy tells requests from a stream by
+ * it, test_sched_policy.c). A pass starts counting from nothing.
  */
 static void test_passes_reported(void **state)
 {
@@ -683,11 +700,12 @@ static void test_passes_reported(void **state)
 
 	send_frame(f, 98);
 	assert_int_equal(served_calls, 1);
-	assert_int_equal(served_last, 1);
+	assert_reported(SP_TX_FRAMES, 1, 98);
 	send_frame(f, 257);
-	assert_int_equal(served_last, 2);
+	assert_reported(SP_TX_FRAMES, 1, 257);
 	send_frame(f, 256);
-	assert_int_equal(served_last, 1);
+	assert_int_equal(served_calls, 3);
+	assert_reported(SP_TX_FRAMES, 1, 256);
 	for (int i = 0; i < 3; i++)
 		assert_true(peer_recv(f, got, sizeof(got)) > 0);
 
@@ -697,35 +715,42 @@ static void test_passes_reported(void **state)
 	}
 	kick(f, 0);
 	peer_send(f, 98, 1);
-	peer_send(f, 98, 2);
+	peer_send(f, 60, 2);
 	peer_send(f, 98, 3);
-	served_last = 0;
+	memset(&reported, 0, sizeof(reported));
 	tap_ready(f, EPOLLIN);
 	assert_int_equal(used_idx(f, 0), 3);
-	assert_int_equal(served_last, 3);
+	assert_reported(SP_RX_FRAMES, 3, 98);
 	peer_send(f, 1514, 4);
 	tap_ready(f, EPOLLIN);
-	assert_int_equal(served_last, 2);
+	assert_reported(SP_RX_FRAMES, 1, 1514);
 	assert_int_equal(stats(f)->rx_frames, 4);
+	/* Only transmit passes ask before they notify. */
+	assert_int_equal(asked_calls, 3);
 }
 
 /*
- * While the loop preempts the guest, the completion of a pass of one small
- * frame is held for the timer (4 ms): the frame is out at once, the interrupt
- * comes when the timer fires, once for all the completions held meanwhile. A
- * larger frame, or a loop that batches, notifies at once.
+ * When the policy says so, the completion of a transmit pass is held for as
+ * long as it says: the frame is out at once, the interrupt comes when the
+ * timer fires, once for all the completions held meanwhile. When it says 0,
+ * the interrupt comes at once.
  */
-static void test_tx_hold_while_preempting(void **state)
+static void test_tx_hold(void **state)
 {
 	struct fx *f = *state;
 	uint8_t got[2048];
 	long left;
 
-	fake_preempting = true;
+	fake_hold_ns = 4000000;
 	send_frame(f, 98);
+	/* Asked about the pass before it was reported. */
+	assert_int_equal(asked.kind, SP_TX_FRAMES);
+	assert_int_equal(asked.count, 1);
+	assert_int_equal(asked.largest, 98);
 	assert_int_equal(used_idx(f, 1), 1);
 	assert_int_equal(peer_recv(f, got, sizeof(got)), NET_HDR_LEN + 98);
 	assert_int_equal(f->notifies[1], 0);
+	assert_int_equal(f->yields_sent, 0); /* held: no yield */
 	left = hold_left();
 	assert_true(left > 0 && left <= 4000000);
 	send_frame(f, 60);
@@ -738,12 +763,18 @@ static void test_tx_hold_while_preempting(void **state)
 	timer_watch.fn(timer_watch.opaque, EPOLLIN);
 	assert_int_equal(f->notifies[1], 1);
 
-	send_frame(f, 1000); /* not a request's frame: at once */
+	fake_hold_ns = 0;
+	send_frame(f, 1000); /* at once, after the policy's turn */
 	assert_int_equal(f->notifies[1], 2);
-	fake_preempting = false;
-	send_frame(f, 98); /* the loop batches: at once */
-	assert_int_equal(f->notifies[1], 3);
+	assert_int_equal(f->after_yield[1], 1);
+	assert_int_equal(asked.largest, 1000);
 	assert_int_equal(hold_left(), 0);
+
+	/* A hold of more than a second is armed as such. */
+	fake_hold_ns = 1500000000L;
+	send_frame(f, 98);
+	assert_int_equal(f->notifies[1], 2);
+	assert_true(hold_left() > 1000000000L);
 	assert_int_equal(stats(f)->tx_frames, 4);
 	assert_int_equal(f->resets, 0);
 }
@@ -753,7 +784,7 @@ static void test_tx_hold_reset(void **state)
 {
 	struct fx *f = *state;
 
-	fake_preempting = true;
+	fake_hold_ns = 4000000;
 	send_frame(f, 98);
 	assert_int_equal(f->notifies[1], 0);
 	assert_true(hold_left() > 0);
@@ -1207,7 +1238,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tx_roundtrip, fx_setup_plain, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_tx_malformed, fx_setup_plain, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_passes_reported, fx_setup_plain, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_tx_hold_while_preempting, fx_setup_plain,
+	    cmocka_unit_test_setup_teardown(test_tx_hold, fx_setup_plain,
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_tx_hold_reset, fx_setup_plain, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_rx_roundtrip, fx_setup_plain, fx_teardown),

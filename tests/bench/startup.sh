@@ -18,7 +18,9 @@
 #      every thread, user and kernel);
 #   3. RSS beyond the guest RAM touched: the preload library stops the process
 #      (SIGSTOP) right there; total Rss in /proc/PID/smaps minus the Rss of the
-#      guest-RAM mapping (the anonymous mapping of exactly the guest's size).
+#      guest-RAM mapping (the anonymous mapping of exactly the guest's size), as
+#      boot.sh counts it after boot; and the anonymous part of it alone (what the
+#      VMM allocated, without the shared libraries' file pages).
 # The VMM is then killed; a start that has not reached KVM_RUN in 30 s is killed
 # and ends the bench with what it printed.
 # Error of the method: no tracer runs, so the figures are the VMMs' own. The
@@ -63,7 +65,7 @@ vmm_cmd() {
   esac
 }
 
-# One start of VMM: prints "MS CPU_MS RSS_BEYOND_KIB GUEST_KIB".
+# One start of VMM: prints "MS CPU_MS RSS_BEYOND_KIB ANON_BEYOND_KIB GUEST_KIB".
 start_once() {
   local vmm=$1 out=$work/probe.out err=$work/err st= t0=$SECONDS line
   vmm_cmd "$vmm"
@@ -85,26 +87,28 @@ start_once() {
   awk -v ram=$((mem_mib * 1024)) -v probe="$line" '
     /^[0-9a-f]+-[0-9a-f]+ / { anon = (NF == 5); next }
     /^Size:/ { size = $2; next }
-    /^Rss:/ { total += $2; if (anon && size == ram && (!seen || $2 > guest)) { guest = $2; seen = 1 } }
+    /^Rss:/ { rss = $2; total += rss }
+    /^Anonymous:/ { atotal += $2; if (anon && size == ram && (!seen || rss > guest)) { guest = rss; aguest = $2; seen = 1 } }
     END {
       split(probe, p, " ")
       if (p[1] != "first-kvm-run" || !seen) exit 1
-      printf "%.3f %.3f %d %d\n", p[2] / 1e6, p[3] / 1e6, total - guest, guest
+      printf "%.3f %.3f %d %d %d\n", p[2] / 1e6, p[3] / 1e6, total - guest, atotal - aguest, guest
     }' "/proc/$pid/smaps" ||
     { sed 's/^/  | /' "$err" >&2; echo "startup.sh: $vmm: no probe line or no ${mem_mib} MiB guest mapping" >&2; exit 1; }
   kill -KILL "$pid"; wait "$pid" 2>/dev/null || true; pid=
 }
 
-declare -A ms=() cpu=() rss=() guest=()
+declare -A ms=() cpu=() rss=() anon=() guest=()
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "startup.sh: $("$bin" --version 2>&1 | head -1) vs $("$qemu" --version | head -1), guest $kver, $runs runs each" >&2
 for vmm in kvmrun qemu; do start_once "$vmm" > /dev/null; done # page cache, not counted
 for ((i = 1; i <= runs; i++)); do
   if ((i % 2)); then order=(kvmrun qemu); else order=(qemu kvmrun); fi
   for vmm in "${order[@]}"; do
-    read -r a b c d <<< "$(start_once "$vmm")"
-    ms[$vmm]+=" $a" cpu[$vmm]+=" $b" rss[$vmm]+=" $c" guest[$vmm]+=" $d"
-    printf 'startup.sh: run %d/%d %-6s first KVM_RUN %7s ms  CPU %7s ms  RSS beyond guest RAM %6s KiB  guest RAM touched %6s KiB\n' \
-      "$i" "$runs" "$vmm" "$a" "$b" "$c" "$d" >&2
+    read -r a b c d e <<< "$(start_once "$vmm")"
+    ms[$vmm]+=" $a" cpu[$vmm]+=" $b" rss[$vmm]+=" $c" anon[$vmm]+=" $d" guest[$vmm]+=" $e"
+    printf 'startup.sh: run %d/%d %-6s first KVM_RUN %7s ms  CPU %7s ms  RSS beyond guest RAM %6s KiB (anonymous %6s)  guest RAM touched %6s KiB\n' \
+      "$i" "$runs" "$vmm" "$a" "$b" "$c" "$d" "$e" >&2
   done
 done
 
@@ -121,8 +125,9 @@ cat <<EOF
 | exec to first KVM_RUN, ms | $(cell "${ms[kvmrun]}" 2) | $(cell "${ms[qemu]}" 2) | $(ratio "$(med "${ms[kvmrun]}")" "$(med "${ms[qemu]}")") | <= 5 ms: $(goal_met "$(med "${ms[kvmrun]}")" 5) |
 | CPU time before first KVM_RUN, ms | $(cell "${cpu[kvmrun]}" 2) | $(cell "${cpu[qemu]}" 2) | $(ratio "$(med "${cpu[kvmrun]}")" "$(med "${cpu[qemu]}")") | |
 | RSS beyond guest RAM touched, KiB | $(cell "${rss[kvmrun]}" 0) | $(cell "${rss[qemu]}" 0) | $(ratio "$(med "${rss[kvmrun]}")" "$(med "${rss[qemu]}")") | <= 2048 KiB: $(goal_met "$(med "${rss[kvmrun]}")" 2048) |
+| of which anonymous (not file pages such as the C library's), KiB | $(cell "${anon[kvmrun]}" 0) | $(cell "${anon[qemu]}" 0) | $(ratio "$(med "${anon[kvmrun]}")" "$(med "${anon[qemu]}")") | |
 | guest RAM touched by then, KiB | $(cell "${guest[kvmrun]}" 0) | $(cell "${guest[qemu]}" 0) | | |
 
-Ran on $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r), $(date -u +%Y-%m-%d).
+Ran on $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) ($(nproc) CPUs), Linux $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC'); load average $load0 before, $(cut -d' ' -f1-3 /proc/loadavg) after (other work on the host inflates wall times most).
 Guest: Debian $kver, tests/system initramfs ($(($(stat -c %s "$initrd") / 1024)) KiB), kernel $(($(stat -c %s "$kernel") / 1024)) KiB, 1 vCPU, ${mem_mib} MiB. QEMU: $("$qemu" --version | head -1 | sed 's/^QEMU emulator version //'), \`-M microvm,rtc=on -enable-kvm -cpu qemu64 -nodefaults -no-user-config\`. No tracer; a preload library reads the clock at the first KVM_RUN (see the script's header).
 EOF

@@ -51,8 +51,7 @@ append="console=ttyS0 quiet panic=-1"
 qemu=$(command -v qemu-system-x86_64)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kvmrun-startup.XXXXXX")
-pid=
-trap '[[ -z $pid ]] || kill -KILL "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'rm -rf "$work"' EXIT
 cc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$work/probe.so" "$top/tests/bench/startup-probe.c"
 cc -O2 -Wall -Wextra -Werror -DPROBE_EXEC -o "$work/probe-exec" "$top/tests/bench/startup-probe.c"
 
@@ -66,9 +65,11 @@ vmm_cmd() {
   esac
 }
 
-# One start of VMM: prints "MS CPU_MS RSS_BEYOND_KIB ANON_BEYOND_KIB GUEST_KIB".
-start_once() {
-  local vmm=$1 out=$work/probe.out err=$work/err st= t0=$SECONDS line
+# One start of VMM: prints "MS CPU_MS RSS_BEYOND_KIB ANON_BEYOND_KIB GUEST_KIB". A
+# subshell, whose end (also a failure) kills the VMM.
+start_once() (
+  local vmm=$1 out=$work/probe.out err=$work/err st= t0=$SECONDS line pid=
+  trap '[[ -z $pid ]] || kill -KILL "$pid" 2>/dev/null' EXIT
   vmm_cmd "$vmm"
   : > "$out"
   LD_PRELOAD=$work/probe.so "$work/probe-exec" 9 "${cmd[@]}" 9> "$out" > "$err" 2>&1 < /dev/null &
@@ -97,16 +98,17 @@ start_once() {
     }' "/proc/$pid/smaps" ||
     { sed 's/^/  | /' "$err" >&2; echo "startup.sh: $vmm: no probe line or no ${mem_mib} MiB guest mapping" >&2; exit 1; }
   kill -KILL "$pid"; wait "$pid" 2>/dev/null || true; pid=
-}
+)
 
 declare -A ms=() cpu=() rss=() anon=() guest=()
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "startup.sh: $("$bin" --version 2>&1 | head -1) vs $("$qemu" --version | head -1), guest $kver, $runs runs each" >&2
-for vmm in kvmrun qemu; do start_once "$vmm" > /dev/null; done # page cache, not counted
+for vmm in kvmrun qemu; do res=$(start_once "$vmm"); done # page cache, not counted
 for ((i = 1; i <= runs; i++)); do
   if ((i % 2)); then order=(kvmrun qemu); else order=(qemu kvmrun); fi
   for vmm in "${order[@]}"; do
-    read -r a b c d e <<< "$(start_once "$vmm")"
+    res=$(start_once "$vmm")
+    read -r a b c d e <<< "$res"
     ms[$vmm]+=" $a" cpu[$vmm]+=" $b" rss[$vmm]+=" $c" anon[$vmm]+=" $d" guest[$vmm]+=" $e"
     printf 'startup.sh: run %d/%d %-6s first KVM_RUN %7s ms  CPU %7s ms  RSS beyond guest RAM %6s KiB (anonymous %6s)  guest RAM touched %6s KiB\n' \
       "$i" "$runs" "$vmm" "$a" "$b" "$c" "$d" "$e" >&2

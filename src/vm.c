@@ -65,7 +65,6 @@ struct vm {
 	size_t kernel_len;
 	uint8_t *initrd;
 	size_t initrd_len;
-	int kernel_fd, initrd_fd; /* the same files, open until then too */
 	bool pvh; /* the kernel is a PVH ELF, entered in 32-bit mode */
 };
 
@@ -83,13 +82,8 @@ static int vm_fail(int status, const char *fmt, ...)
 	return status;
 }
 
-/*
- * Maps a whole input file read-only, for its checks and headers, and keeps it open in *fd:
- * a bzImage's kernel and its initrd reach guest RAM with pread(), a single copy from the
- * page cache, instead of a page fault on the mapping for each few pages and its unmap.
- */
-static int vm_read_file(const char *what, const char *path, uint8_t **data, size_t *len,
-			int *fd_out)
+/* Maps a whole input file read-only; guest loading then copies it from the page cache once. */
+static int vm_read_file(const char *what, const char *path, uint8_t **data, size_t *len)
 {
 	struct stat st;
 	void *p;
@@ -114,38 +108,10 @@ static int vm_read_file(const char *what, const char *path, uint8_t **data, size
 		return 0;
 	}
 	p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (p == MAP_FAILED) {
-		int ret = errno;
-
-		close(fd);
-		return vm_fail(KVMRUN_ERR_INPUT, "%s %s: %s", what, path, strerror(ret));
-	}
+	close(fd);
+	if (p == MAP_FAILED)
+		return vm_fail(KVMRUN_ERR_INPUT, "%s %s: %s", what, path, strerror(errno));
 	*data = p;
-	*fd_out = fd;
-	return 0;
-}
-
-/* boot_images.read_file: from the input file into guest RAM. */
-static int vm_read_input(void *opaque, enum boot_file file, void *dst, uint64_t off,
-			 uint64_t len)
-{
-	struct vm *vm = opaque;
-	int fd = file == BOOT_FILE_KERNEL ? vm->kernel_fd : vm->initrd_fd;
-	uint8_t *p = dst;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (!n)
-			return -EIO; /* shorter than when it was checked */
-		p += n;
-		off += (uint64_t)n;
-		len -= (uint64_t)n;
-	}
 	return 0;
 }
 
@@ -165,7 +131,7 @@ static int vm_read_inputs(struct vm *vm)
 	const char *why;
 	int ret;
 
-	ret = vm_read_file("kernel", vm->cfg.kernel, &vm->kernel, &vm->kernel_len, &vm->kernel_fd);
+	ret = vm_read_file("kernel", vm->cfg.kernel, &vm->kernel, &vm->kernel_len);
 	if (ret)
 		return ret;
 	vm->pvh = pvh_is_elf(vm->kernel, vm->kernel_len);
@@ -181,8 +147,7 @@ static int vm_read_inputs(struct vm *vm)
 		return vm_fail(KVMRUN_ERR_INPUT, "kernel %s: %s", vm->cfg.kernel, why);
 	}
 	if (vm->cfg.initrd) {
-		ret = vm_read_file("initrd", vm->cfg.initrd, &vm->initrd, &vm->initrd_len,
-				   &vm->initrd_fd);
+		ret = vm_read_file("initrd", vm->cfg.initrd, &vm->initrd, &vm->initrd_len);
 		if (ret)
 			return ret;
 	}
@@ -201,11 +166,6 @@ static void vm_free_inputs(struct vm *vm)
 {
 	vm_unmap_file(&vm->kernel, &vm->kernel_len);
 	vm_unmap_file(&vm->initrd, &vm->initrd_len);
-	if (vm->kernel_fd >= 0)
-		close(vm->kernel_fd);
-	if (vm->initrd_fd >= 0)
-		close(vm->initrd_fd);
-	vm->kernel_fd = vm->initrd_fd = -1;
 }
 
 static int vm_open_kvm(struct vm *vm)
@@ -341,7 +301,6 @@ static int vm_load(struct vm *vm, uint64_t *entry, uint64_t *boot_params)
 		.cmdline = vm->cfg.append,
 		.kernel = vm->kernel, .kernel_len = vm->kernel_len,
 		.initrd = vm->initrd, .initrd_len = vm->initrd_len,
-		.read_file = vm_read_input, .opaque = vm,
 	};
 	struct acpi_config acpi = { .nr_cpus = vm->cfg.cpus, .pci = true };
 	uint32_t *apic_ids;
@@ -610,7 +569,7 @@ int vm_create(struct vm **out, const struct vm_config *cfg)
 	if (!vm)
 		return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");
 	vm->cfg = *cfg;
-	vm->kvm_fd = vm->vm_fd = vm->sig_fd = vm->kernel_fd = vm->initrd_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->sig_fd = -1;
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 	sigemptyset(&vm->old_mask);

@@ -359,75 +359,6 @@ static void test_load_linux(void **state)
 	free(img);
 }
 
-/* A reader that serves the bytes from files of its own, and counts its calls. */
-struct fake_files {
-	uint8_t kernel[5 * 512 + KERNEL_LEN];
-	uint8_t initrd[0x2345];
-	unsigned int calls[2];
-	int fail; /* returned instead of copying, when not 0 */
-};
-
-static int fake_read(void *opaque, enum boot_file file, void *dst, uint64_t off, uint64_t len)
-{
-	struct fake_files *f = opaque;
-	const uint8_t *src = file == BOOT_FILE_KERNEL ? f->kernel : f->initrd;
-	size_t size = file == BOOT_FILE_KERNEL ? sizeof(f->kernel) : sizeof(f->initrd);
-
-	f->calls[file]++;
-	if (f->fail)
-		return f->fail;
-	assert_true(off <= size && len <= size - off);
-	memcpy(dst, src + off, len);
-	return 0;
-}
-
-/* With a reader, the kernel and the initrd come through it, not from the buffers. */
-static void test_load_linux_read_file(void **state)
-{
-	struct ram *r = *state;
-	struct bz_opts o = default_opts();
-	static struct fake_files f;
-	size_t len;
-	uint8_t *img = make_bz(&o, &len);
-	uint8_t initrd[sizeof(f.initrd)] = { 0 };
-	struct boot_images bi = {
-		.kernel = img, .kernel_len = len, .initrd = initrd, .initrd_len = sizeof(initrd),
-		.cmdline = "", .read_file = fake_read, .opaque = &f,
-	};
-	uint64_t entry, bpa, rd_addr;
-	const char *why = NULL;
-	const uint8_t *bp;
-
-	assert_int_equal(len, sizeof(f.kernel));
-	memset(&f, 0, sizeof(f));
-	for (size_t i = 0; i < sizeof(f.kernel); i++)
-		f.kernel[i] = (uint8_t)(i * 7 + 1);
-	for (size_t i = 0; i < sizeof(f.initrd); i++)
-		f.initrd[i] = (uint8_t)(i * 13 + 3);
-	assert_int_equal(boot_load_linux(&r->gm, RAM_SIZE, &bi, &entry, &bpa, &why), 0);
-	assert_int_equal(f.calls[BOOT_FILE_KERNEL], 1);
-	assert_int_equal(f.calls[BOOT_FILE_INITRD], 1);
-	assert_memory_equal(r->host + 0x1000000, f.kernel + 5 * 512, KERNEL_LEN);
-	bp = r->host + LAYOUT_BOOT_PARAMS;
-	rd_addr = (uint64_t)bp[0x218] | (uint64_t)bp[0x219] << 8 | (uint64_t)bp[0x21a] << 16 |
-		  (uint64_t)bp[0x21b] << 24;
-	assert_int_equal(rd_addr & 0xfff, 0);
-	assert_memory_equal(r->host + rd_addr, f.initrd, sizeof(f.initrd));
-	/* The setup header still comes from the kernel's buffer. */
-	assert_memory_equal(bp + 0x202, "HdrS", 4);
-
-	/* A read that fails fails the load, naming the file. */
-	f.fail = -EIO;
-	assert_int_equal(boot_load_linux(&r->gm, RAM_SIZE, &bi, &entry, &bpa, &why), -EIO);
-	assert_non_null(strstr(why, "initrd"));
-	bi.initrd = NULL;
-	bi.initrd_len = 0;
-	assert_int_equal(boot_load_linux(&r->gm, RAM_SIZE, &bi, &entry, &bpa, &why), -EIO);
-	assert_non_null(strstr(why, "kernel"));
-	assert_null(strstr(why, "initrd"));
-	free(img);
-}
-
 static void test_load_linux_page_tables(void **state)
 {
 	struct ram *r = *state;
@@ -624,7 +555,6 @@ int main(void)
 		cmocka_unit_test(test_parse_not_relocatable_and_defaults),
 		cmocka_unit_test_setup_teardown(test_load_linux, ram_setup, ram_teardown),
 		cmocka_unit_test_setup_teardown(test_load_linux_page_tables, ram_setup, ram_teardown),
-		cmocka_unit_test_setup_teardown(test_load_linux_read_file, ram_setup, ram_teardown),
 		cmocka_unit_test_setup_teardown(test_load_linux_not_relocatable, ram_setup,
 						ram_teardown),
 		cmocka_unit_test_setup_teardown(test_load_linux_initrd_limit, ram_setup,

@@ -149,20 +149,6 @@ static int boot_page_tables(const struct guest_mem *gm)
 	return 0;
 }
 
-/* Copies len bytes at off of an input file to gpa: through img->read_file where given. */
-static int boot_copy(const struct guest_mem *gm, const struct boot_images *img,
-		     enum boot_file file, uint64_t gpa, uint64_t off, uint64_t len)
-{
-	void *dst = gm_ptr(gm, gpa, len);
-
-	if (!dst)
-		return -EFAULT;
-	if (img->read_file)
-		return img->read_file(img->opaque, file, dst, off, len);
-	memcpy(dst, (file == BOOT_FILE_KERNEL ? img->kernel : img->initrd) + off, len);
-	return 0;
-}
-
 int boot_load_linux(const struct guest_mem *gm, uint64_t mem, const struct boot_images *img,
 		    uint64_t *entry, uint64_t *boot_params, const char **why)
 {
@@ -203,20 +189,14 @@ int boot_load_linux(const struct guest_mem *gm, uint64_t mem, const struct boot_
 			*why = "initrd does not fit in guest RAM below its limit (raise --memory)";
 			return -E2BIG;
 		}
-		ret = boot_copy(gm, img, BOOT_FILE_INITRD, initrd_addr, 0, img->initrd_len);
+		ret = gm_write(gm, initrd_addr, img->initrd, img->initrd_len);
 		if (ret) {
-			*why = ret == -EFAULT ? "initrd outside guest RAM"
-					      : "reading the initrd failed (an I/O error, or it changed)";
+			*why = "initrd outside guest RAM";
 			return ret;
 		}
 	}
-	ret = boot_copy(gm, img, BOOT_FILE_KERNEL, bz.pref_address, bz.setup_len, bz.kernel_len);
-	if (ret && ret != -EFAULT) {
-		*why = "reading the kernel failed (an I/O error, or it changed)";
-		return ret;
-	}
-	if (ret || gm_write(gm, LAYOUT_CMDLINE, img->cmdline, cmdline_len) ||
-	    boot_page_tables(gm)) {
+	if (gm_write(gm, bz.pref_address, img->kernel + bz.setup_len, bz.kernel_len) ||
+	    gm_write(gm, LAYOUT_CMDLINE, img->cmdline, cmdline_len) || boot_page_tables(gm)) {
 		*why = "guest RAM too small for the boot structures";
 		return -E2BIG;
 	}

@@ -43,8 +43,6 @@ unsigned int boot_e820(uint64_t mem, struct e820_entry *out);
 /* How mem bytes of RAM split around the hole below 4 GiB. */
 void boot_ram_split(uint64_t mem, uint64_t *low, uint64_t *high);
 
-enum boot_file { BOOT_FILE_KERNEL, BOOT_FILE_INITRD };
-
 struct boot_images {
 	const uint8_t *kernel;
 	size_t kernel_len;
@@ -52,14 +50,6 @@ struct boot_images {
 	size_t initrd_len;
 	const char *cmdline;
 	uint64_t rsdp;
-	/*
-	 * Optional: copies len bytes at offset off of an input file into guest RAM
-	 * at dst; returns 0 or -errno. A bzImage's kernel and its initrd then come
-	 * through it, and of kernel and initrd above only the header is read.
-	 */
-	int (*read_file)(void *opaque, enum boot_file file, void *dst, uint64_t off,
-			 uint64_t len);
-	void *opaque;
 };
 
 /*

@@ -69,14 +69,18 @@ vmm_cmd() {
 # One start of VMM: prints "MS CPU_MS RSS_BEYOND_KIB ANON_BEYOND_KIB GUEST_KIB". A
 # subshell, whose end (also a failure) kills the VMM.
 start_once() (
-  local vmm=$1 out=$work/probe.out err=$work/err st= t0=$SECONDS line pid=
+  local vmm=$1 fifo=$work/probe.fifo err=$work/err st= t0=$SECONDS line= pid= fd
   trap '[[ -z $pid ]] || kill -KILL "$pid" 2>/dev/null' EXIT
   vmm_cmd "$vmm"
-  : > "$out"
-  LD_PRELOAD=$work/probe.so "$work/probe-exec" 9 "${cmd[@]}" 9> "$out" > "$err" 2>&1 < /dev/null &
+  rm -f "$fifo"; mkfifo "$fifo"
+  exec {fd}<> "$fifo" # read-write: the VMM's open for writing does not block
+  LD_PRELOAD=$work/probe.so "$work/probe-exec" 9 "${cmd[@]}" 9> "$fifo" {fd}<&- > "$err" 2>&1 < /dev/null &
   pid=$!
   # Only to know when to read smaps and kill it: the figures come from the probe.
-  until [[ -s $out && $st == T ]]; do
+  # A blocking read, so that this script takes no CPU from the VMM meanwhile;
+  # once a second it checks that the VMM still runs.
+  until [[ -n $line && $st == T ]]; do
+    [[ -n $line ]] || IFS= read -r -t 1 -u "$fd" line || true
     st=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) || st=gone
     if [[ $st == gone || $st == Z ]] || ((SECONDS - t0 > 30)); then
       kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=
@@ -84,9 +88,7 @@ start_once() (
       sed 's/^/  | /' "$err" >&2
       exit 1
     fi
-    sleep 0.005
   done
-  read -r line < "$out"
   awk -v ram=$((mem_mib * 1024)) -v probe="$line" '
     /^[0-9a-f]+-[0-9a-f]+ / { anon = (NF == 5); next }
     /^Size:/ { size = $2; next }

@@ -243,11 +243,18 @@ int irq_kvm_create(struct irq_kvm **out, int vm_fd, struct irq_chip *chip)
 	ret = -pthread_mutex_init(&k->lock, NULL);
 	if (ret)
 		goto err_table;
-	pthread_mutex_lock(&k->lock);
-	ret = irq_kvm_commit(k);
-	pthread_mutex_unlock(&k->lock);
-	if (ret)
+	/*
+	 * KVM_CREATE_IRQCHIP already installed the table irq_kvm_commit() starts with
+	 * (GSIs 0-15 to the IOAPIC and the PIC, 16-23 to the IOAPIC), so the first
+	 * routing ioctl waits for the first MSI route. Setting it now would only cost the
+	 * start a wait for KVM's interrupt-routing grace period (milliseconds on a busy
+	 * host); asking whether routing is there checks vm_fd as well.
+	 */
+	ret = kvm_ioctl_val(vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_ROUTING);
+	if (ret <= 0) {
+		ret = ret ? ret : -EOPNOTSUPP;
 		goto err_mutex;
+	}
 	chip->ops = &irq_kvm_ops;
 	chip->opaque = k;
 	*out = k;

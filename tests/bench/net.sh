@@ -14,27 +14,12 @@
 # first boot in a fresh test machine is slower), then --rounds times (default 2),
 # in alternating order (kvmrun, QEMU, QEMU, kvmrun, ...): the emulated machine's
 # speed drifts over minutes, and this spreads the drift over both. Each line is
-# the mean over the rounds.
+# the mean over the rounds. The goal column judges kvmrun's CPU per MB against
+# QEMU's; throughput and round-trip ratios are printed only.
 # Without a usable /dev/kvm it re-runs itself inside scripts/testvm.
-set -euo pipefail
-export LC_ALL=C
-top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-orig_args=("$@")
-runtime=5 rounds=2 bin=
-while (($#)); do
-  case $1 in
-    --runtime) runtime=${2:?}; shift 2 ;;
-    --rounds) rounds=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    -*) echo "net.sh: unknown option $1" >&2; exit 2 ;;
-    *) bin=$1; shift ;;
-  esac
-done
-bin=${bin:-${KVMRUN:-$top/build/kvmrun}}
-[[ $bin == /* ]] || bin=$PWD/$bin
-for p in iperf3 qemu-system-x86_64 busybox; do
-  command -v $p >/dev/null || { echo "net.sh: needs $p (apt-get install iperf3 qemu-system-x86 busybox-static)" >&2; exit 1; }
-done
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_options net.sh runtime=5 rounds=2 -- "$@"
+bench_need net.sh iperf3:iperf3 qemu-system-x86_64:qemu-system-x86 busybox:busybox-static
 export KVMRUN=$bin TESTVM_TIMEOUT=${TESTVM_TIMEOUT:-3000}
 . "$top/tests/system/lib.sh" "$bin"
 kernel=$(guest_kernel)
@@ -190,16 +175,20 @@ for ((r = 0; r < rounds; r++)); do
 done
 mean_of() { awk '{ for (i = 1; i <= NF; i++) s += $i; if (NF) printf (s / NF >= 100 ? "%.0f" : "%.3f"), s / NF }' <<< "$1"; }
 for k in "${!val[@]}"; do val[$k]=$(mean_of "${val[$k]}"); cpu[$k]=$(mean_of "${cpu[$k]:-}"); done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-echo "| test | kvmrun | QEMU | kvmrun/QEMU | VMM CPU kvmrun | VMM CPU QEMU |"
-echo "|---|---:|---:|---:|---:|---:|"
+# The goal is on what kvmrun itself spends, which holds still from run to run: its
+# threads' CPU per MB moved at most 0.25x QEMU's. Throughput and round-trip ratios
+# are printed, not judged: on nested KVM in the emulated machine they drift by tens
+# of per cent and mostly measure the guest's and the host kernel's work.
+echo "| test | kvmrun | QEMU | kvmrun/QEMU | VMM CPU kvmrun | VMM CPU QEMU | CPU kvmrun/QEMU | goal | met |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
 for t in "${tests[@]}"; do
   k=${val[kvmrun:$t]:-} q=${val[qemu:$t]:-} ck=${cpu[kvmrun:$t]:-} cq=${cpu[qemu:$t]:-}
+  cr=$(ratio "$ck" "$cq")
   case $t in
-    ping) echo "| ping RTT, ms (ratio: QEMU/kvmrun; CPU: us per ping) | $k | $q | $(ratio "$q" "$k") | $ck | $cq |" ;;
-    *) echo "| TCP ${t%%:*}, ${t##*:} stream(s), Mbit/s (CPU: us per MB) | $k | $q | $(ratio "$k" "$q") | $ck | $cq |" ;;
+    ping) echo "| ping RTT, ms (ratio: QEMU/kvmrun; CPU: us per ping) | $k | $q | $(ratio "$q" "$k") | $ck | $cq | $cr | | |" ;;
+    *) echo "| TCP ${t%%:*}, ${t##*:} stream(s), Mbit/s (CPU: us per MB) | $k | $q | $(ratio "$k" "$q") | $ck | $cq | $cr | CPU <= 0.25x | $(goal_met "$cr" 0.25) |" ;;
   esac
 done
 echo
-echo "Guest: Debian $(cat "$kdir/version"), 2 vCPUs, 512 MiB; iperf3 ${runtime}s per line; 200 pings 0.05 s apart; means of $rounds rounds per VMM, in alternating order."
-[[ -n ${TESTVM_OUT:-} ]] && echo "Ran on nested KVM inside scripts/testvm (QEMU TCG): absolute numbers are far below hardware; compare ratios."
+echo "Guest: Debian $(cat "$kdir/version"), 2 vCPUs, 512 MiB; iperf3 ${runtime}s per line; 200 pings 0.05 s apart; means of $rounds rounds per VMM, in alternating order. Goals on the VMM's CPU time per MB (its threads but the vCPUs'); throughput and ping ratios are printed only."
+if [[ -n ${TESTVM_OUT:-} ]]; then echo "Ran on nested KVM inside scripts/testvm (QEMU TCG): absolute numbers are far below hardware; compare ratios."; fi

@@ -88,19 +88,6 @@ need_kvm() {
 }
 kvm_usable() { [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -q -E 'vmx|svm' /proc/cpuinfo; }
 
-# For the benches: the CPU time (ns, user and kernel) so far of the VMM PID's own
-# threads, all but the vCPUs' (kvmrun's "vcpuN", QEMU's "CPU N/KVM" with -name
-# debug-threads=on): what the guest costs is left out. Threads gone are not counted.
-vmm_cpu_ns() {
-  local t c s=0
-  for t in "/proc/$1/task/"*; do
-    { read -r c < "$t/comm"; } 2>/dev/null || continue # the thread (or VMM) is gone
-    [[ $c == vcpu* || $c == "CPU "*"/KVM" ]] && continue
-    { read -r c _ < "$t/schedstat"; } 2>/dev/null && s=$((s + c))
-  done
-  echo "$s"
-}
-
 # Boot the test guest: boot ACTION [kvmrun options...]; output in $out, status in $rc.
 boot() {
   local action=$1; shift

@@ -515,7 +515,7 @@ static int vm_setup_devices(struct vm *vm)
 		return vm_fail(KVMRUN_ERR_INTERNAL, "creating the platform devices failed");
 	ret = irq_kvm_create(&vm->irq_kvm, vm->vm_fd, &vm->irq);
 	if (ret)
-		return vm_fail(KVMRUN_ERR_KVM, "KVM_SET_GSI_ROUTING/KVM_IRQFD: %s", strerror(-ret));
+		return vm_fail(KVMRUN_ERR_KVM, "KVM_CHECK_EXTENSION(KVM_CAP_IRQ_ROUTING): %s", strerror(-ret));
 	if (vm->cfg.rng) {
 		ret = virtio_rng_create(&vm->devices, vm->pci, &vm->irq, vm->loop, &vm->gm);
 		if (ret)

@@ -6,7 +6,8 @@
 
 #include "kvmrun/compiler.h"
 #include "kvmrun/virtio.h"
-#include "kvmrun/vm.h"
+#include "kvmrun/config.h"
+#include "kvmrun/exit_status.h"
 
 /* Feature bits and request types (virtio 1.x, section 5.2). */
 #define VIRTIO_BLK_F_SEG_MAX 2

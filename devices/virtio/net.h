@@ -7,7 +7,8 @@
 
 #include "kvmrun/compiler.h"
 #include "kvmrun/virtio.h"
-#include "kvmrun/vm.h"
+#include "kvmrun/config.h"
+#include "kvmrun/exit_status.h"
 #include "virtio/net_hdr.h"
 
 struct tap;

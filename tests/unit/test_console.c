@@ -25,7 +25,6 @@
 
 #include "devices.h"
 #include "kvmrun/sandbox.h"
-#include "kvmrun/vm.h"
 
 #define WAIT_MS 3000
 

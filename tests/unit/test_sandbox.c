@@ -40,8 +40,8 @@
 
 #include "devices.h"
 #include "kvmrun/event_loop.h"
+#include "kvmrun/exit_status.h"
 #include "kvmrun/sandbox.h"
-#include "kvmrun/vm.h"
 
 /*
  * The child's descriptors, three pipe ends (no tty, no tap, no KVM object: the

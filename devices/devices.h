@@ -88,24 +88,38 @@ void console_destroy(struct console *con);
 
 int serial_8250_create(struct device **list, struct bus *pio, uint16_t base,
 		       const struct irq_line *irq, struct console *con) WARN_UNUSED;
-/* Keyboard controller: enough for the CPU reset line (0xfe to port 0x64). */
-int i8042_create(struct device **list, struct bus *pio,
+/*
+ * Keyboard controller: enough for the CPU reset line (0xfe to the command port,
+ * 0x64 on a PC).
+ */
+int i8042_create(struct device **list, struct bus *pio, uint16_t data_port, uint16_t cmd_port,
 		 const struct platform_sink *sink) WARN_UNUSED;
-/* CMOS RTC at 0x70/0x71 with the host's time (UTC). */
-int rtc_cmos_create(struct device **list, struct bus *pio) WARN_UNUSED;
+/* CMOS RTC with the host's time (UTC): index at @port, data at @port + 1 (0x70/0x71 on a PC). */
+int rtc_cmos_create(struct device **list, struct bus *pio, uint16_t port) WARN_UNUSED;
 /* pvpanic-mmio (ACPI QEMU0001): a guest panic write calls sink PLATFORM_PANIC. */
+#define PVPANIC_MMIO_SIZE 2
 int pvpanic_create(struct device **list, struct bus *mmio, uint64_t base,
 		   const struct platform_sink *sink) WARN_UNUSED;
 /* ACPI hardware-reduced sleep control/status and reset registers (S5 -> POWEROFF). */
-int acpi_pm_create(struct device **list, struct bus *pio,
+struct acpi_pm_regs {
+	uint16_t sleep_ctl, sleep_sts, reset; /* ports, one byte each */
+	uint8_t reset_value; /* written to reset: PLATFORM_RESET */
+	uint8_t s5_slp_typ;  /* SLP_TYP of S5 (the _S5 package): PLATFORM_POWEROFF */
+};
+int acpi_pm_create(struct device **list, struct bus *pio, const struct acpi_pm_regs *regs,
 		   const struct platform_sink *sink) WARN_UNUSED;
 /* --- pci_host.c: the PCI host bridge and the devices behind it on bus 0. --- */
 
 struct pci_host;
 struct pci_dev;
 
+/* Configuration mechanism #1: the address at the port, the data at port + 4 to port + 7. */
+#define PCI_CONFIG_PORT_LEN 8
+/* ECAM for one bus: 32 devices of 8 functions of 4 KiB. */
+#define PCI_ECAM_BUS_SIZE 0x100000ULL
+
 /*
- * Where the host bridge decodes: ECAM for bus 0 (LAYOUT_PCI_ECAM_BUS0_SIZE bytes), and
+ * Where the host bridge decodes: ECAM for bus 0 (PCI_ECAM_BUS_SIZE bytes), and
  * the memory and port windows it forwards to device BARs (the PCI0 _CRS windows). A
  * 64-bit window of size 0 puts 64-bit BARs in the 32-bit window; an I/O window of size
  * 0 leaves I/O BARs unplaced.
@@ -118,13 +132,14 @@ struct pci_host_windows {
 };
 
 /*
- * Host bridge 00.0 (1b36:0008) with configuration mechanism #1 at PORT_PCI_CONFIG and
- * the ECAM window; claims both memory windows on @mmio and the I/O window on @pio, and
+ * Host bridge 00.0 (1b36:0008) with configuration mechanism #1 at @config_port (0xcf8
+ * on a PC) and the ECAM window; claims both memory windows on @mmio and the I/O window on @pio, and
  * routes each access inside them by the current value of the BARs (memory or I/O
  * decoding enabled), under its lock.
  */
 int pci_host_create(struct device **list, struct pci_host **out, struct bus *pio,
-		    struct bus *mmio, const struct pci_host_windows *win) WARN_UNUSED;
+		    struct bus *mmio, uint16_t config_port,
+		    const struct pci_host_windows *win) WARN_UNUSED;
 
 #define PCI_CFG_SPACE 256
 #define PCI_NR_BARS 6
@@ -211,14 +226,24 @@ int virtio_console_create(struct virtio_dev **out, struct console *con, struct e
 int exit_port_create(struct device **list, struct bus *pio, uint16_t port,
 		     const struct platform_sink *sink) WARN_UNUSED;
 
+/* Where the machine puts its platform devices (the arch code's memory map). */
+struct platform_layout {
+	uint16_t i8042_data, i8042_cmd;
+	uint16_t rtc;
+	uint64_t pvpanic;
+	struct acpi_pm_regs acpi_pm;
+	uint16_t exit_port;
+};
+
 /*
  * The i8042, the CMOS RTC, pvpanic and the ACPI sleep and reset
- * registers at their places in the memory map, and with exit_port the exit
- * port at PORT_EXIT (without it nothing answers there). Devices created
+ * registers at their places in @at, and with exit_port the exit
+ * port at at->exit_port (without it nothing answers there). Devices created
  * before a failure stay on the list.
  */
 int platform_create(struct device **list, struct bus *pio, struct bus *mmio,
-		    const struct platform_sink *sink, bool exit_port) WARN_UNUSED;
+		    const struct platform_layout *at, const struct platform_sink *sink,
+		    bool exit_port) WARN_UNUSED;
 
 void devices_destroy(struct device **list);
 

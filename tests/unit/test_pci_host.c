@@ -37,7 +37,7 @@ static int setup(void **state)
 		return -1;
 	bus_init(&f->pio, "pio");
 	bus_init(&f->mmio, "mmio");
-	if (pci_host_create(&f->devs, &f->host, &f->pio, &f->mmio, &win))
+	if (pci_host_create(&f->devs, &f->host, &f->pio, &f->mmio, PORT_PCI_CONFIG, &win))
 		return -1;
 	*state = f;
 	return 0;

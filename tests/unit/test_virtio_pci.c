@@ -323,7 +323,7 @@ static int setup(void **state)
 	f->fd = calloc(1, sizeof(*f->fd));
 	if (!f->ram || !f->fd || gm_add_region(&f->gm, 0, RAM_SIZE, f->ram) ||
 	    ev_loop_create(&f->loop) ||
-	    pci_host_create(&f->devs, &f->host, &f->pio, &f->mmio, &win))
+	    pci_host_create(&f->devs, &f->host, &f->pio, &f->mmio, PORT_PCI_CONFIG, &win))
 		return -1;
 	f->fd->event_fd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE); /* one read per event */
 	f->fd->vdev.ops = &fake_ops;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices.h"
+#include "platform.h"
 #include "kvmrun/log.h"
 
 #define ACPI_SLP_EN 0x20

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "devices.h"
+#include "platform.h"
 
 int platform_create(struct device **list, struct bus *pio, struct bus *mmio,
 		    const struct platform_layout *at, const struct platform_sink *sink,

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices.h"
+#include "platform.h"
 #include "kvmrun/log.h"
 
 #define I8042_STR_OBF 0x01

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices.h"
+#include "pci.h"
 
 #define PCI_ECAM_FN_SIZE 4096
 #define PCI_ECAM_FN_SHIFT 12 /* bus[27:20] dev[19:15] fn[14:12] reg[11:0] */

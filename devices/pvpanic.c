@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices.h"
+#include "platform.h"
 #include "kvmrun/log.h"
 
 #define PVPANIC_PANICKED 0x01

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "devices.h"
+#include "platform.h"
 
 #define RTC_SECONDS 0x00
 #define RTC_MINUTES 0x02

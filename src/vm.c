@@ -20,9 +20,10 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/pvh.h"
-#include "devices.h"
-#include "virtio/blk.h"
-#include "virtio/net.h"
+#include "backend/console.h"
+#include "pci.h"
+#include "platform.h"
+#include "virtio/devices.h"
 #include "virtio/virtio_pci.h"
 #include "kvmrun/bus.h"
 #include "kvmrun/event_loop.h"
@@ -539,7 +540,11 @@ static int vm_setup_devices(struct vm *vm)
 	if (ret)
 		return vm_fail(KVMRUN_ERR_KVM, "KVM_SET_GSI_ROUTING/KVM_IRQFD: %s", strerror(-ret));
 	if (vm->cfg.rng) {
-		ret = virtio_rng_create(&vm->devices, vm->pci, &vm->irq, vm->loop, &vm->gm);
+		struct virtio_dev *vdev;
+
+		ret = virtio_rng_create(&vdev, vm->loop, &vm->gm);
+		if (!ret)
+			ret = virtio_pci_create(&vm->devices, vm->pci, &vm->irq, vdev);
 		if (ret)
 			return vm_fail(KVMRUN_ERR_INTERNAL, "--rng: %s", strerror(-ret));
 	}

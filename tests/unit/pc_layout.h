@@ -4,7 +4,7 @@
 #define KVMRUN_TEST_PC_LAYOUT_H
 
 #include "arch/x86_64/layout.h"
-#include "devices.h"
+#include "platform.h"
 
 static const struct platform_layout pc_layout = {
 	.i8042_data = PORT_I8042_DATA,

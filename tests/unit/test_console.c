@@ -23,7 +23,8 @@
 
 #include "test_util.h"
 
-#include "devices.h"
+#include "backend/console.h"
+#include "kvmrun/event_loop.h"
 #include "kvmrun/sandbox.h"
 
 #define WAIT_MS 3000

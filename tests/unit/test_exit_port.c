@@ -15,8 +15,9 @@
 
 #include "arch/x86_64/layout.h"
 #include "cli.h"
-#include "devices.h"
+#include "kvmrun/bus.h"
 #include "pc_layout.h"
+#include "platform.h"
 
 struct fixture {
 	struct bus pio;

@@ -15,7 +15,8 @@
 #include <cmocka.h>
 
 #include "arch/x86_64/layout.h"
-#include "devices.h"
+#include "kvmrun/bus.h"
+#include "pci.h"
 
 #define ECAM LAYOUT_PCI_ECAM
 #define W32 LAYOUT_PCI_MMIO32

@@ -16,8 +16,9 @@
 #include <cmocka.h>
 
 #include "arch/x86_64/layout.h"
-#include "devices.h"
+#include "kvmrun/bus.h"
 #include "pc_layout.h"
+#include "platform.h"
 
 struct fixture {
 	struct bus pio;

@@ -38,9 +38,10 @@
 
 #include <cmocka.h>
 
-#include "devices.h"
+#include "backend/console.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/exit_status.h"
+#include "kvmrun/irq.h"
 #include "kvmrun/sandbox.h"
 
 /*

@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/x86_64/layout.h"
-#include "devices.h"
+#include "platform.h"
 #include "kvmrun/log.h"
 
 #define ACPI_SLP_EN 0x20
@@ -21,6 +20,7 @@ struct acpi_pm {
 	struct device dev;
 	pthread_mutex_t lock;
 	struct platform_sink sink;
+	uint8_t reset_value, s5_slp_typ;
 	struct log_ratelimit rl;
 };
 
@@ -54,7 +54,7 @@ static void acpi_pm_sleep_ctl_io(void *opaque, uint64_t offset, uint8_t *data, u
 	if (!(data[0] & ACPI_SLP_EN))
 		return;
 	typ = (data[0] >> ACPI_SLP_TYP_SHIFT) & ACPI_SLP_TYP_MASK;
-	if (typ == ACPI_S5_SLP_TYP)
+	if (typ == pm->s5_slp_typ)
 		acpi_pm_event(pm, PLATFORM_POWEROFF);
 	else
 		log_ratelimited(&pm->rl, LOG_DEBUG, "acpi: sleep type %u ignored", typ);
@@ -74,7 +74,7 @@ static void acpi_pm_reset_io(void *opaque, uint64_t offset, uint8_t *data, uint3
 
 	if (acpi_pm_not_a_write(data, len, is_write))
 		return;
-	if (data[0] == ACPI_RESET_VALUE)
+	if (data[0] == pm->reset_value)
 		acpi_pm_event(pm, PLATFORM_RESET);
 }
 
@@ -86,16 +86,17 @@ static void acpi_pm_destroy(struct device *dev)
 	free(pm);
 }
 
-int acpi_pm_create(struct device **list, struct bus *pio, const struct platform_sink *sink)
+int acpi_pm_create(struct device **list, struct bus *pio, const struct acpi_pm_regs *regs,
+		   const struct platform_sink *sink)
 {
-	static const struct {
+	const struct {
 		uint16_t port;
 		bus_fn fn;
 		const char *name;
-	} regs[] = {
-		{ PORT_ACPI_SLEEP_CTL, acpi_pm_sleep_ctl_io, "acpi-sleep-ctl" },
-		{ PORT_ACPI_SLEEP_STS, acpi_pm_sleep_sts_io, "acpi-sleep-sts" },
-		{ PORT_ACPI_RESET, acpi_pm_reset_io, "acpi-reset" },
+	} ranges[] = {
+		{ regs->sleep_ctl, acpi_pm_sleep_ctl_io, "acpi-sleep-ctl" },
+		{ regs->sleep_sts, acpi_pm_sleep_sts_io, "acpi-sleep-sts" },
+		{ regs->reset, acpi_pm_reset_io, "acpi-reset" },
 	};
 	struct acpi_pm *pm;
 	int ret;
@@ -106,12 +107,14 @@ int acpi_pm_create(struct device **list, struct bus *pio, const struct platform_
 	pm->dev.name = "acpi-pm";
 	pm->dev.destroy = acpi_pm_destroy;
 	pm->sink = *sink;
+	pm->reset_value = regs->reset_value;
+	pm->s5_slp_typ = regs->s5_slp_typ;
 	ret = -pthread_mutex_init(&pm->lock, NULL);
 	if (ret)
 		goto err_free;
 	/* The bus has no removal: a failure here fails the whole VM before it runs. */
-	for (size_t i = 0; i < ARRAY_SIZE(regs); i++) {
-		ret = bus_add(pio, regs[i].port, 1, regs[i].fn, pm, &pm->lock, regs[i].name);
+	for (size_t i = 0; i < ARRAY_SIZE(ranges); i++) {
+		ret = bus_add(pio, ranges[i].port, 1, ranges[i].fn, pm, &pm->lock, ranges[i].name);
 		if (ret)
 			goto err_mutex;
 	}

@@ -1,19 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "arch/x86_64/layout.h"
-#include "devices.h"
+#include "platform.h"
 
 int platform_create(struct device **list, struct bus *pio, struct bus *mmio,
-		    const struct platform_sink *sink, bool exit_port)
+		    const struct platform_layout *at, const struct platform_sink *sink,
+		    bool exit_port)
 {
 	int ret;
 
-	ret = i8042_create(list, pio, sink);
+	ret = i8042_create(list, pio, at->i8042_data, at->i8042_cmd, sink);
 	if (!ret)
-		ret = rtc_cmos_create(list, pio);
+		ret = rtc_cmos_create(list, pio, at->rtc);
 	if (!ret)
-		ret = pvpanic_create(list, mmio, LAYOUT_PVPANIC_MMIO, sink);
+		ret = pvpanic_create(list, mmio, at->pvpanic, sink);
 	if (!ret)
-		ret = acpi_pm_create(list, pio, sink);
+		ret = acpi_pm_create(list, pio, &at->acpi_pm, sink);
 	/*
 	 * The exit port lets the guest pick kvmrun's exit status, including the
 	 * ones that report kvmrun's own failures: only for test guests that
@@ -21,7 +21,7 @@ int platform_create(struct device **list, struct bus *pio, struct bus *mmio,
 	 * see all ones and writes go nowhere.
 	 */
 	if (!ret && exit_port)
-		ret = exit_port_create(list, pio, PORT_EXIT, sink);
+		ret = exit_port_create(list, pio, at->exit_port, sink);
 	return ret;
 }
 

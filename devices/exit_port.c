@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "devices.h"
+#include "platform.h"
 
 struct exit_port {
 	struct device dev;

@@ -10,8 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/x86_64/layout.h"
-#include "devices.h"
+#include "platform.h"
 #include "kvmrun/log.h"
 
 #define I8042_STR_OBF 0x01
@@ -206,7 +205,8 @@ static void i8042_destroy(struct device *dev)
 	free(k);
 }
 
-int i8042_create(struct device **list, struct bus *pio, const struct platform_sink *sink)
+int i8042_create(struct device **list, struct bus *pio, uint16_t data_port, uint16_t cmd_port,
+		 const struct platform_sink *sink)
 {
 	struct i8042 *k;
 	int ret;
@@ -222,14 +222,14 @@ int i8042_create(struct device **list, struct bus *pio, const struct platform_si
 	ret = -pthread_mutex_init(&k->lock, NULL);
 	if (ret)
 		goto err_free;
-	ret = bus_add(pio, PORT_I8042_DATA, 1, i8042_data_io, k, &k->lock, "i8042-data");
+	ret = bus_add(pio, data_port, 1, i8042_data_io, k, &k->lock, "i8042-data");
 	if (ret)
 		goto err_mutex;
 	/*
 	 * The bus has no removal: if the second range fails, the VM fails to
 	 * build and no vCPU ever reaches the first one.
 	 */
-	ret = bus_add(pio, PORT_I8042_CMD, 1, i8042_cmd_io, k, &k->lock, "i8042-cmd");
+	ret = bus_add(pio, cmd_port, 1, i8042_cmd_io, k, &k->lock, "i8042-cmd");
 	if (ret)
 		goto err_mutex;
 	k->dev.next = *list;

@@ -16,8 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/x86_64/layout.h"
-#include "devices.h"
+#include "pci.h"
 
 #define PCI_ECAM_FN_SIZE 4096
 #define PCI_ECAM_FN_SHIFT 12 /* bus[27:20] dev[19:15] fn[14:12] reg[11:0] */
@@ -348,7 +347,7 @@ static void pci_host_ecam(void *opaque, uint64_t offset, uint8_t *data, uint32_t
 {
 	struct pci_host *h = opaque;
 
-	if (!pci_access_ok(offset, len) || offset >= LAYOUT_PCI_ECAM_BUS0_SIZE) {
+	if (!pci_access_ok(offset, len) || offset >= PCI_ECAM_BUS_SIZE) {
 		pci_all_ones(data, len, is_write);
 		return;
 	}
@@ -415,7 +414,7 @@ static void pci_host_destroy(struct device *dev)
 }
 
 int pci_host_create(struct device **list, struct pci_host **out, struct bus *pio, struct bus *mmio,
-		    const struct pci_host_windows *win)
+		    uint16_t config_port, const struct pci_host_windows *win)
 {
 	struct pci_host *h;
 	int ret;
@@ -439,7 +438,7 @@ int pci_host_create(struct device **list, struct pci_host **out, struct bus *pio
 	ret = -pthread_mutex_init(&h->lock, NULL);
 	if (ret)
 		goto err_free;
-	ret = bus_add(pio, PORT_PCI_CONFIG, PORT_PCI_CONFIG_LEN, pci_host_pio, h, &h->lock,
+	ret = bus_add(pio, config_port, PCI_CONFIG_PORT_LEN, pci_host_pio, h, &h->lock,
 		      "pci-config");
 	if (ret)
 		goto err_mutex;
@@ -450,7 +449,7 @@ int pci_host_create(struct device **list, struct pci_host **out, struct bus *pio
 	h->dev.next = *list;
 	*list = &h->dev;
 	*out = h;
-	ret = bus_add(mmio, win->ecam, LAYOUT_PCI_ECAM_BUS0_SIZE, pci_host_ecam, h, &h->lock,
+	ret = bus_add(mmio, win->ecam, PCI_ECAM_BUS_SIZE, pci_host_ecam, h, &h->lock,
 		      "pci-ecam");
 	if (!ret && win->mmio32_size)
 		ret = bus_add(mmio, win->mmio32, win->mmio32_size, pci_host_win32, h, &h->lock,

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "devices.h"
+#include "pci.h"
 #include "kvmrun/irq.h"
 
 #define PCI_MSIX_ENTRY_SIZE 16

@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/x86_64/layout.h"
-#include "devices.h"
+#include "platform.h"
 #include "kvmrun/log.h"
 
 #define PVPANIC_PANICKED 0x01
@@ -67,7 +66,7 @@ int pvpanic_create(struct device **list, struct bus *mmio, uint64_t base,
 	ret = -pthread_mutex_init(&p->lock, NULL);
 	if (ret)
 		goto err_free;
-	ret = bus_add(mmio, base, LAYOUT_PVPANIC_SIZE, pvpanic_io, p, &p->lock, p->dev.name);
+	ret = bus_add(mmio, base, PVPANIC_MMIO_SIZE, pvpanic_io, p, &p->lock, p->dev.name);
 	if (ret)
 		goto err_mutex;
 	p->dev.next = *list;

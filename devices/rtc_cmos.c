@@ -11,8 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "arch/x86_64/layout.h"
-#include "devices.h"
+#include "platform.h"
 
 #define RTC_SECONDS 0x00
 #define RTC_MINUTES 0x02
@@ -183,7 +182,7 @@ static void rtc_destroy(struct device *dev)
 	free(rtc);
 }
 
-int rtc_cmos_create(struct device **list, struct bus *pio)
+int rtc_cmos_create(struct device **list, struct bus *pio, uint16_t port)
 {
 	struct rtc_cmos *rtc;
 	int ret;
@@ -203,7 +202,7 @@ int rtc_cmos_create(struct device **list, struct bus *pio)
 	ret = -pthread_mutex_init(&rtc->lock, NULL);
 	if (ret)
 		goto err_free;
-	ret = bus_add(pio, PORT_RTC, 2, rtc_io, rtc, &rtc->lock, rtc->dev.name);
+	ret = bus_add(pio, port, 2, rtc_io, rtc, &rtc->lock, rtc->dev.name);
 	if (ret)
 		goto err_mutex;
 	rtc->dev.next = *list;

@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices.h"
+#include "backend/console.h"
+#include "platform.h"
 #include "kvmrun/log.h"
 
 #define UART_RBR 0 /* read, DLAB=0 */

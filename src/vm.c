@@ -20,9 +20,10 @@
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/pvh.h"
-#include "devices.h"
-#include "virtio/blk.h"
-#include "virtio/net.h"
+#include "backend/console.h"
+#include "pci.h"
+#include "platform.h"
+#include "virtio/devices.h"
 #include "virtio/virtio_pci.h"
 #include "kvmrun/bus.h"
 #include "kvmrun/event_loop.h"
@@ -489,6 +490,27 @@ static int vm_setup_virtio(struct vm *vm)
 	return 0;
 }
 
+/* The platform devices at their places in the memory map (layout.h). */
+static const struct platform_layout vm_platform_layout = {
+	.i8042_data = PORT_I8042_DATA,
+	.i8042_cmd = PORT_I8042_CMD,
+	.rtc = PORT_RTC,
+	.pvpanic = LAYOUT_PVPANIC_MMIO,
+	.acpi_pm = {
+		.sleep_ctl = PORT_ACPI_SLEEP_CTL,
+		.sleep_sts = PORT_ACPI_SLEEP_STS,
+		.reset = PORT_ACPI_RESET,
+		.reset_value = ACPI_RESET_VALUE,
+		.s5_slp_typ = ACPI_S5_SLP_TYP,
+	},
+	.exit_port = PORT_EXIT,
+};
+
+/* What the ACPI tables tell the guest must match what the devices decode. */
+_Static_assert(LAYOUT_PVPANIC_SIZE == PVPANIC_MMIO_SIZE, "pvpanic's size");
+_Static_assert(PORT_PCI_CONFIG_LEN == PCI_CONFIG_PORT_LEN, "the PCI config ports");
+_Static_assert(LAYOUT_PCI_ECAM_BUS0_SIZE == PCI_ECAM_BUS_SIZE, "bus 0's ECAM window");
+
 static int vm_setup_devices(struct vm *vm)
 {
 	struct pci_host_windows win = {
@@ -510,14 +532,19 @@ static int vm_setup_devices(struct vm *vm)
 	};
 	irq_line_init_kvm(&vm->com1_irq, &vm->vm_fd, PORT_COM1_IRQ);
 	if (serial_8250_create(&vm->devices, &vm->pio, PORT_COM1, &vm->com1_irq, vm->con) ||
-	    platform_create(&vm->devices, &vm->pio, &vm->mmio, &vm->sink, vm->cfg.exit_port) ||
-	    pci_host_create(&vm->devices, &vm->pci, &vm->pio, &vm->mmio, &win))
+	    platform_create(&vm->devices, &vm->pio, &vm->mmio, &vm_platform_layout, &vm->sink,
+			    vm->cfg.exit_port) ||
+	    pci_host_create(&vm->devices, &vm->pci, &vm->pio, &vm->mmio, PORT_PCI_CONFIG, &win))
 		return vm_fail(KVMRUN_ERR_INTERNAL, "creating the platform devices failed");
 	ret = irq_kvm_create(&vm->irq_kvm, vm->vm_fd, &vm->irq);
 	if (ret)
 		return vm_fail(KVMRUN_ERR_KVM, "KVM_CHECK_EXTENSION(KVM_CAP_IRQ_ROUTING): %s", strerror(-ret));
 	if (vm->cfg.rng) {
-		ret = virtio_rng_create(&vm->devices, vm->pci, &vm->irq, vm->loop, &vm->gm);
+		struct virtio_dev *vdev;
+
+		ret = virtio_rng_create(&vdev, vm->loop, &vm->gm);
+		if (!ret)
+			ret = virtio_pci_create(&vm->devices, vm->pci, &vm->irq, vdev);
 		if (ret)
 			return vm_fail(KVMRUN_ERR_INTERNAL, "--rng: %s", strerror(-ret));
 	}

@@ -39,7 +39,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "devices.h"
+#include "backend/console.h"
+#include "kvmrun/event_loop.h"
 #include "kvmrun/log.h"
 
 #define CONSOLE_ESCAPE 0x01 /* Ctrl-A */

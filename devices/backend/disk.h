@@ -19,7 +19,7 @@
 #include <sys/uio.h>
 
 #include "kvmrun/compiler.h"
-#include "kvmrun/vm.h"
+#include "kvmrun/config.h"
 
 struct disk;
 struct disk_io;

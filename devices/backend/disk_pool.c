@@ -14,9 +14,9 @@
 
 #include "backend/disk_pool.h"
 #include "kvmrun/event_loop.h"
+#include "kvmrun/exit_status.h"
 #include "kvmrun/log.h"
 #include "kvmrun/sandbox.h"
-#include "kvmrun/vm.h"
 
 #define DISK_POOL_ZEROES (256 * KiB) /* one write of the write-zeroes fallback */
 

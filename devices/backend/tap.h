@@ -14,7 +14,8 @@
 #include <sys/uio.h>
 
 #include "kvmrun/compiler.h"
-#include "kvmrun/vm.h"
+#include "kvmrun/config.h"
+#include "kvmrun/exit_status.h"
 
 /* Offload flags of TUNSETOFFLOAD (linux/if_tun.h); USO came with Linux 6.2. */
 #include <linux/if_tun.h>

@@ -6,7 +6,9 @@
 
 #include "kvmrun/compiler.h"
 #include "kvmrun/virtio.h"
-#include "kvmrun/vm.h"
+#include "kvmrun/config.h"
+#include "kvmrun/exit_status.h"
+#include "virtio/devices.h"
 
 /* Feature bits and request types (virtio 1.x, section 5.2). */
 #define VIRTIO_BLK_F_SEG_MAX 2
@@ -31,7 +33,6 @@
 #define VIRTIO_BLK_WZ_F_UNMAP 1
 
 #define VIRTIO_BLK_QUEUE_MAX 1024 /* seg_max 1022: a 1 MiB request in one chain */
-#define VIRTIO_BLK_MAX_QUEUES 64 /* request queues: one per vCPU, up to this */
 #define VIRTIO_BLK_SEG_MAX (VIRTIO_BLK_QUEUE_MAX - 2)
 #define VIRTIO_BLK_MAX_DISCARD_SEG 32
 #define VIRTIO_BLK_MAX_DISCARD_SECTORS (1U << 22) /* 2 GiB per segment */
@@ -49,17 +50,5 @@
 #define VIRTIO_BLK_CFG_WZ_MAY_UNMAP 56
 #define VIRTIO_BLK_CFG_SIZE 60
 
-/*
- * A virtio-blk device on the raw image cfg->path, with nr_queues request
- * queues (1..VIRTIO_BLK_MAX_QUEUES; more than one is offered as
- * VIRTIO_BLK_F_MQ, so that a guest can give each vCPU its own queue and
- * interrupt). Opens and locks the image and registers its completion eventfd
- * with loop. On error returns -errno with one line naming the file in err
- * (exit status KVMRUN_ERR_INPUT for the caller). Free with
- * (*out)->ops->destroy(*out).
- */
-int virtio_blk_create(struct virtio_dev **out, const struct disk_config *cfg, uint16_t nr_queues,
-		      struct ev_loop *loop, const struct guest_mem *gm, char *err,
-		      size_t errlen) WARN_UNUSED;
 
 #endif

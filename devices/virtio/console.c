@@ -42,9 +42,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices.h"
+#include "backend/console.h"
 #include "kvmrun/log.h"
 #include "kvmrun/virtio.h"
+#include "virtio/devices.h"
 
 #define VIRTIO_CONSOLE_RXQ 0
 #define VIRTIO_CONSOLE_TXQ 1

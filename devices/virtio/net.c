@@ -43,7 +43,6 @@
 #include "kvmrun/log.h"
 #include "kvmrun/sched_policy.h"
 #include "virtio/net.h"
-#include "virtio/virtio_pci.h"
 
 /* The receive buffer: the largest frame and header, and one byte to see truncation. */
 #define NET_RX_BUF (NET_HDR_LEN + NET_MAX_FRAME + 1)

@@ -7,22 +7,13 @@
 
 #include "kvmrun/compiler.h"
 #include "kvmrun/virtio.h"
-#include "kvmrun/vm.h"
+#include "kvmrun/config.h"
+#include "kvmrun/exit_status.h"
+#include "virtio/devices.h"
 #include "virtio/net_hdr.h"
 
 struct tap;
 
-/*
- * A virtio-net device (one receive and one transmit queue) on the tap that
- * cfg names or passes in; index is the --net position, for the default MAC
- * and the name in log lines ("net0"). On error returns -errno with one line
- * naming the option in err (exit status KVMRUN_ERR_INPUT for the caller,
- * KVMRUN_ERR_INTERNAL for -ENOMEM). Free with (*out)->ops->destroy(*out),
- * which logs the counters at debug level.
- */
-int virtio_net_create(struct virtio_dev **out, const struct net_config *cfg, unsigned int index,
-		      struct ev_loop *loop, const struct guest_mem *gm, char *err,
-		      size_t errlen) WARN_UNUSED;
 
 /*
  * The same on a backend the caller opened (tap_open_fd in tests and fuzzing),

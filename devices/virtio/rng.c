@@ -8,7 +8,7 @@
 #include <sys/random.h>
 
 #include "kvmrun/virtio.h"
-#include "virtio/virtio_pci.h"
+#include "virtio/devices.h"
 
 #define VIRTIO_ID_RNG 4
 #define RNG_QUEUE_SIZE 64
@@ -71,8 +71,7 @@ static const struct virtio_dev_ops rng_ops = {
     .destroy = rng_destroy,
 };
 
-int virtio_rng_create(struct device **list, struct pci_host *host, const struct irq_chip *irq,
-		      struct ev_loop *loop, const struct guest_mem *gm)
+int virtio_rng_create(struct virtio_dev **out, struct ev_loop *loop, const struct guest_mem *gm)
 {
 	struct virtio_rng *r = calloc(1, sizeof(*r));
 
@@ -84,5 +83,6 @@ int virtio_rng_create(struct device **list, struct pci_host *host, const struct 
 	r->vdev.queue_max = RNG_QUEUE_SIZE;
 	r->vdev.loop = loop;
 	r->vdev.gm = gm;
-	return virtio_pci_create(list, host, irq, &r->vdev);
+	*out = &r->vdev;
+	return 0;
 }

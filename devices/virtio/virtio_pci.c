@@ -41,109 +41,9 @@
 
 #include "kvmrun/event_loop.h"
 #include "kvmrun/log.h"
-#include "pci_msix.h"
-#include "virtio/virtio_pci.h"
+#include "virtio/virtio_pci_internal.h"
 
-#define VP_VENDOR 0x1af4
-#define VP_DEVICE_BASE 0x1040
-#define VP_REVISION 1
-#define VP_BAR 0
-#define VP_BAR_SIZE 0x8000ULL
-#define VP_COMMON_OFF 0x0000
-#define VP_COMMON_LEN 0x40
-#define VP_ISR_OFF 0x1000
-#define VP_DEVICE_OFF 0x2000
-#define VP_DEVICE_MAX 0x1000
-#define VP_NOTIFY_OFF 0x3000
-#define VP_NOTIFY_LEN 2
-#define VP_IO_BAR 2 /* the notification region in port space, at offset 0 */
-#define VP_IO_BAR_SIZE 4
-#define VP_MSIX_OFF 0x4000
-#define VP_PBA_OFF 0x5000
-#define VP_MAX_QUEUES 255
-#define VP_NO_VECTOR 0xffff
-
-/* Capability layout (section 4.1.4). */
-#define PCI_CAP_ID_VNDR 0x09
-#define VP_CAP_COMMON 1
-#define VP_CAP_NOTIFY 2
-#define VP_CAP_ISR 3
-#define VP_CAP_DEVICE 4
-#define VP_CAP_PCI_CFG 5
-#define VP_CAP_LEN 16
-#define VP_CAP_NOTIFY_LEN 20
-#define VP_CAP_PCI_CFG_LEN 20
-#define VP_CAP_BAR 4
-#define VP_CAP_OFFSET 8
-#define VP_CAP_LENGTH 12
-#define VP_CAP_DATA 16
-
-/* Common configuration (section 4.1.4.3). */
-#define VP_DFSELECT 0x00
-#define VP_DF 0x04
-#define VP_GFSELECT 0x08
-#define VP_GF 0x0c
-#define VP_MSIX_CONFIG 0x10
-#define VP_NUM_QUEUES 0x12
-#define VP_STATUS 0x14
-#define VP_CFG_GENERATION 0x15
-#define VP_Q_SELECT 0x16
-#define VP_Q_SIZE 0x18
-#define VP_Q_MSIX 0x1a
-#define VP_Q_ENABLE 0x1c
-#define VP_Q_NOTIFY_OFF 0x1e
-#define VP_Q_DESC 0x20
-#define VP_Q_DRIVER 0x28
-#define VP_Q_DEVICE 0x30
-
-#define VP_ISR_QUEUE 1
-#define VP_ISR_CONFIG 2
-
-struct vp_queue {
-	uint16_t size, vector;
-	bool enabled;
-	uint64_t desc, driver, device;
-};
-
-struct vp_kick {
-	struct virtio_pci *vp;
-	uint16_t q;
-	int fd;
-};
-
-struct virtio_pci {
-	struct device dev;
-	struct pci_dev pci;
-	struct virtio_dev *vdev;
-	const struct irq_chip *irq;
-	pthread_mutex_t lock;
-	struct pci_msix msix;
-	unsigned int cfg_cap; /* the PCI configuration access capability */
-
-	/* Registers (under lock). */
-	uint32_t dfselect, gfselect;
-	uint64_t driver_features;
-	uint16_t config_vector;
-	uint8_t status, generation, isr;
-	uint16_t queue_sel;
-	struct vp_queue *queues;
-
-	/* Handover to the loop (under lock). */
-	int ctl_fd;
-	bool activate_req, reset_req;
-	bool loop_owned;      /* the loop may hold queue or device state: reset goes there */
-	bool msix_req;	      /* MSI-X messages wait for the loop (pci_msix_deferred) */
-	uint64_t notify_addr; /* where the memory notify register decodes, or PCI_BAR_UNMAPPED */
-	uint64_t notify_port; /* the port one, or PCI_BAR_UNMAPPED */
-
-	struct vp_kick *kicks;
-	/* Where KVM has the doorbells (the loop's, and teardown's). */
-	uint64_t kvm_notify_addr, kvm_notify_port;
-	struct log_ratelimit rl;      /* register-side guest errors (vCPU threads, under lock) */
-	struct log_ratelimit loop_rl; /* the loop's doorbell updates */
-};
-
-static void vp_signal(int fd)
+void vp_signal(int fd)
 {
 	uint64_t one = 1;
 
@@ -161,8 +61,7 @@ static void vp_drain(int fd)
 	}
 }
 
-/* Registers back to their first state (lock held). */
-static void vp_reset_regs(struct virtio_pci *vp)
+void vp_reset_regs(struct virtio_pci *vp)
 {
 	vp->dfselect = vp->gfselect = 0;
 	vp->driver_features = 0;
@@ -187,7 +86,7 @@ static void vp_raise(struct virtio_pci *vp, uint8_t isr, uint16_t vector, bool l
 		pci_msix_raise_vcpu(&vp->msix, vector);
 }
 
-static void vp_mark_needs_reset(struct virtio_pci *vp, bool loop)
+void vp_mark_needs_reset(struct virtio_pci *vp, bool loop)
 {
 	if (!vp->status || (vp->status & VIRTIO_STATUS_NEEDS_RESET))
 		return;
@@ -363,203 +262,7 @@ static void vp_kick(void *opaque, uint32_t events)
 		vdev->ops->queue_notify(vdev, k->q);
 }
 
-/* --- registers (vCPU threads, lock held) --- */
-
-static bool vp_transition_ok(uint8_t from, uint8_t to)
-{
-	static const struct {
-		uint8_t from, to;
-	} allowed[] = {
-	    {0, VIRTIO_STATUS_ACKNOWLEDGE},
-	    {VIRTIO_STATUS_ACKNOWLEDGE, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER},
-	    {VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER,
-	     VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK},
-	    {VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK,
-	     VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
-		 VIRTIO_STATUS_DRIVER_OK},
-	};
-
-	/* FAILED may be added to any state; nothing but a reset leaves it. */
-	if (to == (from | VIRTIO_STATUS_FAILED))
-		return true;
-	for (unsigned int i = 0; i < ARRAY_SIZE(allowed); i++)
-		if (allowed[i].from == from && allowed[i].to == to)
-			return true;
-	return false;
-}
-
-static void vp_write_status(struct virtio_pci *vp, uint8_t val)
-{
-	struct virtio_dev *vdev = vp->vdev;
-	uint8_t cur = vp->status & ~VIRTIO_STATUS_NEEDS_RESET;
-	uint64_t offered = vdev->host_features;
-
-	val &= (uint8_t)~VIRTIO_STATUS_NEEDS_RESET; /* the device's bit, not the driver's */
-	if (val == 0) {
-		if (!vp->loop_owned) {
-			vp_reset_regs(vp);
-		} else {
-			/* Status reads back non-zero until the loop has stopped everything. */
-			vp->reset_req = true;
-			vp_signal(vp->ctl_fd);
-		}
-		return;
-	}
-	if (val == cur)
-		return;
-	if (!vp_transition_ok(cur, val)) {
-		log_ratelimited(&vp->rl, LOG_WARN, "%s: status 0x%x -> 0x%x refused",
-				vdev->ops->name, cur, val);
-		return;
-	}
-	if ((val & ~cur) == VIRTIO_STATUS_FEATURES_OK &&
-	    ((vp->driver_features & ~offered) ||
-	     !(vp->driver_features & VIRTIO_BIT(VIRTIO_F_VERSION_1))))
-		return; /* FEATURES_OK stays clear: the driver sees the refusal */
-	vp->status = (uint8_t)(val | (vp->status & VIRTIO_STATUS_NEEDS_RESET));
-	if ((val & ~cur) == VIRTIO_STATUS_DRIVER_OK) {
-		vp->activate_req = true;
-		vp->loop_owned = true;
-		vp_signal(vp->ctl_fd);
-	}
-}
-
-/* The driver broke the rules of the common configuration: the device needs a reset. */
-static void vp_guest_error(struct virtio_pci *vp, const char *why)
-{
-	log_ratelimited(&vp->rl, LOG_WARN, "%s: guest error, device needs reset: %s",
-			vp->vdev->ops->name, why);
-	vp_mark_needs_reset(vp, false);
-}
-
-/*
- * May the selected queue's registers change? Not once it is enabled or the
- * device is live (DRIVER_OK): such a write is refused and breaks the device.
- * A queue index out of range has no registers (writes ignored, reads zero).
- */
-static bool vp_queue_writable(struct virtio_pci *vp)
-{
-	if (vp->queue_sel >= vp->vdev->nr_queues)
-		return false;
-	if (vp->queues[vp->queue_sel].enabled || (vp->status & VIRTIO_STATUS_DRIVER_OK)) {
-		vp_guest_error(vp, "queue register written after the queue was enabled");
-		return false;
-	}
-	return true;
-}
-
-static uint16_t vp_vector(const struct virtio_pci *vp, uint64_t v)
-{
-	return v < vp->msix.nr ? (uint16_t)v : VP_NO_VECTOR;
-}
-
-static void vp_put(uint8_t *buf, unsigned int off, uint64_t v, unsigned int len)
-{
-	for (unsigned int i = 0; i < len; i++)
-		buf[off + i] = (uint8_t)(v >> (8 * i));
-}
-
-static void vp_common_read(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len)
-{
-	const struct virtio_dev *vdev = vp->vdev;
-	uint8_t regs[VP_COMMON_LEN] = {0};
-	uint64_t df = vdev->host_features;
-
-	vp_put(regs, VP_DFSELECT, vp->dfselect, 4);
-	vp_put(regs, VP_DF, vp->dfselect < 2 ? (uint32_t)(df >> (32 * vp->dfselect)) : 0, 4);
-	vp_put(regs, VP_GFSELECT, vp->gfselect, 4);
-	vp_put(regs, VP_GF,
-	       vp->gfselect < 2 ? (uint32_t)(vp->driver_features >> (32 * vp->gfselect)) : 0, 4);
-	vp_put(regs, VP_MSIX_CONFIG, vp->config_vector, 2);
-	vp_put(regs, VP_NUM_QUEUES, vdev->nr_queues, 2);
-	vp_put(regs, VP_STATUS, vp->status, 1);
-	vp_put(regs, VP_CFG_GENERATION, vp->generation, 1);
-	vp_put(regs, VP_Q_SELECT, vp->queue_sel, 2);
-	if (vp->queue_sel < vdev->nr_queues) {
-		const struct vp_queue *q = &vp->queues[vp->queue_sel];
-
-		vp_put(regs, VP_Q_SIZE, q->size, 2);
-		vp_put(regs, VP_Q_MSIX, q->vector, 2);
-		vp_put(regs, VP_Q_ENABLE, q->enabled, 2);
-		vp_put(regs, VP_Q_NOTIFY_OFF, 0, 2);
-		vp_put(regs, VP_Q_DESC, q->desc, 8);
-		vp_put(regs, VP_Q_DRIVER, q->driver, 8);
-		vp_put(regs, VP_Q_DEVICE, q->device, 8);
-	} else {
-		vp_put(regs, VP_Q_MSIX, VP_NO_VECTOR, 2);
-	}
-	for (uint32_t i = 0; i < len; i++)
-		data[i] = off + i < VP_COMMON_LEN ? regs[off + i] : 0;
-}
-
-/* A 64-bit queue address written whole or as one of its 32-bit halves. */
-static void vp_write_addr(uint64_t *reg, uint64_t off, uint32_t len, uint64_t v)
-{
-	if (len == 8 && !(off & 7))
-		*reg = v;
-	else if (len == 4 && !(off & 3))
-		*reg = off & 4 ? (*reg & 0xffffffffULL) | v << 32 : (*reg & ~0xffffffffULL) | v;
-}
-
-static void vp_common_write(struct virtio_pci *vp, uint64_t off, const uint8_t *data, uint32_t len)
-{
-	struct vp_queue *q =
-	    vp->queue_sel < vp->vdev->nr_queues ? &vp->queues[vp->queue_sel] : NULL;
-	uint64_t v = 0;
-
-	if (vp->reset_req)
-		return; /* the driver waits for status 0 first */
-	for (uint32_t i = 0; i < len; i++)
-		v |= (uint64_t)data[i] << (8 * i);
-	if (off >= VP_Q_DESC && off + len <= VP_Q_DEVICE + 8) {
-		if (!vp_queue_writable(vp))
-			return;
-		vp_write_addr(off < VP_Q_DRIVER	  ? &q->desc
-			      : off < VP_Q_DEVICE ? &q->driver
-						  : &q->device,
-			      off, len, v);
-		return;
-	}
-#define VP_FIELD(o, l) (off == (o) && len == (l))
-	if (VP_FIELD(VP_DFSELECT, 4)) {
-		vp->dfselect = (uint32_t)v;
-	} else if (VP_FIELD(VP_GFSELECT, 4)) {
-		vp->gfselect = (uint32_t)v;
-	} else if (VP_FIELD(VP_GF, 4)) {
-		/* Only between DRIVER and FEATURES_OK. */
-		if (vp->gfselect < 2 && (vp->status & ~VIRTIO_STATUS_NEEDS_RESET) ==
-					    (VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER)) {
-			unsigned int sh = 32 * vp->gfselect;
-
-			vp->driver_features &= ~(0xffffffffULL << sh);
-			vp->driver_features |= v << sh;
-		}
-	} else if (VP_FIELD(VP_MSIX_CONFIG, 2)) {
-		vp->config_vector = vp_vector(vp, v);
-	} else if (VP_FIELD(VP_STATUS, 1)) {
-		vp_write_status(vp, (uint8_t)v);
-	} else if (VP_FIELD(VP_Q_SELECT, 2)) {
-		vp->queue_sel = (uint16_t)v;
-	} else if (VP_FIELD(VP_Q_SIZE, 2)) {
-		/* A power of two no larger than the device's maximum. */
-		if (!vp_queue_writable(vp))
-			return;
-		if (v && !(v & (v - 1)) && v <= vp->vdev->queue_max)
-			q->size = (uint16_t)v;
-		else
-			vp_guest_error(vp, "queue size 0, not a power of two, or above the maximum");
-	} else if (VP_FIELD(VP_Q_MSIX, 2)) {
-		if (vp_queue_writable(vp))
-			q->vector = vp_vector(vp, v);
-	} else if (VP_FIELD(VP_Q_ENABLE, 2)) {
-		if (vp_queue_writable(vp) && v == 1)
-			q->enabled = true;
-		else if (q && v != 1 && !(vp->status & VIRTIO_STATUS_DRIVER_OK))
-			vp_guest_error(vp, "queue_enable written with a value other than 1");
-	}
-#undef VP_FIELD
-	/* Anything else is read-only or not a register: ignored. */
-}
+/* --- registers (vCPU threads, lock held; the common configuration: virtio_pci_common.c) --- */
 
 /* A write to the notification region that KVM did not take as an ioeventfd. */
 static void vp_notify_write(struct virtio_pci *vp, uint64_t off, const uint8_t *data, uint32_t len)

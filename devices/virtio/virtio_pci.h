@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The virtio-pci transport (modern, virtio 1.x section 4.1) and the devices on it. */
+/* The virtio-pci transport (modern, virtio 1.x section 4.1). */
 #ifndef KVMRUN_VIRTIO_PCI_H
 #define KVMRUN_VIRTIO_PCI_H
 
-#include "devices.h"
+#include "device.h"
+#include "kvmrun/compiler.h"
 #include "kvmrun/irq.h"
 #include "kvmrun/virtio.h"
+#include "pci.h"
 
 /*
  * Put @vdev (filled by its device: ops, host_features, nr_queues <= 255, queue_max,
@@ -16,9 +18,5 @@
  */
 int virtio_pci_create(struct device **list, struct pci_host *host, const struct irq_chip *irq,
 		      struct virtio_dev *vdev) WARN_UNUSED;
-
-/* virtio-rng (devices/virtio/rng.c): one queue filled from getrandom(). */
-int virtio_rng_create(struct device **list, struct pci_host *host, const struct irq_chip *irq,
-		      struct ev_loop *loop, const struct guest_mem *gm) WARN_UNUSED;
 
 #endif

@@ -23,9 +23,9 @@
 
 #include "test_util.h"
 
-#include "devices.h"
+#include "backend/console.h"
+#include "kvmrun/event_loop.h"
 #include "kvmrun/sandbox.h"
-#include "kvmrun/vm.h"
 
 #define WAIT_MS 3000
 

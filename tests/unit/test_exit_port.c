@@ -15,7 +15,9 @@
 
 #include "arch/x86_64/layout.h"
 #include "cli.h"
-#include "devices.h"
+#include "kvmrun/bus.h"
+#include "pc_layout.h"
+#include "platform.h"
 
 struct fixture {
 	struct bus pio;
@@ -147,7 +149,8 @@ static void check_wiring(bool with_option)
 	bus_init(&f.pio, "pio");
 	bus_init(&mmio, "mmio");
 	f.sink = (struct platform_sink){ .event = record_event, .exit = record_exit, .opaque = &f };
-	assert_int_equal(platform_create(&f.devs, &f.pio, &mmio, &f.sink, cfg.exit_port), 0);
+	assert_int_equal(
+		platform_create(&f.devs, &f.pio, &mmio, &pc_layout, &f.sink, cfg.exit_port), 0);
 
 	if (with_option) {
 		assert_int_equal(bus_access(&f.pio, PORT_EXIT, &v, 1, true), 0);

@@ -15,7 +15,8 @@
 #include <cmocka.h>
 
 #include "arch/x86_64/layout.h"
-#include "devices.h"
+#include "kvmrun/bus.h"
+#include "pci.h"
 
 #define ECAM LAYOUT_PCI_ECAM
 #define W32 LAYOUT_PCI_MMIO32
@@ -108,7 +109,7 @@ static int setup(void **state)
 		return -1;
 	bus_init(&f->pio, "pio");
 	bus_init(&f->mmio, "mmio");
-	if (pci_host_create(&f->devs, &f->host, &f->pio, &f->mmio, &win))
+	if (pci_host_create(&f->devs, &f->host, &f->pio, &f->mmio, PORT_PCI_CONFIG, &win))
 		return -1;
 	pci_dev_init(&f->fd.pci, &fake_ops, 0x1234, 0x5678, 3, 0xff0000, 0x1af4, 0x42);
 	if (pci_dev_add_bar(&f->fd.pci, 0, PCI_BAR_MEM32, BAR0_SIZE) ||
@@ -468,7 +469,7 @@ static void test_no_io_window(void **state)
 	assert_non_null(d);
 	bus_init(&pio, "pio");
 	bus_init(&mmio, "mmio");
-	assert_int_equal(pci_host_create(&devs, &host, &pio, &mmio, &win), 0);
+	assert_int_equal(pci_host_create(&devs, &host, &pio, &mmio, PORT_PCI_CONFIG, &win), 0);
 	pci_dev_init(&d->pci, &fake_ops, 1, 2, 0, 0, 0, 0);
 	assert_int_equal(pci_dev_add_bar(&d->pci, 0, PCI_BAR_IO, 4), 0);
 	assert_int_equal(pci_host_add_device(host, &d->pci), 0);
@@ -481,10 +482,12 @@ static void test_no_io_window(void **state)
 	/* An I/O window outside the 64 KiB of ports is refused. */
 	win.io = 0xf000;
 	win.io_size = 0x2000;
-	assert_int_equal(pci_host_create(&devs, &host, &pio, &mmio, &win), -EINVAL);
+	assert_int_equal(pci_host_create(&devs, &host, &pio, &mmio, PORT_PCI_CONFIG, &win),
+			 -EINVAL);
 	win.io = 0x10000;
 	win.io_size = 1;
-	assert_int_equal(pci_host_create(&devs, &host, &pio, &mmio, &win), -EINVAL);
+	assert_int_equal(pci_host_create(&devs, &host, &pio, &mmio, PORT_PCI_CONFIG, &win),
+			 -EINVAL);
 }
 
 static void test_cap_list(void **state)

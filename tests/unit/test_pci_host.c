@@ -15,7 +15,8 @@
 #include <cmocka.h>
 
 #include "arch/x86_64/layout.h"
-#include "devices.h"
+#include "kvmrun/bus.h"
+#include "pci.h"
 
 #define ECAM LAYOUT_PCI_ECAM
 #define CFG_ADDR PORT_PCI_CONFIG
@@ -37,7 +38,7 @@ static int setup(void **state)
 		return -1;
 	bus_init(&f->pio, "pio");
 	bus_init(&f->mmio, "mmio");
-	if (pci_host_create(&f->devs, &f->host, &f->pio, &f->mmio, &win))
+	if (pci_host_create(&f->devs, &f->host, &f->pio, &f->mmio, PORT_PCI_CONFIG, &win))
 		return -1;
 	*state = f;
 	return 0;

@@ -16,7 +16,9 @@
 #include <cmocka.h>
 
 #include "arch/x86_64/layout.h"
-#include "devices.h"
+#include "kvmrun/bus.h"
+#include "pc_layout.h"
+#include "platform.h"
 
 struct fixture {
 	struct bus pio;
@@ -45,10 +47,10 @@ static int setup(void **state)
 	bus_init(&f->pio, "pio");
 	bus_init(&f->mmio, "mmio");
 	f->sink = (struct platform_sink){ .event = record_event, .opaque = f };
-	if (i8042_create(&f->devs, &f->pio, &f->sink) ||
-	    rtc_cmos_create(&f->devs, &f->pio) ||
+	if (i8042_create(&f->devs, &f->pio, PORT_I8042_DATA, PORT_I8042_CMD, &f->sink) ||
+	    rtc_cmos_create(&f->devs, &f->pio, PORT_RTC) ||
 	    pvpanic_create(&f->devs, &f->mmio, LAYOUT_PVPANIC_MMIO, &f->sink) ||
-	    acpi_pm_create(&f->devs, &f->pio, &f->sink))
+	    acpi_pm_create(&f->devs, &f->pio, &pc_layout.acpi_pm, &f->sink))
 		return -1;
 	*state = f;
 	return 0;
@@ -489,10 +491,11 @@ static void test_no_sink(void **state)
 	uint8_t v = 0xfe;
 
 	bus_init(&pio, "pio");
-	assert_int_equal(i8042_create(&list, &pio, &none), 0);
-	assert_int_equal(acpi_pm_create(&list, &pio, &none), 0);
+	assert_int_equal(i8042_create(&list, &pio, PORT_I8042_DATA, PORT_I8042_CMD, &none), 0);
+	assert_int_equal(acpi_pm_create(&list, &pio, &pc_layout.acpi_pm, &none), 0);
 	/* A second i8042 on the same ports is refused and not listed. */
-	assert_int_equal(i8042_create(&list, &pio, &none), -EEXIST);
+	assert_int_equal(i8042_create(&list, &pio, PORT_I8042_DATA, PORT_I8042_CMD, &none),
+			 -EEXIST);
 	assert_string_equal(list->name, "acpi-pm");
 	assert_int_equal(bus_access(&pio, PORT_I8042_CMD, &v, 1, true), 0);
 	v = ACPI_RESET_VALUE;

@@ -38,10 +38,11 @@
 
 #include <cmocka.h>
 
-#include "devices.h"
+#include "backend/console.h"
 #include "kvmrun/event_loop.h"
+#include "kvmrun/exit_status.h"
+#include "kvmrun/irq.h"
 #include "kvmrun/sandbox.h"
-#include "kvmrun/vm.h"
 
 /*
  * The child's descriptors, three pipe ends (no tty, no tap, no KVM object: the

@@ -21,7 +21,11 @@
 
 #include "test_util.h"
 
-#include "devices.h"
+#include "backend/console.h"
+#include "kvmrun/bus.h"
+#include "kvmrun/event_loop.h"
+#include "kvmrun/irq.h"
+#include "platform.h"
 
 #define BASE 0x3f8
 #define RBR 0

@@ -28,9 +28,11 @@
 
 #include "test_util.h"
 
-#include "devices.h"
+#include "backend/console.h"
+#include "kvmrun/event_loop.h"
 #include "kvmrun/guest_mem.h"
 #include "kvmrun/virtio.h"
+#include "virtio/devices.h"
 
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE (8 * MiB)

@@ -26,6 +26,7 @@
 #include "fake_irq.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/guest_mem.h"
+#include "virtio/devices.h"
 #include "virtio/virtio_pci.h"
 
 #define ECAM LAYOUT_PCI_ECAM
@@ -323,7 +324,7 @@ static int setup(void **state)
 	f->fd = calloc(1, sizeof(*f->fd));
 	if (!f->ram || !f->fd || gm_add_region(&f->gm, 0, RAM_SIZE, f->ram) ||
 	    ev_loop_create(&f->loop) ||
-	    pci_host_create(&f->devs, &f->host, &f->pio, &f->mmio, &win))
+	    pci_host_create(&f->devs, &f->host, &f->pio, &f->mmio, PORT_PCI_CONFIG, &win))
 		return -1;
 	f->fd->event_fd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE); /* one read per event */
 	f->fd->vdev.ops = &fake_ops;
@@ -694,9 +695,11 @@ static void test_rng_fill_capped(void **state)
 	const uint64_t cfg2 = ECAM + (2 << 15); /* the next slot after the fake device */
 	const uint64_t desc = 0x10000, avail = 0x14000, used = 0x18000;
 	const uint8_t *big = f->ram + 0x80000;
+	struct virtio_dev *rng;
 	uint16_t port;
 
-	assert_int_equal(virtio_rng_create(&f->devs, f->host, &f->irq.chip, f->loop, &f->gm), 0);
+	assert_int_equal(virtio_rng_create(&rng, f->loop, &f->gm), 0);
+	assert_int_equal(virtio_pci_create(&f->devs, f->host, &f->irq.chip, rng), 0);
 	assert_int_equal(rd(f, cfg2 + 2, 2), 0x1040 + 4);
 	f->bar = (rd(f, cfg2 + 0x10, 4) & ~0xfULL) | rd(f, cfg2 + 0x14, 4) << 32;
 	port = (uint16_t)(rd(f, cfg2 + 0x18, 4) & ~0x3U);

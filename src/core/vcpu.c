@@ -6,11 +6,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "kvmrun/exit_status.h"
 #include "kvmrun/kvm.h"
 #include "kvmrun/log.h"
 #include "kvmrun/sandbox.h"
 #include "kvmrun/vcpu.h"
-#include "kvmrun/vm.h"
 
 int vcpu_create(struct vcpu *vcpu, int vm_fd, unsigned int index, size_t run_size)
 {

@@ -22,6 +22,7 @@
 #include <seccomp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -32,8 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kvmrun/exit_status.h"
 #include "kvmrun/sandbox.h"
-#include "kvmrun/vm.h"
 
 /* The loop (and any thread that is no vCPU): memory, locks, signals, time, output, exit. */
 /* clang-format off */

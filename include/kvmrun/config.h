@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What the command line asks for: the VM, its disks, tap devices and console, and their limits. */
+#ifndef KVMRUN_CONFIG_H
+#define KVMRUN_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "kvmrun/compiler.h"
+#include "kvmrun/log.h"
+
+/*
+ * CONSOLE_SERIAL: the UART is the terminal. CONSOLE_VIRTIO: virtio-console is
+ * the terminal (its input too), the UART prints to it as well for early boot.
+ * CONSOLE_NONE: nothing on the terminal (--console-log still records).
+ */
+enum console_mode { CONSOLE_SERIAL, CONSOLE_VIRTIO, CONSOLE_NONE };
+
+/* What --console-log appends per run at most, unless its max= says otherwise. */
+#define VM_CONSOLE_LOG_MAX (64ULL * MiB)
+
+/* --disk PATH[,ro][,serial=ID][,cache=none|writeback] */
+#define VM_MAX_DISKS 16
+#define DISK_PATH_MAX 4096
+#define DISK_SERIAL_MAX 20 /* virtio-blk GET_ID: 20 bytes, NUL-padded */
+
+enum disk_cache { DISK_CACHE_WRITEBACK, DISK_CACHE_NONE };
+
+struct disk_config {
+	char path[DISK_PATH_MAX];
+	bool readonly;
+	enum disk_cache cache;
+	bool has_serial; /* else a serial derived from the file name */
+	char serial[DISK_SERIAL_MAX + 1];
+	bool sandbox; /* not from --disk: the VM sets it; worker threads install their filter */
+};
+
+/*
+ * --net tap=NAME[,mac=MAC][,mtu=N] or --net fd=N[,mac=MAC][,mtu=N]: a virtio-net
+ * device on a tap interface, found by name (attached, or created when permitted)
+ * or already open and passed in by a launcher.
+ */
+#define VM_MAX_NETS 8
+#define NET_IFNAME_MAX 16 /* IFNAMSIZ: 15 characters and the NUL */
+#define NET_MTU_MIN 68
+#define NET_MTU_MAX 65535
+
+struct net_config {
+	char ifname[NET_IFNAME_MAX]; /* tap=NAME; empty for fd= */
+	int fd;			     /* fd=N; -1 for tap= */
+	bool has_mac;		     /* else derived from the tap's name and the index */
+	uint8_t mac[6];
+	unsigned int mtu; /* 0: the tap's own */
+};
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;
+	const char *append;
+	unsigned int cpus;
+	uint64_t memory;
+	enum console_mode console;
+	const char *console_log;
+	uint64_t console_log_max; /* --console-log FILE,max=SIZE: bytes appended per run */
+	enum log_level log_level;
+	unsigned int nr_disks;
+	struct disk_config disks[VM_MAX_DISKS];
+	bool rng; /* a virtio-rng device */
+	bool no_sandbox; /* --sandbox off: no seccomp filters */
+	bool exit_port;	 /* --exit-port: the guest may end kvmrun with any status */
+	unsigned int nr_nets;
+	struct net_config nets[VM_MAX_NETS];
+};
+
+#endif

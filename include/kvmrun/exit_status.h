@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KVMRUN_EXIT_STATUS_H
+#define KVMRUN_EXIT_STATUS_H
+
+/* Exit statuses of the kvmrun process; the README and --help carry this table. */
+enum kvmrun_status {
+	KVMRUN_OK = 0,           /* guest powered off, or rebooted */
+	KVMRUN_ERR_INTERNAL = 1, /* unexpected host failure */
+	KVMRUN_ERR_USAGE = 2,    /* bad command line */
+	KVMRUN_ERR_INPUT = 3,    /* kernel/initrd/disk/tap missing, unreadable, malformed, locked */
+	KVMRUN_ERR_KVM = 4,      /* /dev/kvm missing, not permitted, or lacking a capability */
+	KVMRUN_GUEST_PANIC = 5,  /* guest kernel panicked (pvpanic) */
+	KVMRUN_GUEST_CRASH = 6,  /* triple fault */
+	KVMRUN_VCPU_ERROR = 7,   /* KVM internal error, emulation failure, unhandled exit */
+	KVMRUN_ERR_SANDBOX = 8,  /* a system call the seccomp filter refuses (a kvmrun bug) */
+	/* Stopped by SIGINT/SIGTERM: 128 + signal number (130, 143). */
+	/*
+	 * With --exit-port only: whatever byte the guest wrote to the exit port,
+	 * which may be any of the values above too.
+	 */
+};
+
+#endif

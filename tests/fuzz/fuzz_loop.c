@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "fuzz_loop.h"
 
@@ -26,13 +27,10 @@ struct ev_loop {
 	struct fuzz_watch w[FUZZ_LOOP_SLOTS];
 };
 
-struct ev_loop *fuzz_loop_get(void)
+struct ev_loop *fuzz_loop_create(void)
 {
-	static struct ev_loop *loop; /* the process's one loop, as in the VMM */
+	struct ev_loop *loop = calloc(1, sizeof(*loop));
 
-	if (loop)
-		return loop;
-	loop = calloc(1, sizeof(*loop));
 	if (!loop)
 		abort();
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -41,6 +39,14 @@ struct ev_loop *fuzz_loop_get(void)
 	for (unsigned int i = 0; i < FUZZ_LOOP_SLOTS; i++)
 		loop->w[i].fd = -1;
 	return loop;
+}
+
+void fuzz_loop_destroy(struct ev_loop *loop)
+{
+	if (fuzz_loop_watched(loop))
+		abort(); /* a device left a descriptor watched */
+	close(loop->epfd);
+	free(loop);
 }
 
 static struct fuzz_watch *fuzz_loop_find(struct ev_loop *loop, int fd)

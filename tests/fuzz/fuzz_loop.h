@@ -3,7 +3,7 @@
  * An event loop for fuzz targets that host several devices (fuzz_loop.c): the
  * ev_* calls of kvmrun/event_loop.h backed by a real epoll instance (so that
  * edge-triggered doorbells behave as in the VMM), and a dispatch that serves
- * whatever is ready without ever waiting. One loop per process.
+ * whatever is ready without ever waiting. A loop serves one thread at a time.
  */
 #ifndef FUZZ_LOOP_H
 #define FUZZ_LOOP_H
@@ -12,8 +12,10 @@
 
 #include "kvmrun/event_loop.h"
 
-/* The loop the devices get; creates it on the first call (aborts if it cannot). */
-struct ev_loop *fuzz_loop_get(void);
+/* A loop for the devices of one machine; aborts if it cannot. */
+struct ev_loop *fuzz_loop_create(void);
+/* Frees the loop: nothing may be watched any more. */
+void fuzz_loop_destroy(struct ev_loop *loop);
 
 /*
  * Serve what is ready, for at most @rounds rounds of epoll_wait with no

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "fuzz_loop.h"
+#include "kvmrun/sched_policy.h"
 
 #define FUZZ_LOOP_SLOTS 64
 #define FUZZ_LOOP_BATCH 16
@@ -23,7 +24,6 @@ struct fuzz_watch {
 
 struct ev_loop {
 	int epfd;
-	bool preempting;
 	struct fuzz_watch w[FUZZ_LOOP_SLOTS];
 };
 
@@ -104,25 +104,32 @@ int ev_del(struct ev_loop *loop, int fd)
 	return 0;
 }
 
-void ev_served(struct ev_loop *loop, unsigned int n)
+/* The devices here run without a scheduling policy: nothing reported, held or yielded. */
+void sp_report(struct sp_policy *sp, const struct sp_pass *pass)
+{
+	(void)sp;
+	(void)pass;
+}
+
+long sp_hold_ns(const struct sp_policy *sp, const struct sp_pass *pass)
+{
+	(void)sp;
+	(void)pass;
+	return 0;
+}
+
+void sp_before_notify(struct sp_policy *sp, const struct sp_pass *pass)
+{
+	(void)sp;
+	(void)pass;
+}
+
+/* Only a disk worker that cannot install its seccomp filter stops the loop. */
+void ev_stop(struct ev_loop *loop, int status)
 {
 	(void)loop;
-	(void)n;
-}
-
-bool ev_preempting(const struct ev_loop *loop)
-{
-	return loop->preempting;
-}
-
-void ev_yield(struct ev_loop *loop)
-{
-	(void)loop;
-}
-
-void fuzz_loop_set_preempting(struct ev_loop *loop, bool on)
-{
-	loop->preempting = on;
+	(void)status;
+	abort();
 }
 
 unsigned int fuzz_loop_dispatch(struct ev_loop *loop, unsigned int rounds)

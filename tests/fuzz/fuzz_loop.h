@@ -27,7 +27,5 @@ unsigned int fuzz_loop_dispatch(struct ev_loop *loop, unsigned int rounds);
 /* Descriptors still watched: 0 once every device is destroyed. */
 unsigned int fuzz_loop_watched(const struct ev_loop *loop);
 
-/* What ev_preempting() says from now on. */
-void fuzz_loop_set_preempting(struct ev_loop *loop, bool on);
 
 #endif

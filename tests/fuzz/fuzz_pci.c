@@ -51,6 +51,7 @@
 #include "kvmrun/irq.h"
 #include "kvmrun/log.h"
 #include "virtio/blk.h"
+#include "virtio/devices.h"
 #include "virtio/virtio_pci.h"
 
 #define RAM_GPA 0x0ULL
@@ -453,7 +454,7 @@ static void fz_machine_up(bool with_blk)
 	bus_init(&fz.mmio, "mmio");
 	fz.list = NULL;
 	fz.loop = fuzz_loop_create();
-	if (pci_host_create(&fz.list, &fz.host, &fz.pio, &fz.mmio, &win))
+	if (pci_host_create(&fz.list, &fz.host, &fz.pio, &fz.mmio, PORT_PCI_CONFIG, &win))
 		abort();
 	if (with_blk) {
 		/* A zeroed image of its own: the one before may still be open. */
@@ -473,8 +474,11 @@ static void fz_machine_up(bool with_blk)
 		}
 		vdev->ops = &fz.blk_ops;
 	}
-	if ((with_blk && virtio_pci_create(&fz.list, fz.host, &fz.irq, vdev)) ||
-	    virtio_rng_create(&fz.list, fz.host, &fz.irq, fz.loop, &fz.gm))
+	if (with_blk && virtio_pci_create(&fz.list, fz.host, &fz.irq, vdev))
+		abort();
+	vdev = NULL;
+	if (virtio_rng_create(&vdev, fz.loop, &fz.gm) ||
+	    virtio_pci_create(&fz.list, fz.host, &fz.irq, vdev))
 		abort();
 	fz_discover();
 	if ((with_blk && !fz.devs[0].slot) || !fz.devs[1].slot)

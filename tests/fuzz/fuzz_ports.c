@@ -10,7 +10,10 @@
  * Operation: one byte, bits 0-1 log2 of the width, bit 2 write, bits 3-7 the
  * selector; one offset byte; for a write the value (width bytes). Selector
  * FZ_SEL_INPUT instead pushes the offset byte's worth of the following bytes
- * to the UART as console input. The selectors:
+ * to the UART as console input, or, with the write bit, lets the console take
+ * only the offset byte's worth of output from then on (a full stdout: the UART
+ * holds its transmitter busy) and calls the UART back as when stdout drains.
+ * The selectors:
  *   0 UART + off % 8   1 RTC + off % 2   2 i8042 (off odd: command port)
  *   3 ACPI 0x600 + off % 4   4 pvpanic + off % 2   5 port off   6 port 0x300 + off
  *   7 console input; 8-31 as 0-7.
@@ -20,8 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../unit/pc_layout.h"
 #include "arch/x86_64/layout.h"
-#include "devices.h"
+#include "backend/console.h"
+#include "platform.h"
 #include "kvmrun/bus.h"
 #include "kvmrun/log.h"
 
@@ -37,6 +42,10 @@ struct console {
 	void *opaque;
 	bool ready;
 	uint64_t out_bytes;
+	size_t room;	     /* bytes console_write takes from now on */
+	bool refused;	     /* it took fewer than offered at least once */
+	console_writer_fn writer; /* called when room returns */
+	void *writer_opaque;
 };
 
 /* The harness's state; a fuzz target is one process. */
@@ -49,10 +58,31 @@ static struct {
 	unsigned int events[3];
 } fz;
 
-void console_write(struct console *con, const uint8_t *buf, size_t len)
+size_t console_write(struct console *con, const uint8_t *buf, size_t len)
 {
+	size_t n = MIN(len, con->room);
+
 	(void)buf;
-	con->out_bytes += len;
+	con->room -= n;
+	con->out_bytes += n;
+	if (n < len)
+		con->refused = true;
+	return n;
+}
+
+int console_add_writer(struct console *con, console_writer_fn fn, void *opaque)
+{
+	if (con->writer)
+		abort(); /* one writer per console here: the UART */
+	con->writer = fn;
+	con->writer_opaque = opaque;
+	return 0;
+}
+
+void console_remove_writer(struct console *con, void *opaque)
+{
+	if (con->writer_opaque == opaque)
+		con->writer = NULL;
 }
 
 void console_attach(struct console *con, console_push_fn push, void *opaque)
@@ -97,12 +127,10 @@ static void fz_machine_up(void)
 	bus_init(&fz.pio, "pio");
 	bus_init(&fz.mmio, "mmio");
 	fz.list = NULL;
-	fz.con = (struct console){0};
+	fz.con = (struct console){.room = SIZE_MAX};
 	fz.uart_irq = (struct irq_line){.set_level = fz_set_level, .gsi = FZ_UART_GSI};
 	if (serial_8250_create(&fz.list, &fz.pio, PORT_COM1, &fz.uart_irq, &fz.con) ||
-	    rtc_cmos_create(&fz.list, &fz.pio) || i8042_create(&fz.list, &fz.pio, &fz_sink) ||
-	    acpi_pm_create(&fz.list, &fz.pio, &fz_sink) ||
-	    pvpanic_create(&fz.list, &fz.mmio, LAYOUT_PVPANIC_MMIO, &fz_sink))
+	    platform_create(&fz.list, &fz.pio, &fz.mmio, &pc_layout, &fz_sink, true))
 		abort();
 	if (!fz.con.push)
 		abort(); /* the UART takes the console's input */
@@ -132,6 +160,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bool pio = true;
 
 		pos += 2;
+		if (sel == FZ_SEL_INPUT && is_write) {
+			fz.con.room = off;
+			if (fz.con.writer)
+				fz.con.writer(fz.con.writer_opaque);
+			continue;
+		}
 		if (sel == FZ_SEL_INPUT) {
 			size_t n = MIN((size_t)off, size - pos);
 
@@ -174,11 +208,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = 4; /* IN and OUT move at most 4 bytes */
 		bus_access(pio ? &fz.pio : &fz.mmio, addr, buf, len, is_write);
 		if (pio && !is_write && len == 1 && addr == PORT_COM1 + 5 &&
-		    (buf[0] & 0x60) != 0x60)
-			abort(); /* transmission is instant: THR and TEMT are always empty */
+		    (buf[0] & 0x60) != 0x60 && !fz.con.refused)
+			abort(); /* a console that takes all: THR and TEMT are always empty */
 	}
 	devices_destroy(&fz.list);
-	if (fz.con.push)
+	if (fz.con.push || fz.con.writer)
 		abort(); /* the UART detached itself */
 	return 0;
 }

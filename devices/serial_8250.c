@@ -2,11 +2,13 @@
 /*
  * A 16550A UART. Transmission is instant (THR and the shift register are
  * empty again after a write) while the console takes the byte. When it does
- * not (stdout full, and the console's buffer too), the byte stays in THR:
- * LSR shows THRE and TEMT clear, which is what a driver polls, until the
- * console calls back with room; then the byte goes out and THRE (and its
- * interrupt, if enabled) comes up. A byte written to a busy THR replaces the
- * held one, as on the chip; the lost byte is counted. Reception goes through a 16-byte FIFO
+ * not (stdout full, and the console's buffer too), the byte stays in the
+ * transmitter: one byte (THR), or with the FIFOs enabled up to 16, which is
+ * what Linux writes at each THRE. LSR shows THRE and TEMT clear, which is what
+ * a driver polls, until the console calls back with room; then the bytes go
+ * out in order and THRE (and its interrupt, if enabled) comes up. A byte
+ * written to a full transmitter replaces the last one held, as a write to a
+ * busy THR does on the chip; the lost byte is counted. Reception goes through a 16-byte FIFO
  * fed by the console on the loop thread. A receive timeout is reported as
  * soon as the FIFO holds data below its trigger level, so the guest never
  * waits for a timer this model does not have.
@@ -105,8 +107,8 @@ struct serial {
 	unsigned int fifo_count;
 
 	bool thr_ipending; /* THR empty interrupt pending (cleared by IIR read or THR write) */
-	bool thr_full;	   /* thr holds a byte the console has not taken yet */
-	uint8_t thr;
+	uint8_t tx[SERIAL_FIFO_SIZE]; /* bytes the console has not taken yet, in order */
+	unsigned int tx_count;
 	uint64_t tx_lost;   /* bytes overwritten in a busy THR, or cleared from it */
 	bool input_refused; /* the console holds input we had no room for */
 	bool irq_level;
@@ -130,7 +132,7 @@ static uint8_t serial_lsr(const struct serial *s)
 {
 	uint8_t lsr = s->lsr_errors;
 
-	if (!s->thr_full)
+	if (!s->tx_count)
 		lsr |= UART_LSR_THRE | UART_LSR_TEMT;
 
 	if (s->fifo_count)
@@ -235,15 +237,15 @@ static void serial_write_thr(struct serial *s, uint8_t c)
 	if (s->mcr & UART_MCR_LOOP) {
 		if (!serial_fifo_put(s, c))
 			s->lsr_errors |= UART_LSR_OE;
-	} else if (s->thr_full) {
-		/* The driver did not wait for THRE: the held byte is overwritten. */
+	} else if (s->tx_count >= serial_fifo_capacity(s)) {
+		/* The driver did not wait for THRE: the last byte held is overwritten. */
 		s->tx_lost++;
-		s->thr = c;
+		s->tx[s->tx_count - 1] = c;
 		s->thr_ipending = false;
 		return;
-	} else if (s->con && !console_write(s->con, &c, 1)) {
-		s->thr = c;
-		s->thr_full = true;
+	} else if (s->tx_count || (s->con && !console_write(s->con, &c, 1))) {
+		/* Behind bytes already held, or refused: it waits, in order. */
+		s->tx[s->tx_count++] = c;
 		s->thr_ipending = false;
 		return;
 	}
@@ -251,16 +253,24 @@ static void serial_write_thr(struct serial *s, uint8_t c)
 	s->thr_ipending = true;
 }
 
-/* The console has room again (loop thread): the held byte goes out, THR is empty. */
+/*
+ * The console has room again (loop thread): the held bytes go out as far as it
+ * takes them; once none is left, THR is empty.
+ */
 static void serial_writable(void *opaque)
 {
 	struct serial *s = opaque;
+	size_t n;
 
 	pthread_mutex_lock(&s->lock);
-	if (s->thr_full && console_write(s->con, &s->thr, 1)) {
-		s->thr_full = false;
-		s->thr_ipending = true;
-		serial_update_irq(s);
+	if (s->tx_count) {
+		n = console_write(s->con, s->tx, s->tx_count);
+		memmove(s->tx, s->tx + n, s->tx_count - n);
+		s->tx_count -= (unsigned int)n;
+		if (!s->tx_count) {
+			s->thr_ipending = true;
+			serial_update_irq(s);
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
 }
@@ -276,9 +286,9 @@ static void serial_write_fcr(struct serial *s, uint8_t v)
 	}
 	if (!(s->fcr & UART_FCR_ENABLE_FIFO) || (v & UART_FCR_CLEAR_RCVR))
 		serial_fifo_clear(s);
-	if ((v & UART_FCR_CLEAR_XMIT) && s->thr_full) {
-		s->tx_lost++;
-		s->thr_full = false;
+	if ((v & UART_FCR_CLEAR_XMIT) && s->tx_count) {
+		s->tx_lost += s->tx_count;
+		s->tx_count = 0;
 		s->thr_ipending = true;
 	}
 	s->fcr = v & (UART_FCR_ENABLE_FIFO | UART_FCR_DMA_SELECT | UART_FCR_TRIGGER_MASK);
@@ -303,7 +313,7 @@ static void serial_write(struct serial *s, unsigned int reg, uint8_t v)
 
 			s->ier = v & UART_IER_MASK;
 			/* Enabling ETBEI with THR empty raises THRE (Linux tests this). */
-			if ((changed & UART_IER_THRI) && (s->ier & UART_IER_THRI) && !s->thr_full)
+			if ((changed & UART_IER_THRI) && (s->ier & UART_IER_THRI) && !s->tx_count)
 				s->thr_ipending = true;
 		}
 		break;

@@ -629,6 +629,51 @@ static void test_output_back_pressure(void **state)
 	assert_false(f->level);
 }
 
+/*
+ * With the FIFOs on, Linux writes up to 16 bytes at each THRE without looking at
+ * LSR in between: while the console is full, the transmitter holds all 16, in
+ * order, and only a 17th replaces the last one held (and is counted lost).
+ */
+static void test_output_back_pressure_fifo(void **state)
+{
+	struct fixture *f = *state;
+	size_t sent = 0, total;
+	uint8_t *got;
+
+	wr(f, FCR, 0x07); /* FIFOs on, both cleared */
+	alarm(10);
+	while ((rd(f, LSR) & 0x60) == 0x60 && sent <= CONSOLE_OUT_BUF + 1) {
+		wr(f, THR, tx_pattern(sent));
+		sent++;
+	}
+	alarm(0);
+	assert_int_equal(sent, CONSOLE_OUT_BUF + 1); /* the last one is held */
+	for (int i = 1; i < 16; i++) /* a driver's burst: fifteen more fit */
+		wr(f, THR, tx_pattern(sent++));
+	assert_int_equal(rd(f, LSR) & 0x60, 0);
+	wr(f, THR, 'Z'); /* the seventeenth replaces the last held */
+
+	total = f->out_fill + sent;
+	got = malloc(total);
+	assert_non_null(got);
+	alarm(10);
+	for (size_t n = 0; n < total;) {
+		ssize_t r = read(f->out_r, got + n, total - n);
+
+		assert_true(r > 0);
+		n += (size_t)r;
+	}
+	alarm(0);
+	for (size_t i = 0; i + 1 < sent; i++)
+		if (got[f->out_fill + i] != tx_pattern(i))
+			fail_msg("byte %zu of the output differs", i);
+	assert_int_equal(got[total - 1], 'Z');
+	free(got);
+	for (int i = 0; i < 3000 && !(rd(f, LSR) & 0x20); i++)
+		sleep_ms(1);
+	assert_int_equal(rd(f, LSR) & 0x60, 0x60);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -645,6 +690,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bus_refuses_overlap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_console_input_flow, setup_stdin, teardown),
 		cmocka_unit_test_setup_teardown(test_output_back_pressure, setup_full_stdout,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_output_back_pressure_fifo, setup_full_stdout,
 						teardown),
 	};
 

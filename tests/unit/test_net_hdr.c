@@ -304,9 +304,12 @@ static void test_real_tap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_hdr_check_tx),      cmocka_unit_test(test_hdr_fix_rx),
-	    cmocka_unit_test(test_hdr_encode_layout), cmocka_unit_test(test_offload_translation),
-	    cmocka_unit_test(test_default_mac),	      cmocka_unit_test(test_tap_open_errors),
+	    cmocka_unit_test(test_hdr_check_tx),
+	    cmocka_unit_test(test_hdr_fix_rx),
+	    cmocka_unit_test(test_hdr_encode_layout),
+	    cmocka_unit_test(test_offload_translation),
+	    cmocka_unit_test(test_default_mac),
+	    cmocka_unit_test(test_tap_open_errors),
 	    cmocka_unit_test(test_real_tap),
 	};
 

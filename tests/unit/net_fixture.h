@@ -35,6 +35,8 @@
 #include "kvmrun/sched_policy.h"
 #include "virtio/net.h"
 
+#include "vring_driver.h"
+
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE (1 * MiB)
 #define QSZ 16
@@ -269,40 +271,13 @@ static inline int fx_teardown(void **state)
 
 /* ---- the guest driver ---- */
 
-struct seg {
-	uint64_t gpa;
-	uint32_t len;
-	uint16_t flags;
-};
-
 static inline uint16_t post(struct fx *f, int q, const struct seg *s, unsigned int n)
 {
 	struct gq *g = &f->gq[q];
-	uint16_t head = 0, prev = 0;
+	struct drv_ring r = {hva(f, g->base), hva(f, g->base + 0x1000), QSZ, &g->next_desc,
+			     &g->avail_idx};
 
-	for (unsigned int k = 0; k < n; k++) {
-		uint16_t i = g->next_desc++ % QSZ, fl = s[k].flags;
-		uint8_t *p = hva(f, g->base + 16ULL * i);
-
-		memcpy(p, &s[k].gpa, 8);
-		memcpy(p + 8, &s[k].len, 4);
-		memcpy(p + 12, &fl, 2);
-		memset(p + 14, 0, 2);
-		if (k == 0) {
-			head = i;
-		} else {
-			uint8_t *pp = hva(f, g->base + 16ULL * prev);
-
-			fl = s[k - 1].flags | VQ_DESC_F_NEXT;
-			memcpy(pp + 12, &fl, 2);
-			memcpy(pp + 14, &i, 2);
-		}
-		prev = i;
-	}
-	memcpy(hva(f, g->base + 0x1000 + 4 + 2ULL * (g->avail_idx % QSZ)), &head, 2);
-	g->avail_idx++;
-	__atomic_store_n((uint16_t *)hva(f, g->base + 0x1000 + 2), g->avail_idx, __ATOMIC_RELEASE);
-	return head;
+	return drv_post(&r, s, n);
 }
 
 static inline uint16_t used_idx(struct fx *f, int q)

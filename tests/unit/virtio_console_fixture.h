@@ -37,6 +37,8 @@
 #include "kvmrun/virtio.h"
 #include "virtio/devices.h"
 
+#include "vring_driver.h"
+
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE (8 * MiB)
 #define QSZ 8
@@ -235,12 +237,7 @@ static inline void *hva(struct fx *f, uint64_t gpa)
 static inline void desc_at(struct fx *f, uint64_t table, uint16_t i, uint64_t addr, uint32_t len,
 			   uint16_t flags, uint16_t next)
 {
-	uint8_t *p = hva(f, table + 16ULL * i);
-
-	memcpy(p, &addr, 8);
-	memcpy(p + 8, &len, 4);
-	memcpy(p + 12, &flags, 2);
-	memcpy(p + 14, &next, 2);
+	drv_desc_at(hva(f, table + 16ULL * i), 0, addr, len, flags, next);
 }
 
 static inline void desc(struct fx *f, int q, uint16_t i, uint64_t addr, uint32_t len,

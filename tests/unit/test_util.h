@@ -30,4 +30,18 @@ static inline size_t test_read_file(const char *path, char *buf, size_t size)
 	return (size_t)n;
 }
 
+/* A pseudo-terminal pair; skips the test where none can be had. Returns the master. */
+static inline int test_open_pty(int *slave)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY);
+
+	if (master < 0)
+		skip();
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	*slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+	assert_true(*slave >= 0);
+	return master;
+}
+
 #endif

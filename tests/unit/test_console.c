@@ -182,10 +182,8 @@ static int teardown(void **state)
 	ev_loop_destroy(f->loop);
 	if (f->in_w >= 0)
 		close(f->in_w);
-	dup2(f->saved_in, STDIN_FILENO);
-	dup2(f->saved_out, STDOUT_FILENO);
-	close(f->saved_in);
-	close(f->saved_out);
+	test_fd_restore(f->saved_in, STDIN_FILENO);
+	test_fd_restore(f->saved_out, STDOUT_FILENO);
 	unlink(f->log_path);
 	pthread_mutex_destroy(&f->sink.lock);
 	free(f);

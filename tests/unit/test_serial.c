@@ -126,15 +126,10 @@ static int teardown(void **state)
 	ev_loop_destroy(f->loop);
 	if (f->in_w >= 0)
 		close(f->in_w);
-	if (f->saved_in >= 0) {
-		dup2(f->saved_in, STDIN_FILENO);
-		close(f->saved_in);
-	}
-	if (f->saved_out >= 0) {
-		dup2(f->saved_out, STDOUT_FILENO);
-		close(f->saved_out);
+	test_fd_restore(f->saved_in, STDIN_FILENO);
+	test_fd_restore(f->saved_out, STDOUT_FILENO);
+	if (f->saved_out >= 0)
 		close(f->out_r);
-	}
 	unlink(f->log_path);
 	free(f);
 	return 0;

@@ -44,4 +44,13 @@ static inline int test_open_pty(int *slave)
 	return master;
 }
 
+/* Puts back @fd as saved by dup() (@saved < 0: it was not) and closes the copy. */
+static inline void test_fd_restore(int saved, int fd)
+{
+	if (saved < 0)
+		return;
+	dup2(saved, fd);
+	close(saved);
+}
+
 #endif

@@ -450,10 +450,8 @@ static inline int teardown(void **state)
 		close(f->out_r);
 	ev_loop_destroy(f->loop);
 	close(f->in_w);
-	dup2(f->saved_in, STDIN_FILENO);
-	dup2(f->saved_out, STDOUT_FILENO);
-	close(f->saved_in);
-	close(f->saved_out);
+	test_fd_restore(f->saved_in, STDIN_FILENO);
+	test_fd_restore(f->saved_out, STDOUT_FILENO);
 	unlink(f->log_path);
 	pthread_cond_destroy(&f->cond);
 	pthread_mutex_destroy(&f->lock);

@@ -163,9 +163,7 @@ static int setup(void **state)
 	if (ev_loop_create(&f->loop))
 		return -1;
 	f->sink.loop = f->loop;
-	snprintf(f->log_path, sizeof(f->log_path), "kvmrun-test-console-%d.log", getpid());
-	test_tmp_path(f->log_path, sizeof(f->log_path), strdupa(f->log_path));
-	unlink(f->log_path);
+	test_log_path(f->log_path, sizeof(f->log_path), "console");
 	*state = f;
 	return 0;
 }

@@ -17,6 +17,17 @@ static inline void test_tmp_path(char *buf, size_t size, const char *name)
 		    size);
 }
 
+/* buf = "$TMPDIR/kvmrun-test-<what>-<pid>.log", with no file there yet. */
+static inline void test_log_path(char *buf, size_t size, const char *what)
+{
+	char name[64];
+
+	assert_true((size_t)snprintf(name, sizeof(name), "kvmrun-test-%s-%d.log", what, getpid()) <
+		    sizeof(name));
+	test_tmp_path(buf, size, name);
+	unlink(buf);
+}
+
 /* Reads up to size bytes of the file at path; fails the test if it cannot. */
 static inline size_t test_read_file(const char *path, char *buf, size_t size)
 {

@@ -398,9 +398,7 @@ static inline int setup_with(void **state, uint64_t log_max, bool full_stdout)
 		assert_int_equal(dup2(null_fd, STDOUT_FILENO), STDOUT_FILENO);
 		close(null_fd);
 	}
-	snprintf(f->log_path, sizeof(f->log_path), "kvmrun-test-vcon-%d.log", getpid());
-	test_tmp_path(f->log_path, sizeof(f->log_path), strdupa(f->log_path));
-	unlink(f->log_path);
+	test_log_path(f->log_path, sizeof(f->log_path), "vcon");
 
 	assert_int_equal(ev_loop_create(&f->loop), 0);
 	f->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

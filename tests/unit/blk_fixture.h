@@ -236,11 +236,7 @@ static inline int fx_teardown(void **state)
 {
 	struct fx *f = *state;
 
-	if (f->vdev) {
-		if (f->vdev->active)
-			f->vdev->ops->reset(f->vdev);
-		f->vdev->ops->destroy(f->vdev);
-	}
+	drv_dev_destroy(f->vdev);
 	vq_cleanup(&f->vq);
 	close(f->fd);
 	unlink(f->path);

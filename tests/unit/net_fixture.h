@@ -252,11 +252,7 @@ static inline int fx_teardown(void **state)
 {
 	struct fx *f = *state;
 
-	if (f->vdev) {
-		if (f->vdev->active)
-			f->vdev->ops->reset(f->vdev);
-		f->vdev->ops->destroy(f->vdev);
-	}
+	drv_dev_destroy(f->vdev);
 	assert_null(watch.fn); /* destroy took the tap and the timer out of the loop */
 	assert_null(timer_watch.fn);
 	vq_cleanup(&f->vqs[0]);

@@ -289,9 +289,7 @@ static int teardown(void **state)
 		struct tdisk *t = &f->d[i];
 
 		if (t->vdev) {
-			if (t->vdev->active)
-				t->vdev->ops->reset(t->vdev);
-			t->vdev->ops->destroy(t->vdev);
+			drv_dev_destroy(t->vdev);
 			vq_cleanup(&t->vq);
 		}
 		if (t->kick >= 0) {

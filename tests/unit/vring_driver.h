@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kvmrun/virtio.h"
 #include "kvmrun/virtqueue.h"
 
 /* One buffer of a chain. */
@@ -69,6 +70,16 @@ static inline uint16_t drv_post(const struct drv_ring *r, const struct seg *s, u
 	(*r->avail_idx)++;
 	__atomic_store_n((uint16_t *)(r->avail + 2), *r->avail_idx, __ATOMIC_RELEASE);
 	return head;
+}
+
+/* The end of a test: a live device is reset as by its driver, then destroyed (NULL: none). */
+static inline void drv_dev_destroy(struct virtio_dev *vdev)
+{
+	if (!vdev)
+		return;
+	if (vdev->active)
+		vdev->ops->reset(vdev);
+	vdev->ops->destroy(vdev);
 }
 
 #endif

@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "test_util.h"
+#include "vring_driver.h"
 
 #include "kvmrun/event_loop.h"
 #include "kvmrun/guest_mem.h"
@@ -235,11 +236,7 @@ static inline int fx_teardown(void **state)
 {
 	struct fx *f = *state;
 
-	if (f->vdev) {
-		if (f->vdev->active)
-			f->vdev->ops->reset(f->vdev);
-		f->vdev->ops->destroy(f->vdev);
-	}
+	drv_dev_destroy(f->vdev);
 	vq_cleanup(&f->vq);
 	close(f->fd);
 	unlink(f->path);
@@ -251,48 +248,25 @@ static inline int fx_teardown(void **state)
 
 /* ---- the guest driver ---- */
 
-static inline uint16_t desc(struct fx *f, uint64_t addr, uint32_t len, uint16_t flags)
+static inline struct drv_ring guest_ring(struct fx *f)
 {
-	uint16_t i = f->next_desc++ % QSZ;
-	uint8_t *p = hva(f, DESC_GPA + 16ULL * i);
-
-	memcpy(p, &addr, 8);
-	memcpy(p + 8, &len, 4);
-	memcpy(p + 12, &flags, 2);
-	memset(p + 14, 0, 2);
-	return i;
+	return (struct drv_ring){hva(f, DESC_GPA), hva(f, AVAIL_GPA), QSZ, &f->next_desc,
+				 &f->avail_idx};
 }
 
-/* Link descriptors [first, first + n) into a chain and post it. */
-struct seg {
-	uint64_t gpa;
-	uint32_t len;
-	uint16_t flags;
-};
+static inline uint16_t desc(struct fx *f, uint64_t addr, uint32_t len, uint16_t flags)
+{
+	struct drv_ring r = guest_ring(f);
 
+	return drv_desc(&r, addr, len, flags);
+}
+
+/* Link the buffers into a chain on fresh descriptors and post it. */
 static inline uint16_t post(struct fx *f, const struct seg *s, unsigned int n)
 {
-	uint16_t head = 0, prev = 0;
+	struct drv_ring r = guest_ring(f);
 
-	for (unsigned int k = 0; k < n; k++) {
-		uint16_t i = desc(f, s[k].gpa, s[k].len, s[k].flags);
-
-		if (k == 0) {
-			head = i;
-		} else {
-			uint8_t *p = hva(f, DESC_GPA + 16ULL * prev);
-			uint16_t fl = VQ_DESC_F_NEXT;
-
-			fl |= s[k - 1].flags;
-			memcpy(p + 12, &fl, 2);
-			memcpy(p + 14, &i, 2);
-		}
-		prev = i;
-	}
-	memcpy(hva(f, AVAIL_GPA + 4 + 2ULL * (f->avail_idx % QSZ)), &head, 2);
-	f->avail_idx++;
-	__atomic_store_n((uint16_t *)hva(f, AVAIL_GPA + 2), f->avail_idx, __ATOMIC_RELEASE);
-	return head;
+	return drv_post(&r, s, n);
 }
 
 static inline uint16_t used_idx(struct fx *f)

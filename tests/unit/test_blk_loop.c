@@ -33,6 +33,7 @@
 #include <cmocka.h>
 
 #include "test_util.h"
+#include "vring_driver.h"
 
 #include "kvmrun/event_loop.h"
 #include "kvmrun/guest_mem.h"
@@ -288,9 +289,7 @@ static int teardown(void **state)
 		struct tdisk *t = &f->d[i];
 
 		if (t->vdev) {
-			if (t->vdev->active)
-				t->vdev->ops->reset(t->vdev);
-			t->vdev->ops->destroy(t->vdev);
+			drv_dev_destroy(t->vdev);
 			vq_cleanup(&t->vq);
 		}
 		if (t->kick >= 0) {
@@ -315,42 +314,14 @@ static int teardown(void **state)
 
 /* ---- the guest driver ---- */
 
-struct seg {
-	uint64_t gpa;
-	uint32_t len;
-	uint16_t flags;
-};
-
 /* Post a chain on disk i's queue and kick it (from the test thread). */
 static void post(struct fx *f, unsigned int i, const struct seg *s, unsigned int n)
 {
 	struct tdisk *t = &f->d[i];
-	uint16_t head = 0, prev = 0;
+	struct drv_ring r = {hva(f, DESC(i)), hva(f, AVAIL(i)), QSZ, &t->next_desc, &t->avail_idx};
 	uint64_t one = 1;
 
-	for (unsigned int k = 0; k < n; k++) {
-		uint16_t di = t->next_desc++ % QSZ;
-		uint8_t *p = hva(f, DESC(i) + 16ULL * di);
-		uint16_t flags = s[k].flags;
-
-		memcpy(p, &s[k].gpa, 8);
-		memcpy(p + 8, &s[k].len, 4);
-		memcpy(p + 12, &flags, 2);
-		memset(p + 14, 0, 2);
-		if (k == 0) {
-			head = di;
-		} else {
-			uint8_t *pp = hva(f, DESC(i) + 16ULL * prev);
-
-			flags = s[k - 1].flags | VQ_DESC_F_NEXT;
-			memcpy(pp + 12, &flags, 2);
-			memcpy(pp + 14, &di, 2);
-		}
-		prev = di;
-	}
-	memcpy(hva(f, AVAIL(i) + 4 + 2ULL * (t->avail_idx % QSZ)), &head, 2);
-	t->avail_idx++;
-	__atomic_store_n((uint16_t *)hva(f, AVAIL(i) + 2), t->avail_idx, __ATOMIC_RELEASE);
+	drv_post(&r, s, n);
 	assert_int_equal(write(t->kick, &one, sizeof(one)), sizeof(one));
 }
 

@@ -163,9 +163,7 @@ static int setup(void **state)
 	if (ev_loop_create(&f->loop))
 		return -1;
 	f->sink.loop = f->loop;
-	snprintf(f->log_path, sizeof(f->log_path), "kvmrun-test-console-%d.log", getpid());
-	test_tmp_path(f->log_path, sizeof(f->log_path), strdupa(f->log_path));
-	unlink(f->log_path);
+	test_log_path(f->log_path, sizeof(f->log_path), "console");
 	*state = f;
 	return 0;
 }
@@ -182,10 +180,8 @@ static int teardown(void **state)
 	ev_loop_destroy(f->loop);
 	if (f->in_w >= 0)
 		close(f->in_w);
-	dup2(f->saved_in, STDIN_FILENO);
-	dup2(f->saved_out, STDOUT_FILENO);
-	close(f->saved_in);
-	close(f->saved_out);
+	test_fd_restore(f->saved_in, STDIN_FILENO);
+	test_fd_restore(f->saved_out, STDOUT_FILENO);
 	unlink(f->log_path);
 	pthread_mutex_destroy(&f->sink.lock);
 	free(f);
@@ -222,25 +218,34 @@ static void test_log_file_open_failure(void **state)
 	assert_null(con);
 }
 
+/* Stdout becomes a fresh pipe; returns its read end. */
+static int stdout_pipe(void)
+{
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
+	close(p[1]);
+	return p[0];
+}
+
 static void test_stdout_output_and_gone(void **state)
 {
 	struct fixture *f = *state;
 	struct console_stats st;
 	char buf[64];
-	int p[2];
+	int rd;
 
 	fixture_pipe_stdin(f);
-	assert_int_equal(pipe(p), 0);
-	assert_int_equal(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
-	close(p[1]);
+	rd = stdout_pipe();
 	assert_int_equal(console_create(&f->con, f->loop, true, f->log_path, UINT64_MAX, NULL, NULL), 0);
 
 	console_write(f->con, (const uint8_t *)"guest\r\n", 7);
-	assert_int_equal(read(p[0], buf, sizeof(buf)), 7);
+	assert_int_equal(read(rd, buf, sizeof(buf)), 7);
 	assert_memory_equal(buf, "guest\r\n", 7);
 
 	/* The reader goes away: output to stdout is dropped, the log still gets it. */
-	close(p[0]);
+	close(rd);
 	console_write(f->con, (const uint8_t *)"more", 4);
 	console_write(f->con, (const uint8_t *)"!", 1);
 	assert_int_equal(test_read_file(f->log_path, buf, sizeof(buf)), 12);
@@ -387,13 +392,7 @@ static void test_raw_mode_on_terminal(void **state)
 	struct termios before, raw, after;
 	int master, slave;
 
-	master = posix_openpt(O_RDWR | O_NOCTTY);
-	if (master < 0)
-		skip();
-	assert_int_equal(grantpt(master), 0);
-	assert_int_equal(unlockpt(master), 0);
-	slave = open(ptsname(master), O_RDWR | O_NOCTTY);
-	assert_true(slave >= 0);
+	master = test_open_pty(&slave);
 	assert_int_equal(dup2(slave, STDIN_FILENO), STDIN_FILENO);
 	close(slave);
 	assert_int_equal(tcgetattr(STDIN_FILENO, &before), 0);
@@ -430,13 +429,7 @@ static void test_destroy_restores_terminal(void **state)
 	struct termios before, after;
 	int master, slave;
 
-	master = posix_openpt(O_RDWR | O_NOCTTY);
-	if (master < 0)
-		skip();
-	assert_int_equal(grantpt(master), 0);
-	assert_int_equal(unlockpt(master), 0);
-	slave = open(ptsname(master), O_RDWR | O_NOCTTY);
-	assert_true(slave >= 0);
+	master = test_open_pty(&slave);
 	assert_int_equal(dup2(slave, STDIN_FILENO), STDIN_FILENO);
 	close(slave);
 	assert_int_equal(tcgetattr(STDIN_FILENO, &before), 0);
@@ -488,12 +481,10 @@ static uint8_t pattern(size_t i)
 static int full_stdout_pipe(bool nonblock, size_t *fill)
 {
 	static const uint8_t junk[4096];
-	int p[2], fl;
+	int rd, fl;
 	ssize_t n;
 
-	assert_int_equal(pipe(p), 0);
-	assert_int_equal(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
-	close(p[1]);
+	rd = stdout_pipe();
 	fl = fcntl(STDOUT_FILENO, F_GETFL);
 	assert_int_equal(fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK), 0);
 	*fill = 0;
@@ -502,7 +493,7 @@ static int full_stdout_pipe(bool nonblock, size_t *fill)
 	assert_int_equal(errno, EAGAIN);
 	if (!nonblock)
 		assert_int_equal(fcntl(STDOUT_FILENO, F_SETFL, fl), 0);
-	return p[0];
+	return rd;
 }
 
 /* Reads exactly len bytes from fd (blocking), with a deadline; returns them in buf. */
@@ -633,12 +624,10 @@ static void test_log_bound(void **state)
 	struct fixture *f = *state;
 	struct console_stats st;
 	char buf[64];
-	int p[2];
+	int rd;
 
 	fixture_pipe_stdin(f);
-	assert_int_equal(pipe(p), 0);
-	assert_int_equal(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
-	close(p[1]);
+	rd = stdout_pipe();
 	assert_int_equal(console_create(&f->con, f->loop, true, f->log_path, 10, NULL, NULL), 0);
 	assert_int_equal(console_write(f->con, (const uint8_t *)"abcdef", 6), 6);
 	assert_int_equal(console_write(f->con, (const uint8_t *)"ghijkl", 6), 6);
@@ -649,9 +638,9 @@ static void test_log_bound(void **state)
 	assert_int_equal(st.log_bytes, 10);
 	assert_int_equal(st.log_cut, 11);
 	assert_int_equal(st.out_dropped, 0);
-	assert_int_equal(read(p[0], buf, sizeof(buf)), 21);
+	assert_int_equal(read(rd, buf, sizeof(buf)), 21);
 	assert_memory_equal(buf, "abcdefghijklmnopqrstu", 21);
-	close(p[0]);
+	close(rd);
 }
 
 int main(void)

@@ -38,6 +38,8 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "backend/console.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/exit_status.h"
@@ -538,13 +540,7 @@ static void check_refusal_restores(bool on_vcpu)
 	ssize_t n;
 	pid_t pid;
 
-	master = posix_openpt(O_RDWR | O_NOCTTY);
-	if (master < 0)
-		skip();
-	assert_int_equal(grantpt(master), 0);
-	assert_int_equal(unlockpt(master), 0);
-	slave = open(ptsname(master), O_RDWR | O_NOCTTY);
-	assert_true(slave >= 0);
+	master = test_open_pty(&slave);
 	assert_int_equal(tcgetattr(slave, &before), 0);
 	assert_true(before.c_lflag & ICANON);
 	assert_int_equal(pipe(errp), 0);

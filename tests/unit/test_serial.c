@@ -102,9 +102,7 @@ static int setup(void **state)
 	f->irq = (struct irq_line){ .set_level = fake_set_level, .opaque = f, .gsi = 4 };
 	if (ev_loop_create(&f->loop))
 		return -1;
-	snprintf(f->log_path, sizeof(f->log_path), "kvmrun-test-serial-%d.log", getpid());
-	test_tmp_path(f->log_path, sizeof(f->log_path), strdupa(f->log_path));
-	unlink(f->log_path);
+	test_log_path(f->log_path, sizeof(f->log_path), "serial");
 	if (console_create(&f->con, f->loop, false, f->log_path, UINT64_MAX, NULL, NULL))
 		return -1;
 	if (serial_8250_create(&f->devs, &f->pio, BASE, &f->irq, f->con))
@@ -126,15 +124,10 @@ static int teardown(void **state)
 	ev_loop_destroy(f->loop);
 	if (f->in_w >= 0)
 		close(f->in_w);
-	if (f->saved_in >= 0) {
-		dup2(f->saved_in, STDIN_FILENO);
-		close(f->saved_in);
-	}
-	if (f->saved_out >= 0) {
-		dup2(f->saved_out, STDOUT_FILENO);
-		close(f->saved_out);
+	test_fd_restore(f->saved_in, STDIN_FILENO);
+	test_fd_restore(f->saved_out, STDOUT_FILENO);
+	if (f->saved_out >= 0)
 		close(f->out_r);
-	}
 	unlink(f->log_path);
 	free(f);
 	return 0;

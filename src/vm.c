@@ -19,6 +19,7 @@
 #include "arch/x86_64/boot.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/platform_layout.h"
 #include "arch/x86_64/pvh.h"
 #include "backend/console.h"
 #include "pci.h"
@@ -490,21 +491,6 @@ static int vm_setup_virtio(struct vm *vm)
 	return 0;
 }
 
-/* The platform devices at their places in the memory map (layout.h). */
-static const struct platform_layout vm_platform_layout = {
-	.i8042_data = PORT_I8042_DATA,
-	.i8042_cmd = PORT_I8042_CMD,
-	.rtc = PORT_RTC,
-	.pvpanic = LAYOUT_PVPANIC_MMIO,
-	.acpi_pm = {
-		.sleep_ctl = PORT_ACPI_SLEEP_CTL,
-		.sleep_sts = PORT_ACPI_SLEEP_STS,
-		.reset = PORT_ACPI_RESET,
-		.reset_value = ACPI_RESET_VALUE,
-		.s5_slp_typ = ACPI_S5_SLP_TYP,
-	},
-	.exit_port = PORT_EXIT,
-};
 
 /* What the ACPI tables tell the guest must match what the devices decode. */
 _Static_assert(LAYOUT_PVPANIC_SIZE == PVPANIC_MMIO_SIZE, "pvpanic's size");
@@ -532,7 +518,7 @@ static int vm_setup_devices(struct vm *vm)
 	};
 	irq_line_init_kvm(&vm->com1_irq, &vm->vm_fd, PORT_COM1_IRQ);
 	if (serial_8250_create(&vm->devices, &vm->pio, PORT_COM1, &vm->com1_irq, vm->con) ||
-	    platform_create(&vm->devices, &vm->pio, &vm->mmio, &vm_platform_layout, &vm->sink,
+	    platform_create(&vm->devices, &vm->pio, &vm->mmio, &pc_layout, &vm->sink,
 			    vm->cfg.exit_port) ||
 	    pci_host_create(&vm->devices, &vm->pci, &vm->pio, &vm->mmio, PORT_PCI_CONFIG, &win))
 		return vm_fail(KVMRUN_ERR_INTERNAL, "creating the platform devices failed");

@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../unit/pc_layout.h"
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/platform_layout.h"
 #include "backend/console.h"
 #include "platform.h"
 #include "kvmrun/bus.h"

@@ -16,7 +16,7 @@
 #include "arch/x86_64/layout.h"
 #include "cli.h"
 #include "kvmrun/bus.h"
-#include "pc_layout.h"
+#include "arch/x86_64/platform_layout.h"
 #include "platform.h"
 
 struct fixture {

@@ -574,11 +574,37 @@ static uint8_t tx_pattern(size_t i)
  * host). Once the reader drains the pipe, the held byte goes out, THRE comes
  * back with its interrupt, and nothing taken is lost or reordered.
  */
+/*
+ * Drains the full stdout: what filled it, then the @sent bytes the UART took, the
+ * pattern's and a last 'Z', in order; then waits for THRE.
+ */
+static void drain_and_check(struct fixture *f, size_t sent)
+{
+	size_t total = f->out_fill + sent;
+	uint8_t *got = malloc(total);
+
+	assert_non_null(got);
+	alarm(10);
+	for (size_t n = 0; n < total;) {
+		ssize_t r = read(f->out_r, got + n, total - n);
+
+		assert_true(r > 0);
+		n += (size_t)r;
+	}
+	alarm(0);
+	for (size_t i = 0; i + 1 < sent; i++)
+		if (got[f->out_fill + i] != tx_pattern(i))
+			fail_msg("byte %zu of the output differs", i);
+	assert_int_equal(got[total - 1], 'Z');
+	free(got);
+	for (int i = 0; i < 3000 && !(rd(f, LSR) & 0x20); i++)
+		sleep_ms(1);
+}
+
 static void test_output_back_pressure(void **state)
 {
 	struct fixture *f = *state;
-	size_t sent = 0, total;
-	uint8_t *got;
+	size_t sent = 0;
 
 	wr(f, IER, 0x02);
 	wr(f, MCR, MCR_OUT2);
@@ -598,24 +624,7 @@ static void test_output_back_pressure(void **state)
 	wr(f, THR, 'Z');
 	assert_int_equal(rd(f, LSR) & 0x60, 0);
 
-	total = f->out_fill + sent;
-	got = malloc(total);
-	assert_non_null(got);
-	alarm(10);
-	for (size_t n = 0; n < total;) {
-		ssize_t r = read(f->out_r, got + n, total - n);
-
-		assert_true(r > 0);
-		n += (size_t)r;
-	}
-	alarm(0);
-	for (size_t i = 0; i + 1 < sent; i++)
-		if (got[f->out_fill + i] != tx_pattern(i))
-			fail_msg("byte %zu of the output differs", i);
-	assert_int_equal(got[total - 1], 'Z');
-	free(got);
-	for (int i = 0; i < 3000 && !(rd(f, LSR) & 0x20); i++)
-		sleep_ms(1);
+	drain_and_check(f, sent);
 	assert_int_equal(rd(f, LSR), 0x60);
 	assert_true(f->level);
 	assert_int_equal(rd(f, IIR), 0x02);
@@ -630,8 +639,7 @@ static void test_output_back_pressure(void **state)
 static void test_output_back_pressure_fifo(void **state)
 {
 	struct fixture *f = *state;
-	size_t sent = 0, total;
-	uint8_t *got;
+	size_t sent = 0;
 
 	wr(f, FCR, 0x07); /* FIFOs on, both cleared */
 	alarm(10);
@@ -646,24 +654,7 @@ static void test_output_back_pressure_fifo(void **state)
 	assert_int_equal(rd(f, LSR) & 0x60, 0);
 	wr(f, THR, 'Z'); /* the seventeenth replaces the last held */
 
-	total = f->out_fill + sent;
-	got = malloc(total);
-	assert_non_null(got);
-	alarm(10);
-	for (size_t n = 0; n < total;) {
-		ssize_t r = read(f->out_r, got + n, total - n);
-
-		assert_true(r > 0);
-		n += (size_t)r;
-	}
-	alarm(0);
-	for (size_t i = 0; i + 1 < sent; i++)
-		if (got[f->out_fill + i] != tx_pattern(i))
-			fail_msg("byte %zu of the output differs", i);
-	assert_int_equal(got[total - 1], 'Z');
-	free(got);
-	for (int i = 0; i < 3000 && !(rd(f, LSR) & 0x20); i++)
-		sleep_ms(1);
+	drain_and_check(f, sent);
 	assert_int_equal(rd(f, LSR) & 0x60, 0x60);
 }
 

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The platform devices at their places in the PC memory map, as the VM puts them. */
-#ifndef KVMRUN_TEST_PC_LAYOUT_H
-#define KVMRUN_TEST_PC_LAYOUT_H
+/*
+ * The platform devices at their places in the PC memory map (layout.h): what vm.c
+ * builds, and what the tests and fuzz targets build the same way.
+ */
+#ifndef KVMRUN_ARCH_X86_64_PLATFORM_LAYOUT_H
+#define KVMRUN_ARCH_X86_64_PLATFORM_LAYOUT_H
 
 #include "arch/x86_64/layout.h"
 #include "platform.h"

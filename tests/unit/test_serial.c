@@ -569,12 +569,6 @@ static uint8_t tx_pattern(size_t i)
 }
 
 /*
- * stdout full: the console holds CONSOLE_OUT_BUF bytes, then the UART keeps
- * the next byte in THR with THRE and TEMT clear (a vCPU never waits on the
- * host). Once the reader drains the pipe, the held byte goes out, THRE comes
- * back with its interrupt, and nothing taken is lost or reordered.
- */
-/*
  * Drains the full stdout: what filled it, then the @sent bytes the UART took, the
  * pattern's and a last 'Z', in order; then waits for THRE.
  */
@@ -601,6 +595,12 @@ static void drain_and_check(struct fixture *f, size_t sent)
 		sleep_ms(1);
 }
 
+/*
+ * stdout full: the console holds CONSOLE_OUT_BUF bytes, then the UART keeps
+ * the next byte in THR with THRE and TEMT clear (a vCPU never waits on the
+ * host). Once the reader drains the pipe, the held byte goes out, THRE comes
+ * back with its interrupt, and nothing taken is lost or reordered.
+ */
 static void test_output_back_pressure(void **state)
 {
 	struct fixture *f = *state;

@@ -89,9 +89,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned int round = 0; round < 2; round++) {
 		vdev->ops->queue_notify(vdev, 0);
 		/* Reap what completed; never wait: the rest is drained by the reset. */
-		pfd = (struct pollfd){.fd = fuzz_dev.fd, .events = POLLIN};
-		if (fuzz_dev.fn && poll(&pfd, 1, 0) == 1)
-			fuzz_dev.fn(fuzz_dev.opaque, POLLIN);
+		pfd = (struct pollfd){.fd = fake_loop.w[0].fd, .events = POLLIN};
+		if (fake_loop.w[0].fn && poll(&pfd, 1, 0) == 1)
+			fake_loop.w[0].fn(fake_loop.w[0].opaque, POLLIN);
 		if (fuzz_dev.broken != vq.broken)
 			abort(); /* a broken queue always means needs-reset, and back */
 	}

@@ -137,8 +137,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (write(fz.peer, fz.frame, rx_len) < 0)
 		abort();
 	vdev->ops->queue_notify(vdev, 0);
-	if (fuzz_dev.fn && fuzz_dev.events == EPOLLIN)
-		fuzz_dev.fn(fuzz_dev.opaque, EPOLLIN);
+	if (fake_loop.w[0].fn && fake_loop.w[0].events == EPOLLIN)
+		fake_loop.w[0].fn(fake_loop.w[0].opaque, EPOLLIN);
 	if (fuzz_dev.broken != (vqs[0].broken || vqs[1].broken))
 		abort();
 

@@ -203,8 +203,8 @@ static void test_many_in_flight(void **state)
 	submit_calls = 0;
 	kick(f);
 	/* The scheduling policy is told that one pass served five requests... */
-	assert_int_equal(fake_served_calls, 1);
-	assert_int_equal(fake_served_last, 5);
+	assert_int_equal(fake_loop.served_calls, 1);
+	assert_int_equal(fake_loop.reported.count, 5);
 	/*
 	 * ...and the kernel got them in one call, with O_DIRECT; through the page
 	 * cache, where io_submit would do the copying itself, the workers did.
@@ -371,9 +371,9 @@ static void test_reset_in_flight(void **state)
 	f->vdev->ops->reset(f->vdev);
 	vq_reset(&f->vq);
 	/* Whatever the eventfd still says, nothing reaches the guest now. */
-	for (unsigned int i = 0; i < ARRAY_SIZE(watches); i++)
-		if (watches[i].fn)
-			watches[i].fn(watches[i].opaque, POLLIN);
+	for (unsigned int i = 0; i < FAKE_LOOP_WATCHES; i++)
+		if (fake_loop.w[i].fn)
+			fake_loop.w[i].fn(fake_loop.w[i].opaque, POLLIN);
 	assert_int_equal(used_idx(f), 0);
 	for (unsigned int i = 0; i < 4; i++)
 		assert_int_equal(*(uint8_t *)hva(f, st(i)), 0xee);
@@ -550,9 +550,9 @@ static void test_flush_in_flight(void **state)
 	post(f, s, 2);
 	kick(f);
 	driver_reset(f);
-	for (unsigned int i = 0; i < ARRAY_SIZE(watches); i++)
-		if (watches[i].fn)
-			watches[i].fn(watches[i].opaque, POLLIN);
+	for (unsigned int i = 0; i < FAKE_LOOP_WATCHES; i++)
+		if (fake_loop.w[i].fn)
+			fake_loop.w[i].fn(fake_loop.w[i].opaque, POLLIN);
 	assert_int_equal(used_idx(f), 0);
 	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_OK);
 	assert_int_equal(f->resets, 0);
@@ -717,10 +717,10 @@ static void test_more_requests_than_room(void **state)
 	assert_int_equal(f->requeued, 0);
 
 	while (done < MQ_N * MQ_PER_Q) {
-		struct pollfd pfd = {.fd = watches[0].fd, .events = POLLIN};
+		struct pollfd pfd = {.fd = fake_loop.w[0].fd, .events = POLLIN};
 
 		assert_int_equal(poll(&pfd, 1, -1), 1);
-		watches[0].fn(watches[0].opaque, POLLIN);
+		fake_loop.w[0].fn(fake_loop.w[0].opaque, POLLIN);
 		while (f->requeued) { /* the event loop serves requeued queues */
 			uint16_t q = (uint16_t)__builtin_ctzll(f->requeued);
 
@@ -830,8 +830,8 @@ static void test_open_errors(void **state)
 	b->ops->destroy(b);
 	a->ops->destroy(a);
 	/* Every watch was removed again. */
-	for (unsigned int i = 0; i < ARRAY_SIZE(watches); i++)
-		assert_null(watches[i].fn);
+	for (unsigned int i = 0; i < FAKE_LOOP_WATCHES; i++)
+		assert_null(fake_loop.w[i].fn);
 }
 
 /*

@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	vdev->vqs = &vq;
 	vdev->active = true;
-	fuzz_dev.broken = false;
+	fuzz_dev.ft.needs_reset = 0;
 	if (vdev->ops->activate(vdev))
 		abort();
 	for (unsigned int round = 0; round < 2; round++) {
@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pfd = (struct pollfd){.fd = fake_loop.w[0].fd, .events = POLLIN};
 		if (fake_loop.w[0].fn && poll(&pfd, 1, 0) == 1)
 			fake_loop.w[0].fn(fake_loop.w[0].opaque, POLLIN);
-		if (fuzz_dev.broken != vq.broken)
+		if ((fuzz_dev.ft.needs_reset != 0) != vq.broken)
 			abort(); /* a broken queue always means needs-reset, and back */
 	}
 	vdev->ops->reset(vdev);

@@ -14,40 +14,10 @@ static long fuzz_hold(const struct sp_pass *pass, void *opaque)
 	return fuzz_dev.preempting && pass->count == 1 ? 4000000L : 0;
 }
 
-static void fuzz_notify(struct virtio_dev *vdev, uint16_t q)
-{
-	(void)vdev;
-	(void)q;
-}
-
-static void fuzz_config_changed(struct virtio_dev *vdev)
-{
-	(void)vdev;
-}
-
-static void fuzz_needs_reset(struct virtio_dev *vdev)
-{
-	(void)vdev;
-	fuzz_dev.broken = true;
-}
-
-/* The chains a pass left stay in the ring: the input's next kick takes them. */
-static void fuzz_requeue(struct virtio_dev *vdev, uint16_t q)
-{
-	(void)vdev;
-	(void)q;
-}
-
-static const struct virtio_transport_ops fuzz_transport = {
-    .notify_queue = fuzz_notify,
-    .config_changed = fuzz_config_changed,
-    .needs_reset = fuzz_needs_reset,
-    .requeue = fuzz_requeue,
-};
-
 void fuzz_device_attach(struct virtio_dev *vdev)
 {
-	vdev->transport = &fuzz_transport;
+	/* The chains a pass left stay in the ring: the input's next kick takes them. */
+	fake_transport_attach(&fuzz_dev.ft, vdev);
 	fake_loop.hold = fuzz_hold;
 }
 

@@ -3,8 +3,8 @@
  * What a fuzzed virtio device sees of the rest of kvmrun (fuzz_device.c): the
  * recording event loop of fake_loop.h (watch 0 is the first descriptor the
  * device watched: the harness fires it), a scheduling policy that holds as the
- * harness sets it, and a transport that only records a needs-reset. One
- * device per process.
+ * harness sets it, and the recording transport of fake_transport.h (a
+ * requeued queue is left for the input's next kick). One device per process.
  */
 #ifndef FUZZ_DEVICE_H
 #define FUZZ_DEVICE_H
@@ -16,10 +16,11 @@
 #include "kvmrun/virtio.h"
 
 #include "fake_loop.h"
+#include "fake_transport.h"
 
 struct fuzz_device {
-	bool broken;	 /* the device called virtio_needs_reset */
-	bool preempting; /* the policy holds completions of single frames */
+	struct fake_transport ft; /* needs_reset: the device called virtio_needs_reset */
+	bool preempting;	  /* the policy holds completions of single frames */
 };
 
 extern struct fuzz_device fuzz_dev;

@@ -118,12 +118,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	vdev->vqs = vqs;
 	vdev->active = true;
-	fuzz_dev.broken = false;
+	fuzz_dev.ft.needs_reset = 0;
 	if (vdev->ops->activate(vdev))
 		abort();
 	vdev->ops->queue_notify(vdev, 1);
 	fz_drain_tx(vdev->features);
-	if (fuzz_dev.broken != vqs[1].broken)
+	if ((fuzz_dev.ft.needs_reset != 0) != vqs[1].broken)
 		abort(); /* a broken queue always means needs-reset, and back */
 
 	/* One frame in (header included): the input after the RAM image, or a short one. */
@@ -139,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vdev->ops->queue_notify(vdev, 0);
 	if (fake_loop.w[0].fn && fake_loop.w[0].events == EPOLLIN)
 		fake_loop.w[0].fn(fake_loop.w[0].opaque, EPOLLIN);
-	if (fuzz_dev.broken != (vqs[0].broken || vqs[1].broken))
+	if ((fuzz_dev.ft.needs_reset != 0) != (vqs[0].broken || vqs[1].broken))
 		abort();
 
 	vdev->ops->reset(vdev);

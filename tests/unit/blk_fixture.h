@@ -37,6 +37,7 @@
 #include "virtio/blk.h"
 
 #include "fake_loop.h"
+#include "fake_transport.h"
 
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE (2 * MiB)
@@ -80,9 +81,8 @@ struct fx {
 	uint8_t *ram;
 	struct vq vq;
 	struct virtio_dev *vdev;
-	struct virtio_transport_ops tops;
-	unsigned int notifies, resets;
-	uint64_t requeued; /* bit q: the device asked to have queue q served again */
+	/* requeued bit q: the device asked to have queue q served again */
+	struct fake_transport ft;
 	unsigned int pumps; /* completion batches delivered by wait_used() */
 	char path[64];
 	int fd; /* the test's own view of the image */
@@ -90,27 +90,6 @@ struct fx {
 	uint16_t next_desc;
 	struct disk_config cfg;
 };
-
-static struct fx *cur; /* the transport callbacks find the fixture here */
-
-static inline void fake_notify(struct virtio_dev *vdev, uint16_t q)
-{
-	cur->notifies++;
-}
-
-static inline void fake_config_changed(struct virtio_dev *vdev)
-{
-}
-
-static inline void fake_needs_reset(struct virtio_dev *vdev)
-{
-	cur->resets++;
-}
-
-static inline void fake_requeue(struct virtio_dev *vdev, uint16_t q)
-{
-	cur->requeued |= 1ULL << q;
-}
 
 static inline void *hva(struct fx *f, uint64_t gpa)
 {
@@ -142,9 +121,7 @@ static inline void start(struct fx *f)
 	char err[256] = "";
 
 	assert_int_equal(create_dev(f, err, sizeof(err)), 0);
-	f->tops = (struct virtio_transport_ops){fake_notify, fake_config_changed, fake_needs_reset,
-						fake_requeue};
-	f->vdev->transport = &f->tops;
+	fake_transport_attach(&f->ft, f->vdev);
 	f->vdev->features = f->vdev->host_features | VIRTIO_BIT(VIRTIO_F_VERSION_1);
 	f->vdev->features &= ~VIRTIO_BIT(VQ_F_EVENT_IDX);
 	assert_int_equal(
@@ -159,7 +136,6 @@ static inline int fx_setup_opts(void **state, enum disk_cache cache, bool ro)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	cur = f;
 	fake_loop_reset();
 	fake_loop.on_report = fake_report;
 	fake_loop.on_before_notify = fake_before_notify;
@@ -215,7 +191,6 @@ static inline int fx_teardown(void **state)
 	unlink(f->path);
 	free(f->ram);
 	free(f);
-	cur = NULL;
 	return 0;
 }
 

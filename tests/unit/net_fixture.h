@@ -35,6 +35,7 @@
 #include "virtio/net.h"
 
 #include "fake_loop.h"
+#include "fake_transport.h"
 
 #include "vring_driver.h"
 
@@ -76,8 +77,7 @@ struct fx {
 	struct gq gq[2];
 	struct virtio_dev *vdev;
 	struct tap *tap;
-	struct virtio_transport_ops tops;
-	unsigned int notifies[2], resets;
+	struct fake_transport ft;
 	unsigned int yields_sent;    /* sp_before_notify() calls with a frame at the peer */
 	bool yielded;		     /* since the last interrupt */
 	unsigned int after_yield[2]; /* interrupts that came right after sp_before_notify() */
@@ -97,26 +97,18 @@ static inline void fake_before_notify(const struct sp_pass *pass, void *opaque)
 	cur->yielded = true;
 }
 
-static inline void fake_notify(struct virtio_dev *vdev, uint16_t q)
+/* The transport is fake_transport's, with these two hooks. */
+static inline void fake_notify(struct fake_transport *t, struct virtio_dev *vdev, uint16_t q)
 {
-	cur->notifies[q]++;
+	assert_true(q < 2);
 	cur->after_yield[q] += cur->yielded;
 	cur->yielded = false;
 }
 
-static inline void fake_config_changed(struct virtio_dev *vdev)
-{
-}
-
 /* A pass that left chains: these tests post fewer than a queue's worth. */
-static inline void fake_requeue(struct virtio_dev *vdev, uint16_t q)
+static inline void fake_requeue(struct fake_transport *t, struct virtio_dev *vdev, uint16_t q)
 {
 	fail_msg("queue %u requeued", q);
-}
-
-static inline void fake_needs_reset(struct virtio_dev *vdev)
-{
-	cur->resets++;
 }
 
 static inline void *hva(struct fx *f, uint64_t gpa)
@@ -141,9 +133,9 @@ static inline void start(struct fx *f, uint64_t drop)
 	f->peer = sv[1];
 	assert_int_equal(tap_open_fd(&f->tap, sv[0], "testtap", ALL_OFFLOADS), 0);
 	assert_int_equal(virtio_net_create_tap(&f->vdev, f->tap, NULL, 1500, 0, NULL, &f->gm), 0);
-	f->tops = (struct virtio_transport_ops){fake_notify, fake_config_changed, fake_needs_reset,
-						fake_requeue};
-	f->vdev->transport = &f->tops;
+	fake_transport_attach(&f->ft, f->vdev);
+	f->ft.on_notify = fake_notify;
+	f->ft.on_requeue = fake_requeue;
 	f->vdev->features = (f->vdev->host_features | VIRTIO_BIT(VIRTIO_F_VERSION_1)) & ~drop;
 	f->gq[0].base = RXQ_GPA;
 	f->gq[1].base = TXQ_GPA;

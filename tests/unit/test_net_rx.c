@@ -36,7 +36,7 @@ static void test_rx_roundtrip(void **state)
 	assert_memory_equal(buf + NET_HDR_LEN, want, 100 - NET_HDR_LEN);
 	assert_memory_equal(hva(f, BUF_GPA + 0x1000), want + 100 - NET_HDR_LEN,
 			    1514 - (100 - NET_HDR_LEN));
-	assert_int_equal(f->notifies[0], 1);
+	assert_int_equal(f->ft.notified[0], 1);
 	assert_int_equal(f->after_yield[0], 0); /* the guest waits on received frames */
 	assert_int_equal(stats(f)->rx_frames, 1);
 	assert_int_equal(stats(f)->rx_bytes, 1514);
@@ -84,7 +84,7 @@ static void test_rx_mergeable(void **state)
 			    2000 - (1024 - NET_HDR_LEN));
 	assert_int_equal(tap_watch()->events, EPOLLIN);
 	assert_int_equal(stats(f)->rx_frames, 2);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 /* No receive buffers: the tap leaves the loop (no busy loop) until the guest kicks. */
@@ -125,7 +125,7 @@ static void test_rx_stop_resume(void **state)
 	kick(f, 0);
 	assert_int_equal(tap_watch()->events, EPOLLIN);
 	assert_int_equal(used_flags(f, 0), VQ_USED_F_NO_NOTIFY);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 /* The same with EVENT_IDX: avail_event is where the device stopped. */
@@ -165,7 +165,7 @@ static void test_rx_no_room(void **state)
 	used_elem(f, 0, 0, &id, &len);
 	assert_int_equal(id, head);
 	assert_int_equal(len, NET_HDR_LEN + 500);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 static void check_bad_rx(struct fx *f, const struct seg *s, unsigned int n)
@@ -174,7 +174,7 @@ static void check_bad_rx(struct fx *f, const struct seg *s, unsigned int n)
 	kick(f, 0);
 	peer_send(f, 100, 1);
 	tap_ready(f, EPOLLIN);
-	assert_int_equal(f->resets, 1);
+	assert_int_equal(f->ft.needs_reset, 1);
 	assert_int_equal(used_idx(f, 0), 0);
 	assert_int_equal(tap_watch()->events, 0); /* a broken device does not read the tap */
 	/* Nothing more until the reset: kicks and TX are ignored. */
@@ -182,7 +182,7 @@ static void check_bad_rx(struct fx *f, const struct seg *s, unsigned int n)
 	post(f, 1, &(struct seg){BUF_GPA + 0x8000, 100, 0}, 1);
 	kick(f, 1);
 	assert_int_equal(used_idx(f, 1), 0);
-	assert_int_equal(f->resets, 1);
+	assert_int_equal(f->ft.needs_reset, 1);
 	/* The driver resets the device: it serves again. */
 	f->vdev->ops->reset(f->vdev);
 	vq_reset(&f->vqs[0]);
@@ -233,7 +233,7 @@ static void test_rx_mergeable_bad_second(void **state)
 	kick(f, 0);
 	peer_send(f, 1500, 1);
 	tap_ready(f, EPOLLIN);
-	assert_int_equal(f->resets, 1);
+	assert_int_equal(f->ft.needs_reset, 1);
 	assert_int_equal(used_idx(f, 0), 0);
 }
 
@@ -262,7 +262,7 @@ static void test_tap_gone(void **state)
 	post(f, 0, &(struct seg){BUF_GPA + 0x1000, 2048, W}, 1);
 	kick(f, 0);
 	assert_int_equal(tap_watch()->events, 0);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 /* A hang-up seen by poll with nothing to read stops the tap (no busy loop). */
@@ -278,7 +278,7 @@ static void test_tap_hangup_rx(void **state)
 	assert_int_equal(used_idx(f, 0), 1); /* what was there still arrives */
 	assert_int_equal(tap_watch()->events, 0);
 	assert_int_equal(stats(f)->rx_tap_errors, 1);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 int main(void)

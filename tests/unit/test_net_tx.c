@@ -93,7 +93,7 @@ static void test_tx_roundtrip(void **state)
 	assert_int_equal(used_idx(f, 1), 1);
 	used_elem(f, 1, 0, &id, &len);
 	assert_int_equal(len, 0);
-	assert_int_equal(f->notifies[1], 1);
+	assert_int_equal(f->ft.notified[1], 1);
 	/* The loop yielded once, after the frame went out and before the interrupt. */
 	assert_int_equal(f->after_yield[1], 1);
 	assert_int_equal(f->yields_sent, 1);
@@ -107,7 +107,7 @@ static void test_tx_roundtrip(void **state)
 	assert_memory_equal(got + NET_HDR_LEN + 20, b, 1000);
 	assert_int_equal(stats(f)->tx_frames, 1);
 	assert_int_equal(stats(f)->tx_bytes, 1020);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 /* The guest sends one frame of len bytes (header and frame in one buffer) and kicks. */
@@ -211,23 +211,23 @@ static void test_tx_hold(void **state)
 	assert_int_equal(fake_loop.asked.largest, 98);
 	assert_int_equal(used_idx(f, 1), 1);
 	assert_int_equal(peer_recv(f, got, sizeof(got)), NET_HDR_LEN + 98);
-	assert_int_equal(f->notifies[1], 0);
+	assert_int_equal(f->ft.notified[1], 0);
 	assert_int_equal(f->yields_sent, 0); /* held: no yield */
 	left = hold_left();
 	assert_true(left > 0 && left <= 4000000);
 	send_frame(f, 60);
 	assert_int_equal(used_idx(f, 1), 2);
-	assert_int_equal(f->notifies[1], 0);
+	assert_int_equal(f->ft.notified[1], 0);
 	hold_expire();
-	assert_int_equal(f->notifies[1], 1);
+	assert_int_equal(f->ft.notified[1], 1);
 	assert_int_equal(hold_left(), 0);
 	/* Nothing held: a stray wake-up of the timer sends nothing. */
 	timer_watch()->fn(timer_watch()->opaque, EPOLLIN);
-	assert_int_equal(f->notifies[1], 1);
+	assert_int_equal(f->ft.notified[1], 1);
 
 	fake_loop.hold_ns = 0;
 	send_frame(f, 1000); /* at once, after the policy's turn */
-	assert_int_equal(f->notifies[1], 2);
+	assert_int_equal(f->ft.notified[1], 2);
 	assert_int_equal(f->after_yield[1], 1);
 	assert_int_equal(fake_loop.asked.largest, 1000);
 	assert_int_equal(hold_left(), 0);
@@ -235,10 +235,10 @@ static void test_tx_hold(void **state)
 	/* A hold of more than a second is armed as such. */
 	fake_loop.hold_ns = 1500000000L;
 	send_frame(f, 98);
-	assert_int_equal(f->notifies[1], 2);
+	assert_int_equal(f->ft.notified[1], 2);
 	assert_true(hold_left() > 1000000000L);
 	assert_int_equal(stats(f)->tx_frames, 4);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 /* A reset drops a held completion: the timer is disarmed and sends nothing. */
@@ -248,13 +248,13 @@ static void test_tx_hold_reset(void **state)
 
 	fake_loop.hold_ns = 4000000;
 	send_frame(f, 98);
-	assert_int_equal(f->notifies[1], 0);
+	assert_int_equal(f->ft.notified[1], 0);
 	assert_true(hold_left() > 0);
 	f->vdev->ops->reset(f->vdev);
 	f->vdev->active = false;
 	assert_int_equal(hold_left(), 0);
 	timer_watch()->fn(timer_watch()->opaque, EPOLLIN);
-	assert_int_equal(f->notifies[1], 0);
+	assert_int_equal(f->ft.notified[1], 0);
 }
 
 /* Every malformed frame: dropped, counted, chain returned, device still good. */
@@ -308,7 +308,7 @@ static void test_tx_malformed(void **state)
 		assert_int_equal(peer_recv(f, got, sizeof(got)), -EAGAIN);
 	}
 	assert_int_equal(stats(f)->tx_frames, 0);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 	/* And a good frame still goes through. */
 	put_hdr(hva(f, BUF_GPA), 0, 0, 0, 0, 0, 0);
 	post(f, 1, &(struct seg){BUF_GPA, NET_HDR_LEN + 60, 0}, 1);

@@ -39,6 +39,8 @@
 
 #include "vring_driver.h"
 
+#include "fake_transport.h"
+
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE (8 * MiB)
 #define QSZ 8
@@ -59,13 +61,6 @@
 #define F_EVENT_IDX VIRTIO_BIT(VQ_F_EVENT_IDX)
 #define F_INDIRECT VIRTIO_BIT(VQ_F_INDIRECT_DESC)
 
-/* The fake transport's record of what the device asked of it. */
-struct fake_transport {
-	unsigned int notified[2];
-	unsigned int config_changed;
-	unsigned int needs_reset;
-};
-
 struct fx {
 	struct guest_mem gm;
 	uint8_t *ram;
@@ -75,8 +70,7 @@ struct fx {
 	struct ev_loop *loop;
 	struct console *con;
 	struct virtio_dev *vdev;
-	struct fake_transport ft;
-	struct virtio_transport_ops tops;
+	struct fake_transport ft; /* what the device asked of the transport */
 
 	pthread_t thread;
 	int call_fd;
@@ -92,46 +86,28 @@ struct fx {
 	size_t out_fill; /* bytes that filled that pipe before the console started */
 	int requeue_fd;	 /* the fake transport's requeue: the loop serves the queue again */
 	bool requeue_ok; /* a test that expects passes to leave chains */
-	unsigned int requeues;
-	bool stopped; /* the loop thread has been joined */
+	bool stopped;	 /* the loop thread has been joined */
 	char log_path[64];
 };
 
 /* ---- the fake transport ---- */
 
-static inline struct fake_transport *ft_of(struct virtio_dev *vdev)
-{
-	return vdev->transport_data;
-}
-
-static inline void ft_notify_queue(struct virtio_dev *vdev, uint16_t q)
+static inline void ft_notify_queue(struct fake_transport *t, struct virtio_dev *vdev, uint16_t q)
 {
 	assert_true(q < 2);
-	ft_of(vdev)->notified[q]++;
-}
-
-static inline void ft_config_changed(struct virtio_dev *vdev)
-{
-	ft_of(vdev)->config_changed++;
-}
-
-static inline void ft_needs_reset(struct virtio_dev *vdev)
-{
-	ft_of(vdev)->needs_reset++;
 }
 
 /*
  * A pass that left chains: most tests post less than a pass takes; those that
  * do not have the loop serve the queue again, as the real transport does.
  */
-static inline void ft_requeue(struct virtio_dev *vdev, uint16_t q)
+static inline void ft_requeue(struct fake_transport *t, struct virtio_dev *vdev, uint16_t q)
 {
-	struct fx *f = container_of(ft_of(vdev), struct fx, ft);
+	struct fx *f = container_of(t, struct fx, ft);
 	uint64_t one = 1;
 
 	if (!f->requeue_ok)
 		fail_msg("queue %u requeued", q);
-	f->requeues++;
 	assert_int_equal(write(f->requeue_fd, &one, sizeof(one)), sizeof(one));
 }
 
@@ -411,12 +387,9 @@ static inline int setup_with(void **state, uint64_t log_max, bool full_stdout)
 			 0);
 	assert_int_equal(virtio_console_create(&f->vdev, f->con, f->loop, &f->gm), 0);
 
-	f->tops = (struct virtio_transport_ops){.notify_queue = ft_notify_queue,
-						.config_changed = ft_config_changed,
-						.needs_reset = ft_needs_reset,
-						.requeue = ft_requeue};
-	f->vdev->transport = &f->tops;
-	f->vdev->transport_data = &f->ft;
+	fake_transport_attach(&f->ft, f->vdev);
+	f->ft.on_notify = ft_notify_queue;
+	f->ft.on_requeue = ft_requeue;
 	f->vdev->vqs = f->vqs;
 	assert_int_equal(pthread_create(&f->thread, NULL, loop_thread, f), 0);
 	*state = f;

@@ -57,8 +57,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	}
 	close(mfd); /* the device holds its own descriptor */
-	fz.ram = calloc(1, RAM_SIZE);
-	if (!fz.ram || gm_add_region(&fz.gm, RAM_GPA, RAM_SIZE, fz.ram))
+	fz.ram = fake_ram_map(&fz.gm, RAM_GPA, RAM_SIZE);
+	if (!fz.ram)
 		abort();
 	fuzz_device_attach(fz.vdev);
 	return 0;

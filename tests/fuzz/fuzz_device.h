@@ -16,6 +16,7 @@
 #include "kvmrun/virtio.h"
 
 #include "fake_loop.h"
+#include "fake_ram.h"
 #include "fake_transport.h"
 
 struct fuzz_device {

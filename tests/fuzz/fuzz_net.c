@@ -64,9 +64,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (tap_open_fd(&tap, sv[0], "fuzz",
 			TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_UFO | TUN_F_USO4 | TUN_F_USO6))
 		abort();
-	fz.ram = calloc(1, RAM_SIZE);
+	fz.ram = fake_ram_map(&fz.gm, RAM_GPA, RAM_SIZE);
 	fz.frame = malloc(NET_HDR_LEN + NET_MAX_FRAME + 1);
-	if (!fz.ram || !fz.frame || gm_add_region(&fz.gm, RAM_GPA, RAM_SIZE, fz.ram))
+	if (!fz.ram || !fz.frame)
 		abort();
 	if (virtio_net_create_tap(&fz.vdev, tap, NULL, 1500, 0, NULL, &fz.gm))
 		abort();

@@ -37,6 +37,7 @@
 #include "virtio/blk.h"
 
 #include "fake_loop.h"
+#include "fake_ram.h"
 #include "fake_transport.h"
 
 #define RAM_GPA 0x100000ULL
@@ -140,9 +141,8 @@ static inline int fx_setup_opts(void **state, enum disk_cache cache, bool ro)
 	fake_loop.on_report = fake_report;
 	fake_loop.on_before_notify = fake_before_notify;
 	fake_loop.on_stop = fake_stop;
-	assert_int_equal(posix_memalign((void **)&f->ram, 4096, RAM_SIZE), 0);
-	memset(f->ram, 0, RAM_SIZE);
-	assert_int_equal(gm_add_region(&f->gm, RAM_GPA, RAM_SIZE, f->ram), 0);
+	f->ram = fake_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
+	assert_non_null(f->ram);
 	make_image(f);
 	snprintf(f->cfg.path, sizeof(f->cfg.path), "%s", f->path);
 	f->cfg.cache = cache;
@@ -189,7 +189,7 @@ static inline int fx_teardown(void **state)
 	vq_cleanup(&f->vq);
 	close(f->fd);
 	unlink(f->path);
-	free(f->ram);
+	fake_ram_free(f->ram);
 	free(f);
 	return 0;
 }

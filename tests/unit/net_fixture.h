@@ -35,6 +35,7 @@
 #include "virtio/net.h"
 
 #include "fake_loop.h"
+#include "fake_ram.h"
 #include "fake_transport.h"
 
 #include "vring_driver.h"
@@ -156,9 +157,8 @@ static inline int fx_setup(void **state)
 
 	assert_non_null(f);
 	cur = f;
-	assert_int_equal(posix_memalign((void **)&f->ram, 4096, RAM_SIZE), 0);
-	memset(f->ram, 0, RAM_SIZE);
-	assert_int_equal(gm_add_region(&f->gm, RAM_GPA, RAM_SIZE, f->ram), 0);
+	f->ram = fake_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
+	assert_non_null(f->ram);
 	f->peer = -1;
 	*state = f;
 	return 0;
@@ -197,7 +197,7 @@ static inline int fx_teardown(void **state)
 	vq_cleanup(&f->vqs[1]);
 	if (f->peer >= 0)
 		close(f->peer);
-	free(f->ram);
+	fake_ram_free(f->ram);
 	free(f);
 	cur = NULL;
 	return 0;

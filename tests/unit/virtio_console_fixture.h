@@ -40,6 +40,7 @@
 #include "vring_driver.h"
 
 #include "fake_transport.h"
+#include "fake_ram.h"
 
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE (8 * MiB)
@@ -343,10 +344,8 @@ static inline int setup_with(void **state, uint64_t log_max, bool full_stdout)
 	int p[2], null_fd;
 
 	assert_non_null(f);
-	f->ram = aligned_alloc(4096, RAM_SIZE);
+	f->ram = fake_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
 	assert_non_null(f->ram);
-	memset(f->ram, 0, RAM_SIZE);
-	assert_int_equal(gm_add_region(&f->gm, RAM_GPA, RAM_SIZE, f->ram), 0);
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
 
@@ -426,7 +425,7 @@ static inline int teardown(void **state)
 	unlink(f->log_path);
 	pthread_cond_destroy(&f->cond);
 	pthread_mutex_destroy(&f->lock);
-	free(f->ram);
+	fake_ram_free(f->ram);
 	free(f);
 	return 0;
 }

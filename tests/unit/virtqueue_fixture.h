@@ -23,6 +23,8 @@
 
 #include "vring_driver.h"
 
+#include "fake_ram.h"
+
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE (2 * MiB)
 #define QSZ 8
@@ -117,11 +119,10 @@ static inline int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	f->ram = aligned_alloc(4096, RAM_SIZE);
+	f->ram = fake_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
 	f->snap = malloc(RAM_SIZE);
 	assert_non_null(f->ram);
 	assert_non_null(f->snap);
-	assert_int_equal(gm_add_region(&f->gm, RAM_GPA, RAM_SIZE, f->ram), 0);
 	start(f, QSZ, 0);
 	*state = f;
 	return 0;
@@ -133,7 +134,7 @@ static inline int teardown(void **state)
 
 	vq_cleanup(&f->vq);
 	free(f->snap);
-	free(f->ram);
+	fake_ram_free(f->ram);
 	free(f);
 	return 0;
 }

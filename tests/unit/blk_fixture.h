@@ -219,14 +219,14 @@ static inline uint16_t post(struct fx *f, const struct seg *s, unsigned int n)
 
 static inline uint16_t used_idx(struct fx *f)
 {
-	return __atomic_load_n((uint16_t *)hva(f, USED_GPA + 2), __ATOMIC_ACQUIRE);
+	return drv_used_idx(hva(f, USED_GPA));
 }
 
 static inline uint32_t used_len(struct fx *f, uint16_t slot)
 {
-	uint32_t len;
+	uint32_t id, len;
 
-	memcpy(&len, hva(f, USED_GPA + 4 + 8ULL * (slot % QSZ) + 4), 4);
+	drv_used_elem(hva(f, USED_GPA), QSZ, slot, &id, &len);
 	return len;
 }
 

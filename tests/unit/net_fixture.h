@@ -216,15 +216,12 @@ static inline uint16_t post(struct fx *f, int q, const struct seg *s, unsigned i
 
 static inline uint16_t used_idx(struct fx *f, int q)
 {
-	return __atomic_load_n((uint16_t *)hva(f, f->gq[q].base + 0x2000 + 2), __ATOMIC_ACQUIRE);
+	return drv_used_idx(hva(f, f->gq[q].base + 0x2000));
 }
 
 static inline void used_elem(struct fx *f, int q, uint16_t slot, uint32_t *id, uint32_t *len)
 {
-	uint8_t *p = hva(f, f->gq[q].base + 0x2000 + 4 + 8ULL * (slot % QSZ));
-
-	memcpy(id, p, 4);
-	memcpy(len, p + 4, 4);
+	drv_used_elem(hva(f, f->gq[q].base + 0x2000), QSZ, slot, id, len);
 }
 
 static inline void kick(struct fx *f, int q)

@@ -652,7 +652,7 @@ static void test_queue_count(void **state)
 
 static uint16_t mq_used_idx(struct fx *f, uint16_t q)
 {
-	return __atomic_load_n((uint16_t *)hva(f, MQ_RING(q) + 0x5000 + 2), __ATOMIC_ACQUIRE);
+	return drv_used_idx(hva(f, MQ_RING(q) + 0x5000));
 }
 
 static void mq_desc(struct fx *f, uint16_t q, uint16_t i, uint64_t addr, uint32_t len,

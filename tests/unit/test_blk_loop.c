@@ -318,7 +318,7 @@ static void post(struct fx *f, unsigned int i, const struct seg *s, unsigned int
 
 static uint16_t used_idx(struct fx *f, unsigned int i)
 {
-	return __atomic_load_n((uint16_t *)hva(f, USED(i) + 2), __ATOMIC_ACQUIRE);
+	return drv_used_idx(hva(f, USED(i)));
 }
 
 static uint8_t status(struct fx *f, unsigned int i)

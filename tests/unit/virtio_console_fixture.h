@@ -231,15 +231,12 @@ static inline void set_avail_idx(struct fx *f, int q, uint16_t idx)
 
 static inline void post(struct fx *f, int q, uint16_t head)
 {
-	uint16_t *ring = hva(f, AVAIL_GPA(q) + 4);
-
-	ring[f->avail_idx[q] % QSZ] = head;
-	set_avail_idx(f, q, f->avail_idx[q] + 1);
+	drv_avail_put(hva(f, AVAIL_GPA(q)), QSZ, &f->avail_idx[q], head);
 }
 
 static inline uint16_t used_idx(struct fx *f, int q)
 {
-	return __atomic_load_n((uint16_t *)hva(f, USED_GPA(q) + 2), __ATOMIC_ACQUIRE);
+	return drv_used_idx(hva(f, USED_GPA(q)));
 }
 
 static inline uint16_t used_flags(struct fx *f, int q)
@@ -249,10 +246,7 @@ static inline uint16_t used_flags(struct fx *f, int q)
 
 static inline void used_elem(struct fx *f, int q, uint16_t slot, uint32_t *id, uint32_t *len)
 {
-	uint32_t *e = hva(f, USED_GPA(q) + 4 + 8ULL * (slot % QSZ));
-
-	*id = e[0];
-	*len = e[1];
+	drv_used_elem(hva(f, USED_GPA(q)), QSZ, slot, id, len);
 }
 
 static inline void assert_used(struct fx *f, int q, uint16_t slot, uint32_t want_id,

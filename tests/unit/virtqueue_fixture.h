@@ -92,15 +92,12 @@ static inline void post(struct fx *f, uint16_t head)
 
 static inline uint16_t used_idx(struct fx *f)
 {
-	return __atomic_load_n((uint16_t *)hva(f, USED_GPA + 2), __ATOMIC_ACQUIRE);
+	return drv_used_idx(hva(f, USED_GPA));
 }
 
 static inline void used_elem(struct fx *f, uint16_t slot, uint32_t *id, uint32_t *len)
 {
-	uint32_t *e = hva(f, USED_GPA + 4 + 8ULL * (slot & (f->qsz - 1)));
-
-	*id = e[0];
-	*len = e[1];
+	drv_used_elem(hva(f, USED_GPA), f->qsz, slot, id, len);
 }
 
 /* ---- fixture ---- */

@@ -57,8 +57,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	}
 	close(mfd); /* the device holds its own descriptor */
-	fz.ram = calloc(1, RAM_SIZE);
-	if (!fz.ram || gm_add_region(&fz.gm, RAM_GPA, RAM_SIZE, fz.ram))
+	fz.ram = fake_ram_map(&fz.gm, RAM_GPA, RAM_SIZE);
+	if (!fz.ram)
 		abort();
 	fuzz_device_attach(fz.vdev);
 	return 0;
@@ -83,16 +83,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	vdev->vqs = &vq;
 	vdev->active = true;
-	fuzz_dev.broken = false;
+	fuzz_dev.ft.needs_reset = 0;
 	if (vdev->ops->activate(vdev))
 		abort();
 	for (unsigned int round = 0; round < 2; round++) {
 		vdev->ops->queue_notify(vdev, 0);
 		/* Reap what completed; never wait: the rest is drained by the reset. */
-		pfd = (struct pollfd){.fd = fuzz_dev.fd, .events = POLLIN};
-		if (fuzz_dev.fn && poll(&pfd, 1, 0) == 1)
-			fuzz_dev.fn(fuzz_dev.opaque, POLLIN);
-		if (fuzz_dev.broken != vq.broken)
+		pfd = (struct pollfd){.fd = fake_loop.w[0].fd, .events = POLLIN};
+		if (fake_loop.w[0].fn && poll(&pfd, 1, 0) == 1)
+			fake_loop.w[0].fn(fake_loop.w[0].opaque, POLLIN);
+		if ((fuzz_dev.ft.needs_reset != 0) != vq.broken)
 			abort(); /* a broken queue always means needs-reset, and back */
 	}
 	vdev->ops->reset(vdev);

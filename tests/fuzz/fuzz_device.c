@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The event loop and transport of a fuzzed virtio device: see fuzz_device.h. */
+/* The transport and policy of a fuzzed virtio device: see fuzz_device.h. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,94 +7,18 @@
 
 struct fuzz_device fuzz_dev;
 
-int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_fn fn, void *opaque)
+/* The policy holds the completion of a single frame while the harness preempts. */
+static long fuzz_hold(const struct sp_pass *pass, void *opaque)
 {
-	(void)loop;
-	if (fuzz_dev.fn)
-		return 0; /* a second descriptor (net's hold timer): watched, never fired */
-	fuzz_dev.fd = fd;
-	fuzz_dev.fn = fn;
-	fuzz_dev.opaque = opaque;
-	fuzz_dev.events = events;
-	return 0;
-}
-
-int ev_mod(struct ev_loop *loop, int fd, uint32_t events)
-{
-	(void)loop;
-	if (fd == fuzz_dev.fd)
-		fuzz_dev.events = events;
-	return 0;
-}
-
-int ev_del(struct ev_loop *loop, int fd)
-{
-	(void)loop;
-	if (fd == fuzz_dev.fd)
-		fuzz_dev.fn = NULL;
-	return 0;
-}
-
-void sp_report(struct sp_policy *sp, const struct sp_pass *pass)
-{
-	(void)sp;
-	(void)pass;
-}
-
-long sp_hold_ns(const struct sp_policy *sp, const struct sp_pass *pass)
-{
-	(void)sp;
+	(void)opaque;
 	return fuzz_dev.preempting && pass->count == 1 ? 4000000L : 0;
 }
 
-void sp_before_notify(struct sp_policy *sp, const struct sp_pass *pass)
-{
-	(void)sp;
-	(void)pass;
-}
-
-/* Only a disk worker that cannot install its seccomp filter stops the loop. */
-void ev_stop(struct ev_loop *loop, int status)
-{
-	(void)loop;
-	(void)status;
-	abort();
-}
-
-static void fuzz_notify(struct virtio_dev *vdev, uint16_t q)
-{
-	(void)vdev;
-	(void)q;
-}
-
-static void fuzz_config_changed(struct virtio_dev *vdev)
-{
-	(void)vdev;
-}
-
-static void fuzz_needs_reset(struct virtio_dev *vdev)
-{
-	(void)vdev;
-	fuzz_dev.broken = true;
-}
-
-/* The chains a pass left stay in the ring: the input's next kick takes them. */
-static void fuzz_requeue(struct virtio_dev *vdev, uint16_t q)
-{
-	(void)vdev;
-	(void)q;
-}
-
-static const struct virtio_transport_ops fuzz_transport = {
-    .notify_queue = fuzz_notify,
-    .config_changed = fuzz_config_changed,
-    .needs_reset = fuzz_needs_reset,
-    .requeue = fuzz_requeue,
-};
-
 void fuzz_device_attach(struct virtio_dev *vdev)
 {
-	vdev->transport = &fuzz_transport;
+	/* The chains a pass left stay in the ring: the input's next kick takes them. */
+	fake_transport_attach(&fuzz_dev.ft, vdev);
+	fake_loop.hold = fuzz_hold;
 }
 
 uint8_t fuzz_device_load(struct virtio_dev *vdev, uint8_t *ram, size_t ram_size,

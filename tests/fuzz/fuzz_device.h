@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What a fuzzed virtio device sees of the rest of kvmrun (fuzz_device.c): an
- * event loop that only records the first descriptor watched and its callback,
- * a scheduling policy that holds as the harness sets it, and a
- * transport that only records a needs-reset. One device per process.
+ * What a fuzzed virtio device sees of the rest of kvmrun (fuzz_device.c): the
+ * recording event loop of fake_loop.h (watch 0 is the first descriptor the
+ * device watched: the harness fires it), a scheduling policy that holds as the
+ * harness sets it, and the recording transport of fake_transport.h (a
+ * requeued queue is left for the input's next kick). One device per process.
  */
 #ifndef FUZZ_DEVICE_H
 #define FUZZ_DEVICE_H
@@ -12,22 +13,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kvmrun/event_loop.h"
-#include "kvmrun/sched_policy.h"
 #include "kvmrun/virtio.h"
 
+#include "fake_loop.h"
+#include "fake_ram.h"
+#include "fake_transport.h"
+
 struct fuzz_device {
-	int fd;	  /* of the first ev_add */
-	ev_fn fn; /* NULL after ev_del */
-	void *opaque;
-	uint32_t events; /* of the last ev_add or ev_mod */
-	bool broken;	 /* the device called virtio_needs_reset */
-	bool preempting; /* the policy holds completions of single frames */
+	struct fake_transport ft; /* needs_reset: the device called virtio_needs_reset */
+	bool preempting;	  /* the policy holds completions of single frames */
 };
 
 extern struct fuzz_device fuzz_dev;
 
-/* Give vdev the recording transport. */
+/* Give vdev the recording transport, and the policy its hold. */
 void fuzz_device_attach(struct virtio_dev *vdev);
 
 /*

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "fuzz_loop.h"
-#include "kvmrun/sched_policy.h"
 
 #define FUZZ_LOOP_SLOTS 64
 #define FUZZ_LOOP_BATCH 16
@@ -102,34 +101,6 @@ int ev_del(struct ev_loop *loop, int fd)
 	w->fd = -1;
 	w->gen++;
 	return 0;
-}
-
-/* The devices here run without a scheduling policy: nothing reported, held or yielded. */
-void sp_report(struct sp_policy *sp, const struct sp_pass *pass)
-{
-	(void)sp;
-	(void)pass;
-}
-
-long sp_hold_ns(const struct sp_policy *sp, const struct sp_pass *pass)
-{
-	(void)sp;
-	(void)pass;
-	return 0;
-}
-
-void sp_before_notify(struct sp_policy *sp, const struct sp_pass *pass)
-{
-	(void)sp;
-	(void)pass;
-}
-
-/* Only a disk worker that cannot install its seccomp filter stops the loop. */
-void ev_stop(struct ev_loop *loop, int status)
-{
-	(void)loop;
-	(void)status;
-	abort();
 }
 
 unsigned int fuzz_loop_dispatch(struct ev_loop *loop, unsigned int rounds)

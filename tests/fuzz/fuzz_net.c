@@ -64,9 +64,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (tap_open_fd(&tap, sv[0], "fuzz",
 			TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_UFO | TUN_F_USO4 | TUN_F_USO6))
 		abort();
-	fz.ram = calloc(1, RAM_SIZE);
+	fz.ram = fake_ram_map(&fz.gm, RAM_GPA, RAM_SIZE);
 	fz.frame = malloc(NET_HDR_LEN + NET_MAX_FRAME + 1);
-	if (!fz.ram || !fz.frame || gm_add_region(&fz.gm, RAM_GPA, RAM_SIZE, fz.ram))
+	if (!fz.ram || !fz.frame)
 		abort();
 	if (virtio_net_create_tap(&fz.vdev, tap, NULL, 1500, 0, NULL, &fz.gm))
 		abort();
@@ -118,12 +118,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	vdev->vqs = vqs;
 	vdev->active = true;
-	fuzz_dev.broken = false;
+	fuzz_dev.ft.needs_reset = 0;
 	if (vdev->ops->activate(vdev))
 		abort();
 	vdev->ops->queue_notify(vdev, 1);
 	fz_drain_tx(vdev->features);
-	if (fuzz_dev.broken != vqs[1].broken)
+	if ((fuzz_dev.ft.needs_reset != 0) != vqs[1].broken)
 		abort(); /* a broken queue always means needs-reset, and back */
 
 	/* One frame in (header included): the input after the RAM image, or a short one. */
@@ -137,9 +137,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (write(fz.peer, fz.frame, rx_len) < 0)
 		abort();
 	vdev->ops->queue_notify(vdev, 0);
-	if (fuzz_dev.fn && fuzz_dev.events == EPOLLIN)
-		fuzz_dev.fn(fuzz_dev.opaque, EPOLLIN);
-	if (fuzz_dev.broken != (vqs[0].broken || vqs[1].broken))
+	if (fake_loop.w[0].fn && fake_loop.w[0].events == EPOLLIN)
+		fake_loop.w[0].fn(fake_loop.w[0].opaque, EPOLLIN);
+	if ((fuzz_dev.ft.needs_reset != 0) != (vqs[0].broken || vqs[1].broken))
 		abort();
 
 	vdev->ops->reset(vdev);

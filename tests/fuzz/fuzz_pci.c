@@ -46,6 +46,7 @@
 #include "arch/x86_64/layout.h"
 #include "devices.h"
 #include "fuzz_loop.h"
+#include "fake_ram.h"
 #include "kvmrun/bus.h"
 #include "kvmrun/guest_mem.h"
 #include "kvmrun/irq.h"
@@ -516,8 +517,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fz.irq = (struct irq_chip){.ops = &fz_irq_ops};
 	for (unsigned int i = 0; i < MAX_IOEVENTFDS; i++)
 		fz.ioev[i].fd = -1;
-	fz.ram = calloc(1, RAM_SIZE);
-	if (!fz.ram || gm_add_region(&fz.gm, RAM_GPA, RAM_SIZE, fz.ram))
+	fz.ram = fake_ram_map(&fz.gm, RAM_GPA, RAM_SIZE);
+	if (!fz.ram)
 		abort();
 	return 0;
 }

@@ -15,6 +15,8 @@
 #include "kvmrun/guest_mem.h"
 #include "kvmrun/virtqueue.h"
 
+#include "fake_ram.h"
+
 #define RAM_GPA 0x10000ULL
 #define RAM_SIZE (64 * 1024)
 #define MAX_OPS 32
@@ -80,13 +82,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(&hdr, data, sizeof(hdr));
 	data += sizeof(hdr);
 	size -= sizeof(hdr);
-	ram = calloc(1, RAM_SIZE);
+	ram = fake_ram_map(&gm, RAM_GPA, RAM_SIZE);
 	c = malloc(sizeof(*c));
 	if (!ram || !c)
 		abort();
 	memcpy(ram, data, MIN(size, (size_t)RAM_SIZE));
-	if (gm_add_region(&gm, RAM_GPA, RAM_SIZE, ram))
-		abort();
 	qsize = (uint16_t)(1u << (hdr.qlog % 9));
 	if (hdr.flags & 1)
 		features |= 1ULL << VQ_F_INDIRECT_DESC;
@@ -155,6 +155,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 out:
 	vq_cleanup(&vq);
 	free(c);
-	free(ram);
+	fake_ram_free(ram);
 	return 0;
 }

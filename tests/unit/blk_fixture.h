@@ -5,8 +5,9 @@
 /*
  * virtio-blk against a fake transport (records notify / needs-reset), a fake
  * event loop (the test waits on the backend's eventfd itself) and fake guest
- * RAM; the image is a real file, checked with pread. One test program per
- * file includes this once (it defines ev_add and ev_del for the device).
+ * RAM; the image is a real file, checked with pread. The event loop and
+ * policy calls the device makes are fake_loop's (linked in place of the
+ * library's).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +36,10 @@
 #include "kvmrun/sched_policy.h"
 #include "virtio/blk.h"
 
+#include "fake_loop.h"
+#include "fake_ram.h"
+#include "fake_transport.h"
+
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE (2 * MiB)
 #define QSZ 16
@@ -49,56 +54,23 @@
 
 #define W VQ_DESC_F_WRITE
 
-/* ---- fake event loop (ev_add, ev_del, ev_stop) and scheduling policy: all the device uses ---- */
-
-struct fake_watch {
-	int fd;
-	ev_fn fn;
-	void *opaque;
-};
-
-static struct fake_watch watches[4];
-
-int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_fn fn, void *opaque)
-{
-	for (unsigned int i = 0; i < ARRAY_SIZE(watches); i++) {
-		if (!watches[i].fn) {
-			watches[i] = (struct fake_watch){fd, fn, opaque};
-			return 0;
-		}
-	}
-	return -ENOSPC;
-}
-
-int ev_del(struct ev_loop *loop, int fd)
-{
-	for (unsigned int i = 0; i < ARRAY_SIZE(watches); i++) {
-		if (watches[i].fn && watches[i].fd == fd) {
-			watches[i].fn = NULL;
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
-/* What the device reported to the policy (sp_report): passes, and the last count. */
-static unsigned int fake_served_calls, fake_served_last;
-
-void sp_report(struct sp_policy *sp, const struct sp_pass *pass)
+/*
+ * The event loop and policy are fake_loop's: the device watches the backend's
+ * completion eventfd, reports each pass of requests, and never asks the policy
+ * before an interrupt (only virtio-net holds them) nor stops the loop.
+ */
+static inline void fake_report(const struct sp_pass *pass, void *opaque)
 {
 	assert_int_equal(pass->kind, SP_REQUESTS);
-	fake_served_calls++;
-	fake_served_last = pass->count;
 }
 
-/* Only a device's hold_notify asks (virtio-net's): blk never does. */
-void sp_before_notify(struct sp_policy *sp, const struct sp_pass *pass)
+static inline void fake_before_notify(const struct sp_pass *pass, void *opaque)
 {
 	fail_msg("virtio-blk asked the policy before an interrupt");
 }
 
 /* Only a disk worker that cannot install its seccomp filter stops the loop. */
-void ev_stop(struct ev_loop *loop, int status)
+static inline void fake_stop(int status, void *opaque)
 {
 	fail_msg("the disk backend stopped the event loop (status %d)", status);
 }
@@ -110,9 +82,8 @@ struct fx {
 	uint8_t *ram;
 	struct vq vq;
 	struct virtio_dev *vdev;
-	struct virtio_transport_ops tops;
-	unsigned int notifies, resets;
-	uint64_t requeued; /* bit q: the device asked to have queue q served again */
+	/* requeued bit q: the device asked to have queue q served again */
+	struct fake_transport ft;
 	unsigned int pumps; /* completion batches delivered by wait_used() */
 	char path[64];
 	int fd; /* the test's own view of the image */
@@ -120,27 +91,6 @@ struct fx {
 	uint16_t next_desc;
 	struct disk_config cfg;
 };
-
-static struct fx *cur; /* the transport callbacks find the fixture here */
-
-static inline void fake_notify(struct virtio_dev *vdev, uint16_t q)
-{
-	cur->notifies++;
-}
-
-static inline void fake_config_changed(struct virtio_dev *vdev)
-{
-}
-
-static inline void fake_needs_reset(struct virtio_dev *vdev)
-{
-	cur->resets++;
-}
-
-static inline void fake_requeue(struct virtio_dev *vdev, uint16_t q)
-{
-	cur->requeued |= 1ULL << q;
-}
 
 static inline void *hva(struct fx *f, uint64_t gpa)
 {
@@ -172,9 +122,7 @@ static inline void start(struct fx *f)
 	char err[256] = "";
 
 	assert_int_equal(create_dev(f, err, sizeof(err)), 0);
-	f->tops = (struct virtio_transport_ops){fake_notify, fake_config_changed, fake_needs_reset,
-						fake_requeue};
-	f->vdev->transport = &f->tops;
+	fake_transport_attach(&f->ft, f->vdev);
 	f->vdev->features = f->vdev->host_features | VIRTIO_BIT(VIRTIO_F_VERSION_1);
 	f->vdev->features &= ~VIRTIO_BIT(VQ_F_EVENT_IDX);
 	assert_int_equal(
@@ -189,11 +137,12 @@ static inline int fx_setup_opts(void **state, enum disk_cache cache, bool ro)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	cur = f;
-	fake_served_calls = fake_served_last = 0;
-	assert_int_equal(posix_memalign((void **)&f->ram, 4096, RAM_SIZE), 0);
-	memset(f->ram, 0, RAM_SIZE);
-	assert_int_equal(gm_add_region(&f->gm, RAM_GPA, RAM_SIZE, f->ram), 0);
+	fake_loop_reset();
+	fake_loop.on_report = fake_report;
+	fake_loop.on_before_notify = fake_before_notify;
+	fake_loop.on_stop = fake_stop;
+	f->ram = fake_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
+	assert_non_null(f->ram);
 	make_image(f);
 	snprintf(f->cfg.path, sizeof(f->cfg.path), "%s", f->path);
 	f->cfg.cache = cache;
@@ -240,9 +189,8 @@ static inline int fx_teardown(void **state)
 	vq_cleanup(&f->vq);
 	close(f->fd);
 	unlink(f->path);
-	free(f->ram);
+	fake_ram_free(f->ram);
 	free(f);
-	cur = NULL;
 	return 0;
 }
 
@@ -271,14 +219,14 @@ static inline uint16_t post(struct fx *f, const struct seg *s, unsigned int n)
 
 static inline uint16_t used_idx(struct fx *f)
 {
-	return __atomic_load_n((uint16_t *)hva(f, USED_GPA + 2), __ATOMIC_ACQUIRE);
+	return drv_used_idx(hva(f, USED_GPA));
 }
 
 static inline uint32_t used_len(struct fx *f, uint16_t slot)
 {
-	uint32_t len;
+	uint32_t id, len;
 
-	memcpy(&len, hva(f, USED_GPA + 4 + 8ULL * (slot % QSZ) + 4), 4);
+	drv_used_elem(hva(f, USED_GPA), QSZ, slot, &id, &len);
 	return len;
 }
 
@@ -286,11 +234,11 @@ static inline uint32_t used_len(struct fx *f, uint16_t slot)
 static inline void wait_used(struct fx *f, uint16_t want)
 {
 	while (used_idx(f) != want) {
-		struct pollfd pfd = {.fd = watches[0].fd, .events = POLLIN};
+		struct pollfd pfd = {.fd = fake_loop.w[0].fd, .events = POLLIN};
 
-		assert_non_null(watches[0].fn);
+		assert_non_null(fake_loop.w[0].fn);
 		assert_int_equal(poll(&pfd, 1, -1), 1);
-		watches[0].fn(watches[0].opaque, POLLIN);
+		fake_loop.w[0].fn(fake_loop.w[0].opaque, POLLIN);
 		f->pumps++;
 	}
 }

@@ -5,9 +5,8 @@
 /*
  * virtio-net against a fake transport and event loop and fake guest RAM, with
  * a SOCK_SEQPACKET socket pair in place of the tap (one frame per read and
- * write, as a tap; no privilege needed). One test program per file includes
- * this once (it defines ev_add, ev_mod, ev_del and the policy calls the
- * device makes, in place of the library's).
+ * write, as a tap; no privilege needed). The event loop and policy calls
+ * the device makes are fake_loop's (linked in place of the library's).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +34,10 @@
 #include "kvmrun/sched_policy.h"
 #include "virtio/net.h"
 
+#include "fake_loop.h"
+#include "fake_ram.h"
+#include "fake_transport.h"
+
 #include "vring_driver.h"
 
 #define RAM_GPA 0x100000ULL
@@ -47,74 +50,18 @@
 #define ALL_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_UFO | TUN_F_USO4 | TUN_F_USO6)
 
 /*
- * ---- fake event loop and policy: the device adds the tap (armed with ev_mod)
- * and then its hold timer; it reports its passes to the policy and asks it
- * how long to hold a transmit completion ----
+ * The event loop and policy are fake_loop's: the device adds the tap (armed
+ * with ev_mod, watch 0) and then its hold timer (watch 1); it reports its
+ * passes to the policy and asks it how long to hold a transmit completion.
  */
-
-struct fake_watch {
-	int fd;
-	ev_fn fn;
-	void *opaque;
-	uint32_t events;
-	unsigned int mods;
-};
-
-static struct fake_watch watch, timer_watch;
-static long fake_hold_ns;	       /* what sp_hold_ns() answers */
-static struct sp_pass reported, asked; /* the last pass reported, and asked about */
-static unsigned int served_calls, asked_calls;
-
-int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_fn fn, void *opaque)
+static inline struct fake_watch *tap_watch(void)
 {
-	struct fake_watch *w = !watch.fn ? &watch : &timer_watch;
-
-	if (w->fn)
-		return -EEXIST;
-	*w = (struct fake_watch){fd, fn, opaque, events, 0};
-	return 0;
+	return &fake_loop.w[0];
 }
 
-int ev_mod(struct ev_loop *loop, int fd, uint32_t events)
+static inline struct fake_watch *timer_watch(void)
 {
-	if (!watch.fn || watch.fd != fd)
-		return -ENOENT;
-	watch.events = events;
-	watch.mods++;
-	return 0;
-}
-
-int ev_del(struct ev_loop *loop, int fd)
-{
-	struct fake_watch *w = watch.fn && watch.fd == fd ? &watch : &timer_watch;
-
-	if (!w->fn || w->fd != fd)
-		return -ENOENT;
-	w->fn = NULL;
-	return 0;
-}
-
-void sp_report(struct sp_policy *sp, const struct sp_pass *pass)
-{
-	reported = *pass;
-	served_calls++;
-}
-
-long sp_hold_ns(const struct sp_policy *sp, const struct sp_pass *pass)
-{
-	asked = *pass;
-	asked_calls++;
-	return fake_hold_ns;
-}
-
-static inline void fake_loop_reset(void)
-{
-	memset(&watch, 0, sizeof(watch));
-	memset(&timer_watch, 0, sizeof(timer_watch));
-	fake_hold_ns = 0;
-	memset(&reported, 0, sizeof(reported));
-	memset(&asked, 0, sizeof(asked));
-	served_calls = asked_calls = 0;
+	return &fake_loop.w[1];
 }
 
 /* ---- fixture ---- */
@@ -131,8 +78,7 @@ struct fx {
 	struct gq gq[2];
 	struct virtio_dev *vdev;
 	struct tap *tap;
-	struct virtio_transport_ops tops;
-	unsigned int notifies[2], resets;
+	struct fake_transport ft;
 	unsigned int yields_sent;    /* sp_before_notify() calls with a frame at the peer */
 	bool yielded;		     /* since the last interrupt */
 	unsigned int after_yield[2]; /* interrupts that came right after sp_before_notify() */
@@ -142,7 +88,7 @@ struct fx {
 static struct fx *cur;
 
 /* The policy may let other threads run: the frames must be out by then. */
-void sp_before_notify(struct sp_policy *sp, const struct sp_pass *pass)
+static inline void fake_before_notify(const struct sp_pass *pass, void *opaque)
 {
 	char c;
 
@@ -152,26 +98,18 @@ void sp_before_notify(struct sp_policy *sp, const struct sp_pass *pass)
 	cur->yielded = true;
 }
 
-static inline void fake_notify(struct virtio_dev *vdev, uint16_t q)
+/* The transport is fake_transport's, with these two hooks. */
+static inline void fake_notify(struct fake_transport *t, struct virtio_dev *vdev, uint16_t q)
 {
-	cur->notifies[q]++;
+	assert_true(q < 2);
 	cur->after_yield[q] += cur->yielded;
 	cur->yielded = false;
 }
 
-static inline void fake_config_changed(struct virtio_dev *vdev)
-{
-}
-
 /* A pass that left chains: these tests post fewer than a queue's worth. */
-static inline void fake_requeue(struct virtio_dev *vdev, uint16_t q)
+static inline void fake_requeue(struct fake_transport *t, struct virtio_dev *vdev, uint16_t q)
 {
 	fail_msg("queue %u requeued", q);
-}
-
-static inline void fake_needs_reset(struct virtio_dev *vdev)
-{
-	cur->resets++;
 }
 
 static inline void *hva(struct fx *f, uint64_t gpa)
@@ -191,13 +129,14 @@ static inline void start(struct fx *f, uint64_t drop)
 	int sv[2];
 
 	fake_loop_reset();
+	fake_loop.on_before_notify = fake_before_notify;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
 	f->peer = sv[1];
 	assert_int_equal(tap_open_fd(&f->tap, sv[0], "testtap", ALL_OFFLOADS), 0);
 	assert_int_equal(virtio_net_create_tap(&f->vdev, f->tap, NULL, 1500, 0, NULL, &f->gm), 0);
-	f->tops = (struct virtio_transport_ops){fake_notify, fake_config_changed, fake_needs_reset,
-						fake_requeue};
-	f->vdev->transport = &f->tops;
+	fake_transport_attach(&f->ft, f->vdev);
+	f->ft.on_notify = fake_notify;
+	f->ft.on_requeue = fake_requeue;
 	f->vdev->features = (f->vdev->host_features | VIRTIO_BIT(VIRTIO_F_VERSION_1)) & ~drop;
 	f->gq[0].base = RXQ_GPA;
 	f->gq[1].base = TXQ_GPA;
@@ -207,7 +146,7 @@ static inline void start(struct fx *f, uint64_t drop)
 					  f->vdev->features),
 				 0);
 	f->vdev->vqs = f->vqs;
-	assert_int_equal(watch.events, 0); /* out of the epoll set until activation */
+	assert_int_equal(tap_watch()->events, 0); /* out of the epoll set until activation */
 	f->vdev->active = true;
 	assert_int_equal(f->vdev->ops->activate(f->vdev), 0);
 }
@@ -218,9 +157,8 @@ static inline int fx_setup(void **state)
 
 	assert_non_null(f);
 	cur = f;
-	assert_int_equal(posix_memalign((void **)&f->ram, 4096, RAM_SIZE), 0);
-	memset(f->ram, 0, RAM_SIZE);
-	assert_int_equal(gm_add_region(&f->gm, RAM_GPA, RAM_SIZE, f->ram), 0);
+	f->ram = fake_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
+	assert_non_null(f->ram);
 	f->peer = -1;
 	*state = f;
 	return 0;
@@ -253,13 +191,13 @@ static inline int fx_teardown(void **state)
 	struct fx *f = *state;
 
 	drv_dev_destroy(f->vdev);
-	assert_null(watch.fn); /* destroy took the tap and the timer out of the loop */
-	assert_null(timer_watch.fn);
+	assert_null(tap_watch()->fn); /* destroy took the tap and the timer out of the loop */
+	assert_null(timer_watch()->fn);
 	vq_cleanup(&f->vqs[0]);
 	vq_cleanup(&f->vqs[1]);
 	if (f->peer >= 0)
 		close(f->peer);
-	free(f->ram);
+	fake_ram_free(f->ram);
 	free(f);
 	cur = NULL;
 	return 0;
@@ -278,15 +216,12 @@ static inline uint16_t post(struct fx *f, int q, const struct seg *s, unsigned i
 
 static inline uint16_t used_idx(struct fx *f, int q)
 {
-	return __atomic_load_n((uint16_t *)hva(f, f->gq[q].base + 0x2000 + 2), __ATOMIC_ACQUIRE);
+	return drv_used_idx(hva(f, f->gq[q].base + 0x2000));
 }
 
 static inline void used_elem(struct fx *f, int q, uint16_t slot, uint32_t *id, uint32_t *len)
 {
-	uint8_t *p = hva(f, f->gq[q].base + 0x2000 + 4 + 8ULL * (slot % QSZ));
-
-	memcpy(id, p, 4);
-	memcpy(len, p + 4, 4);
+	drv_used_elem(hva(f, f->gq[q].base + 0x2000), QSZ, slot, id, len);
 }
 
 static inline void kick(struct fx *f, int q)
@@ -297,9 +232,9 @@ static inline void kick(struct fx *f, int q)
 /* The loop saw the tap readable: call the device's handler as ev_run would. */
 static inline void tap_ready(struct fx *f, uint32_t events)
 {
-	assert_non_null(watch.fn);
-	assert_int_equal(watch.events, EPOLLIN);
-	watch.fn(watch.opaque, events);
+	assert_non_null(tap_watch()->fn);
+	assert_int_equal(tap_watch()->events, EPOLLIN);
+	tap_watch()->fn(tap_watch()->opaque, events);
 }
 
 static inline void fill(uint8_t *p, size_t len, uint8_t seed)

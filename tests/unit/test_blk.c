@@ -95,7 +95,7 @@ static void test_rw_aligned(void **state)
 	check_write_then_pread(f, DATA_GPA, 8192, 16);
 	check_read_file_bytes(f, DATA_GPA + 0x4000, 4096, 3);
 	check_read_file_bytes(f, DATA_GPA + 0x4000, 8192, 16);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 static void test_rw_unaligned_buffers(void **state)
@@ -106,7 +106,7 @@ static void test_rw_unaligned_buffers(void **state)
 	check_write_then_pread(f, DATA_GPA + 1, 1024, 5);
 	check_read_file_bytes(f, DATA_GPA + 0x4003, 1536, 7);
 	check_read_file_bytes(f, DATA_GPA + 0x4003, 1536, 5);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 /* Data spread over several descriptors, aligned and not, in both directions. */
@@ -203,8 +203,8 @@ static void test_many_in_flight(void **state)
 	submit_calls = 0;
 	kick(f);
 	/* The scheduling policy is told that one pass served five requests... */
-	assert_int_equal(fake_served_calls, 1);
-	assert_int_equal(fake_served_last, 5);
+	assert_int_equal(fake_loop.served_calls, 1);
+	assert_int_equal(fake_loop.reported.count, 5);
 	/*
 	 * ...and the kernel got them in one call, with O_DIRECT; through the page
 	 * cache, where io_submit would do the copying itself, the workers did.
@@ -217,16 +217,16 @@ static void test_many_in_flight(void **state)
 		assert_memory_equal(hva(f, DATA_GPA + 4096ULL * i), buf, sizeof(buf));
 	}
 	/* At least one interrupt, and at most one per batch of completions. */
-	assert_true(f->notifies >= 1);
-	assert_true(f->notifies <= f->pumps);
+	assert_true(f->ft.notifies >= 1);
+	assert_true(f->ft.notifies <= f->pumps);
 
 	/* The driver asks for no interrupts: none comes. */
 	uint16_t no_int = VQ_AVAIL_F_NO_INTERRUPT;
-	unsigned int before = f->notifies;
+	unsigned int before = f->ft.notifies;
 
 	memcpy(hva(f, AVAIL_GPA), &no_int, 2);
 	assert_int_equal(do_rw(f, VIRTIO_BLK_T_IN, 0, DATA_GPA, 4096), VIRTIO_BLK_S_OK);
-	assert_int_equal(f->notifies, before);
+	assert_int_equal(f->ft.notifies, before);
 }
 
 /*
@@ -238,7 +238,7 @@ static void test_submit_refused(void **state)
 {
 	struct fx *f = *state;
 	uint16_t want = (uint16_t)(used_idx(f) + 5);
-	unsigned int before = f->notifies;
+	unsigned int before = f->ft.notifies;
 	uint8_t buf[4096], orig[4096];
 
 	for (unsigned int i = 0; i < 5; i++) {
@@ -268,8 +268,8 @@ static void test_submit_refused(void **state)
 			assert_memory_equal(buf, hva(f, DATA_GPA + 4096ULL * i), sizeof(buf));
 		}
 	}
-	assert_true(f->notifies > before);
-	assert_int_equal(f->resets, 0);
+	assert_true(f->ft.notifies > before);
+	assert_int_equal(f->ft.needs_reset, 0);
 	/* The device goes on. */
 	check_write_then_pread(f, DATA_GPA, 4096, 16);
 }
@@ -347,7 +347,7 @@ static void test_discard_and_write_zeroes(void **state)
 	    VIRTIO_BLK_S_IOERR);
 	file_read(f, buf, 8192, 128 * 512);
 	assert_memory_equal(buf, before, 8192);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 static void test_reset_in_flight(void **state)
@@ -371,9 +371,9 @@ static void test_reset_in_flight(void **state)
 	f->vdev->ops->reset(f->vdev);
 	vq_reset(&f->vq);
 	/* Whatever the eventfd still says, nothing reaches the guest now. */
-	for (unsigned int i = 0; i < ARRAY_SIZE(watches); i++)
-		if (watches[i].fn)
-			watches[i].fn(watches[i].opaque, POLLIN);
+	for (unsigned int i = 0; i < FAKE_LOOP_WATCHES; i++)
+		if (fake_loop.w[i].fn)
+			fake_loop.w[i].fn(fake_loop.w[i].opaque, POLLIN);
 	assert_int_equal(used_idx(f), 0);
 	for (unsigned int i = 0; i < 4; i++)
 		assert_int_equal(*(uint8_t *)hva(f, st(i)), 0xee);
@@ -409,7 +409,7 @@ static void test_full_file_system(void **state)
 	assert_int_equal(do_rw(f, VIRTIO_BLK_T_OUT, 512, DATA_GPA, 4096), VIRTIO_BLK_S_OK);
 	file_read(f, back, sizeof(back), 512 * 512);
 	assert_memory_equal(back, hva(f, DATA_GPA), sizeof(back));
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 /*
@@ -447,7 +447,7 @@ static void test_enospc_tmpfs(void **state)
 	}
 	assert_int_equal(failed, 1);
 	assert_in_range(ok, 16, 64); /* 256 KiB: at most 64 pages */
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 	/* The guest discards its first 64 KiB: the same write now succeeds. */
 	put_seg(f, DATA_GPA + 0x8000, 0, 128, 0);
 	assert_int_equal(do_rw(f, VIRTIO_BLK_T_DISCARD, 0, DATA_GPA + 0x8000, 16), VIRTIO_BLK_S_OK);
@@ -497,7 +497,7 @@ static void test_flush_error_sticks(void **state)
 	assert_int_equal(flushes_started(), 0);
 	/* Reads and writes go on meanwhile. */
 	check_write_then_pread(f, DATA_GPA, 4096, 8);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 	/* Even after the driver resets the device. */
 	driver_reset(f);
 	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
@@ -516,7 +516,7 @@ static void test_flush_refused_not_sticky(void **state)
 	assert_int_equal(fdsync_submitted, 0);
 	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_OK);
 	assert_int_equal(fdsync_submitted, 1);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 /*
@@ -550,12 +550,12 @@ static void test_flush_in_flight(void **state)
 	post(f, s, 2);
 	kick(f);
 	driver_reset(f);
-	for (unsigned int i = 0; i < ARRAY_SIZE(watches); i++)
-		if (watches[i].fn)
-			watches[i].fn(watches[i].opaque, POLLIN);
+	for (unsigned int i = 0; i < FAKE_LOOP_WATCHES; i++)
+		if (fake_loop.w[i].fn)
+			fake_loop.w[i].fn(fake_loop.w[i].opaque, POLLIN);
 	assert_int_equal(used_idx(f), 0);
 	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_OK);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 /* A kernel that refuses fsync through AIO: the backend calls fdatasync instead, from then on. */
@@ -578,7 +578,7 @@ static void test_flush_without_aio(void **state)
 	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_IOERR);
 	assert_int_equal(fdatasync_calls, 3);
 	check_write_then_pread(f, DATA_GPA, 4096, 9);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 static void test_config_space(void **state)
@@ -652,7 +652,7 @@ static void test_queue_count(void **state)
 
 static uint16_t mq_used_idx(struct fx *f, uint16_t q)
 {
-	return __atomic_load_n((uint16_t *)hva(f, MQ_RING(q) + 0x5000 + 2), __ATOMIC_ACQUIRE);
+	return drv_used_idx(hva(f, MQ_RING(q) + 0x5000));
 }
 
 static void mq_desc(struct fx *f, uint16_t q, uint16_t i, uint64_t addr, uint32_t len,
@@ -676,9 +676,7 @@ static void test_more_requests_than_room(void **state)
 
 	assert_int_equal(virtio_blk_create(&f->vdev, &f->cfg, MQ_N, NULL, &f->gm, err, sizeof(err)),
 			 0);
-	f->tops = (struct virtio_transport_ops){fake_notify, fake_config_changed, fake_needs_reset,
-						fake_requeue};
-	f->vdev->transport = &f->tops;
+	fake_transport_attach(&f->ft, f->vdev);
 	f->vdev->features = f->vdev->host_features | VIRTIO_BIT(VIRTIO_F_VERSION_1);
 	f->vdev->features &= ~VIRTIO_BIT(VQ_F_EVENT_IDX);
 	for (uint16_t q = 0; q < MQ_N; q++)
@@ -714,17 +712,17 @@ static void test_more_requests_than_room(void **state)
 	/* The first two queues filled the backend; the third waits, untouched. */
 	assert_int_equal(mq_used_idx(f, 2), 0);
 	assert_int_equal(vqs[2].last_avail, 0);
-	assert_int_equal(f->requeued, 0);
+	assert_int_equal(f->ft.requeued, 0);
 
 	while (done < MQ_N * MQ_PER_Q) {
-		struct pollfd pfd = {.fd = watches[0].fd, .events = POLLIN};
+		struct pollfd pfd = {.fd = fake_loop.w[0].fd, .events = POLLIN};
 
 		assert_int_equal(poll(&pfd, 1, -1), 1);
-		watches[0].fn(watches[0].opaque, POLLIN);
-		while (f->requeued) { /* the event loop serves requeued queues */
-			uint16_t q = (uint16_t)__builtin_ctzll(f->requeued);
+		fake_loop.w[0].fn(fake_loop.w[0].opaque, POLLIN);
+		while (f->ft.requeued) { /* the event loop serves requeued queues */
+			uint16_t q = (uint16_t)__builtin_ctzll(f->ft.requeued);
 
-			f->requeued &= ~(1ULL << q);
+			f->ft.requeued &= ~(1ULL << q);
 			f->vdev->ops->queue_notify(f->vdev, q);
 			passes++;
 		}
@@ -733,7 +731,7 @@ static void test_more_requests_than_room(void **state)
 			done += mq_used_idx(f, q);
 	}
 	assert_true(passes >= 1);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 	for (unsigned int i = 0; i < MQ_N * MQ_PER_Q; i++) {
 		assert_int_equal(*(uint8_t *)hva(f, MQ_ST + i), VIRTIO_BLK_S_OK);
 		file_read(f, back, sizeof(back), 512ULL * i);
@@ -830,8 +828,8 @@ static void test_open_errors(void **state)
 	b->ops->destroy(b);
 	a->ops->destroy(a);
 	/* Every watch was removed again. */
-	for (unsigned int i = 0; i < ARRAY_SIZE(watches); i++)
-		assert_null(watches[i].fn);
+	for (unsigned int i = 0; i < FAKE_LOOP_WATCHES; i++)
+		assert_null(fake_loop.w[i].fn);
 }
 
 /*

@@ -25,7 +25,7 @@ static void test_sector_beyond_capacity(void **state)
 	struct stat sb;
 	assert_int_equal(fstat(f->fd, &sb), 0);
 	assert_int_equal(sb.st_size, IMG_SIZE);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 static void test_sector_overflow(void **state)
@@ -37,7 +37,7 @@ static void test_sector_overflow(void **state)
 			 VIRTIO_BLK_S_IOERR);
 	assert_int_equal(do_rw(f, VIRTIO_BLK_T_IN, UINT64_MAX / 512 + 1, DATA_GPA, 512),
 			 VIRTIO_BLK_S_IOERR);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 static void test_len_not_sector_multiple(void **state)
@@ -59,7 +59,7 @@ static void test_no_status_byte_needs_reset(void **state)
 
 	post(f, s, 2);
 	kick(f);
-	assert_int_equal(f->resets, 1);
+	assert_int_equal(f->ft.needs_reset, 1);
 	assert_true(f->vq.broken);
 	assert_int_equal(used_idx(f), 0);
 }
@@ -90,7 +90,7 @@ static void test_status_is_last_writable_byte(void **state)
 	assert_memory_equal(hva(f, DATA_GPA), want, 512);
 	assert_int_equal(*(uint8_t *)hva(f, DATA_GPA + 512), VIRTIO_BLK_S_OK);
 	assert_int_equal(used_len(f, 1), 513);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 static void test_header_split(void **state)
@@ -126,7 +126,7 @@ static void test_header_short(void **state)
 	assert_int_equal(*(uint8_t *)hva(f, st(0)), VIRTIO_BLK_S_IOERR);
 	file_read(f, after, 512, 0);
 	assert_memory_equal(before, after, 512);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 static void test_unknown_type(void **state)
@@ -136,7 +136,7 @@ static void test_unknown_type(void **state)
 	assert_int_equal(do_simple(f, 2, 0), VIRTIO_BLK_S_UNSUPP);
 	assert_int_equal(do_simple(f, 0xffffffff, 0), VIRTIO_BLK_S_UNSUPP);
 	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_OK);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 static void test_get_id(void **state)

@@ -39,6 +39,8 @@
 #include "kvmrun/guest_mem.h"
 #include "virtio/blk.h"
 
+#include "fake_transport.h"
+
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE (4 * MiB)
 #define QSZ 16
@@ -133,30 +135,21 @@ struct fx {
 	bool running;
 	struct guest_mem gm;
 	uint8_t *ram;
-	struct virtio_transport_ops tops;
+	struct fake_transport ft[2]; /* of each disk */
 	struct tdisk d[2];
-	unsigned int resets;
 	bool sandbox; /* disk 0's workers install their seccomp filter */
 };
 
-static void t_notify(struct virtio_dev *vdev, uint16_t q)
-{
-}
-
-static void t_config_changed(struct virtio_dev *vdev)
-{
-}
-
-static struct fx *cur;
-
-static void t_needs_reset(struct virtio_dev *vdev)
-{
-	cur->resets++;
-}
-
-static void t_requeue(struct virtio_dev *vdev, uint16_t q)
+/* The transport (fake_transport's) has the loop serve a requeued queue at once. */
+static void t_requeue(struct fake_transport *ft, struct virtio_dev *vdev, uint16_t q)
 {
 	vdev->ops->queue_notify(vdev, q);
+}
+
+/* needs-reset calls, of both disks */
+static unsigned int resets(struct fx *f)
+{
+	return f->ft[0].needs_reset + f->ft[1].needs_reset;
 }
 
 static void *hva(struct fx *f, uint64_t gpa)
@@ -219,7 +212,8 @@ static void start_disk(struct fx *f, unsigned int i, uint64_t size, enum disk_ca
 	t->cfg.sandbox = i == 0 && f->sandbox;
 	assert_int_equal(virtio_blk_create(&t->vdev, &t->cfg, 1, f->loop, &f->gm, err, sizeof(err)),
 			 0);
-	t->vdev->transport = &f->tops;
+	fake_transport_attach(&f->ft[i], t->vdev);
+	f->ft[i].on_requeue = t_requeue;
 	t->vdev->features = t->vdev->host_features | VIRTIO_BIT(VIRTIO_F_VERSION_1);
 	t->vdev->features &= ~VIRTIO_BIT(VQ_F_EVENT_IDX);
 	assert_int_equal(
@@ -260,13 +254,11 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	cur = f;
+	/* Mapped, not from fake_ram: a page the test has not touched can be left to userfaultfd. */
 	f->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	assert_true(f->ram != MAP_FAILED);
 	assert_int_equal(gm_add_region(&f->gm, RAM_GPA, RAM_SIZE, f->ram), 0);
 	assert_int_equal(ev_loop_create(&f->loop), 0);
-	f->tops =
-	    (struct virtio_transport_ops){t_notify, t_config_changed, t_needs_reset, t_requeue};
 	for (unsigned int i = 0; i < 2; i++)
 		f->d[i].fd = f->d[i].kick = f->d[i].reset = -1;
 	gate_set(false);
@@ -308,7 +300,6 @@ static int teardown(void **state)
 	ev_loop_destroy(f->loop);
 	munmap(f->ram, RAM_SIZE);
 	free(f);
-	cur = NULL;
 	return 0;
 }
 
@@ -327,7 +318,7 @@ static void post(struct fx *f, unsigned int i, const struct seg *s, unsigned int
 
 static uint16_t used_idx(struct fx *f, unsigned int i)
 {
-	return __atomic_load_n((uint16_t *)hva(f, USED(i) + 2), __ATOMIC_ACQUIRE);
+	return drv_used_idx(hva(f, USED(i)));
 }
 
 static uint8_t status(struct fx *f, unsigned int i)
@@ -454,7 +445,7 @@ static void test_slow_discard_other_disk_answers(void **state)
 	assert_int_equal(status(f, 0), VIRTIO_BLK_S_OK);
 	fa_count(&bytes);
 	assert_int_equal(bytes, BIG);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(resets(f), 0);
 }
 
 /* Opens the gate once disk 0's reset has begun, and a while after, from a thread of its own. */
@@ -660,7 +651,7 @@ static void test_workers_sandboxed(void **state)
 	memset(want, 0, sizeof(want));
 	assert_int_equal(pread(f->d[0].fd, buf, sizeof(buf), MiB), sizeof(buf));
 	assert_memory_equal(buf, want, sizeof(buf));
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(resets(f), 0);
 	/* The teardown resets the device and ends the workers. */
 }
 

@@ -36,7 +36,7 @@ static void test_rx_roundtrip(void **state)
 	assert_memory_equal(buf + NET_HDR_LEN, want, 100 - NET_HDR_LEN);
 	assert_memory_equal(hva(f, BUF_GPA + 0x1000), want + 100 - NET_HDR_LEN,
 			    1514 - (100 - NET_HDR_LEN));
-	assert_int_equal(f->notifies[0], 1);
+	assert_int_equal(f->ft.notified[0], 1);
 	assert_int_equal(f->after_yield[0], 0); /* the guest waits on received frames */
 	assert_int_equal(stats(f)->rx_frames, 1);
 	assert_int_equal(stats(f)->rx_bytes, 1514);
@@ -73,7 +73,7 @@ static void test_rx_mergeable(void **state)
 	peer_send(f, 2000, 4);
 	tap_ready(f, EPOLLIN);
 	assert_int_equal(used_idx(f, 0), 3);   /* one chain filled, held back */
-	assert_int_equal(watch.events, 0);     /* the tap waits */
+	assert_int_equal(tap_watch()->events, 0);     /* the tap waits */
 	assert_int_equal(used_flags(f, 0), 0); /* and the guest is asked for a kick */
 	post(f, 0, &(struct seg){BUF_GPA + 0x5000, 1024, W}, 1);
 	kick(f, 0);
@@ -82,9 +82,9 @@ static void test_rx_mergeable(void **state)
 	fill(want, 2000, 4);
 	assert_memory_equal(hva(f, BUF_GPA + 0x5000), want + 1024 - NET_HDR_LEN,
 			    2000 - (1024 - NET_HDR_LEN));
-	assert_int_equal(watch.events, EPOLLIN);
+	assert_int_equal(tap_watch()->events, EPOLLIN);
 	assert_int_equal(stats(f)->rx_frames, 2);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 /* No receive buffers: the tap leaves the loop (no busy loop) until the guest kicks. */
@@ -93,18 +93,18 @@ static void test_rx_stop_resume(void **state)
 	struct fx *f = *state;
 	uint32_t id, len;
 
-	assert_int_equal(watch.events, EPOLLIN);
+	assert_int_equal(tap_watch()->events, EPOLLIN);
 	assert_int_equal(used_flags(f, 0), VQ_USED_F_NO_NOTIFY); /* no kicks while it has room */
 	peer_send(f, 100, 1);
 	peer_send(f, 200, 2);
 	tap_ready(f, EPOLLIN);
-	assert_int_equal(watch.events, 0);
+	assert_int_equal(tap_watch()->events, 0);
 	assert_int_equal(used_flags(f, 0), 0);
 	assert_int_equal(stats(f)->rx_frames, 0);
 	assert_int_equal(stats(f)->rx_waits, 1);
 	/* A kick with still nothing posted changes nothing (but for one more wait). */
 	kick(f, 0);
-	assert_int_equal(watch.events, 0);
+	assert_int_equal(tap_watch()->events, 0);
 	assert_int_equal(stats(f)->rx_waits, 2);
 	/* One buffer: the first frame; out again for the second. */
 	post(f, 0, &(struct seg){BUF_GPA, 2048, W}, 1);
@@ -112,7 +112,7 @@ static void test_rx_stop_resume(void **state)
 	assert_int_equal(used_idx(f, 0), 1);
 	used_elem(f, 0, 0, &id, &len);
 	assert_int_equal(len, NET_HDR_LEN + 100);
-	assert_int_equal(watch.events, 0);
+	assert_int_equal(tap_watch()->events, 0);
 	post(f, 0, &(struct seg){BUF_GPA + 0x1000, 2048, W}, 1);
 	kick(f, 0);
 	assert_int_equal(used_idx(f, 0), 2);
@@ -123,9 +123,9 @@ static void test_rx_stop_resume(void **state)
 	/* Still a buffer: back in the loop, kicks off again. */
 	post(f, 0, &(struct seg){BUF_GPA + 0x2000, 2048, W}, 1);
 	kick(f, 0);
-	assert_int_equal(watch.events, EPOLLIN);
+	assert_int_equal(tap_watch()->events, EPOLLIN);
 	assert_int_equal(used_flags(f, 0), VQ_USED_F_NO_NOTIFY);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 /* The same with EVENT_IDX: avail_event is where the device stopped. */
@@ -140,7 +140,7 @@ static void test_rx_stop_resume_event_idx(void **state)
 	peer_send(f, 100, 2);
 	tap_ready(f, EPOLLIN);
 	assert_int_equal(used_idx(f, 0), 1);
-	assert_int_equal(watch.events, 0);
+	assert_int_equal(tap_watch()->events, 0);
 	memcpy(&avail_event, hva(f, RXQ_GPA + 0x2000 + 4 + 8 * QSZ), 2);
 	assert_int_equal(avail_event, 1);
 	post(f, 0, &(struct seg){BUF_GPA + 0x1000, 2048, W}, 1);
@@ -165,7 +165,7 @@ static void test_rx_no_room(void **state)
 	used_elem(f, 0, 0, &id, &len);
 	assert_int_equal(id, head);
 	assert_int_equal(len, NET_HDR_LEN + 500);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 static void check_bad_rx(struct fx *f, const struct seg *s, unsigned int n)
@@ -174,15 +174,15 @@ static void check_bad_rx(struct fx *f, const struct seg *s, unsigned int n)
 	kick(f, 0);
 	peer_send(f, 100, 1);
 	tap_ready(f, EPOLLIN);
-	assert_int_equal(f->resets, 1);
+	assert_int_equal(f->ft.needs_reset, 1);
 	assert_int_equal(used_idx(f, 0), 0);
-	assert_int_equal(watch.events, 0); /* a broken device does not read the tap */
+	assert_int_equal(tap_watch()->events, 0); /* a broken device does not read the tap */
 	/* Nothing more until the reset: kicks and TX are ignored. */
 	kick(f, 0);
 	post(f, 1, &(struct seg){BUF_GPA + 0x8000, 100, 0}, 1);
 	kick(f, 1);
 	assert_int_equal(used_idx(f, 1), 0);
-	assert_int_equal(f->resets, 1);
+	assert_int_equal(f->ft.needs_reset, 1);
 	/* The driver resets the device: it serves again. */
 	f->vdev->ops->reset(f->vdev);
 	vq_reset(&f->vqs[0]);
@@ -233,7 +233,7 @@ static void test_rx_mergeable_bad_second(void **state)
 	kick(f, 0);
 	peer_send(f, 1500, 1);
 	tap_ready(f, EPOLLIN);
-	assert_int_equal(f->resets, 1);
+	assert_int_equal(f->ft.needs_reset, 1);
 	assert_int_equal(used_idx(f, 0), 0);
 }
 
@@ -251,7 +251,7 @@ static void test_tap_gone(void **state)
 	assert_int_equal(used_idx(f, 1), 1);
 	assert_int_equal(stats(f)->drops[NET_DROP_TX_TAP_ERROR], 1);
 	assert_int_equal(stats(f)->tx_tap_errors, 1);
-	assert_int_equal(watch.events, 0);
+	assert_int_equal(tap_watch()->events, 0);
 	/* Later frames are dropped without trying the tap. */
 	post(f, 1, &(struct seg){BUF_GPA, NET_HDR_LEN + 60, 0}, 1);
 	kick(f, 1);
@@ -261,8 +261,8 @@ static void test_tap_gone(void **state)
 	/* Receive kicks do nothing and do not bring the tap back. */
 	post(f, 0, &(struct seg){BUF_GPA + 0x1000, 2048, W}, 1);
 	kick(f, 0);
-	assert_int_equal(watch.events, 0);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(tap_watch()->events, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 /* A hang-up seen by poll with nothing to read stops the tap (no busy loop). */
@@ -276,9 +276,9 @@ static void test_tap_hangup_rx(void **state)
 	shutdown(f->peer, SHUT_WR);
 	tap_ready(f, EPOLLIN | EPOLLHUP);
 	assert_int_equal(used_idx(f, 0), 1); /* what was there still arrives */
-	assert_int_equal(watch.events, 0);
+	assert_int_equal(tap_watch()->events, 0);
 	assert_int_equal(stats(f)->rx_tap_errors, 1);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 int main(void)

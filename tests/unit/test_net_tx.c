@@ -39,7 +39,7 @@ static void test_config_and_features(void **state)
 	/* A reset takes it back, and takes the tap out of the loop. */
 	f->vdev->ops->reset(f->vdev);
 	assert_int_equal(tap_offload_set(f->tap), 0);
-	assert_int_equal(watch.events, 0);
+	assert_int_equal(tap_watch()->events, 0);
 	/* A guest that takes only checksums: only that. */
 	f->vdev->features &=
 	    ~(VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6) |
@@ -47,7 +47,7 @@ static void test_config_and_features(void **state)
 	      VIRTIO_BIT(VIRTIO_NET_F_GUEST_USO6));
 	assert_int_equal(f->vdev->ops->activate(f->vdev), 0);
 	assert_int_equal(tap_offload_set(f->tap), TUN_F_CSUM);
-	assert_int_equal(watch.events, EPOLLIN);
+	assert_int_equal(tap_watch()->events, EPOLLIN);
 }
 
 /* A tap that takes no offloads and has no MTU: none of those features. */
@@ -93,7 +93,7 @@ static void test_tx_roundtrip(void **state)
 	assert_int_equal(used_idx(f, 1), 1);
 	used_elem(f, 1, 0, &id, &len);
 	assert_int_equal(len, 0);
-	assert_int_equal(f->notifies[1], 1);
+	assert_int_equal(f->ft.notified[1], 1);
 	/* The loop yielded once, after the frame went out and before the interrupt. */
 	assert_int_equal(f->after_yield[1], 1);
 	assert_int_equal(f->yields_sent, 1);
@@ -107,7 +107,7 @@ static void test_tx_roundtrip(void **state)
 	assert_memory_equal(got + NET_HDR_LEN + 20, b, 1000);
 	assert_int_equal(stats(f)->tx_frames, 1);
 	assert_int_equal(stats(f)->tx_bytes, 1020);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 /* The guest sends one frame of len bytes (header and frame in one buffer) and kicks. */
@@ -127,26 +127,26 @@ static long hold_left(void)
 {
 	struct itimerspec its;
 
-	assert_non_null(timer_watch.fn);
-	assert_int_equal(timerfd_gettime(timer_watch.fd, &its), 0);
+	assert_non_null(timer_watch()->fn);
+	assert_int_equal(timerfd_gettime(timer_watch()->fd, &its), 0);
 	return its.it_value.tv_sec * 1000000000L + its.it_value.tv_nsec;
 }
 
 /* The hold timer expired: wait for it and call the handler as ev_run would. */
 static void hold_expire(void)
 {
-	struct pollfd pfd = {timer_watch.fd, POLLIN, 0};
+	struct pollfd pfd = {timer_watch()->fd, POLLIN, 0};
 
 	assert_int_equal(poll(&pfd, 1, -1), 1);
-	timer_watch.fn(timer_watch.opaque, EPOLLIN);
+	timer_watch()->fn(timer_watch()->opaque, EPOLLIN);
 }
 
 /* The last pass reported was of kind, count frames, the longest len bytes. */
 static void assert_reported(enum sp_kind kind, unsigned int count, size_t len)
 {
-	assert_int_equal(reported.kind, kind);
-	assert_int_equal(reported.count, count);
-	assert_int_equal(reported.largest, len);
+	assert_int_equal(fake_loop.reported.kind, kind);
+	assert_int_equal(fake_loop.reported.count, count);
+	assert_int_equal(fake_loop.reported.largest, len);
 }
 
 /*
@@ -161,12 +161,12 @@ static void test_passes_reported(void **state)
 	struct seg rx[4];
 
 	send_frame(f, 98);
-	assert_int_equal(served_calls, 1);
+	assert_int_equal(fake_loop.served_calls, 1);
 	assert_reported(SP_TX_FRAMES, 1, 98);
 	send_frame(f, 257);
 	assert_reported(SP_TX_FRAMES, 1, 257);
 	send_frame(f, 256);
-	assert_int_equal(served_calls, 3);
+	assert_int_equal(fake_loop.served_calls, 3);
 	assert_reported(SP_TX_FRAMES, 1, 256);
 	for (int i = 0; i < 3; i++)
 		assert_true(peer_recv(f, got, sizeof(got)) > 0);
@@ -179,7 +179,7 @@ static void test_passes_reported(void **state)
 	peer_send(f, 98, 1);
 	peer_send(f, 60, 2);
 	peer_send(f, 98, 3);
-	memset(&reported, 0, sizeof(reported));
+	memset(&fake_loop.reported, 0, sizeof(fake_loop.reported));
 	tap_ready(f, EPOLLIN);
 	assert_int_equal(used_idx(f, 0), 3);
 	assert_reported(SP_RX_FRAMES, 3, 98);
@@ -188,7 +188,7 @@ static void test_passes_reported(void **state)
 	assert_reported(SP_RX_FRAMES, 1, 1514);
 	assert_int_equal(stats(f)->rx_frames, 4);
 	/* Only transmit passes ask before they notify. */
-	assert_int_equal(asked_calls, 3);
+	assert_int_equal(fake_loop.asked_calls, 3);
 }
 
 /*
@@ -203,42 +203,42 @@ static void test_tx_hold(void **state)
 	uint8_t got[2048];
 	long left;
 
-	fake_hold_ns = 4000000;
+	fake_loop.hold_ns = 4000000;
 	send_frame(f, 98);
-	/* Asked about the pass before it was reported. */
-	assert_int_equal(asked.kind, SP_TX_FRAMES);
-	assert_int_equal(asked.count, 1);
-	assert_int_equal(asked.largest, 98);
+	/* Asked about the pass before it was fake_loop.reported. */
+	assert_int_equal(fake_loop.asked.kind, SP_TX_FRAMES);
+	assert_int_equal(fake_loop.asked.count, 1);
+	assert_int_equal(fake_loop.asked.largest, 98);
 	assert_int_equal(used_idx(f, 1), 1);
 	assert_int_equal(peer_recv(f, got, sizeof(got)), NET_HDR_LEN + 98);
-	assert_int_equal(f->notifies[1], 0);
+	assert_int_equal(f->ft.notified[1], 0);
 	assert_int_equal(f->yields_sent, 0); /* held: no yield */
 	left = hold_left();
 	assert_true(left > 0 && left <= 4000000);
 	send_frame(f, 60);
 	assert_int_equal(used_idx(f, 1), 2);
-	assert_int_equal(f->notifies[1], 0);
+	assert_int_equal(f->ft.notified[1], 0);
 	hold_expire();
-	assert_int_equal(f->notifies[1], 1);
+	assert_int_equal(f->ft.notified[1], 1);
 	assert_int_equal(hold_left(), 0);
 	/* Nothing held: a stray wake-up of the timer sends nothing. */
-	timer_watch.fn(timer_watch.opaque, EPOLLIN);
-	assert_int_equal(f->notifies[1], 1);
+	timer_watch()->fn(timer_watch()->opaque, EPOLLIN);
+	assert_int_equal(f->ft.notified[1], 1);
 
-	fake_hold_ns = 0;
+	fake_loop.hold_ns = 0;
 	send_frame(f, 1000); /* at once, after the policy's turn */
-	assert_int_equal(f->notifies[1], 2);
+	assert_int_equal(f->ft.notified[1], 2);
 	assert_int_equal(f->after_yield[1], 1);
-	assert_int_equal(asked.largest, 1000);
+	assert_int_equal(fake_loop.asked.largest, 1000);
 	assert_int_equal(hold_left(), 0);
 
 	/* A hold of more than a second is armed as such. */
-	fake_hold_ns = 1500000000L;
+	fake_loop.hold_ns = 1500000000L;
 	send_frame(f, 98);
-	assert_int_equal(f->notifies[1], 2);
+	assert_int_equal(f->ft.notified[1], 2);
 	assert_true(hold_left() > 1000000000L);
 	assert_int_equal(stats(f)->tx_frames, 4);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 }
 
 /* A reset drops a held completion: the timer is disarmed and sends nothing. */
@@ -246,15 +246,15 @@ static void test_tx_hold_reset(void **state)
 {
 	struct fx *f = *state;
 
-	fake_hold_ns = 4000000;
+	fake_loop.hold_ns = 4000000;
 	send_frame(f, 98);
-	assert_int_equal(f->notifies[1], 0);
+	assert_int_equal(f->ft.notified[1], 0);
 	assert_true(hold_left() > 0);
 	f->vdev->ops->reset(f->vdev);
 	f->vdev->active = false;
 	assert_int_equal(hold_left(), 0);
-	timer_watch.fn(timer_watch.opaque, EPOLLIN);
-	assert_int_equal(f->notifies[1], 0);
+	timer_watch()->fn(timer_watch()->opaque, EPOLLIN);
+	assert_int_equal(f->ft.notified[1], 0);
 }
 
 /* Every malformed frame: dropped, counted, chain returned, device still good. */
@@ -308,7 +308,7 @@ static void test_tx_malformed(void **state)
 		assert_int_equal(peer_recv(f, got, sizeof(got)), -EAGAIN);
 	}
 	assert_int_equal(stats(f)->tx_frames, 0);
-	assert_int_equal(f->resets, 0);
+	assert_int_equal(f->ft.needs_reset, 0);
 	/* And a good frame still goes through. */
 	put_hdr(hva(f, BUF_GPA), 0, 0, 0, 0, 0, 0);
 	post(f, 1, &(struct seg){BUF_GPA, NET_HDR_LEN + 60, 0}, 1);

@@ -297,7 +297,7 @@ static void do_count(struct fx *f, uintptr_t arg)
 
 static uint16_t big_used_idx(struct fx *f)
 {
-	return __atomic_load_n((uint16_t *)hva(f, USED_GPA(TXQ) + 2), __ATOMIC_ACQUIRE);
+	return drv_used_idx(hva(f, USED_GPA(TXQ)));
 }
 
 /*

@@ -5,6 +5,8 @@
  */
 #include "virtqueue_fixture.h"
 
+#include "fake_transport.h"
+
 static uint16_t used_flags(struct fx *f)
 {
 	return *(uint16_t *)hva(f, USED_GPA);
@@ -388,31 +390,17 @@ static void test_chain_write(void **state)
 /* A device with this queue only, on a fake transport that counts what it is told. */
 static struct {
 	struct fx *f;
-	unsigned int handled, notifies, requeues, resets;
+	unsigned int handled;
 	struct virtio_dev vdev;
 	struct virtio_dev_ops ops;
-	struct virtio_transport_ops tops;
+	struct fake_transport ft;
 	struct vq_chain chain;
 } pass;
 
-static void pass_notify(struct virtio_dev *vdev, uint16_t q)
-{
-	pass.notifies++;
-}
-
-static void pass_config_changed(struct virtio_dev *vdev)
-{
-}
-
-static void pass_needs_reset(struct virtio_dev *vdev)
-{
-	pass.resets++;
-}
-
-static void pass_requeue(struct virtio_dev *vdev, uint16_t q)
+/* The device has queue 0 only. */
+static void pass_requeue(struct fake_transport *t, struct virtio_dev *vdev, uint16_t q)
 {
 	assert_int_equal(q, 0);
-	pass.requeues++;
 }
 
 /* Returns each chain and posts it again at once, as a vCPU beside the loop could. */
@@ -431,12 +419,9 @@ static struct virtio_dev *pass_dev(struct fx *f)
 	memset(&pass, 0, sizeof(pass));
 	pass.f = f;
 	pass.ops = (struct virtio_dev_ops){.name = "test"};
-	pass.tops = (struct virtio_transport_ops){.notify_queue = pass_notify,
-						  .config_changed = pass_config_changed,
-						  .needs_reset = pass_needs_reset,
-						  .requeue = pass_requeue};
 	pass.vdev.ops = &pass.ops;
-	pass.vdev.transport = &pass.tops;
+	fake_transport_attach(&pass.ft, &pass.vdev);
+	pass.ft.on_requeue = pass_requeue;
 	pass.vdev.vqs = &f->vq;
 	pass.vdev.nr_queues = 1;
 	pass.vdev.active = true;
@@ -458,15 +443,15 @@ static void test_pass_bounded(void **state)
 	post(f, 1);
 	assert_int_equal(virtio_process_queue(vdev, 0, &pass.chain, pass_handle), QSZ);
 	assert_int_equal(pass.handled, QSZ);
-	assert_int_equal(pass.requeues, 1);
-	assert_int_equal(pass.notifies, 1);
+	assert_int_equal(pass.ft.requeues, 1);
+	assert_int_equal(pass.ft.notifies, 1);
 	assert_int_equal(used_idx(f), QSZ);
 	assert_true(vq_avail_pending(&f->vq));
 	assert_int_equal(used_flags(f) & VQ_USED_F_NO_NOTIFY, VQ_USED_F_NO_NOTIFY);
 	assert_int_equal(virtio_process_queue(vdev, 0, &pass.chain, pass_handle), QSZ);
-	assert_int_equal(pass.requeues, 2);
+	assert_int_equal(pass.ft.requeues, 2);
 	assert_int_equal(used_idx(f), 2 * QSZ);
-	assert_int_equal(pass.resets, 0);
+	assert_int_equal(pass.ft.needs_reset, 0);
 	assert_false(f->vq.broken);
 }
 
@@ -486,7 +471,7 @@ static void test_pass_max(void **state)
 	assert_int_equal(used_flags(f) & VQ_USED_F_NO_NOTIFY, VQ_USED_F_NO_NOTIFY);
 	assert_int_equal(virtio_process_queue_max(vdev, 0, &pass.chain, pass_handle, 2, &more), 2);
 	assert_true(more);
-	assert_int_equal(pass.requeues, 0);
+	assert_int_equal(pass.ft.requeues, 0);
 	assert_int_equal(used_idx(f), 2);
 	/* A guest that stops posting: the pass ends with the kicks back on. */
 	pass.f = NULL;
@@ -494,7 +479,7 @@ static void test_pass_max(void **state)
 			 3);
 	assert_false(more);
 	assert_int_equal(used_flags(f) & VQ_USED_F_NO_NOTIFY, 0);
-	assert_int_equal(pass.requeues, 0);
+	assert_int_equal(pass.ft.requeues, 0);
 }
 
 /* A guest that breaks its queue and resets it in a loop gets no fresh log lines. */

@@ -39,6 +39,9 @@
 
 #include "vring_driver.h"
 
+#include "fake_transport.h"
+#include "fake_ram.h"
+
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE (8 * MiB)
 #define QSZ 8
@@ -59,13 +62,6 @@
 #define F_EVENT_IDX VIRTIO_BIT(VQ_F_EVENT_IDX)
 #define F_INDIRECT VIRTIO_BIT(VQ_F_INDIRECT_DESC)
 
-/* The fake transport's record of what the device asked of it. */
-struct fake_transport {
-	unsigned int notified[2];
-	unsigned int config_changed;
-	unsigned int needs_reset;
-};
-
 struct fx {
 	struct guest_mem gm;
 	uint8_t *ram;
@@ -75,8 +71,7 @@ struct fx {
 	struct ev_loop *loop;
 	struct console *con;
 	struct virtio_dev *vdev;
-	struct fake_transport ft;
-	struct virtio_transport_ops tops;
+	struct fake_transport ft; /* what the device asked of the transport */
 
 	pthread_t thread;
 	int call_fd;
@@ -92,46 +87,28 @@ struct fx {
 	size_t out_fill; /* bytes that filled that pipe before the console started */
 	int requeue_fd;	 /* the fake transport's requeue: the loop serves the queue again */
 	bool requeue_ok; /* a test that expects passes to leave chains */
-	unsigned int requeues;
-	bool stopped; /* the loop thread has been joined */
+	bool stopped;	 /* the loop thread has been joined */
 	char log_path[64];
 };
 
 /* ---- the fake transport ---- */
 
-static inline struct fake_transport *ft_of(struct virtio_dev *vdev)
-{
-	return vdev->transport_data;
-}
-
-static inline void ft_notify_queue(struct virtio_dev *vdev, uint16_t q)
+static inline void ft_notify_queue(struct fake_transport *t, struct virtio_dev *vdev, uint16_t q)
 {
 	assert_true(q < 2);
-	ft_of(vdev)->notified[q]++;
-}
-
-static inline void ft_config_changed(struct virtio_dev *vdev)
-{
-	ft_of(vdev)->config_changed++;
-}
-
-static inline void ft_needs_reset(struct virtio_dev *vdev)
-{
-	ft_of(vdev)->needs_reset++;
 }
 
 /*
  * A pass that left chains: most tests post less than a pass takes; those that
  * do not have the loop serve the queue again, as the real transport does.
  */
-static inline void ft_requeue(struct virtio_dev *vdev, uint16_t q)
+static inline void ft_requeue(struct fake_transport *t, struct virtio_dev *vdev, uint16_t q)
 {
-	struct fx *f = container_of(ft_of(vdev), struct fx, ft);
+	struct fx *f = container_of(t, struct fx, ft);
 	uint64_t one = 1;
 
 	if (!f->requeue_ok)
 		fail_msg("queue %u requeued", q);
-	f->requeues++;
 	assert_int_equal(write(f->requeue_fd, &one, sizeof(one)), sizeof(one));
 }
 
@@ -254,15 +231,12 @@ static inline void set_avail_idx(struct fx *f, int q, uint16_t idx)
 
 static inline void post(struct fx *f, int q, uint16_t head)
 {
-	uint16_t *ring = hva(f, AVAIL_GPA(q) + 4);
-
-	ring[f->avail_idx[q] % QSZ] = head;
-	set_avail_idx(f, q, f->avail_idx[q] + 1);
+	drv_avail_put(hva(f, AVAIL_GPA(q)), QSZ, &f->avail_idx[q], head);
 }
 
 static inline uint16_t used_idx(struct fx *f, int q)
 {
-	return __atomic_load_n((uint16_t *)hva(f, USED_GPA(q) + 2), __ATOMIC_ACQUIRE);
+	return drv_used_idx(hva(f, USED_GPA(q)));
 }
 
 static inline uint16_t used_flags(struct fx *f, int q)
@@ -272,10 +246,7 @@ static inline uint16_t used_flags(struct fx *f, int q)
 
 static inline void used_elem(struct fx *f, int q, uint16_t slot, uint32_t *id, uint32_t *len)
 {
-	uint32_t *e = hva(f, USED_GPA(q) + 4 + 8ULL * (slot % QSZ));
-
-	*id = e[0];
-	*len = e[1];
+	drv_used_elem(hva(f, USED_GPA(q)), QSZ, slot, id, len);
 }
 
 static inline void assert_used(struct fx *f, int q, uint16_t slot, uint32_t want_id,
@@ -367,10 +338,8 @@ static inline int setup_with(void **state, uint64_t log_max, bool full_stdout)
 	int p[2], null_fd;
 
 	assert_non_null(f);
-	f->ram = aligned_alloc(4096, RAM_SIZE);
+	f->ram = fake_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
 	assert_non_null(f->ram);
-	memset(f->ram, 0, RAM_SIZE);
-	assert_int_equal(gm_add_region(&f->gm, RAM_GPA, RAM_SIZE, f->ram), 0);
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
 
@@ -411,12 +380,9 @@ static inline int setup_with(void **state, uint64_t log_max, bool full_stdout)
 			 0);
 	assert_int_equal(virtio_console_create(&f->vdev, f->con, f->loop, &f->gm), 0);
 
-	f->tops = (struct virtio_transport_ops){.notify_queue = ft_notify_queue,
-						.config_changed = ft_config_changed,
-						.needs_reset = ft_needs_reset,
-						.requeue = ft_requeue};
-	f->vdev->transport = &f->tops;
-	f->vdev->transport_data = &f->ft;
+	fake_transport_attach(&f->ft, f->vdev);
+	f->ft.on_notify = ft_notify_queue;
+	f->ft.on_requeue = ft_requeue;
 	f->vdev->vqs = f->vqs;
 	assert_int_equal(pthread_create(&f->thread, NULL, loop_thread, f), 0);
 	*state = f;
@@ -453,7 +419,7 @@ static inline int teardown(void **state)
 	unlink(f->log_path);
 	pthread_cond_destroy(&f->cond);
 	pthread_mutex_destroy(&f->lock);
-	free(f->ram);
+	fake_ram_free(f->ram);
 	free(f);
 	return 0;
 }

@@ -27,6 +27,7 @@
 
 #include "arch/x86_64/layout.h"
 #include "fake_irq.h"
+#include "fake_ram.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/guest_mem.h"
 #include "virtio/devices.h"
@@ -324,10 +325,9 @@ static inline int setup(void **state)
 	fake_irq_init(&f->irq);
 	bus_init(&f->pio, "pio");
 	bus_init(&f->mmio, "mmio");
-	f->ram = calloc(1, RAM_SIZE);
+	f->ram = fake_ram_map(&f->gm, 0, RAM_SIZE);
 	f->fd = calloc(1, sizeof(*f->fd));
-	if (!f->ram || !f->fd || gm_add_region(&f->gm, 0, RAM_SIZE, f->ram) ||
-	    ev_loop_create(&f->loop) ||
+	if (!f->ram || !f->fd || ev_loop_create(&f->loop) ||
 	    pci_host_create(&f->devs, &f->host, &f->pio, &f->mmio, PORT_PCI_CONFIG, &win))
 		return -1;
 	f->fd->event_fd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE); /* one read per event */
@@ -378,7 +378,7 @@ static inline int teardown(void **state)
 	ev_loop_destroy(f->loop);
 	close(f->fd->event_fd);
 	free(f->fd);
-	free(f->ram);
+	fake_ram_free(f->ram);
 	free(f);
 	return 0;
 }

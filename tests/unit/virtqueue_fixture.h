@@ -23,6 +23,8 @@
 
 #include "vring_driver.h"
 
+#include "fake_ram.h"
+
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE (2 * MiB)
 #define QSZ 8
@@ -90,15 +92,12 @@ static inline void post(struct fx *f, uint16_t head)
 
 static inline uint16_t used_idx(struct fx *f)
 {
-	return __atomic_load_n((uint16_t *)hva(f, USED_GPA + 2), __ATOMIC_ACQUIRE);
+	return drv_used_idx(hva(f, USED_GPA));
 }
 
 static inline void used_elem(struct fx *f, uint16_t slot, uint32_t *id, uint32_t *len)
 {
-	uint32_t *e = hva(f, USED_GPA + 4 + 8ULL * (slot & (f->qsz - 1)));
-
-	*id = e[0];
-	*len = e[1];
+	drv_used_elem(hva(f, USED_GPA), f->qsz, slot, id, len);
 }
 
 /* ---- fixture ---- */
@@ -117,11 +116,10 @@ static inline int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	f->ram = aligned_alloc(4096, RAM_SIZE);
+	f->ram = fake_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
 	f->snap = malloc(RAM_SIZE);
 	assert_non_null(f->ram);
 	assert_non_null(f->snap);
-	assert_int_equal(gm_add_region(&f->gm, RAM_GPA, RAM_SIZE, f->ram), 0);
 	start(f, QSZ, 0);
 	*state = f;
 	return 0;
@@ -133,7 +131,7 @@ static inline int teardown(void **state)
 
 	vq_cleanup(&f->vq);
 	free(f->snap);
-	free(f->ram);
+	fake_ram_free(f->ram);
 	free(f);
 	return 0;
 }

@@ -52,6 +52,22 @@ struct net_config {
 	unsigned int mtu; /* 0: the tap's own */
 };
 
+/*
+ * --share HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH] or --share socket=PATH,tag=TAG: a
+ * virtio-fs device served over vhost-user, by a virtiofsd that kvmrun starts on one
+ * end of a socketpair, or by a daemon someone else started on a unix socket.
+ */
+#define VM_MAX_SHARES 8
+#define SHARE_TAG_MAX 36 /* virtio-fs config space: 36 bytes, NUL-padded */
+
+struct share_config {
+	char path[DISK_PATH_MAX];      /* HOSTDIR; empty with socket= */
+	char socket[DISK_PATH_MAX];    /* socket=PATH; empty when kvmrun starts the daemon */
+	char tag[SHARE_TAG_MAX + 1];   /* default: HOSTDIR's base name */
+	bool readonly;		       /* ro: the daemon serves a read-only mount */
+	char virtiofsd[DISK_PATH_MAX]; /* virtiofsd=PATH; empty: the default search */
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;
@@ -69,6 +85,8 @@ struct vm_config {
 	bool exit_port;	 /* --exit-port: the guest may end kvmrun with any status */
 	unsigned int nr_nets;
 	struct net_config nets[VM_MAX_NETS];
+	unsigned int nr_shares;
+	struct share_config shares[VM_MAX_SHARES];
 };
 
 #endif

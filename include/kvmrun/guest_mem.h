@@ -12,6 +12,8 @@ struct gm_region {
 	uint64_t gpa;
 	uint64_t size;
 	uint8_t *host;
+	int fd;		    /* the memfd behind host, for a vhost-user backend; -1: anonymous */
+	uint64_t fd_offset; /* where host starts in fd */
 };
 
 struct guest_mem {
@@ -21,6 +23,9 @@ struct guest_mem {
 
 /* Add a region backed by host memory; refuses overlaps and wrapping ranges. */
 int gm_add_region(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *host) WARN_UNUSED;
+/* The same for memory mapped shared from fd at fd_offset (not owned: the caller closes it). */
+int gm_add_region_fd(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *host, int fd,
+		     uint64_t fd_offset) WARN_UNUSED;
 
 /*
  * Host pointer for [gpa, gpa + len), or NULL when any byte of it lies outside

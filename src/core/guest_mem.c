@@ -6,6 +6,12 @@
 
 int gm_add_region(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *host)
 {
+	return gm_add_region_fd(gm, gpa, size, host, -1, 0);
+}
+
+int gm_add_region_fd(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *host, int fd,
+		     uint64_t fd_offset)
+{
 	uint64_t end;
 
 	if (!size || !host || __builtin_add_overflow(gpa, size, &end))
@@ -18,7 +24,8 @@ int gm_add_region(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *host)
 		if (gpa < r->gpa + r->size && r->gpa < end)
 			return -EEXIST;
 	}
-	gm->regions[gm->nr_regions++] = (struct gm_region){ .gpa = gpa, .size = size, .host = host };
+	gm->regions[gm->nr_regions++] = (struct gm_region){
+		.gpa = gpa, .size = size, .host = host, .fd = fd, .fd_offset = fd_offset };
 	return 0;
 }
 

@@ -79,7 +79,7 @@ static inline void fake_stop(int status, void *opaque)
 
 struct fx {
 	struct guest_mem gm;
-	uint8_t *ram;
+	struct drv_ram ram;
 	struct vq vq;
 	struct virtio_dev *vdev;
 	/* requeued bit q: the device asked to have queue q served again */
@@ -94,8 +94,7 @@ struct fx {
 
 static inline void *hva(struct fx *f, uint64_t gpa)
 {
-	assert_true(gpa >= RAM_GPA && gpa < RAM_GPA + RAM_SIZE);
-	return f->ram + (gpa - RAM_GPA);
+	return drv_hva(&f->ram, gpa);
 }
 
 static inline void make_image(struct fx *f)
@@ -141,8 +140,7 @@ static inline int fx_setup_opts(void **state, enum disk_cache cache, bool ro)
 	fake_loop.on_report = fake_report;
 	fake_loop.on_before_notify = fake_before_notify;
 	fake_loop.on_stop = fake_stop;
-	f->ram = fake_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
-	assert_non_null(f->ram);
+	f->ram = drv_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
 	make_image(f);
 	snprintf(f->cfg.path, sizeof(f->cfg.path), "%s", f->path);
 	f->cfg.cache = cache;
@@ -189,7 +187,7 @@ static inline int fx_teardown(void **state)
 	vq_cleanup(&f->vq);
 	close(f->fd);
 	unlink(f->path);
-	fake_ram_free(f->ram);
+	fake_ram_free(f->ram.host);
 	free(f);
 	return 0;
 }

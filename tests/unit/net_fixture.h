@@ -73,7 +73,7 @@ struct gq {
 
 struct fx {
 	struct guest_mem gm;
-	uint8_t *ram;
+	struct drv_ram ram;
 	struct vq vqs[2];
 	struct gq gq[2];
 	struct virtio_dev *vdev;
@@ -114,8 +114,7 @@ static inline void fake_requeue(struct fake_transport *t, struct virtio_dev *vde
 
 static inline void *hva(struct fx *f, uint64_t gpa)
 {
-	assert_true(gpa >= RAM_GPA && gpa < RAM_GPA + RAM_SIZE);
-	return f->ram + (gpa - RAM_GPA);
+	return drv_hva(&f->ram, gpa);
 }
 
 static inline const struct net_stats *stats(struct fx *f)
@@ -157,8 +156,7 @@ static inline int fx_setup(void **state)
 
 	assert_non_null(f);
 	cur = f;
-	f->ram = fake_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
-	assert_non_null(f->ram);
+	f->ram = drv_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
 	f->peer = -1;
 	*state = f;
 	return 0;
@@ -197,7 +195,7 @@ static inline int fx_teardown(void **state)
 	vq_cleanup(&f->vqs[1]);
 	if (f->peer >= 0)
 		close(f->peer);
-	fake_ram_free(f->ram);
+	fake_ram_free(f->ram.host);
 	free(f);
 	cur = NULL;
 	return 0;

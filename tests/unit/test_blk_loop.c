@@ -134,7 +134,7 @@ struct fx {
 	pthread_t loop_thread;
 	bool running;
 	struct guest_mem gm;
-	uint8_t *ram;
+	struct drv_ram ram;
 	struct fake_transport ft[2]; /* of each disk */
 	struct tdisk d[2];
 	bool sandbox; /* disk 0's workers install their seccomp filter */
@@ -154,8 +154,7 @@ static unsigned int resets(struct fx *f)
 
 static void *hva(struct fx *f, uint64_t gpa)
 {
-	assert_true(gpa >= RAM_GPA && gpa < RAM_GPA + RAM_SIZE);
-	return f->ram + (gpa - RAM_GPA);
+	return drv_hva(&f->ram, gpa);
 }
 
 /* The loop thread: a kick on the eventfd is a queue notify, as an ioeventfd is. */
@@ -255,9 +254,11 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	/* Mapped, not from fake_ram: a page the test has not touched can be left to userfaultfd. */
-	f->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true(f->ram != MAP_FAILED);
-	assert_int_equal(gm_add_region(&f->gm, RAM_GPA, RAM_SIZE, f->ram), 0);
+	f->ram = (struct drv_ram){.gpa = RAM_GPA, .size = RAM_SIZE};
+	f->ram.host =
+	    mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(f->ram.host != MAP_FAILED);
+	assert_int_equal(gm_add_region(&f->gm, RAM_GPA, RAM_SIZE, f->ram.host), 0);
 	assert_int_equal(ev_loop_create(&f->loop), 0);
 	for (unsigned int i = 0; i < 2; i++)
 		f->d[i].fd = f->d[i].kick = f->d[i].reset = -1;
@@ -298,7 +299,7 @@ static int teardown(void **state)
 		}
 	}
 	ev_loop_destroy(f->loop);
-	munmap(f->ram, RAM_SIZE);
+	munmap(f->ram.host, RAM_SIZE);
 	free(f);
 	return 0;
 }

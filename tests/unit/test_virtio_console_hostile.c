@@ -324,11 +324,11 @@ static void test_tx_amplification_bounded(void **state)
 	loop_call(f, do_activate, 0);
 	memset(hva(f, BIG_BUF_GPA), 'A', BIG_BUF_LEN);
 	for (uint16_t j = 0; j < BIG_TABLE; j++)
-		desc_at(f, IND_GPA, j, BIG_BUF_GPA, BIG_BUF_LEN, j + 1 < BIG_TABLE ? NEXT : 0,
-			(uint16_t)(j + 1));
+		drv_desc_gpa(&f->ram, IND_GPA, j, BIG_BUF_GPA, BIG_BUF_LEN,
+			     j + 1 < BIG_TABLE ? NEXT : 0, (uint16_t)(j + 1));
 	ring = hva(f, AVAIL_GPA(TXQ) + 4);
 	for (uint16_t i = 0; i < BIG_QSZ; i++) {
-		desc_at(f, DESC_GPA(TXQ), i, IND_GPA, 16 * BIG_TABLE, INDIRECT, 0);
+		drv_desc_gpa(&f->ram, DESC_GPA(TXQ), i, IND_GPA, 16 * BIG_TABLE, INDIRECT, 0);
 		ring[i] = i;
 	}
 	__atomic_store_n((uint16_t *)hva(f, AVAIL_GPA(TXQ) + 2), BIG_QSZ, __ATOMIC_RELEASE);

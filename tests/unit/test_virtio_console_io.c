@@ -77,8 +77,8 @@ static void test_tx_indirect(void **state)
 	start(f, FEATURES | F_INDIRECT);
 	memcpy(hva(f, DATA_GPA), "ab", 2);
 	memcpy(hva(f, DATA_GPA + 0x100), "cd", 2);
-	desc_at(f, IND_GPA, 0, DATA_GPA, 2, NEXT, 1);
-	desc_at(f, IND_GPA, 1, DATA_GPA + 0x100, 2, 0, 0);
+	drv_desc_gpa(&f->ram, IND_GPA, 0, DATA_GPA, 2, NEXT, 1);
+	drv_desc_gpa(&f->ram, IND_GPA, 1, DATA_GPA + 0x100, 2, 0, 0);
 	desc(f, TXQ, 0, IND_GPA, 32, INDIRECT, 0);
 	post(f, TXQ, 0);
 	loop_call(f, do_notify, TXQ);

@@ -227,9 +227,9 @@ static void test_pop_indirect(void **state)
 
 	start(f, QSZ, F_INDIRECT);
 	/* Table order 0 -> 2 -> 1; the WRITE flag on the pointer itself is ignored. */
-	desc_at(f, IND_GPA, 0, DATA_GPA, 16, NEXT, 2);
-	desc_at(f, IND_GPA, 2, DATA_GPA + 0x100, 64, NEXT | WRITE, 1);
-	desc_at(f, IND_GPA, 1, DATA_GPA + 0x200, 1, WRITE, 0);
+	drv_desc_gpa(&f->ram, IND_GPA, 0, DATA_GPA, 16, NEXT, 2);
+	drv_desc_gpa(&f->ram, IND_GPA, 2, DATA_GPA + 0x100, 64, NEXT | WRITE, 1);
+	drv_desc_gpa(&f->ram, IND_GPA, 1, DATA_GPA + 0x200, 1, WRITE, 0);
 	desc(f, 4, IND_GPA, 3 * 16, INDIRECT | WRITE, 0);
 	post(f, 4);
 	pop_ok(f);
@@ -246,7 +246,7 @@ static void test_pop_direct_then_indirect(void **state)
 	struct fx *f = *state;
 
 	start(f, QSZ, F_INDIRECT);
-	desc_at(f, IND_GPA, 0, DATA_GPA + 0x100, 32, WRITE, 0);
+	drv_desc_gpa(&f->ram, IND_GPA, 0, DATA_GPA + 0x100, 32, WRITE, 0);
 	desc(f, 1, DATA_GPA, 16, NEXT, 6);
 	desc(f, 6, IND_GPA, 16, INDIRECT, 0);
 	post(f, 1);
@@ -262,7 +262,8 @@ static void test_pop_indirect_max_table(void **state)
 
 	start(f, QSZ, F_INDIRECT);
 	for (uint16_t i = 0; i < VQ_MAX_CHAIN; i++)
-		desc_at(f, IND_GPA, i, DATA_GPA, 4, i == VQ_MAX_CHAIN - 1 ? 0 : NEXT, i + 1);
+		drv_desc_gpa(&f->ram, IND_GPA, i, DATA_GPA, 4, i == VQ_MAX_CHAIN - 1 ? 0 : NEXT,
+			     i + 1);
 	desc(f, 0, IND_GPA, 16 * VQ_MAX_CHAIN, INDIRECT, 0);
 	post(f, 0);
 	pop_ok(f);
@@ -309,7 +310,8 @@ static void test_chain_longer_than_max_chain(void **state)
 	/* One direct buffer plus a full indirect table: VQ_MAX_CHAIN + 1 buffers. */
 	start(f, QSZ, F_INDIRECT);
 	for (uint16_t i = 0; i < VQ_MAX_CHAIN; i++)
-		desc_at(f, IND_GPA, i, DATA_GPA, 4, i == VQ_MAX_CHAIN - 1 ? 0 : NEXT, i + 1);
+		drv_desc_gpa(&f->ram, IND_GPA, i, DATA_GPA, 4, i == VQ_MAX_CHAIN - 1 ? 0 : NEXT,
+			     i + 1);
 	desc(f, 0, DATA_GPA, 4, NEXT, 1);
 	desc(f, 1, IND_GPA, 16 * VQ_MAX_CHAIN, INDIRECT, 0);
 	post(f, 0);
@@ -420,7 +422,7 @@ static void test_write_then_read_indirect(void **state)
 	start(f, QSZ, F_INDIRECT);
 	desc(f, 0, DATA_GPA, 8, WRITE | NEXT, 1);
 	desc(f, 1, IND_GPA, 16, INDIRECT, 0);
-	desc_at(f, IND_GPA, 0, DATA_GPA, 8, 0, 0);
+	drv_desc_gpa(&f->ram, IND_GPA, 0, DATA_GPA, 8, 0, 0);
 	post(f, 0);
 	assert_breaks(f, "readable buffer after a writable one");
 }
@@ -429,7 +431,7 @@ static void test_indirect_not_negotiated(void **state)
 {
 	struct fx *f = *state;
 
-	desc_at(f, IND_GPA, 0, DATA_GPA, 8, 0, 0);
+	drv_desc_gpa(&f->ram, IND_GPA, 0, DATA_GPA, 8, 0, 0);
 	desc(f, 0, IND_GPA, 16, INDIRECT, 0);
 	post(f, 0);
 	assert_breaks(f, "indirect descriptor not negotiated");
@@ -440,9 +442,9 @@ static void test_indirect_nested(void **state)
 	struct fx *f = *state;
 
 	start(f, QSZ, F_INDIRECT);
-	desc_at(f, IND_GPA, 0, DATA_GPA, 8, NEXT, 1);
-	desc_at(f, IND_GPA, 1, IND_GPA + 0x1000, 16, INDIRECT, 0);
-	desc_at(f, IND_GPA + 0x1000, 0, DATA_GPA, 8, 0, 0);
+	drv_desc_gpa(&f->ram, IND_GPA, 0, DATA_GPA, 8, NEXT, 1);
+	drv_desc_gpa(&f->ram, IND_GPA, 1, IND_GPA + 0x1000, 16, INDIRECT, 0);
+	drv_desc_gpa(&f->ram, IND_GPA + 0x1000, 0, DATA_GPA, 8, 0, 0);
 	desc(f, 0, IND_GPA, 32, INDIRECT, 0);
 	post(f, 0);
 	assert_breaks(f, "nested indirect table");
@@ -453,7 +455,7 @@ static void test_indirect_with_next(void **state)
 	struct fx *f = *state;
 
 	start(f, QSZ, F_INDIRECT);
-	desc_at(f, IND_GPA, 0, DATA_GPA, 8, 0, 0);
+	drv_desc_gpa(&f->ram, IND_GPA, 0, DATA_GPA, 8, 0, 0);
 	desc(f, 0, IND_GPA, 16, INDIRECT | NEXT, 1);
 	desc(f, 1, DATA_GPA, 8, WRITE, 0);
 	post(f, 0);
@@ -475,8 +477,8 @@ static void test_indirect_len_not_multiple(void **state)
 	struct fx *f = *state;
 
 	start(f, QSZ, F_INDIRECT);
-	desc_at(f, IND_GPA, 0, DATA_GPA, 8, 0, 0);
-	desc_at(f, IND_GPA, 1, DATA_GPA, 8, 0, 0);
+	drv_desc_gpa(&f->ram, IND_GPA, 0, DATA_GPA, 8, 0, 0);
+	drv_desc_gpa(&f->ram, IND_GPA, 1, DATA_GPA, 8, 0, 0);
 	desc(f, 0, IND_GPA, 24, INDIRECT, 0);
 	post(f, 0);
 	assert_breaks(f, "indirect table length");
@@ -487,7 +489,7 @@ static void test_indirect_too_long(void **state)
 	struct fx *f = *state;
 
 	start(f, QSZ, F_INDIRECT);
-	desc_at(f, IND_GPA, 0, DATA_GPA, 8, 0, 0);
+	drv_desc_gpa(&f->ram, IND_GPA, 0, DATA_GPA, 8, 0, 0);
 	desc(f, 0, IND_GPA, 16 * (VQ_MAX_CHAIN + 1), INDIRECT, 0);
 	post(f, 0);
 	assert_breaks(f, "indirect table longer than VQ_MAX_CHAIN");
@@ -508,8 +510,8 @@ static void test_indirect_loop(void **state)
 	struct fx *f = *state;
 
 	start(f, QSZ, F_INDIRECT);
-	desc_at(f, IND_GPA, 0, DATA_GPA, 8, NEXT, 1);
-	desc_at(f, IND_GPA, 1, DATA_GPA, 8, NEXT, 0);
+	drv_desc_gpa(&f->ram, IND_GPA, 0, DATA_GPA, 8, NEXT, 1);
+	drv_desc_gpa(&f->ram, IND_GPA, 1, DATA_GPA, 8, NEXT, 0);
 	desc(f, 0, IND_GPA, 32, INDIRECT, 0);
 	post(f, 0);
 	assert_breaks(f, "loop in an indirect table");
@@ -520,9 +522,9 @@ static void test_indirect_next_out_of_range(void **state)
 	struct fx *f = *state;
 
 	start(f, QSZ, F_INDIRECT);
-	desc_at(f, IND_GPA, 0, DATA_GPA, 8, NEXT, 2);
-	desc_at(f, IND_GPA, 1, DATA_GPA, 8, 0, 0);
-	desc_at(f, IND_GPA, 2, DATA_GPA, 8, 0, 0); /* exists in RAM, not in the table */
+	drv_desc_gpa(&f->ram, IND_GPA, 0, DATA_GPA, 8, NEXT, 2);
+	drv_desc_gpa(&f->ram, IND_GPA, 1, DATA_GPA, 8, 0, 0);
+	drv_desc_gpa(&f->ram, IND_GPA, 2, DATA_GPA, 8, 0, 0); /* exists in RAM, not in the table */
 	desc(f, 0, IND_GPA, 32, INDIRECT, 0);
 	post(f, 0);
 	assert_breaks(f, "indirect next out of range");

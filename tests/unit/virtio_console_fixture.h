@@ -40,7 +40,6 @@
 #include "vring_driver.h"
 
 #include "fake_transport.h"
-#include "fake_ram.h"
 
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE (8 * MiB)
@@ -64,7 +63,7 @@
 
 struct fx {
 	struct guest_mem gm;
-	uint8_t *ram;
+	struct drv_ram ram;
 	struct vq vqs[2];
 	uint16_t avail_idx[2]; /* the driver's own copies */
 
@@ -207,20 +206,13 @@ static inline void *loop_thread(void *opaque)
 
 static inline void *hva(struct fx *f, uint64_t gpa)
 {
-	assert_true(gpa >= RAM_GPA && gpa < RAM_GPA + RAM_SIZE);
-	return f->ram + (gpa - RAM_GPA);
-}
-
-static inline void desc_at(struct fx *f, uint64_t table, uint16_t i, uint64_t addr, uint32_t len,
-			   uint16_t flags, uint16_t next)
-{
-	drv_desc_at(hva(f, table + 16ULL * i), 0, addr, len, flags, next);
+	return drv_hva(&f->ram, gpa);
 }
 
 static inline void desc(struct fx *f, int q, uint16_t i, uint64_t addr, uint32_t len,
 			uint16_t flags, uint16_t next)
 {
-	desc_at(f, DESC_GPA(q), i, addr, len, flags, next);
+	drv_desc_gpa(&f->ram, DESC_GPA(q), i, addr, len, flags, next);
 }
 
 static inline void set_avail_idx(struct fx *f, int q, uint16_t idx)
@@ -338,8 +330,7 @@ static inline int setup_with(void **state, uint64_t log_max, bool full_stdout)
 	int p[2], null_fd;
 
 	assert_non_null(f);
-	f->ram = fake_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
-	assert_non_null(f->ram);
+	f->ram = drv_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
 
@@ -419,7 +410,7 @@ static inline int teardown(void **state)
 	unlink(f->log_path);
 	pthread_cond_destroy(&f->cond);
 	pthread_mutex_destroy(&f->lock);
-	fake_ram_free(f->ram);
+	fake_ram_free(f->ram.host);
 	free(f);
 	return 0;
 }

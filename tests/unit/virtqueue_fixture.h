@@ -23,8 +23,6 @@
 
 #include "vring_driver.h"
 
-#include "fake_ram.h"
-
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE (2 * MiB)
 #define QSZ 8
@@ -43,7 +41,7 @@
 
 struct fx {
 	struct guest_mem gm;
-	uint8_t *ram;
+	struct drv_ram ram;
 	uint8_t *snap;
 	struct vq vq;
 	struct vq_chain c;
@@ -55,20 +53,13 @@ struct fx {
 
 static inline void *hva(struct fx *f, uint64_t gpa)
 {
-	assert_true(gpa >= RAM_GPA && gpa < RAM_GPA + RAM_SIZE);
-	return f->ram + (gpa - RAM_GPA);
-}
-
-static inline void desc_at(struct fx *f, uint64_t table, uint16_t i, uint64_t addr, uint32_t len,
-			   uint16_t flags, uint16_t next)
-{
-	drv_desc_at(hva(f, table + 16ULL * i), 0, addr, len, flags, next);
+	return drv_hva(&f->ram, gpa);
 }
 
 static inline void desc(struct fx *f, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
 			uint16_t next)
 {
-	desc_at(f, DESC_GPA, i, addr, len, flags, next);
+	drv_desc_gpa(&f->ram, DESC_GPA, i, addr, len, flags, next);
 }
 
 static inline uint16_t *avail_idx_p(struct fx *f)
@@ -106,7 +97,7 @@ static inline void start(struct fx *f, uint16_t size, uint64_t features)
 {
 	f->qsz = size;
 	f->avail_idx = 0;
-	memset(f->ram, 0, RAM_SIZE);
+	memset(f->ram.host, 0, RAM_SIZE);
 	assert_int_equal(vq_setup(&f->vq, &f->gm, size, DESC_GPA, AVAIL_GPA, USED_GPA, features),
 			 0);
 }
@@ -116,9 +107,8 @@ static inline int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	f->ram = fake_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
+	f->ram = drv_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
 	f->snap = malloc(RAM_SIZE);
-	assert_non_null(f->ram);
 	assert_non_null(f->snap);
 	start(f, QSZ, 0);
 	*state = f;
@@ -131,7 +121,7 @@ static inline int teardown(void **state)
 
 	vq_cleanup(&f->vq);
 	free(f->snap);
-	fake_ram_free(f->ram);
+	fake_ram_free(f->ram.host);
 	free(f);
 	return 0;
 }
@@ -145,26 +135,26 @@ static inline void assert_breaks(struct fx *f, const char *why)
 {
 	uint16_t last = f->vq.last_avail, used = f->vq.used_idx;
 
-	memcpy(f->snap, f->ram, RAM_SIZE);
+	memcpy(f->snap, f->ram.host, RAM_SIZE);
 	assert_false(f->vq.broken);
 	assert_int_equal(vq_pop(&f->vq, &f->c), -EIO);
 	assert_true(f->vq.broken);
 	assert_string_equal(f->vq.broken_why, why);
 	assert_int_equal(f->vq.last_avail, last);
 	assert_int_equal(f->vq.used_idx, used);
-	assert_memory_equal(f->snap, f->ram, RAM_SIZE);
+	assert_memory_equal(f->snap, f->ram.host, RAM_SIZE);
 
 	/* A repaired ring with a fine chain does not revive it. */
 	desc(f, 7, DATA_GPA, 16, 0, 0);
 	set_avail_idx(f, last + 1);
 	*(uint16_t *)hva(f, AVAIL_GPA + 4 + 2ULL * (last & (f->qsz - 1))) = 7;
-	memcpy(f->snap, f->ram, RAM_SIZE);
+	memcpy(f->snap, f->ram.host, RAM_SIZE);
 	assert_int_equal(vq_pop(&f->vq, &f->c), -EIO);
 	assert_int_equal(vq_push(&f->vq, 0, 0), -EIO);
 	assert_false(vq_should_notify(&f->vq));
 	vq_set_notify(&f->vq, false);
 	assert_false(vq_avail_pending(&f->vq));
-	assert_memory_equal(f->snap, f->ram, RAM_SIZE);
+	assert_memory_equal(f->snap, f->ram.host, RAM_SIZE);
 	assert_int_equal(f->vq.last_avail, last);
 
 	/* Reset brings it back. */

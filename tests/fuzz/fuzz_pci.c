@@ -45,7 +45,7 @@
 
 #include "arch/x86_64/layout.h"
 #include "devices.h"
-#include "fuzz_loop.h"
+#include "fake_loop.h"
 #include "fake_ram.h"
 #include "kvmrun/bus.h"
 #include "kvmrun/guest_mem.h"
@@ -399,6 +399,14 @@ static bool fz_resolve(unsigned int sel, uint16_t off, bool *pio, uint64_t *addr
  * of its own does that, together with the loop the device watched its
  * completions on, while the next input runs on a new machine.
  */
+/* A machine's loop, once its devices are gone: each must have left it. */
+static void fz_loop_destroy(struct ev_loop *loop)
+{
+	if (fake_loop_watched(loop))
+		abort();
+	fake_loop_destroy(loop);
+}
+
 static void fz_blk_destroy(struct virtio_dev *vdev)
 {
 	fz.dying_blk = vdev;
@@ -410,7 +418,7 @@ static void *fz_reaper(void *arg)
 	struct ev_loop *loop = vdev->loop;
 
 	fz.blk_destroy(vdev);
-	fuzz_loop_destroy(loop);
+	fz_loop_destroy(loop);
 	pthread_mutex_lock(&fz.reap_lock);
 	fz.reaping--;
 	pthread_cond_signal(&fz.reap_cond);
@@ -454,7 +462,8 @@ static void fz_machine_up(bool with_blk)
 	bus_init(&fz.pio, "pio");
 	bus_init(&fz.mmio, "mmio");
 	fz.list = NULL;
-	fz.loop = fuzz_loop_create();
+	if (fake_loop_create(&fz.loop))
+		abort();
 	if (pci_host_create(&fz.list, &fz.host, &fz.pio, &fz.mmio, PORT_PCI_CONFIG, &win))
 		abort();
 	if (with_blk) {
@@ -502,7 +511,7 @@ static void fz_machine_down(void)
 	if (fz.dying_blk)
 		fz_reap(fz.dying_blk);
 	else
-		fuzz_loop_destroy(fz.loop);
+		fz_loop_destroy(fz.loop);
 	fz.loop = NULL;
 }
 
@@ -565,7 +574,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					is_write ? "write" : "read", (unsigned long long)addr, len,
 					(unsigned long long)fz_value(buf, len));
 		}
-		n = fuzz_loop_dispatch(fz.loop, LOOP_ROUNDS);
+		n = fake_loop_dispatch(fz.loop, LOOP_ROUNDS);
 		if (fz.trace && n)
 			fprintf(stderr, "loop: %u handlers\n", n);
 	}

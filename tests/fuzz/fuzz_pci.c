@@ -45,6 +45,7 @@
 
 #include "arch/x86_64/layout.h"
 #include "devices.h"
+#include "fake_irq.h"
 #include "fake_loop.h"
 #include "fake_ram.h"
 #include "kvmrun/bus.h"
@@ -65,7 +66,6 @@
 #define WINIO_BASE 0x1000
 #define WINIO_SIZE 0x1000
 #define LOOP_ROUNDS 8
-#define MAX_IOEVENTFDS 64
 #define MAX_REAPING 8 /* virtio-blk devices being destroyed at once (AIO contexts) */
 #define PCI_CAP_ID_VNDR 0x09
 #define PCI_CAP_ID_MSIX 0x11
@@ -104,26 +104,12 @@ struct fz_pcidev {
 	struct fz_place place[FZ_NR_REGIONS];
 };
 
-struct fz_ioeventfd {
-	int fd; /* -1: free */
-	bool pio;
-	uint64_t addr, datamatch;
-	uint32_t len;
-};
-
-struct irq_msi {
-	uint64_t addr;
-	uint32_t data;
-};
-
 /* The harness's state; a fuzz target is one process. */
 static struct {
 	struct ev_loop *loop; /* this input's */
 	struct guest_mem gm;
 	uint8_t *ram;
-	struct irq_chip irq;
-	unsigned int nr_msi;
-	struct fz_ioeventfd ioev[MAX_IOEVENTFDS];
+	struct fake_irq irq; /* its doorbells are matched on each guest write */
 	struct bus pio, mmio;
 	struct device *list;
 	struct pci_host *host;
@@ -139,89 +125,14 @@ static struct {
 	unsigned int reaping;
 } fz;
 
-/* --- the interrupt controller and doorbells, as KVM would do them --- */
+/* --- the interrupt controller, as KVM would route it --- */
 
-static int fz_msi_create(void *opaque, struct irq_msi **out)
+/* An MSI route that is no interrupt message is refused: the device must not fire it. */
+static int fz_check_route(uint64_t addr, uint32_t data)
 {
-	(void)opaque;
-	*out = calloc(1, sizeof(**out));
-	if (!*out)
-		return -ENOMEM;
-	fz.nr_msi++;
-	return 0;
+	(void)data;
+	return addr >> 20 == LAYOUT_LAPIC >> 20 ? 0 : -EINVAL;
 }
-
-static int fz_msi_update(void *opaque, struct irq_msi *msi, uint64_t addr, uint32_t data)
-{
-	(void)opaque;
-	if (addr >> 20 != LAYOUT_LAPIC >> 20)
-		return -EINVAL; /* not an interrupt message: no route */
-	msi->addr = addr;
-	msi->data = data;
-	return 0;
-}
-
-static void fz_msi_fire(void *opaque, struct irq_msi *msi)
-{
-	(void)opaque;
-	if (msi->addr >> 20 != LAYOUT_LAPIC >> 20)
-		abort(); /* fired before a route was set */
-}
-
-static void fz_msi_destroy(void *opaque, struct irq_msi *msi)
-{
-	(void)opaque;
-	free(msi);
-	fz.nr_msi--;
-}
-
-static struct fz_ioeventfd *fz_ioev_find(int fd, bool pio, uint64_t addr, uint32_t len,
-					 uint64_t datamatch)
-{
-	for (unsigned int i = 0; i < MAX_IOEVENTFDS; i++) {
-		struct fz_ioeventfd *e = &fz.ioev[i];
-
-		if (e->fd == fd && (fd == -1 || (e->pio == pio && e->addr == addr &&
-						 e->len == len && e->datamatch == datamatch)))
-			return e;
-	}
-	return NULL;
-}
-
-/* KVM refuses a second doorbell on the same address, width and value. */
-static int fz_ioeventfd(void *opaque, int fd, bool pio, uint64_t addr, uint32_t len,
-			uint64_t datamatch, bool assign)
-{
-	struct fz_ioeventfd *e;
-
-	(void)opaque;
-	if (!assign) {
-		e = fz_ioev_find(fd, pio, addr, len, datamatch);
-		if (!e)
-			return -ENOENT;
-		e->fd = -1;
-		return 0;
-	}
-	for (unsigned int i = 0; i < MAX_IOEVENTFDS; i++) {
-		e = &fz.ioev[i];
-		if (e->fd >= 0 && e->pio == pio && e->addr == addr && e->len == len &&
-		    e->datamatch == datamatch)
-			return -EEXIST;
-	}
-	e = fz_ioev_find(-1, false, 0, 0, 0);
-	if (!e)
-		return -ENOSPC;
-	*e = (struct fz_ioeventfd){fd, pio, addr, datamatch, len};
-	return 0;
-}
-
-static const struct irq_chip_ops fz_irq_ops = {
-    .msi_create = fz_msi_create,
-    .msi_update = fz_msi_update,
-    .msi_fire = fz_msi_fire,
-    .msi_destroy = fz_msi_destroy,
-    .ioeventfd = fz_ioeventfd,
-};
 
 /* --- guest accesses --- */
 
@@ -239,16 +150,11 @@ static void fz_access(bool pio, uint64_t addr, uint8_t *data, uint32_t len, bool
 	if (pio && len > 4)
 		len = 4; /* IN and OUT move at most 4 bytes */
 	if (is_write) {
-		uint64_t v = fz_value(data, len);
+		int fd = fake_doorbell(&fz.irq, pio, addr, len, fz_value(data, len));
+		uint64_t one = 1;
 
-		for (unsigned int i = 0; i < MAX_IOEVENTFDS; i++) {
-			const struct fz_ioeventfd *e = &fz.ioev[i];
-			uint64_t one = 1;
-
-			if (e->fd < 0 || e->pio != pio || e->addr != addr || e->len != len ||
-			    e->datamatch != v)
-				continue;
-			if (write(e->fd, &one, sizeof(one)) != sizeof(one))
+		if (fd >= 0) {
+			if (write(fd, &one, sizeof(one)) != sizeof(one))
 				abort();
 			return;
 		}
@@ -484,11 +390,11 @@ static void fz_machine_up(bool with_blk)
 		}
 		vdev->ops = &fz.blk_ops;
 	}
-	if (with_blk && virtio_pci_create(&fz.list, fz.host, &fz.irq, vdev))
+	if (with_blk && virtio_pci_create(&fz.list, fz.host, &fz.irq.chip, vdev))
 		abort();
 	vdev = NULL;
 	if (virtio_rng_create(&vdev, fz.loop, &fz.gm) ||
-	    virtio_pci_create(&fz.list, fz.host, &fz.irq, vdev))
+	    virtio_pci_create(&fz.list, fz.host, &fz.irq.chip, vdev))
 		abort();
 	fz_discover();
 	if ((with_blk && !fz.devs[0].slot) || !fz.devs[1].slot)
@@ -503,11 +409,8 @@ static void fz_machine_down(void)
 	 * Everything the devices took from the interrupt controller is back, and from
 	 * the loop (checked when the loop goes).
 	 */
-	if (fz.nr_msi)
+	if (fake_msis(&fz.irq) || fz.irq.nr_io)
 		abort();
-	for (unsigned int i = 0; i < MAX_IOEVENTFDS; i++)
-		if (fz.ioev[i].fd >= 0)
-			abort();
 	if (fz.dying_blk)
 		fz_reap(fz.dying_blk);
 	else
@@ -523,9 +426,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	log_set_level(fz.trace ? LOG_DEBUG : LOG_ERROR);
 	if (pthread_mutex_init(&fz.reap_lock, NULL) || pthread_cond_init(&fz.reap_cond, NULL))
 		abort();
-	fz.irq = (struct irq_chip){.ops = &fz_irq_ops};
-	for (unsigned int i = 0; i < MAX_IOEVENTFDS; i++)
-		fz.ioev[i].fd = -1;
+	fake_irq_init(&fz.irq);
+	fz.irq.check_route = fz_check_route;
 	fz.ram = fake_ram_map(&fz.gm, RAM_GPA, RAM_SIZE);
 	if (!fz.ram)
 		abort();
@@ -577,6 +479,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n = fake_loop_dispatch(fz.loop, LOOP_ROUNDS);
 		if (fz.trace && n)
 			fprintf(stderr, "loop: %u handlers\n", n);
+		if (fz.irq.unrouted_fires)
+			abort(); /* a vector fired with no route the controller took */
 	}
 	fz_machine_down();
 	return 0;

@@ -23,27 +23,16 @@
 #include "kvmrun/log.h"
 #include "virtio/blk.h"
 
-#define RAM_GPA 0x100000ULL
-#define RAM_SIZE (64 * 1024)
 #define QSZ 16
-#define DESC_GPA RAM_GPA
-#define AVAIL_GPA (RAM_GPA + 0x100)
-#define USED_GPA (RAM_GPA + 0x200)
+#define DESC_GPA FUZZ_RAM_GPA
+#define AVAIL_GPA (FUZZ_RAM_GPA + 0x100)
+#define USED_GPA (FUZZ_RAM_GPA + 0x200)
 #define IMG_SIZE (64 * 1024)
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* The harness's state; a fuzz target is one process, one device. */
-static struct {
-	struct virtio_dev *vdev;
-	struct guest_mem gm;
-	uint8_t *ram;
-} fz;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct disk_config cfg = {.cache = DISK_CACHE_WRITEBACK};
+	struct virtio_dev *vdev;
 	char err[256];
 	int mfd;
 
@@ -52,51 +41,41 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (mfd < 0 || ftruncate(mfd, IMG_SIZE) < 0)
 		abort();
 	snprintf(cfg.path, sizeof(cfg.path), "/proc/self/fd/%d", mfd);
-	if (virtio_blk_create(&fz.vdev, &cfg, 1, NULL, &fz.gm, err, sizeof(err))) {
+	if (virtio_blk_create(&vdev, &cfg, 1, NULL, &fuzz_dev.gm, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		abort();
 	}
 	close(mfd); /* the device holds its own descriptor */
-	fz.ram = fake_ram_map(&fz.gm, RAM_GPA, RAM_SIZE);
-	if (!fz.ram)
-		abort();
-	fuzz_device_attach(fz.vdev);
+	fuzz_device_attach(vdev);
 	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct vq vq;
-	struct virtio_dev *vdev = fz.vdev;
+	struct virtio_dev *vdev = fuzz_dev.vdev;
 	struct pollfd pfd;
 	uint8_t feat;
 
 	if (size < 1)
 		return 0;
-	feat = fuzz_device_load(vdev, fz.ram, RAM_SIZE, data, size);
+	feat = fuzz_device_load(data, size);
 	if (!(feat & 4))
 		vdev->features &=
 		    ~(VIRTIO_BIT(VIRTIO_BLK_F_DISCARD) | VIRTIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES));
 	if (feat & 8)
 		vdev->features |= VIRTIO_BIT(VIRTIO_BLK_F_RO);
-	if (vq_setup(&vq, &fz.gm, QSZ, DESC_GPA, AVAIL_GPA, USED_GPA, vdev->features))
+	if (vq_setup(&vq, &fuzz_dev.gm, QSZ, DESC_GPA, AVAIL_GPA, USED_GPA, vdev->features))
 		abort();
-	vdev->vqs = &vq;
-	vdev->active = true;
-	fuzz_dev.ft.needs_reset = 0;
-	if (vdev->ops->activate(vdev))
-		abort();
+	fuzz_device_start(&vq);
 	for (unsigned int round = 0; round < 2; round++) {
 		vdev->ops->queue_notify(vdev, 0);
 		/* Reap what completed; never wait: the rest is drained by the reset. */
 		pfd = (struct pollfd){.fd = fake_loop.w[0].fd, .events = POLLIN};
 		if (fake_loop.w[0].fn && poll(&pfd, 1, 0) == 1)
 			fake_loop.w[0].fn(fake_loop.w[0].opaque, POLLIN);
-		if ((fuzz_dev.ft.needs_reset != 0) != vq.broken)
-			abort(); /* a broken queue always means needs-reset, and back */
+		fuzz_device_check(&vq, 1);
 	}
-	vdev->ops->reset(vdev);
-	vdev->active = false;
-	vq_cleanup(&vq);
+	fuzz_device_stop(&vq, 1);
 	return 0;
 }

@@ -11,10 +11,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fuzz_target.h"
 
 #define MAX_ARGS 48
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

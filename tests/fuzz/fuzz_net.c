@@ -28,28 +28,21 @@
 #include "kvmrun/log.h"
 #include "virtio/net.h"
 
-#define RAM_GPA 0x100000ULL
-#define RAM_SIZE (64 * 1024)
 #define QSZ 16
-#define TXQ_GPA RAM_GPA /* desc, avail, used at +0, +0x100, +0x200 */
-#define RXQ_GPA (RAM_GPA + 0x400)
-#define RX_FRAME_GPA (RAM_GPA + 0xf000) /* the received frame when none follows RAM */
+#define TXQ_GPA FUZZ_RAM_GPA /* desc, avail, used at +0, +0x100, +0x200 */
+#define RXQ_GPA (FUZZ_RAM_GPA + 0x400)
+#define RX_FRAME_OFF 0xf000 /* in RAM: the received frame when none follows RAM */
 #define RX_FRAME_SHORT 74
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* The harness's state; a fuzz target is one process, one device. */
+/* The harness's own state, beside fuzz_dev. */
 static struct {
-	struct virtio_dev *vdev;
-	struct guest_mem gm;
-	uint8_t *ram;
 	uint8_t *frame;
 	int peer, devfd;
 } fz;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	struct virtio_dev *vdev;
 	struct tap *tap;
 	int sv[2], big = 1 << 20;
 
@@ -64,13 +57,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (tap_open_fd(&tap, sv[0], "fuzz",
 			TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_UFO | TUN_F_USO4 | TUN_F_USO6))
 		abort();
-	fz.ram = fake_ram_map(&fz.gm, RAM_GPA, RAM_SIZE);
 	fz.frame = malloc(NET_HDR_LEN + NET_MAX_FRAME + 1);
-	if (!fz.ram || !fz.frame)
+	if (!fz.frame)
 		abort();
-	if (virtio_net_create_tap(&fz.vdev, tap, NULL, 1500, 0, NULL, &fz.gm))
+	if (virtio_net_create_tap(&vdev, tap, NULL, 1500, 0, NULL, &fuzz_dev.gm))
 		abort();
-	fuzz_device_attach(fz.vdev);
+	fuzz_device_attach(vdev);
 	return 0;
 }
 
@@ -93,13 +85,13 @@ static void fz_drain_tx(uint64_t features)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct vq vqs[2];
-	struct virtio_dev *vdev = fz.vdev;
+	struct virtio_dev *vdev = fuzz_dev.vdev;
 	size_t rx_len;
 	uint8_t feat;
 
 	if (size < 1)
 		return 0;
-	feat = fuzz_device_load(vdev, fz.ram, RAM_SIZE, data, size);
+	feat = fuzz_device_load(data, size);
 	if (!(feat & 4))
 		vdev->features &= ~VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF);
 	if (!(feat & 8))
@@ -111,43 +103,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vdev->features &= ~VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM);
 	fuzz_dev.preempting = feat & 32; /* completions of single small frames are held */
 	/* Queue 0 receives, queue 1 transmits. */
-	if (vq_setup(&vqs[0], &fz.gm, QSZ, RXQ_GPA, RXQ_GPA + 0x100, RXQ_GPA + 0x200,
+	if (vq_setup(&vqs[0], &fuzz_dev.gm, QSZ, RXQ_GPA, RXQ_GPA + 0x100, RXQ_GPA + 0x200,
 		     vdev->features) ||
-	    vq_setup(&vqs[1], &fz.gm, QSZ, TXQ_GPA, TXQ_GPA + 0x100, TXQ_GPA + 0x200,
+	    vq_setup(&vqs[1], &fuzz_dev.gm, QSZ, TXQ_GPA, TXQ_GPA + 0x100, TXQ_GPA + 0x200,
 		     vdev->features))
 		abort();
-	vdev->vqs = vqs;
-	vdev->active = true;
-	fuzz_dev.ft.needs_reset = 0;
-	if (vdev->ops->activate(vdev))
-		abort();
+	fuzz_device_start(vqs);
 	vdev->ops->queue_notify(vdev, 1);
 	fz_drain_tx(vdev->features);
-	if ((fuzz_dev.ft.needs_reset != 0) != vqs[1].broken)
-		abort(); /* a broken queue always means needs-reset, and back */
+	fuzz_device_check(&vqs[1], 1);
 
 	/* One frame in (header included): the input after the RAM image, or a short one. */
-	if (size > 1 + RAM_SIZE) {
-		rx_len = size - 1 - RAM_SIZE;
-		memcpy(fz.frame, data + 1 + RAM_SIZE, rx_len);
+	if (size > 1 + FUZZ_RAM_SIZE) {
+		rx_len = size - 1 - FUZZ_RAM_SIZE;
+		memcpy(fz.frame, data + 1 + FUZZ_RAM_SIZE, rx_len);
 	} else {
 		rx_len = RX_FRAME_SHORT;
-		memcpy(fz.frame, fz.ram + RX_FRAME_GPA - RAM_GPA, rx_len);
+		memcpy(fz.frame, fuzz_dev.ram + RX_FRAME_OFF, rx_len);
 	}
 	if (write(fz.peer, fz.frame, rx_len) < 0)
 		abort();
 	vdev->ops->queue_notify(vdev, 0);
 	if (fake_loop.w[0].fn && fake_loop.w[0].events == EPOLLIN)
 		fake_loop.w[0].fn(fake_loop.w[0].opaque, EPOLLIN);
-	if ((fuzz_dev.ft.needs_reset != 0) != (vqs[0].broken || vqs[1].broken))
-		abort();
+	fuzz_device_check(vqs, 2);
 
-	vdev->ops->reset(vdev);
-	vdev->active = false;
+	fuzz_device_stop(vqs, 2);
 	/* What the device did not read stays in the socket: empty it for the next input. */
 	while (recv(fz.devfd, fz.frame, 1, MSG_DONTWAIT | MSG_TRUNC) >= 0)
 		;
-	vq_cleanup(&vqs[0]);
-	vq_cleanup(&vqs[1]);
 	return 0;
 }

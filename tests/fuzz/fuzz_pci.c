@@ -55,6 +55,7 @@
 #include "virtio/blk.h"
 #include "virtio/devices.h"
 #include "virtio/virtio_pci.h"
+#include "fuzz_target.h"
 
 #define RAM_GPA 0x0ULL
 #define RAM_SIZE 0x10000
@@ -87,9 +88,6 @@ enum fz_region {
 #define FZ_SEL_RAM 6
 #define FZ_SEL_DEV 8
 #define FZ_NR_DEVS 2
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Where a region of a device is: config offset, or BAR and offset into it. */
 struct fz_place {

@@ -29,12 +29,10 @@
 #include "platform.h"
 #include "kvmrun/bus.h"
 #include "kvmrun/log.h"
+#include "fuzz_target.h"
 
 #define FZ_SEL_INPUT 7
 #define FZ_UART_GSI PORT_COM1_IRQ
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The console as the UART sees it: where input goes, and whether it asked for more. */
 struct console {

@@ -16,6 +16,7 @@
 #include "kvmrun/virtqueue.h"
 
 #include "fake_ram.h"
+#include "fuzz_target.h"
 
 #define RAM_GPA 0x10000ULL
 #define RAM_SIZE (64 * 1024)
@@ -28,9 +29,6 @@ struct fuzz_hdr {
 	uint16_t desc, avail, used;
 	uint8_t ops[MAX_OPS];
 };
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

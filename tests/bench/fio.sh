@@ -28,17 +28,12 @@ export KVMRUN=$bin TESTVM_TIMEOUT=${TESTVM_TIMEOUT:-3000}
 . "$top/tests/system/lib.sh" "$bin"
 kernel=$(guest_kernel)
 kdir=$(dirname "$kernel")
-cache_dir=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
 jobs=(randread:4k:1 randread:4k:32 randwrite:4k:1 randwrite:4k:32 read:1m:8 write:1m:8)
-initrd=$cache_dir/bench/fio-initrd-$({ echo "${jobs[*]} $runtime 5"; fio --version
-  cat "$kdir/version"; } | md5sum | cut -c1-12).gz
 
 # The guest's init runs every job on /dev/vda and prints one terse line per job;
 # for 1 s each when the kernel command line says bench.warmup.
-if [[ ! -f $initrd ]]; then
-  mkdir -p "$(dirname "$initrd")"
-  init=$(mktemp)
-  cat > "$init" <<INIT
+bench_initrd fio "virtio_pci virtio_blk" "$(command -v fio)" \
+  "${jobs[*]} $runtime 5 $(fio --version)" <<INIT
 #!/bin/sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
@@ -57,10 +52,6 @@ echo FIO-DONE
 sleep 5 # the host reads the last job's exits and CPU time before the VMM is gone
 poweroff -f
 INIT
-  "$top/scripts/mkinitramfs" --kernel-dir "$kdir" --modules "virtio_pci virtio_blk" \
-    --init "$init" --binary "$(command -v fio)" -o "$initrd"
-  rm -f "$init"
-fi
 # One CPU for the test machine (testvm's default), on which the guest's two vCPUs
 # and the VMM's threads take turns. With two, the emulated machine is not stable:
 # guests of both VMMs died under load (triple faults, resets) in some boots.

@@ -45,6 +45,23 @@ bench_need() {
   ((${#missing[@]} == 0)) || { printf '%s: missing %s\n' "$name" "${missing[@]}" >&2; exit 1; }
 }
 
+# bench_initrd NAME MODULES BINARY KEY: sets $initrd to a cached initramfs for the guest
+# kernel in $kdir with MODULES, BINARY and the /init read from stdin, and builds it unless
+# it is there: its file name holds NAME and a hash of KEY (what the init depends on) and of
+# the kernel's version.
+bench_initrd() {
+  local name=$1 modules=$2 binary=$3 key=$4 init
+  initrd=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}/bench/$name-initrd-$(
+    { echo "$key"; cat "$kdir/version"; } | md5sum | cut -c1-12).gz
+  [[ ! -f $initrd ]] || return 0
+  mkdir -p "$(dirname "$initrd")"
+  init=$(mktemp)
+  cat > "$init"
+  "$top/scripts/mkinitramfs" --kernel-dir "$kdir" --modules "$modules" --init "$init" \
+    --binary "$binary" -o "$initrd"
+  rm -f "$init"
+}
+
 # Numbers: median and mean of the arguments; ratio A B (A/B, two decimals, n/a
 # unless both are above zero); fmt VALUE DECIMALS.
 median() {

@@ -24,16 +24,11 @@ export KVMRUN=$bin TESTVM_TIMEOUT=${TESTVM_TIMEOUT:-3000}
 . "$top/tests/system/lib.sh" "$bin"
 kernel=$(guest_kernel)
 kdir=$(dirname "$kernel")
-cache_dir=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
-initrd=$cache_dir/bench/net-initrd-$({ echo 1; cat "$(command -v iperf3)" "$kdir/version"; } |
-  md5sum | cut -c1-12).gz
 
 # The guest: eth0 up as 10.0.2.15, an iperf3 server, and off once the host
 # connects to port 5003.
-if [[ ! -f $initrd ]]; then
-  mkdir -p "$(dirname "$initrd")"
-  init=$(mktemp)
-  cat > "$init" <<'INIT'
+bench_initrd net "virtio_pci virtio_net" "$(command -v iperf3)" \
+  "1 $(md5sum < "$(command -v iperf3)")" <<'INIT'
 #!/bin/sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
@@ -44,10 +39,6 @@ echo BENCH-READY
 nc -l -p 5003 >/dev/null
 poweroff -f
 INIT
-  "$top/scripts/mkinitramfs" --kernel-dir "$kdir" --modules "virtio_pci virtio_net" \
-    --init "$init" --binary "$(command -v iperf3)" -o "$initrd"
-  rm -f "$init"
-fi
 # One CPU for the test machine (testvm's default): with two, the emulated machine
 # is not stable (see fio.sh); guests of both VMMs died sending TCP to the host.
 need_kvm "${orig_args[@]}"

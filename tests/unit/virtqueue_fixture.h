@@ -47,6 +47,7 @@ struct fx {
 	struct vq_chain c;
 	uint16_t qsz;
 	uint16_t avail_idx; /* the driver's own copy */
+	const void *param;  /* the test's initial state (cmocka's prestate), if any */
 };
 
 /* ---- the guest driver ---- */
@@ -107,6 +108,7 @@ static inline int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
+	f->param = *state;
 	f->ram = drv_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
 	f->snap = malloc(RAM_SIZE);
 	assert_non_null(f->snap);

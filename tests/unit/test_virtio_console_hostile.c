@@ -18,6 +18,58 @@ static int setup_full_stdout(void **state)
 
 /* ---- hostile buffers ---- */
 
+/* The guest kicks the transmitq: the device breaks it for why, prints and uses nothing. */
+static void kick_tx_breaks(struct fx *f, const char *why)
+{
+	loop_call(f, do_notify, TXQ);
+	assert_int_equal(f->ft.needs_reset, 1);
+	assert_true(f->vqs[TXQ].broken);
+	assert_string_equal(f->vqs[TXQ].broken_why, why);
+	assert_log(f, "");
+	assert_int_equal(used_idx(f, TXQ), 0);
+}
+
+/* Input s meets the receiveq: the device breaks it for why and uses no buffer. */
+static void type_rx_breaks(struct fx *f, const char *s, const char *why)
+{
+	type(f, s);
+	assert_int_equal(f->ft.needs_reset, 1);
+	assert_true(f->vqs[RXQ].broken);
+	assert_string_equal(f->vqs[RXQ].broken_why, why);
+	assert_int_equal(used_idx(f, RXQ), 0);
+}
+
+/*
+ * Posts on queue q a chain of a readable buffer of rlen bytes at DATA_GPA (descriptor
+ * 0) and a writable one of wlen bytes at DATA_GPA + 0x100 (descriptor 1).
+ */
+static void post_read_write(struct fx *f, int q, uint32_t rlen, uint32_t wlen)
+{
+	desc(f, q, 0, DATA_GPA, rlen, NEXT, 1);
+	desc(f, q, 1, DATA_GPA + 0x100, wlen, WRITE, 0);
+	post(f, q, 0);
+}
+
+/*
+ * The driver sets the device up again (after a reset) and posts a 16-byte receive
+ * buffer at gpa: input from before is gone, only new input s fills it.
+ */
+static void restart_rx(struct fx *f, uint64_t gpa, const char *s)
+{
+	size_t n = strlen(s);
+
+	start(f, FEATURES);
+	post_rx(f, 0, gpa, 16);
+	loop_call(f, do_notify, RXQ);
+	loop_sync(f);
+	assert_int_equal(used_idx(f, RXQ), 0);
+	type(f, s);
+	assert_int_equal(used_idx(f, RXQ), 1);
+	assert_used(f, RXQ, 0, 0, (uint32_t)n);
+	assert_memory_equal(hva(f, gpa), s, n);
+	assert_memory_equal(hva(f, gpa + n), ".", 1);
+}
+
 static void test_tx_writable_buffer(void **state)
 {
 	struct fx *f = *state;
@@ -25,15 +77,8 @@ static void test_tx_writable_buffer(void **state)
 	start(f, FEATURES);
 	/* A readable buffer then a writable one: forbidden on the transmitq (5.3.6.1). */
 	memcpy(hva(f, DATA_GPA), "leak", 4);
-	desc(f, TXQ, 0, DATA_GPA, 4, NEXT, 1);
-	desc(f, TXQ, 1, DATA_GPA + 0x100, 16, WRITE, 0);
-	post(f, TXQ, 0);
-	loop_call(f, do_notify, TXQ);
-	assert_int_equal(f->ft.needs_reset, 1);
-	assert_true(f->vqs[TXQ].broken);
-	assert_string_equal(f->vqs[TXQ].broken_why, "device-writable buffer in the transmitq");
-	assert_log(f, "");
-	assert_int_equal(used_idx(f, TXQ), 0);
+	post_read_write(f, TXQ, 4, 16);
+	kick_tx_breaks(f, "device-writable buffer in the transmitq");
 
 	/* Broken: nothing more is served, on either queue, and no second report. */
 	post_tx(f, 2, DATA_GPA + 0x200, "after");
@@ -52,9 +97,7 @@ static void test_tx_only_writable_buffer(void **state)
 	start(f, FEATURES);
 	desc(f, TXQ, 0, DATA_GPA, 16, WRITE, 0);
 	post(f, TXQ, 0);
-	loop_call(f, do_notify, TXQ);
-	assert_int_equal(f->ft.needs_reset, 1);
-	assert_int_equal(used_idx(f, TXQ), 0);
+	kick_tx_breaks(f, "device-writable buffer in the transmitq");
 }
 
 static void test_rx_readable_buffer(void **state)
@@ -65,12 +108,8 @@ static void test_rx_readable_buffer(void **state)
 	memset(hva(f, DATA_GPA), '.', 16);
 	desc(f, RXQ, 0, DATA_GPA, 16, 0, 0);
 	post(f, RXQ, 0);
-	type(f, "secret");
-	assert_int_equal(f->ft.needs_reset, 1);
-	assert_true(f->vqs[RXQ].broken);
-	assert_string_equal(f->vqs[RXQ].broken_why, "device-readable buffer in the receiveq");
+	type_rx_breaks(f, "secret", "device-readable buffer in the receiveq");
 	assert_memory_equal(hva(f, DATA_GPA), "......", 6);
-	assert_int_equal(used_idx(f, RXQ), 0);
 
 	/* The transmitq stops too. */
 	post_tx(f, 0, DATA_GPA + 0x100, "x");
@@ -83,15 +122,7 @@ static void test_rx_readable_buffer(void **state)
 
 	/* After a reset only new input reaches a good buffer. */
 	loop_call(f, do_reset, 0);
-	start(f, FEATURES);
-	post_rx(f, 0, DATA_GPA + 0x200, 16);
-	loop_call(f, do_notify, RXQ);
-	loop_sync(f);
-	assert_int_equal(used_idx(f, RXQ), 0);
-	type(f, "next");
-	assert_int_equal(used_idx(f, RXQ), 1);
-	assert_used(f, RXQ, 0, 0, 4);
-	assert_memory_equal(hva(f, DATA_GPA + 0x200), "next.", 5);
+	restart_rx(f, DATA_GPA + 0x200, "next");
 	assert_int_equal(f->ft.needs_reset, 1);
 }
 
@@ -101,13 +132,9 @@ static void test_rx_readable_then_writable(void **state)
 
 	start(f, FEATURES);
 	memset(hva(f, DATA_GPA), '.', 0x200);
-	desc(f, RXQ, 0, DATA_GPA, 8, NEXT, 1);
-	desc(f, RXQ, 1, DATA_GPA + 0x100, 8, WRITE, 0);
-	post(f, RXQ, 0);
-	type(f, "abc");
-	assert_int_equal(f->ft.needs_reset, 1);
+	post_read_write(f, RXQ, 8, 8);
+	type_rx_breaks(f, "abc", "device-readable buffer in the receiveq");
 	assert_memory_equal(hva(f, DATA_GPA + 0x100), "...", 3);
-	assert_int_equal(used_idx(f, RXQ), 0);
 }
 
 static void test_tx_zero_length_buffer(void **state)
@@ -119,10 +146,7 @@ static void test_tx_zero_length_buffer(void **state)
 	desc(f, TXQ, 0, DATA_GPA, 2, NEXT, 1);
 	desc(f, TXQ, 1, DATA_GPA + 0x100, 0, 0, 0);
 	post(f, TXQ, 0);
-	loop_call(f, do_notify, TXQ);
-	assert_int_equal(f->ft.needs_reset, 1);
-	assert_string_equal(f->vqs[TXQ].broken_why, "zero-length buffer");
-	assert_log(f, "");
+	kick_tx_breaks(f, "zero-length buffer");
 }
 
 static void test_rx_zero_length_buffer(void **state)
@@ -132,10 +156,7 @@ static void test_rx_zero_length_buffer(void **state)
 	start(f, FEATURES);
 	desc(f, RXQ, 0, DATA_GPA, 0, WRITE, 0);
 	post(f, RXQ, 0);
-	type(f, "a");
-	assert_int_equal(f->ft.needs_reset, 1);
-	assert_string_equal(f->vqs[RXQ].broken_why, "zero-length buffer");
-	assert_int_equal(used_idx(f, RXQ), 0);
+	type_rx_breaks(f, "a", "zero-length buffer");
 }
 
 static void test_tx_chain_loop(void **state)
@@ -148,10 +169,7 @@ static void test_tx_chain_loop(void **state)
 	desc(f, TXQ, 0, DATA_GPA, 4, NEXT, 1);
 	desc(f, TXQ, 1, DATA_GPA, 4, NEXT, 0);
 	post(f, TXQ, 0);
-	loop_call(f, do_notify, TXQ);
-	assert_int_equal(f->ft.needs_reset, 1);
-	assert_string_equal(f->vqs[TXQ].broken_why, "chain longer than the queue");
-	assert_log(f, "");
+	kick_tx_breaks(f, "chain longer than the queue");
 }
 
 static void test_tx_indirect_too_long(void **state)
@@ -162,9 +180,7 @@ static void test_tx_indirect_too_long(void **state)
 	/* An indirect table of VQ_MAX_CHAIN + 1 entries. */
 	desc(f, TXQ, 0, IND_GPA, 16 * (VQ_MAX_CHAIN + 1), INDIRECT, 0);
 	post(f, TXQ, 0);
-	loop_call(f, do_notify, TXQ);
-	assert_int_equal(f->ft.needs_reset, 1);
-	assert_string_equal(f->vqs[TXQ].broken_why, "indirect table longer than VQ_MAX_CHAIN");
+	kick_tx_breaks(f, "indirect table longer than VQ_MAX_CHAIN");
 }
 
 static void test_tx_buffer_outside_ram(void **state)
@@ -174,9 +190,7 @@ static void test_tx_buffer_outside_ram(void **state)
 	start(f, FEATURES);
 	desc(f, TXQ, 0, RAM_GPA + RAM_SIZE - 2, 4, 0, 0);
 	post(f, TXQ, 0);
-	loop_call(f, do_notify, TXQ);
-	assert_int_equal(f->ft.needs_reset, 1);
-	assert_log(f, "");
+	kick_tx_breaks(f, "buffer outside guest RAM");
 }
 
 static void test_rx_avail_index_too_far(void **state)
@@ -185,10 +199,7 @@ static void test_rx_avail_index_too_far(void **state)
 
 	start(f, FEATURES);
 	set_avail_idx(f, RXQ, QSZ + 1);
-	type(f, "a");
-	assert_int_equal(f->ft.needs_reset, 1);
-	assert_string_equal(f->vqs[RXQ].broken_why, "avail index more than a queue ahead");
-	assert_int_equal(used_idx(f, RXQ), 0);
+	type_rx_breaks(f, "a", "avail index more than a queue ahead");
 }
 
 static void test_rx_head_out_of_range(void **state)
@@ -197,9 +208,7 @@ static void test_rx_head_out_of_range(void **state)
 
 	start(f, FEATURES);
 	post(f, RXQ, QSZ);
-	type(f, "a");
-	assert_int_equal(f->ft.needs_reset, 1);
-	assert_int_equal(used_idx(f, RXQ), 0);
+	type_rx_breaks(f, "a", "head out of range");
 }
 
 /* ---- reset ---- */
@@ -225,15 +234,7 @@ static void test_reset_drops_state(void **state)
 	assert_memory_equal(hva(f, DATA_GPA + 0x100), "....", 4);
 
 	/* Set up again: the held input and what came while down are gone, new input flows. */
-	start(f, FEATURES);
-	post_rx(f, 0, DATA_GPA + 0x200, 16);
-	loop_call(f, do_notify, RXQ);
-	loop_sync(f);
-	assert_int_equal(used_idx(f, RXQ), 0);
-	type(f, "new");
-	assert_int_equal(used_idx(f, RXQ), 1);
-	assert_used(f, RXQ, 0, 0, 3);
-	assert_memory_equal(hva(f, DATA_GPA + 0x200), "new.", 4);
+	restart_rx(f, DATA_GPA + 0x200, "new");
 	post_tx(f, 0, DATA_GPA, "back");
 	loop_call(f, do_notify, TXQ);
 	assert_log(f, "back");

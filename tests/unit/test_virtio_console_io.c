@@ -135,6 +135,24 @@ static void test_rx_input_spans_buffers(void **state)
 	assert_memory_equal(hva(f, DATA_GPA + 0x300), "....", 4);
 }
 
+/*
+ * Posts receive buffer i (len bytes at gpa, the i-th the queue uses) and kicks:
+ * the console fills it with what it holds, want.
+ */
+static void post_rx_kick(struct fx *f, uint16_t i, uint64_t gpa, uint32_t len, const char *want)
+{
+	size_t n = strlen(want);
+
+	post_rx(f, i, gpa, len);
+	loop_call(f, do_notify, RXQ);
+	loop_sync(f);
+	assert_int_equal(used_idx(f, RXQ), i + 1);
+	assert_used(f, RXQ, i, i, (uint32_t)n);
+	assert_memory_equal(hva(f, gpa), want, n);
+	if (n < len)
+		assert_memory_equal(hva(f, gpa + n), ".", 1);
+}
+
 static void test_rx_held_until_buffer_posted(void **state)
 {
 	struct fx *f = *state;
@@ -152,21 +170,11 @@ static void test_rx_held_until_buffer_posted(void **state)
 	assert_int_equal(used_idx(f, RXQ), 0);
 	assert_int_equal(unread(f), 2);
 
-	post_rx(f, 0, DATA_GPA, 2);
-	loop_call(f, do_notify, RXQ);
-	loop_sync(f);
 	/* Two bytes fit; the rest waits for the next buffer. */
-	assert_int_equal(used_idx(f, RXQ), 1);
-	assert_used(f, RXQ, 0, 0, 2);
-	assert_memory_equal(hva(f, DATA_GPA), "xy", 2);
+	post_rx_kick(f, 0, DATA_GPA, 2, "xy");
 	assert_int_equal(used_flags(f, RXQ) & VQ_USED_F_NO_NOTIFY, 0);
 
-	post_rx(f, 1, DATA_GPA + 0x100, 16);
-	loop_call(f, do_notify, RXQ);
-	loop_sync(f);
-	assert_int_equal(used_idx(f, RXQ), 2);
-	assert_used(f, RXQ, 1, 1, 1);
-	assert_memory_equal(hva(f, DATA_GPA + 0x100), "z.", 2);
+	post_rx_kick(f, 1, DATA_GPA + 0x100, 16, "z");
 
 	/*
 	 * The console then read "12" from stdin and found no buffer: held
@@ -174,12 +182,7 @@ static void test_rx_held_until_buffer_posted(void **state)
 	 */
 	assert_int_equal(used_idx(f, RXQ), 2);
 	assert_int_equal(used_flags(f, RXQ) & VQ_USED_F_NO_NOTIFY, 0);
-	post_rx(f, 2, DATA_GPA + 0x200, 16);
-	loop_call(f, do_notify, RXQ);
-	loop_sync(f);
-	assert_int_equal(used_idx(f, RXQ), 3);
-	assert_used(f, RXQ, 2, 2, 2);
-	assert_memory_equal(hva(f, DATA_GPA + 0x200), "12.", 3);
+	post_rx_kick(f, 2, DATA_GPA + 0x200, 16, "12");
 	assert_int_equal(used_flags(f, RXQ) & VQ_USED_F_NO_NOTIFY, VQ_USED_F_NO_NOTIFY);
 	assert_int_equal(f->ft.needs_reset, 0);
 }

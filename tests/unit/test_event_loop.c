@@ -54,6 +54,15 @@ static void close_pipe(struct pipe_ctx *c)
 	close(c->fds[1]);
 }
 
+/* Watches c's read end on loop: the handler's call number stop_after stops it with status. */
+static void watch_pipe(struct pipe_ctx *c, struct ev_loop *loop, int stop_after, int status)
+{
+	c->loop = loop;
+	c->stop_after = stop_after;
+	c->stop_status = status;
+	assert_int_equal(ev_add(loop, c->fds[0], EPOLLIN, pipe_handler, c), 0);
+}
+
 static void test_add_pipe_epollin(void **state)
 {
 	struct ev_loop *loop;
@@ -63,9 +72,7 @@ static void test_add_pipe_epollin(void **state)
 	assert_int_equal(ev_loop_create(&loop), 0);
 	make_pipe(&c, loop);
 	c.drain = true;
-	c.stop_after = 1;
-	c.stop_status = 17;
-	assert_int_equal(ev_add(loop, c.fds[0], EPOLLIN, pipe_handler, &c), 0);
+	watch_pipe(&c, loop, 1, 17);
 	/* A second add of the same fd is refused by epoll. */
 	assert_int_equal(ev_add(loop, c.fds[0], EPOLLIN, pipe_handler, &c), -EEXIST);
 	assert_int_equal(write(c.fds[1], "hello", 5), 5);
@@ -163,9 +170,7 @@ static void test_first_status_wins(void **state)
 	/* From inside a handler, then again. */
 	assert_int_equal(ev_loop_create(&loop), 0);
 	make_pipe(&c, loop);
-	c.stop_after = 1;
-	c.stop_status = 7;
-	assert_int_equal(ev_add(loop, c.fds[0], EPOLLIN, pipe_handler, &c), 0);
+	watch_pipe(&c, loop, 1, 7);
 	assert_int_equal(write(c.fds[1], "x", 1), 1);
 	ev_stop(loop, 9); /* before the loop runs: this one wins, no handler runs */
 	assert_int_equal(ev_run(loop), 9);
@@ -175,9 +180,7 @@ static void test_first_status_wins(void **state)
 
 	assert_int_equal(ev_loop_create(&loop), 0);
 	make_pipe(&c, loop);
-	c.stop_after = 1;
-	c.stop_status = 7;
-	assert_int_equal(ev_add(loop, c.fds[0], EPOLLIN, pipe_handler, &c), 0);
+	watch_pipe(&c, loop, 1, 7);
 	assert_int_equal(write(c.fds[1], "x", 1), 1);
 	assert_int_equal(ev_run(loop), 7);
 	ev_stop(loop, 8);
@@ -270,6 +273,48 @@ static void test_del_other_in_same_batch(void **state)
 	}
 }
 
+/*
+ * Runs loop for five waits, through a pipe of its own (stop) that is never drained:
+ * level-triggered, it fires on every wait, and its fifth call stops the loop.
+ */
+static void run_five_waits(struct ev_loop *loop, struct pipe_ctx *stop)
+{
+	make_pipe(stop, loop);
+	watch_pipe(stop, loop, 5, 4);
+	assert_int_equal(write(stop->fds[1], "s", 1), 1);
+	assert_int_equal(ev_run(loop), 4);
+	assert_int_equal(stop->calls, 5);
+}
+
+/* A new loop that watches pipe c, written pending (NULL: nothing), then disables it. */
+static struct ev_loop *disabled_pipe(struct pipe_ctx *c, const char *pending)
+{
+	struct ev_loop *loop;
+
+	assert_int_equal(ev_loop_create(&loop), 0);
+	make_pipe(c, loop);
+	assert_int_equal(ev_add(loop, c->fds[0], EPOLLIN, pipe_handler, c), 0);
+	if (pending)
+		assert_int_equal(write(c->fds[1], pending, strlen(pending)), strlen(pending));
+	assert_int_equal(ev_mod(loop, c->fds[0], 0), 0);
+	return loop;
+}
+
+/* On a new loop, c is watched, disabled and enabled again: it fires once (status). */
+static struct ev_loop *reenabled_fires_once(struct pipe_ctx *c, int status)
+{
+	struct ev_loop *loop;
+
+	assert_int_equal(ev_loop_create(&loop), 0);
+	c->calls = 0;
+	watch_pipe(c, loop, 1, status);
+	assert_int_equal(ev_mod(loop, c->fds[0], 0), 0);
+	assert_int_equal(ev_mod(loop, c->fds[0], EPOLLIN), 0);
+	assert_int_equal(ev_run(loop), status);
+	assert_int_equal(c->calls, 1);
+	return loop;
+}
+
 static void test_mod_zero_stops_callbacks(void **state)
 {
 	struct ev_loop *loop;
@@ -277,33 +322,14 @@ static void test_mod_zero_stops_callbacks(void **state)
 	struct pipe_ctx stop;
 
 	(void)state;
-	assert_int_equal(ev_loop_create(&loop), 0);
-	make_pipe(&c, loop);
-	make_pipe(&stop, loop);
-	/* Neither pipe is drained: level-triggered, each fires on every wait. */
-	assert_int_equal(ev_add(loop, c.fds[0], EPOLLIN, pipe_handler, &c), 0);
-	assert_int_equal(write(c.fds[1], "x", 1), 1);
-	assert_int_equal(ev_mod(loop, c.fds[0], 0), 0);
-	stop.stop_after = 5;
-	stop.stop_status = 4;
-	assert_int_equal(ev_add(loop, stop.fds[0], EPOLLIN, pipe_handler, &stop), 0);
-	assert_int_equal(write(stop.fds[1], "s", 1), 1);
-	assert_int_equal(ev_run(loop), 4);
-	assert_int_equal(stop.calls, 5);
+	/* Not drained: level-triggered, it would fire on every wait. */
+	loop = disabled_pipe(&c, "x");
+	run_five_waits(loop, &stop);
 	assert_int_equal(c.calls, 0);
 	ev_loop_destroy(loop);
 
 	/* Re-enabling delivers the pending data. */
-	assert_int_equal(ev_loop_create(&loop), 0);
-	c.calls = 0;
-	c.loop = loop;
-	c.stop_after = 1;
-	c.stop_status = 12;
-	assert_int_equal(ev_add(loop, c.fds[0], EPOLLIN, pipe_handler, &c), 0);
-	assert_int_equal(ev_mod(loop, c.fds[0], 0), 0);
-	assert_int_equal(ev_mod(loop, c.fds[0], EPOLLIN), 0);
-	assert_int_equal(ev_run(loop), 12);
-	assert_int_equal(c.calls, 1);
+	loop = reenabled_fires_once(&c, 12);
 	assert_true(c.events & EPOLLIN);
 	ev_loop_destroy(loop);
 	close_pipe(&c);
@@ -318,32 +344,16 @@ static void test_mod_zero_stops_hangup(void **state)
 	struct pipe_ctx stop;
 
 	(void)state;
-	assert_int_equal(ev_loop_create(&loop), 0);
-	make_pipe(&c, loop);
-	make_pipe(&stop, loop);
-	assert_int_equal(ev_add(loop, c.fds[0], EPOLLIN, pipe_handler, &c), 0);
-	assert_int_equal(ev_mod(loop, c.fds[0], 0), 0);
+	loop = disabled_pipe(&c, NULL);
 	assert_int_equal(ev_mod(loop, c.fds[0], 0), 0);
 	close(c.fds[1]);
 	c.fds[1] = -1;
-	stop.stop_after = 5;
-	stop.stop_status = 4;
-	assert_int_equal(ev_add(loop, stop.fds[0], EPOLLIN, pipe_handler, &stop), 0);
-	assert_int_equal(write(stop.fds[1], "s", 1), 1);
-	assert_int_equal(ev_run(loop), 4);
+	run_five_waits(loop, &stop);
 	assert_int_equal(c.calls, 0);
 	ev_loop_destroy(loop);
 
 	/* Re-enabled, the hang-up is reported; and a disabled handler can be deleted. */
-	assert_int_equal(ev_loop_create(&loop), 0);
-	c.loop = loop;
-	c.stop_after = 1;
-	c.stop_status = 8;
-	assert_int_equal(ev_add(loop, c.fds[0], EPOLLIN, pipe_handler, &c), 0);
-	assert_int_equal(ev_mod(loop, c.fds[0], 0), 0);
-	assert_int_equal(ev_mod(loop, c.fds[0], EPOLLIN), 0);
-	assert_int_equal(ev_run(loop), 8);
-	assert_int_equal(c.calls, 1);
+	loop = reenabled_fires_once(&c, 8);
 	assert_true(c.events & EPOLLHUP);
 	assert_int_equal(ev_mod(loop, c.fds[0], 0), 0);
 	assert_int_equal(ev_del(loop, c.fds[0]), 0);

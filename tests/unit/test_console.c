@@ -22,6 +22,8 @@
 #include <cmocka.h>
 
 #include "test_util.h"
+#include "loop_thread.h"
+#include "test_stdio.h"
 
 #include "backend/console.h"
 #include "kvmrun/event_loop.h"
@@ -40,14 +42,10 @@ struct sink {
 };
 
 struct fixture {
-	struct ev_loop *loop;
+	struct loop_thread lt;
 	struct console *con;
 	struct sink sink;
-	pthread_t thread;
-	bool running;
-	int saved_in;
-	int saved_out;
-	int in_w; /* write end of the pipe that is stdin */
+	struct test_stdio io; /* io.in_w: the write end of the pipe that is stdin */
 	char log_path[64];
 };
 
@@ -125,31 +123,6 @@ static bool sink_wait_quit(struct sink *s, unsigned int quits)
 	return false;
 }
 
-static void *loop_thread(void *opaque)
-{
-	struct fixture *f = opaque;
-
-	ev_run(f->loop);
-	return NULL;
-}
-
-static void fixture_start(struct fixture *f)
-{
-	assert_int_equal(pthread_create(&f->thread, NULL, loop_thread, f), 0);
-	f->running = true;
-}
-
-/* stdin becomes a pipe whose write end is f->in_w. */
-static void fixture_pipe_stdin(struct fixture *f)
-{
-	int p[2];
-
-	assert_int_equal(pipe(p), 0);
-	assert_int_equal(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
-	close(p[0]);
-	f->in_w = p[1];
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -157,12 +130,10 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	pthread_mutex_init(&f->sink.lock, NULL);
-	f->in_w = -1;
-	f->saved_in = dup(STDIN_FILENO);
-	f->saved_out = dup(STDOUT_FILENO);
-	if (ev_loop_create(&f->loop))
-		return -1;
-	f->sink.loop = f->loop;
+	test_stdio_init(&f->io);
+	test_stdio_save(&f->io);
+	loop_thread_create(&f->lt);
+	f->sink.loop = f->lt.loop;
 	test_log_path(f->log_path, sizeof(f->log_path), "console");
 	*state = f;
 	return 0;
@@ -172,16 +143,10 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	if (f->running) {
-		ev_stop(f->loop, 0);
-		pthread_join(f->thread, NULL);
-	}
+	loop_thread_stop(&f->lt);
 	console_destroy(f->con);
-	ev_loop_destroy(f->loop);
-	if (f->in_w >= 0)
-		close(f->in_w);
-	test_fd_restore(f->saved_in, STDIN_FILENO);
-	test_fd_restore(f->saved_out, STDOUT_FILENO);
+	ev_loop_destroy(f->lt.loop);
+	test_stdio_restore(&f->io);
 	unlink(f->log_path);
 	pthread_mutex_destroy(&f->sink.lock);
 	free(f);
@@ -200,7 +165,8 @@ static void test_log_file_appends(void **state)
 	assert_int_equal(write(fd, "old:", 4), 4);
 	close(fd);
 
-	assert_int_equal(console_create(&f->con, f->loop, false, f->log_path, UINT64_MAX, NULL, NULL), 0);
+	assert_int_equal(
+	    console_create(&f->con, f->lt.loop, false, f->log_path, UINT64_MAX, NULL, NULL), 0);
 	console_write(f->con, (const uint8_t *)"hello", 5);
 	console_write(f->con, (const uint8_t *)"", 0);
 	console_write(f->con, (const uint8_t *)" world", 6);
@@ -213,7 +179,8 @@ static void test_log_file_open_failure(void **state)
 	struct fixture *f = *state;
 	struct console *con = NULL;
 
-	assert_int_equal(console_create(&con, f->loop, false, "/nonexistent-dir/x.log", UINT64_MAX, NULL, NULL),
+	assert_int_equal(console_create(&con, f->lt.loop, false, "/nonexistent-dir/x.log",
+					UINT64_MAX, NULL, NULL),
 			 -ENOENT);
 	assert_null(con);
 }
@@ -236,9 +203,10 @@ static void test_stdout_output_and_gone(void **state)
 	char buf[64];
 	int rd;
 
-	fixture_pipe_stdin(f);
+	test_stdin_pipe(&f->io);
 	rd = stdout_pipe();
-	assert_int_equal(console_create(&f->con, f->loop, true, f->log_path, UINT64_MAX, NULL, NULL), 0);
+	assert_int_equal(
+	    console_create(&f->con, f->lt.loop, true, f->log_path, UINT64_MAX, NULL, NULL), 0);
 
 	console_write(f->con, (const uint8_t *)"guest\r\n", 7);
 	assert_int_equal(read(rd, buf, sizeof(buf)), 7);
@@ -260,27 +228,28 @@ static void test_input_and_escapes(void **state)
 	struct fixture *f = *state;
 	static const char want[] = "a\x01" "b\x01" "cd";
 
-	fixture_pipe_stdin(f);
+	test_stdin_pipe(&f->io);
 	f->sink.budget = SIZE_MAX;
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
+	assert_int_equal(
+	    console_create(&f->con, f->lt.loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
 	console_attach(f->con, sink_push, &f->sink);
-	fixture_start(f);
+	loop_thread_start(&f->lt);
 
 	/* Ctrl-A Ctrl-A is one Ctrl-A; Ctrl-A then another key passes both. */
-	assert_int_equal(write(f->in_w, "a\x01\x01" "b\x01" "cd", 7), 7);
+	assert_int_equal(write(f->io.in_w, "a\x01\x01" "b\x01" "cd", 7), 7);
 	assert_true(sink_wait(&f->sink, want, 6));
 	assert_int_equal(sink_quits(&f->sink), 0);
 
 	/* An escape split across two reads still works. */
-	assert_int_equal(write(f->in_w, "\x01", 1), 1);
+	assert_int_equal(write(f->io.in_w, "\x01", 1), 1);
 	sleep_ms(20);
 	assert_int_equal(sink_quits(&f->sink), 0);
-	assert_int_equal(write(f->in_w, "x", 1), 1);
+	assert_int_equal(write(f->io.in_w, "x", 1), 1);
 	assert_true(sink_wait_quit(&f->sink, 1));
 	assert_true(sink_wait(&f->sink, want, 6));
 
 	/* Ctrl-A x in the middle of other input: what came before is delivered. */
-	assert_int_equal(write(f->in_w, "e\x01xf", 4), 4);
+	assert_int_equal(write(f->io.in_w, "e\x01xf", 4), 4);
 	assert_true(sink_wait_quit(&f->sink, 2));
 	assert_true(sink_wait(&f->sink, "a\x01" "b\x01" "cde", 7));
 }
@@ -290,20 +259,21 @@ static void test_flow_control(void **state)
 	struct fixture *f = *state;
 	unsigned int pushes;
 
-	fixture_pipe_stdin(f);
+	test_stdin_pipe(&f->io);
 	f->sink.budget = 2;
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
+	assert_int_equal(
+	    console_create(&f->con, f->lt.loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
 	console_attach(f->con, sink_push, &f->sink);
-	fixture_start(f);
+	loop_thread_start(&f->lt);
 
-	assert_int_equal(write(f->in_w, "hello", 5), 5);
+	assert_int_equal(write(f->io.in_w, "hello", 5), 5);
 	assert_true(sink_wait(&f->sink, "he", 2));
 	pthread_mutex_lock(&f->sink.lock);
 	pushes = f->sink.pushes;
 	pthread_mutex_unlock(&f->sink.lock);
 
 	/* Refused: stdin is no longer watched, more input stays in the pipe. */
-	assert_int_equal(write(f->in_w, "XYZ", 3), 3);
+	assert_int_equal(write(f->io.in_w, "XYZ", 3), 3);
 	sleep_ms(50);
 	pthread_mutex_lock(&f->sink.lock);
 	assert_int_equal(f->sink.pushes, pushes);
@@ -328,7 +298,7 @@ static void test_flow_control(void **state)
 
 	/* A spurious ready with nothing pending is harmless, and input flows on. */
 	console_input_ready(f->con);
-	assert_int_equal(write(f->in_w, "!", 1), 1);
+	assert_int_equal(write(f->io.in_w, "!", 1), 1);
 	assert_true(sink_wait(&f->sink, "helloXYZ!", 9));
 }
 
@@ -345,16 +315,17 @@ static void test_eof_stops_watching(void **state)
 	struct fixture *f = *state;
 	double before;
 
-	fixture_pipe_stdin(f);
+	test_stdin_pipe(&f->io);
 	f->sink.budget = SIZE_MAX;
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
+	assert_int_equal(
+	    console_create(&f->con, f->lt.loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
 	console_attach(f->con, sink_push, &f->sink);
-	fixture_start(f);
+	loop_thread_start(&f->lt);
 
-	assert_int_equal(write(f->in_w, "bye", 3), 3);
+	assert_int_equal(write(f->io.in_w, "bye", 3), 3);
 	assert_true(sink_wait(&f->sink, "bye", 3));
-	close(f->in_w);
-	f->in_w = -1;
+	close(f->io.in_w);
+	f->io.in_w = -1;
 
 	/* A loop spinning on the hung-up pipe would burn the whole interval. */
 	sleep_ms(20);
@@ -378,11 +349,12 @@ static void test_no_device_attached(void **state)
 {
 	struct fixture *f = *state;
 
-	fixture_pipe_stdin(f);
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
-	fixture_start(f);
+	test_stdin_pipe(&f->io);
+	assert_int_equal(
+	    console_create(&f->con, f->lt.loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
+	loop_thread_start(&f->lt);
 	/* Input without a device is dropped, but the escape still quits. */
-	assert_int_equal(write(f->in_w, "abc\x01x", 5), 5);
+	assert_int_equal(write(f->io.in_w, "abc\x01x", 5), 5);
 	assert_true(sink_wait_quit(&f->sink, 1));
 }
 
@@ -399,7 +371,8 @@ static void test_raw_mode_on_terminal(void **state)
 	assert_true(before.c_lflag & ICANON);
 	assert_true(before.c_lflag & ECHO);
 
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, NULL, NULL), 0);
+	assert_int_equal(console_create(&f->con, f->lt.loop, true, NULL, UINT64_MAX, NULL, NULL),
+			 0);
 	assert_int_equal(tcgetattr(STDIN_FILENO, &raw), 0);
 	assert_false(raw.c_lflag & (ICANON | ECHO | ISIG));
 	assert_false(raw.c_iflag & (IXON | ICRNL));
@@ -434,7 +407,8 @@ static void test_destroy_restores_terminal(void **state)
 	close(slave);
 	assert_int_equal(tcgetattr(STDIN_FILENO, &before), 0);
 
-	assert_int_equal(console_create(&f->con, f->loop, true, NULL, UINT64_MAX, NULL, NULL), 0);
+	assert_int_equal(console_create(&f->con, f->lt.loop, true, NULL, UINT64_MAX, NULL, NULL),
+			 0);
 	console_destroy(f->con);
 	f->con = NULL;
 	assert_int_equal(tcgetattr(STDIN_FILENO, &after), 0);
@@ -523,14 +497,13 @@ static void check_full_stdout(struct fixture *f, bool nonblock)
 	uint8_t chunk[1000], *got;
 	int rd, fl;
 
-	fixture_pipe_stdin(f);
+	test_stdin_pipe(&f->io);
 	rd = full_stdout_pipe(nonblock, &fill);
 	fl = fcntl(STDOUT_FILENO, F_GETFL);
-	assert_int_equal(console_create(&f->con, f->loop, true, f->log_path, UINT64_MAX, NULL,
-					NULL),
-			 0);
+	assert_int_equal(
+	    console_create(&f->con, f->lt.loop, true, f->log_path, UINT64_MAX, NULL, NULL), 0);
 	assert_int_equal(console_add_writer(f->con, writer_fn, &w), 0);
-	fixture_start(f);
+	loop_thread_start(&f->lt);
 
 	/* A hang here (the old poll() on stdout) ends the test by SIGALRM. */
 	alarm(10);
@@ -605,7 +578,7 @@ static void test_full_stdout_sandboxed(void **state)
 
 		alarm(10);
 		if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
-		    console_create(&f->con, f->loop, true, NULL, UINT64_MAX, NULL, NULL) ||
+		    console_create(&f->con, f->lt.loop, true, NULL, UINT64_MAX, NULL, NULL) ||
 		    sandbox_apply(SANDBOX_VCPU, NULL))
 			_exit(40);
 		for (int i = 0; i < 10000; i++)
@@ -626,9 +599,9 @@ static void test_log_bound(void **state)
 	char buf[64];
 	int rd;
 
-	fixture_pipe_stdin(f);
+	test_stdin_pipe(&f->io);
 	rd = stdout_pipe();
-	assert_int_equal(console_create(&f->con, f->loop, true, f->log_path, 10, NULL, NULL), 0);
+	assert_int_equal(console_create(&f->con, f->lt.loop, true, f->log_path, 10, NULL, NULL), 0);
 	assert_int_equal(console_write(f->con, (const uint8_t *)"abcdef", 6), 6);
 	assert_int_equal(console_write(f->con, (const uint8_t *)"ghijkl", 6), 6);
 	assert_int_equal(console_write(f->con, (const uint8_t *)"mnopqrstu", 9), 9);

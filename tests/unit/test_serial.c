@@ -20,6 +20,8 @@
 #include <cmocka.h>
 
 #include "test_util.h"
+#include "loop_thread.h"
+#include "test_stdio.h"
 
 #include "backend/console.h"
 #include "kvmrun/bus.h"
@@ -53,16 +55,10 @@ struct fixture {
 	struct irq_line irq;
 	bool level;
 	unsigned int irq_calls;
-	struct ev_loop *loop;
+	struct loop_thread lt;
 	struct console *con;
 	char log_path[64];
-	pthread_t thread;
-	bool running;
-	int saved_in;
-	int in_w;
-	int saved_out; /* stdout before a test replaced it, or -1 */
-	int out_r;
-	size_t out_fill;
+	struct test_stdio io;
 };
 
 static int fake_set_level(void *opaque, uint32_t gsi, bool level)
@@ -95,15 +91,12 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	f->in_w = -1;
-	f->saved_in = -1;
-	f->saved_out = -1;
+	test_stdio_init(&f->io);
 	bus_init(&f->pio, "pio");
 	f->irq = (struct irq_line){ .set_level = fake_set_level, .opaque = f, .gsi = 4 };
-	if (ev_loop_create(&f->loop))
-		return -1;
+	loop_thread_create(&f->lt);
 	test_log_path(f->log_path, sizeof(f->log_path), "serial");
-	if (console_create(&f->con, f->loop, false, f->log_path, UINT64_MAX, NULL, NULL))
+	if (console_create(&f->con, f->lt.loop, false, f->log_path, UINT64_MAX, NULL, NULL))
 		return -1;
 	if (serial_8250_create(&f->devs, &f->pio, BASE, &f->irq, f->con))
 		return -1;
@@ -115,19 +108,11 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	if (f->running) {
-		ev_stop(f->loop, 0);
-		pthread_join(f->thread, NULL);
-	}
+	loop_thread_stop(&f->lt);
 	devices_destroy(&f->devs);
 	console_destroy(f->con);
-	ev_loop_destroy(f->loop);
-	if (f->in_w >= 0)
-		close(f->in_w);
-	test_fd_restore(f->saved_in, STDIN_FILENO);
-	test_fd_restore(f->saved_out, STDOUT_FILENO);
-	if (f->saved_out >= 0)
-		close(f->out_r);
+	ev_loop_destroy(f->lt.loop);
+	test_stdio_restore(&f->io);
 	unlink(f->log_path);
 	free(f);
 	return 0;
@@ -451,14 +436,6 @@ static void test_bus_refuses_overlap(void **state)
 
 /* --- input from the console, through the event loop --- */
 
-static void *loop_thread(void *opaque)
-{
-	struct fixture *f = opaque;
-
-	ev_run(f->loop);
-	return NULL;
-}
-
 static void sleep_ms(unsigned int ms)
 {
 	struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)ms * 1000000L };
@@ -479,41 +456,22 @@ static bool wait_lsr_dr(struct fixture *f)
 static int setup_stdio(void **state, bool full_stdout)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	int p[2];
 
-	if (!f || pipe(p))
+	if (!f)
 		return -1;
-	f->saved_out = -1;
-	f->saved_in = dup(STDIN_FILENO);
-	dup2(p[0], STDIN_FILENO);
-	close(p[0]);
-	f->in_w = p[1];
+	test_stdio_init(&f->io);
+	test_stdin_pipe(&f->io);
 	f->log_path[0] = '\0';
-	if (full_stdout) {
-		static const uint8_t junk[4096];
-		ssize_t n;
-
-		if (pipe(p))
-			return -1;
-		f->saved_out = dup(STDOUT_FILENO);
-		dup2(p[1], STDOUT_FILENO);
-		close(p[1]);
-		f->out_r = p[0];
-		fcntl(STDOUT_FILENO, F_SETFL, O_WRONLY | O_NONBLOCK);
-		while ((n = write(STDOUT_FILENO, junk, sizeof(junk))) > 0)
-			f->out_fill += (size_t)n;
-	}
+	if (full_stdout)
+		test_stdout_full_pipe(&f->io);
 	bus_init(&f->pio, "pio");
 	f->irq = (struct irq_line){ .set_level = fake_set_level, .opaque = f, .gsi = 4 };
-	if (ev_loop_create(&f->loop))
-		return -1;
-	if (console_create(&f->con, f->loop, true, NULL, UINT64_MAX, NULL, NULL))
+	loop_thread_create(&f->lt);
+	if (console_create(&f->con, f->lt.loop, true, NULL, UINT64_MAX, NULL, NULL))
 		return -1;
 	if (serial_8250_create(&f->devs, &f->pio, BASE, &f->irq, f->con))
 		return -1;
-	if (pthread_create(&f->thread, NULL, loop_thread, f))
-		return -1;
-	f->running = true;
+	loop_thread_start(&f->lt);
 	*state = f;
 	return 0;
 }
@@ -533,7 +491,7 @@ static void test_console_input_flow(void **state)
 	wr(f, FCR, 0xc1);
 	wr(f, IER, 0x01);
 	wr(f, MCR, MCR_OUT2);
-	assert_int_equal(write(f->in_w, msg, 20), 20);
+	assert_int_equal(write(f->io.in_w, msg, 20), 20);
 
 	assert_true(wait_lsr_dr(f));
 	/* The FIFO takes 16; the console keeps the other 4 until it drains. */
@@ -574,20 +532,20 @@ static uint8_t tx_pattern(size_t i)
  */
 static void drain_and_check(struct fixture *f, size_t sent)
 {
-	size_t total = f->out_fill + sent;
+	size_t total = f->io.out_fill + sent;
 	uint8_t *got = malloc(total);
 
 	assert_non_null(got);
 	alarm(10);
 	for (size_t n = 0; n < total;) {
-		ssize_t r = read(f->out_r, got + n, total - n);
+		ssize_t r = read(f->io.out_r, got + n, total - n);
 
 		assert_true(r > 0);
 		n += (size_t)r;
 	}
 	alarm(0);
 	for (size_t i = 0; i + 1 < sent; i++)
-		if (got[f->out_fill + i] != tx_pattern(i))
+		if (got[f->io.out_fill + i] != tx_pattern(i))
 			fail_msg("byte %zu of the output differs", i);
 	assert_int_equal(got[total - 1], 'Z');
 	free(got);

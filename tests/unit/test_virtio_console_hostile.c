@@ -311,7 +311,6 @@ static uint16_t big_used_idx(struct fx *f)
 static void test_tx_amplification_bounded(void **state)
 {
 	struct fx *f = *state;
-	struct timespec deadline;
 	uint16_t *ring;
 	uint32_t id, len;
 
@@ -360,11 +359,7 @@ static void test_tx_amplification_bounded(void **state)
 	}
 
 	/* The loop's stop (what SIGTERM and Ctrl-A x do) is served in the middle of it. */
-	ev_stop(f->loop, 0);
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += 10;
-	assert_int_equal(pthread_timedjoin_np(f->thread, NULL, &deadline), 0);
-	f->stopped = true;
+	loop_thread_stop(&f->lt);
 	assert_true(big_used_idx(f) < BIG_QSZ);
 }
 
@@ -375,7 +370,7 @@ static void read_out(struct fx *f, uint8_t *buf, size_t n)
 
 	alarm(10);
 	while (got < n) {
-		ssize_t r = read(f->out_r, buf + got, n - got);
+		ssize_t r = read(f->io.out_r, buf + got, n - got);
 
 		assert_true(r > 0);
 		got += (size_t)r;
@@ -397,7 +392,7 @@ static void test_tx_waits_for_full_stdout(void **state)
 {
 	struct fx *f = *state;
 	const size_t half = 40 << 10, total = 2 * half;
-	uint8_t *out = malloc(f->out_fill + total + 4);
+	uint8_t *out = malloc(f->io.out_fill + total + 4);
 	uint16_t flags = 0;
 
 	assert_non_null(out);
@@ -419,11 +414,11 @@ static void test_tx_waits_for_full_stdout(void **state)
 	loop_call(f, do_notify, TXQ);
 	assert_int_equal(used_idx(f, TXQ), 0);
 
-	read_out(f, out, f->out_fill + total + 4);
+	read_out(f, out, f->io.out_fill + total + 4);
 	for (size_t i = 0; i < total; i++)
-		if (out[f->out_fill + i] != (uint8_t)(i * 13 + i / 256))
+		if (out[f->io.out_fill + i] != (uint8_t)(i * 13 + i / 256))
 			fail_msg("byte %zu of the output differs", i);
-	assert_memory_equal(out + f->out_fill + total, "next", 4);
+	assert_memory_equal(out + f->io.out_fill + total, "next", 4);
 	loop_sync(f);
 	assert_int_equal(used_idx(f, TXQ), 2);
 	assert_used(f, TXQ, 0, 0, 0);

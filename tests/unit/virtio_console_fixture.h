@@ -30,6 +30,8 @@
 #include <cmocka.h>
 
 #include "test_util.h"
+#include "loop_thread.h"
+#include "test_stdio.h"
 
 #include "backend/console.h"
 #include "kvmrun/event_loop.h"
@@ -67,12 +69,11 @@ struct fx {
 	struct vq vqs[2];
 	uint16_t avail_idx[2]; /* the driver's own copies */
 
-	struct ev_loop *loop;
+	struct loop_thread lt;
 	struct console *con;
 	struct virtio_dev *vdev;
 	struct fake_transport ft; /* what the device asked of the transport */
 
-	pthread_t thread;
 	int call_fd;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -80,13 +81,9 @@ struct fx {
 	uintptr_t call_arg;
 	bool call_done;
 
-	int saved_in, saved_out;
-	int in_w;
-	int out_r;	 /* read end of stdout when it is a pipe, else -1 */
-	size_t out_fill; /* bytes that filled that pipe before the console started */
-	int requeue_fd;	 /* the fake transport's requeue: the loop serves the queue again */
-	bool requeue_ok; /* a test that expects passes to leave chains */
-	bool stopped;	 /* the loop thread has been joined */
+	struct test_stdio io; /* io.out_r: stdout's read end when it is a pipe, else -1 */
+	int requeue_fd;	      /* the fake transport's requeue: the loop serves the queue again */
+	bool requeue_ok;      /* a test that expects passes to leave chains */
 	char log_path[64];
 };
 
@@ -194,14 +191,6 @@ static inline void do_reset(struct fx *f, uintptr_t arg)
 		vq_cleanup(&f->vqs[q]);
 }
 
-static inline void *loop_thread(void *opaque)
-{
-	struct fx *f = opaque;
-
-	ev_run(f->loop);
-	return NULL;
-}
-
 /* ---- the guest driver ---- */
 
 static inline void *hva(struct fx *f, uint64_t gpa)
@@ -289,7 +278,7 @@ static inline void start(struct fx *f, uint64_t features)
 /* Console input: what a user types. Returns once the console has offered it. */
 static inline void type(struct fx *f, const char *s)
 {
-	assert_int_equal(write(f->in_w, s, strlen(s)), (ssize_t)strlen(s));
+	assert_int_equal(write(f->io.in_w, s, strlen(s)), (ssize_t)strlen(s));
 	loop_sync(f);
 }
 
@@ -298,7 +287,7 @@ static inline int unread(struct fx *f)
 {
 	int n = -1;
 
-	assert_int_equal(ioctl(f->in_w, FIONREAD, &n), 0);
+	assert_int_equal(ioctl(f->io.in_w, FIONREAD, &n), 0);
 	return n;
 }
 
@@ -322,36 +311,23 @@ static inline void assert_log(struct fx *f, const char *want)
 
 /*
  * log_max: the console's log bound. full_stdout: stdout is a pipe, full and
- * non-blocking (as a launcher may hand it over), read through f->out_r.
+ * non-blocking (as a launcher may hand it over), read through f->io.out_r.
  */
 static inline int setup_with(void **state, uint64_t log_max, bool full_stdout)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	int p[2], null_fd;
+	int null_fd;
 
 	assert_non_null(f);
 	f->ram = drv_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
 
-	f->saved_in = dup(STDIN_FILENO);
-	f->saved_out = dup(STDOUT_FILENO);
-	assert_int_equal(pipe(p), 0);
-	assert_int_equal(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
-	close(p[0]);
-	f->in_w = p[1];
-	f->out_r = -1;
+	test_stdio_init(&f->io);
+	test_stdio_save(&f->io);
+	test_stdin_pipe(&f->io);
 	if (full_stdout) {
-		static const uint8_t junk[4096];
-		ssize_t n;
-
-		assert_int_equal(pipe(p), 0);
-		assert_int_equal(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
-		close(p[1]);
-		f->out_r = p[0];
-		assert_int_equal(fcntl(STDOUT_FILENO, F_SETFL, O_WRONLY | O_NONBLOCK), 0);
-		while ((n = write(STDOUT_FILENO, junk, sizeof(junk))) > 0)
-			f->out_fill += (size_t)n;
+		test_stdout_full_pipe(&f->io);
 	} else {
 		null_fd = open("/dev/null", O_WRONLY);
 		assert_true(null_fd >= 0);
@@ -360,22 +336,22 @@ static inline int setup_with(void **state, uint64_t log_max, bool full_stdout)
 	}
 	test_log_path(f->log_path, sizeof(f->log_path), "vcon");
 
-	assert_int_equal(ev_loop_create(&f->loop), 0);
+	loop_thread_create(&f->lt);
 	f->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_true(f->call_fd >= 0);
-	assert_int_equal(ev_add(f->loop, f->call_fd, EPOLLIN, call_event, f), 0);
+	assert_int_equal(ev_add(f->lt.loop, f->call_fd, EPOLLIN, call_event, f), 0);
 	f->requeue_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_true(f->requeue_fd >= 0);
-	assert_int_equal(ev_add(f->loop, f->requeue_fd, EPOLLIN, requeue_event, f), 0);
-	assert_int_equal(console_create(&f->con, f->loop, true, f->log_path, log_max, NULL, NULL),
-			 0);
-	assert_int_equal(virtio_console_create(&f->vdev, f->con, f->loop, &f->gm), 0);
+	assert_int_equal(ev_add(f->lt.loop, f->requeue_fd, EPOLLIN, requeue_event, f), 0);
+	assert_int_equal(
+	    console_create(&f->con, f->lt.loop, true, f->log_path, log_max, NULL, NULL), 0);
+	assert_int_equal(virtio_console_create(&f->vdev, f->con, f->lt.loop, &f->gm), 0);
 
 	fake_transport_attach(&f->ft, f->vdev);
 	f->ft.on_notify = ft_notify_queue;
 	f->ft.on_requeue = ft_requeue;
 	f->vdev->vqs = f->vqs;
-	assert_int_equal(pthread_create(&f->thread, NULL, loop_thread, f), 0);
+	loop_thread_start(&f->lt);
 	*state = f;
 	return 0;
 }
@@ -389,24 +365,17 @@ static inline int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	if (!f->stopped) {
-		ev_stop(f->loop, 0);
-		pthread_join(f->thread, NULL);
-	}
+	loop_thread_stop(&f->lt);
 	f->vdev->ops->destroy(f->vdev);
 	for (int q = 0; q < 2; q++)
 		vq_cleanup(&f->vqs[q]);
 	console_destroy(f->con);
-	ev_del(f->loop, f->call_fd);
+	ev_del(f->lt.loop, f->call_fd);
 	close(f->call_fd);
-	ev_del(f->loop, f->requeue_fd);
+	ev_del(f->lt.loop, f->requeue_fd);
 	close(f->requeue_fd);
-	if (f->out_r >= 0)
-		close(f->out_r);
-	ev_loop_destroy(f->loop);
-	close(f->in_w);
-	test_fd_restore(f->saved_in, STDIN_FILENO);
-	test_fd_restore(f->saved_out, STDOUT_FILENO);
+	ev_loop_destroy(f->lt.loop);
+	test_stdio_restore(&f->io);
 	unlink(f->log_path);
 	pthread_cond_destroy(&f->cond);
 	pthread_mutex_destroy(&f->lock);

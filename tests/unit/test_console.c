@@ -185,15 +185,34 @@ static void test_log_file_open_failure(void **state)
 	assert_null(con);
 }
 
-/* Stdout becomes a fresh pipe; returns its read end. */
-static int stdout_pipe(void)
+/*
+ * A console with stdin a pipe, stdout another (returns its read end) and its log
+ * bound at log_max.
+ */
+static int start_stdout(struct fixture *f, uint64_t log_max)
 {
-	int p[2];
+	int rd;
 
-	assert_int_equal(pipe(p), 0);
-	assert_int_equal(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
-	close(p[1]);
-	return p[0];
+	test_stdin_pipe(&f->io);
+	rd = test_stdout_pipe(&f->io);
+	assert_int_equal(console_create(&f->con, f->lt.loop, true, f->log_path, log_max, NULL, NULL),
+			 0);
+	return rd;
+}
+
+/*
+ * A console on the running loop that reads a stdin pipe (f->io.in_w) and quits
+ * into the sink; attached, the sink takes up to budget bytes of input.
+ */
+static void start_input(struct fixture *f, bool attach, size_t budget)
+{
+	test_stdin_pipe(&f->io);
+	f->sink.budget = budget;
+	assert_int_equal(
+	    console_create(&f->con, f->lt.loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
+	if (attach)
+		console_attach(f->con, sink_push, &f->sink);
+	loop_thread_start(&f->lt);
 }
 
 static void test_stdout_output_and_gone(void **state)
@@ -203,10 +222,7 @@ static void test_stdout_output_and_gone(void **state)
 	char buf[64];
 	int rd;
 
-	test_stdin_pipe(&f->io);
-	rd = stdout_pipe();
-	assert_int_equal(
-	    console_create(&f->con, f->lt.loop, true, f->log_path, UINT64_MAX, NULL, NULL), 0);
+	rd = start_stdout(f, UINT64_MAX);
 
 	console_write(f->con, (const uint8_t *)"guest\r\n", 7);
 	assert_int_equal(read(rd, buf, sizeof(buf)), 7);
@@ -228,12 +244,7 @@ static void test_input_and_escapes(void **state)
 	struct fixture *f = *state;
 	static const char want[] = "a\x01" "b\x01" "cd";
 
-	test_stdin_pipe(&f->io);
-	f->sink.budget = SIZE_MAX;
-	assert_int_equal(
-	    console_create(&f->con, f->lt.loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
-	console_attach(f->con, sink_push, &f->sink);
-	loop_thread_start(&f->lt);
+	start_input(f, true, SIZE_MAX);
 
 	/* Ctrl-A Ctrl-A is one Ctrl-A; Ctrl-A then another key passes both. */
 	assert_int_equal(write(f->io.in_w, "a\x01\x01" "b\x01" "cd", 7), 7);
@@ -259,12 +270,7 @@ static void test_flow_control(void **state)
 	struct fixture *f = *state;
 	unsigned int pushes;
 
-	test_stdin_pipe(&f->io);
-	f->sink.budget = 2;
-	assert_int_equal(
-	    console_create(&f->con, f->lt.loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
-	console_attach(f->con, sink_push, &f->sink);
-	loop_thread_start(&f->lt);
+	start_input(f, true, 2);
 
 	assert_int_equal(write(f->io.in_w, "hello", 5), 5);
 	assert_true(sink_wait(&f->sink, "he", 2));
@@ -315,12 +321,7 @@ static void test_eof_stops_watching(void **state)
 	struct fixture *f = *state;
 	double before;
 
-	test_stdin_pipe(&f->io);
-	f->sink.budget = SIZE_MAX;
-	assert_int_equal(
-	    console_create(&f->con, f->lt.loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
-	console_attach(f->con, sink_push, &f->sink);
-	loop_thread_start(&f->lt);
+	start_input(f, true, SIZE_MAX);
 
 	assert_int_equal(write(f->io.in_w, "bye", 3), 3);
 	assert_true(sink_wait(&f->sink, "bye", 3));
@@ -349,10 +350,7 @@ static void test_no_device_attached(void **state)
 {
 	struct fixture *f = *state;
 
-	test_stdin_pipe(&f->io);
-	assert_int_equal(
-	    console_create(&f->con, f->lt.loop, true, NULL, UINT64_MAX, sink_quit, &f->sink), 0);
-	loop_thread_start(&f->lt);
+	start_input(f, false, 0);
 	/* Input without a device is dropped, but the escape still quits. */
 	assert_int_equal(write(f->io.in_w, "abc\x01x", 5), 5);
 	assert_true(sink_wait_quit(&f->sink, 1));
@@ -451,25 +449,6 @@ static uint8_t pattern(size_t i)
 	return (uint8_t)(i * 7 + i / 251);
 }
 
-/* stdout becomes a pipe, filled up; returns its read end and how much it holds in *fill. */
-static int full_stdout_pipe(bool nonblock, size_t *fill)
-{
-	static const uint8_t junk[4096];
-	int rd, fl;
-	ssize_t n;
-
-	rd = stdout_pipe();
-	fl = fcntl(STDOUT_FILENO, F_GETFL);
-	assert_int_equal(fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK), 0);
-	*fill = 0;
-	while ((n = write(STDOUT_FILENO, junk, sizeof(junk))) > 0)
-		*fill += (size_t)n;
-	assert_int_equal(errno, EAGAIN);
-	if (!nonblock)
-		assert_int_equal(fcntl(STDOUT_FILENO, F_SETFL, fl), 0);
-	return rd;
-}
-
 /* Reads exactly len bytes from fd (blocking), with a deadline; returns them in buf. */
 static void read_exactly(int fd, uint8_t *buf, size_t len)
 {
@@ -498,7 +477,8 @@ static void check_full_stdout(struct fixture *f, bool nonblock)
 	int rd, fl;
 
 	test_stdin_pipe(&f->io);
-	rd = full_stdout_pipe(nonblock, &fill);
+	rd = test_stdout_pipe(&f->io);
+	fill = test_stdout_fill(nonblock);
 	fl = fcntl(STDOUT_FILENO, F_GETFL);
 	assert_int_equal(
 	    console_create(&f->con, f->lt.loop, true, f->log_path, UINT64_MAX, NULL, NULL), 0);
@@ -565,10 +545,10 @@ static void test_full_stdout_sandboxed(void **state)
 {
 	struct fixture *f = *state;
 	int status, rd;
-	size_t fill;
 	pid_t pid;
 
-	rd = full_stdout_pipe(true, &fill);
+	rd = test_stdout_pipe(&f->io);
+	test_stdout_fill(true);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -599,9 +579,7 @@ static void test_log_bound(void **state)
 	char buf[64];
 	int rd;
 
-	test_stdin_pipe(&f->io);
-	rd = stdout_pipe();
-	assert_int_equal(console_create(&f->con, f->lt.loop, true, f->log_path, 10, NULL, NULL), 0);
+	rd = start_stdout(f, 10);
 	assert_int_equal(console_write(f->con, (const uint8_t *)"abcdef", 6), 6);
 	assert_int_equal(console_write(f->con, (const uint8_t *)"ghijkl", 6), 6);
 	assert_int_equal(console_write(f->con, (const uint8_t *)"mnopqrstu", 9), 9);

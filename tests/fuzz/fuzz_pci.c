@@ -434,45 +434,34 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct fuzz_op op;
 	size_t pos = 1;
 
 	if (size < 1)
 		return 0;
 	memset(fz.ram, 0, RAM_SIZE);
 	fz_machine_up(data[0] & 1);
-	while (pos + 3 <= size) {
-		uint8_t op = data[pos];
-		unsigned int sel = op >> 3;
-		uint32_t len = 1U << (op & 3);
-		bool is_write = op & 4;
-		uint16_t off = (uint16_t)(data[pos + 1] | data[pos + 2] << 8);
+	while (fuzz_op_next(data, size, &pos, 2, &op)) {
 		uint8_t buf[8] = {0};
 		uint64_t addr;
 		unsigned int n;
 		bool pio;
 
-		pos += 3;
-		if (sel == FZ_SEL_RAM) {
+		if (op.sel == FZ_SEL_RAM) {
 			size_t ram_len = pos < size ? data[pos++] : 0;
 
-			ram_len = MIN(ram_len, size - pos);
-			ram_len = MIN(ram_len, (size_t)(RAM_SIZE - off));
-			memcpy(fz.ram + off, data + pos, ram_len);
-			pos += ram_len;
+			fuzz_take(data, size, &pos, fz.ram + op.off,
+				  MIN(ram_len, (size_t)(RAM_SIZE - op.off)));
 			continue;
 		}
-		if (is_write) {
-			size_t val_len = MIN((size_t)len, size - pos);
-
-			memcpy(buf, data + pos, val_len);
-			pos += val_len;
-		}
-		if (fz_resolve(sel, off, &pio, &addr)) {
-			fz_access(pio, addr, buf, len, is_write);
+		if (op.is_write)
+			fuzz_take(data, size, &pos, buf, op.len);
+		if (fz_resolve(op.sel, op.off, &pio, &addr)) {
+			fz_access(pio, addr, buf, op.len, op.is_write);
 			if (fz.trace)
 				fprintf(stderr, "%s %s 0x%llx/%u: 0x%llx\n", pio ? "port" : "mmio",
-					is_write ? "write" : "read", (unsigned long long)addr, len,
-					(unsigned long long)fz_value(buf, len));
+					op.is_write ? "write" : "read", (unsigned long long)addr,
+					op.len, (unsigned long long)fz_value(buf, op.len));
 		}
 		n = fake_loop_dispatch(fz.loop, LOOP_ROUNDS);
 		if (fz.trace && n)

@@ -144,20 +144,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct fuzz_op op;
 	size_t pos = 0;
 
 	fz_machine_up();
-	while (pos + 2 <= size) {
-		uint8_t op = data[pos];
-		unsigned int sel = (op >> 3) % 8;
-		uint32_t len = 1U << (op & 3);
-		bool is_write = op & 4;
-		uint8_t off = data[pos + 1];
+	while (fuzz_op_next(data, size, &pos, 1, &op)) {
+		unsigned int sel = op.sel % 8;
+		uint32_t len = op.len;
+		bool is_write = op.is_write;
+		uint8_t off = (uint8_t)op.off;
 		uint8_t buf[8] = {0};
 		uint64_t addr;
 		bool pio = true;
 
-		pos += 2;
 		if (sel == FZ_SEL_INPUT && is_write) {
 			fz.con.room = off;
 			if (fz.con.writer)
@@ -172,12 +171,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			pos += n;
 			continue;
 		}
-		if (is_write) {
-			size_t n = MIN((size_t)len, size - pos);
-
-			memcpy(buf, data + pos, n);
-			pos += n;
-		}
+		if (is_write)
+			fuzz_take(data, size, &pos, buf, len);
 		switch (sel) {
 		case 0:
 			addr = PORT_COM1 + off % 8;

@@ -848,17 +848,24 @@ static void file_caps(bool on)
 	assert_int_equal(syscall(SYS_capset, &hdr, data), 0);
 }
 
+/* Creates the device on the image with the given mode, without the file capabilities. */
+static int create_dev_mode(struct fx *f, mode_t mode, char *err, size_t errlen)
+{
+	int ret;
+
+	assert_int_equal(fchmod(f->fd, mode), 0);
+	file_caps(false);
+	ret = create_dev(f, err, errlen);
+	file_caps(true);
+	return ret;
+}
+
 static void test_no_permission(void **state)
 {
 	struct fx *f = *state;
 	char err[256];
-	int ret;
 
-	assert_int_equal(fchmod(f->fd, 0), 0);
-	file_caps(false);
-	ret = create_dev(f, err, sizeof(err));
-	file_caps(true);
-	assert_int_equal(ret, -EACCES);
+	assert_int_equal(create_dev_mode(f, 0, err, sizeof(err)), -EACCES);
 	f->vdev = NULL;
 	assert_non_null(strstr(err, f->path));
 }
@@ -868,13 +875,7 @@ static void test_readonly_file_gives_ro_disk(void **state)
 	struct fx *f = *state;
 	char err[256];
 
-	int ret;
-
-	assert_int_equal(fchmod(f->fd, 0444), 0);
-	file_caps(false);
-	ret = create_dev(f, err, sizeof(err));
-	file_caps(true);
-	assert_int_equal(ret, 0);
+	assert_int_equal(create_dev_mode(f, 0444, err, sizeof(err)), 0);
 	assert_true(f->vdev->host_features & VIRTIO_BIT(VIRTIO_BLK_F_RO));
 }
 

@@ -98,14 +98,20 @@ static bool sink_wait(struct sink *s, const char *want, size_t want_len)
 	return false;
 }
 
-static unsigned int sink_quits(struct sink *s)
+/* A counter another thread updates under lock. */
+static unsigned int locked_read(pthread_mutex_t *lock, const unsigned int *counter)
 {
 	unsigned int n;
 
-	pthread_mutex_lock(&s->lock);
-	n = s->quits;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(lock);
+	n = *counter;
+	pthread_mutex_unlock(lock);
 	return n;
+}
+
+static unsigned int sink_quits(struct sink *s)
+{
+	return locked_read(&s->lock, &s->quits);
 }
 
 static bool sink_wait_quit(struct sink *s, unsigned int quits)
@@ -435,12 +441,7 @@ static void writer_fn(void *opaque)
 
 static unsigned int writer_calls(struct writer *w)
 {
-	unsigned int n;
-
-	pthread_mutex_lock(&w->lock);
-	n = w->calls;
-	pthread_mutex_unlock(&w->lock);
-	return n;
+	return locked_read(&w->lock, &w->calls);
 }
 
 /* Byte i of the guest's output in these tests. */

@@ -8,7 +8,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,8 +19,10 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -582,6 +586,36 @@ BAD_REPLY_TEST(16)
 BAD_REPLY_TEST(17)
 BAD_REPLY_TEST(18)
 
+/*
+ * With every fd number taken, the kernel can hand over none of a reply's fds: no
+ * fd arrives, only MSG_CTRUNC says that some came.
+ */
+static void test_reply_fds_over_limit(void **state)
+{
+	struct fvb_config cfg = { .features = VERSION_1 };
+	struct fx *f = fx_open(&cfg);
+	struct rlimit old, low;
+	uint64_t features, queues;
+	int fill[64], n = 0, ret, err;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)count_fds() + 8;
+	fvb_fault(f->b, FVB_GET_FEATURES, FVB_WITH_FD);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (n < 64 && (fill[n] = dup(f->kick)) >= 0)
+		n++;
+	err = errno;
+	ret = vu_handshake(f->c, 0, &features, &queues);
+	while (n)
+		close(fill[--n]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(err, EMFILE);
+	assert_int_equal(ret, -EPROTO);
+	assert_string_equal(vu_error(f->c), GF "reply with 0 file descriptors (truncated)");
+	fx_close(f);
+}
+
 /* A reply in pieces, one byte per send, is read whole. */
 static void test_split_reply(void **state)
 {
@@ -593,6 +627,55 @@ static void test_split_reply(void **state)
 	handshake(f, 0, &features, &queues);
 	assert_int_equal(features, VERSION_1 | BIT(5));
 	fx_close(f);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* Signals while a call waits (no SA_RESTART) only make it wait on. */
+static void test_wait_interrupted(void **state)
+{
+	struct fvb_config cfg = { .features = VERSION_1 | BIT(5) };
+	struct sigaction sa = { .sa_handler = on_alarm }, old;
+	struct itimerval every_ms = { .it_interval = { 0, 1000 }, .it_value = { 0, 1000 } };
+	struct itimerval off = { 0 };
+	sigset_t alrm, prev;
+	struct fx *f;
+	uint64_t features, queues;
+
+	/* The backend's thread starts with SIGALRM blocked: the signals come here. */
+	sigemptyset(&alrm);
+	sigaddset(&alrm, SIGALRM);
+	assert_int_equal(pthread_sigmask(SIG_BLOCK, &alrm, &prev), 0);
+	f = fx_open(&cfg);
+	assert_int_equal(pthread_sigmask(SIG_SETMASK, &prev, NULL), 0);
+	assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+	assert_int_equal(setitimer(ITIMER_REAL, &every_ms, NULL), 0);
+	/* Twenty bytes 2 ms apart, a signal every millisecond. */
+	fvb_fault(f->b, FVB_GET_FEATURES, FVB_SPLIT);
+	handshake(f, 0, &features, &queues);
+	assert_int_equal(setitimer(ITIMER_REAL, &off, NULL), 0);
+	assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
+	assert_int_equal(features, VERSION_1 | BIT(5));
+	fx_close(f);
+}
+
+/* A backend gone before a send: an error, not SIGPIPE. */
+static void test_peer_gone(void **state)
+{
+	struct vu_conn *c;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(vu_open(&c, sv[0], "fs2", 100), 0);
+	close(sv[1]);
+	assert_int_equal(vu_set_features(c, 0), -ECONNRESET);
+	assert_string_equal(vu_error(c),
+			    "fs2: vhost-user SET_FEATURES: backend closed the connection");
+	assert_int_equal(vu_set_features(c, 0), -EPIPE);
+	vu_close(c);
 }
 
 /* A backend that reads nothing: sending stops at the deadline, not forever. */
@@ -671,7 +754,10 @@ int main(void)
 		cmocka_unit_test(test_bad_reply_16),
 		cmocka_unit_test(test_bad_reply_17),
 		cmocka_unit_test(test_bad_reply_18),
+		cmocka_unit_test(test_reply_fds_over_limit),
 		cmocka_unit_test(test_split_reply),
+		cmocka_unit_test(test_wait_interrupted),
+		cmocka_unit_test(test_peer_gone),
 		cmocka_unit_test(test_send_blocked),
 		cmocka_unit_test(test_open_refusals),
 	};

@@ -491,7 +491,7 @@ static void check_bad_reply(const struct bad_reply *t)
 	assert_int_equal(run_op(f, t->op), t->err);
 	took = now_ms() - t0;
 	/* No call outlasts its timeout, whatever the backend does. */
-	assert_true(took < TIMEOUT_MS + 200);
+	assert_true(took < TIMEOUT_MS + 700);
 	if (t->err == -ETIMEDOUT)
 		assert_true(took >= TIMEOUT_MS - 1);
 	if (strncmp(vu_error(f->c), t->line, strlen(t->line)))
@@ -502,7 +502,7 @@ static void check_bad_reply(const struct bad_reply *t)
 	t0 = now_ms();
 	assert_int_equal(vu_vring_set_call(f->c, 77, f->kick), -EPIPE);
 	assert_int_equal(vu_handshake(f->c, 0, &features, &queues), -EPIPE);
-	assert_true(now_ms() - t0 < 50);
+	assert_true(now_ms() - t0 < 200);
 	assert_int_equal(strncmp(vu_error(f->c), t->line, strlen(t->line)), 0);
 	vu_close(f->c);
 	f->c = NULL;
@@ -697,7 +697,7 @@ static void test_send_blocked(void **state)
 			break;
 	}
 	assert_int_equal(ret, -ETIMEDOUT);
-	assert_true(now_ms() - t0 < 300);
+	assert_true(now_ms() - t0 < 800);
 	assert_string_equal(vu_error(c),
 			    "fs1: vhost-user SET_FEATURES: no room to send within 100 ms");
 	assert_int_equal(vu_set_features(c, 0), -EPIPE);

@@ -155,17 +155,17 @@ static int vu_wait(struct vu_conn *c, short events)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = events };
 	struct timespec now;
-	int64_t left_ms;
+	int64_t left_ns;
 	int ret;
 
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		left_ms = (int64_t)(c->deadline.tv_sec - now.tv_sec) * 1000 +
-			  (c->deadline.tv_nsec - now.tv_nsec) / 1000000L;
-		if (left_ms < 0)
+		left_ns = (int64_t)(c->deadline.tv_sec - now.tv_sec) * 1000000000 +
+			  (c->deadline.tv_nsec - now.tv_nsec);
+		if (left_ns <= 0)
 			return -ETIMEDOUT;
-		/* Round up so that a wait never ends just before the deadline. */
-		ret = poll(&pfd, 1, (int)left_ms + 1);
+		/* Whole milliseconds, rounded up: the last wait ends at the deadline. */
+		ret = poll(&pfd, 1, (int)((left_ns + 999999) / 1000000));
 		if (ret > 0)
 			return 0;
 		if (ret < 0 && errno != EINTR)

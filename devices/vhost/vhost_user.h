@@ -24,7 +24,7 @@
  *
  * Calls block until the backend answers or the timeout passes; they run during
  * setup on the main thread and later on the event loop (the driver sets its queues
- * up at run time).
+ * up at run time), one call at a time: a connection has no lock of its own.
  */
 #ifndef KVMRUN_DEVICES_VHOST_USER_H
 #define KVMRUN_DEVICES_VHOST_USER_H

@@ -130,7 +130,8 @@ static int initramfs_module_dirs(const struct moddep_list *list, char ***out, si
 		}
 	}
 	/* "a" sorts before "a/b": a parent comes first. */
-	qsort(dirs, count, sizeof(*dirs), initramfs_cmp_str);
+	if (count)
+		qsort(dirs, count, sizeof(*dirs), initramfs_cmp_str);
 out:
 	*out = dirs;
 	*n = count;

@@ -293,7 +293,8 @@ static int moddep_parse_builtin(struct moddep *md, const char *text, size_t len)
 		moddep_name_of(path, line, (size_t)(rest - line));
 		md->builtin[md->nbuiltin++] = line;
 	}
-	qsort(md->builtin, md->nbuiltin, sizeof(*md->builtin), moddep_cmp_str);
+	if (md->nbuiltin)
+		qsort(md->builtin, md->nbuiltin, sizeof(*md->builtin), moddep_cmp_str);
 	return 0;
 }
 
@@ -534,7 +535,8 @@ int moddep_resolve(struct moddep *md, const char *const *names, size_t nnames,
 			ret = -EINVAL;
 			goto out;
 		}
-		if (bsearch(&key, md->builtin, md->nbuiltin, sizeof(*md->builtin), moddep_cmp_str))
+		if (md->nbuiltin &&
+		    bsearch(&key, md->builtin, md->nbuiltin, sizeof(*md->builtin), moddep_cmp_str))
 			continue;
 		e = moddep_find(md->by_name, md->nmods, name, 1);
 		if (!e) {

@@ -167,6 +167,10 @@ static void test_bad_string(void **state)
 	memset(img + VERSION_AT, 'a', (SETUP_SECTS + 1) * 512 - VERSION_AT);
 	img[(SETUP_SECTS + 1) * 512] = '\0';
 	assert_int_equal(release_of(img, sizeof(img), out), -EBADMSG);
+	/* A short release whose NUL is the first byte after the setup area. */
+	craft(img, (SETUP_SECTS + 1) * 512 - 3, "6.1");
+	assert_int_equal(img[(SETUP_SECTS + 1) * 512], '\0');
+	assert_int_equal(release_of(img, sizeof(img), out), -EBADMSG);
 	/* 63 bytes fit; the output buffer must hold them. */
 	craft(img, VERSION_AT, "012345678901234567890123456789012345678901234567890123456789012");
 	assert_int_equal(release_of(img, sizeof(img), out), 0);

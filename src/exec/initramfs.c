@@ -66,8 +66,11 @@ static int initramfs_check_spec(const struct initramfs_spec *spec, struct initra
 		initramfs_error(res, "no agent binary given");
 		return -EINVAL;
 	}
-	if (!spec->release || !*spec->release || strchr(spec->release, '/') ||
-	    cpio_check_name(spec->release) || strlen(spec->release) > 255) {
+	/* What bzimage_release() passes: a path component, and a line of modules.load. */
+	if (!spec->release || !*spec->release || strlen(spec->release) > 255 ||
+	    spec->release[strspn(spec->release, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+						"0123456789.-_+~")] ||
+	    cpio_check_name(spec->release)) {
 		initramfs_error(res, "'%.64s' is not a kernel release",
 				spec->release ? spec->release : "");
 		return -EINVAL;
@@ -224,6 +227,7 @@ int initramfs_write(const struct initramfs_spec *spec, int fd, struct initramfs_
 	char moddir[PATH_MAX], dir[PATH_MAX];
 	struct cpio_writer w;
 	struct moddep md;
+	struct stat st;
 	int ret;
 
 	res->error[0] = '\0';
@@ -244,6 +248,12 @@ int initramfs_write(const struct initramfs_spec *spec, int fd, struct initramfs_
 			initramfs_error(res, "%s", md.error);
 			goto out;
 		}
+	}
+	if (!stat(spec->agent, &st) && st.st_size > (off_t)INITRAMFS_AGENT_MAX) {
+		ret = -EFBIG;
+		initramfs_error(res, "agent %s: larger than %llu MiB", spec->agent,
+				INITRAMFS_AGENT_MAX / MiB);
+		goto out;
 	}
 	cpio_init(&w, fd);
 	ret = cpio_add_host_file(&w, "init", 0755, spec->agent);

@@ -375,7 +375,8 @@ static void test_cache_dir(void **state)
 
 static void test_bad_spec(void **state)
 {
-	static const char *const bad_release[] = { "", "..", ".", "a/b", "../x", "/abs" };
+	static const char *const bad_release[] = { "",     "..",   ".",     "a/b",
+						   "../x", "/abs", "6.1 x", "6.1\nx" };
 	static const char *const bad_names[] = { "a/b" };
 	static const char *const missing[] = { "overlay", "nosuch" };
 	const char *many[INITRAMFS_MODULES_MAX + 1];
@@ -395,6 +396,23 @@ static void test_bad_spec(void **state)
 	assert_non_null(strstr(r.error, "/nonexistent/agent"));
 	s.agent = t.root;
 	assert_int_equal(initramfs_build(&s, &r), -EISDIR);
+	/* An agent larger than INITRAMFS_AGENT_MAX (sparse), through either call. */
+	{
+		char big[4300], out[4300];
+		int fd;
+
+		test_sh("truncate -s %llu '%s/big-agent'", INITRAMFS_AGENT_MAX + 1, t.root);
+		snprintf(big, sizeof(big), "%s/big-agent", t.root);
+		s.agent = big;
+		assert_int_equal(initramfs_build(&s, &r), -EFBIG);
+		assert_non_null(strstr(r.error, "big-agent"));
+		snprintf(out, sizeof(out), "%s/out.cpio", t.root);
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		assert_true(fd >= 0);
+		assert_int_equal(initramfs_write(&s, fd, &r), -EFBIG);
+		assert_non_null(strstr(r.error, "larger than 64 MiB"));
+		close(fd);
+	}
 	spec_init(&s, &t, want_mods, ARRAY_SIZE(want_mods));
 	s.release = NULL;
 	assert_int_equal(initramfs_build(&s, &r), -EINVAL);

@@ -228,4 +228,45 @@ static inline void test_need_program(const char *name)
 		fail_msg("%s is not installed (scripts/install-deps installs it)", name);
 }
 
+/*
+ * A Debian kernel that scripts/fetch-guest-kernel cached: @base becomes
+ * ${KVMRUN_CACHE:-$HOME/.cache/kvmrun}/@flavour. Returns 1 if its version file
+ * is there, else 0.
+ */
+static inline int test_cached_kernel(const char *flavour, char *base, size_t size)
+{
+	const char *cache = getenv("KVMRUN_CACHE"), *home = getenv("HOME");
+	char path[4200];
+
+	if (cache && *cache)
+		snprintf(base, size, "%s/%s", cache, flavour);
+	else if (home && *home)
+		snprintf(base, size, "%s/.cache/kvmrun/%s", home, flavour);
+	else
+		return 0;
+	snprintf(path, sizeof(path), "%s/version", base);
+	return access(path, R_OK) == 0;
+}
+
+/*
+ * main() of a test with tests of a cached kernel: "cached-kernel" as the
+ * argument runs those alone, and exits 77 (skipped) if no kernel is cached;
+ * without it the others run.
+ */
+static inline int test_main_cached(int argc, char **argv, const struct CMUnitTest *tests,
+				   size_t n, const struct CMUnitTest *cached, size_t ncached,
+				   const char *flavour)
+{
+	char base[4096];
+
+	if (argc > 1 && !strcmp(argv[1], "cached-kernel")) {
+		if (!test_cached_kernel(flavour, base, sizeof(base))) {
+			printf("no cached kernel (scripts/fetch-guest-kernel): skipped\n");
+			return 77;
+		}
+		return _cmocka_run_group_tests("cached-kernel", cached, ncached, NULL, NULL);
+	}
+	return _cmocka_run_group_tests(argv[0], tests, n, NULL, NULL);
+}
+
 #endif

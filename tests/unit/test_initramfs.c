@@ -469,7 +469,6 @@ static void test_real_modules(void **state)
 {
 	static const char *const names[] = { "virtiofs", "virtio_pci", "virtio_console", "overlay",
 					      "vmw_vsock_virtio_transport" };
-	const char *cache = getenv("KVMRUN_CACHE"), *home = getenv("HOME");
 	char base[4096], path[4200], moddir[4300], *release;
 	struct initramfs_result r;
 	struct initramfs_spec s;
@@ -478,15 +477,8 @@ static void test_real_modules(void **state)
 	struct tree t;
 	size_t len;
 
-	if (cache && *cache)
-		snprintf(base, sizeof(base), "%s/cloud", cache);
-	else if (home && *home)
-		snprintf(base, sizeof(base), "%s/.cache/kvmrun/cloud", home);
-	else
-		skip();
+	assert_true(test_cached_kernel("cloud", base, sizeof(base)));
 	snprintf(path, sizeof(path), "%s/version", base);
-	if (access(path, R_OK))
-		skip();
 	release = (char *)test_slurp(path, &len);
 	release[strcspn(release, "\n")] = '\0';
 	snprintf(moddir, sizeof(moddir), "%s/lib/modules/%s", base, release);
@@ -518,7 +510,7 @@ static void test_real_modules(void **state)
 	test_rm_tree(t.root);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write),
@@ -529,8 +521,11 @@ int main(void)
 		cmocka_unit_test(test_cache_dir),
 		cmocka_unit_test(test_bad_spec),
 		cmocka_unit_test(test_default_modules_dir),
+	};
+	const struct CMUnitTest cached[] = {
 		cmocka_unit_test(test_real_modules),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return test_main_cached(argc, argv, tests, ARRAY_SIZE(tests), cached, ARRAY_SIZE(cached),
+				"cloud");
 }

@@ -359,21 +359,13 @@ static void test_real_modules(void **state)
 {
 	static const char *const names[] = { "virtiofs", "virtio_pci", "virtio_console", "overlay",
 					      "vmw_vsock_virtio_transport" };
-	const char *cache = getenv("KVMRUN_CACHE"), *home = getenv("HOME");
 	char base[4096], path[4200], *release;
 	struct moddep_list list;
 	struct moddep md;
 	size_t len, fuse = 0, virtiofs = 0;
 
-	if (cache && *cache)
-		snprintf(base, sizeof(base), "%s/cloud", cache);
-	else if (home && *home)
-		snprintf(base, sizeof(base), "%s/.cache/kvmrun/cloud", home);
-	else
-		skip();
+	assert_true(test_cached_kernel("cloud", base, sizeof(base)));
 	snprintf(path, sizeof(path), "%s/version", base);
-	if (access(path, R_OK))
-		skip();
 	release = (char *)test_slurp(path, &len);
 	release[strcspn(release, "\n")] = '\0';
 	snprintf(path, sizeof(path), "%s/lib/modules/%s", base, release);
@@ -396,7 +388,7 @@ static void test_real_modules(void **state)
 	moddep_free(&md);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_order),	     cmocka_unit_test(test_each_once),
@@ -404,8 +396,12 @@ int main(void)
 		cmocka_unit_test(test_builtin),     cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_cycle),	     cmocka_unit_test(test_bad_names),
 		cmocka_unit_test(test_malformed),   cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_load_dir),    cmocka_unit_test(test_real_modules),
+		cmocka_unit_test(test_load_dir),
+	};
+	const struct CMUnitTest cached[] = {
+		cmocka_unit_test(test_real_modules),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return test_main_cached(argc, argv, tests, ARRAY_SIZE(tests), cached, ARRAY_SIZE(cached),
+				"cloud");
 }

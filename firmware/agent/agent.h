@@ -29,6 +29,7 @@ struct agent {
 	int in_fd; /* PROGRAM's stdin (pipe or pty master), -1 once closed */
 	int out_fd; /* PROGRAM's stdout (pipe or pty master), -1 at its end */
 	int err_fd; /* PROGRAM's stderr, -1 at its end or with a tty */
+	bool out_hup, err_hup; /* writers gone, bytes left that wait for credit */
 
 	uint8_t *inbuf; /* stdin bytes not yet taken by PROGRAM */
 	size_t in_off, in_len;

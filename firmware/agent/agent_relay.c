@@ -202,19 +202,50 @@ static int relay_chan(struct agent *a)
 	return 0;
 }
 
+/*
+ * An output stream is read while its window is open. Without a window it is
+ * still watched for its writers' end (POLLHUP comes without asking), unless
+ * that was seen already and bytes wait in it for credit.
+ */
+static bool relay_poll_output(struct agent *a, struct pollfd *p, int fd, bool hup,
+			      unsigned int stream)
+{
+	bool open = proto_dec_send_window(&a->dec, stream) > 0;
+
+	if (fd < 0 || (!open && hup))
+		return false;
+	*p = (struct pollfd){.fd = fd, .events = open ? POLLIN : 0};
+	return open;
+}
+
+static void relay_close_output(int *fd)
+{
+	close(*fd);
+	*fd = -1;
+}
+
 /* Relays a chunk of PROGRAM's output within the window; closes the stream at its end. */
-static int relay_output(struct agent *a, int *fd, unsigned int stream)
+static int relay_output(struct agent *a, int *fd, bool *hup, unsigned int stream, short revents)
 {
 	uint32_t win = proto_dec_send_window(&a->dec, stream);
 	size_t max = win < AGENT_PAYLOAD_MAX ? win : AGENT_PAYLOAD_MAX;
-	ssize_t n = read(*fd, a->frame + AGENT_HDR_SIZE, max);
+	ssize_t n;
+	int pending = 0;
 
+	if (!win) {
+		/* The writers are gone: the end, unless bytes wait for credit. */
+		if (ioctl(*fd, FIONREAD, &pending) < 0 || pending <= 0)
+			relay_close_output(fd);
+		else
+			*hup = true;
+		return 0;
+	}
+	n = read(*fd, a->frame + AGENT_HDR_SIZE, max);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n <= 0) {
 		/* EOF, or EIO from a pty master once the last slave is closed. */
-		close(*fd);
-		*fd = -1;
+		relay_close_output(fd);
 		return 0;
 	}
 	proto_enc_hdr(a->frame,
@@ -285,14 +316,10 @@ static int relay_loop(struct agent *a)
 		pfd[PFD_SIG] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
 		if (a->in_fd >= 0 && a->in_len)
 			pfd[PFD_IN] = (struct pollfd){.fd = a->in_fd, .events = POLLOUT};
-		if (a->out_fd >= 0 && proto_dec_send_window(&a->dec, AGENT_STREAM_STDOUT)) {
-			pfd[PFD_OUT] = (struct pollfd){.fd = a->out_fd, .events = POLLIN};
-			reading = true;
-		}
-		if (a->err_fd >= 0 && proto_dec_send_window(&a->dec, AGENT_STREAM_STDERR)) {
-			pfd[PFD_ERR] = (struct pollfd){.fd = a->err_fd, .events = POLLIN};
-			reading = true;
-		}
+		reading |= relay_poll_output(a, &pfd[PFD_OUT], a->out_fd, a->out_hup,
+					     AGENT_STREAM_STDOUT);
+		reading |= relay_poll_output(a, &pfd[PFD_ERR], a->err_fd, a->err_hup,
+					     AGENT_STREAM_STDERR);
 		if (draining && reading)
 			timeout = AGENT_DRAIN_IDLE_MS;
 		r = poll(pfd, PFD_N, timeout);
@@ -308,12 +335,14 @@ static int relay_loop(struct agent *a)
 		if (pfd[PFD_SIG].revents)
 			relay_reap(a);
 		if (pfd[PFD_OUT].revents) {
-			r = relay_output(a, &a->out_fd, AGENT_STREAM_STDOUT);
+			r = relay_output(a, &a->out_fd, &a->out_hup, AGENT_STREAM_STDOUT,
+					 pfd[PFD_OUT].revents);
 			if (r)
 				return r;
 		}
 		if (pfd[PFD_ERR].revents) {
-			r = relay_output(a, &a->err_fd, AGENT_STREAM_STDERR);
+			r = relay_output(a, &a->err_fd, &a->err_hup, AGENT_STREAM_STDERR,
+					 pfd[PFD_ERR].revents);
 			if (r)
 				return r;
 		}

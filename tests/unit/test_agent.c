@@ -358,6 +358,33 @@ static void test_not_executable(void **state)
 	unlink(path);
 }
 
+/* Found through PATH but not executable: 126, though a later PATH entry lacks it (ENOENT). */
+static void test_not_executable_in_path(void **state)
+{
+	char dir[] = "/tmp/kvmrun-test-agent-dir-XXXXXX", file[64], env_path[80];
+	const char *argv[] = {"not-runnable", NULL}, *envp[] = {env_path, NULL};
+	struct proto_job job = {.uid = getuid(), .gid = getgid(), .argv = argv, .envp = envp};
+	uint8_t *f = malloc(AGENT_FRAME_MAX);
+	struct host *h;
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/not-runnable", dir);
+	snprintf(env_path, sizeof(env_path), "PATH=%s:/usr/bin:/bin", dir);
+	fd = open(file, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	h = host_start(*state);
+	assert_true(host_pump(h, got_hello, 0));
+	host_queue(h, f, (size_t)proto_enc_start(f, AGENT_FRAME_MAX, &job));
+	assert_int_equal(host_finish(h), 126);
+	assert_int_equal(h->exit_value, EACCES);
+	host_free(h);
+	unlink(file);
+	rmdir(dir);
+	free(f);
+}
+
 static void check_bytes(void **state, int fd_arg)
 {
 	const struct test_paths *paths = *state;
@@ -715,6 +742,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_prestate(test_exit_statuses, &paths),
 		cmocka_unit_test_prestate(test_not_executable, &paths),
+		cmocka_unit_test_prestate(test_not_executable_in_path, &paths),
 		cmocka_unit_test_prestate(test_all_bytes, &paths),
 		cmocka_unit_test_prestate(test_stdin_roundtrip, &paths),
 		cmocka_unit_test_prestate(test_stdin_eof, &paths),

@@ -52,13 +52,13 @@ static void init_mounts(void)
 		const char *type, *dir, *opts;
 		unsigned long flags;
 	} m[] = {
-		{"proc", "/proc", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC},
-		{"sysfs", "/sys", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC},
-		{"devtmpfs", "/dev", "mode=0755", MS_NOSUID},
-		{"devpts", "/dev/pts", "mode=0620,ptmxmode=0666", MS_NOSUID | MS_NOEXEC},
-		{"tmpfs", "/dev/shm", "mode=1777", MS_NOSUID | MS_NODEV},
-		{"tmpfs", "/tmp", "mode=1777", MS_NOSUID | MS_NODEV},
-		{"tmpfs", "/run", "mode=0755", MS_NOSUID | MS_NODEV},
+	    {"proc", "/proc", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC},
+	    {"sysfs", "/sys", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC},
+	    {"devtmpfs", "/dev", "mode=0755", MS_NOSUID},
+	    {"devpts", "/dev/pts", "mode=0620,ptmxmode=0666", MS_NOSUID | MS_NOEXEC},
+	    {"tmpfs", "/dev/shm", "mode=1777", MS_NOSUID | MS_NODEV},
+	    {"tmpfs", "/tmp", "mode=1777", MS_NOSUID | MS_NODEV},
+	    {"tmpfs", "/run", "mode=0755", MS_NOSUID | MS_NODEV},
 	};
 
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
@@ -89,7 +89,8 @@ static void init_stdio(void)
 		close(fd);
 }
 
-/* Reads at most @size - 1 bytes of @path into @buf, NUL-terminated. Returns the length or -errno. */
+/* Reads at most @size - 1 bytes of @path into @buf, NUL-terminated. Returns the length or -errno.
+ */
 static ssize_t read_small(const char *path, char *buf, size_t size)
 {
 	size_t len = 0;
@@ -149,7 +150,9 @@ static void init_modules(void)
 
 	if (!list)
 		return;
-	if (read_small("/" "modules.load", list, AGENT_MODLIST_MAX) < 0) {
+	if (read_small("/"
+		       "modules.load",
+		       list, AGENT_MODLIST_MAX) < 0) {
 		free(list);
 		return;
 	}

@@ -20,29 +20,29 @@
 #define AGENT_DRAIN_IDLE_MS 1000
 
 struct agent {
-	int chan; /* the channel to kvmrun */
+	int chan;  /* the channel to kvmrun */
 	int sigfd; /* SIGCHLD */
 	struct proto_dec dec;
 
 	pid_t pid; /* PROGRAM, 0 before START */
 	bool tty;
-	int in_fd; /* PROGRAM's stdin (pipe or pty master), -1 once closed */
-	int out_fd; /* PROGRAM's stdout (pipe or pty master), -1 at its end */
-	int err_fd; /* PROGRAM's stderr, -1 at its end or with a tty */
+	int in_fd;	       /* PROGRAM's stdin (pipe or pty master), -1 once closed */
+	int out_fd;	       /* PROGRAM's stdout (pipe or pty master), -1 at its end */
+	int err_fd;	       /* PROGRAM's stderr, -1 at its end or with a tty */
 	bool out_hup, err_hup; /* writers gone, bytes left that wait for credit */
 
 	uint8_t *inbuf; /* stdin bytes not yet taken by PROGRAM */
 	size_t in_off, in_len;
 	uint32_t in_unreturned; /* stdin window taken and not yet granted again */
-	bool in_eof; /* STDIN_EOF arrived */
-	bool in_dead; /* PROGRAM's stdin is closed: stdin is discarded */
+	bool in_eof;		/* STDIN_EOF arrived */
+	bool in_dead;		/* PROGRAM's stdin is closed: stdin is discarded */
 
 	bool exited; /* PROGRAM was reaped */
 	unsigned int exit_kind;
 	uint32_t exit_value;
 
 	uint8_t frame[AGENT_FRAME_MAX]; /* a frame being sent */
-	uint8_t rx[AGENT_PAYLOAD_MAX]; /* bytes read from the channel */
+	uint8_t rx[AGENT_PAYLOAD_MAX];	/* bytes read from the channel */
 };
 
 /* Sends @len bytes to kvmrun whole. Returns 0 or -errno. */

@@ -248,8 +248,7 @@ static int relay_output(struct agent *a, int *fd, bool *hup, unsigned int stream
 		relay_close_output(fd);
 		return 0;
 	}
-	proto_enc_hdr(a->frame,
-		      stream == AGENT_STREAM_STDOUT ? AGENT_MSG_STDOUT : AGENT_MSG_STDERR,
+	proto_enc_hdr(a->frame, stream == AGENT_STREAM_STDOUT ? AGENT_MSG_STDOUT : AGENT_MSG_STDERR,
 		      (uint32_t)n);
 	proto_dec_sent(&a->dec, stream, (uint32_t)n);
 	return agent_send(a, a->frame, AGENT_HDR_SIZE + (size_t)n);
@@ -316,10 +315,10 @@ static int relay_loop(struct agent *a)
 		pfd[PFD_SIG] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
 		if (a->in_fd >= 0 && a->in_len)
 			pfd[PFD_IN] = (struct pollfd){.fd = a->in_fd, .events = POLLOUT};
-		reading |= relay_poll_output(a, &pfd[PFD_OUT], a->out_fd, a->out_hup,
-					     AGENT_STREAM_STDOUT);
-		reading |= relay_poll_output(a, &pfd[PFD_ERR], a->err_fd, a->err_hup,
-					     AGENT_STREAM_STDERR);
+		reading |=
+		    relay_poll_output(a, &pfd[PFD_OUT], a->out_fd, a->out_hup, AGENT_STREAM_STDOUT);
+		reading |=
+		    relay_poll_output(a, &pfd[PFD_ERR], a->err_fd, a->err_hup, AGENT_STREAM_STDERR);
 		if (draining && reading)
 			timeout = AGENT_DRAIN_IDLE_MS;
 		r = poll(pfd, PFD_N, timeout);

@@ -42,8 +42,7 @@ void proto_dec_init(struct proto_dec *d, enum proto_side side)
 	d->side = side;
 }
 
-__attribute__((format(printf, 2, 3))) static int dec_fail(struct proto_dec *d, const char *fmt,
-							   ...)
+__attribute__((format(printf, 2, 3))) static int dec_fail(struct proto_dec *d, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -199,7 +198,8 @@ static int parse_start(struct proto_dec *d, const uint8_t *p, struct proto_start
 		return dec_fail(d, "START: workdir missing or not terminated");
 	wlen = strlen(s->workdir);
 	if (q + wlen + 1 != end)
-		return dec_fail(d, "START: %zu bytes after the workdir", (size_t)(end - q) - wlen - 1);
+		return dec_fail(d, "START: %zu bytes after the workdir",
+				(size_t)(end - q) - wlen - 1);
 	if (wlen >= AGENT_WORKDIR_MAX || (wlen && s->workdir[0] != '/'))
 		return dec_fail(d, "START: workdir not an absolute path shorter than %u",
 				AGENT_WORKDIR_MAX);
@@ -219,9 +219,9 @@ static int take_window(struct proto_dec *d, unsigned int stream)
 static int parse_credit(struct proto_dec *d, const uint8_t *p, struct proto_msg *m)
 {
 	uint32_t stream = get_le32(p), bytes = get_le32(p + 4);
-	bool ours = d->side == PROTO_HOST ? stream == AGENT_STREAM_STDIN
-					  : stream == AGENT_STREAM_STDOUT ||
-						    stream == AGENT_STREAM_STDERR;
+	bool ours = d->side == PROTO_HOST
+			? stream == AGENT_STREAM_STDIN
+			: stream == AGENT_STREAM_STDOUT || stream == AGENT_STREAM_STDERR;
 
 	if (!ours)
 		return dec_fail(d, "CREDIT for stream %u in the wrong direction", stream);
@@ -363,8 +363,8 @@ uint32_t proto_dec_send_window(const struct proto_dec *d, unsigned int stream)
 void proto_dec_sent(struct proto_dec *d, unsigned int stream, uint32_t bytes)
 {
 	if (stream < AGENT_STREAMS)
-		d->send_window[stream] -= bytes < d->send_window[stream] ? bytes
-									 : d->send_window[stream];
+		d->send_window[stream] -=
+		    bytes < d->send_window[stream] ? bytes : d->send_window[stream];
 }
 
 void proto_enc_hdr(uint8_t *out, uint32_t type, uint32_t len)

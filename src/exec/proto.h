@@ -16,7 +16,7 @@
 
 /* Which side a decoder reads for. */
 enum proto_side {
-	PROTO_HOST, /* kvmrun: reads what the agent sends */
+	PROTO_HOST,  /* kvmrun: reads what the agent sends */
 	PROTO_AGENT, /* the agent: reads what kvmrun sends */
 };
 
@@ -27,8 +27,8 @@ struct proto_start {
 	uint32_t uid, gid, flags;
 	uint16_t rows, cols;
 	uint32_t argc, envc;
-	const char *argv; /* argc NUL-terminated strings, back to back */
-	const char *envp; /* envc of them */
+	const char *argv;    /* argc NUL-terminated strings, back to back */
+	const char *envp;    /* envc of them */
 	const char *workdir; /* "" for "/" */
 };
 
@@ -57,15 +57,15 @@ struct proto_msg {
 
 struct proto_dec {
 	enum proto_side side;
-	bool first_seen; /* HELLO (host) or START (agent) arrived */
-	bool ended; /* EXIT arrived (host) */
-	bool stdin_eof; /* STDIN_EOF arrived (agent) */
-	int error; /* 0, or -EPROTO once the peer broke the protocol */
+	bool first_seen;		     /* HELLO (host) or START (agent) arrived */
+	bool ended;			     /* EXIT arrived (host) */
+	bool stdin_eof;			     /* STDIN_EOF arrived (agent) */
+	int error;			     /* 0, or -EPROTO once the peer broke the protocol */
 	uint32_t recv_window[AGENT_STREAMS]; /* what the peer may still send us */
 	uint32_t send_window[AGENT_STREAMS]; /* what we may still send the peer */
-	size_t have; /* bytes of the current frame in buf */
-	uint32_t type, len; /* its header, once have >= AGENT_HDR_SIZE */
-	char why[128]; /* what the peer did wrong */
+	size_t have;			     /* bytes of the current frame in buf */
+	uint32_t type, len;		     /* its header, once have >= AGENT_HDR_SIZE */
+	char why[128];			     /* what the peer did wrong */
 	uint8_t buf[AGENT_FRAME_MAX];
 };
 
@@ -76,7 +76,7 @@ struct proto_job {
 	uint16_t rows, cols;
 	const char *const *argv; /* NULL-terminated */
 	const char *const *envp; /* NULL-terminated; NULL for none */
-	const char *workdir; /* NULL or "" for "/" */
+	const char *workdir;	 /* NULL or "" for "/" */
 };
 
 void proto_dec_init(struct proto_dec *d, enum proto_side side);

@@ -24,8 +24,13 @@ static void check_start(const struct proto_dec *d, const struct proto_msg *m)
 	const char **argv = calloc(s->argc + 1, sizeof(*argv));
 	const char **envp = calloc(s->envc + 1, sizeof(*envp));
 	uint8_t *out = malloc(AGENT_FRAME_MAX);
-	struct proto_job job = {.uid = s->uid, .gid = s->gid, .tty = s->flags & AGENT_START_TTY,
-				.rows = s->rows, .cols = s->cols, .argv = argv, .envp = envp,
+	struct proto_job job = {.uid = s->uid,
+				.gid = s->gid,
+				.tty = s->flags & AGENT_START_TTY,
+				.rows = s->rows,
+				.cols = s->cols,
+				.argv = argv,
+				.envp = envp,
 				.workdir = s->workdir};
 	int n;
 
@@ -63,9 +68,10 @@ static void check_msg(struct proto_dec *d, const struct proto_msg *m, uint32_t g
 		if (m->len == 0 || to_host != (m->type != AGENT_MSG_STDIN))
 			abort();
 		if (grant)
-			proto_dec_granted(d, m->type == AGENT_MSG_STDIN   ? AGENT_STREAM_STDIN
-					     : m->type == AGENT_MSG_STDOUT ? AGENT_STREAM_STDOUT
-									   : AGENT_STREAM_STDERR,
+			proto_dec_granted(d,
+					  m->type == AGENT_MSG_STDIN	? AGENT_STREAM_STDIN
+					  : m->type == AGENT_MSG_STDOUT ? AGENT_STREAM_STDOUT
+									: AGENT_STREAM_STDERR,
 					  m->len);
 		break;
 	case AGENT_MSG_EXIT: {

@@ -592,10 +592,17 @@ static void test_signal(void **state)
 /* A pty: PROGRAM sees terminals of the given size, and WINCH changes it. */
 static void test_tty(void **state)
 {
-	const char *argv[] = {"sh", "-c", "test -t 0 && test -t 1 && test -t 2 && stty size && "
-					  "read x && stty size", NULL};
-	struct proto_job job = {.uid = getuid(), .gid = getgid(), .tty = true, .rows = 33,
-				.cols = 77, .argv = argv, .envp = test_env};
+	const char *argv[] = {"sh", "-c",
+			      "test -t 0 && test -t 1 && test -t 2 && stty size && "
+			      "read x && stty size",
+			      NULL};
+	struct proto_job job = {.uid = getuid(),
+				.gid = getgid(),
+				.tty = true,
+				.rows = 33,
+				.cols = 77,
+				.argv = argv,
+				.envp = test_env};
 	uint8_t *f = malloc(AGENT_FRAME_MAX);
 	struct host *h = host_start(*state);
 	char *out;
@@ -740,19 +747,19 @@ int main(int argc, char **argv)
 {
 	static struct test_paths paths;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_prestate(test_exit_statuses, &paths),
-		cmocka_unit_test_prestate(test_not_executable, &paths),
-		cmocka_unit_test_prestate(test_not_executable_in_path, &paths),
-		cmocka_unit_test_prestate(test_all_bytes, &paths),
-		cmocka_unit_test_prestate(test_stdin_roundtrip, &paths),
-		cmocka_unit_test_prestate(test_stdin_eof, &paths),
-		cmocka_unit_test_prestate(test_credit_stops_program, &paths),
-		cmocka_unit_test_prestate(test_env_workdir_user, &paths),
-		cmocka_unit_test_prestate(test_signal, &paths),
-		cmocka_unit_test_prestate(test_tty, &paths),
-		cmocka_unit_test_prestate(test_orphan_holds_stdout, &paths),
-		cmocka_unit_test_prestate(test_hostile_frames, &paths),
-		cmocka_unit_test_prestate(test_host_gone, &paths),
+	    cmocka_unit_test_prestate(test_exit_statuses, &paths),
+	    cmocka_unit_test_prestate(test_not_executable, &paths),
+	    cmocka_unit_test_prestate(test_not_executable_in_path, &paths),
+	    cmocka_unit_test_prestate(test_all_bytes, &paths),
+	    cmocka_unit_test_prestate(test_stdin_roundtrip, &paths),
+	    cmocka_unit_test_prestate(test_stdin_eof, &paths),
+	    cmocka_unit_test_prestate(test_credit_stops_program, &paths),
+	    cmocka_unit_test_prestate(test_env_workdir_user, &paths),
+	    cmocka_unit_test_prestate(test_signal, &paths),
+	    cmocka_unit_test_prestate(test_tty, &paths),
+	    cmocka_unit_test_prestate(test_orphan_holds_stdout, &paths),
+	    cmocka_unit_test_prestate(test_hostile_frames, &paths),
+	    cmocka_unit_test_prestate(test_host_gone, &paths),
 	};
 	ssize_t n;
 

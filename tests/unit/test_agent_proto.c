@@ -91,8 +91,14 @@ static const char *const job_env[] = {"A=1", "PATH=/bin:/usr/bin", "EMPTY=", NUL
 
 static int enc_job(uint8_t *buf, const char *workdir)
 {
-	struct proto_job job = {.uid = 1000, .gid = 100, .tty = true, .rows = 24, .cols = 80,
-				.argv = job_argv, .envp = job_env, .workdir = workdir};
+	struct proto_job job = {.uid = 1000,
+				.gid = 100,
+				.tty = true,
+				.rows = 24,
+				.cols = 80,
+				.argv = job_argv,
+				.envp = job_env,
+				.workdir = workdir};
 
 	return proto_enc_start(buf, AGENT_FRAME_MAX, &job);
 }
@@ -208,13 +214,24 @@ static void test_truncated_waits(void **state)
 static void test_bad_headers(void **state)
 {
 	static const uint32_t bad[][2] = {
-		{0, 0}, {12, 0}, {0xffffffff, 4}, {AGENT_MSG_STDOUT, AGENT_PAYLOAD_MAX + 1},
-		{AGENT_MSG_STDOUT, 0xffffffff}, {AGENT_MSG_STDOUT, 0}, {AGENT_MSG_CREDIT, 7},
-		{AGENT_MSG_CREDIT, 9}, {AGENT_MSG_EXIT, 0}, {AGENT_MSG_ERROR, 0},
-		{AGENT_MSG_ERROR, AGENT_ERROR_MAX + 1},
-		/* the wrong direction for the host */
-		{AGENT_MSG_START, 40}, {AGENT_MSG_STDIN, 1}, {AGENT_MSG_STDIN_EOF, 0},
-		{AGENT_MSG_WINCH, 4}, {AGENT_MSG_SIGNAL, 4}, {AGENT_MSG_HELLO, 8},
+	    {0, 0},
+	    {12, 0},
+	    {0xffffffff, 4},
+	    {AGENT_MSG_STDOUT, AGENT_PAYLOAD_MAX + 1},
+	    {AGENT_MSG_STDOUT, 0xffffffff},
+	    {AGENT_MSG_STDOUT, 0},
+	    {AGENT_MSG_CREDIT, 7},
+	    {AGENT_MSG_CREDIT, 9},
+	    {AGENT_MSG_EXIT, 0},
+	    {AGENT_MSG_ERROR, 0},
+	    {AGENT_MSG_ERROR, AGENT_ERROR_MAX + 1},
+	    /* the wrong direction for the host */
+	    {AGENT_MSG_START, 40},
+	    {AGENT_MSG_STDIN, 1},
+	    {AGENT_MSG_STDIN_EOF, 0},
+	    {AGENT_MSG_WINCH, 4},
+	    {AGENT_MSG_SIGNAL, 4},
+	    {AGENT_MSG_HELLO, 8},
 	};
 	struct proto_dec *d = malloc(sizeof(*d));
 	struct proto_msg m;
@@ -238,10 +255,17 @@ static void test_bad_headers(void **state)
 static void test_agent_side_refuses(void **state)
 {
 	static const uint32_t bad[][2] = {
-		{AGENT_MSG_STDOUT, 1}, {AGENT_MSG_STDERR, 1}, {AGENT_MSG_EXIT, 8},
-		{AGENT_MSG_HELLO, 8}, {AGENT_MSG_ERROR, 3}, {AGENT_MSG_WINCH, 5},
-		{AGENT_MSG_SIGNAL, 8}, {AGENT_MSG_STDIN_EOF, 1}, {AGENT_MSG_START, 20},
-		{AGENT_MSG_START, 26}, {AGENT_MSG_STDIN, AGENT_PAYLOAD_MAX + 1},
+	    {AGENT_MSG_STDOUT, 1},
+	    {AGENT_MSG_STDERR, 1},
+	    {AGENT_MSG_EXIT, 8},
+	    {AGENT_MSG_HELLO, 8},
+	    {AGENT_MSG_ERROR, 3},
+	    {AGENT_MSG_WINCH, 5},
+	    {AGENT_MSG_SIGNAL, 8},
+	    {AGENT_MSG_STDIN_EOF, 1},
+	    {AGENT_MSG_START, 20},
+	    {AGENT_MSG_START, 26},
+	    {AGENT_MSG_STDIN, AGENT_PAYLOAD_MAX + 1},
 	};
 	uint8_t *buf = malloc(AGENT_FRAME_MAX);
 	struct proto_dec *d = malloc(sizeof(*d));
@@ -310,13 +334,21 @@ static void test_exit_values(void **state)
 		uint32_t kind, value;
 		int status; /* -1: refused */
 	} t[] = {
-		{AGENT_EXIT_EXITED, 0, 0}, {AGENT_EXIT_EXITED, 255, 255}, {AGENT_EXIT_EXITED, 256, -1},
-		{AGENT_EXIT_SIGNALED, 15, 143}, {AGENT_EXIT_SIGNALED, 0, -1},
-		{AGENT_EXIT_SIGNALED, 65, -1}, {AGENT_EXIT_EXEC_FAILED, ENOENT, 127},
-		{AGENT_EXIT_EXEC_FAILED, ENOTDIR, 127}, {AGENT_EXIT_EXEC_FAILED, EACCES, 126},
-		{AGENT_EXIT_EXEC_FAILED, ENOEXEC, 126}, {AGENT_EXIT_EXEC_FAILED, 0, -1},
-		{AGENT_EXIT_EXEC_FAILED, 4096, -1}, {AGENT_EXIT_SETUP_FAILED, ENOENT, 125},
-		{4, 0, -1}, {0xffffffff, 1, -1},
+	    {AGENT_EXIT_EXITED, 0, 0},
+	    {AGENT_EXIT_EXITED, 255, 255},
+	    {AGENT_EXIT_EXITED, 256, -1},
+	    {AGENT_EXIT_SIGNALED, 15, 143},
+	    {AGENT_EXIT_SIGNALED, 0, -1},
+	    {AGENT_EXIT_SIGNALED, 65, -1},
+	    {AGENT_EXIT_EXEC_FAILED, ENOENT, 127},
+	    {AGENT_EXIT_EXEC_FAILED, ENOTDIR, 127},
+	    {AGENT_EXIT_EXEC_FAILED, EACCES, 126},
+	    {AGENT_EXIT_EXEC_FAILED, ENOEXEC, 126},
+	    {AGENT_EXIT_EXEC_FAILED, 0, -1},
+	    {AGENT_EXIT_EXEC_FAILED, 4096, -1},
+	    {AGENT_EXIT_SETUP_FAILED, ENOENT, 125},
+	    {4, 0, -1},
+	    {0xffffffff, 1, -1},
 	};
 	struct proto_dec *d = malloc(sizeof(*d));
 	uint8_t buf[16];
@@ -417,22 +449,22 @@ static void test_bad_start(void **state)
 		const char *s;
 		size_t len;
 	} t[] = {
-		{0, 1, 0, "ls\0/", 4}, /* workdir not terminated */
-		{0, 1, 0, "ls\0", 3}, /* workdir missing */
-		{0, 0, 0, "ls\0\0", 4}, /* argc 0 */
-		{0, AGENT_ARGC_MAX + 1, 0, "ls\0\0", 4},
-		{0, 1, AGENT_ENVC_MAX + 1, "ls\0\0", 4},
-		{0, 2, 0, "ls\0\0", 4}, /* argv runs into nothing */
-		{0, 3, 0, "ls\0\0\0", 5},
-		{0, 1, 0, "\0x\0\0", 4}, /* empty argv[0] */
-		{0, 1, 1, "ls\0A\0\0", 6}, /* env without = */
-		{0, 1, 1, "ls\0=1\0\0", 7}, /* env with an empty name */
-		{0, 1, 1, "ls\0A=1", 6}, /* env not terminated */
-		{0, 1, 0, "ls\0tmp\0", 7}, /* relative workdir */
-		{0, 1, 0, "ls\0/\0x", 6}, /* bytes after the workdir */
-		{0, 1, 0, "ls\0/\0\0", 6},
-		{2, 1, 0, "ls\0/\0", 5}, /* unknown flag */
-		{0x80000000, 1, 0, "ls\0/\0", 5},
+	    {0, 1, 0, "ls\0/", 4},  /* workdir not terminated */
+	    {0, 1, 0, "ls\0", 3},   /* workdir missing */
+	    {0, 0, 0, "ls\0\0", 4}, /* argc 0 */
+	    {0, AGENT_ARGC_MAX + 1, 0, "ls\0\0", 4},
+	    {0, 1, AGENT_ENVC_MAX + 1, "ls\0\0", 4},
+	    {0, 2, 0, "ls\0\0", 4}, /* argv runs into nothing */
+	    {0, 3, 0, "ls\0\0\0", 5},
+	    {0, 1, 0, "\0x\0\0", 4},	/* empty argv[0] */
+	    {0, 1, 1, "ls\0A\0\0", 6},	/* env without = */
+	    {0, 1, 1, "ls\0=1\0\0", 7}, /* env with an empty name */
+	    {0, 1, 1, "ls\0A=1", 6},	/* env not terminated */
+	    {0, 1, 0, "ls\0tmp\0", 7},	/* relative workdir */
+	    {0, 1, 0, "ls\0/\0x", 6},	/* bytes after the workdir */
+	    {0, 1, 0, "ls\0/\0\0", 6},
+	    {2, 1, 0, "ls\0/\0", 5}, /* unknown flag */
+	    {0x80000000, 1, 0, "ls\0/\0", 5},
 	};
 	uint8_t *buf = malloc(AGENT_FRAME_MAX);
 	struct proto_dec *d = malloc(sizeof(*d));
@@ -561,12 +593,12 @@ static void test_encoder_bounds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_start_roundtrip),  cmocka_unit_test(test_frames_in_one_chunk),
-		cmocka_unit_test(test_truncated_waits),  cmocka_unit_test(test_bad_headers),
-		cmocka_unit_test(test_agent_side_refuses), cmocka_unit_test(test_host_order),
-		cmocka_unit_test(test_exit_values),      cmocka_unit_test(test_windows),
-		cmocka_unit_test(test_bad_start),        cmocka_unit_test(test_error_text),
-		cmocka_unit_test(test_signal_winch),     cmocka_unit_test(test_encoder_bounds),
+	    cmocka_unit_test(test_start_roundtrip),    cmocka_unit_test(test_frames_in_one_chunk),
+	    cmocka_unit_test(test_truncated_waits),    cmocka_unit_test(test_bad_headers),
+	    cmocka_unit_test(test_agent_side_refuses), cmocka_unit_test(test_host_order),
+	    cmocka_unit_test(test_exit_values),	       cmocka_unit_test(test_windows),
+	    cmocka_unit_test(test_bad_start),	       cmocka_unit_test(test_error_text),
+	    cmocka_unit_test(test_signal_winch),       cmocka_unit_test(test_encoder_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -70,15 +70,19 @@ static void init_mounts(void)
 	}
 }
 
-/* PID 1 starts without stdio when the archive has no /dev/console: give it the console. */
-static void init_stdio(void)
+/*
+ * Descriptors 0..2 are open, so that PROGRAM's pipes never land on them. PID 1
+ * starts without them when the archive has no /dev/console: it gets the
+ * console (@console); elsewhere /dev/null stands in.
+ */
+static void init_stdio(bool console)
 {
 	int fd = -1;
 
 	for (int i = 0; i < 3; i++) {
 		if (fcntl(i, F_GETFD) >= 0)
 			continue;
-		if (fd < 0)
+		if (fd < 0 && console)
 			fd = open("/dev/console", O_RDWR | O_NOCTTY);
 		if (fd < 0)
 			fd = open("/dev/null", O_RDWR);
@@ -279,7 +283,7 @@ static int run_pid1(struct agent *a)
 	struct agent_cmdline c;
 
 	init_mounts();
-	init_stdio();
+	init_stdio(true);
 	init_cmdline(&c);
 	init_modules();
 	/*
@@ -325,7 +329,7 @@ int main(int argc, char **argv)
 		a->chan = -1;
 		return run_pid1(a);
 	}
-	init_stdio();
+	init_stdio(false);
 	if (!a)
 		return 3;
 	a->chan = -1;

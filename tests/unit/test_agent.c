@@ -745,7 +745,7 @@ static int helper_flood(long total, const char *file)
 
 int main(int argc, char **argv)
 {
-	static struct test_paths paths;
+	struct test_paths paths;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_prestate(test_exit_statuses, &paths),
 	    cmocka_unit_test_prestate(test_not_executable, &paths),

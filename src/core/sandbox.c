@@ -246,6 +246,33 @@ static int sandbox_add_vhost_user(scmp_filter_ctx ctx)
 }
 
 /*
+ * Teardown ends the daemons the VM started (virtiofsd): SIGTERM, then SIGKILL, to one
+ * process (pid not negative: no process group, no -1), and reaps it (wait4 of one
+ * pid). Which process a pid names the filter cannot check.
+ */
+static int sandbox_add_daemon_stop(scmp_filter_ctx ctx)
+{
+	static const int sigs[] = { SIGTERM, SIGKILL };
+	const struct scmp_arg_cmp pid = {
+		.arg = 0, .op = SCMP_CMP_MASKED_EQ, .datum_a = 0x80000000U, .datum_b = 0,
+	};
+	int ret = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(sigs) && !ret; i++) {
+		const struct scmp_arg_cmp cmp[2] = {
+			pid,
+			{ .arg = 1, .op = SCMP_CMP_MASKED_EQ, .datum_a = 0xffffffffU,
+			  .datum_b = (uint32_t)sigs[i] },
+		};
+
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 2, cmp);
+	}
+	if (!ret)
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(wait4), 1, &pid);
+	return ret;
+}
+
+/*
  * Mappings and protection changes, never executable (not on a vCPU thread: it
  * allocates nothing); signals only to this process; the loop's scheduling
  * policy, its own only.
@@ -267,6 +294,8 @@ static int sandbox_add_checked(scmp_filter_ctx ctx, enum sandbox_role role, bool
 		ret = sandbox_rule_arg(ctx, SCMP_SYS(fcntl), 1, 0xffffffffU, F_SETFL);
 	if (!ret && role == SANDBOX_LOOP)
 		ret = sandbox_add_vhost_user(ctx);
+	if (!ret && role == SANDBOX_LOOP)
+		ret = sandbox_add_daemon_stop(ctx);
 	return ret;
 }
 

@@ -4,9 +4,10 @@
  * (a virtio-fs queue started at DRIVER_OK, stopped at reset): installed for real in
  * a child, a message with a file descriptor attached goes out, the wait for the
  * reply and the reply with a descriptor come in, with exactly the flags the
- * vhost-user frontend uses; the same calls with other flags, and socket calls the
- * frontend never makes, stop the child with KVMRUN_ERR_SANDBOX and a line naming
- * the call.
+ * vhost-user frontend uses; and at teardown a daemon is ended (SIGTERM, SIGKILL)
+ * and reaped. The same calls with other flags, other signals, process groups,
+ * waits for any child, and socket calls the frontend never makes stop the child
+ * with KVMRUN_ERR_SANDBOX and a line naming the call.
  */
 #include <errno.h>
 #include <poll.h>
@@ -17,7 +18,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -31,9 +34,13 @@
 
 enum { CHILD_OK = 0, CHILD_SETUP_FAILED = 40, CHILD_PROBE_FAILED = 41 };
 
-/* A connected pair (frontend, backend) and an eventfd to pass, made before the filter. */
+/*
+ * A connected pair (frontend, backend), an eventfd to pass, and a process standing
+ * in for a daemon (it waits; it dies with the child), made before the filter.
+ */
 struct child_fds {
 	int front, back, efd;
+	pid_t daemon;
 };
 
 typedef int (*probe_fn)(const struct child_fds *f);
@@ -66,14 +73,26 @@ static int run_child(probe_fn probe, char *err, size_t errlen)
 		int sv[2];
 		struct child_fds f;
 		struct thread_arg a = {probe, &f};
+		pid_t me = getpid();
 		pthread_t t;
 		void *ret;
 
 		dup2(errp[1], STDERR_FILENO);
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 			_exit(CHILD_SETUP_FAILED);
-		f = (struct child_fds){sv[0], sv[1], eventfd(0, EFD_CLOEXEC)};
-		if (f.efd < 0 || pthread_create(&t, NULL, child_thread, &a) || pthread_join(t, &ret))
+		f = (struct child_fds){sv[0], sv[1], eventfd(0, EFD_CLOEXEC), fork()};
+		if (f.daemon == 0) {
+			/* Holds no end of the test's pipe, and never outlives the child. */
+			close(STDERR_FILENO);
+			close(errp[0]);
+			close(errp[1]);
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != me)
+				_exit(0);
+			for (;;)
+				pause();
+		}
+		if (f.efd < 0 || f.daemon < 0 || pthread_create(&t, NULL, child_thread, &a) ||
+		    pthread_join(t, &ret))
 			_exit(CHILD_SETUP_FAILED);
 		_exit((int)(intptr_t)ret);
 	}
@@ -179,6 +198,56 @@ static void test_vhost_user_calls_allowed(void **state)
 	assert_string_equal(err, "");
 }
 
+/* Teardown ends a daemon: SIGTERM (or SIGKILL) to its pid, and reaps it. */
+static int probe_daemon_stop(const struct child_fds *f)
+{
+	int st;
+
+	if (kill(f->daemon, SIGTERM) || waitpid(f->daemon, &st, 0) != f->daemon)
+		return -1;
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGTERM)
+		return -1;
+	/* Gone: SIGKILL now finds nothing, and nothing is left to reap. */
+	if (kill(f->daemon, SIGKILL) != -1 || errno != ESRCH)
+		return -1;
+	return waitpid(f->daemon, &st, WNOHANG) == -1 && errno == ECHILD ? 0 : -1;
+}
+
+static void test_daemon_stop_allowed(void **state)
+{
+	char err[512];
+	int st;
+
+	(void)state;
+	st = run_child(probe_daemon_stop, err, sizeof(err));
+	if (st != CHILD_OK)
+		print_error("status %d; stderr: %s\n", st, err);
+	assert_int_equal(st, CHILD_OK);
+	assert_string_equal(err, "");
+}
+
+static int probe_kill_other_signal(const struct child_fds *f)
+{
+	return kill(f->daemon, SIGHUP) ? 0 : -1;
+}
+
+static int probe_kill_group(const struct child_fds *f)
+{
+	return kill(-f->daemon, SIGTERM) ? 0 : -1;
+}
+
+static int probe_kill_all(const struct child_fds *f)
+{
+	return kill(-1, SIGKILL) ? 0 : -1;
+}
+
+static int probe_wait_any(const struct child_fds *f)
+{
+	int st;
+
+	return waitpid(-1, &st, WNOHANG) < 0 ? 0 : -1;
+}
+
 static int probe_sendmsg_blocking(const struct child_fds *f)
 {
 	return send_fd(f->front, f->efd, MSG_NOSIGNAL) == 12 ? -1 : 0;
@@ -244,11 +313,22 @@ static void test_other_socket_calls_refused(void **state)
 	expect_refused(probe_accept, SYS_accept4);
 }
 
+static void test_other_signals_refused(void **state)
+{
+	(void)state;
+	expect_refused(probe_kill_other_signal, SYS_kill);
+	expect_refused(probe_kill_group, SYS_kill);
+	expect_refused(probe_kill_all, SYS_kill);
+	expect_refused(probe_wait_any, SYS_wait4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_vhost_user_calls_allowed),
 	    cmocka_unit_test(test_other_socket_calls_refused),
+	    cmocka_unit_test(test_daemon_stop_allowed),
+	    cmocka_unit_test(test_other_signals_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,7 @@
 #include "arch/x86_64/platform_layout.h"
 #include "arch/x86_64/pvh.h"
 #include "backend/console.h"
+#include "backend/virtiofsd.h"
 #include "pci.h"
 #include "platform.h"
 #include "virtio/devices.h"
@@ -57,6 +58,7 @@ struct vm {
 	struct console *con;
 	struct sandbox_cleanup cleanup; /* puts the terminal back on a refused call */
 	struct device *devices;
+	struct fs_daemon *fs_daemons[VM_MAX_SHARES]; /* --share i's daemon, stopped after devices */
 	struct platform_sink sink;
 	struct irq_line com1_irq;
 	struct irq_kvm *irq_kvm;
@@ -474,9 +476,33 @@ static const char *const vm_disk_names[VM_MAX_DISKS] = {
 	"vdi", "vdj", "vdk", "vdl", "vdm", "vdn", "vdo", "vdp",
 };
 
+/* --share i: its daemon, and a virtio-fs device on the daemon's socket. */
+static int vm_setup_share(struct vm *vm, unsigned int i)
+{
+	const struct share_config *sc = &vm->cfg.shares[i];
+	struct virtio_dev *vdev;
+	char err[512], why[512];
+	int ret, sock = -1;
+
+	ret = fs_daemon_start(&vm->fs_daemons[i], sc, &sock, err, sizeof(err));
+	if (ret)
+		return vm_fail(ret, "%s", err);
+	ret = virtio_fs_create(&vdev, sc, sock, vm->loop, &vm->gm, err, sizeof(err));
+	if (ret == -ENOMEM)
+		return vm_fail(KVMRUN_ERR_INTERNAL, "%s", err);
+	if (ret) /* a daemon that has exited says why in its last line */
+		return vm_fail(KVMRUN_ERR_INPUT, "%s",
+			       fs_daemon_exited(vm->fs_daemons[i], why, sizeof(why)) ? why : err);
+	ret = virtio_pci_create(&vm->devices, vm->pci, &vm->irq, vdev);
+	if (ret)
+		return vm_fail(KVMRUN_ERR_INTERNAL, "--share %s: %s",
+			       sc->path[0] ? sc->path : sc->socket, strerror(-ret));
+	return 0;
+}
+
 /*
- * virtio-console, then one virtio-blk per --disk, then one virtio-net per --net,
- * each on its own PCI slot.
+ * virtio-console, then one virtio-blk per --disk, one virtio-net per --net and one
+ * virtio-fs per --share, each on its own PCI slot.
  */
 static int vm_setup_virtio(struct vm *vm)
 {
@@ -518,6 +544,11 @@ static int vm_setup_virtio(struct vm *vm)
 		ret = virtio_pci_create(&vm->devices, vm->pci, &vm->irq, vdev);
 		if (ret)
 			return vm_fail(KVMRUN_ERR_INTERNAL, "--net %u: %s", i + 1, strerror(-ret));
+	}
+	for (unsigned int i = 0; i < vm->cfg.nr_shares; i++) {
+		ret = vm_setup_share(vm, i);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -730,6 +761,8 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	vm_free_inputs(vm);
 	devices_destroy(&vm->devices);
+	for (unsigned int i = 0; i < VM_MAX_SHARES; i++)
+		fs_daemon_stop(vm->fs_daemons[i]);
 	irq_kvm_destroy(vm->irq_kvm);
 	sandbox_set_cleanup(NULL);
 	if (vm->con)

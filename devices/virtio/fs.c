@@ -172,9 +172,12 @@ static int fs_activate(struct virtio_dev *vdev)
 	}
 	ret = fs_start_queues(fs);
 	if (ret) {
-		log_ratelimited(&vdev->rl, LOG_WARN, "%s %s: starting the queues: %s",
-				vdev->ops->name, fs->tag,
-				*vu_error(fs->conn) ? vu_error(fs->conn) : strerror(-ret));
+		if (*vu_error(fs->conn)) /* names the device and the request */
+			log_ratelimited(&vdev->rl, LOG_WARN, "%s: %s", vdev->ops->name,
+					vu_error(fs->conn));
+		else
+			log_ratelimited(&vdev->rl, LOG_WARN, "%s %s: starting the queues: %s",
+					vdev->ops->name, fs->tag, strerror(-ret));
 		fs_stop_queues(fs);
 	}
 	return ret;

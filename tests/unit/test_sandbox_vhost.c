@@ -29,6 +29,7 @@
 
 #include <cmocka.h>
 
+#include "kvmrun/compiler.h"
 #include "kvmrun/exit_status.h"
 #include "kvmrun/sandbox.h"
 
@@ -313,7 +314,11 @@ static void test_other_socket_calls_refused(void **state)
 	expect_refused(probe_accept, SYS_accept4);
 }
 
-static void test_other_signals_refused(void **state)
+/*
+ * Not in a sanitizer build: there the runtime's own list (sandbox.c) allows kill and
+ * wait4 with any arguments, and this test is left out of the run.
+ */
+static UNUSED void test_other_signals_refused(void **state)
 {
 	(void)state;
 	expect_refused(probe_kill_other_signal, SYS_kill);
@@ -328,7 +333,9 @@ int main(void)
 	    cmocka_unit_test(test_vhost_user_calls_allowed),
 	    cmocka_unit_test(test_other_socket_calls_refused),
 	    cmocka_unit_test(test_daemon_stop_allowed),
+#ifndef __SANITIZE_ADDRESS__
 	    cmocka_unit_test(test_other_signals_refused),
+#endif
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -146,7 +146,9 @@ static ssize_t recv_fd(int sock, int *fd, int flags)
 	} ctl;
 	char msg[12];
 	struct iovec iov = {msg, sizeof(msg)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = ctl.buf,
 			    .msg_controllen = sizeof(ctl.buf)};
 	struct cmsghdr *cm;
 	ssize_t n = recvmsg(sock, &mh, flags);
@@ -263,7 +265,8 @@ static int probe_recvmsg_peek(const struct child_fds *f)
 
 static int probe_poll_two(const struct child_fds *f)
 {
-	struct pollfd pfd[2] = {{.fd = f->front, .events = POLLIN}, {.fd = f->back, .events = POLLIN}};
+	struct pollfd pfd[2] = {{.fd = f->front, .events = POLLIN},
+				{.fd = f->back, .events = POLLIN}};
 
 	return poll(pfd, 2, 0) < 0 ? 0 : -1;
 }

@@ -50,6 +50,16 @@ static const char usage[] =
 	"                       mac: unicast xx:xx:xx:xx:xx:xx (default 02: and 5\n"
 	"                       bytes of a hash of the tap name and the --net\n"
 	"                       position); mtu: 68 to 65535 (default the tap's)\n"
+	"  --share HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH] | socket=PATH,tag=TAG\n"
+	"                       HOSTDIR as a virtio-fs file system (up to 8), served\n"
+	"                       by a virtiofsd that kvmrun starts and ends; the guest\n"
+	"                       mounts it with mount -t virtiofs TAG DIR. tag: 1 to\n"
+	"                       36 bytes (default HOSTDIR's last name; '/' gives\n"
+	"                       root); ro: the host refuses every write (EROFS);\n"
+	"                       virtiofsd: the daemon to run (default\n"
+	"                       $KVMRUN_VIRTIOFSD, /usr/libexec/virtiofsd,\n"
+	"                       /usr/lib/qemu/virtiofsd, then $PATH). socket=PATH:\n"
+	"                       a vhost-user-fs daemon already listening on PATH\n"
 	"  --help, --version\n"
 	"\n"
 	"On a terminal, Ctrl-A x quits.\n"
@@ -60,7 +70,9 @@ static const char usage[] =
 	"  2    bad command line\n"
 	"  3    kernel, initrd or disk missing, unreadable, malformed, too large\n"
 	"       or locked by another process; a --net tap that cannot be opened,\n"
-	"       created or attached, or an fd= that is not such a tap\n"
+	"       created or attached, or an fd= that is not such a tap; a --share\n"
+	"       HOSTDIR that is not a directory, a virtiofsd missing or ending at\n"
+	"       start, a socket= nobody listens on\n"
 	"  4    /dev/kvm missing, not permitted, or lacking a capability\n"
 	"  5    guest kernel panicked (reported through pvpanic)\n"
 	"  6    guest triple fault\n"
@@ -346,6 +358,121 @@ static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
 }
 
 /*
+ * The default tag: HOSTDIR's last name, trailing slashes dropped ("/" gives
+ * "root"). NULL when that is no tag: "." or "..", or longer than 36 bytes.
+ */
+static const char *cli_share_default_tag(const char *path, size_t len, char *tag)
+{
+	size_t start;
+
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	if (len == 1 && path[0] == '/') {
+		strcpy(tag, "root");
+		return tag;
+	}
+	start = len;
+	while (start > 0 && path[start - 1] != '/')
+		start--;
+	len -= start;
+	if (len > SHARE_TAG_MAX || (len == 1 && path[start] == '.') ||
+	    (len == 2 && path[start] == '.' && path[start + 1] == '.'))
+		return NULL;
+	memcpy(tag, path + start, len);
+	tag[len] = '\0';
+	return tag;
+}
+
+/* Copies a sub-option's value of n bytes into dst of size bytes; false if it does not fit. */
+static bool cli_copy_value(char *dst, size_t size, const char *value, size_t n)
+{
+	if (n >= size)
+		return false;
+	memcpy(dst, value, n);
+	dst[n] = '\0';
+	return true;
+}
+
+/*
+ * HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH] or socket=PATH,tag=TAG; one error line on
+ * failure. Whether HOSTDIR is a directory is the launcher's to find out (status 3).
+ */
+static int cli_parse_share(const char *arg, struct share_config *sc, FILE *err)
+{
+	const char *p = strchr(arg, ',');
+	size_t len = p ? (size_t)(p - arg) : strlen(arg);
+	bool has_tag = false, has_daemon_opt = false;
+	char item[DISK_PATH_MAX + 16];
+	size_t n;
+
+	*sc = (struct share_config){ 0 };
+	if (!strncmp(arg, "socket=", 7)) {
+		if (len == 7)
+			return cli_fail(err, "--share '%s': socket= needs a path%s", arg, "");
+		if (!cli_copy_value(sc->socket, sizeof(sc->socket), arg + 7, len - 7))
+			return cli_fail(err, "--share '%s': socket path too long%s", arg, "");
+	} else {
+		if (len == 0)
+			return cli_fail(err, "--share '%s': no directory name%s", arg, "");
+		if (!cli_copy_value(sc->path, sizeof(sc->path), arg, len))
+			return cli_fail(err, "--share '%s': directory name too long%s", arg, "");
+	}
+	while (cli_next_item(&p, item, sizeof(item), &n)) {
+		if (n >= sizeof(item))
+			return cli_fail(err, "--share '%s': option too long%s", arg, "");
+		if (!strcmp(item, "ro")) {
+			sc->readonly = true;
+			has_daemon_opt = true;
+		} else if (!strncmp(item, "tag=", 4)) {
+			if (n == 4)
+				return cli_fail(err, "--share '%s': empty tag%s", arg, "");
+			if (!cli_copy_value(sc->tag, sizeof(sc->tag), item + 4, n - 4))
+				return cli_fail(err, "--share '%s': tag longer than 36 bytes%s", arg,
+						"");
+			has_tag = true;
+		} else if (!strncmp(item, "virtiofsd=", 10)) {
+			if (n == 10)
+				return cli_fail(err, "--share '%s': virtiofsd= needs a path%s", arg,
+						"");
+			if (!cli_copy_value(sc->virtiofsd, sizeof(sc->virtiofsd), item + 10,
+					    n - 10))
+				return cli_fail(err, "--share '%s': virtiofsd path too long%s", arg,
+						"");
+			has_daemon_opt = true;
+		} else if (!strncmp(item, "socket=", 7)) {
+			return cli_fail(err, "--share '%s': socket=PATH comes first, in place of "
+					"HOSTDIR%s", arg, "");
+		} else {
+			return cli_fail(err, "--share '%s': unknown option '%s' (expected tag=TAG, ro "
+					"or virtiofsd=PATH)", arg, item);
+		}
+	}
+	if (sc->socket[0]) {
+		if (!has_tag)
+			return cli_fail(err, "--share '%s': socket= needs tag=TAG%s", arg, "");
+		if (has_daemon_opt)
+			return cli_fail(err, "--share '%s': ro and virtiofsd= are for a daemon kvmrun "
+					"starts, not for socket=%s", arg, "");
+	} else if (!has_tag && !cli_share_default_tag(sc->path, len, sc->tag)) {
+		return cli_fail(err, "--share '%s': its last name is no tag (1 to 36 bytes, not . "
+				"or ..): give tag=TAG%s", arg, "");
+	}
+	return 0;
+}
+
+/* Two shares with one tag: the guest could mount only one of them. */
+static int cli_share_duplicate(const struct vm_config *cfg, const char *arg, FILE *err)
+{
+	const struct share_config *sc = &cfg->shares[cfg->nr_shares];
+
+	for (unsigned int i = 0; i < cfg->nr_shares; i++)
+		if (!strcmp(sc->tag, cfg->shares[i].tag))
+			return cli_fail(err, "--share '%s': tag '%s' already used by an earlier "
+					"--share", arg, sc->tag);
+	return 0;
+}
+
+/*
  * --console-log FILE[,max=SIZE]: only a last ",max=" part is an option, so a
  * FILE may hold commas. The option is cut off argv's string in place.
  */
@@ -389,7 +516,7 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
 	       OPT_CONSOLE_LOG, OPT_LOG_LEVEL, OPT_RNG, OPT_HELP, OPT_VERSION, OPT_DISK, OPT_NET,
-	       OPT_SANDBOX, OPT_EXIT_PORT };
+	       OPT_SANDBOX, OPT_EXIT_PORT, OPT_SHARE };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -401,6 +528,7 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "disk", required_argument, NULL, OPT_DISK },
 		{ "net", required_argument, NULL, OPT_NET },
+		{ "share", required_argument, NULL, OPT_SHARE },
 		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 		{ "exit-port", no_argument, NULL, OPT_EXIT_PORT },
@@ -495,6 +623,14 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 			    cli_net_duplicate(cfg, optarg, err))
 				return CLI_EXIT_USAGE;
 			cfg->nr_nets++;
+			break;
+		case OPT_SHARE:
+			if (cfg->nr_shares >= VM_MAX_SHARES)
+				return cli_fail(err, "--share '%s': more than 8 shares%s", optarg, "");
+			if (cli_parse_share(optarg, &cfg->shares[cfg->nr_shares], err) ||
+			    cli_share_duplicate(cfg, optarg, err))
+				return CLI_EXIT_USAGE;
+			cfg->nr_shares++;
 			break;
 		case OPT_RNG:
 			cfg->rng = true;

@@ -22,6 +22,7 @@
 #include "arch/x86_64/platform_layout.h"
 #include "arch/x86_64/pvh.h"
 #include "backend/console.h"
+#include "backend/virtiofsd.h"
 #include "pci.h"
 #include "platform.h"
 #include "virtio/devices.h"
@@ -48,6 +49,7 @@ struct vm {
 	int vm_fd;
 	size_t run_size;
 	uint8_t *ram;
+	int ram_fd; /* the memfd behind ram when it is shared (--share), else -1 */
 	struct guest_mem gm;
 	struct bus pio;
 	struct bus mmio;
@@ -56,6 +58,7 @@ struct vm {
 	struct console *con;
 	struct sandbox_cleanup cleanup; /* puts the terminal back on a refused call */
 	struct device *devices;
+	struct fs_daemon *fs_daemons[VM_MAX_SHARES]; /* --share i's daemon, stopped after devices */
 	struct platform_sink sink;
 	struct irq_line com1_irq;
 	struct irq_kvm *irq_kvm;
@@ -228,26 +231,53 @@ static int vm_open_kvm(struct vm *vm)
  * Guest RAM, aligned to 2 MiB and offered transparent huge pages (as QEMU and
  * cloud-hypervisor do): KVM then maps the guest with 2 MiB pages, which takes
  * far fewer faults and TLB misses. Without THP it is ordinary anonymous memory.
+ * With *fd >= 0 on return, the RAM is a memfd mapped shared (a vhost-user backend
+ * maps the same pages): asked for with shared, sealed at its size so that nobody
+ * who holds the descriptor can shrink it under the guest.
  */
-static uint8_t *vm_map_ram(uint64_t len)
+static uint8_t *vm_map_ram(uint64_t len, bool shared, int *fd)
 {
 	const uint64_t align = 2 * MiB;
 	uint8_t *p, *start;
 	uint64_t head;
 
-	p = mmap(NULL, len + align, PROT_READ | PROT_WRITE,
+	*fd = -1;
+	if (shared) {
+		*fd = memfd_create("kvmrun-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (*fd < 0 || ftruncate(*fd, (off_t)len) < 0 ||
+		    fcntl(*fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+			goto err_fd;
+	}
+	/* An aligned stretch of address space, then the RAM in it. */
+	p = mmap(NULL, len + align, shared ? PROT_NONE : PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
-		return NULL;
+		goto err_fd;
 	start = (uint8_t *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
 	head = (uint64_t)(start - p);
+	if (shared && mmap(start, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
+			   *fd, 0) == MAP_FAILED) {
+		munmap(p, len + align);
+		goto err_fd;
+	}
 	if (head)
 		munmap(p, head);
 	munmap(start + len, align - head);
 	if (madvise(start, len, MADV_HUGEPAGE) < 0)
 		log_debug("guest RAM: MADV_HUGEPAGE: %s", strerror(errno));
 	return start;
+
+err_fd:
+	if (*fd >= 0) {
+		int e = errno;
+
+		close(*fd);
+		errno = e;
+	}
+	*fd = -1;
+	return NULL;
 }
+
 static int vm_setup_machine(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
@@ -268,7 +298,8 @@ static int vm_setup_machine(struct vm *vm)
 	if (ret < 0)
 		return vm_fail(KVMRUN_ERR_KVM, "KVM_CREATE_PIT2: %s", strerror(-ret));
 
-	vm->ram = vm_map_ram(vm->cfg.memory);
+	/* Shared RAM for the vhost-user backends (virtiofsd) of --share. */
+	vm->ram = vm_map_ram(vm->cfg.memory, vm->cfg.nr_shares > 0, &vm->ram_fd);
 	if (!vm->ram)
 		return vm_fail(KVMRUN_ERR_USAGE, "--memory: cannot map %llu MiB of guest RAM: %s",
 			       (unsigned long long)(vm->cfg.memory / MiB), strerror(errno));
@@ -288,7 +319,9 @@ static int vm_setup_machine(struct vm *vm)
 		if (ret < 0)
 			return vm_fail(KVMRUN_ERR_KVM, "KVM_SET_USER_MEMORY_REGION: %s",
 				       strerror(-ret));
-		if (gm_add_region(&vm->gm, gpa, size, host))
+		if (vm->ram_fd >= 0 ? gm_add_region_fd(&vm->gm, gpa, size, host, vm->ram_fd,
+						       (uint64_t)(host - vm->ram))
+				    : gm_add_region(&vm->gm, gpa, size, host))
 			return vm_fail(KVMRUN_ERR_INTERNAL, "guest memory map is inconsistent");
 	}
 	return 0;
@@ -443,9 +476,33 @@ static const char *const vm_disk_names[VM_MAX_DISKS] = {
 	"vdi", "vdj", "vdk", "vdl", "vdm", "vdn", "vdo", "vdp",
 };
 
+/* --share i: its daemon, and a virtio-fs device on the daemon's socket. */
+static int vm_setup_share(struct vm *vm, unsigned int i)
+{
+	const struct share_config *sc = &vm->cfg.shares[i];
+	struct virtio_dev *vdev;
+	char err[512], why[512];
+	int ret, sock = -1;
+
+	ret = fs_daemon_start(&vm->fs_daemons[i], sc, &sock, err, sizeof(err));
+	if (ret)
+		return vm_fail(ret, "%s", err);
+	ret = virtio_fs_create(&vdev, sc, sock, vm->loop, &vm->gm, err, sizeof(err));
+	if (ret == -ENOMEM)
+		return vm_fail(KVMRUN_ERR_INTERNAL, "%s", err);
+	if (ret) /* a daemon that has exited says why in its last line */
+		return vm_fail(KVMRUN_ERR_INPUT, "%s",
+			       fs_daemon_exited(vm->fs_daemons[i], why, sizeof(why)) ? why : err);
+	ret = virtio_pci_create(&vm->devices, vm->pci, &vm->irq, vdev);
+	if (ret)
+		return vm_fail(KVMRUN_ERR_INTERNAL, "--share %s: %s",
+			       sc->path[0] ? sc->path : sc->socket, strerror(-ret));
+	return 0;
+}
+
 /*
- * virtio-console, then one virtio-blk per --disk, then one virtio-net per --net,
- * each on its own PCI slot.
+ * virtio-console, then one virtio-blk per --disk, one virtio-net per --net and one
+ * virtio-fs per --share, each on its own PCI slot.
  */
 static int vm_setup_virtio(struct vm *vm)
 {
@@ -487,6 +544,11 @@ static int vm_setup_virtio(struct vm *vm)
 		ret = virtio_pci_create(&vm->devices, vm->pci, &vm->irq, vdev);
 		if (ret)
 			return vm_fail(KVMRUN_ERR_INTERNAL, "--net %u: %s", i + 1, strerror(-ret));
+	}
+	for (unsigned int i = 0; i < vm->cfg.nr_shares; i++) {
+		ret = vm_setup_share(vm, i);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -592,7 +654,7 @@ int vm_create(struct vm **out, const struct vm_config *cfg)
 	if (!vm)
 		return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");
 	vm->cfg = *cfg;
-	vm->kvm_fd = vm->vm_fd = vm->sig_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->sig_fd = vm->ram_fd = -1;
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 	sigemptyset(&vm->old_mask);
@@ -699,6 +761,8 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	vm_free_inputs(vm);
 	devices_destroy(&vm->devices);
+	for (unsigned int i = 0; i < VM_MAX_SHARES; i++)
+		fs_daemon_stop(vm->fs_daemons[i]);
 	irq_kvm_destroy(vm->irq_kvm);
 	sandbox_set_cleanup(NULL);
 	if (vm->con)
@@ -710,6 +774,8 @@ void vm_destroy(struct vm *vm)
 		close(vm->sig_fd);
 	if (vm->ram)
 		munmap(vm->ram, vm->cfg.memory);
+	if (vm->ram_fd >= 0)
+		close(vm->ram_fd);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)

@@ -16,6 +16,7 @@ struct disk_config;
 struct ev_loop;
 struct guest_mem;
 struct net_config;
+struct share_config;
 struct virtio_dev;
 
 /*
@@ -56,5 +57,18 @@ int virtio_blk_create(struct virtio_dev **out, const struct disk_config *cfg, ui
 int virtio_net_create(struct virtio_dev **out, const struct net_config *cfg, unsigned int index,
 		      struct ev_loop *loop, const struct guest_mem *gm, char *err,
 		      size_t errlen) WARN_UNUSED;
+
+/*
+ * A virtio-fs device (one high-priority and one request queue) for cfg, served by
+ * the vhost-user backend on the connected socket sock_fd (taken over: closed on
+ * error too). The tag in the config space is cfg->tag. Talks to the backend
+ * before returning (its features; each reply waited for up to 30 s). On error
+ * returns -errno with one line naming the option in err (-ENOMEM: out of memory;
+ * anything else: the backend did not answer as it should). Free with
+ * (*out)->ops->destroy(*out).
+ */
+int virtio_fs_create(struct virtio_dev **out, const struct share_config *cfg, int sock_fd,
+		     struct ev_loop *loop, const struct guest_mem *gm, char *err,
+		     size_t errlen) WARN_UNUSED;
 
 #endif

@@ -18,7 +18,9 @@
  * KVM (an ioeventfd matched on the queue index) or by the notify register here.
  * Doorbells are watched edge-triggered and never read: every write to an eventfd
  * wakes epoll again, and a counter that is never reset cannot reach its limit
- * (2^64 - 2 kicks), so a kick costs the loop no system call of its own.
+ * (2^64 - 2 kicks), so a kick costs the loop no system call of its own. A device
+ * whose queues are served by another process (external_queues) gets the doorbells
+ * (kick_fd) for that process instead, and the loop does not watch them.
  *
  * KVM's doorbells and MSI routes are changed through ctl_fd too, so that a vCPU
  * thread's seccomp filter needs neither KVM_IOEVENTFD nor KVM_SET_GSI_ROUTING. A
@@ -133,11 +135,19 @@ static void vp_requeue(struct virtio_dev *vdev, uint16_t q)
 		vp_signal(vp->kicks[q].fd);
 }
 
+static int vp_kick_fd(struct virtio_dev *vdev, uint16_t q)
+{
+	struct virtio_pci *vp = vdev->transport_data;
+
+	return q < vdev->nr_queues ? vp->kicks[q].fd : -1;
+}
+
 static const struct virtio_transport_ops vp_transport_ops = {
     .notify_queue = vp_notify_queue,
     .config_changed = vp_config_changed,
     .needs_reset = vp_needs_reset,
     .requeue = vp_requeue,
+    .kick_fd = vp_kick_fd,
 };
 
 /* --- the event-loop side --- */
@@ -175,7 +185,7 @@ static void vp_loop_activate(struct virtio_pci *vp, const struct vp_queue *qs, u
 	}
 	vdev->active = true;
 	/* Kicks that came before activation were dropped: look at every queue once. */
-	for (uint16_t q = 0; q < vdev->nr_queues; q++)
+	for (uint16_t q = 0; q < vdev->nr_queues && !vdev->ops->external_queues; q++)
 		if (qs[q].enabled && vdev->ops->queue_notify)
 			vdev->ops->queue_notify(vdev, q);
 }
@@ -513,7 +523,8 @@ static void vp_destroy(struct device *dev)
 	for (uint16_t q = 0; vp->kicks && q < vdev->nr_queues; q++) {
 		if (vp->kicks[q].fd < 0)
 			continue;
-		ev_del(vdev->loop, vp->kicks[q].fd);
+		if (!vdev->ops->external_queues)
+			ev_del(vdev->loop, vp->kicks[q].fd);
 		close(vp->kicks[q].fd);
 	}
 	if (vp->ctl_fd >= 0) {
@@ -591,7 +602,10 @@ int virtio_pci_create(struct device **list, struct pci_host *host, const struct 
 
 		if (fd < 0)
 			return -errno;
-		ret = ev_add(vdev->loop, fd, EPOLLIN | EPOLLET, vp_kick, &vp->kicks[q]);
+		/* With external_queues the device's backend waits on the doorbell, not the loop. */
+		ret = vdev->ops->external_queues
+			  ? 0
+			  : ev_add(vdev->loop, fd, EPOLLIN | EPOLLET, vp_kick, &vp->kicks[q]);
 		if (ret) {
 			close(fd);
 			return ret;

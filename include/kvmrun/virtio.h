@@ -36,6 +36,7 @@ struct virtio_dev;
 #define VIRTIO_ID_NET 1
 #define VIRTIO_ID_BLOCK 2
 #define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_ID_FS 26
 
 /* Device status bits (section 2.1). */
 #define VIRTIO_STATUS_ACKNOWLEDGE 1
@@ -56,6 +57,13 @@ struct virtio_dev_ops {
 	uint16_t device_id;
 	/* Guest-visible config space size in bytes (0: none). */
 	uint32_t config_size;
+	/*
+	 * The queues are served outside kvmrun (a vhost-user backend): the
+	 * transport leaves each queue's doorbell eventfd unwatched, for the device
+	 * to hand on (virtio_kick_fd), and never calls queue_notify. The device
+	 * raises the queues' interrupts itself (virtio_notify).
+	 */
+	bool external_queues;
 	/*
 	 * Config space accesses, already bounds-checked by the transport
 	 * (off + len <= config_size). vCPU thread, transport mutex held.
@@ -98,6 +106,12 @@ struct virtio_transport_ops {
 	 * queue_notify(q) again, after the events already waiting. Loop thread.
 	 */
 	void (*requeue)(struct virtio_dev *vdev, uint16_t q);
+	/*
+	 * Queue q's doorbell: an eventfd signalled on every kick of the driver
+	 * (by KVM, or by the transport), or -1. Owned by the transport; valid
+	 * until the device is destroyed. For devices with external_queues.
+	 */
+	int (*kick_fd)(struct virtio_dev *vdev, uint16_t q);
 };
 
 struct virtio_dev {
@@ -129,6 +143,11 @@ static inline bool virtio_has_feature(const struct virtio_dev *vdev, unsigned in
 static inline void virtio_notify(struct virtio_dev *vdev, uint16_t q)
 {
 	vdev->transport->notify_queue(vdev, q);
+}
+
+static inline int virtio_kick_fd(struct virtio_dev *vdev, uint16_t q)
+{
+	return vdev->transport->kick_fd ? vdev->transport->kick_fd(vdev, q) : -1;
 }
 
 static inline void virtio_config_changed(struct virtio_dev *vdev)

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <stdatomic.h>
 #include <termios.h>
@@ -219,6 +220,59 @@ static int sandbox_add_ioctls(scmp_filter_ctx ctx, int fd, const unsigned long *
 }
 
 /*
+ * The loop's vhost-user requests (devices/vhost: a queue started or stopped when the
+ * driver sets DRIVER_OK or resets): one message, file descriptors attached, sent
+ * without blocking or SIGPIPE; the reply received without blocking, any descriptor in
+ * it close-on-exec; the wait for it on the one socket. Only these flags pass, so no
+ * other send or receive (blocking, or peeking) does; the descriptor is not checked
+ * (the sockets come and go with the devices).
+ */
+static int sandbox_add_vhost_user(scmp_filter_ctx ctx)
+{
+	int ret;
+
+	ret = sandbox_rule_arg(ctx, SCMP_SYS(sendmsg), 2, 0xffffffffU, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (!ret)
+		ret = sandbox_rule_arg(ctx, SCMP_SYS(recvmsg), 2, 0xffffffffU,
+				       MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+#ifdef __NR_poll
+	if (!ret)
+		ret = sandbox_rule_arg(ctx, SCMP_SYS(poll), 1, 0xffffffffU, 1);
+#else
+	if (!ret)
+		ret = sandbox_rule_arg(ctx, SCMP_SYS(ppoll), 1, 0xffffffffU, 1);
+#endif
+	return ret;
+}
+
+/*
+ * Teardown ends the daemons the VM started (virtiofsd): SIGTERM, then SIGKILL, to one
+ * process (pid not negative: no process group, no -1), and reaps it (wait4 of one
+ * pid). Which process a pid names the filter cannot check.
+ */
+static int sandbox_add_daemon_stop(scmp_filter_ctx ctx)
+{
+	static const int sigs[] = { SIGTERM, SIGKILL };
+	const struct scmp_arg_cmp pid = {
+		.arg = 0, .op = SCMP_CMP_MASKED_EQ, .datum_a = 0x80000000U, .datum_b = 0,
+	};
+	int ret = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(sigs) && !ret; i++) {
+		const struct scmp_arg_cmp cmp[2] = {
+			pid,
+			{ .arg = 1, .op = SCMP_CMP_MASKED_EQ, .datum_a = 0xffffffffU,
+			  .datum_b = (uint32_t)sigs[i] },
+		};
+
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 2, cmp);
+	}
+	if (!ret)
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(wait4), 1, &pid);
+	return ret;
+}
+
+/*
  * Mappings and protection changes, never executable (not on a vCPU thread: it
  * allocates nothing); signals only to this process; the loop's scheduling
  * policy, its own only.
@@ -238,6 +292,10 @@ static int sandbox_add_checked(scmp_filter_ctx ctx, enum sandbox_role role, bool
 	/* The loop puts stdout's flags back (console_restore), F_SETFL only. */
 	if (!ret && role == SANDBOX_LOOP)
 		ret = sandbox_rule_arg(ctx, SCMP_SYS(fcntl), 1, 0xffffffffU, F_SETFL);
+	if (!ret && role == SANDBOX_LOOP)
+		ret = sandbox_add_vhost_user(ctx);
+	if (!ret && role == SANDBOX_LOOP)
+		ret = sandbox_add_daemon_stop(ctx);
 	return ret;
 }
 

@@ -60,7 +60,7 @@ on_exit() {
 # The guest: Debian's cloud kernel and a busybox initramfs with tests/system/guest-init.
 guest_kernel() { echo "$("$top/scripts/fetch-guest-kernel" cloud)/vmlinuz"; }
 # The modules the tests' init loads, and the programs the disk tests run in the guest.
-guest_modules="pvpanic_mmio virtio_pci virtio_rng virtio_blk virtio_console virtio_net ext4 crc32c_generic"
+guest_modules="pvpanic_mmio virtio_pci virtio_rng virtio_blk virtio_console virtio_net ext4 crc32c_generic fuse virtiofs"
 guest_programs="/sbin/mkfs.ext4 /usr/bin/socat"
 guest_initrd() {
   local kdir key out p bins=()

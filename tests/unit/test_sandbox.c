@@ -839,9 +839,15 @@ static void test_no_sanitizer_calls(void **state)
 		size_t n;
 		struct sock_filter *prog = export_bpf((enum sandbox_role)role, &n);
 
-		for (size_t i = 0; i < ARRAY_SIZE(sanitizer_calls); i++)
-			if (bpf_allows_any(prog, n, sanitizer_calls[i]))
-				fail_msg("role %d allows system call %d", role, sanitizer_calls[i]);
+		for (size_t i = 0; i < ARRAY_SIZE(sanitizer_calls); i++) {
+			int nr = sanitizer_calls[i];
+
+			/* The loop ends its daemons: kill and wait4 of one pid (test_sandbox_vhost). */
+			if (role == SANDBOX_LOOP && (nr == SYS_kill || nr == SYS_wait4))
+				continue;
+			if (bpf_allows_any(prog, n, nr))
+				fail_msg("role %d allows system call %d", role, nr);
+		}
 		free(prog);
 	}
 #endif

@@ -340,7 +340,7 @@ static void test_activate_starts_queues(void **state)
 			assert_int_equal(read(f->kick[q], &v, sizeof(v)), sizeof(v));
 			assert_int_equal(v, 1);
 		}
-		assert_null(fake_loop_find(f->kick[q]));
+		assert_null(fake_loop_find(NULL, f->kick[q]));
 		/* The backend's interrupt reaches the driver as queue q's. */
 		m = fvb_msg(f->b, n - 2);
 		assert_int_equal(m->nfds, 1);
@@ -437,7 +437,7 @@ static void test_backend_hangs_up(void **state)
 	assert_int_equal(poll(&pfd, 1, 5000), 1);
 	w->fn(w->opaque, (uint32_t)pfd.revents);
 	assert_int_equal(f->ft.needs_reset, 1);
-	assert_null(fake_loop_find(fd));
+	assert_null(fake_loop_find(NULL, fd));
 	/* The driver resets and tries again: refused at once, the device stays broken. */
 	fx_reset(f);
 	assert_true(fx_activate(f, F_VERSION_1) < 0);

@@ -589,14 +589,24 @@ static void test_guest_to_host_backpressure(void **state)
 static void test_from_guest_claims_too_much(void **state)
 {
 	struct fx *f = *state;
+	struct drv_ring r;
+	struct seg s[2];
 	uint32_t head, len;
 
 	handshake(f);
 	f->hp[0].claim = 1000;
-	post_out(f, TXQ(0), "abc", 3);
-	post_out(f, TXQ(0), "de", 2);
+	r = ring(f, TXQ(0));
+	s[0] = (struct seg){DATA_GPA(TXQ(0), 0), 3, 0};
+	s[1] = (struct seg){DATA_GPA(TXQ(0), 1), 2, 0};
+	memcpy(drv_hva(&f->ram, s[0].gpa), "abc", 3);
+	memcpy(drv_hva(&f->ram, s[1].gpa), "de", 2);
+	drv_post(&r, s, 2);
+	post_out(f, TXQ(0), "fg", 2);
 	kick(f, TXQ(0));
-	assert_int_equal(f->hp[0].got_len, 5);
+	/* Every byte offered, once, in order. */
+	assert_int_equal(f->hp[0].got_len, 7);
+	assert_memory_equal(f->hp[0].got, "abcdefg", 7);
+	assert_int_equal(f->hp[0].from_calls, 3);
 	assert_true(next_used(f, TXQ(0), &head, &len));
 	assert_true(next_used(f, TXQ(0), &head, &len));
 	assert_int_equal(f->ft.needs_reset, 0);

@@ -25,9 +25,16 @@
  *   Until the guest has opened the port (and after it closed it) send
  *   returns 0: a Linux guest discards data on a port nobody holds open.
  *   open_changed(true) is the time to send what waited.
- * - A device reset (or a driver that does not negotiate MULTIPORT) closes
- *   every open port (open_changed(false)); a chain held for from_guest is
- *   forgotten then, and the next resume does nothing.
+ * - A device reset, or a guest error that breaks the device (NEEDS_RESET),
+ *   closes every open port (open_changed(false)); a chain held for
+ *   from_guest is forgotten then, and the next resume does nothing. A driver
+ *   that does not negotiate MULTIPORT never opens a named port.
+ *
+ * Callbacks may come from within the calls below: open_changed(false) from a
+ * send that found a bad buffer (the bytes it returns did reach the guest),
+ * from_guest from a resume, and any of them from the control messages a
+ * call makes the device send. A callback may call send, resume and
+ * set_host_open; it must not destroy the device.
  */
 #ifndef KVMRUN_DEVICES_VIRTIO_CONSOLE_PORTS_H
 #define KVMRUN_DEVICES_VIRTIO_CONSOLE_PORTS_H

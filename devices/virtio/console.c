@@ -66,7 +66,7 @@
 #define VIRTIO_CONSOLE_CONFIG_SIZE 12
 
 /* Let the host side offer held input again (the console's is delivered or dropped). */
-static void virtio_console_release_input(struct vcon_port *p)
+static void virtio_console_release_input(struct virtio_console_port_state *p)
 {
 	if (!p->rx_refused)
 		return;
@@ -84,7 +84,8 @@ static void virtio_console_config_write(struct virtio_dev *vdev, uint32_t off, c
 }
 
 /* Bytes of the guest's output to port p's host side; returns how many it took. */
-static size_t virtio_console_out(struct vcon_port *p, const uint8_t *buf, size_t len)
+static size_t virtio_console_out(struct virtio_console_port_state *p, const uint8_t *buf,
+				 size_t len)
 {
 	if (p->ops)
 		return p->ops->from_guest(p->opaque, buf, len);
@@ -114,7 +115,7 @@ void virtio_console_break(struct virtio_console *vc, struct vq *vq, const char *
  * when done. Returns 0 when done, -EAGAIN when it stays held (the host side
  * is full, or the budget is spent), -EIO when the queue broke.
  */
-static int virtio_console_tx_write(struct vcon_port *p, size_t *budget)
+static int virtio_console_tx_write(struct virtio_console_port_state *p, size_t *budget)
 {
 	struct vq *vq = &p->vc->vdev.vqs[p->txq];
 	struct vq_chain *c = p->tx_chain;
@@ -155,7 +156,7 @@ static int virtio_console_tx_write(struct vcon_port *p, size_t *budget)
 }
 
 /* Pops the next chain of p's transmitq into tx_chain; 0, -EAGAIN (none) or -EIO (broken). */
-static int virtio_console_tx_pop(struct vcon_port *p)
+static int virtio_console_tx_pop(struct virtio_console_port_state *p)
 {
 	struct vq *vq = &p->vc->vdev.vqs[p->txq];
 	int ret = vq_pop(vq, p->tx_chain);
@@ -179,7 +180,7 @@ static int virtio_console_tx_pop(struct vcon_port *p)
  * One pass over p's transmitq (see the top of the file): the race-free
  * pattern of virtqueue.h, with a byte budget, and a held chain first.
  */
-void virtio_console_tx(struct vcon_port *p)
+void virtio_console_tx(struct virtio_console_port_state *p)
 {
 	struct virtio_console *vc = p->vc;
 	struct vq *vq = &vc->vdev.vqs[p->txq];
@@ -242,7 +243,7 @@ static void virtio_console_writable(void *opaque)
  * return how many bytes found a buffer. The caller checked that the device
  * serves.
  */
-size_t virtio_console_rx_push(struct vcon_port *p, const uint8_t *buf, size_t len)
+size_t virtio_console_rx_push(struct virtio_console_port_state *p, const uint8_t *buf, size_t len)
 {
 	struct virtio_console *vc = p->vc;
 	struct vq_chain *c = &vc->rx_chain;
@@ -302,7 +303,7 @@ static size_t virtio_console_push(void *opaque, const uint8_t *buf, size_t len)
 }
 
 /* The driver may have posted receive buffers: let the host side offer its input again. */
-static void virtio_console_rx_kicked(struct vcon_port *p)
+static void virtio_console_rx_kicked(struct virtio_console_port_state *p)
 {
 	struct vq *vq = &p->vc->vdev.vqs[p->rxq];
 
@@ -314,7 +315,8 @@ static void virtio_console_rx_kicked(struct vcon_port *p)
 }
 
 /* The port whose queue q is (NULL: a control queue, or none). */
-static struct vcon_port *virtio_console_port_of_queue(struct virtio_console *vc, uint16_t q)
+static struct virtio_console_port_state *virtio_console_port_of_queue(struct virtio_console *vc,
+								      uint16_t q)
 {
 	unsigned int id;
 
@@ -336,7 +338,7 @@ static int virtio_console_activate(struct virtio_dev *vdev)
 	vc->broken = false;
 	vc->multiport = vc->nr_ports > 1 && virtio_has_feature(vdev, VIRTIO_CONSOLE_F_MULTIPORT);
 	for (unsigned int i = 0; i < vc->nr_ports; i++) {
-		struct vcon_port *p = &vc->ports[i];
+		struct virtio_console_port_state *p = &vc->ports[i];
 
 		p->tx_held = p->tx_waiting = false;
 		/* Receive buffers are popped when input comes: kicks only while input waits. */
@@ -354,7 +356,7 @@ static int virtio_console_activate(struct virtio_dev *vdev)
 static void virtio_console_queue_notify(struct virtio_dev *vdev, uint16_t q)
 {
 	struct virtio_console *vc = virtio_console_of(vdev);
-	struct vcon_port *p;
+	struct virtio_console_port_state *p;
 
 	if (!virtio_console_serving(vc))
 		return;
@@ -382,7 +384,7 @@ static void virtio_console_reset(struct virtio_dev *vdev)
 	 */
 	vc->broken = false;
 	for (unsigned int i = 0; i < vc->nr_ports; i++) {
-		struct vcon_port *p = &vc->ports[i];
+		struct virtio_console_port_state *p = &vc->ports[i];
 
 		p->tx_held = p->tx_waiting = false;
 		if (p->ops)
@@ -403,7 +405,7 @@ static void virtio_console_destroy(struct virtio_dev *vdev)
 		console_remove_writer(vc->con, vc);
 	}
 	for (unsigned int i = 0; i < vc->nr_ports; i++) {
-		struct vcon_port *p = &vc->ports[i];
+		struct virtio_console_port_state *p = &vc->ports[i];
 
 		if (p->tx_cut)
 			log_info("virtio-console: %llu output bytes skipped on port %u (past %u "
@@ -469,7 +471,7 @@ int virtio_console_create_ports(struct virtio_dev **out, struct console *con,
 	vc->con = con;
 	vc->nr_ports = 1 + nr;
 	for (unsigned int i = 0; i < vc->nr_ports; i++) {
-		struct vcon_port *p = &vc->ports[i];
+		struct virtio_console_port_state *p = &vc->ports[i];
 
 		p->vc = vc;
 		p->id = i;

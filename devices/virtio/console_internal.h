@@ -27,14 +27,14 @@
 #define VIRTIO_CONSOLE_PORTS_MAX (1 + VIRTIO_CONSOLE_MAX_PORTS)
 
 /* Control messages the device still owes the driver for a port (bits, in this order). */
-#define VCON_CTRL_ADD 1u
-#define VCON_CTRL_NAME 2u
-#define VCON_CTRL_CONSOLE 4u
-#define VCON_CTRL_OPEN 8u
+#define VIRTIO_CONSOLE_CTRL_ADD 1u
+#define VIRTIO_CONSOLE_CTRL_NAME 2u
+#define VIRTIO_CONSOLE_CTRL_CONSOLE 4u
+#define VIRTIO_CONSOLE_CTRL_OPEN 8u
 
 struct virtio_console;
 
-struct vcon_port {
+struct virtio_console_port_state {
 	struct virtio_console *vc;
 	uint32_t id; /* as the guest knows it */
 	uint16_t rxq, txq;
@@ -58,7 +58,7 @@ struct vcon_port {
 	bool ready;		   /* the driver answered PORT_READY(1) */
 	bool guest_open;	   /* the driver's last PORT_OPEN */
 	bool host_open;		   /* ours (kept across resets) */
-	unsigned int ctrl_pending; /* VCON_CTRL_* */
+	unsigned int ctrl_pending; /* VIRTIO_CONSOLE_CTRL_* */
 };
 
 struct virtio_console {
@@ -69,7 +69,7 @@ struct virtio_console {
 	/* MULTIPORT was negotiated (valid from activate on). */
 	bool multiport;
 	unsigned int nr_ports; /* port 0 included */
-	struct vcon_port ports[VIRTIO_CONSOLE_PORTS_MAX];
+	struct virtio_console_port_state ports[VIRTIO_CONSOLE_PORTS_MAX];
 	struct log_ratelimit ctrl_rl; /* ignored control messages */
 	/* Scratch chains (large: not for the stack). */
 	struct vq_chain rx_chain;
@@ -93,9 +93,9 @@ static inline bool virtio_console_serving(const struct virtio_console *vc)
  */
 void virtio_console_break(struct virtio_console *vc, struct vq *vq, const char *why);
 /* console.c: fill port p's receive buffers with buf; returns the bytes taken. */
-size_t virtio_console_rx_push(struct vcon_port *p, const uint8_t *buf, size_t len);
+size_t virtio_console_rx_push(struct virtio_console_port_state *p, const uint8_t *buf, size_t len);
 /* console.c: one pass over port p's transmitq. */
-void virtio_console_tx(struct vcon_port *p);
+void virtio_console_tx(struct virtio_console_port_state *p);
 
 /* console_ports.c: the config space (max_nr_ports). */
 void virtio_console_config_read(struct virtio_dev *vdev, uint32_t off, void *data, uint32_t len);

@@ -35,16 +35,16 @@
 #include "virtio/console_internal.h"
 
 /* Control events (5.3.6.2). */
-#define VCON_DEVICE_READY 0
-#define VCON_DEVICE_ADD 1
-#define VCON_DEVICE_REMOVE 2
-#define VCON_PORT_READY 3
-#define VCON_CONSOLE_PORT 4
-#define VCON_RESIZE 5
-#define VCON_PORT_OPEN 6
-#define VCON_PORT_NAME 7
+#define VIRTIO_CONSOLE_DEVICE_READY 0
+#define VIRTIO_CONSOLE_DEVICE_ADD 1
+#define VIRTIO_CONSOLE_DEVICE_REMOVE 2
+#define VIRTIO_CONSOLE_PORT_READY 3
+#define VIRTIO_CONSOLE_CONSOLE_PORT 4
+#define VIRTIO_CONSOLE_RESIZE 5
+#define VIRTIO_CONSOLE_PORT_OPEN 6
+#define VIRTIO_CONSOLE_PORT_NAME 7
 
-#define VCON_CTRL_MSG_SIZE 8
+#define VIRTIO_CONSOLE_CTRL_MSG_SIZE 8
 
 static void put_le16(uint8_t *p, uint16_t v)
 {
@@ -78,11 +78,12 @@ void virtio_console_config_read(struct virtio_dev *vdev, uint32_t off, void *dat
 	memcpy(data, cfg + off, len);
 }
 
-/* The next message owed: its port and VCON_CTRL_* bit, or NULL. */
-static struct vcon_port *vcon_ctrl_next(struct virtio_console *vc, unsigned int *bit)
+/* The next message owed: its port and VIRTIO_CONSOLE_CTRL_* bit, or NULL. */
+static struct virtio_console_port_state *virtio_console_ctrl_next(struct virtio_console *vc,
+								  unsigned int *bit)
 {
 	for (unsigned int i = 0; i < vc->nr_ports; i++) {
-		struct vcon_port *p = &vc->ports[i];
+		struct virtio_console_port_state *p = &vc->ports[i];
 
 		if (!p->ctrl_pending)
 			continue;
@@ -94,22 +95,23 @@ static struct vcon_port *vcon_ctrl_next(struct virtio_console *vc, unsigned int 
 }
 
 /* Writes the message for p's bit into msg; returns its size. */
-static size_t vcon_ctrl_build(const struct vcon_port *p, unsigned int bit, uint8_t *msg)
+static size_t virtio_console_ctrl_build(const struct virtio_console_port_state *p, unsigned int bit,
+					uint8_t *msg)
 {
-	uint16_t event = VCON_PORT_OPEN, value = 0;
-	size_t size = VCON_CTRL_MSG_SIZE;
+	uint16_t event = VIRTIO_CONSOLE_PORT_OPEN, value = 0;
+	size_t size = VIRTIO_CONSOLE_CTRL_MSG_SIZE;
 
 	switch (bit) {
-	case VCON_CTRL_ADD:
-		event = VCON_DEVICE_ADD;
+	case VIRTIO_CONSOLE_CTRL_ADD:
+		event = VIRTIO_CONSOLE_DEVICE_ADD;
 		break;
-	case VCON_CTRL_NAME:
-		event = VCON_PORT_NAME;
+	case VIRTIO_CONSOLE_CTRL_NAME:
+		event = VIRTIO_CONSOLE_PORT_NAME;
 		memcpy(msg + size, p->name, strlen(p->name));
 		size += strlen(p->name);
 		break;
-	case VCON_CTRL_CONSOLE:
-		event = VCON_CONSOLE_PORT;
+	case VIRTIO_CONSOLE_CTRL_CONSOLE:
+		event = VIRTIO_CONSOLE_CONSOLE_PORT;
 		value = 1;
 		break;
 	default:
@@ -123,20 +125,20 @@ static size_t vcon_ctrl_build(const struct vcon_port *p, unsigned int bit, uint8
 }
 
 /* Writes the messages owed into the control receiveq, as far as the driver posted buffers. */
-static void vcon_ctrl_flush(struct virtio_console *vc)
+static void virtio_console_ctrl_flush(struct virtio_console *vc)
 {
 	struct vq *vq = &vc->vdev.vqs[VIRTIO_CONSOLE_CTRL_RXQ];
 	struct vq_chain *c = &vc->ctrl_rx_chain;
-	uint8_t msg[VCON_CTRL_MSG_SIZE + VIRTIO_CONSOLE_NAME_MAX];
-	struct vcon_port *p;
+	uint8_t msg[VIRTIO_CONSOLE_CTRL_MSG_SIZE + VIRTIO_CONSOLE_NAME_MAX];
+	struct virtio_console_port_state *p;
 	unsigned int bit;
 	bool armed = false;
 	int ret;
 
 	if (!virtio_console_serving(vc) || !vc->multiport || !vq->size)
 		return;
-	while ((p = vcon_ctrl_next(vc, &bit))) {
-		size_t size = vcon_ctrl_build(p, bit, msg);
+	while ((p = virtio_console_ctrl_next(vc, &bit))) {
+		size_t size = virtio_console_ctrl_build(p, bit, msg);
 
 		ret = vq_pop(vq, c);
 		if (ret == -EAGAIN) {
@@ -162,13 +164,13 @@ static void vcon_ctrl_flush(struct virtio_console *vc)
 		}
 		p->ctrl_pending &= ~bit;
 	}
-	if (armed && !vcon_ctrl_next(vc, &bit))
+	if (armed && !virtio_console_ctrl_next(vc, &bit))
 		vq_set_notify(vq, false);
 	if (vq_should_notify(vq))
 		virtio_notify(&vc->vdev, VIRTIO_CONSOLE_CTRL_RXQ);
 }
 
-static void vcon_set_guest_open(struct vcon_port *p, bool open)
+static void virtio_console_set_guest_open(struct virtio_console_port_state *p, bool open)
 {
 	if (p->guest_open == open)
 		return;
@@ -180,7 +182,7 @@ static void vcon_set_guest_open(struct vcon_port *p, bool open)
 void virtio_console_ports_closed(struct virtio_console *vc)
 {
 	for (unsigned int i = 0; i < vc->nr_ports; i++)
-		vcon_set_guest_open(&vc->ports[i], false);
+		virtio_console_set_guest_open(&vc->ports[i], false);
 }
 
 void virtio_console_ctrl_reset(struct virtio_console *vc)
@@ -192,8 +194,8 @@ void virtio_console_ctrl_reset(struct virtio_console *vc)
 	}
 }
 
-static void vcon_ctrl_ignored(struct virtio_console *vc, uint32_t id, uint16_t event,
-			      uint16_t value, const char *why)
+static void virtio_console_ctrl_ignored(struct virtio_console *vc, uint32_t id, uint16_t event,
+					uint16_t value, const char *why)
 {
 	log_ratelimited(&vc->ctrl_rl, LOG_WARN,
 			"virtio-console: control message (port %u, event %u, value %u) "
@@ -202,60 +204,64 @@ static void vcon_ctrl_ignored(struct virtio_console *vc, uint32_t id, uint16_t e
 }
 
 /* One message from the driver: act on it, or ignore it. */
-static void vcon_ctrl_handle(struct virtio_console *vc, uint32_t id, uint16_t event, uint16_t value)
+static void virtio_console_ctrl_handle(struct virtio_console *vc, uint32_t id, uint16_t event,
+				       uint16_t value)
 {
-	struct vcon_port *p = NULL;
+	struct virtio_console_port_state *p = NULL;
 
 	if (id < vc->nr_ports && vc->ports[id].present)
 		p = &vc->ports[id];
 	switch (event) {
-	case VCON_DEVICE_READY:
+	case VIRTIO_CONSOLE_DEVICE_READY:
 		if (!value) {
-			vcon_ctrl_ignored(vc, id, event, value, "the driver failed to set up");
+			virtio_console_ctrl_ignored(vc, id, event, value,
+						    "the driver failed to set up");
 			return;
 		}
 		for (unsigned int i = 0; i < vc->nr_ports; i++)
 			if (vc->ports[i].present)
-				vc->ports[i].ctrl_pending |= VCON_CTRL_ADD;
-		vcon_ctrl_flush(vc);
+				vc->ports[i].ctrl_pending |= VIRTIO_CONSOLE_CTRL_ADD;
+		virtio_console_ctrl_flush(vc);
 		return;
-	case VCON_PORT_READY:
+	case VIRTIO_CONSOLE_PORT_READY:
 		if (!p) {
-			vcon_ctrl_ignored(vc, id, event, value, "no such port");
+			virtio_console_ctrl_ignored(vc, id, event, value, "no such port");
 		} else if (!value) {
-			vcon_ctrl_ignored(vc, id, event, value,
-					  "the driver failed to add the port");
+			virtio_console_ctrl_ignored(vc, id, event, value,
+						    "the driver failed to add the port");
 		} else {
 			p->ready = true;
-			p->ctrl_pending |= p->ops ? VCON_CTRL_NAME : VCON_CTRL_CONSOLE;
+			p->ctrl_pending |=
+			    p->ops ? VIRTIO_CONSOLE_CTRL_NAME : VIRTIO_CONSOLE_CTRL_CONSOLE;
 			if (p->host_open)
-				p->ctrl_pending |= VCON_CTRL_OPEN;
-			vcon_ctrl_flush(vc);
+				p->ctrl_pending |= VIRTIO_CONSOLE_CTRL_OPEN;
+			virtio_console_ctrl_flush(vc);
 		}
 		return;
-	case VCON_PORT_OPEN:
+	case VIRTIO_CONSOLE_PORT_OPEN:
 		if (!p)
-			vcon_ctrl_ignored(vc, id, event, value, "no such port");
+			virtio_console_ctrl_ignored(vc, id, event, value, "no such port");
 		else
-			vcon_set_guest_open(p, value != 0);
+			virtio_console_set_guest_open(p, value != 0);
 		return;
-	case VCON_DEVICE_ADD:
-	case VCON_DEVICE_REMOVE:
-	case VCON_CONSOLE_PORT:
-	case VCON_RESIZE:
-	case VCON_PORT_NAME:
-		vcon_ctrl_ignored(vc, id, event, value, "an event only the device sends");
+	case VIRTIO_CONSOLE_DEVICE_ADD:
+	case VIRTIO_CONSOLE_DEVICE_REMOVE:
+	case VIRTIO_CONSOLE_CONSOLE_PORT:
+	case VIRTIO_CONSOLE_RESIZE:
+	case VIRTIO_CONSOLE_PORT_NAME:
+		virtio_console_ctrl_ignored(vc, id, event, value, "an event only the device sends");
 		return;
 	default:
-		vcon_ctrl_ignored(vc, id, event, value, "unknown event");
+		virtio_console_ctrl_ignored(vc, id, event, value, "unknown event");
 		return;
 	}
 }
 
 /* One chain of the control transmitq: pushed, then handled. 0 or -errno (broken). */
-static int vcon_ctrl_msg(struct virtio_console *vc, struct vq *vq, const struct vq_chain *c)
+static int virtio_console_ctrl_msg(struct virtio_console *vc, struct vq *vq,
+				   const struct vq_chain *c)
 {
-	uint8_t m[VCON_CTRL_MSG_SIZE];
+	uint8_t m[VIRTIO_CONSOLE_CTRL_MSG_SIZE];
 
 	if (c->nr_in) {
 		vq->broken_why = "device-writable buffer in the control transmitq";
@@ -268,13 +274,13 @@ static int vcon_ctrl_msg(struct virtio_console *vc, struct vq *vq, const struct 
 	vq_chain_read(c, 0, m, sizeof(m));
 	if (vq_push(vq, c->head, 0))
 		return -EIO;
-	vcon_ctrl_handle(vc, get_le32(m), (uint16_t)(m[4] | m[5] << 8),
-			 (uint16_t)(m[6] | m[7] << 8));
+	virtio_console_ctrl_handle(vc, get_le32(m), (uint16_t)(m[4] | m[5] << 8),
+				   (uint16_t)(m[6] | m[7] << 8));
 	return 0;
 }
 
 /* One pass over the control transmitq: the pattern of virtqueue.h, a queue's worth at most. */
-static void vcon_ctrl_tx(struct virtio_console *vc)
+static void virtio_console_ctrl_tx(struct virtio_console *vc)
 {
 	struct vq *vq = &vc->vdev.vqs[VIRTIO_CONSOLE_CTRL_TXQ];
 	struct vq_chain *c = &vc->ctrl_tx_chain;
@@ -288,7 +294,7 @@ static void vcon_ctrl_tx(struct virtio_console *vc)
 	for (;;) {
 		while (n < vq->size && (ret = vq_pop(vq, c)) == 0) {
 			n++;
-			ret = vcon_ctrl_msg(vc, vq, c);
+			ret = virtio_console_ctrl_msg(vc, vq, c);
 			if (ret || !virtio_console_serving(vc))
 				break;
 		}
@@ -316,13 +322,14 @@ static void vcon_ctrl_tx(struct virtio_console *vc)
 void virtio_console_ctrl_notify(struct virtio_console *vc, uint16_t q)
 {
 	if (q == VIRTIO_CONSOLE_CTRL_TXQ)
-		vcon_ctrl_tx(vc);
+		virtio_console_ctrl_tx(vc);
 	else if (q == VIRTIO_CONSOLE_CTRL_RXQ)
-		vcon_ctrl_flush(vc);
+		virtio_console_ctrl_flush(vc);
 }
 
 /* The named port of index port, or NULL. */
-static struct vcon_port *vcon_named(struct virtio_dev *vdev, unsigned int port)
+static struct virtio_console_port_state *virtio_console_named(struct virtio_dev *vdev,
+							      unsigned int port)
 {
 	struct virtio_console *vc = virtio_console_of(vdev);
 
@@ -334,7 +341,7 @@ static struct vcon_port *vcon_named(struct virtio_dev *vdev, unsigned int port)
 size_t virtio_console_port_send(struct virtio_dev *vdev, unsigned int port, const uint8_t *buf,
 				size_t len)
 {
-	struct vcon_port *p = vcon_named(vdev, port);
+	struct virtio_console_port_state *p = virtio_console_named(vdev, port);
 
 	if (!p || !len || !virtio_console_serving(p->vc) || !p->vc->multiport || !p->guest_open ||
 	    !vdev->vqs[p->rxq].size)
@@ -344,7 +351,7 @@ size_t virtio_console_port_send(struct virtio_dev *vdev, unsigned int port, cons
 
 void virtio_console_port_resume(struct virtio_dev *vdev, unsigned int port)
 {
-	struct vcon_port *p = vcon_named(vdev, port);
+	struct virtio_console_port_state *p = virtio_console_named(vdev, port);
 
 	if (p && p->tx_waiting && p->vc->multiport)
 		virtio_console_tx(p);
@@ -352,20 +359,20 @@ void virtio_console_port_resume(struct virtio_dev *vdev, unsigned int port)
 
 bool virtio_console_port_is_open(struct virtio_dev *vdev, unsigned int port)
 {
-	struct vcon_port *p = vcon_named(vdev, port);
+	struct virtio_console_port_state *p = virtio_console_named(vdev, port);
 
 	return p && p->guest_open;
 }
 
 void virtio_console_port_set_host_open(struct virtio_dev *vdev, unsigned int port, bool open)
 {
-	struct vcon_port *p = vcon_named(vdev, port);
+	struct virtio_console_port_state *p = virtio_console_named(vdev, port);
 
 	if (!p || p->host_open == open)
 		return;
 	p->host_open = open;
 	if (p->ready) {
-		p->ctrl_pending |= VCON_CTRL_OPEN;
-		vcon_ctrl_flush(p->vc);
+		p->ctrl_pending |= VIRTIO_CONSOLE_CTRL_OPEN;
+		virtio_console_ctrl_flush(p->vc);
 	}
 }

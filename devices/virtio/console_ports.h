@@ -34,7 +34,9 @@
  * send that found a bad buffer (the bytes it returns did reach the guest),
  * from_guest from a resume, and any of them from the control messages a
  * call makes the device send. A callback may call send, resume and
- * set_host_open; it must not destroy the device.
+ * set_host_open; it must not destroy the device. Destroying a device the
+ * transport holds active resets it first: open_changed(false) then too, so
+ * the opaque pointers must outlive the device.
  */
 #ifndef KVMRUN_DEVICES_VIRTIO_CONSOLE_PORTS_H
 #define KVMRUN_DEVICES_VIRTIO_CONSOLE_PORTS_H

@@ -1,368 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * virtio-console's named ports (MULTIPORT): the control handshake as a Linux
- * driver does it, data both ways on a named port with back-pressure both
- * ways, opening and closing, resets, and every malformed control message a
- * guest can send. The guest driver is this test, on fake guest RAM, with a
- * recording transport and loop; every device call is made on the test's
- * thread (it plays the event loop).
+ * virtio-console's named ports (MULTIPORT): construction, the control
+ * handshake as a Linux driver does it, data both ways on a named port with
+ * back-pressure both ways, opening and closing, resets.
  */
-#include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include "test_util.h"
-
-#include "backend/console.h"
-#include "kvmrun/guest_mem.h"
-#include "kvmrun/virtio.h"
-#include "virtio/console_ports.h"
-#include "virtio/devices.h"
-
-#include "fake_loop.h"
-#include "fake_transport.h"
-#include "vring_driver.h"
-
-#define RAM_GPA 0x100000ULL
-#define RAM_SIZE (2 * MiB)
-#define QSZ 8
-#define NQ 8 /* port 0, control, two named ports */
-#define DESC_GPA(q) (RAM_GPA + (q)*0x4000ULL)
-#define AVAIL_GPA(q) (DESC_GPA(q) + 0x1000)
-#define USED_GPA(q) (DESC_GPA(q) + 0x2000)
-/* The buffer of descriptor i of queue q (one page each). */
-#define DATA_GPA(q, i) (RAM_GPA + 0x40000 + (q)*0x10000ULL + (i)*0x1000ULL)
-
-#define RXQ0 0
-#define TXQ0 1
-#define CRXQ 2
-#define CTXQ 3
-#define RXQ(port) (2 * (port) + 4) /* named port index port: guest id port + 1 */
-#define TXQ(port) (RXQ(port) + 1)
-
-#define F_MULTIPORT VIRTIO_BIT(1)
-#define FEATURES (VIRTIO_BIT(VIRTIO_F_VERSION_1) | F_MULTIPORT)
-
-/* Control events. */
-#define DEVICE_READY 0
-#define DEVICE_ADD 1
-#define DEVICE_REMOVE 2
-#define PORT_READY 3
-#define CONSOLE_PORT 4
-#define RESIZE 5
-#define PORT_OPEN 6
-#define PORT_NAME 7
-#define NO_ID 0xffffffffu
-
-/* The host side of a named port. */
-struct host_port {
-	uint8_t got[4096];
-	size_t got_len;
-	size_t budget; /* bytes from_guest takes from now on (SIZE_MAX: all) */
-	size_t claim;  /* nonzero: from_guest claims this much, whatever it took */
-	unsigned int from_calls, writable_calls, open_calls, close_calls;
-	bool open;
-};
-
-struct fx {
-	struct guest_mem gm;
-	struct drv_ram ram;
-	struct vq vqs[NQ];
-	uint16_t avail_idx[NQ], next_desc[NQ];
-	uint16_t used_seen[NQ]; /* used entries the driver has looked at */
-	struct virtio_dev *vdev;
-	struct fake_transport ft;
-	struct console *con;
-	char log_path[64];
-	struct host_port hp[2];
-};
-
-struct ctrl_msg {
-	uint32_t id;
-	uint16_t event, value;
-	char name[128];
-};
-
-/* ---- the host side of the named ports ---- */
-
-static size_t hp_from_guest(void *opaque, const uint8_t *buf, size_t len)
-{
-	struct host_port *h = opaque;
-	size_t n = MIN(len, h->budget);
-
-	h->from_calls++;
-	if (h->got_len < sizeof(h->got)) /* the first bytes kept, all counted */
-		memcpy(h->got + h->got_len, buf, MIN(n, sizeof(h->got) - h->got_len));
-	h->got_len += n;
-	if (h->budget != SIZE_MAX)
-		h->budget -= n;
-	return h->claim ? h->claim : n;
-}
-
-static void hp_writable(void *opaque)
-{
-	((struct host_port *)opaque)->writable_calls++;
-}
-
-static void hp_open_changed(void *opaque, bool open)
-{
-	struct host_port *h = opaque;
-
-	assert_true(h->open != open); /* called on changes only */
-	h->open = open;
-	if (open)
-		h->open_calls++;
-	else
-		h->close_calls++;
-}
-
-static const struct virtio_console_port_ops hp_ops = {
-    .from_guest = hp_from_guest,
-    .writable = hp_writable,
-    .open_changed = hp_open_changed,
-};
-
-/* ---- the guest driver ---- */
-
-static struct drv_ring ring(struct fx *f, int q)
-{
-	return (struct drv_ring){drv_hva(&f->ram, DESC_GPA(q)), drv_hva(&f->ram, AVAIL_GPA(q)), QSZ,
-				 &f->next_desc[q], &f->avail_idx[q]};
-}
-
-static uint64_t next_gpa(struct fx *f, int q)
-{
-	return DATA_GPA(q, f->next_desc[q] % QSZ);
-}
-
-/* Posts one device-readable buffer holding len bytes of data on queue q; returns the head. */
-static uint16_t post_out(struct fx *f, int q, const void *data, uint32_t len)
-{
-	struct drv_ring r = ring(f, q);
-	struct seg s = {next_gpa(f, q), len, 0};
-
-	memcpy(drv_hva(&f->ram, s.gpa), data, len);
-	return drv_post(&r, &s, 1);
-}
-
-/* Posts one device-writable buffer of len bytes (filled with '.') on queue q. */
-static uint16_t post_in(struct fx *f, int q, uint32_t len)
-{
-	struct drv_ring r = ring(f, q);
-	struct seg s = {next_gpa(f, q), len, VQ_DESC_F_WRITE};
-
-	memset(drv_hva(&f->ram, s.gpa), '.', len);
-	return drv_post(&r, &s, 1);
-}
-
-static void kick(struct fx *f, int q)
-{
-	f->vdev->ops->queue_notify(f->vdev, (uint16_t)q);
-}
-
-static uint16_t used_idx(struct fx *f, int q)
-{
-	return drv_used_idx(drv_hva(&f->ram, USED_GPA(q)));
-}
-
-/* The next used entry of queue q the driver has not looked at: false when none. */
-static bool next_used(struct fx *f, int q, uint32_t *id, uint32_t *len)
-{
-	if (used_idx(f, q) == f->used_seen[q])
-		return false;
-	drv_used_elem(drv_hva(&f->ram, USED_GPA(q)), QSZ, f->used_seen[q]++, id, len);
-	return true;
-}
-
-static void put_msg(uint8_t *m, uint32_t id, uint16_t event, uint16_t value)
-{
-	memcpy(m, &id, 4);
-	memcpy(m + 4, &event, 2);
-	memcpy(m + 6, &value, 2);
-}
-
-/* The driver sends a control message (one buffer of 8 bytes) and kicks. */
-static void ctrl_send(struct fx *f, uint32_t id, uint16_t event, uint16_t value)
-{
-	uint8_t m[8];
-
-	put_msg(m, id, event, value);
-	post_out(f, CTXQ, m, sizeof(m));
-	kick(f, CTXQ);
-}
-
-/*
- * The next control message from the device, if any; the driver posts its
- * buffer again (as Linux does) and kicks.
- */
-static bool ctrl_recv(struct fx *f, struct ctrl_msg *m)
-{
-	uint32_t head, len;
-	const uint8_t *p;
-
-	if (!next_used(f, CRXQ, &head, &len))
-		return false;
-	assert_true(head < QSZ);
-	assert_true(len >= 8 && len < 8 + sizeof(m->name));
-	p = drv_hva(&f->ram, DATA_GPA(CRXQ, head));
-	memset(m, 0, sizeof(*m));
-	memcpy(&m->id, p, 4);
-	memcpy(&m->event, p + 4, 2);
-	memcpy(&m->value, p + 6, 2);
-	memcpy(m->name, p + 8, len - 8);
-	post_in(f, CRXQ, 256);
-	kick(f, CRXQ);
-	return true;
-}
-
-static void expect_ctrl(struct fx *f, uint32_t id, uint16_t event, uint16_t value, const char *name)
-{
-	struct ctrl_msg m;
-
-	assert_true(ctrl_recv(f, &m));
-	assert_int_equal(m.id, id);
-	assert_int_equal(m.event, event);
-	assert_int_equal(m.value, value);
-	if (name)
-		assert_string_equal(m.name, name);
-}
-
-static void expect_no_ctrl(struct fx *f)
-{
-	struct ctrl_msg m;
-
-	assert_false(ctrl_recv(f, &m));
-}
-
-/* The queues set up as a driver does, the device activated (transport's part). */
-static void start(struct fx *f, uint64_t features)
-{
-	for (int q = 0; q < f->vdev->nr_queues; q++) {
-		memset(drv_hva(&f->ram, DESC_GPA(q)), 0, 0x4000);
-		f->avail_idx[q] = f->next_desc[q] = f->used_seen[q] = 0;
-		assert_int_equal(vq_setup(&f->vqs[q], &f->gm, QSZ, DESC_GPA(q), AVAIL_GPA(q),
-					  USED_GPA(q), features),
-				 0);
-	}
-	f->vdev->features = features;
-	f->vdev->active = true;
-	assert_int_equal(f->vdev->ops->activate(f->vdev), 0);
-	for (int q = 0; q < f->vdev->nr_queues; q++)
-		kick(f, q);
-}
-
-/* What the transport does on a reset: the device first, then the queues. */
-static void reset(struct fx *f)
-{
-	f->vdev->ops->reset(f->vdev);
-	f->vdev->active = false;
-	for (int q = 0; q < NQ; q++)
-		vq_cleanup(&f->vqs[q]);
-	f->ft.needs_reset = 0; /* the status is cleared with the reset */
-}
-
-/*
- * A Linux driver's probe: control buffers posted, DEVICE_READY; then for each
- * DEVICE_ADD the port's receive buffers and PORT_READY. Checks the device's
- * answers up to the last port's messages; the ports are not opened.
- */
-static void handshake(struct fx *f)
-{
-	start(f, FEATURES);
-	for (int i = 0; i < 4; i++)
-		post_in(f, CRXQ, 256);
-	kick(f, CRXQ);
-	ctrl_send(f, NO_ID, DEVICE_READY, 1);
-	if (f->con)
-		expect_ctrl(f, 0, DEVICE_ADD, 0, NULL);
-	expect_ctrl(f, 1, DEVICE_ADD, 0, NULL);
-	expect_ctrl(f, 2, DEVICE_ADD, 0, NULL);
-	expect_no_ctrl(f);
-	if (f->con) {
-		ctrl_send(f, 0, PORT_READY, 1);
-		expect_ctrl(f, 0, CONSOLE_PORT, 1, NULL);
-		expect_ctrl(f, 0, PORT_OPEN, 1, NULL);
-		ctrl_send(f, 0, PORT_OPEN, 1); /* as Linux does for a console port */
-	}
-	ctrl_send(f, 1, PORT_READY, 1);
-	expect_ctrl(f, 1, PORT_NAME, 0, "kvmrun.agent");
-	expect_ctrl(f, 1, PORT_OPEN, 1, NULL);
-	ctrl_send(f, 2, PORT_READY, 1);
-	expect_ctrl(f, 2, PORT_NAME, 0, "second");
-	expect_ctrl(f, 2, PORT_OPEN, 1, NULL);
-	expect_no_ctrl(f);
-	assert_int_equal(f->ft.needs_reset, 0);
-}
-
-/* The handshake, and the guest opens named port index port. */
-static void open_port(struct fx *f, unsigned int port)
-{
-	ctrl_send(f, port + 1, PORT_OPEN, 1);
-	assert_true(f->hp[port].open);
-	assert_true(virtio_console_port_is_open(f->vdev, port));
-}
-
-/* ---- fixture ---- */
-
-static int setup_with(void **state, bool with_console)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct virtio_console_port ports[2] = {
-	    {"kvmrun.agent", &hp_ops, &f->hp[0]},
-	    {"second", &hp_ops, &f->hp[1]},
-	};
-
-	assert_non_null(f);
-	fake_loop_reset();
-	f->ram = drv_ram_map(&f->gm, RAM_GPA, RAM_SIZE);
-	for (int i = 0; i < 2; i++)
-		f->hp[i].budget = SIZE_MAX;
-	if (with_console) {
-		test_log_path(f->log_path, sizeof(f->log_path), "vcon-ports");
-		assert_int_equal(
-		    console_create(&f->con, NULL, false, f->log_path, UINT64_MAX, NULL, NULL), 0);
-	}
-	assert_int_equal(virtio_console_create_ports(&f->vdev, f->con, ports, 2, NULL, &f->gm), 0);
-	assert_int_equal(f->vdev->nr_queues, NQ);
-	fake_transport_attach(&f->ft, f->vdev);
-	f->vdev->vqs = f->vqs;
-	*state = f;
-	return 0;
-}
-
-static int setup(void **state)
-{
-	return setup_with(state, false);
-}
-
-static int setup_console(void **state)
-{
-	return setup_with(state, true);
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	drv_dev_destroy(f->vdev);
-	for (int q = 0; q < NQ; q++)
-		vq_cleanup(&f->vqs[q]);
-	if (f->con) {
-		console_destroy(f->con);
-		unlink(f->log_path);
-	}
-	fake_ram_free(f->ram.host);
-	free(f);
-	return 0;
-}
+#include "virtio_console_ports_fixture.h"
 
 /* ---- construction and config ---- */
 
@@ -510,7 +152,7 @@ static void test_control_waits_for_buffers(void **state)
 static void test_data_both_ways(void **state)
 {
 	struct fx *f = *state;
-	uint32_t head, len;
+	uint32_t head = 0, len = 0;
 
 	handshake(f);
 	open_port(f, 0);
@@ -547,7 +189,7 @@ static void test_guest_to_host_backpressure(void **state)
 	struct fx *f = *state;
 	struct drv_ring r;
 	struct seg s[2];
-	uint32_t head, len;
+	uint32_t head = 0, len = 0;
 
 	handshake(f);
 	open_port(f, 0);
@@ -591,7 +233,7 @@ static void test_pass_bound(void **state)
 	struct fx *f = *state;
 	struct drv_ring r;
 	struct seg s;
-	uint32_t head, len;
+	uint32_t head = 0, len = 0;
 
 	handshake(f);
 	r = ring(f, TXQ(0));
@@ -618,7 +260,7 @@ static void test_from_guest_claims_too_much(void **state)
 	struct fx *f = *state;
 	struct drv_ring r;
 	struct seg s[2];
-	uint32_t head, len;
+	uint32_t head = 0, len = 0;
 
 	handshake(f);
 	f->hp[0].claim = 1000;
@@ -644,7 +286,7 @@ static void test_host_to_guest_backpressure(void **state)
 {
 	struct fx *f = *state;
 	const uint8_t *data = (const uint8_t *)"0123456789";
-	uint32_t head, len;
+	uint32_t head = 0, len = 0;
 
 	handshake(f);
 	open_port(f, 0);
@@ -682,7 +324,7 @@ static void test_host_to_guest_backpressure(void **state)
 static void test_send_waits_for_open(void **state)
 {
 	struct fx *f = *state;
-	uint32_t head, len;
+	uint32_t head = 0, len = 0;
 
 	handshake(f);
 	post_in(f, RXQ(0), 64);
@@ -781,222 +423,6 @@ static void test_no_multiport_negotiated(void **state)
 	assert_int_equal(f->ft.needs_reset, 0);
 }
 
-/* ---- malformed control messages ---- */
-
-/* The device is broken: NEEDS_RESET once, the named ports closed, nothing served. */
-static void assert_broken(struct fx *f)
-{
-	assert_int_equal(f->ft.needs_reset, 1);
-	assert_false(f->hp[0].open);
-	assert_int_equal(virtio_console_port_send(f->vdev, 0, (const uint8_t *)"x", 1), 0);
-	ctrl_send(f, NO_ID, DEVICE_READY, 1);
-	expect_no_ctrl(f);
-	assert_int_equal(f->ft.needs_reset, 1);
-}
-
-static void test_short_message(void **state)
-{
-	struct fx *f = *state;
-
-	handshake(f);
-	open_port(f, 0);
-	post_out(f, CTXQ, "\x01\0\0\0", 4);
-	kick(f, CTXQ);
-	assert_broken(f);
-	/* A reset makes it work again. */
-	reset(f);
-	handshake(f);
-}
-
-/* A message spread over the buffers of one chain is fine. */
-static void test_message_split_in_chain(void **state)
-{
-	struct fx *f = *state;
-	struct drv_ring r;
-	struct seg s[3];
-	uint8_t m[8];
-
-	start(f, FEATURES);
-	post_in(f, CRXQ, 256);
-	kick(f, CRXQ);
-	put_msg(m, NO_ID, DEVICE_READY, 1);
-	r = ring(f, CTXQ);
-	s[0] = (struct seg){DATA_GPA(CTXQ, 0), 3, 0};
-	s[1] = (struct seg){DATA_GPA(CTXQ, 1), 4, 0};
-	s[2] = (struct seg){DATA_GPA(CTXQ, 2), 9, 0}; /* bytes past the message: ignored */
-	memcpy(drv_hva(&f->ram, s[0].gpa), m, 3);
-	memcpy(drv_hva(&f->ram, s[1].gpa), m + 3, 4);
-	memcpy(drv_hva(&f->ram, s[2].gpa), m + 7, 1);
-	drv_post(&r, s, 3);
-	kick(f, CTXQ);
-	expect_ctrl(f, 1, DEVICE_ADD, 0, NULL);
-	expect_ctrl(f, 2, DEVICE_ADD, 0, NULL);
-	assert_int_equal(f->ft.needs_reset, 0);
-}
-
-/* A message spread over two chains is two short messages. */
-static void test_message_split_over_chains(void **state)
-{
-	struct fx *f = *state;
-	uint8_t m[8];
-
-	handshake(f);
-	open_port(f, 0);
-	put_msg(m, 1, PORT_OPEN, 0);
-	post_out(f, CTXQ, m, 4);
-	post_out(f, CTXQ, m + 4, 4);
-	kick(f, CTXQ);
-	assert_int_equal(f->hp[0].close_calls, 1); /* closed by the break, not the message */
-	assert_broken(f);
-}
-
-static void test_writable_buffer_in_control_transmitq(void **state)
-{
-	struct fx *f = *state;
-
-	handshake(f);
-	open_port(f, 0);
-	post_in(f, CTXQ, 8);
-	kick(f, CTXQ);
-	assert_broken(f);
-}
-
-static void test_readable_buffer_in_control_receiveq(void **state)
-{
-	struct fx *f = *state;
-
-	start(f, FEATURES);
-	post_out(f, CRXQ, "12345678", 8);
-	kick(f, CRXQ);
-	assert_int_equal(f->ft.needs_reset, 0); /* nothing owed yet */
-	ctrl_send(f, NO_ID, DEVICE_READY, 1);
-	assert_int_equal(f->ft.needs_reset, 1);
-	assert_int_equal(used_idx(f, CRXQ), 0);
-}
-
-static void test_control_receive_buffer_too_short(void **state)
-{
-	struct fx *f = *state;
-
-	start(f, FEATURES);
-	post_in(f, CRXQ, 7);
-	kick(f, CRXQ);
-	ctrl_send(f, NO_ID, DEVICE_READY, 1);
-	assert_int_equal(f->ft.needs_reset, 1);
-	assert_int_equal(used_idx(f, CRXQ), 0);
-}
-
-/* 8 bytes hold a DEVICE_ADD, not a PORT_NAME with its name. */
-static void test_control_receive_buffer_too_short_for_name(void **state)
-{
-	struct fx *f = *state;
-	struct ctrl_msg m;
-
-	start(f, FEATURES);
-	post_in(f, CRXQ, 8);
-	post_in(f, CRXQ, 8);
-	kick(f, CRXQ);
-	ctrl_send(f, NO_ID, DEVICE_READY, 1);
-	assert_int_equal(used_idx(f, CRXQ), 2);
-	f->used_seen[CRXQ] = 2;	  /* read without posting again */
-	post_in(f, CRXQ, 8 + 11); /* one byte short of "kvmrun.agent" */
-	kick(f, CRXQ);
-	ctrl_send(f, 1, PORT_READY, 1);
-	assert_int_equal(f->ft.needs_reset, 1);
-	assert_false(ctrl_recv(f, &m));
-}
-
-/* Well-formed messages the device has no use for are ignored, the device runs on. */
-static void test_ignored_messages(void **state)
-{
-	struct fx *f = *state;
-	uint8_t big[64] = {0};
-	uint32_t head, len;
-
-	start(f, FEATURES);
-	for (int i = 0; i < 4; i++)
-		post_in(f, CRXQ, 256);
-	kick(f, CRXQ);
-	ctrl_send(f, NO_ID, DEVICE_READY, 0); /* the driver failed */
-	expect_no_ctrl(f);
-	ctrl_send(f, 7, PORT_READY, 1); /* no such port */
-	ctrl_send(f, NO_ID, PORT_READY, 1);
-	ctrl_send(f, 0, PORT_READY, 1); /* no console: no port 0 */
-	ctrl_send(f, 1, PORT_READY, 0); /* the driver could not add it */
-	ctrl_send(f, 99, PORT_OPEN, 1);
-	ctrl_send(f, 1, DEVICE_ADD, 1); /* events only a device sends */
-	ctrl_send(f, 1, DEVICE_REMOVE, 1);
-	ctrl_send(f, 1, CONSOLE_PORT, 1);
-	ctrl_send(f, 1, RESIZE, 1);
-	ctrl_send(f, 1, PORT_NAME, 1);
-	expect_no_ctrl(f);
-	/* Queue full of the unknown: each taken, none answered. */
-	for (int i = 0; i < QSZ; i++) {
-		uint8_t m[8];
-
-		put_msg(m, (uint32_t)i, (uint16_t)(8 + i * 1000), 0xffff);
-		post_out(f, CTXQ, m, 8);
-	}
-	kick(f, CTXQ);
-	expect_no_ctrl(f);
-	while (next_used(f, CTXQ, &head, &len))
-		assert_int_equal(len, 0);
-	assert_int_equal(used_idx(f, CTXQ), 11 + QSZ);
-	/* A longer message: its first 8 bytes count. */
-	put_msg(big, NO_ID, DEVICE_READY, 1);
-	post_out(f, CTXQ, big, sizeof(big));
-	kick(f, CTXQ);
-	expect_ctrl(f, 1, DEVICE_ADD, 0, NULL);
-	expect_ctrl(f, 2, DEVICE_ADD, 0, NULL);
-	assert_false(f->hp[0].open);
-	assert_int_equal(f->ft.needs_reset, 0);
-}
-
-/* A driver that posts every control buffer it has and asks over and over. */
-static void test_control_flood(void **state)
-{
-	struct fx *f = *state;
-	unsigned int adds = 0, n = 0;
-	struct ctrl_msg m;
-
-	start(f, FEATURES);
-	for (int round = 0; round < 20; round++) {
-		for (int i = 0; i < QSZ; i++) {
-			uint8_t b[8];
-
-			put_msg(b, (uint32_t)(i % 3), (uint16_t)(i & 1 ? PORT_READY : DEVICE_READY),
-				1);
-			post_out(f, CTXQ, b, 8);
-		}
-		kick(f, CTXQ);
-		f->used_seen[CTXQ] = used_idx(f, CTXQ);
-	}
-	/* What is owed is bounded: at most four messages a port. */
-	for (int i = 0; i < QSZ; i++)
-		post_in(f, CRXQ, 256);
-	kick(f, CRXQ);
-	while (n < 100 && ctrl_recv(f, &m)) {
-		n++;
-		adds += m.event == DEVICE_ADD;
-	}
-	/* Ports 1 and 2: added, named, opened; port 0 does not exist. */
-	assert_int_equal(n, 6);
-	assert_int_equal(adds, 2);
-	assert_int_equal(f->ft.needs_reset, 0);
-}
-
-/* A bad buffer in a named port's receiveq breaks the device and closes the ports. */
-static void test_bad_port_receive_buffer(void **state)
-{
-	struct fx *f = *state;
-
-	handshake(f);
-	open_port(f, 0);
-	post_out(f, RXQ(0), "x", 1);
-	assert_int_equal(virtio_console_port_send(f->vdev, 0, (const uint8_t *)"abc", 3), 0);
-	assert_broken(f);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1015,19 +441,6 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_host_open_close, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reset_closes_ports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_multiport_negotiated, setup_console, teardown),
-	    cmocka_unit_test_setup_teardown(test_short_message, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_message_split_in_chain, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_message_split_over_chains, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_writable_buffer_in_control_transmitq, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_readable_buffer_in_control_receiveq, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_control_receive_buffer_too_short, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_control_receive_buffer_too_short_for_name, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_ignored_messages, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_control_flood, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_bad_port_receive_buffer, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

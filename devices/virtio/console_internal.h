@@ -28,9 +28,9 @@
 
 /* Control messages the device still owes the driver for a port (bits, in this order). */
 #define VIRTIO_CONSOLE_CTRL_ADD 1u
-#define VIRTIO_CONSOLE_CTRL_NAME 2u
-#define VIRTIO_CONSOLE_CTRL_CONSOLE 4u
-#define VIRTIO_CONSOLE_CTRL_OPEN 8u
+#define VIRTIO_CONSOLE_CTRL_CONSOLE 2u
+#define VIRTIO_CONSOLE_CTRL_OPEN 4u
+#define VIRTIO_CONSOLE_CTRL_NAME 8u
 
 struct virtio_console;
 

@@ -8,10 +8,12 @@
  * followed by the name's bytes in the same buffer. The handshake, as a Linux
  * driver does it: the driver sends DEVICE_READY(1); the device answers with a
  * DEVICE_ADD for each port; the driver sets each port up and sends
- * PORT_READY(id, 1); the device answers with PORT_NAME (a named port) or
- * CONSOLE_PORT (port 0), then PORT_OPEN(id, 1) when the host side is open.
- * The driver sends PORT_OPEN(id, 1 or 0) when a program opens or closes the
- * port.
+ * PORT_READY(id, 1); the device answers with CONSOLE_PORT (port 0), then
+ * PORT_OPEN(id, 1) when the host side is open, then PORT_NAME (a named
+ * port). The name comes last: a program in the guest finds the port by its
+ * name (in sysfs), and one that opens it before it learnt that the host side
+ * is open would read end of file. The driver sends PORT_OPEN(id, 1 or 0)
+ * when a program opens or closes the port.
  *
  * What the device owes the driver is kept as bits per port (added, named,
  * console, open) and written into the control receiveq in port order as the

@@ -124,10 +124,12 @@ static void test_control_receive_buffer_too_short_for_name(void **state)
 	ctrl_send(f, NO_ID, DEVICE_READY, 1);
 	assert_int_equal(used_idx(f, CRXQ), 2);
 	f->used_seen[CRXQ] = 2;	  /* read without posting again */
+	post_in(f, CRXQ, 8);	  /* the PORT_OPEN fits */
 	post_in(f, CRXQ, 8 + 11); /* one byte short of "kvmrun.agent" */
 	kick(f, CRXQ);
 	ctrl_send(f, 1, PORT_READY, 1);
 	assert_int_equal(f->ft.needs_reset, 1);
+	expect_ctrl(f, 1, PORT_OPEN, 1, NULL);
 	assert_false(ctrl_recv(f, &m));
 }
 

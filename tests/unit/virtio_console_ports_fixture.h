@@ -295,11 +295,11 @@ static inline void handshake(struct fx *f)
 		ctrl_send(f, 0, PORT_OPEN, 1); /* as Linux does for a console port */
 	}
 	ctrl_send(f, 1, PORT_READY, 1);
+	expect_ctrl(f, 1, PORT_OPEN, 1, NULL); /* before the name: see console_ports.c */
 	expect_ctrl(f, 1, PORT_NAME, 0, "kvmrun.agent");
-	expect_ctrl(f, 1, PORT_OPEN, 1, NULL);
 	ctrl_send(f, 2, PORT_READY, 1);
+	expect_ctrl(f, 2, PORT_OPEN, 1, NULL); /* before the name: see console_ports.c */
 	expect_ctrl(f, 2, PORT_NAME, 0, "second");
-	expect_ctrl(f, 2, PORT_OPEN, 1, NULL);
 	expect_no_ctrl(f);
 	assert_int_equal(f->ft.needs_reset, 0);
 }

@@ -118,6 +118,9 @@ kvmrun-killed)
   boot_bg "share-idle kvmrun.tags=t" --console none --share "$host,tag=t"
   wait_console '^SHARE-MOUNTED$'
   [ -n "$(daemons)" ] || fail "no virtiofsd for $host"
+  # Stopped, the daemon cannot end by itself on the socket's EOF: only the signal
+  # kvmrun's death sends it (PR_SET_PDEATHSIG, SIGKILL) ends it.
+  kill -STOP $(daemons)
   kill -KILL "$pid"
   await "$pid" "kvmrun after SIGKILL" || true
   wait_until "virtiofsd gone after kvmrun's SIGKILL" no_daemons ;;

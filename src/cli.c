@@ -427,8 +427,8 @@ static int cli_parse_share(const char *arg, struct share_config *sc, FILE *err)
 			if (n == 4)
 				return cli_fail(err, "--share '%s': empty tag%s", arg, "");
 			if (!cli_copy_value(sc->tag, sizeof(sc->tag), item + 4, n - 4))
-				return cli_fail(err, "--share '%s': tag longer than 36 bytes%s", arg,
-						"");
+				return cli_fail(err, "--share '%s': tag longer than 36 bytes%s",
+						arg, "");
 			has_tag = true;
 		} else if (!strncmp(item, "virtiofsd=", 10)) {
 			if (n == 10)
@@ -443,16 +443,16 @@ static int cli_parse_share(const char *arg, struct share_config *sc, FILE *err)
 			return cli_fail(err, "--share '%s': socket=PATH comes first, in place of "
 					"HOSTDIR%s", arg, "");
 		} else {
-			return cli_fail(err, "--share '%s': unknown option '%s' (expected tag=TAG, ro "
-					"or virtiofsd=PATH)", arg, item);
+			return cli_fail(err, "--share '%s': unknown option '%s' (expected "
+					"tag=TAG, ro or virtiofsd=PATH)", arg, item);
 		}
 	}
 	if (sc->socket[0]) {
 		if (!has_tag)
 			return cli_fail(err, "--share '%s': socket= needs tag=TAG%s", arg, "");
 		if (has_daemon_opt)
-			return cli_fail(err, "--share '%s': ro and virtiofsd= are for a daemon kvmrun "
-					"starts, not for socket=%s", arg, "");
+			return cli_fail(err, "--share '%s': ro and virtiofsd= are for a daemon "
+					"kvmrun starts, not for socket=%s", arg, "");
 	} else if (!has_tag && !cli_share_default_tag(sc->path, len, sc->tag)) {
 		return cli_fail(err, "--share '%s': its last name is no tag (1 to 36 bytes, not . "
 				"or ..): give tag=TAG%s", arg, "");
@@ -626,7 +626,8 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 			break;
 		case OPT_SHARE:
 			if (cfg->nr_shares >= VM_MAX_SHARES)
-				return cli_fail(err, "--share '%s': more than 8 shares%s", optarg, "");
+				return cli_fail(err, "--share '%s': more than 8 shares%s", optarg,
+						"");
 			if (cli_parse_share(optarg, &cfg->shares[cfg->nr_shares], err) ||
 			    cli_share_duplicate(cfg, optarg, err))
 				return CLI_EXIT_USAGE;

@@ -147,7 +147,8 @@ run_setup() {
     sleep 0.1
   done
   wait "$pid" || true
-  [[ -n $vfsd ]] && { kill "$vfsd" 2>/dev/null; wait "$vfsd" 2>/dev/null || true; }
+  # virtiofsd ends by itself once QEMU has gone.
+  if [[ -n $vfsd ]]; then kill "$vfsd" 2>/dev/null || true; wait "$vfsd" 2>/dev/null || true; fi
   line=$(tr -d '\r' < "$log")
   grep -q '^BENCH-DONE' <<< "$line" && ! grep -q BENCH-FAILED <<< "$line" &&
     grep -qx "FOUND=$((files + 101))" <<< "$line" && grep -qx "READ_BYTES=$tree_bytes" <<< "$line" ||

@@ -108,7 +108,8 @@ static size_t read_report(int fd, char *buf, size_t size, const char *until)
 		ssize_t n;
 
 		if (poll(&p, 1, DEADLINE_MS) != 1)
-			fail_msg("nothing from the daemon after %d ms; so far '%s'", DEADLINE_MS, buf);
+			fail_msg("nothing from the daemon after %d ms; so far '%s'", DEADLINE_MS,
+				 buf);
 		n = read(fd, buf + len, size - 1 - len);
 		if (n <= 0)
 			break;
@@ -242,7 +243,8 @@ static void test_exit_at_start(void **state)
 	assert_int_equal(fs_daemon_start(&d, &cfg, &sock, e->err, sizeof(e->err)), 0);
 	assert_int_equal(read_report(sock, buf, sizeof(buf), NULL), 0);
 	assert_int_equal(fs_daemon_exited(d, e->err, sizeof(e->err)), 1);
-	assert_non_null(strstr(e->err, "virtiofsd exited with status 3: fake: cannot start: no luck"));
+	assert_non_null(
+		strstr(e->err, "virtiofsd exited with status 3: fake: cannot start: no luck"));
 	assert_non_null(strstr(e->err, e->share));
 	assert_null(strchr(e->err, '\n'));
 	close(sock);

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * virtio-console (virtio 1.x, section 5.3) with a single port and no
- * MULTIPORT: receiveq 0 carries console input into buffers the driver posts,
- * transmitq 1 carries the driver's output to the console backend.
+ * virtio-console (virtio 1.x, section 5.3). With no named port it has a
+ * single port and no MULTIPORT: receiveq 0 carries console input into
+ * buffers the driver posts, transmitq 1 carries the driver's output to the
+ * console backend. With named ports (console_ports.h) it offers MULTIPORT:
+ * port 0 is still the console (or absent), each named port has a queue pair
+ * of its own served the same way, with callbacks in place of the console,
+ * and the control queues (console_ports.c) tell the driver about the ports.
  *
  * Input is not queued here: when the driver has posted no receive buffer, the
  * push callback takes fewer bytes than offered and the console keeps the rest
@@ -14,6 +18,7 @@
  * after a reset, while the device is broken, or with no receiveq. Holding it
  * then would stop the console reading its input for as long as the guest
  * likes (forever, with no driver at all), and with it the Ctrl-A x escape.
+ * A named port's sender keeps its bytes instead: send returns 0.
  *
  * Output is bounded per pass and waits for the console. A pass writes at
  * most VIRTIO_CONSOLE_PASS_MAX bytes (and at most a queue's worth of chains),
@@ -36,7 +41,7 @@
  * one in the receiveq (both forbidden to the driver by 5.3.6.1), and whatever
  * the virtqueue core refuses (zero-length buffers, chains longer than the
  * queue or VQ_MAX_CHAIN, bad indices), break the queue: the device is marked
- * NEEDS_RESET and serves neither queue until the driver resets it.
+ * NEEDS_RESET and serves no queue until the driver resets it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -45,64 +50,31 @@
 #include "backend/console.h"
 #include "kvmrun/log.h"
 #include "kvmrun/virtio.h"
+#include "virtio/console_internal.h"
 #include "virtio/devices.h"
 
-#define VIRTIO_CONSOLE_RXQ 0
-#define VIRTIO_CONSOLE_TXQ 1
-#define VIRTIO_CONSOLE_NR_QUEUES 2
 #define VIRTIO_CONSOLE_QUEUE_MAX 256
-/* Bytes written to the console per pass at most, and per chain at most. */
+/* Bytes written to the host side per pass at most, and per chain at most. */
 #define VIRTIO_CONSOLE_PASS_MAX (64u << 10)
 #define VIRTIO_CONSOLE_CHAIN_MAX (1u << 20)
 
 /*
  * struct virtio_console_config: le16 cols, le16 rows (F_SIZE), le32
- * max_nr_ports (F_MULTIPORT), le32 emerg_wr (F_EMERG_WRITE). None of those
- * features is offered, so the fields read as zero and writes are ignored.
+ * max_nr_ports (F_MULTIPORT), le32 emerg_wr (F_EMERG_WRITE). Only MULTIPORT
+ * may be offered (console_ports.c); the rest reads as zero, writes are ignored.
  */
 #define VIRTIO_CONSOLE_CONFIG_SIZE 12
 
-struct virtio_console {
-	struct virtio_dev vdev;
-	struct console *con;
-	/* A queue broke: serve nothing until the driver resets the device. */
-	bool broken;
-	/* The console holds input we had no buffer for and waits for console_input_ready(). */
-	bool input_refused;
-	/* tx_chain is popped and written up to tx_off: it goes on in a later pass. */
-	bool tx_held;
-	/* The console refused bytes: wait for its call back before the next pass. */
-	bool tx_waiting;
-	uint32_t tx_off;
-	uint64_t tx_cut; /* bytes past VIRTIO_CONSOLE_CHAIN_MAX in a chain, skipped */
-	/* Scratch chains, one per queue (large: not for the stack). */
-	struct vq_chain rx_chain;
-	struct vq_chain tx_chain;
-};
-
-static struct virtio_console *virtio_console_of(struct virtio_dev *vdev)
+/* Let the host side offer held input again (the console's is delivered or dropped). */
+static void virtio_console_release_input(struct vcon_port *p)
 {
-	return container_of(vdev, struct virtio_console, vdev);
-}
-
-static bool virtio_console_serving(const struct virtio_console *vc)
-{
-	return vc->vdev.active && !vc->broken;
-}
-
-/* Let the console offer held input again (which is then delivered or dropped). */
-static void virtio_console_release_input(struct virtio_console *vc)
-{
-	if (!vc->input_refused)
+	if (!p->rx_refused)
 		return;
-	vc->input_refused = false;
-	console_input_ready(vc->con);
-}
-
-static void virtio_console_config_read(struct virtio_dev *vdev, uint32_t off, void *data,
-				       uint32_t len)
-{
-	memset(data, 0, len);
+	p->rx_refused = false;
+	if (p->ops)
+		p->ops->writable(p->opaque);
+	else
+		console_input_ready(p->vc->con);
 }
 
 static void virtio_console_config_write(struct virtio_dev *vdev, uint32_t off, const void *data,
@@ -111,58 +83,86 @@ static void virtio_console_config_write(struct virtio_dev *vdev, uint32_t off, c
 	/* Read-only fields (and emerg_wr without its feature): ignored. */
 }
 
-/*
- * Writes what is left of the held chain, at most *budget bytes; pushes it
- * when done. Returns 0 when done, -EAGAIN when it stays held (the console is
- * full, or the budget is spent), -EIO when the queue broke.
- */
-static int virtio_console_tx_write(struct virtio_console *vc, size_t *budget)
+/* Bytes of the guest's output to port p's host side; returns how many it took. */
+static size_t virtio_console_out(struct vcon_port *p, const uint8_t *buf, size_t len)
 {
-	struct vq *vq = &vc->vdev.vqs[VIRTIO_CONSOLE_TXQ];
-	struct vq_chain *c = &vc->tx_chain;
+	if (p->ops)
+		return p->ops->from_guest(p->opaque, buf, len);
+	return console_write(p->vc->con, buf, len);
+}
+
+void virtio_console_break(struct virtio_console *vc, struct vq *vq, const char *why)
+{
+	bool was = vc->broken;
+
+	vq->broken = true;
+	vc->broken = true;
+	if (was)
+		return;
+	virtio_needs_reset(&vc->vdev, vq->broken_why ? vq->broken_why : why);
+	for (unsigned int i = 0; i < vc->nr_ports; i++) {
+		vc->ports[i].tx_held = false;
+		if (!vc->ports[i].ops)
+			virtio_console_release_input(&vc->ports[i]);
+	}
+	/* The named ports are closed until the driver resets the device. */
+	virtio_console_ports_closed(vc);
+}
+
+/*
+ * Writes what is left of p's held chain, at most *budget bytes; pushes it
+ * when done. Returns 0 when done, -EAGAIN when it stays held (the host side
+ * is full, or the budget is spent), -EIO when the queue broke.
+ */
+static int virtio_console_tx_write(struct vcon_port *p, size_t *budget)
+{
+	struct vq *vq = &p->vc->vdev.vqs[p->txq];
+	struct vq_chain *c = p->tx_chain;
 	uint32_t end = MIN(c->out_len, VIRTIO_CONSOLE_CHAIN_MAX);
 	uint32_t pos = 0;
 
-	for (unsigned int i = 0; i < c->nr_out && vc->tx_off < end; i++) {
+	for (unsigned int i = 0; i < c->nr_out && p->tx_off < end; i++) {
 		const struct vq_buf *b = &c->bufs[i];
 		uint32_t skip, want;
 		size_t took;
 
-		if (pos + b->len <= vc->tx_off) {
+		if (pos + b->len <= p->tx_off) {
 			pos += b->len;
 			continue;
 		}
-		skip = vc->tx_off - pos;
+		skip = p->tx_off - pos;
 		want = (uint32_t)MIN((size_t)MIN(b->len, end - pos) - skip, *budget);
 		if (!want)
 			return -EAGAIN;
-		took = console_write(vc->con, (const uint8_t *)b->host + skip, want);
-		vc->tx_off += (uint32_t)took;
+		took = virtio_console_out(p, (const uint8_t *)b->host + skip, want);
+		if (took > want)
+			took = want; /* a host side that claims more than offered */
+		p->tx_off += (uint32_t)took;
 		*budget -= took;
 		if (took < want) {
-			vc->tx_waiting = true;
+			p->tx_waiting = true;
 			return -EAGAIN;
 		}
-		if (vc->tx_off < MIN(pos + b->len, end))
+		if (p->tx_off < MIN(pos + b->len, end))
 			return -EAGAIN; /* the budget is spent inside this buffer */
 		pos += b->len;
 	}
-	if (vc->tx_off < end)
+	if (p->tx_off < end)
 		return -EAGAIN;
-	vc->tx_cut += c->out_len - end;
-	vc->tx_held = false;
+	p->tx_cut += c->out_len - end;
+	p->tx_held = false;
 	return vq_push(vq, c->head, 0) ? -EIO : 0;
 }
 
-/* Pops the next transmitq chain into tx_chain; 0, -EAGAIN (none) or -EIO (broken). */
-static int virtio_console_tx_pop(struct virtio_console *vc)
+/* Pops the next chain of p's transmitq into tx_chain; 0, -EAGAIN (none) or -EIO (broken). */
+static int virtio_console_tx_pop(struct vcon_port *p)
 {
-	struct vq *vq = &vc->vdev.vqs[VIRTIO_CONSOLE_TXQ];
-	int ret = vq_pop(vq, &vc->tx_chain);
+	struct vq *vq = &p->vc->vdev.vqs[p->txq];
+	int ret = vq_pop(vq, p->tx_chain);
 
 	if (ret == -EAGAIN)
 		return ret;
-	if (ret == 0 && vc->tx_chain.nr_in) {
+	if (ret == 0 && p->tx_chain->nr_in) {
 		vq->broken_why = "device-writable buffer in the transmitq";
 		ret = -EINVAL;
 	}
@@ -170,45 +170,48 @@ static int virtio_console_tx_pop(struct virtio_console *vc)
 		vq->broken = true;
 		return -EIO;
 	}
-	vc->tx_held = true;
-	vc->tx_off = 0;
+	p->tx_held = true;
+	p->tx_off = 0;
 	return 0;
 }
 
 /*
- * One pass over the transmitq (see the top of the file): the race-free
+ * One pass over p's transmitq (see the top of the file): the race-free
  * pattern of virtqueue.h, with a byte budget, and a held chain first.
  */
-static void virtio_console_tx(struct virtio_console *vc)
+void virtio_console_tx(struct vcon_port *p)
 {
-	struct vq *vq = &vc->vdev.vqs[VIRTIO_CONSOLE_TXQ];
+	struct virtio_console *vc = p->vc;
+	struct vq *vq = &vc->vdev.vqs[p->txq];
 	size_t budget = VIRTIO_CONSOLE_PASS_MAX;
 	unsigned int chains = 0;
 	bool more = false;
 	int ret = 0;
 
-	if (!virtio_console_serving(vc) || !vq->size || vq->broken)
+	if (!virtio_console_serving(vc) || !p->present || !vq->size || vq->broken)
 		return;
-	vc->tx_waiting = false;
+	p->tx_waiting = false;
 	vq_set_notify(vq, false);
 	for (;;) {
 		while (ret == 0) {
-			if (!vc->tx_held) {
+			if (!p->tx_held) {
 				if (chains == vq->size) {
 					more = vq_avail_pending(vq);
 					ret = -EAGAIN;
 					break;
 				}
-				ret = virtio_console_tx_pop(vc);
+				ret = virtio_console_tx_pop(p);
 				if (ret)
 					break;
 				chains++;
 			}
-			ret = virtio_console_tx_write(vc, &budget);
+			ret = virtio_console_tx_write(p, &budget);
 			if (ret == -EAGAIN)
-				more = !vc->tx_waiting; /* the budget is spent: a later pass */
+				more = !p->tx_waiting; /* the budget is spent: a later pass */
+			if (!virtio_console_serving(vc))
+				return; /* the host side's callback reset or broke the device */
 		}
-		if (ret != -EAGAIN || more || vc->tx_held)
+		if (ret != -EAGAIN || more || p->tx_held)
 			break;
 		/* The queue is empty: kicks on, then look again. */
 		vq_set_notify(vq, true);
@@ -218,15 +221,11 @@ static void virtio_console_tx(struct virtio_console *vc)
 		ret = 0;
 	}
 	if (vq_should_notify(vq))
-		virtio_notify(&vc->vdev, VIRTIO_CONSOLE_TXQ);
-	if (ret != -EAGAIN) {
-		vc->broken = true;
-		vc->tx_held = false;
-		virtio_needs_reset(&vc->vdev, vq->broken_why ? vq->broken_why : "bad request");
-		virtio_console_release_input(vc);
-	} else if (more) {
-		virtio_requeue(&vc->vdev, VIRTIO_CONSOLE_TXQ);
-	}
+		virtio_notify(&vc->vdev, p->txq);
+	if (ret != -EAGAIN)
+		virtio_console_break(vc, vq, "bad request");
+	else if (more)
+		virtio_requeue(&vc->vdev, p->txq);
 }
 
 /* The console has room again (loop thread): go on with the output it refused. */
@@ -234,33 +233,24 @@ static void virtio_console_writable(void *opaque)
 {
 	struct virtio_console *vc = opaque;
 
-	if (vc->tx_waiting)
-		virtio_console_tx(vc);
-}
-
-/* The guest broke the receiveq: stop serving and ask the driver for a reset. */
-static void virtio_console_rx_broken(struct virtio_console *vc, struct vq *vq)
-{
-	vq->broken = true;
-	vc->broken = true;
-	virtio_needs_reset(&vc->vdev, vq->broken_why ? vq->broken_why : "bad receive buffer");
+	if (vc->ports[0].tx_waiting)
+		virtio_console_tx(&vc->ports[0]);
 }
 
 /*
- * Console input (loop thread): fill the driver's receive buffers, one chain
- * after the other, and return how many bytes found a buffer.
+ * Fill port p's receive buffers with buf, one chain after the other, and
+ * return how many bytes found a buffer. The caller checked that the device
+ * serves.
  */
-static size_t virtio_console_push(void *opaque, const uint8_t *buf, size_t len)
+size_t virtio_console_rx_push(struct vcon_port *p, const uint8_t *buf, size_t len)
 {
-	struct virtio_console *vc = opaque;
+	struct virtio_console *vc = p->vc;
 	struct vq_chain *c = &vc->rx_chain;
-	struct vq *vq = &vc->vdev.vqs[VIRTIO_CONSOLE_RXQ];
+	struct vq *vq = &vc->vdev.vqs[p->rxq];
 	bool armed = false;
 	size_t took = 0;
 	int ret;
 
-	if (!virtio_console_serving(vc) || !vq->size)
-		return len; /* no driver to take it: dropped (see the top of the file) */
 	while (took < len) {
 		size_t n;
 
@@ -278,66 +268,106 @@ static size_t virtio_console_push(void *opaque, const uint8_t *buf, size_t len)
 			ret = -EINVAL;
 		}
 		if (ret) {
-			virtio_console_rx_broken(vc, vq);
-			break;
+			virtio_console_break(vc, vq, "bad receive buffer");
+			return took;
 		}
 		n = vq_chain_write(c, 0, buf + took, len - took);
 		if (vq_push(vq, c->head, (uint32_t)n)) {
-			virtio_console_rx_broken(vc, vq);
-			break;
+			virtio_console_break(vc, vq, "bad receive buffer");
+			return took;
 		}
 		took += n;
 	}
-	if (vc->broken)
-		return len; /* the rest is dropped, as for any broken device */
 	if (took < len) {
 		/* The kick stays asked for; queue_notify passes the news on. */
-		vc->input_refused = true;
+		p->rx_refused = true;
 	} else if (armed) {
 		vq_set_notify(vq, false);
 	}
 	if (vq_should_notify(vq))
-		virtio_notify(&vc->vdev, VIRTIO_CONSOLE_RXQ);
+		virtio_notify(&vc->vdev, p->rxq);
 	return took;
 }
 
-/* The driver may have posted receive buffers: let the console offer its input again. */
-static void virtio_console_rx_kicked(struct virtio_console *vc)
+/* Console input (loop thread): into port 0's receive buffers. */
+static size_t virtio_console_push(void *opaque, const uint8_t *buf, size_t len)
 {
-	struct vq *vq = &vc->vdev.vqs[VIRTIO_CONSOLE_RXQ];
+	struct virtio_console *vc = opaque;
+	size_t took;
 
-	if (!vc->input_refused)
+	if (!virtio_console_serving(vc) || !vc->vdev.vqs[VIRTIO_CONSOLE_RXQ].size)
+		return len; /* no driver to take it: dropped (see the top of the file) */
+	took = virtio_console_rx_push(&vc->ports[0], buf, len);
+	return vc->broken ? len : took; /* the rest is dropped, as for any broken device */
+}
+
+/* The driver may have posted receive buffers: let the host side offer its input again. */
+static void virtio_console_rx_kicked(struct vcon_port *p)
+{
+	struct vq *vq = &p->vc->vdev.vqs[p->rxq];
+
+	if (!p->rx_refused)
 		return;
 	/* Buffers are taken when input comes: no kicks wanted until we refuse again. */
 	vq_set_notify(vq, false);
-	virtio_console_release_input(vc);
+	virtio_console_release_input(p);
+}
+
+/* The port whose queue q is (NULL: a control queue, or none). */
+static struct vcon_port *virtio_console_port_of_queue(struct virtio_console *vc, uint16_t q)
+{
+	unsigned int id;
+
+	if (q < VIRTIO_CONSOLE_CTRL_RXQ)
+		id = 0;
+	else if (q < 2 * 2)
+		return NULL;
+	else
+		id = q / 2u - 1;
+	if (id >= vc->nr_ports || (id && !vc->multiport) || !vc->ports[id].present)
+		return NULL;
+	return &vc->ports[id];
 }
 
 static int virtio_console_activate(struct virtio_dev *vdev)
 {
 	struct virtio_console *vc = virtio_console_of(vdev);
-	struct vq *rx = &vdev->vqs[VIRTIO_CONSOLE_RXQ];
 
 	vc->broken = false;
-	vc->tx_held = vc->tx_waiting = false;
-	/* Receive buffers are popped when input comes: kicks only while input waits. */
-	if (rx->size)
-		vq_set_notify(rx, false);
+	vc->multiport = vc->nr_ports > 1 && virtio_has_feature(vdev, VIRTIO_CONSOLE_F_MULTIPORT);
+	for (unsigned int i = 0; i < vc->nr_ports; i++) {
+		struct vcon_port *p = &vc->ports[i];
+
+		p->tx_held = p->tx_waiting = false;
+		/* Receive buffers are popped when input comes: kicks only while input waits. */
+		if (p->rxq < vdev->nr_queues && vdev->vqs[p->rxq].size)
+			vq_set_notify(&vdev->vqs[p->rxq], false);
+	}
+	if (vc->multiport && vdev->vqs[VIRTIO_CONSOLE_CTRL_RXQ].size)
+		vq_set_notify(&vdev->vqs[VIRTIO_CONSOLE_CTRL_RXQ], false);
 	/* Output the driver posted before DRIVER_OK. */
-	virtio_console_tx(vc);
+	for (unsigned int i = 0; i < (vc->multiport ? vc->nr_ports : 1u); i++)
+		virtio_console_tx(&vc->ports[i]);
 	return 0;
 }
 
 static void virtio_console_queue_notify(struct virtio_dev *vdev, uint16_t q)
 {
 	struct virtio_console *vc = virtio_console_of(vdev);
+	struct vcon_port *p;
 
 	if (!virtio_console_serving(vc))
 		return;
-	if (q == VIRTIO_CONSOLE_TXQ)
-		virtio_console_tx(vc);
-	else if (q == VIRTIO_CONSOLE_RXQ)
-		virtio_console_rx_kicked(vc);
+	p = virtio_console_port_of_queue(vc, q);
+	if (!p) {
+		if (vc->multiport)
+			virtio_console_ctrl_notify(vc, q);
+		return;
+	}
+	if (q == p->txq)
+		virtio_console_tx(p);
+	else
+		virtio_console_rx_kicked(p);
 }
 
 static void virtio_console_reset(struct virtio_dev *vdev)
@@ -347,23 +377,40 @@ static void virtio_console_reset(struct virtio_dev *vdev)
 	/*
 	 * A transmit chain held in flight is forgotten (the queues are reset
 	 * next). Input the console holds for the old queues is dropped: it is
-	 * offered again, and refused by no one.
+	 * offered again, and refused by no one. A named port's sender learns
+	 * of the reset as the port closing.
 	 */
 	vc->broken = false;
-	vc->tx_held = vc->tx_waiting = false;
-	virtio_console_release_input(vc);
+	for (unsigned int i = 0; i < vc->nr_ports; i++) {
+		struct vcon_port *p = &vc->ports[i];
+
+		p->tx_held = p->tx_waiting = false;
+		if (p->ops)
+			p->rx_refused = false;
+		else
+			virtio_console_release_input(p);
+	}
+	virtio_console_ctrl_reset(vc);
+	vc->multiport = false;
 }
 
 static void virtio_console_destroy(struct virtio_dev *vdev)
 {
 	struct virtio_console *vc = virtio_console_of(vdev);
 
-	console_attach(vc->con, NULL, NULL);
-	console_remove_writer(vc->con, vc);
-	if (vc->tx_cut)
-		log_info("virtio-console: %llu output bytes skipped (past %u bytes in one buffer "
-			 "chain)",
-			 (unsigned long long)vc->tx_cut, VIRTIO_CONSOLE_CHAIN_MAX);
+	if (vc->con) {
+		console_attach(vc->con, NULL, NULL);
+		console_remove_writer(vc->con, vc);
+	}
+	for (unsigned int i = 0; i < vc->nr_ports; i++) {
+		struct vcon_port *p = &vc->ports[i];
+
+		if (p->tx_cut)
+			log_info("virtio-console: %llu output bytes skipped on port %u (past %u "
+				 "bytes in one buffer chain)",
+				 (unsigned long long)p->tx_cut, p->id, VIRTIO_CONSOLE_CHAIN_MAX);
+		free(p->tx_chain);
+	}
 	free(vc);
 }
 
@@ -379,28 +426,98 @@ static const struct virtio_dev_ops virtio_console_ops = {
 	.destroy = virtio_console_destroy,
 };
 
-int virtio_console_create(struct virtio_dev **out, struct console *con, struct ev_loop *loop,
-			  const struct guest_mem *gm)
+/* A port name the guest can use as a file name: printable, no '/', not too long. */
+static bool virtio_console_name_ok(const char *name)
+{
+	size_t n = name ? strnlen(name, VIRTIO_CONSOLE_NAME_MAX + 1) : 0;
+
+	if (n == 0 || n > VIRTIO_CONSOLE_NAME_MAX || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (name[i] <= ' ' || name[i] >= 0x7f || name[i] == '/')
+			return false;
+	return true;
+}
+
+static int virtio_console_check_ports(const struct virtio_console_port *ports, unsigned int nr)
+{
+	if (nr > VIRTIO_CONSOLE_MAX_PORTS || (nr && !ports))
+		return -EINVAL;
+	for (unsigned int i = 0; i < nr; i++) {
+		if (!virtio_console_name_ok(ports[i].name) || !ports[i].ops ||
+		    !ports[i].ops->from_guest || !ports[i].ops->writable)
+			return -EINVAL;
+		for (unsigned int j = 0; j < i; j++)
+			if (!strcmp(ports[i].name, ports[j].name))
+				return -EINVAL;
+	}
+	return 0;
+}
+
+int virtio_console_create_ports(struct virtio_dev **out, struct console *con,
+				const struct virtio_console_port *ports, unsigned int nr,
+				struct ev_loop *loop, const struct guest_mem *gm)
 {
 	struct virtio_console *vc;
+	int ret;
 
-	if (!con)
+	if ((!con && !nr) || virtio_console_check_ports(ports, nr))
 		return -EINVAL;
 	vc = calloc(1, sizeof(*vc));
 	if (!vc)
 		return -ENOMEM;
 	vc->con = con;
+	vc->nr_ports = 1 + nr;
+	for (unsigned int i = 0; i < vc->nr_ports; i++) {
+		struct vcon_port *p = &vc->ports[i];
+
+		p->vc = vc;
+		p->id = i;
+		p->rxq = (uint16_t)(i ? 2 * i + 2 : VIRTIO_CONSOLE_RXQ);
+		p->txq = (uint16_t)(p->rxq + 1);
+		p->present = i || con;
+		p->host_open = true;
+		if (i) {
+			p->ops = ports[i - 1].ops;
+			p->opaque = ports[i - 1].opaque;
+			strcpy(p->name, ports[i - 1].name); /* checked: fits */
+		}
+		p->tx_chain = malloc(sizeof(*p->tx_chain));
+		if (!p->tx_chain) {
+			ret = -ENOMEM;
+			goto err_free;
+		}
+	}
 	vc->vdev.ops = &virtio_console_ops;
 	vc->vdev.host_features = VIRTIO_BIT(VQ_F_INDIRECT_DESC) | VIRTIO_BIT(VQ_F_EVENT_IDX);
-	vc->vdev.nr_queues = VIRTIO_CONSOLE_NR_QUEUES;
+	if (nr)
+		vc->vdev.host_features |= VIRTIO_BIT(VIRTIO_CONSOLE_F_MULTIPORT);
+	/* Port 0's pair, then (MULTIPORT) the control pair and a pair per named port. */
+	vc->vdev.nr_queues = (uint16_t)(nr ? 2 * (nr + 2) : 2);
 	vc->vdev.queue_max = VIRTIO_CONSOLE_QUEUE_MAX;
 	vc->vdev.loop = loop;
 	vc->vdev.gm = gm;
-	if (console_add_writer(con, virtio_console_writable, vc)) {
-		free(vc);
-		return -ENOSPC;
+	if (con) {
+		if (console_add_writer(con, virtio_console_writable, vc)) {
+			ret = -ENOSPC;
+			goto err_free;
+		}
+		console_attach(con, virtio_console_push, vc);
 	}
-	console_attach(con, virtio_console_push, vc);
 	*out = &vc->vdev;
 	return 0;
+
+err_free:
+	for (unsigned int i = 0; i < vc->nr_ports; i++)
+		free(vc->ports[i].tx_chain);
+	free(vc);
+	return ret;
+}
+
+int virtio_console_create(struct virtio_dev **out, struct console *con, struct ev_loop *loop,
+			  const struct guest_mem *gm)
+{
+	if (!con)
+		return -EINVAL;
+	return virtio_console_create_ports(out, con, NULL, 0, loop, gm);
 }

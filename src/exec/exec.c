@@ -124,6 +124,7 @@ int exec_kernel_cmdline(const char *append, char *buf, size_t size)
 		{ "reboot=", "reboot=k" },
 		{ "kvmrun.agent=", "kvmrun.agent=" EXEC_AGENT_PORT },
 		{ "kvmrun.hostname=", "kvmrun.hostname=" EXEC_HOSTNAME },
+		{ "kvmrun.root=", "kvmrun.root=" EXEC_ROOT_TAG },
 	};
 	size_t len;
 	int n;

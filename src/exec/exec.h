@@ -65,7 +65,9 @@ int exec_kernel_path(const char *kernel, const char *release, char *buf, size_t 
  * The guest's kernel command line: the user's --append (may be NULL), then what
  * exec needs and the user did not set: console=ttyS0 (the kernel's messages go
  * to the console log, never to kvmrun's stdout), quiet, panic=-1, reboot=k,
- * kvmrun.agent=PORT and kvmrun.hostname=NAME. -E2BIG when it does not fit.
+ * kvmrun.agent=PORT, kvmrun.hostname=NAME and kvmrun.root=TAG (the virtio-fs
+ * share the agent mounts, with a tmpfs overlay, as the root). -E2BIG when it
+ * does not fit.
  */
 int exec_kernel_cmdline(const char *append, char *buf, size_t size) WARN_UNUSED;
 

@@ -25,16 +25,16 @@ static void test_cmdline(void **state)
 	(void)state;
 	assert_int_equal(exec_kernel_cmdline(NULL, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "console=ttyS0 quiet panic=-1 reboot=k kvmrun.agent=kvmrun.agent "
-				 "kvmrun.hostname=kvmrun");
+				 "kvmrun.hostname=kvmrun kvmrun.root=root");
 	/* the user's settings win; "quiet" only as a whole word */
 	assert_int_equal(exec_kernel_cmdline("console=hvc0 panic=5 quiet loglevel=7", buf,
 					     sizeof(buf)),
 			 0);
 	assert_string_equal(buf, "console=hvc0 panic=5 quiet loglevel=7 reboot=k "
-				 "kvmrun.agent=kvmrun.agent kvmrun.hostname=kvmrun");
+				 "kvmrun.agent=kvmrun.agent kvmrun.hostname=kvmrun kvmrun.root=root");
 	assert_int_equal(exec_kernel_cmdline("notquiet xconsole=1", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "notquiet xconsole=1 console=ttyS0 quiet panic=-1 reboot=k "
-				 "kvmrun.agent=kvmrun.agent kvmrun.hostname=kvmrun");
+				 "kvmrun.agent=kvmrun.agent kvmrun.hostname=kvmrun kvmrun.root=root");
 	assert_int_equal(exec_kernel_cmdline("kvmrun.hostname=box", buf, sizeof(buf)), 0);
 	assert_non_null(strstr(buf, "kvmrun.hostname=box"));
 	assert_null(strstr(buf, "kvmrun.hostname=kvmrun"));

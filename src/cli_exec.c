@@ -10,35 +10,35 @@
 #include "kvmrun/agent_proto.h"
 
 const char cli_exec_usage[] =
-	"usage: kvmrun exec [options] -- PROGRAM [ARG...]\n"
-	"\n"
-	"Boots a Linux VM on the host's root (read-only, with a tmpfs overlay), runs\n"
-	"PROGRAM in it with kvmrun's stdin, stdout and stderr, and exits with its status.\n"
-	"The options of run apply (but --initrd and --console: the initramfs is kvmrun's,\n"
-	"the terminal PROGRAM's), and:\n"
-	"\n"
-	"  --kernel FILE        the guest kernel (default /boot/vmlinuz-RELEASE, RELEASE\n"
-	"                       the host's uname -r)\n"
-	"  --modules DIR        its modules (default /lib/modules/RELEASE, RELEASE from\n"
-	"                       the kernel's header)\n"
-	"  --root DIR|IMAGE     the guest's root: a directory shared read-only (default /)\n"
-	"  --timeout DURATION   stop the VM after DURATION (e.g. 30s, 5m, 1h; a number\n"
-	"                       alone is seconds; up to 30 days): status 124\n"
-	"  --report FILE        write a JSON account of the run to FILE\n"
-	"  --env NAME=VALUE     set a variable for PROGRAM (repeatable, up to 256); the\n"
-	"                       default environment is PATH, HOME=/root, TERM with -t\n"
-	"  --workdir DIR        PROGRAM's working directory (absolute; default /)\n"
-	"  --user UID[:GID]     run PROGRAM as UID and GID (default GID: UID; default\n"
-	"                       user root)\n"
-	"  -t, --tty            PROGRAM gets a pseudo-terminal\n"
-	"\n"
-	"Exit status:\n"
-	"  N    PROGRAM's exit status; 128+N when signal N killed it\n"
-	"  124  --timeout expired\n"
-	"  125  kvmrun failed: bad option, kernel missing, the VM failed (guest kernel\n"
-	"       panic, triple fault), the agent in the guest was lost or not ready\n"
-	"  126  PROGRAM cannot be run\n"
-	"  127  PROGRAM not found\n";
+    "usage: kvmrun exec [options] -- PROGRAM [ARG...]\n"
+    "\n"
+    "Boots a Linux VM on the host's root (read-only, with a tmpfs overlay), runs\n"
+    "PROGRAM in it with kvmrun's stdin, stdout and stderr, and exits with its status.\n"
+    "The options of run apply (but --initrd and --console: the initramfs is kvmrun's,\n"
+    "the terminal PROGRAM's), and:\n"
+    "\n"
+    "  --kernel FILE        the guest kernel (default /boot/vmlinuz-RELEASE, RELEASE\n"
+    "                       the host's uname -r)\n"
+    "  --modules DIR        its modules (default /lib/modules/RELEASE, RELEASE from\n"
+    "                       the kernel's header)\n"
+    "  --root DIR|IMAGE     the guest's root: a directory shared read-only (default /)\n"
+    "  --timeout DURATION   stop the VM after DURATION (e.g. 30s, 5m, 1h; a number\n"
+    "                       alone is seconds; up to 30 days): status 124\n"
+    "  --report FILE        write a JSON account of the run to FILE\n"
+    "  --env NAME=VALUE     set a variable for PROGRAM (repeatable, up to 256); the\n"
+    "                       default environment is PATH, HOME=/root, TERM with -t\n"
+    "  --workdir DIR        PROGRAM's working directory (absolute; default /)\n"
+    "  --user UID[:GID]     run PROGRAM as UID and GID (default GID: UID; default\n"
+    "                       user root)\n"
+    "  -t, --tty            PROGRAM gets a pseudo-terminal\n"
+    "\n"
+    "Exit status:\n"
+    "  N    PROGRAM's exit status; 128+N when signal N killed it\n"
+    "  124  --timeout expired\n"
+    "  125  kvmrun failed: bad option, kernel missing, the VM failed (guest kernel\n"
+    "       panic, triple fault), the agent in the guest was lost or not ready\n"
+    "  126  PROGRAM cannot be run\n"
+    "  127  PROGRAM not found\n";
 
 int cli_parse_duration(const char *s, uint64_t *ms)
 {
@@ -95,8 +95,8 @@ int cli_parse_user(const char *s, uint32_t *uid, uint32_t *gid)
 
 	if (!colon)
 		return cli_parse_id(s, strlen(s), uid) ?: cli_parse_id(s, strlen(s), gid);
-	return cli_parse_id(s, (size_t)(colon - s), uid) ?:
-	       cli_parse_id(colon + 1, strlen(colon + 1), gid);
+	return cli_parse_id(s, (size_t)(colon - s), uid)
+		   ?: cli_parse_id(colon + 1, strlen(colon + 1), gid);
 }
 
 /* NAME=VALUE with a NAME of letters, digits and '_', not starting with a digit. */
@@ -127,9 +127,10 @@ int cli_exec_option(struct exec_config *ec, int opt, const char *val, FILE *err)
 	switch (opt) {
 	case CLI_OPT_TIMEOUT:
 		if (cli_parse_duration(val, &ec->timeout_ms))
-			return cli_exec_opt_fail(err, "--timeout", val,
-						 "expected a duration from 1ms to 30d (e.g. 30s, 5m, "
-						 "1h)");
+			return cli_exec_opt_fail(
+			    err, "--timeout", val,
+			    "expected a duration from 1ms to 30d (e.g. 30s, 5m, "
+			    "1h)");
 		return 0;
 	case CLI_OPT_REPORT:
 		if (!*val)
@@ -154,8 +155,9 @@ int cli_exec_option(struct exec_config *ec, int opt, const char *val, FILE *err)
 		return 0;
 	case CLI_OPT_USER:
 		if (cli_parse_user(val, &ec->uid, &ec->gid))
-			return cli_exec_opt_fail(err, "--user", val,
-						 "expected UID or UID:GID, numbers below 4294967295");
+			return cli_exec_opt_fail(
+			    err, "--user", val,
+			    "expected UID or UID:GID, numbers below 4294967295");
 		ec->has_user = true;
 		return 0;
 	case CLI_OPT_TTY:
@@ -204,8 +206,10 @@ int cli_exec_finish(struct exec_config *ec, const struct vm_config *cfg, int arg
 		total += strlen(ec->env[i]) + 1;
 	total += (ec->workdir ? strlen(ec->workdir) : 0) + 1;
 	if (total > EXEC_START_MAX) {
-		fprintf(err, "kvmrun: error: PROGRAM's arguments, --env and --workdir take %zu "
-			     "bytes, more than %u\n", total, EXEC_START_MAX);
+		fprintf(err,
+			"kvmrun: error: PROGRAM's arguments, --env and --workdir take %zu "
+			"bytes, more than %u\n",
+			total, EXEC_START_MAX);
 		return CLI_EXIT_USAGE;
 	}
 	return 0;

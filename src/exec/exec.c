@@ -17,17 +17,19 @@
 #include "kvmrun/exit_status.h"
 #include "kvmrun/log.h"
 
-const char *const exec_modules[] = { "virtio_pci", "virtio_console", "fuse", "virtiofs",
-				     "overlay" };
+const char *const exec_modules[] = {"virtio_pci", "virtio_console", "fuse", "virtiofs", "overlay"};
 const size_t exec_nr_modules = ARRAY_SIZE(exec_modules);
 
 const char *exec_outcome_name(enum exec_outcome o)
 {
 	static const char *const names[EXEC_OUTCOMES] = {
-		[EXEC_EXITED] = "exited",	    [EXEC_SIGNALED] = "signaled",
-		[EXEC_TIMEOUT] = "timeout",	    [EXEC_GUEST_PANIC] = "guest-panic",
-		[EXEC_TRIPLE_FAULT] = "triple-fault", [EXEC_VMM_ERROR] = "vmm-error",
-		[EXEC_AGENT_LOST] = "agent-lost",
+	    [EXEC_EXITED] = "exited",
+	    [EXEC_SIGNALED] = "signaled",
+	    [EXEC_TIMEOUT] = "timeout",
+	    [EXEC_GUEST_PANIC] = "guest-panic",
+	    [EXEC_TRIPLE_FAULT] = "triple-fault",
+	    [EXEC_VMM_ERROR] = "vmm-error",
+	    [EXEC_AGENT_LOST] = "agent-lost",
 	};
 
 	return (unsigned int)o < EXEC_OUTCOMES ? names[o] : "vmm-error";
@@ -45,8 +47,8 @@ int exec_exit_status(uint32_t kind, uint32_t value, enum exec_outcome *outcome)
 							       : KVMRUN_EXEC_FAILED;
 	case AGENT_EXIT_EXEC_FAILED:
 		return value == ENOENT || value == ENOTDIR || value == ENAMETOOLONG
-			       ? KVMRUN_EXEC_NOTFOUND
-			       : KVMRUN_EXEC_NOEXEC;
+			   ? KVMRUN_EXEC_NOTFOUND
+			   : KVMRUN_EXEC_NOEXEC;
 	case AGENT_EXIT_SETUP_FAILED:
 		return KVMRUN_EXEC_FAILED;
 	}
@@ -118,13 +120,13 @@ int exec_kernel_cmdline(const char *append, char *buf, size_t size)
 	static const struct {
 		const char *key, *arg;
 	} defaults[] = {
-		{ "console=", "console=ttyS0" },
-		{ "quiet", "quiet" },
-		{ "panic=", "panic=-1" },
-		{ "reboot=", "reboot=k" },
-		{ "kvmrun.agent=", "kvmrun.agent=" EXEC_AGENT_PORT },
-		{ "kvmrun.hostname=", "kvmrun.hostname=" EXEC_HOSTNAME },
-		{ "kvmrun.root=", "kvmrun.root=" EXEC_ROOT_TAG },
+	    {"console=", "console=ttyS0"},
+	    {"quiet", "quiet"},
+	    {"panic=", "panic=-1"},
+	    {"reboot=", "reboot=k"},
+	    {"kvmrun.agent=", "kvmrun.agent=" EXEC_AGENT_PORT},
+	    {"kvmrun.hostname=", "kvmrun.hostname=" EXEC_HOSTNAME},
+	    {"kvmrun.root=", "kvmrun.root=" EXEC_ROOT_TAG},
 	};
 	size_t len;
 	int n;

@@ -10,14 +10,29 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <time.h>
+
 #include "exec/bzimage.h"
 #include "exec/exec.h"
 #include "exec/initramfs.h"
+#include "exec/relay.h"
+#include "exec/report.h"
+#include "virtio/console_ports.h"
+#include "kvmrun/event_loop.h"
 #include "kvmrun/exit_status.h"
 #include "kvmrun/log.h"
+#include "kvmrun/vm.h"
+
+/* PROGRAM's environment when --env does not say otherwise. */
+static const char *const exec_default_env[] = {
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME=/root",
+};
 
 /* Where the agent is looked for when $KVMRUN_AGENT does not say. */
-static const char *const exec_agent_dirs[] = { "/usr/local/libexec/kvmrun", "/usr/libexec/kvmrun" };
+static const char *const exec_agent_dirs[] = {"/usr/local/libexec/kvmrun", "/usr/libexec/kvmrun"};
 
 struct exec_setup {
 	char kernel[PATH_MAX];
@@ -26,6 +41,8 @@ struct exec_setup {
 	char cmdline[4096];
 	struct initramfs_result initramfs;
 };
+
+static int exec_fail(const char *fmt, ...) PRINTF_FMT(1, 2);
 
 /* One line on stderr naming the cause; exec's own failures are status 125. */
 static int exec_fail(const char *fmt, ...) PRINTF_FMT(1, 2);
@@ -79,7 +96,7 @@ static int exec_find_agent(char *buf, size_t size)
 /* The kernel, its release, the agent, the initramfs and the command line. */
 static int exec_prepare(struct exec_setup *s, struct vm_config *cfg, const struct exec_config *ec)
 {
-	struct initramfs_spec spec = { 0 };
+	struct initramfs_spec spec = {0};
 	struct utsname u;
 	int ret;
 
@@ -112,21 +129,249 @@ static int exec_prepare(struct exec_setup *s, struct vm_config *cfg, const struc
 	return 0;
 }
 
-int exec_main(struct vm_config *cfg, const struct exec_config *ec, int argc, char **argv)
+/* Everything one run holds, from the command line to the report. */
+struct exec_ctx {
+	struct exec_setup setup;
+	struct exec_relay relay;
+	struct virtio_console_port port;
+	struct vm *vm;
+	struct proto_job job;
+	const char *envp[ARRAY_SIZE(exec_default_env) + EXEC_ENV_MAX + 1];
+	int report_fd;
+	struct exec_report rep;
+	uint8_t tail[EXEC_CONSOLE_TAIL];
+};
+
+static size_t exec_port_from_guest(void *opaque, const uint8_t *buf, size_t len)
 {
-	struct exec_setup *s = calloc(1, sizeof(*s));
+	struct exec_ctx *x = opaque;
+
+	return exec_relay_from_port(&x->relay, buf, len);
+}
+
+static void exec_port_writable(void *opaque)
+{
+	struct exec_ctx *x = opaque;
+
+	exec_relay_port_writable(&x->relay);
+}
+
+static void exec_port_open(void *opaque, bool open)
+{
+	struct exec_ctx *x = opaque;
+
+	exec_relay_port_open(&x->relay, open);
+}
+
+static const struct virtio_console_port_ops exec_port_ops = {
+    .from_guest = exec_port_from_guest,
+    .writable = exec_port_writable,
+    .open_changed = exec_port_open,
+};
+
+static size_t exec_port_send(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct exec_ctx *x = opaque;
+
+	return virtio_console_port_send(vm_ports_dev(x->vm), 0, buf, len);
+}
+
+static void exec_done(void *opaque, int status)
+{
+	struct exec_ctx *x = opaque;
+
+	ev_stop(vm_loop(x->vm), status);
+}
+
+/* --env over the defaults: a default whose NAME --env sets is left out. */
+static void exec_env(struct exec_ctx *x, const struct exec_config *ec)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(exec_default_env); i++) {
+		const char *d = exec_default_env[i];
+		size_t len = (size_t)(strchr(d, '=') - d) + 1;
+		bool set = false;
+
+		for (unsigned int j = 0; j < ec->nr_env && !set; j++)
+			set = !strncmp(ec->env[j], d, len);
+		if (!set)
+			x->envp[n++] = d;
+	}
+	for (unsigned int j = 0; j < ec->nr_env; j++)
+		x->envp[n++] = ec->env[j];
+	x->envp[n] = NULL;
+}
+
+/* The root share (--root DIR, default /): read-only, tag EXEC_ROOT_TAG. */
+static int exec_root_share(struct vm_config *cfg, const struct exec_config *ec)
+{
+	const char *root = ec->root ? ec->root : "/";
+	struct share_config *sc;
+	struct stat st;
+
+	if (stat(root, &st) < 0)
+		return exec_fail("--root %s: %s", root, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return exec_fail("--root %s: not a directory (a disk image as the root is not "
+				 "supported yet)",
+				 root);
+	for (unsigned int i = 0; i < cfg->nr_shares; i++)
+		if (!strcmp(cfg->shares[i].tag, EXEC_ROOT_TAG))
+			return exec_fail("--share %s: the tag '%s' is the root's in exec",
+					 cfg->shares[i].path, EXEC_ROOT_TAG);
+	if (cfg->nr_shares >= VM_MAX_SHARES)
+		return exec_fail("--share: exec needs one of the %d shares for the root",
+				 VM_MAX_SHARES);
+	sc = &cfg->shares[cfg->nr_shares++];
+	*sc = (struct share_config){.readonly = true};
+	snprintf(sc->path, sizeof(sc->path), "%s", root);
+	snprintf(sc->tag, sizeof(sc->tag), "%s", EXEC_ROOT_TAG);
+	return 0;
+}
+
+static uint64_t exec_clock_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The VM with the agent's port, the relay on its loop, the run; returns the status. */
+static int exec_run_vm(struct exec_ctx *x, struct vm_config *cfg, const struct exec_config *ec)
+{
+	struct vm_extras extras = {.ports = &x->port, .nr_ports = 1};
+	struct exec_relay_config rc;
+	char why[256];
 	int status;
 
-	(void)argc;
-	(void)argv;
-	if (!s)
+	x->port = (struct virtio_console_port){
+	    .name = EXEC_AGENT_PORT, .ops = &exec_port_ops, .opaque = x};
+	status = vm_create_extras(&x->vm, cfg, &extras);
+	if (status) {
+		x->rep.outcome = EXEC_VMM_ERROR;
+		x->rep.reason = "the VM could not be set up";
+		return KVMRUN_EXEC_FAILED;
+	}
+	rc = (struct exec_relay_config){
+	    .loop = vm_loop(x->vm),
+	    .in_fd = STDIN_FILENO,
+	    .out_fd = STDOUT_FILENO,
+	    .err_fd = STDERR_FILENO,
+	    .job = &x->job,
+	    .hello_ms = EXEC_HELLO_TIMEOUT_MS,
+	    .timeout_ms = ec->timeout_ms,
+	    .send = exec_port_send,
+	    .send_opaque = x,
+	    .done = exec_done,
+	    .done_opaque = x,
+	};
+	if (fcntl(STDIN_FILENO, F_GETFD) < 0)
+		rc.in_fd = -1;
+	status = exec_relay_init(&x->relay, &rc);
+	if (status) {
+		vm_destroy(x->vm);
+		x->vm = NULL;
+		x->rep.outcome = EXEC_VMM_ERROR;
+		x->rep.reason = "kvmrun's stdio could not be set up";
+		return exec_fail("exec: kvmrun's stdin, stdout or stderr: %s", strerror(-status));
+	}
+	status = vm_run(x->vm);
+	x->rep.phase_ns[EXEC_PHASE_FIRST_RUN] = vm_first_run_ns(x->vm);
+	x->rep.console_tail_len = vm_console_tail(x->vm, x->tail, sizeof(x->tail));
+	exec_relay_fini(&x->relay);
+	exec_relay_report(&x->relay, &x->rep);
+	if (x->relay.finished) {
+		status = x->relay.status;
+		if (x->relay.outcome != EXEC_EXITED && x->relay.outcome != EXEC_SIGNALED)
+			log_err("%s", x->relay.reason);
+		else if (x->relay.reason[0])
+			log_err("%s", x->relay.reason);
+	} else {
+		status = exec_vm_status(status, &x->rep.outcome, why, sizeof(why));
+		snprintf(x->relay.reason, sizeof(x->relay.reason), "%s", why);
+		x->rep.reason = x->relay.reason;
+		x->rep.status = status;
+		x->rep.exit_code = -1;
+		x->rep.signal = 0;
+		log_err("%s", why);
+	}
+	vm_destroy(x->vm);
+	x->vm = NULL;
+	return status;
+}
+
+static void exec_write_report(struct exec_ctx *x, const struct exec_config *ec, int status)
+{
+	struct rusage ru;
+	char *text;
+
+	if (x->report_fd < 0)
+		return;
+	x->rep.status = status;
+	x->rep.phase_ns[EXEC_PHASE_DONE] = exec_clock_ns(CLOCK_MONOTONIC);
+	if (!getrusage(RUSAGE_SELF, &ru)) {
+		x->rep.cpu_user_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+		x->rep.cpu_sys_s = (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	}
+	x->rep.console_tail = x->tail;
+	text = exec_report_json(&x->rep);
+	if (!text || dprintf(x->report_fd, "%s\n", text) < 0)
+		log_err("--report %s: cannot write it", ec->report);
+	free(text);
+	close(x->report_fd);
+	x->report_fd = -1;
+}
+
+int exec_main(struct vm_config *cfg, const struct exec_config *ec, int argc, char **argv)
+{
+	struct exec_ctx *x = calloc(1, sizeof(*x));
+	int status;
+
+	if (!x)
 		return exec_fail("out of memory");
-	status = exec_prepare(s, cfg, ec);
-	if (status)
+	x->report_fd = -1;
+	x->rep = (struct exec_report){
+	    .argc = argc,
+	    .argv = argv,
+	    .outcome = EXEC_VMM_ERROR,
+	    .exit_code = -1,
+	    .started_unix_ns = exec_clock_ns(CLOCK_REALTIME),
+	    .started_ns = exec_clock_ns(CLOCK_MONOTONIC),
+	    .vcpus = cfg->cpus,
+	    .memory = cfg->memory,
+	};
+	/* opened first: after the VM has run, the sandbox lets no file be opened */
+	if (ec->report) {
+		x->report_fd = open(ec->report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (x->report_fd < 0) {
+			status = exec_fail("--report %s: %s", ec->report, strerror(errno));
+			goto out;
+		}
+	}
+	if (ec->tty) {
+		status = exec_fail("-t/--tty: not supported yet");
 		goto out;
-	status = exec_fail("exec: this build cannot run PROGRAM yet (no agent port on "
-			   "virtio-console)");
+	}
+	status = exec_prepare(&x->setup, cfg, ec);
+	if (!status)
+		status = exec_root_share(cfg, ec);
+	if (status) {
+		x->rep.reason = "setup failed";
+		goto out;
+	}
+	exec_env(x, ec);
+	x->job = (struct proto_job){
+	    .uid = ec->has_user ? ec->uid : 0,
+	    .gid = ec->has_user ? ec->gid : 0,
+	    .argv = (const char *const *)ec->argv,
+	    .envp = x->envp,
+	    .workdir = ec->workdir,
+	};
+	status = exec_run_vm(x, cfg, ec);
 out:
-	free(s);
+	exec_write_report(x, ec, status);
+	free(x);
 	return status;
 }

@@ -30,7 +30,7 @@ uint64_t exec_now_ns(void)
 static void relay_timer_set(int tfd, uint64_t ms)
 {
 	struct itimerspec its = {
-		.it_value = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 },
+	    .it_value = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000},
 	};
 
 	if (tfd >= 0)
@@ -73,7 +73,8 @@ static void relay_finish(struct exec_relay *r, enum exec_outcome o, int status, 
 static void relay_flush(struct exec_relay *r)
 {
 	while (r->tx_off < r->tx_len) {
-		size_t n = r->cfg.send(r->cfg.send_opaque, r->tx + r->tx_off, r->tx_len - r->tx_off);
+		size_t n =
+		    r->cfg.send(r->cfg.send_opaque, r->tx + r->tx_off, r->tx_len - r->tx_off);
 
 		if (!n)
 			break;
@@ -250,7 +251,8 @@ static void relay_hello(struct exec_relay *r)
 	}
 	len = proto_enc_start(f, AGENT_FRAME_MAX, r->cfg.job);
 	if (len < 0)
-		relay_finish(r, EXEC_VMM_ERROR, KVMRUN_EXEC_FAILED, "PROGRAM's job does not fit "
+		relay_finish(r, EXEC_VMM_ERROR, KVMRUN_EXEC_FAILED,
+			     "PROGRAM's job does not fit "
 			     "in one frame");
 	else
 		relay_queue(r, f, len);
@@ -285,7 +287,8 @@ static void relay_msg(struct exec_relay *r, const struct proto_msg *m)
 				 r->status == KVMRUN_EXEC_NOTFOUND ? "not found" : "cannot run",
 				 strerror((int)m->u.exit.value));
 		else if (m->u.exit.kind == AGENT_EXIT_SETUP_FAILED)
-			snprintf(r->reason, sizeof(r->reason), "the agent could not set PROGRAM up: %s",
+			snprintf(r->reason, sizeof(r->reason),
+				 "the agent could not set PROGRAM up: %s",
 				 strerror((int)m->u.exit.value));
 		relay_check_exit(r);
 		break;
@@ -363,7 +366,8 @@ static void relay_hello_event(void *opaque, uint32_t events)
 	if (read(r->hello_tfd, &n, sizeof(n)) != sizeof(n) || r->hello)
 		return;
 	relay_finish(r, EXEC_AGENT_LOST, KVMRUN_EXEC_FAILED,
-		     "agent not ready: no HELLO within %llu ms", (unsigned long long)r->cfg.hello_ms);
+		     "agent not ready: no HELLO within %llu ms",
+		     (unsigned long long)r->cfg.hello_ms);
 }
 
 static void relay_timeout_event(void *opaque, uint32_t events)
@@ -471,7 +475,7 @@ err:
 
 void exec_relay_fini(struct exec_relay *r)
 {
-	int fds[] = { r->hello_tfd, r->timeout_tfd };
+	int fds[] = {r->hello_tfd, r->timeout_tfd};
 
 	for (unsigned int i = 0; i < ARRAY_SIZE(fds); i++) {
 		if (fds[i] < 0)

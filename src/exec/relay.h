@@ -51,13 +51,13 @@ struct exec_relay_config {
 
 struct exec_relay_out {
 	int fd;
-	bool watched;	 /* fd is in the loop (EPOLLOUT armed or not) */
-	bool armed;	 /* waiting for EPOLLOUT */
-	bool broken;	 /* the reader went away: the rest is discarded */
-	uint8_t *buf;	 /* EXEC_OUT_WINDOW bytes */
-	size_t off, len; /* what is not yet written: buf[off..len) */
+	bool watched;	  /* fd is in the loop (EPOLLOUT armed or not) */
+	bool armed;	  /* waiting for EPOLLOUT */
+	bool broken;	  /* the reader went away: the rest is discarded */
+	uint8_t *buf;	  /* EXEC_OUT_WINDOW bytes */
+	size_t off, len;  /* what is not yet written: buf[off..len) */
 	uint32_t drained; /* written since the last CREDIT */
-	int saved_fl;	 /* fd's flags before O_NONBLOCK; -1: untouched */
+	int saved_fl;	  /* fd's flags before O_NONBLOCK; -1: untouched */
 };
 
 struct exec_relay {
@@ -79,7 +79,7 @@ struct exec_relay {
 	int status;
 	int exit_code, signal;
 	char reason[AGENT_ERROR_MAX + 64];
-	uint64_t bytes[3];			  /* stdin, stdout, stderr */
+	uint64_t bytes[3];			       /* stdin, stdout, stderr */
 	uint64_t agent_ready_ns, started_ns, ended_ns; /* CLOCK_MONOTONIC */
 };
 

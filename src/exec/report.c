@@ -20,9 +20,11 @@ static json_t *report_text(const uint8_t *p, size_t len)
 		return NULL;
 	for (size_t i = 0; i < len;) {
 		uint8_t c = p[i];
-		size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-				  : (c & 0xf8) == 0xf0		   ? 4
-								   : 0;
+		size_t n = c < 0x80		? 1
+			   : (c & 0xe0) == 0xc0 ? 2
+			   : (c & 0xf0) == 0xe0 ? 3
+			   : (c & 0xf8) == 0xf0 ? 4
+						: 0;
 		bool ok = n && c != 0 && i + n <= len;
 
 		for (size_t k = 1; ok && k < n; k++)
@@ -58,19 +60,19 @@ static json_t *report_ms(const struct exec_report *r, uint64_t ns)
 char *exec_report_json(const struct exec_report *r)
 {
 	static const char *const phases[EXEC_PHASES] = {
-		[EXEC_PHASE_FIRST_RUN] = "first_kvm_run",
-		[EXEC_PHASE_AGENT_READY] = "agent_ready",
-		[EXEC_PHASE_PROGRAM_STARTED] = "program_started",
-		[EXEC_PHASE_PROGRAM_ENDED] = "program_ended",
-		[EXEC_PHASE_DONE] = "done",
+	    [EXEC_PHASE_FIRST_RUN] = "first_kvm_run",
+	    [EXEC_PHASE_AGENT_READY] = "agent_ready",
+	    [EXEC_PHASE_PROGRAM_STARTED] = "program_started",
+	    [EXEC_PHASE_PROGRAM_ENDED] = "program_ended",
+	    [EXEC_PHASE_DONE] = "done",
 	};
 	json_t *doc = json_object(), *cmd = json_array(), *ph = json_object();
 	char *out = NULL;
 	int bad = !doc || !cmd || !ph;
 
 	for (int i = 0; !bad && i < r->argc; i++)
-		bad |= json_array_append_new(cmd, report_text((const uint8_t *)r->argv[i],
-							      strlen(r->argv[i])));
+		bad |= json_array_append_new(
+		    cmd, report_text((const uint8_t *)r->argv[i], strlen(r->argv[i])));
 	for (unsigned int i = 0; !bad && i < EXEC_PHASES; i++)
 		bad |= json_object_set_new(ph, phases[i], report_ms(r, r->phase_ns[i]));
 	if (bad)
@@ -81,25 +83,25 @@ char *exec_report_json(const struct exec_report *r)
 	bad |= json_object_set_new(doc, "status", json_integer(r->status));
 	bad |= json_object_set_new(doc, "exit_code",
 				   r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
-	bad |= json_object_set_new(doc, "signal", r->signal ? json_integer(r->signal) : json_null());
-	bad |= json_object_set_new(doc, "reason",
-				   r->reason ? report_text((const uint8_t *)r->reason,
-							   strlen(r->reason))
-					     : json_null());
-	bad |= json_object_set_new(doc, "started_unix_ns", json_integer((json_int_t)r->started_unix_ns));
+	bad |=
+	    json_object_set_new(doc, "signal", r->signal ? json_integer(r->signal) : json_null());
+	bad |= json_object_set_new(
+	    doc, "reason",
+	    r->reason ? report_text((const uint8_t *)r->reason, strlen(r->reason)) : json_null());
+	bad |= json_object_set_new(doc, "started_unix_ns",
+				   json_integer((json_int_t)r->started_unix_ns));
 	bad |= json_object_set(doc, "phases_ms", ph);
-	bad |= json_object_set_new(doc, "cpu_s",
-				   json_pack("{s:f,s:f}", "user", r->cpu_user_s, "system",
-					     r->cpu_sys_s));
+	bad |= json_object_set_new(
+	    doc, "cpu_s", json_pack("{s:f,s:f}", "user", r->cpu_user_s, "system", r->cpu_sys_s));
 	bad |= json_object_set_new(doc, "vcpus", json_integer(r->vcpus));
 	bad |= json_object_set_new(doc, "memory_bytes", json_integer((json_int_t)r->memory));
 	bad |= json_object_set_new(doc, "bytes",
 				   json_pack("{s:I,s:I,s:I}", "stdin", (json_int_t)r->bytes[0],
 					     "stdout", (json_int_t)r->bytes[1], "stderr",
 					     (json_int_t)r->bytes[2]));
-	bad |= json_object_set_new(doc, "console_tail",
-				   report_text(r->console_tail,
-					       MIN(r->console_tail_len, (size_t)EXEC_CONSOLE_TAIL)));
+	bad |= json_object_set_new(
+	    doc, "console_tail",
+	    report_text(r->console_tail, MIN(r->console_tail_len, (size_t)EXEC_CONSOLE_TAIL)));
 	if (!bad)
 		out = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 out:

@@ -46,8 +46,8 @@ struct exec_report {
 	char *const *argv;
 	enum exec_outcome outcome;
 	int status;
-	int exit_code; /* -1: none */
-	int signal;    /* 0: none */
+	int exit_code;	    /* -1: none */
+	int signal;	    /* 0: none */
 	const char *reason; /* NULL: none */
 	uint64_t started_unix_ns;
 	uint64_t started_ns;		/* CLOCK_MONOTONIC when kvmrun started */
@@ -55,7 +55,7 @@ struct exec_report {
 	double cpu_user_s, cpu_sys_s;
 	unsigned int vcpus;
 	uint64_t memory;
-	uint64_t bytes[3]; /* stdin, stdout, stderr */
+	uint64_t bytes[3];	     /* stdin, stdout, stderr */
 	const uint8_t *console_tail; /* up to EXEC_CONSOLE_TAIL bytes */
 	size_t console_tail_len;
 };

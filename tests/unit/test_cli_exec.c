@@ -43,8 +43,8 @@ static struct result *parse_v(const char *first, va_list ap)
 	assert_non_null(out);
 	assert_non_null(err);
 	memset(r->cmdline, 'x', sizeof(r->cmdline) - 1);
-	r->action = cli_parse_cmd(r->argc, r->argv, &r->cfg, &r->ec, r->cmdline,
-				  sizeof(r->cmdline), out, err);
+	r->action = cli_parse_cmd(r->argc, r->argv, &r->cfg, &r->ec, r->cmdline, sizeof(r->cmdline),
+				  out, err);
 	fclose(out);
 	fclose(err);
 	return r;
@@ -116,12 +116,12 @@ static void test_exec_defaults(void **state)
 
 static void test_exec_all_options(void **state)
 {
-	struct result *r = expect_exec(
-		parse("exec", "--kernel", "/k", "--cpus", "2", "--memory", "1G", "--timeout", "5m",
-		      "--report", "/tmp/r.json", "--env", "A=1", "--env", "B_2=x=y", "--env", "C=",
-		      "--workdir", "/srv", "--user", "1000:100", "-t", "--root", "/rootdir",
-		      "--modules", "/mods", "--share", "/data", "--append", "loglevel=3", "--",
-		      "sh", "-c", "exit 7", NULL));
+	struct result *r =
+	    expect_exec(parse("exec", "--kernel", "/k", "--cpus", "2", "--memory", "1G",
+			      "--timeout", "5m", "--report", "/tmp/r.json", "--env", "A=1", "--env",
+			      "B_2=x=y", "--env", "C=", "--workdir", "/srv", "--user", "1000:100",
+			      "-t", "--root", "/rootdir", "--modules", "/mods", "--share", "/data",
+			      "--append", "loglevel=3", "--", "sh", "-c", "exit 7", NULL));
 
 	(void)state;
 	assert_string_equal(r->cfg.kernel, "/k");
@@ -178,13 +178,24 @@ static void test_parse_duration(void **state)
 		const char *s;
 		uint64_t ms;
 	} ok[] = {
-		{ "30s", 30000 }, { "5m", 300000 }, { "1h", 3600000 }, { "2d", 172800000 },
-		{ "10", 10000 },  { "250ms", 250 }, { "1ms", 1 },      { "30d", 2592000000ULL },
-		{ "720h", 2592000000ULL },
+	    {"30s", 30000},    {"5m", 300000},	       {"1h", 3600000},
+	    {"2d", 172800000}, {"10", 10000},	       {"250ms", 250},
+	    {"1ms", 1},	       {"30d", 2592000000ULL}, {"720h", 2592000000ULL},
 	};
-	static const char *const bad[] = { "", "0", "0s", "s", "-1s", "1x", "1 s", "31d",
-					   "1.5s", "5M", "18446744073709551615d", "1sec",
-					   "2592000001ms", "99999999999999999999" };
+	static const char *const bad[] = {"",
+					  "0",
+					  "0s",
+					  "s",
+					  "-1s",
+					  "1x",
+					  "1 s",
+					  "31d",
+					  "1.5s",
+					  "5M",
+					  "18446744073709551615d",
+					  "1sec",
+					  "2592000001ms",
+					  "99999999999999999999"};
 	uint64_t ms;
 
 	(void)state;
@@ -211,9 +222,9 @@ static void test_parse_user(void **state)
 	assert_int_equal(gid, 5);
 	assert_int_equal(cli_parse_user("4294967294:4294967294", &uid, &gid), 0);
 	assert_int_equal(uid, 4294967294u);
-	static const char *const bad[] = { "", ":", "1:", ":1", "a", "1:b", "4294967295",
-					   "1:4294967295", "99999999999", "-1", "1:2:3", " 1",
-					   "root" };
+	static const char *const bad[] = {
+	    "",	  ":",	   "1:", ":1",	"a", "1:b", "4294967295", "1:4294967295", "99999999999",
+	    "-1", "1:2:3", " 1", "root"};
 	for (unsigned int i = 0; i < ARRAY_SIZE(bad); i++)
 		if (!cli_parse_user(bad[i], &uid, &gid))
 			fail_msg("'%s' accepted", bad[i]);
@@ -324,13 +335,14 @@ static void test_exec_bounds(void **state)
 	big[EXEC_START_MAX - 1] = '\0';
 	expect_usage(true, parse("exec", "--", "echo", big, NULL), "more than");
 	big[EXEC_START_MAX / 2] = '\0';
-	expect_usage(true, parse("exec", "--env", big + EXEC_START_MAX / 2 - 10, "--", "echo", big,
-				 NULL),
+	expect_usage(true,
+		     parse("exec", "--env", big + EXEC_START_MAX / 2 - 10, "--", "echo", big, NULL),
 		     "--env");
 	memcpy(big + EXEC_START_MAX / 2 - 10, "B=", 2);
-	expect_usage(true, parse("exec", "--env", big + EXEC_START_MAX / 2 - 10, "--", "echo", big,
-				 big, NULL),
-		     "more than");
+	expect_usage(
+	    true,
+	    parse("exec", "--env", big + EXEC_START_MAX / 2 - 10, "--", "echo", big, big, NULL),
+	    "more than");
 	free(big);
 	big = malloc(AGENT_WORKDIR_MAX + 1);
 	assert_non_null(big);
@@ -374,11 +386,11 @@ static void test_run_unchanged(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exec_defaults),	 cmocka_unit_test(test_exec_all_options),
-		cmocka_unit_test(test_exec_program_options), cmocka_unit_test(test_parse_duration),
-		cmocka_unit_test(test_parse_user),	 cmocka_unit_test(test_exec_bad),
-		cmocka_unit_test(test_exec_bounds),	 cmocka_unit_test(test_exec_help),
-		cmocka_unit_test(test_run_unchanged),
+	    cmocka_unit_test(test_exec_defaults),	 cmocka_unit_test(test_exec_all_options),
+	    cmocka_unit_test(test_exec_program_options), cmocka_unit_test(test_parse_duration),
+	    cmocka_unit_test(test_parse_user),		 cmocka_unit_test(test_exec_bad),
+	    cmocka_unit_test(test_exec_bounds),		 cmocka_unit_test(test_exec_help),
+	    cmocka_unit_test(test_run_unchanged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,14 +27,15 @@ static void test_cmdline(void **state)
 	assert_string_equal(buf, "console=ttyS0 quiet panic=-1 reboot=k kvmrun.agent=kvmrun.agent "
 				 "kvmrun.hostname=kvmrun kvmrun.root=root");
 	/* the user's settings win; "quiet" only as a whole word */
-	assert_int_equal(exec_kernel_cmdline("console=hvc0 panic=5 quiet loglevel=7", buf,
-					     sizeof(buf)),
-			 0);
-	assert_string_equal(buf, "console=hvc0 panic=5 quiet loglevel=7 reboot=k "
-				 "kvmrun.agent=kvmrun.agent kvmrun.hostname=kvmrun kvmrun.root=root");
+	assert_int_equal(
+	    exec_kernel_cmdline("console=hvc0 panic=5 quiet loglevel=7", buf, sizeof(buf)), 0);
+	assert_string_equal(buf,
+			    "console=hvc0 panic=5 quiet loglevel=7 reboot=k "
+			    "kvmrun.agent=kvmrun.agent kvmrun.hostname=kvmrun kvmrun.root=root");
 	assert_int_equal(exec_kernel_cmdline("notquiet xconsole=1", buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "notquiet xconsole=1 console=ttyS0 quiet panic=-1 reboot=k "
-				 "kvmrun.agent=kvmrun.agent kvmrun.hostname=kvmrun kvmrun.root=root");
+	assert_string_equal(buf,
+			    "notquiet xconsole=1 console=ttyS0 quiet panic=-1 reboot=k "
+			    "kvmrun.agent=kvmrun.agent kvmrun.hostname=kvmrun kvmrun.root=root");
 	assert_int_equal(exec_kernel_cmdline("kvmrun.hostname=box", buf, sizeof(buf)), 0);
 	assert_non_null(strstr(buf, "kvmrun.hostname=box"));
 	assert_null(strstr(buf, "kvmrun.hostname=kvmrun"));
@@ -125,14 +126,24 @@ static json_t *report_of(const struct exec_report *r)
 
 static void test_report(void **state)
 {
-	char *argv[] = { "kvmrun", "exec", "--", "sh", "-c", "exit 7", NULL };
+	char *argv[] = {"kvmrun", "exec", "--", "sh", "-c", "exit 7", NULL};
 	uint8_t tail[5000];
 	struct exec_report r = {
-		.argc = 6, .argv = argv, .outcome = EXEC_EXITED, .status = 7, .exit_code = 7,
-		.started_unix_ns = 1700000000123456789ULL, .started_ns = 1000000000,
-		.phase_ns = { 1003000000, 1812000000, 1812500000, 1815000000, 1830000000 },
-		.cpu_user_s = 0.25, .cpu_sys_s = 0.5, .vcpus = 2, .memory = 256ULL << 20,
-		.bytes = { 1, 22, 333 }, .console_tail = tail, .console_tail_len = sizeof(tail),
+	    .argc = 6,
+	    .argv = argv,
+	    .outcome = EXEC_EXITED,
+	    .status = 7,
+	    .exit_code = 7,
+	    .started_unix_ns = 1700000000123456789ULL,
+	    .started_ns = 1000000000,
+	    .phase_ns = {1003000000, 1812000000, 1812500000, 1815000000, 1830000000},
+	    .cpu_user_s = 0.25,
+	    .cpu_sys_s = 0.5,
+	    .vcpus = 2,
+	    .memory = 256ULL << 20,
+	    .bytes = {1, 22, 333},
+	    .console_tail = tail,
+	    .console_tail_len = sizeof(tail),
 	};
 	json_t *j, *ph;
 
@@ -161,7 +172,8 @@ static void test_report(void **state)
 	assert_true(json_real_value(json_object_get(json_object_get(j, "cpu_s"), "system")) == 0.5);
 	assert_int_equal(json_integer_value(json_object_get(j, "vcpus")), 2);
 	assert_int_equal(json_integer_value(json_object_get(j, "memory_bytes")), 256 << 20);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "bytes"), "stdin")), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "bytes"), "stdin")),
+			 1);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "bytes"), "stdout")),
 			 22);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "bytes"), "stderr")),
@@ -172,10 +184,16 @@ static void test_report(void **state)
 
 	/* a panic: no exit code, phases never reached are null, bytes that are not UTF-8 */
 	memcpy(tail, "ok \xff\xfe\x00 \xc3\xa9 \xed\xa0\x80.", 14);
-	r = (struct exec_report){ .argc = 1, .argv = argv, .outcome = EXEC_GUEST_PANIC,
-				  .status = 125, .exit_code = -1, .reason = "guest kernel panicked",
-				  .started_ns = 5, .phase_ns = { 10 }, .console_tail = tail,
-				  .console_tail_len = 14 };
+	r = (struct exec_report){.argc = 1,
+				 .argv = argv,
+				 .outcome = EXEC_GUEST_PANIC,
+				 .status = 125,
+				 .exit_code = -1,
+				 .reason = "guest kernel panicked",
+				 .started_ns = 5,
+				 .phase_ns = {10},
+				 .console_tail = tail,
+				 .console_tail_len = 14};
 	j = report_of(&r);
 	assert_string_equal(json_string_value(json_object_get(j, "outcome")), "guest-panic");
 	assert_true(json_is_null(json_object_get(j, "exit_code")));
@@ -191,8 +209,12 @@ static void test_report(void **state)
 	json_decref(j);
 
 	/* signaled */
-	r = (struct exec_report){ .argc = 1, .argv = argv, .outcome = EXEC_SIGNALED, .status = 137,
-				  .exit_code = -1, .signal = 9 };
+	r = (struct exec_report){.argc = 1,
+				 .argv = argv,
+				 .outcome = EXEC_SIGNALED,
+				 .status = 137,
+				 .exit_code = -1,
+				 .signal = 9};
 	j = report_of(&r);
 	assert_string_equal(json_string_value(json_object_get(j, "outcome")), "signaled");
 	assert_int_equal(json_integer_value(json_object_get(j, "signal")), 9);
@@ -202,9 +224,13 @@ static void test_report(void **state)
 
 static void test_report_write(void **state)
 {
-	char *argv[] = { "kvmrun", NULL };
-	struct exec_report r = { .argc = 1, .argv = argv, .outcome = EXEC_TIMEOUT, .status = 124,
-				 .exit_code = -1, .reason = "--timeout expired" };
+	char *argv[] = {"kvmrun", NULL};
+	struct exec_report r = {.argc = 1,
+				.argv = argv,
+				.outcome = EXEC_TIMEOUT,
+				.status = 124,
+				.exit_code = -1,
+				.reason = "--timeout expired"};
 	char path[] = "/tmp/test_exec_report.XXXXXX";
 	json_error_t e;
 	json_t *j;
@@ -228,9 +254,9 @@ static void test_report_write(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cmdline),	    cmocka_unit_test(test_exit_status),
-		cmocka_unit_test(test_vm_status),   cmocka_unit_test(test_kernel_path),
-		cmocka_unit_test(test_report),	    cmocka_unit_test(test_report_write),
+	    cmocka_unit_test(test_cmdline),   cmocka_unit_test(test_exit_status),
+	    cmocka_unit_test(test_vm_status), cmocka_unit_test(test_kernel_path),
+	    cmocka_unit_test(test_report),    cmocka_unit_test(test_report_write),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -130,11 +130,11 @@ static void done_stop(void *opaque, int status)
 
 static void run_session(struct run *r)
 {
-	struct proto_job job = { .argv = r->argv };
-	int sv[2], outp[2], errp[2], inp[2] = { -1, -1 };
-	struct done_ctx dc = { .run = r };
+	struct proto_job job = {.argv = r->argv};
+	int sv[2], outp[2], errp[2], inp[2] = {-1, -1};
+	struct done_ctx dc = {.run = r};
 	struct exec_relay_config cfg;
-	struct feeder fd_in = { 0 };
+	struct feeder fd_in = {0};
 	pid_t pid = -1;
 	int ret;
 
@@ -156,20 +156,25 @@ static void run_session(struct run *r)
 	}
 	assert_int_equal(ev_loop_create(&dc.loop), 0);
 	cfg = (struct exec_relay_config){
-		.loop = dc.loop, .in_fd = inp[0], .out_fd = outp[1], .err_fd = errp[1],
-		.job = &job, .hello_ms = r->hello_ms ? r->hello_ms : 20000,
-		.timeout_ms = r->timeout_ms ? r->timeout_ms : 60000, .done = done_stop,
-		.done_opaque = &dc,
+	    .loop = dc.loop,
+	    .in_fd = inp[0],
+	    .out_fd = outp[1],
+	    .err_fd = errp[1],
+	    .job = &job,
+	    .hello_ms = r->hello_ms ? r->hello_ms : 20000,
+	    .timeout_ms = r->timeout_ms ? r->timeout_ms : 60000,
+	    .done = done_stop,
+	    .done_opaque = &dc,
 	};
 	ret = exec_relay_init(&r->relay, &cfg);
 	assert_int_equal(ret, 0);
 	assert_int_equal(exec_relay_attach_fd(&r->relay, sv[0]), 0);
-	r->out = (struct collector){ .fd = outp[0], .delay_us = r->out_delay_us };
-	r->err = (struct collector){ .fd = errp[0] };
+	r->out = (struct collector){.fd = outp[0], .delay_us = r->out_delay_us};
+	r->err = (struct collector){.fd = errp[0]};
 	assert_int_equal(pthread_create(&r->out.thread, NULL, collect, &r->out), 0);
 	assert_int_equal(pthread_create(&r->err.thread, NULL, collect, &r->err), 0);
 	if (r->in) {
-		fd_in = (struct feeder){ .fd = inp[1], .buf = r->in, .len = r->in_len };
+		fd_in = (struct feeder){.fd = inp[1], .buf = r->in, .len = r->in_len};
 		assert_int_equal(pthread_create(&fd_in.thread, NULL, feed, &fd_in), 0);
 	}
 	ret = ev_run(dc.loop);
@@ -215,17 +220,17 @@ static void test_statuses(void **state)
 		enum exec_outcome outcome;
 		int exit_code, signal;
 	} cases[] = {
-		{ { "true" }, 0, EXEC_EXITED, 0, 0 },
-		{ { "sh", "-c", "exit 7" }, 7, EXEC_EXITED, 7, 0 },
-		{ { "sh", "-c", "kill -9 $$" }, 137, EXEC_SIGNALED, -1, 9 },
-		{ { "no-such-program-kvmrun" }, 127, EXEC_EXITED, -1, 0 },
-		{ { "/etc/hostname" }, 126, EXEC_EXITED, -1, 0 },
+	    {{"true"}, 0, EXEC_EXITED, 0, 0},
+	    {{"sh", "-c", "exit 7"}, 7, EXEC_EXITED, 7, 0},
+	    {{"sh", "-c", "kill -9 $$"}, 137, EXEC_SIGNALED, -1, 9},
+	    {{"no-such-program-kvmrun"}, 127, EXEC_EXITED, -1, 0},
+	    {{"/etc/hostname"}, 126, EXEC_EXITED, -1, 0},
 	};
 
 	(void)state;
 	for (unsigned int i = 0; i < ARRAY_SIZE(cases); i++) {
-		struct run r = { .argv = cases[i].argv };
-		struct exec_report rep = { 0 };
+		struct run r = {.argv = cases[i].argv};
+		struct exec_report rep = {0};
 
 		run_session(&r);
 		if (r.status != cases[i].status || r.relay.outcome != cases[i].outcome)
@@ -243,8 +248,8 @@ static void test_statuses(void **state)
 
 static void test_all_bytes(void **state)
 {
-	const char *argv[] = { self_path, "emit", NULL };
-	struct run r = { .argv = argv };
+	const char *argv[] = {self_path, "emit", NULL};
+	struct run r = {.argv = argv};
 	uint8_t want[256];
 
 	(void)state;
@@ -266,16 +271,16 @@ static void test_all_bytes(void **state)
 /* 4 MiB through cat, with a stdout reader slower than PROGRAM: all of it, in order. */
 static void test_stdin_roundtrip_slow_reader(void **state)
 {
-	const char *argv[] = { "cat", NULL };
+	const char *argv[] = {"cat", NULL};
 	size_t len = 4u << 20;
 	uint8_t *in = malloc(len);
-	struct run r = { 0 };
+	struct run r = {0};
 
 	(void)state;
 	assert_non_null(in);
 	for (size_t i = 0; i < len; i++)
 		in[i] = (uint8_t)(i * 7 + (i >> 12));
-	r = (struct run){ .argv = argv, .in = in, .in_len = len, .out_delay_us = 200 };
+	r = (struct run){.argv = argv, .in = in, .in_len = len, .out_delay_us = 200};
 	run_session(&r);
 	assert_int_equal(r.status, 0);
 	assert_int_equal(r.out.len, len);
@@ -289,9 +294,9 @@ static void test_stdin_roundtrip_slow_reader(void **state)
 /* stdin's end reaches PROGRAM: wc -c counts what came and ends. */
 static void test_stdin_eof(void **state)
 {
-	const char *argv[] = { "wc", "-c", NULL };
+	const char *argv[] = {"wc", "-c", NULL};
 	static const uint8_t in[] = "hello\n";
-	struct run r = { .argv = argv, .in = in, .in_len = 6 };
+	struct run r = {.argv = argv, .in = in, .in_len = 6};
 
 	(void)state;
 	run_session(&r);
@@ -303,9 +308,9 @@ static void test_stdin_eof(void **state)
 
 static void test_timeout(void **state)
 {
-	const char *argv[] = { "sleep", "100", NULL };
-	struct run r = { .argv = argv, .timeout_ms = 300 };
-	struct exec_report rep = { 0 };
+	const char *argv[] = {"sleep", "100", NULL};
+	struct run r = {.argv = argv, .timeout_ms = 300};
+	struct exec_report rep = {0};
 
 	(void)state;
 	run_session(&r);
@@ -320,7 +325,7 @@ static void test_timeout(void **state)
 static void test_no_hello(void **state)
 {
 	static const uint8_t nothing[1];
-	struct run r = { .peer_bytes = nothing, .peer_len = 0, .hello_ms = 200 };
+	struct run r = {.peer_bytes = nothing, .peer_len = 0, .hello_ms = 200};
 
 	(void)state;
 	run_session(&r);
@@ -333,8 +338,8 @@ static void test_no_hello(void **state)
 static void test_garbage(void **state)
 {
 	/* a frame type that does not exist */
-	static const uint8_t junk[] = { 0x63, 0, 0, 0, 0, 0, 0, 0 };
-	struct run r = { .peer_bytes = junk, .peer_len = sizeof(junk) };
+	static const uint8_t junk[] = {0x63, 0, 0, 0, 0, 0, 0, 0};
+	struct run r = {.peer_bytes = junk, .peer_len = sizeof(junk)};
 
 	(void)state;
 	run_session(&r);
@@ -347,10 +352,13 @@ static void test_garbage(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_statuses),     cmocka_unit_test(test_all_bytes),
-		cmocka_unit_test(test_stdin_roundtrip_slow_reader),
-		cmocka_unit_test(test_stdin_eof),    cmocka_unit_test(test_timeout),
-		cmocka_unit_test(test_no_hello),     cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_statuses),
+	    cmocka_unit_test(test_all_bytes),
+	    cmocka_unit_test(test_stdin_roundtrip_slow_reader),
+	    cmocka_unit_test(test_stdin_eof),
+	    cmocka_unit_test(test_timeout),
+	    cmocka_unit_test(test_no_hello),
+	    cmocka_unit_test(test_garbage),
 	};
 	ssize_t n;
 

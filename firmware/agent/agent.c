@@ -314,6 +314,59 @@ static int init_root(const char *tag)
 	return 0;
 }
 
+/* mkdir -p: each missing directory of the absolute @path, mode 0755. */
+static int mkdir_p(const char *path)
+{
+	char p[PATH_MAX];
+
+	if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
+		return -1;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*s = '/';
+	}
+	return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/*
+ * Each kvmrun.share=TAG:PATH of the kernel command line: the virtio-fs share
+ * TAG mounted at PATH (made in the overlay when missing), as kvmrun's --share
+ * has it on the host.
+ */
+static void init_shares(void)
+{
+	static const char key[] = "kvmrun.share=";
+	char *line = malloc(AGENT_CMDLINE_MAX);
+
+	if (!line || read_small("/proc/cmdline", line, AGENT_CMDLINE_MAX) < 0) {
+		free(line);
+		return;
+	}
+	for (char *p = line; *p;) {
+		size_t len = strcspn(p, " \t\n");
+		char *tag = p + sizeof(key) - 1, *colon, *end = p + len;
+		bool last = !*end;
+
+		*end = 0;
+		colon = strchr(tag, ':');
+		if (!strncmp(p, key, sizeof(key) - 1) && colon && colon > tag && colon[1] == '/') {
+			*colon = 0;
+			if (mkdir_p(colon + 1) < 0 ||
+			    mount(tag, colon + 1, "virtiofs", MS_NOSUID | MS_NODEV, NULL) < 0)
+				log_msg("mount share", colon + 1, errno);
+		}
+		if (last)
+			break;
+		p = end + 1;
+		p += strspn(p, " \t\n");
+	}
+	free(line);
+}
+
 static void power_off(void)
 {
 	sync();
@@ -335,6 +388,7 @@ static int run_pid1(struct agent *a)
 		fprintf(stderr, "kvmrun-agent: cannot mount the root file system\n");
 		power_off();
 	}
+	init_shares();
 	init_hostname(&c);
 	init_loopback();
 	if (!c.channel[0]) {

@@ -145,3 +145,30 @@ int exec_kernel_cmdline(const char *append, char *buf, size_t size)
 	}
 	return 0;
 }
+
+int exec_share_args(const struct vm_config *cfg, char *buf, size_t size)
+{
+	size_t len = strlen(buf);
+
+	for (unsigned int i = 0; i < cfg->nr_shares; i++) {
+		const struct share_config *sc = &cfg->shares[i];
+		int n;
+
+		if (!sc->path[0] || !strcmp(sc->tag, EXEC_ROOT_TAG))
+			continue;
+		if (sc->path[0] != '/')
+			return -EINVAL;
+		for (const char *p = sc->path; *p; p++)
+			if (isspace((unsigned char)*p) || (unsigned char)*p < 0x20)
+				return -EINVAL;
+		for (const char *p = sc->tag; *p; p++)
+			if (isspace((unsigned char)*p) || *p == ':' || (unsigned char)*p < 0x20)
+				return -EINVAL;
+		n = snprintf(buf + len, size - len, "%skvmrun.share=%s:%s", len ? " " : "", sc->tag,
+			     sc->path);
+		if (n < 0 || (size_t)n >= size - len)
+			return -E2BIG;
+		len += (size_t)n;
+	}
+	return 0;
+}

@@ -72,6 +72,14 @@ int exec_kernel_path(const char *kernel, const char *release, char *buf, size_t 
 int exec_kernel_cmdline(const char *append, char *buf, size_t size) WARN_UNUSED;
 
 /*
+ * Appends kvmrun.share=TAG:PATH to the command line in @buf for each --share
+ * with a directory (not the root's): the agent mounts it at the same path.
+ * -EINVAL for a relative path or a path or tag with white space, control
+ * characters (or ':' in the tag); -E2BIG when it does not fit.
+ */
+int exec_share_args(const struct vm_config *cfg, char *buf, size_t size) WARN_UNUSED;
+
+/*
  * The modules the agent loads, as modules.dep names them: virtio_pci (when it
  * is a module), virtio_console, fuse, virtiofs and overlay; those built in are
  * skipped by the initramfs writer.

@@ -121,8 +121,26 @@ static int exec_prepare(struct exec_setup *s, struct vm_config *cfg, const struc
 	ret = initramfs_build(&spec, &s->initramfs);
 	if (ret)
 		return exec_fail("the initramfs: %s", s->initramfs.error);
+	for (unsigned int i = 0; i < cfg->nr_shares; i++) {
+		struct share_config *sc = &cfg->shares[i];
+		char abs[PATH_MAX];
+
+		if (!sc->path[0])
+			continue;
+		if (!realpath(sc->path, abs))
+			return exec_fail("--share %s: %s", sc->path, strerror(errno));
+		if (strlen(abs) >= sizeof(sc->path))
+			return exec_fail("--share %s: name too long", sc->path);
+		strcpy(sc->path, abs);
+	}
 	if (exec_kernel_cmdline(cfg->append, s->cmdline, sizeof(s->cmdline)))
 		return exec_fail("--append: kernel command line too long");
+	ret = exec_share_args(cfg, s->cmdline, sizeof(s->cmdline));
+	if (ret)
+		return exec_fail("--share: %s",
+				 ret == -E2BIG ? "kernel command line too long"
+					       : "a directory or tag with white space cannot be "
+						 "shared in exec");
 	cfg->kernel = s->kernel;
 	cfg->initrd = s->initramfs.path;
 	cfg->append = s->cmdline;
@@ -305,7 +323,7 @@ static int exec_run_vm(struct exec_ctx *x, struct vm_config *cfg, const struct e
 static void exec_write_report(struct exec_ctx *x, const struct exec_config *ec, int status)
 {
 	struct rusage ru;
-	char *text;
+	int ret;
 
 	if (x->report_fd < 0)
 		return;
@@ -316,10 +334,9 @@ static void exec_write_report(struct exec_ctx *x, const struct exec_config *ec, 
 		x->rep.cpu_sys_s = (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 	}
 	x->rep.console_tail = x->tail;
-	text = exec_report_json(&x->rep);
-	if (!text || dprintf(x->report_fd, "%s\n", text) < 0)
-		log_err("--report %s: cannot write it", ec->report);
-	free(text);
+	ret = exec_report_write_fd(&x->rep, x->report_fd);
+	if (ret)
+		log_err("--report %s: %s", ec->report, strerror(-ret));
 	close(x->report_fd);
 	x->report_fd = -1;
 }
@@ -344,6 +361,7 @@ int exec_main(struct vm_config *cfg, const struct exec_config *ec, int argc, cha
 	};
 	/* opened first: after the VM has run, the sandbox lets no file be opened */
 	if (ec->report) {
+		exec_report_prepare();
 		x->report_fd = open(ec->report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (x->report_fd < 0) {
 			status = exec_fail("--report %s: %s", ec->report, strerror(errno));

@@ -57,6 +57,11 @@ static json_t *report_ms(const struct exec_report *r, uint64_t ns)
 	return json_real((double)(ns - r->started_ns) / 1e6);
 }
 
+void exec_report_prepare(void)
+{
+	json_object_seed(0);
+}
+
 char *exec_report_json(const struct exec_report *r)
 {
 	static const char *const phases[EXEC_PHASES] = {
@@ -111,22 +116,17 @@ out:
 	return out;
 }
 
-int exec_report_write(const struct exec_report *r, const char *path)
+int exec_report_write_fd(const struct exec_report *r, int fd)
 {
 	char *text = exec_report_json(r);
 	size_t len, off = 0;
-	int fd, ret = 0;
+	int ret = 0;
 
 	if (!text)
 		return -ENOMEM;
 	len = strlen(text);
 	text[len] = '\n'; /* json_dumps' NUL: the file ends in a newline instead */
 	len++;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		ret = -errno;
-		goto out;
-	}
 	while (off < len) {
 		ssize_t n = write(fd, text + off, len - off);
 
@@ -138,9 +138,19 @@ int exec_report_write(const struct exec_report *r, const char *path)
 		}
 		off += (size_t)n;
 	}
+	free(text);
+	return ret;
+}
+
+int exec_report_write(const struct exec_report *r, const char *path)
+{
+	int fd, ret;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	ret = exec_report_write_fd(r, fd);
 	if (close(fd) < 0 && !ret)
 		ret = -errno;
-out:
-	free(text);
 	return ret;
 }

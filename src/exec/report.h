@@ -60,8 +60,17 @@ struct exec_report {
 	size_t console_tail_len;
 };
 
+/*
+ * Before the sandbox: jansson seeds its hash tables from /dev/urandom the first
+ * time it makes an object, which the event loop's filter does not allow later.
+ */
+void exec_report_prepare(void);
+
 /* The document as a string (free() it), or NULL when out of memory. */
 char *exec_report_json(const struct exec_report *r);
+
+/* Writes it to @fd (write() only: fit for the sandboxed loop thread). 0 or -errno. */
+int exec_report_write_fd(const struct exec_report *r, int fd) WARN_UNUSED;
 
 /* Writes it to @path (created or truncated). 0 or -errno. */
 int exec_report_write(const struct exec_report *r, const char *path) WARN_UNUSED;

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -17,6 +19,7 @@
 #include "exec/report.h"
 #include "kvmrun/agent_proto.h"
 #include "kvmrun/exit_status.h"
+#include "kvmrun/sandbox.h"
 
 static void test_cmdline(void **state)
 {
@@ -45,6 +48,35 @@ static void test_cmdline(void **state)
 	for (size_t n = 1; n <= len; n++)
 		assert_int_equal(exec_kernel_cmdline(NULL, buf, n), -E2BIG);
 	assert_int_equal(exec_kernel_cmdline(NULL, buf, len + 1), 0);
+}
+
+static void test_share_args(void **state)
+{
+	struct vm_config cfg = {.nr_shares = 3};
+	char buf[256] = "quiet";
+
+	(void)state;
+	strcpy(cfg.shares[0].path, "/srv/data");
+	strcpy(cfg.shares[0].tag, "data");
+	strcpy(cfg.shares[1].socket, "/run/fs.sock"); /* no directory: not mounted */
+	strcpy(cfg.shares[1].tag, "sock");
+	strcpy(cfg.shares[2].path, "/");
+	strcpy(cfg.shares[2].tag, "root"); /* the root's: the agent's own */
+	assert_int_equal(exec_share_args(&cfg, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "quiet kvmrun.share=data:/srv/data");
+	cfg.nr_shares = 1;
+	buf[0] = 0;
+	assert_int_equal(exec_share_args(&cfg, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "kvmrun.share=data:/srv/data");
+	assert_int_equal(exec_share_args(&cfg, buf, 30), -E2BIG);
+	buf[0] = 0;
+	strcpy(cfg.shares[0].path, "/a b");
+	assert_int_equal(exec_share_args(&cfg, buf, sizeof(buf)), -EINVAL);
+	strcpy(cfg.shares[0].path, "rel");
+	assert_int_equal(exec_share_args(&cfg, buf, sizeof(buf)), -EINVAL);
+	strcpy(cfg.shares[0].path, "/ok");
+	strcpy(cfg.shares[0].tag, "a:b");
+	assert_int_equal(exec_share_args(&cfg, buf, sizeof(buf)), -EINVAL);
 }
 
 static void test_exit_status(void **state)
@@ -251,12 +283,56 @@ static void test_report_write(void **state)
 	assert_int_equal(exec_report_write(&r, "/nonexistent-dir/r.json"), -ENOENT);
 }
 
+/*
+ * The report is written on the event loop's thread after the run, under its
+ * seccomp filter: in a child with that filter, written whole (a refused call
+ * would end the child with status 8).
+ */
+static void test_report_write_sandboxed(void **state)
+{
+	char *argv[] = {"kvmrun", "exec", "--", "true", NULL};
+	struct exec_report r = {
+	    .argc = 4, .argv = argv, .outcome = EXEC_EXITED, .exit_code = 0, .cpu_user_s = 1.5};
+	char path[] = "/tmp/test_exec_report.XXXXXX";
+	struct rusage ru;
+	json_error_t e;
+	int fd, status;
+	pid_t pid;
+	json_t *j;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		exec_report_prepare();
+		if (sandbox_apply(SANDBOX_LOOP, NULL))
+			_exit(99);
+		/* what exec does after the run: its CPU time, then the report */
+		if (getrusage(RUSAGE_SELF, &ru) || exec_report_write_fd(&r, fd))
+			_exit(98);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(fd);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail_msg("child status %#x", status);
+	j = json_load_file(path, 0, &e);
+	if (!j)
+		fail_msg("%s: %s", path, e.text);
+	assert_string_equal(json_string_value(json_object_get(j, "outcome")), "exited");
+	json_decref(j);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_cmdline),   cmocka_unit_test(test_exit_status),
-	    cmocka_unit_test(test_vm_status), cmocka_unit_test(test_kernel_path),
-	    cmocka_unit_test(test_report),    cmocka_unit_test(test_report_write),
+	    cmocka_unit_test(test_cmdline),    cmocka_unit_test(test_exit_status),
+	    cmocka_unit_test(test_vm_status),  cmocka_unit_test(test_kernel_path),
+	    cmocka_unit_test(test_report),     cmocka_unit_test(test_report_write),
+	    cmocka_unit_test(test_share_args), cmocka_unit_test(test_report_write_sandboxed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

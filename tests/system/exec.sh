@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# kvmrun exec with Debian's cloud kernel on the host's root (read-only, under a
+# tmpfs overlay): PROGRAM's exit status, kvmrun's own statuses, byte-exact stdout
+# and stderr, and the report.
+# Usage: exec.sh KVMRUN CASE
+. "$(dirname "$0")/lib.sh"
+
+need_kvm "$@"
+command -v /usr/lib/qemu/virtiofsd > /dev/null || fail "no /usr/lib/qemu/virtiofsd (qemu-system-common)"
+kernel=$(guest_kernel)
+modules=$(echo "$(dirname "$kernel")"/lib/modules/*)
+work=$(mktemp -d); on_exit "rm -rf '$work'"
+# The initramfs cache in a directory of this test's own (the user's may be read-only here).
+export KVMRUN_CACHE=$work/cache
+
+# run [kvmrun exec options...] -- PROGRAM...: stdout in $work/out, stderr in $work/err, $rc.
+run() {
+  set +e
+  within "kvmrun exec $*" "$KVMRUN" exec --kernel "$kernel" --modules "$modules" \
+    --report "$work/report.json" "$@" > "$work/out" 2> "$work/err" < /dev/null
+  rc=$?
+  set -e
+}
+show() { for f in out err; do sed "s/^/  $f| /" "$work/$f" >&2; done; }
+expect_rc() { [ "$rc" = "$1" ] || { show; fail "exit status $rc, expected $1"; }; }
+# report KEY: the report's value of KEY (python's repr of it).
+report() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+  "$work/report.json" "$1"; }
+
+case $2 in
+true)
+  run -- true
+  expect_rc 0
+  [ ! -s "$work/out" ] && [ ! -s "$work/err" ] || { show; fail "output from true"; }
+  [ "$(report outcome)" = exited ] || fail "outcome $(report outcome)"
+  ;;
+exit7)
+  run -- sh -c 'echo to-stdout; echo to-stderr >&2; exit 7'
+  expect_rc 7
+  [ "$(cat "$work/out")" = to-stdout ] || { show; fail "stdout"; }
+  [ "$(cat "$work/err")" = to-stderr ] || { show; fail "stderr"; }
+  [ "$(report exit_code)" = 7 ] || fail "report exit_code $(report exit_code)"
+  ;;
+sigkill)
+  run -- sh -c 'kill -KILL $$'
+  expect_rc 137
+  [ "$(report outcome)" = signaled ] && [ "$(report signal)" = 9 ] || fail "report"
+  ;;
+missing)
+  run -- /no/such/program
+  expect_rc 127
+  [ "$(wc -l < "$work/err")" = 1 ] || { show; fail "not one line on stderr"; }
+  ;;
+all-bytes)
+  fmt=$(for i in $(seq 0 255); do printf '\\%03o' "$i"; done)
+  for i in $(seq 0 255); do printf "\\$(printf %03o "$i")"; done > "$work/want"
+  [ "$(stat -c %s "$work/want")" = 256 ] || fail "the expected file is not 256 bytes"
+  run -- /usr/bin/printf "$fmt"
+  expect_rc 0
+  cmp "$work/want" "$work/out" || fail "stdout differs from the 256 byte values"
+  run -- sh -c '/usr/bin/printf "$1" >&2' sh "$fmt"
+  expect_rc 0
+  cmp "$work/want" "$work/err" || fail "stderr differs from the 256 byte values"
+  ;;
+*) fail "unknown case '$2'" ;;
+esac
+echo "ok: $2"

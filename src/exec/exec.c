@@ -17,7 +17,8 @@
 #include "kvmrun/exit_status.h"
 #include "kvmrun/log.h"
 
-const char *const exec_modules[] = {"virtio_pci", "virtio_console", "fuse", "virtiofs", "overlay"};
+const char *const exec_modules[] = {"virtio_pci", "virtio_console", "fuse",
+				    "virtiofs",	  "overlay",	    "pvpanic_mmio"};
 const size_t exec_nr_modules = ARRAY_SIZE(exec_modules);
 
 const char *exec_outcome_name(enum exec_outcome o)
@@ -171,4 +172,9 @@ int exec_share_args(const struct vm_config *cfg, char *buf, size_t size)
 		len += (size_t)n;
 	}
 	return 0;
+}
+
+bool exec_relay_decides(bool relay_finished, int relay_status, int vm_status)
+{
+	return relay_finished && (vm_status == relay_status || vm_status == KVMRUN_OK);
 }

@@ -8,6 +8,7 @@
 #ifndef KVMRUN_EXEC_EXEC_H
 #define KVMRUN_EXEC_EXEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,16 @@ int exec_exit_status(uint32_t kind, uint32_t value, enum exec_outcome *outcome);
 int exec_vm_status(int vm_status, enum exec_outcome *outcome, char *why, size_t size);
 
 /*
+ * Whether the run ended as the relay says (else as the VM's status says), with
+ * @vm_status the status the loop stopped with first: the relay's own status
+ * when it stopped it; a panic, a triple fault or a signal to kvmrun when the VM
+ * did (a device reset on the way closes the agent's port, which the relay takes
+ * for the agent's end, after the fact). A power-off after the relay's end is the
+ * agent's own, after EXIT.
+ */
+bool exec_relay_decides(bool relay_finished, int relay_status, int vm_status);
+
+/*
  * The kernel to boot: @kernel (--kernel) when given, else /boot/vmlinuz-@release
  * (@release: the host's uname -r). Fails with -ENOENT when that file is missing.
  */
@@ -81,8 +92,9 @@ int exec_share_args(const struct vm_config *cfg, char *buf, size_t size) WARN_UN
 
 /*
  * The modules the agent loads, as modules.dep names them: virtio_pci (when it
- * is a module), virtio_console, fuse, virtiofs and overlay; those built in are
- * skipped by the initramfs writer.
+ * is a module), virtio_console, fuse, virtiofs, overlay and pvpanic_mmio (a
+ * guest panic is reported as such); those built in are skipped by the
+ * initramfs writer.
  */
 extern const char *const exec_modules[];
 extern const size_t exec_nr_modules;

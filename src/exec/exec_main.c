@@ -300,7 +300,7 @@ static int exec_run_vm(struct exec_ctx *x, struct vm_config *cfg, const struct e
 	x->rep.console_tail_len = vm_console_tail(x->vm, x->tail, sizeof(x->tail));
 	exec_relay_fini(&x->relay);
 	exec_relay_report(&x->relay, &x->rep);
-	if (x->relay.finished) {
+	if (exec_relay_decides(x->relay.finished, x->relay.status, status)) {
 		status = x->relay.status;
 		if (x->relay.outcome != EXEC_EXITED && x->relay.outcome != EXEC_SIGNALED)
 			log_err("%s", x->relay.reason);

@@ -17,7 +17,7 @@ export KVMRUN_CACHE=$work/cache
 run() {
   set +e
   within "kvmrun exec $*" "$KVMRUN" exec --kernel "$kernel" --modules "$modules" \
-    --report "$work/report.json" "$@" > "$work/out" 2> "$work/err" < /dev/null
+    --report "$work/report.json" "$@" > "$work/out" 2> "$work/err" < "${STDIN:-/dev/null}"
   rc=$?
   set -e
 }
@@ -61,6 +61,40 @@ all-bytes)
   run -- sh -c '/usr/bin/printf "$1" >&2' sh "$fmt"
   expect_rc 0
   cmp "$work/want" "$work/err" || fail "stderr differs from the 256 byte values"
+  ;;
+stdin)
+  head -c 8M /dev/urandom > "$work/in"
+  STDIN=$work/in run -- sh -c 'cat; echo END >&2'
+  expect_rc 0
+  cmp "$work/in" "$work/out" || fail "stdout differs from stdin"
+  [ "$(cat "$work/err")" = END ] || { show; fail "no END after stdin's end"; }
+  ;;
+timeout)
+  run --timeout 5s -- sleep 1000
+  expect_rc 124
+  [ "$(report outcome)" = timeout ] || fail "outcome $(report outcome)"
+  [ "$(wc -l < "$work/err")" = 1 ] && grep -q -- --timeout "$work/err" || { show; fail "stderr"; }
+  ;;
+panic)
+  run -- sh -c 'echo c > /proc/sysrq-trigger; sleep 100'
+  expect_rc 125
+  [ "$(report outcome)" = guest-panic ] || fail "outcome $(report outcome)"
+  grep -q "guest kernel panicked" "$work/err" || { show; fail "stderr"; }
+  ;;
+env-user)
+  run --env FOO=bar --workdir /tmp --user 1000:1001 -- sh -c 'echo "$FOO $(pwd) $(id -u) $(id -g)"'
+  expect_rc 0
+  [ "$(cat "$work/out")" = "bar /tmp 1000 1001" ] || { show; fail "environment, workdir, user"; }
+  ;;
+overlay-share)
+  mkdir "$work/shared"
+  name=kvmrun-exec-overlay-$$
+  run --share "$work/shared" -- sh -c "echo in-overlay > /$name && cat /$name &&
+    echo to-host > $work/shared/f"
+  expect_rc 0
+  [ "$(cat "$work/out")" = in-overlay ] || { show; fail "write to / in the guest"; }
+  [ ! -e "/$name" ] || fail "a write to the guest's / reached the host"
+  [ "$(cat "$work/shared/f")" = to-host ] || fail "the writable share did not get the file"
   ;;
 *) fail "unknown case '$2'" ;;
 esac

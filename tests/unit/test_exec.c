@@ -130,6 +130,20 @@ static void test_vm_status(void **state)
 	assert_string_equal(exec_outcome_name(EXEC_AGENT_LOST), "agent-lost");
 }
 
+static void test_relay_decides(void **state)
+{
+	(void)state;
+	assert_true(exec_relay_decides(true, 7, 7));	     /* EXIT stopped the loop */
+	assert_true(exec_relay_decides(true, 5, 5));	     /* PROGRAM's 5, not a panic */
+	assert_true(exec_relay_decides(true, 7, KVMRUN_OK)); /* the agent's power-off first */
+	assert_true(exec_relay_decides(true, 124, 124));     /* --timeout */
+	assert_false(exec_relay_decides(true, 125, KVMRUN_GUEST_PANIC)); /* port closed by reset */
+	assert_false(exec_relay_decides(true, 125, KVMRUN_GUEST_CRASH));
+	assert_false(exec_relay_decides(true, 0, 143)); /* SIGTERM to kvmrun first */
+	assert_false(exec_relay_decides(false, 0, KVMRUN_OK));
+	assert_false(exec_relay_decides(false, 0, KVMRUN_GUEST_PANIC));
+}
+
 static void test_kernel_path(void **state)
 {
 	char buf[64];
@@ -329,10 +343,11 @@ static void test_report_write_sandboxed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_cmdline),    cmocka_unit_test(test_exit_status),
-	    cmocka_unit_test(test_vm_status),  cmocka_unit_test(test_kernel_path),
-	    cmocka_unit_test(test_report),     cmocka_unit_test(test_report_write),
-	    cmocka_unit_test(test_share_args), cmocka_unit_test(test_report_write_sandboxed),
+	    cmocka_unit_test(test_cmdline),	  cmocka_unit_test(test_exit_status),
+	    cmocka_unit_test(test_vm_status),	  cmocka_unit_test(test_kernel_path),
+	    cmocka_unit_test(test_report),	  cmocka_unit_test(test_report_write),
+	    cmocka_unit_test(test_share_args),	  cmocka_unit_test(test_report_write_sandboxed),
+	    cmocka_unit_test(test_relay_decides),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

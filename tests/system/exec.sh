@@ -63,7 +63,7 @@ all-bytes)
   cmp "$work/want" "$work/err" || fail "stderr differs from the 256 byte values"
   ;;
 stdin)
-  head -c 8M /dev/urandom > "$work/in"
+  head -c 64M /dev/urandom > "$work/in"
   STDIN=$work/in run -- sh -c 'cat; echo END >&2'
   expect_rc 0
   cmp "$work/in" "$work/out" || fail "stdout differs from stdin"
@@ -95,6 +95,25 @@ overlay-share)
   [ "$(cat "$work/out")" = in-overlay ] || { show; fail "write to / in the guest"; }
   [ ! -e "/$name" ] || fail "a write to the guest's / reached the host"
   [ "$(cat "$work/shared/f")" = to-host ] || fail "the writable share did not get the file"
+  ;;
+four-at-once)
+  pids=()
+  for i in 1 2 3 4; do
+    "$KVMRUN" exec --kernel "$kernel" --modules "$modules" --memory 192M -- \
+      sh -c 'echo "vm $1 $(cat /proc/sys/kernel/random/boot_id)"; exit $((40 + $1))' sh "$i" \
+      > "$work/out$i" 2> "$work/err$i" < /dev/null &
+    pids+=($!)
+  done
+  for i in 1 2 3 4; do
+    set +e
+    await "${pids[$((i - 1))]}" "kvmrun exec number $i"
+    rc=$?
+    set -e
+    [ "$rc" = $((40 + i)) ] || { cat "$work/err$i" >&2; fail "exec $i: exit status $rc"; }
+    grep -q "^vm $i " "$work/out$i" || { cat "$work/out$i" >&2; fail "exec $i: output"; }
+  done
+  # four VMs: four boots
+  [ "$(cut -d' ' -f3 "$work"/out[1-4] | sort -u | wc -l)" = 4 ] || fail "not four boots"
   ;;
 *) fail "unknown case '$2'" ;;
 esac

@@ -108,6 +108,7 @@ static const unsigned long sandbox_loop_vm_ioctls[] = {
 };
 static const unsigned long sandbox_loop_any_ioctls[] = {
 	TUNSETOFFLOAD, TCGETS, TCSETS, TCSETSW, TCSETSF,
+	TIOCGWINSZ, /* exec -t: the terminal's new size for PROGRAM's pty */
 };
 /* A vCPU: the serial port's interrupt line on the VM; these on its own vCPU. */
 static const unsigned long sandbox_vcpu_vm_ioctls[] = { KVM_IRQ_LINE };

@@ -11,7 +11,12 @@
 #include <unistd.h>
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <termios.h>
 #include <time.h>
 
 #include "exec/bzimage.h"
@@ -154,7 +159,11 @@ struct exec_ctx {
 	struct virtio_console_port port;
 	struct vm *vm;
 	struct proto_job job;
-	const char *envp[ARRAY_SIZE(exec_default_env) + EXEC_ENV_MAX + 1];
+	const char *envp[ARRAY_SIZE(exec_default_env) + EXEC_ENV_MAX + 2];
+	char term[128]; /* TERM=, with -t */
+	int winch_fd;	/* -t: SIGWINCH */
+	bool raw;	/* -t: kvmrun's terminal is raw, saved_tio to put back */
+	struct termios saved_tio;
 	int report_fd;
 	struct exec_report rep;
 	uint8_t tail[EXEC_CONSOLE_TAIL];
@@ -216,6 +225,16 @@ static void exec_env(struct exec_ctx *x, const struct exec_config *ec)
 		if (!set)
 			x->envp[n++] = d;
 	}
+	if (ec->tty) {
+		const char *term = getenv("TERM");
+		bool set = false;
+
+		for (unsigned int j = 0; j < ec->nr_env && !set; j++)
+			set = !strncmp(ec->env[j], "TERM=", 5);
+		snprintf(x->term, sizeof(x->term), "TERM=%s", term && *term ? term : "xterm");
+		if (!set)
+			x->envp[n++] = x->term;
+	}
 	for (unsigned int j = 0; j < ec->nr_env; j++)
 		x->envp[n++] = ec->env[j];
 	x->envp[n] = NULL;
@@ -256,6 +275,26 @@ static uint64_t exec_clock_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * -t: PROGRAM's pty gets the terminal's size now and as it changes (SIGWINCH,
+ * blocked before the VM's threads start, through a signalfd on the loop).
+ */
+static void exec_tty_setup(struct exec_ctx *x)
+{
+	struct winsize ws;
+	sigset_t set;
+
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) < 0 || !ws.ws_row || !ws.ws_col)
+		ws = (struct winsize){.ws_row = 24, .ws_col = 80};
+	x->job.tty = true;
+	x->job.rows = ws.ws_row;
+	x->job.cols = ws.ws_col;
+	sigemptyset(&set);
+	sigaddset(&set, SIGWINCH);
+	if (!pthread_sigmask(SIG_BLOCK, &set, NULL))
+		x->winch_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
 /* The VM with the agent's port, the relay on its loop, the run; returns the status. */
 static int exec_run_vm(struct exec_ctx *x, struct vm_config *cfg, const struct exec_config *ec)
 {
@@ -266,6 +305,8 @@ static int exec_run_vm(struct exec_ctx *x, struct vm_config *cfg, const struct e
 
 	x->port = (struct virtio_console_port){
 	    .name = EXEC_AGENT_PORT, .ops = &exec_port_ops, .opaque = x};
+	if (ec->tty)
+		exec_tty_setup(x);
 	status = vm_create_extras(&x->vm, cfg, &extras);
 	if (status) {
 		x->rep.outcome = EXEC_VMM_ERROR;
@@ -284,6 +325,7 @@ static int exec_run_vm(struct exec_ctx *x, struct vm_config *cfg, const struct e
 	    .send_opaque = x,
 	    .done = exec_done,
 	    .done_opaque = x,
+	    .winch_fd = x->winch_fd,
 	};
 	if (fcntl(STDIN_FILENO, F_GETFD) < 0)
 		rc.in_fd = -1;
@@ -295,7 +337,15 @@ static int exec_run_vm(struct exec_ctx *x, struct vm_config *cfg, const struct e
 		x->rep.reason = "kvmrun's stdio could not be set up";
 		return exec_fail("exec: kvmrun's stdin, stdout or stderr: %s", strerror(-status));
 	}
+	if (ec->tty && isatty(STDIN_FILENO) && !tcgetattr(STDIN_FILENO, &x->saved_tio)) {
+		struct termios raw = x->saved_tio;
+
+		cfmakeraw(&raw);
+		x->raw = !tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+	}
 	status = vm_run(x->vm);
+	if (x->raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &x->saved_tio);
 	x->rep.phase_ns[EXEC_PHASE_FIRST_RUN] = vm_first_run_ns(x->vm);
 	x->rep.console_tail_len = vm_console_tail(x->vm, x->tail, sizeof(x->tail));
 	exec_relay_fini(&x->relay);
@@ -348,7 +398,7 @@ int exec_main(struct vm_config *cfg, const struct exec_config *ec, int argc, cha
 
 	if (!x)
 		return exec_fail("out of memory");
-	x->report_fd = -1;
+	x->report_fd = x->winch_fd = -1;
 	x->rep = (struct exec_report){
 	    .argc = argc,
 	    .argv = argv,
@@ -368,10 +418,6 @@ int exec_main(struct vm_config *cfg, const struct exec_config *ec, int argc, cha
 			goto out;
 		}
 	}
-	if (ec->tty) {
-		status = exec_fail("-t/--tty: not supported yet");
-		goto out;
-	}
 	status = exec_prepare(&x->setup, cfg, ec);
 	if (!status)
 		status = exec_root_share(cfg, ec);
@@ -390,6 +436,8 @@ int exec_main(struct vm_config *cfg, const struct exec_config *ec, int argc, cha
 	status = exec_run_vm(x, cfg, ec);
 out:
 	exec_write_report(x, ec, status);
+	if (x->winch_fd >= 0)
+		close(x->winch_fd);
 	free(x);
 	return status;
 }

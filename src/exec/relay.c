@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -357,6 +359,22 @@ static void relay_stderr_event(void *opaque, uint32_t events)
 	relay_out_write(opaque, 1);
 }
 
+/* The terminal's size changed: PROGRAM's pty follows (WINCH). */
+static void relay_winch_event(void *opaque, uint32_t events)
+{
+	struct exec_relay *r = opaque;
+	struct signalfd_siginfo si;
+	struct winsize ws;
+	uint8_t f[PROTO_CTRL_MAX];
+
+	(void)events;
+	if (read(r->cfg.winch_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (!r->hello || r->finished || ioctl(r->cfg.in_fd, TIOCGWINSZ, &ws) < 0)
+		return;
+	relay_queue(r, f, proto_enc_winch(f, ws.ws_row, ws.ws_col));
+}
+
 static void relay_hello_event(void *opaque, uint32_t events)
 {
 	struct exec_relay *r = opaque;
@@ -462,6 +480,8 @@ int exec_relay_init(struct exec_relay *r, const struct exec_relay_config *cfg)
 		if (ret)
 			goto err;
 	}
+	r->winch_watched = cfg->winch_fd >= 0 && cfg->in_fd >= 0 &&
+			   !ev_add(r->cfg.loop, cfg->winch_fd, EPOLLIN, relay_winch_event, r);
 	ret = relay_timer(r, &r->hello_tfd, cfg->hello_ms, relay_hello_event);
 	if (!ret)
 		ret = relay_timer(r, &r->timeout_tfd, cfg->timeout_ms, relay_timeout_event);
@@ -484,6 +504,9 @@ void exec_relay_fini(struct exec_relay *r)
 		close(fds[i]);
 	}
 	r->hello_tfd = r->timeout_tfd = -1;
+	if (r->winch_watched)
+		ev_del(r->cfg.loop, r->cfg.winch_fd);
+	r->winch_watched = false;
 	if (r->port_fd >= 0)
 		ev_del(r->cfg.loop, r->port_fd);
 	r->port_fd = -1;

@@ -47,6 +47,7 @@ struct exec_relay_config {
 	void *send_opaque;
 	exec_done_fn done;
 	void *done_opaque;
+	int winch_fd; /* -t: a signalfd for SIGWINCH (the size read on in_fd); -1: none */
 };
 
 struct exec_relay_out {
@@ -71,6 +72,7 @@ struct exec_relay {
 	struct exec_relay_out out[2]; /* STDOUT, STDERR */
 	uint8_t *tx;		      /* EXEC_TX_MAX bytes for the port */
 	size_t tx_off, tx_len;
+	bool winch_watched;
 	int port_fd; /* exec_relay_attach_fd's socket, or -1 */
 	bool port_armed;
 

@@ -96,6 +96,19 @@ overlay-share)
   [ ! -e "/$name" ] || fail "a write to the guest's / reached the host"
   [ "$(cat "$work/shared/f")" = to-host ] || fail "the writable share did not get the file"
   ;;
+tty)
+  # kvmrun on a pty (script(1)); PROGRAM gets one of its own, sized as kvmrun's
+  command -v script > /dev/null || fail "no script (util-linux)"
+  set +e
+  within "kvmrun exec -t" script -qec "stty rows 33 cols 101; '$KVMRUN' exec -t --kernel '$kernel' \
+    --modules '$modules' -- sh -c 'test -t 0 && test -t 1 && echo is-a-tty; stty size; exit 3'" \
+    /dev/null > "$work/out" 2> "$work/err" < /dev/null
+  rc=$?
+  set -e
+  expect_rc 3
+  grep -q is-a-tty "$work/out" || { show; fail "PROGRAM's stdin and stdout are no terminal"; }
+  grep -q "33 101" "$work/out" || { show; fail "PROGRAM's terminal is not 33x101"; }
+  ;;
 four-at-once)
   pids=()
   for i in 1 2 3 4; do

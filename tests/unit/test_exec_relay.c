@@ -164,7 +164,7 @@ static void run_session(struct run *r)
 	    .hello_ms = r->hello_ms ? r->hello_ms : 20000,
 	    .timeout_ms = r->timeout_ms ? r->timeout_ms : 60000,
 	    .done = done_stop,
-	    .done_opaque = &dc,
+	    .done_opaque = &dc, .winch_fd = -1,
 	};
 	ret = exec_relay_init(&r->relay, &cfg);
 	assert_int_equal(ret, 0);

@@ -10,6 +10,7 @@
 
 static const char usage[] =
 	"usage: kvmrun run --kernel FILE [options]\n"
+	"       kvmrun exec [options] -- PROGRAM [ARG...]   (kvmrun exec --help)\n"
 	"       kvmrun --help | --version\n"
 	"\n"
 	"Boots a Linux bzImage in a KVM virtual machine; ends when the guest ends.\n"
@@ -511,8 +512,32 @@ static int cli_net_duplicate(const struct vm_config *cfg, const char *arg, FILE 
 	return 0;
 }
 
+static const char *cli_opt_name(const struct option *opts, int val)
+{
+	for (; opts->name; opts++)
+		if (opts->val == val)
+			return opts->name;
+	return "?";
+}
+
 enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cmdline_buf,
 			  size_t cmdline_size, FILE *out, FILE *err)
+{
+	struct exec_config *ec = malloc(sizeof(*ec));
+	enum cli_action a;
+
+	if (!ec) {
+		fprintf(err, "kvmrun: error: out of memory\n");
+		return CLI_EXIT_USAGE;
+	}
+	a = cli_parse_cmd(argc, argv, cfg, ec, cmdline_buf, cmdline_size, out, err);
+	free(ec);
+	return a;
+}
+
+enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
+			      struct exec_config *ec, char *cmdline_buf, size_t cmdline_size,
+			      FILE *out, FILE *err)
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
 	       OPT_CONSOLE_LOG, OPT_LOG_LEVEL, OPT_RNG, OPT_HELP, OPT_VERSION, OPT_DISK, OPT_NET,
@@ -534,14 +559,25 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 		{ "exit-port", no_argument, NULL, OPT_EXIT_PORT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		/* exec only */
+		{ "timeout", required_argument, NULL, CLI_OPT_TIMEOUT },
+		{ "report", required_argument, NULL, CLI_OPT_REPORT },
+		{ "env", required_argument, NULL, CLI_OPT_ENV },
+		{ "workdir", required_argument, NULL, CLI_OPT_WORKDIR },
+		{ "user", required_argument, NULL, CLI_OPT_USER },
+		{ "tty", no_argument, NULL, CLI_OPT_TTY },
+		{ "root", required_argument, NULL, CLI_OPT_ROOT },
+		{ "modules", required_argument, NULL, CLI_OPT_MODULES },
 		{ NULL, 0, NULL, 0 },
 	};
+	bool exec;
 	unsigned long cpus;
 	char *end;
 	int c;
 
 	*cfg = (struct vm_config){ .cpus = 1, .memory = 256 * MiB, .console = CONSOLE_SERIAL,
 				   .console_log_max = VM_CONSOLE_LOG_MAX, .log_level = LOG_WARN };
+	*ec = (struct exec_config){ 0 };
 	if (argc < 2)
 		return cli_fail(err, "no command given (try 'kvmrun --help')%s%s", "", "");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -552,13 +588,29 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 		fprintf(out, "kvmrun %s\n", KVMRUN_VERSION);
 		return CLI_EXIT_OK;
 	}
-	if (strcmp(argv[1], "run"))
+	exec = !strcmp(argv[1], "exec");
+	if (strcmp(argv[1], "run") && !exec)
 		return cli_fail(err, "unknown command '%s' (try 'kvmrun --help')%s", argv[1], "");
+	if (exec) {
+		ec->enabled = true;
+		cfg->console = CONSOLE_NONE; /* the terminal is PROGRAM's */
+	}
 
 	optind = 0; /* 0, not 1: also resets getopt's state from an earlier call */
 	opterr = 0;
-	/* ":" makes a missing value return ':' rather than '?'. */
-	while ((c = getopt_long(argc - 1, argv + 1, ":", opts, NULL)) != -1) {
+	/*
+	 * ":" makes a missing value return ':' rather than '?'. For exec, "+" stops
+	 * at PROGRAM (or after "--"): its own options are not kvmrun's.
+	 */
+	while ((c = getopt_long(argc - 1, argv + 1, exec ? "+:t" : ":", opts, NULL)) != -1) {
+		if (c >= CLI_OPT_TIMEOUT || c == CLI_OPT_TTY) {
+			if (!exec)
+				return cli_fail(err, "option --%s is for kvmrun exec only%s",
+						cli_opt_name(opts, c), "");
+			if (cli_exec_option(ec, c, optarg ? optarg : "", err))
+				return CLI_EXIT_USAGE;
+			continue;
+		}
 		switch (c) {
 		case OPT_KERNEL:
 			cfg->kernel = optarg;
@@ -587,6 +639,10 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 						optarg, "");
 			break;
 		case OPT_CONSOLE:
+			if (exec)
+				return cli_fail(err, "--console is not for exec: the terminal is "
+						"PROGRAM's (--console-log records the guest's)%s%s",
+						"", "");
 			if (!strcmp(optarg, "serial"))
 				cfg->console = CONSOLE_SERIAL;
 			else if (!strcmp(optarg, "virtio"))
@@ -646,7 +702,7 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 			cfg->exit_port = true;
 			break;
 		case OPT_HELP:
-			fputs(usage, out);
+			fputs(exec ? cli_exec_usage : usage, out);
 			return CLI_EXIT_OK;
 		case OPT_VERSION:
 			fprintf(out, "kvmrun %s\n", KVMRUN_VERSION);
@@ -661,6 +717,11 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
 					optopt > 0 && optopt < 256 ? opt : argv[optind], "");
 		}
 		}
+	}
+	if (exec) {
+		if (cli_exec_finish(ec, cfg, argc - 1 - optind, argv + 1 + optind, err))
+			return CLI_EXIT_USAGE;
+		return CLI_EXEC;
 	}
 	if (optind < argc - 1)
 		return cli_fail(err, "unexpected argument '%s'%s", argv[optind + 1], "");

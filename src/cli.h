@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include "kvmrun/config.h"
 
-enum cli_action { CLI_RUN, CLI_EXIT_OK, CLI_EXIT_USAGE };
+enum cli_action { CLI_RUN, CLI_EXIT_OK, CLI_EXIT_USAGE, CLI_EXEC };
 
 #define CLI_MIN_MEMORY (32ULL * MiB)
 #define CLI_MAX_MEMORY (1ULL << 46)
@@ -19,6 +19,44 @@ enum cli_action { CLI_RUN, CLI_EXIT_OK, CLI_EXIT_USAGE };
  */
 enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cmdline_buf,
 			  size_t cmdline_size, FILE *out, FILE *err);
+
+/*
+ * The same for both commands: `run` gives CLI_RUN (ec left disabled), `exec`
+ * CLI_EXEC with ec filled, its PROGRAM and arguments pointing into argv. With
+ * exec, ec->enabled is set before any error is found (exec's usage errors are
+ * status 125), and cfg->append holds only the user's --append (the exec layer
+ * composes the command line; cmdline_buf is left alone).
+ */
+enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
+			      struct exec_config *ec, char *cmdline_buf, size_t cmdline_size,
+			      FILE *out, FILE *err);
+
+/* The options of exec that run does not take (getopt values, cli_exec.c). */
+enum cli_exec_opt {
+	CLI_OPT_TIMEOUT = 512,
+	CLI_OPT_REPORT,
+	CLI_OPT_ENV,
+	CLI_OPT_WORKDIR,
+	CLI_OPT_USER,
+	CLI_OPT_TTY = 't',
+	CLI_OPT_ROOT = 520,
+	CLI_OPT_MODULES,
+};
+
+extern const char cli_exec_usage[];
+
+/* One of exec's own options: 0, or CLI_EXIT_USAGE after one line on err. */
+int cli_exec_option(struct exec_config *ec, int opt, const char *val, FILE *err);
+
+/* Checks exec's whole command once the options are read; PROGRAM is argv[0]. */
+int cli_exec_finish(struct exec_config *ec, const struct vm_config *cfg, int argc, char **argv,
+		    FILE *err);
+
+/* "30s", "5m", "1h", "2d", "500ms", "10" (seconds): ms, from 1 ms to 30 days; -EINVAL/-ERANGE. */
+int cli_parse_duration(const char *s, uint64_t *ms);
+
+/* "UID" (GID the same) or "UID:GID", each below 2^32 - 1; -EINVAL otherwise. */
+int cli_parse_user(const char *s, uint32_t *uid, uint32_t *gid);
 
 /* "512M", "2G", "1048576": bytes; -EINVAL on anything else or on overflow. */
 int cli_parse_size(const char *s, uint64_t *out);

@@ -2,20 +2,25 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "exec/exec.h"
 #include "kvmrun/vm.h"
 
 int main(int argc, char **argv)
 {
 	char cmdline[CLI_CMDLINE_MAX];
+	struct exec_config ec;
 	struct vm_config cfg;
 	struct vm *vm;
 	int status;
 
-	switch (cli_parse(argc, argv, &cfg, cmdline, sizeof(cmdline), stdout, stderr)) {
+	switch (cli_parse_cmd(argc, argv, &cfg, &ec, cmdline, sizeof(cmdline), stdout, stderr)) {
 	case CLI_EXIT_OK:
 		return KVMRUN_OK;
 	case CLI_EXIT_USAGE:
-		return KVMRUN_ERR_USAGE;
+		return ec.enabled ? KVMRUN_EXEC_FAILED : KVMRUN_ERR_USAGE;
+	case CLI_EXEC:
+		log_set_level(cfg.log_level);
+		return exec_main(&cfg, &ec, argc, argv);
 	case CLI_RUN:
 		break;
 	}

@@ -25,6 +25,7 @@
 #include "backend/virtiofsd.h"
 #include "pci.h"
 #include "platform.h"
+#include "virtio/console_ports.h"
 #include "virtio/devices.h"
 #include "virtio/virtio_pci.h"
 #include "kvmrun/bus.h"
@@ -74,6 +75,8 @@ struct vm {
 	uint8_t *initrd;
 	size_t initrd_len;
 	bool pvh; /* the kernel is a PVH ELF, entered in 32-bit mode */
+	struct vm_extras extras;  /* a mode's named console ports */
+	struct virtio_dev *ports; /* their device */
 };
 
 /* Setup failures: one line naming the cause, and the status to exit with. */
@@ -510,12 +513,18 @@ static int vm_setup_virtio(struct vm *vm)
 	char err[512];
 	int ret;
 
-	if (vm->cfg.console == CONSOLE_VIRTIO) {
-		ret = virtio_console_create(&vdev, vm->con, vm->loop, &vm->gm);
+	if (vm->cfg.console == CONSOLE_VIRTIO || vm->extras.nr_ports) {
+		/* port 0 only for --console virtio; the named ports after it */
+		ret = virtio_console_create_ports(&vdev,
+						  vm->cfg.console == CONSOLE_VIRTIO ? vm->con : NULL,
+						  vm->extras.ports, vm->extras.nr_ports, vm->loop,
+						  &vm->gm);
+		if (!ret && vm->extras.nr_ports)
+			vm->ports = vdev;
 		if (!ret)
 			ret = virtio_pci_create(&vm->devices, vm->pci, &vm->irq, vdev);
 		if (ret)
-			return vm_fail(KVMRUN_ERR_INTERNAL, "--console virtio: %s", strerror(-ret));
+			return vm_fail(KVMRUN_ERR_INTERNAL, "virtio-console: %s", strerror(-ret));
 	}
 	for (unsigned int i = 0; i < vm->cfg.nr_disks; i++) {
 		/* A queue per vCPU, as the guest's block layer likes it. */
@@ -646,6 +655,32 @@ static int vm_setup_vcpus(struct vm *vm, uint64_t entry, uint64_t boot_params)
 
 int vm_create(struct vm **out, const struct vm_config *cfg)
 {
+	return vm_create_extras(out, cfg, NULL);
+}
+
+struct ev_loop *vm_loop(struct vm *vm)
+{
+	return vm->loop;
+}
+
+struct virtio_dev *vm_ports_dev(struct vm *vm)
+{
+	return vm->ports;
+}
+
+size_t vm_console_tail(struct vm *vm, uint8_t *buf, size_t size)
+{
+	return vm->con ? console_tail(vm->con, buf, size) : 0;
+}
+
+uint64_t vm_first_run_ns(struct vm *vm)
+{
+	return vm->nr_vcpus ? atomic_load(&vm->vcpus[0].first_run_ns) : 0;
+}
+
+int vm_create_extras(struct vm **out, const struct vm_config *cfg,
+		     const struct vm_extras *extras)
+{
 	uint64_t entry = 0, boot_params = 0;
 	struct vm *vm;
 	int ret;
@@ -654,6 +689,8 @@ int vm_create(struct vm **out, const struct vm_config *cfg)
 	if (!vm)
 		return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");
 	vm->cfg = *cfg;
+	if (extras)
+		vm->extras = *extras;
 	vm->kvm_fd = vm->vm_fd = vm->sig_fd = vm->ram_fd = -1;
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");

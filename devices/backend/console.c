@@ -91,6 +91,8 @@ struct console {
 	size_t obuf_off, obuf_len;
 	uint64_t log_max;
 	struct console_stats stats;
+	uint64_t tail_total; /* bytes the guest printed; the last CONSOLE_TAIL are in tail */
+	uint8_t tail[CONSOLE_TAIL];
 	uint8_t obuf[CONSOLE_OUT_BUF];
 };
 
@@ -142,6 +144,38 @@ static void console_log(struct console *con, const uint8_t *buf, size_t len)
 		n = 0; /* a full disk must not stop the guest: the log just loses bytes */
 	con->stats.log_bytes += (uint64_t)n;
 	con->stats.log_cut += len - (size_t)n;
+}
+
+/* Keeps the last CONSOLE_TAIL bytes; out_lock held. */
+static void console_keep_tail(struct console *con, const uint8_t *buf, size_t len)
+{
+	if (len > CONSOLE_TAIL) {
+		con->tail_total += len - CONSOLE_TAIL;
+		buf += len - CONSOLE_TAIL;
+		len = CONSOLE_TAIL;
+	}
+	while (len) {
+		size_t pos = (size_t)(con->tail_total % CONSOLE_TAIL);
+		size_t n = MIN(len, CONSOLE_TAIL - pos);
+
+		memcpy(con->tail + pos, buf, n);
+		con->tail_total += n;
+		buf += n;
+		len -= n;
+	}
+}
+
+size_t console_tail(struct console *con, uint8_t *buf, size_t size)
+{
+	size_t len, start;
+
+	pthread_mutex_lock(&con->out_lock);
+	len = (size_t)MIN(con->tail_total, (uint64_t)MIN(size, (size_t)CONSOLE_TAIL));
+	start = (size_t)((con->tail_total - len) % CONSOLE_TAIL);
+	for (size_t i = 0; i < len; i++)
+		buf[i] = con->tail[(start + i) % CONSOLE_TAIL];
+	pthread_mutex_unlock(&con->out_lock);
+	return len;
 }
 
 /* Takes what fits into the buffer; out_lock held. Returns the bytes taken. */
@@ -196,6 +230,7 @@ size_t console_write(struct console *con, const uint8_t *buf, size_t len)
 			con->out_refused = true;
 	}
 	console_log(con, buf, took);
+	console_keep_tail(con, buf, took);
 	pthread_mutex_unlock(&con->out_lock);
 	if (wake)
 		console_wake(con);

@@ -47,6 +47,9 @@ size_t console_write(struct console *con, const uint8_t *buf, size_t len);
 int console_add_writer(struct console *con, console_writer_fn fn, void *opaque) WARN_UNUSED;
 void console_remove_writer(struct console *con, void *opaque);
 void console_get_stats(struct console *con, struct console_stats *st);
+/* The last bytes the guest printed, up to CONSOLE_TAIL (and size); returns how many. */
+#define CONSOLE_TAIL 4096u
+size_t console_tail(struct console *con, uint8_t *buf, size_t size);
 /* Where input goes. */
 void console_attach(struct console *con, console_push_fn push, void *opaque);
 /* The device has room again after refusing input; any thread. */

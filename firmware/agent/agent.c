@@ -38,6 +38,7 @@
 struct agent_cmdline {
 	char channel[256]; /* kvmrun.agent= */
 	char hostname[65]; /* kvmrun.hostname= */
+	char root[64];	   /* kvmrun.root=: the virtio-fs tag of the root to switch to */
 };
 
 static void log_msg(const char *what, const char *name, int err)
@@ -143,6 +144,7 @@ static void init_cmdline(struct agent_cmdline *c)
 	if (read_small("/proc/cmdline", line, AGENT_CMDLINE_MAX) >= 0) {
 		cmdline_value(line, "kvmrun.agent=", c->channel, sizeof(c->channel));
 		cmdline_value(line, "kvmrun.hostname=", c->hostname, sizeof(c->hostname));
+		cmdline_value(line, "kvmrun.root=", c->root, sizeof(c->root));
 	}
 	free(line);
 }
@@ -269,6 +271,102 @@ static int open_channel(const char *spec)
 	return -1;
 }
 
+static int mount_dir(const char *src, const char *dir, const char *type, unsigned long flags,
+		     const char *opts)
+{
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		log_msg("mkdir", dir, errno);
+		return -1;
+	}
+	if (mount(src, dir, type, flags, opts) < 0) {
+		log_msg("mount", dir, errno);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The root: the virtio-fs share @tag read-only, a tmpfs for the writes on top
+ * of it (an overlay: PROGRAM may write anywhere, nothing reaches the host),
+ * switched to (moved onto / and chrooted into, as the initramfs cannot be
+ * pivoted away), with the kernel's file systems mounted again inside it.
+ */
+static int init_root(const char *tag)
+{
+	if (mount_dir(tag, "/newroot-lower", "virtiofs", MS_RDONLY, NULL) ||
+	    mount_dir("tmpfs", "/newroot-rw", "tmpfs", 0, "mode=0755"))
+		return -1;
+	if ((mkdir("/newroot-rw/upper", 0755) < 0 && errno != EEXIST) ||
+	    (mkdir("/newroot-rw/work", 0755) < 0 && errno != EEXIST)) {
+		log_msg("mkdir", "/newroot-rw/upper, work", errno);
+		return -1;
+	}
+	if (mount_dir(
+		"overlay", "/newroot", "overlay", 0,
+		"lowerdir=/newroot-lower,upperdir=/newroot-rw/upper,workdir=/newroot-rw/work"))
+		return -1;
+	if (chdir("/newroot") < 0 || mount("/newroot", "/", NULL, MS_MOVE, NULL) < 0 ||
+	    chroot(".") < 0 || chdir("/") < 0) {
+		log_msg("switch root to", "/newroot", errno);
+		return -1;
+	}
+	init_mounts();
+	return 0;
+}
+
+/* mkdir -p: each missing directory of the absolute @path, mode 0755. */
+static int mkdir_p(const char *path)
+{
+	char p[PATH_MAX];
+
+	if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
+		return -1;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*s = '/';
+	}
+	return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/*
+ * Each kvmrun.share=TAG:PATH of the kernel command line: the virtio-fs share
+ * TAG mounted at PATH (made in the overlay when missing), as kvmrun's --share
+ * has it on the host.
+ */
+static void init_shares(void)
+{
+	static const char key[] = "kvmrun.share=";
+	char *line = malloc(AGENT_CMDLINE_MAX);
+
+	if (!line || read_small("/proc/cmdline", line, AGENT_CMDLINE_MAX) < 0) {
+		free(line);
+		return;
+	}
+	for (char *p = line; *p;) {
+		size_t len = strcspn(p, " \t\n");
+		char *tag = p + sizeof(key) - 1, *colon, *end = p + len;
+		bool last = !*end;
+
+		*end = 0;
+		colon = strchr(tag, ':');
+		if (!strncmp(p, key, sizeof(key) - 1) && colon && colon > tag && colon[1] == '/') {
+			*colon = 0;
+			if (mkdir_p(colon + 1) < 0 ||
+			    mount(tag, colon + 1, "virtiofs", MS_NOSUID | MS_NODEV, NULL) < 0)
+				log_msg("mount share", colon + 1, errno);
+		}
+		if (last)
+			break;
+		p = end + 1;
+		p += strspn(p, " \t\n");
+	}
+	free(line);
+}
+
 static void power_off(void)
 {
 	sync();
@@ -286,10 +384,11 @@ static int run_pid1(struct agent *a)
 	init_stdio(true);
 	init_cmdline(&c);
 	init_modules();
-	/*
-	 * Here the root file system will be mounted (virtio-fs, read-only, with a
-	 * tmpfs overlay) and switched to, once kvmrun passes it.
-	 */
+	if (c.root[0] && init_root(c.root)) {
+		fprintf(stderr, "kvmrun-agent: cannot mount the root file system\n");
+		power_off();
+	}
+	init_shares();
 	init_hostname(&c);
 	init_loopback();
 	if (!c.channel[0]) {

@@ -89,4 +89,28 @@ struct vm_config {
 	struct share_config shares[VM_MAX_SHARES];
 };
 
+/*
+ * kvmrun exec [options] -- PROGRAM [ARG...]: what runs in the guest and how. The
+ * strings point into argv.
+ */
+#define EXEC_ENV_MAX 256			 /* --env options */
+#define EXEC_TIMEOUT_MAX_MS (30ULL * 86400 * 1000) /* --timeout: 30 days at most */
+#define EXEC_START_MAX (60u * 1024) /* argv, environment and workdir together, in bytes */
+
+struct exec_config {
+	bool enabled;		/* the command is exec (its failures are status 125) */
+	int argc;		/* PROGRAM and its arguments */
+	char *const *argv;	/* argc of them, then NULL */
+	uint64_t timeout_ms;	/* --timeout; 0: none */
+	const char *report;	/* --report FILE, or NULL */
+	unsigned int nr_env;
+	const char *env[EXEC_ENV_MAX]; /* --env NAME=VALUE, in order */
+	const char *workdir;	/* --workdir DIR (absolute), NULL: / */
+	bool has_user;		/* --user UID[:GID]; else root */
+	uint32_t uid, gid;
+	bool tty;		/* -t, --tty */
+	const char *root;	/* --root DIR|IMAGE, NULL: / */
+	const char *modules;	/* --modules DIR, NULL: /lib/modules/RELEASE */
+};
+
 #endif

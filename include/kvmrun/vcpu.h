@@ -31,6 +31,7 @@ struct vcpu {
 	vcpu_exit_fn on_exit;
 	void *opaque;
 	bool sandbox; /* the thread installs its seccomp filter before the first KVM_RUN */
+	_Atomic uint64_t first_run_ns; /* CLOCK_MONOTONIC when it entered KVM_RUN first; 0 */
 };
 
 int vcpu_create(struct vcpu *vcpu, int vm_fd, unsigned int index, size_t run_size) WARN_UNUSED;

@@ -7,9 +7,35 @@
 #include "kvmrun/config.h"
 #include "kvmrun/exit_status.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 struct vm;
+struct ev_loop;
+struct virtio_dev;
+struct virtio_console_port;
+
+/*
+ * What a mode built on run adds to the machine (exec): named virtio-console
+ * ports, their host side on the VM's event loop. The array stays the
+ * caller's, alive until vm_destroy().
+ */
+struct vm_extras {
+	const struct virtio_console_port *ports;
+	unsigned int nr_ports;
+};
 
 int vm_create(struct vm **out, const struct vm_config *cfg) WARN_UNUSED;
+int vm_create_extras(struct vm **out, const struct vm_config *cfg,
+		     const struct vm_extras *extras) WARN_UNUSED;
+/* The VM's event loop: a mode's own descriptors and timers go there before vm_run(). */
+struct ev_loop *vm_loop(struct vm *vm);
+/* The virtio-console device of the extras' named ports (NULL without any). */
+struct virtio_dev *vm_ports_dev(struct vm *vm);
+/* The guest console's last bytes (up to size); returns how many. */
+size_t vm_console_tail(struct vm *vm, uint8_t *buf, size_t size);
+/* CLOCK_MONOTONIC ns of the first KVM_RUN, 0 before it. */
+uint64_t vm_first_run_ns(struct vm *vm);
 /* Runs the VM to its end; returns an enum kvmrun_status value. */
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);

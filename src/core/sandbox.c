@@ -54,6 +54,8 @@ static const int sandbox_loop[] = {
 	SCMP_SYS(io_getevents), SCMP_SYS(io_destroy), SCMP_SYS(pread64), SCMP_SYS(pwrite64),
 	SCMP_SYS(preadv), SCMP_SYS(pwritev), SCMP_SYS(fdatasync), SCMP_SYS(fsync),
 	SCMP_SYS(fallocate), SCMP_SYS(getrandom), SCMP_SYS(timerfd_settime),
+	/* exec's report: kvmrun's own CPU time once the VM has ended */
+	SCMP_SYS(getrusage),
 };
 
 /* A disk's worker thread: the image's reads, writes, flushes and fallocate. */
@@ -106,6 +108,7 @@ static const unsigned long sandbox_loop_vm_ioctls[] = {
 };
 static const unsigned long sandbox_loop_any_ioctls[] = {
 	TUNSETOFFLOAD, TCGETS, TCSETS, TCSETSW, TCSETSF,
+	TIOCGWINSZ, /* exec -t: the terminal's new size for PROGRAM's pty */
 };
 /* A vCPU: the serial port's interrupt line on the VM; these on its own vCPU. */
 static const unsigned long sandbox_vcpu_vm_ioctls[] = { KVM_IRQ_LINE };

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -122,6 +123,13 @@ static void *vcpu_thread(void *arg)
 			vcpu_fail(vcpu, KVMRUN_ERR_INTERNAL, why);
 			return NULL;
 		}
+	}
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		atomic_store(&vcpu->first_run_ns,
+			     (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
 	}
 	while (!atomic_load(&vcpu->stop)) {
 		int ret = kvm_ioctl_val(vcpu->fd, KVM_RUN, 0);

@@ -595,6 +595,35 @@ static void test_log_bound(void **state)
 	close(rd);
 }
 
+/* The last CONSOLE_TAIL bytes printed, in order, across the ring's wrap, with no log and no stdout. */
+static void test_tail(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t all[3 * CONSOLE_TAIL + 123], got[CONSOLE_TAIL + 16];
+	size_t off = 0;
+
+	for (size_t i = 0; i < sizeof(all); i++)
+		all[i] = (uint8_t)(i * 13 + (i >> 8));
+	assert_int_equal(console_create(&f->con, f->lt.loop, false, NULL, 0, NULL, NULL), 0);
+	assert_int_equal(console_tail(f->con, got, sizeof(got)), 0);
+	assert_int_equal(console_write(f->con, all, 5), 5);
+	assert_int_equal(console_tail(f->con, got, sizeof(got)), 5);
+	assert_memory_equal(got, all, 5);
+	assert_int_equal(console_tail(f->con, got, 3), 3);
+	assert_memory_equal(got, all + 2, 3);
+	off = 5;
+	for (size_t step = 1; off < sizeof(all); step = step * 3 + 1) {
+		size_t n = MIN(step, sizeof(all) - off);
+
+		assert_int_equal(console_write(f->con, all + off, n), n);
+		off += n;
+		size_t want = MIN(off, (size_t)CONSOLE_TAIL);
+
+		assert_int_equal(console_tail(f->con, got, sizeof(got)), want);
+		assert_memory_equal(got, all + off - want, want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -611,6 +640,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_stdout_blocking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_stdout_sandboxed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tail, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

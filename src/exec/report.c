@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: Apache-2.0
+/* --report FILE: the JSON document of report.h, built with jansson. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exec/report.h"
+
+/* Bytes as a JSON string: valid UTF-8 kept, other bytes as U+FFFD, NUL as U+FFFD too. */
+static json_t *report_text(const uint8_t *p, size_t len)
+{
+	char *s = malloc(len * 3 + 1);
+	size_t o = 0;
+	json_t *j;
+
+	if (!s)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		uint8_t c = p[i];
+		size_t n = c < 0x80		? 1
+			   : (c & 0xe0) == 0xc0 ? 2
+			   : (c & 0xf0) == 0xe0 ? 3
+			   : (c & 0xf8) == 0xf0 ? 4
+						: 0;
+		bool ok = n && c != 0 && i + n <= len;
+
+		for (size_t k = 1; ok && k < n; k++)
+			ok = (p[i + k] & 0xc0) == 0x80;
+		if (ok && n > 1) { /* jansson's own check: overlong forms, surrogates */
+			json_t *t = json_stringn((const char *)p + i, n);
+
+			ok = t != NULL;
+			json_decref(t);
+		}
+		if (ok) {
+			memcpy(s + o, p + i, n);
+			o += n;
+			i += n;
+		} else {
+			memcpy(s + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	j = json_stringn(s, o);
+	free(s);
+	return j;
+}
+
+static json_t *report_ms(const struct exec_report *r, uint64_t ns)
+{
+	if (!ns || ns < r->started_ns)
+		return json_null();
+	return json_real((double)(ns - r->started_ns) / 1e6);
+}
+
+void exec_report_prepare(void)
+{
+	json_object_seed(0);
+}
+
+char *exec_report_json(const struct exec_report *r)
+{
+	static const char *const phases[EXEC_PHASES] = {
+	    [EXEC_PHASE_FIRST_RUN] = "first_kvm_run",
+	    [EXEC_PHASE_AGENT_READY] = "agent_ready",
+	    [EXEC_PHASE_PROGRAM_STARTED] = "program_started",
+	    [EXEC_PHASE_PROGRAM_ENDED] = "program_ended",
+	    [EXEC_PHASE_DONE] = "done",
+	};
+	json_t *doc = json_object(), *cmd = json_array(), *ph = json_object();
+	char *out = NULL;
+	int bad = !doc || !cmd || !ph;
+
+	for (int i = 0; !bad && i < r->argc; i++)
+		bad |= json_array_append_new(
+		    cmd, report_text((const uint8_t *)r->argv[i], strlen(r->argv[i])));
+	for (unsigned int i = 0; !bad && i < EXEC_PHASES; i++)
+		bad |= json_object_set_new(ph, phases[i], report_ms(r, r->phase_ns[i]));
+	if (bad)
+		goto out;
+	bad |= json_object_set_new(doc, "version", json_string(KVMRUN_VERSION));
+	bad |= json_object_set(doc, "command", cmd);
+	bad |= json_object_set_new(doc, "outcome", json_string(exec_outcome_name(r->outcome)));
+	bad |= json_object_set_new(doc, "status", json_integer(r->status));
+	bad |= json_object_set_new(doc, "exit_code",
+				   r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
+	bad |=
+	    json_object_set_new(doc, "signal", r->signal ? json_integer(r->signal) : json_null());
+	bad |= json_object_set_new(
+	    doc, "reason",
+	    r->reason ? report_text((const uint8_t *)r->reason, strlen(r->reason)) : json_null());
+	bad |= json_object_set_new(doc, "started_unix_ns",
+				   json_integer((json_int_t)r->started_unix_ns));
+	bad |= json_object_set(doc, "phases_ms", ph);
+	bad |= json_object_set_new(
+	    doc, "cpu_s", json_pack("{s:f,s:f}", "user", r->cpu_user_s, "system", r->cpu_sys_s));
+	bad |= json_object_set_new(doc, "vcpus", json_integer(r->vcpus));
+	bad |= json_object_set_new(doc, "memory_bytes", json_integer((json_int_t)r->memory));
+	bad |= json_object_set_new(doc, "bytes",
+				   json_pack("{s:I,s:I,s:I}", "stdin", (json_int_t)r->bytes[0],
+					     "stdout", (json_int_t)r->bytes[1], "stderr",
+					     (json_int_t)r->bytes[2]));
+	bad |= json_object_set_new(
+	    doc, "console_tail",
+	    report_text(r->console_tail, MIN(r->console_tail_len, (size_t)EXEC_CONSOLE_TAIL)));
+	if (!bad)
+		out = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+out:
+	json_decref(cmd);
+	json_decref(ph);
+	json_decref(doc);
+	return out;
+}
+
+int exec_report_write_fd(const struct exec_report *r, int fd)
+{
+	char *text = exec_report_json(r);
+	size_t len, off = 0;
+	int ret = 0;
+
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	text[len] = '\n'; /* json_dumps' NUL: the file ends in a newline instead */
+	len++;
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : -EIO;
+			break;
+		}
+		off += (size_t)n;
+	}
+	free(text);
+	return ret;
+}
+
+int exec_report_write(const struct exec_report *r, const char *path)
+{
+	int fd, ret;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	ret = exec_report_write_fd(r, fd);
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	return ret;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * --report FILE: one JSON document (through jansson) on how a kvmrun exec went.
+ *
+ *   {
+ *     "version": "0.1.0",
+ *     "command": ["kvmrun", "exec", "--", "sh", "-c", "exit 7"],
+ *     "outcome": "exited",      exited signaled timeout guest-panic triple-fault
+ *                               vmm-error agent-lost
+ *     "status": 7,              what kvmrun exited with
+ *     "exit_code": 7,           PROGRAM's own (null unless outcome is exited)
+ *     "signal": null,           the signal that killed PROGRAM (signaled only)
+ *     "reason": "...",          one line (null when PROGRAM exited by itself)
+ *     "started_unix_ns": ...,   wall clock when kvmrun started
+ *     "phases_ms": {            since kvmrun started; null: never reached
+ *       "first_kvm_run": 3.1, "agent_ready": 812.0, "program_started": 812.4,
+ *       "program_ended": 815.2, "done": 830.9 },
+ *     "cpu_s": { "user": 0.21, "system": 0.35 },   kvmrun's own
+ *     "vcpus": 1, "memory_bytes": 268435456,
+ *     "bytes": { "stdin": 0, "stdout": 12, "stderr": 0 },
+ *     "console_tail": "..."     the guest console's last 4 KiB (invalid UTF-8 as U+FFFD)
+ *   }
+ */
+#ifndef KVMRUN_EXEC_REPORT_H
+#define KVMRUN_EXEC_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exec/exec.h"
+#include "kvmrun/compiler.h"
+
+#define EXEC_CONSOLE_TAIL (4 * 1024)
+
+enum exec_phase {
+	EXEC_PHASE_FIRST_RUN,
+	EXEC_PHASE_AGENT_READY,
+	EXEC_PHASE_PROGRAM_STARTED,
+	EXEC_PHASE_PROGRAM_ENDED,
+	EXEC_PHASE_DONE,
+	EXEC_PHASES,
+};
+
+struct exec_report {
+	int argc; /* kvmrun's command */
+	char *const *argv;
+	enum exec_outcome outcome;
+	int status;
+	int exit_code;	    /* -1: none */
+	int signal;	    /* 0: none */
+	const char *reason; /* NULL: none */
+	uint64_t started_unix_ns;
+	uint64_t started_ns;		/* CLOCK_MONOTONIC when kvmrun started */
+	uint64_t phase_ns[EXEC_PHASES]; /* CLOCK_MONOTONIC; 0: never reached */
+	double cpu_user_s, cpu_sys_s;
+	unsigned int vcpus;
+	uint64_t memory;
+	uint64_t bytes[3];	     /* stdin, stdout, stderr */
+	const uint8_t *console_tail; /* up to EXEC_CONSOLE_TAIL bytes */
+	size_t console_tail_len;
+};
+
+/*
+ * Before the sandbox: jansson seeds its hash tables from /dev/urandom the first
+ * time it makes an object, which the event loop's filter does not allow later.
+ */
+void exec_report_prepare(void);
+
+/* The document as a string (free() it), or NULL when out of memory. */
+char *exec_report_json(const struct exec_report *r);
+
+/* Writes it to @fd (write() only: fit for the sandboxed loop thread). 0 or -errno. */
+int exec_report_write_fd(const struct exec_report *r, int fd) WARN_UNUSED;
+
+/* Writes it to @path (created or truncated). 0 or -errno. */
+int exec_report_write(const struct exec_report *r, const char *path) WARN_UNUSED;
+
+#endif

@@ -752,6 +752,12 @@ static void vm_sandbox(struct vm *vm)
 
 	if (vm->cfg.no_sandbox)
 		return;
+	for (unsigned int i = 0; i < vm->cfg.nr_shares; i++) {
+		pid_t pid = fs_daemon_pid(vm->fs_daemons[i]);
+
+		if (pid > 0 && fds.nr_daemons < SANDBOX_MAX_DAEMONS)
+			fds.daemons[fds.nr_daemons++] = pid;
+	}
 	ret = sandbox_apply(SANDBOX_LOOP, &fds);
 	if (ret) {
 		log_err("seccomp filter of the event loop: %s (--sandbox off runs without it)",

@@ -556,3 +556,8 @@ void fs_daemon_stop(struct fs_daemon *d)
 		close(d->err_fd);
 	free(d);
 }
+
+pid_t fs_daemon_pid(const struct fs_daemon *d)
+{
+	return d && !d->reaped ? d->pid : -1;
+}

@@ -29,6 +29,7 @@
 #define KVMRUN_DEVICES_BACKEND_VIRTIOFSD_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include "kvmrun/compiler.h"
 #include "kvmrun/config.h"
 
@@ -48,6 +49,8 @@ int fs_daemon_start(struct fs_daemon **out, const struct share_config *cfg, int 
  * wrote on stderr, into err; returns whether it had exited. Always 0 for socket=.
  */
 int fs_daemon_exited(struct fs_daemon *d, char *err, size_t errlen);
+/* The daemon's pid, or -1 for socket= (and NULL): the process fs_daemon_stop ends. */
+pid_t fs_daemon_pid(const struct fs_daemon *d);
 /*
  * End the daemon (SIGTERM, then SIGKILL after 2 s) and reap it; with socket=, only
  * forget it (the connection stays the caller's). NULL is fine.

@@ -29,10 +29,20 @@ struct sandbox_cleanup {
 };
 void sandbox_set_cleanup(const struct sandbox_cleanup *c);
 
-/* The descriptors a role's KVM ioctls may name; -1 for none. */
+#include <sys/types.h>
+
+#define SANDBOX_MAX_DAEMONS 8
+
+/*
+ * The descriptors a role's KVM ioctls may name (-1 for none), and for the loop the
+ * helper processes kvmrun started (virtiofsd), which it alone may end (SIGTERM,
+ * SIGKILL) and reap at teardown.
+ */
 struct sandbox_fds {
 	int vm;	  /* the VM: interrupt lines (and, for the loop, irqfds, doorbells, MSI routes) */
 	int vcpu; /* SANDBOX_VCPU: the thread's own vCPU (KVM_RUN, the register dump) */
+	pid_t daemons[SANDBOX_MAX_DAEMONS];
+	unsigned int nr_daemons;
 };
 
 /*

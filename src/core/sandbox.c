@@ -249,29 +249,36 @@ static int sandbox_add_vhost_user(scmp_filter_ctx ctx)
 }
 
 /*
- * Teardown ends the daemons the VM started (virtiofsd): SIGTERM, then SIGKILL, to one
- * process (pid not negative: no process group, no -1), and reaps it (wait4 of one
- * pid). Which process a pid names the filter cannot check.
+ * Teardown ends the daemons the VM started (virtiofsd): SIGTERM, then SIGKILL, to each
+ * of those processes by its pid, and reaps it (wait4 of that pid). No other process,
+ * no process group, no -1; without daemons, neither call at all.
  */
-static int sandbox_add_daemon_stop(scmp_filter_ctx ctx)
+static int sandbox_add_daemon_stop(scmp_filter_ctx ctx, const struct sandbox_fds *fds)
 {
 	static const int sigs[] = { SIGTERM, SIGKILL };
-	const struct scmp_arg_cmp pid = {
-		.arg = 0, .op = SCMP_CMP_MASKED_EQ, .datum_a = 0x80000000U, .datum_b = 0,
-	};
+	unsigned int n = fds ? fds->nr_daemons : 0;
 	int ret = 0;
 
-	for (size_t i = 0; i < ARRAY_SIZE(sigs) && !ret; i++) {
-		const struct scmp_arg_cmp cmp[2] = {
-			pid,
-			{ .arg = 1, .op = SCMP_CMP_MASKED_EQ, .datum_a = 0xffffffffU,
-			  .datum_b = (uint32_t)sigs[i] },
+	for (unsigned int d = 0; d < n && d < SANDBOX_MAX_DAEMONS && !ret; d++) {
+		const struct scmp_arg_cmp pid = {
+			.arg = 0, .op = SCMP_CMP_MASKED_EQ, .datum_a = 0xffffffffU,
+			.datum_b = (uint32_t)fds->daemons[d],
 		};
 
-		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 2, cmp);
+		if (fds->daemons[d] <= 0)
+			return -EINVAL;
+		for (size_t i = 0; i < ARRAY_SIZE(sigs) && !ret; i++) {
+			const struct scmp_arg_cmp cmp[2] = {
+				pid,
+				{ .arg = 1, .op = SCMP_CMP_MASKED_EQ, .datum_a = 0xffffffffU,
+				  .datum_b = (uint32_t)sigs[i] },
+			};
+
+			ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 2, cmp);
+		}
+		if (!ret)
+			ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(wait4), 1, &pid);
 	}
-	if (!ret)
-		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(wait4), 1, &pid);
 	return ret;
 }
 
@@ -280,7 +287,8 @@ static int sandbox_add_daemon_stop(scmp_filter_ctx ctx)
  * allocates nothing); signals only to this process; the loop's scheduling
  * policy, its own only.
  */
-static int sandbox_add_checked(scmp_filter_ctx ctx, enum sandbox_role role, bool mappings)
+static int sandbox_add_checked(scmp_filter_ctx ctx, enum sandbox_role role, bool mappings,
+			       const struct sandbox_fds *fds)
 {
 	int ret = 0;
 
@@ -298,7 +306,7 @@ static int sandbox_add_checked(scmp_filter_ctx ctx, enum sandbox_role role, bool
 	if (!ret && role == SANDBOX_LOOP)
 		ret = sandbox_add_vhost_user(ctx);
 	if (!ret && role == SANDBOX_LOOP)
-		ret = sandbox_add_daemon_stop(ctx);
+		ret = sandbox_add_daemon_stop(ctx, fds);
 	return ret;
 }
 
@@ -315,7 +323,7 @@ static int sandbox_add_role(scmp_filter_ctx ctx, enum sandbox_role role,
 	ret = full ? sandbox_add_list(ctx, sandbox_common, ARRAY_SIZE(sandbox_common))
 		   : sandbox_add_list(ctx, sandbox_vcpu, ARRAY_SIZE(sandbox_vcpu));
 	if (!ret)
-		ret = sandbox_add_checked(ctx, role, full);
+		ret = sandbox_add_checked(ctx, role, full, fds);
 #ifdef __SANITIZE_ADDRESS__
 	if (!ret)
 		ret = sandbox_add_list(ctx, sandbox_sanitizer, ARRAY_SIZE(sandbox_sanitizer));

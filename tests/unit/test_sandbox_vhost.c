@@ -55,7 +55,10 @@ static void *child_thread(void *p)
 {
 	const struct thread_arg *a = p;
 
-	if (sandbox_apply(SANDBOX_LOOP, NULL))
+	struct sandbox_fds fds = { .vm = -1, .vcpu = -1, .daemons = { a->f->daemon },
+				   .nr_daemons = 1 };
+
+	if (sandbox_apply(SANDBOX_LOOP, &fds))
 		return (void *)(intptr_t)CHILD_SETUP_FAILED;
 	return (void *)(intptr_t)(a->probe(a->f) ? CHILD_PROBE_FAILED : CHILD_OK);
 }
@@ -234,6 +237,19 @@ static int probe_kill_other_signal(const struct child_fds *f)
 	return kill(f->daemon, SIGHUP) ? 0 : -1;
 }
 
+/* A pid that is not the daemon's (nothing runs there: were it allowed, ESRCH). */
+static int probe_kill_other_pid(const struct child_fds *f)
+{
+	return kill(f->daemon ^ 0x100000, SIGTERM) ? 0 : -1;
+}
+
+static int probe_wait_other_pid(const struct child_fds *f)
+{
+	int st;
+
+	return waitpid(f->daemon ^ 0x100000, &st, WNOHANG) < 0 ? 0 : -1;
+}
+
 static int probe_kill_group(const struct child_fds *f)
 {
 	return kill(-f->daemon, SIGTERM) ? 0 : -1;
@@ -325,6 +341,8 @@ static UNUSED void test_other_signals_refused(void **state)
 {
 	(void)state;
 	expect_refused(probe_kill_other_signal, SYS_kill);
+	expect_refused(probe_kill_other_pid, SYS_kill);
+	expect_refused(probe_wait_other_pid, SYS_wait4);
 	expect_refused(probe_kill_group, SYS_kill);
 	expect_refused(probe_kill_all, SYS_kill);
 	expect_refused(probe_wait_any, SYS_wait4);

@@ -180,6 +180,21 @@ static int vu_wait_fail(struct vu_conn *c, uint32_t req, int ret, const char *wh
 	return vu_fail(c, true, req, ret, "poll: %s", strerror(-ret));
 }
 
+void vu_attach_fds(struct msghdr *mh, void *ctl, size_t ctl_size, const int *fds,
+		   unsigned int nfds)
+{
+	struct cmsghdr *cm;
+
+	memset(ctl, 0, ctl_size);
+	mh->msg_control = ctl;
+	mh->msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+	cm = CMSG_FIRSTHDR(mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+}
+
 /* Sends one message with its payload and fds, all of it or nothing usable. */
 static int vu_send(struct vu_conn *c, uint32_t req, uint32_t flags, const void *payload,
 		   uint32_t size, const int *fds, unsigned int nfds)
@@ -193,7 +208,6 @@ static int vu_send(struct vu_conn *c, uint32_t req, uint32_t flags, const void *
 	size_t len = sizeof(hdr) + size, off = 0;
 	struct msghdr mh;
 	struct iovec iov;
-	struct cmsghdr *cm;
 	ssize_t n;
 	int ret;
 
@@ -208,16 +222,8 @@ static int vu_send(struct vu_conn *c, uint32_t req, uint32_t flags, const void *
 		mh.msg_iov = &iov;
 		mh.msg_iovlen = 1;
 		/* The fds go with the first byte sent, once. */
-		if (nfds && off == 0) {
-			memset(&ctl, 0, sizeof(ctl));
-			mh.msg_control = ctl.buf;
-			mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-			cm = CMSG_FIRSTHDR(&mh);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-			memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-		}
+		if (nfds && off == 0)
+			vu_attach_fds(&mh, ctl.buf, sizeof(ctl), fds, nfds);
 		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			off += (size_t)n;

@@ -34,6 +34,7 @@
 #include "kvmrun/compiler.h"
 
 struct guest_mem;
+struct msghdr;
 struct vu_conn;
 
 /* Protocol feature bits (vhost-user specification). */
@@ -104,5 +105,13 @@ int vu_vring_start(struct vu_conn *c, const struct guest_mem *gm,
 int vu_vring_stop(struct vu_conn *c, uint16_t index, uint16_t *base) WARN_UNUSED;
 /* Point a started queue's interrupts at another eventfd (SET_VRING_CALL). */
 int vu_vring_set_call(struct vu_conn *c, uint16_t index, int call_fd) WARN_UNUSED;
+
+/*
+ * Attach fds to mh as one SCM_RIGHTS message in ctl, which has room for it
+ * (CMSG_SPACE(nfds * sizeof(int)) bytes at least, aligned for struct cmsghdr).
+ * Also for a backend's side of the socket, e.g. a test's.
+ */
+void vu_attach_fds(struct msghdr *mh, void *ctl, size_t ctl_size, const int *fds,
+		   unsigned int nfds);
 
 #endif

@@ -88,19 +88,7 @@ static int setup_fs(void **state)
 	if (virtio_fs_create(&x->vdev, &cfg, sock, f->loop, &f->gm, err, sizeof(err)) ||
 	    virtio_pci_create(&f->devs, f->host, &f->irq.chip, x->vdev))
 		return -1;
-	for (unsigned int p = cfg_rd(f, 0x34, 1); p; p = cfg_rd(f, p + 1, 1)) {
-		unsigned int t = cfg_rd(f, p + 3, 1);
-
-		if (cfg_rd(f, p, 1) == 0x11)
-			f->msix_cap = p;
-		else if (cfg_rd(f, p, 1) == 0x09 && t < 6 && !f->caps[t])
-			f->caps[t] = p;
-		else if (cfg_rd(f, p, 1) == 0x09 && t == 2)
-			f->notify_mem_cap = p;
-	}
-	f->bar = (cfg_rd(f, 0x10, 4) & ~0xfULL) | (uint64_t)cfg_rd(f, 0x14, 4) << 32;
-	f->port = (uint16_t)(cfg_rd(f, 0x18, 4) & ~0x3U);
-	cfg_wr(f, 0x04, 2, 0x7);
+	find_caps(f);
 	if (pthread_create(&f->loop_thread, NULL, loop_main, f->loop))
 		return -1;
 	*state = x;

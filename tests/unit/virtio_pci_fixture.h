@@ -308,6 +308,24 @@ static inline void enable_msix(struct fixture *f)
 	cfg_wr(f, f->msix_cap + 2, 2, 0x8000);
 }
 
+/* Find the capabilities and BARs and turn memory and I/O decoding on, as a driver would. */
+static inline void find_caps(struct fixture *f)
+{
+	for (unsigned int p = cfg_rd(f, 0x34, 1); p; p = cfg_rd(f, p + 1, 1)) {
+		unsigned int t = cfg_rd(f, p + 3, 1);
+
+		if (cfg_rd(f, p, 1) == 0x11)
+			f->msix_cap = p;
+		else if (cfg_rd(f, p, 1) == 0x09 && t < 6 && !f->caps[t])
+			f->caps[t] = p;
+		else if (cfg_rd(f, p, 1) == 0x09 && t == 2)
+			f->notify_mem_cap = p;
+	}
+	f->bar = (cfg_rd(f, 0x10, 4) & ~0xfULL) | (uint64_t)cfg_rd(f, 0x14, 4) << 32;
+	f->port = (uint16_t)(cfg_rd(f, 0x18, 4) & ~0x3U);
+	cfg_wr(f, 0x04, 2, 0x7);
+}
+
 static inline int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -318,7 +336,6 @@ static inline int setup(void **state)
 				       .mmio64_size = 1ULL << 32,
 				       .io = LAYOUT_PCI_IO_MIN,
 				       .io_size = LAYOUT_PCI_IO_MAX - LAYOUT_PCI_IO_MIN + 1};
-	unsigned int p;
 
 	if (!f)
 		return -1;
@@ -341,20 +358,7 @@ static inline int setup(void **state)
 		f->fd->config[i] = (uint8_t)(0xa0 + i);
 	if (virtio_pci_create(&f->devs, f->host, &f->irq.chip, &f->fd->vdev))
 		return -1;
-	/* Find the capabilities and turn memory and I/O decoding on, as a driver would. */
-	for (p = cfg_rd(f, 0x34, 1); p; p = cfg_rd(f, p + 1, 1)) {
-		unsigned int t = cfg_rd(f, p + 3, 1);
-
-		if (cfg_rd(f, p, 1) == 0x11)
-			f->msix_cap = p;
-		else if (cfg_rd(f, p, 1) == 0x09 && t < 6 && !f->caps[t])
-			f->caps[t] = p;
-		else if (cfg_rd(f, p, 1) == 0x09 && t == 2)
-			f->notify_mem_cap = p;
-	}
-	f->bar = (cfg_rd(f, 0x10, 4) & ~0xfULL) | (uint64_t)cfg_rd(f, 0x14, 4) << 32;
-	f->port = (uint16_t)(cfg_rd(f, 0x18, 4) & ~0x3U);
-	cfg_wr(f, 0x04, 2, 0x7);
+	find_caps(f);
 	if (f->irq.nr_io) /* the loop places the doorbells; it has not run yet */
 		return -1;
 	if (pthread_create(&f->loop_thread, NULL, loop_main, f->loop))

@@ -59,13 +59,6 @@ static int setup_fs(void **state)
 			VIRTIO_BIT(VU_F_PROTOCOL_FEATURES),
 	    .protocol_features = VIRTIO_BIT(VU_PROTOCOL_F_REPLY_ACK),
 	};
-	struct pci_host_windows win = {.ecam = ECAM,
-				       .mmio32 = LAYOUT_PCI_MMIO32,
-				       .mmio32_size = LAYOUT_PCI_MMIO32_SIZE,
-				       .mmio64 = W64,
-				       .mmio64_size = 1ULL << 32,
-				       .io = LAYOUT_PCI_IO_MIN,
-				       .io_size = LAYOUT_PCI_IO_MAX - LAYOUT_PCI_IO_MIN + 1};
 	struct share_config cfg = {.path = "/srv/docs", .tag = "docs"};
 	struct fs_fixture *x = calloc(1, sizeof(*x));
 	struct fixture *f = &x->f;
@@ -74,16 +67,14 @@ static int setup_fs(void **state)
 
 	if (!x)
 		return -1;
-	fake_irq_init(&f->irq);
-	bus_init(&f->pio, "pio");
-	bus_init(&f->mmio, "mmio");
+	fixture_buses(f);
 	x->memfd = memfd_create("test-ram", MFD_CLOEXEC);
 	if (x->memfd < 0 || ftruncate(x->memfd, RAM_SIZE))
 		return -1;
 	f->ram = fvb_ram_map(&f->gm, x->memfd, 0, RAM_SIZE, 0);
 	x->b = fvb_start(&bc, &sock);
 	if (!f->ram || !x->b || ev_loop_create(&f->loop) ||
-	    pci_host_create(&f->devs, &f->host, &f->pio, &f->mmio, PORT_PCI_CONFIG, &win))
+	    pci_host_create(&f->devs, &f->host, &f->pio, &f->mmio, PORT_PCI_CONFIG, &fixture_win))
 		return -1;
 	if (virtio_fs_create(&x->vdev, &cfg, sock, f->loop, &f->gm, err, sizeof(err)) ||
 	    virtio_pci_create(&f->devs, f->host, &f->irq.chip, x->vdev))

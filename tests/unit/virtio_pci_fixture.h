@@ -326,26 +326,31 @@ static inline void find_caps(struct fixture *f)
 	cfg_wr(f, 0x04, 2, 0x7);
 }
 
-static inline int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct pci_host_windows win = {.ecam = ECAM,
-				       .mmio32 = LAYOUT_PCI_MMIO32,
-				       .mmio32_size = LAYOUT_PCI_MMIO32_SIZE,
-				       .mmio64 = W64,
-				       .mmio64_size = 1ULL << 32,
-				       .io = LAYOUT_PCI_IO_MIN,
-				       .io_size = LAYOUT_PCI_IO_MAX - LAYOUT_PCI_IO_MIN + 1};
+/* The host bridge's windows, and the interrupt controller and buses behind it. */
+static const struct pci_host_windows fixture_win = {
+	.ecam = ECAM, .mmio32 = LAYOUT_PCI_MMIO32, .mmio32_size = LAYOUT_PCI_MMIO32_SIZE,
+	.mmio64 = W64, .mmio64_size = 1ULL << 32, .io = LAYOUT_PCI_IO_MIN,
+	.io_size = LAYOUT_PCI_IO_MAX - LAYOUT_PCI_IO_MIN + 1,
+};
 
-	if (!f)
-		return -1;
+static inline void fixture_buses(struct fixture *f)
+{
 	fake_irq_init(&f->irq);
 	bus_init(&f->pio, "pio");
 	bus_init(&f->mmio, "mmio");
+}
+
+static inline int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	fixture_buses(f);
 	f->ram = fake_ram_map(&f->gm, 0, RAM_SIZE);
 	f->fd = calloc(1, sizeof(*f->fd));
 	if (!f->ram || !f->fd || ev_loop_create(&f->loop) ||
-	    pci_host_create(&f->devs, &f->host, &f->pio, &f->mmio, PORT_PCI_CONFIG, &win))
+	    pci_host_create(&f->devs, &f->host, &f->pio, &f->mmio, PORT_PCI_CONFIG, &fixture_win))
 		return -1;
 	f->fd->event_fd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE); /* one read per event */
 	f->fd->vdev.ops = &fake_ops;

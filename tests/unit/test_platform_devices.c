@@ -278,11 +278,19 @@ static void read_rtc(struct fixture *f, struct rtc_time *t, bool binary)
 /* Reads the RTC between two host clock reads that agree to the second. */
 static void read_rtc_stable(struct fixture *f, struct rtc_time *t, struct tm *tm, bool binary)
 {
+	/*
+	 * CLOCK_REALTIME, as the RTC reads it: time() may be the coarse clock, a tick
+	 * behind, which near a second's end still names the second before.
+	 */
 	for (int tries = 0; tries < 5; tries++) {
-		time_t before = time(NULL), after;
+		struct timespec ts;
+		time_t before, after;
 
+		clock_gettime(CLOCK_REALTIME, &ts);
+		before = ts.tv_sec;
 		read_rtc(f, t, binary);
-		after = time(NULL);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		after = ts.tv_sec;
 		if (before == after) {
 			gmtime_r(&before, tm);
 			return;

@@ -230,57 +230,6 @@ static int vm_open_kvm(struct vm *vm)
 	return 0;
 }
 
-/*
- * Guest RAM, aligned to 2 MiB and offered transparent huge pages (as QEMU and
- * cloud-hypervisor do): KVM then maps the guest with 2 MiB pages, which takes
- * far fewer faults and TLB misses. Without THP it is ordinary anonymous memory.
- * With *fd >= 0 on return, the RAM is a memfd mapped shared (a vhost-user backend
- * maps the same pages): asked for with shared, sealed at its size so that nobody
- * who holds the descriptor can shrink it under the guest.
- */
-static uint8_t *vm_map_ram(uint64_t len, bool shared, int *fd)
-{
-	const uint64_t align = 2 * MiB;
-	uint8_t *p, *start;
-	uint64_t head;
-
-	*fd = -1;
-	if (shared) {
-		*fd = memfd_create("kvmrun-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-		if (*fd < 0 || ftruncate(*fd, (off_t)len) < 0 ||
-		    fcntl(*fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
-			goto err_fd;
-	}
-	/* An aligned stretch of address space, then the RAM in it. */
-	p = mmap(NULL, len + align, shared ? PROT_NONE : PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		goto err_fd;
-	start = (uint8_t *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
-	head = (uint64_t)(start - p);
-	if (shared && mmap(start, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
-			   *fd, 0) == MAP_FAILED) {
-		munmap(p, len + align);
-		goto err_fd;
-	}
-	if (head)
-		munmap(p, head);
-	munmap(start + len, align - head);
-	if (madvise(start, len, MADV_HUGEPAGE) < 0)
-		log_debug("guest RAM: MADV_HUGEPAGE: %s", strerror(errno));
-	return start;
-
-err_fd:
-	if (*fd >= 0) {
-		int e = errno;
-
-		close(*fd);
-		errno = e;
-	}
-	*fd = -1;
-	return NULL;
-}
-
 static int vm_setup_machine(struct vm *vm)
 {
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
@@ -302,7 +251,7 @@ static int vm_setup_machine(struct vm *vm)
 		return vm_fail(KVMRUN_ERR_KVM, "KVM_CREATE_PIT2: %s", strerror(-ret));
 
 	/* Shared RAM for the vhost-user backends (virtiofsd) of --share. */
-	vm->ram = vm_map_ram(vm->cfg.memory, vm->cfg.nr_shares > 0, &vm->ram_fd);
+	vm->ram = gm_map_ram(vm->cfg.memory, vm->cfg.nr_shares > 0, &vm->ram_fd);
 	if (!vm->ram)
 		return vm_fail(KVMRUN_ERR_USAGE, "--memory: cannot map %llu MiB of guest RAM: %s",
 			       (unsigned long long)(vm->cfg.memory / MiB), strerror(errno));

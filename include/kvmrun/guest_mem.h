@@ -36,6 +36,13 @@ void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 int gm_read(const struct guest_mem *gm, void *dst, uint64_t gpa, uint64_t len) WARN_UNUSED;
 int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len) WARN_UNUSED;
 
+/*
+ * Maps len bytes of guest RAM, 2 MiB aligned, transparent huge pages offered; with
+ * shared, a sealed memfd mapped shared (its descriptor in *fd, else -1) for vhost-user
+ * backends. NULL with errno on failure. The caller unmaps it (and closes *fd).
+ */
+uint8_t *gm_map_ram(uint64_t len, bool shared, int *fd);
+
 /* Total bytes of guest RAM. */
 uint64_t gm_total(const struct guest_mem *gm);
 

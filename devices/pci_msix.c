@@ -18,6 +18,10 @@
  * waits for the loop. Once anything is deferred, vCPU-side deliveries of routed
  * vectors go to the loop as well, in vector order (the order the PBA gives pending
  * vectors no order either).
+ *
+ * An owner may also hand a deliverable vector's eventfd to another process
+ * (pci_msix_direct_fd); any change of a mask, an enable bit or a message is then
+ * reported (pci_msix_take_changed) for its loop to take the eventfd back.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -125,6 +129,23 @@ static void pci_msix_sync(struct pci_msix *m, uint16_t vec, bool loop)
 	pci_msix_fire(m, vec, loop);
 }
 
+int pci_msix_direct_fd(struct pci_msix *m, uint16_t vec)
+{
+	const struct pci_msix_entry *e;
+
+	if (vec >= m->nr || !m->irq->ops->msi_fd || pci_msix_masked(m, vec))
+		return -1;
+	e = &m->table[vec];
+	if (m->stale[vec]) {
+		uint64_t addr = (uint64_t)e->addr_hi << 32 | e->addr_lo;
+
+		if (m->irq->ops->msi_update(m->irq->opaque, m->msi[vec], addr, e->data))
+			return -1;
+		m->stale[vec] = false;
+	}
+	return m->irq->ops->msi_fd(m->irq->opaque, m->msi[vec]);
+}
+
 void pci_msix_run_deferred(struct pci_msix *m)
 {
 	if (!m->deferred)
@@ -191,10 +212,12 @@ static void pci_msix_table_write32(struct pci_msix *m, uint64_t off, uint32_t v)
 {
 	uint16_t vec = (uint16_t)(off / PCI_MSIX_ENTRY_SIZE);
 	struct pci_msix_entry *e;
+	bool stale;
 
 	if (off >= pci_msix_table_size(m->nr))
 		return;
 	e = &m->table[vec];
+	stale = m->stale[vec];
 	switch (off % PCI_MSIX_ENTRY_SIZE / 4) {
 	case 0:
 		m->stale[vec] |= e->addr_lo != (v & ~3U);
@@ -209,9 +232,11 @@ static void pci_msix_table_write32(struct pci_msix *m, uint64_t off, uint32_t v)
 		e->data = v;
 		break;
 	default:
+		m->changed |= e->ctrl != (v & PCI_MSIX_VEC_MASKED);
 		e->ctrl = v & PCI_MSIX_VEC_MASKED;
 		break;
 	}
+	m->changed |= m->stale[vec] != stale;
 	pci_msix_sync(m, vec, false);
 }
 
@@ -255,6 +280,8 @@ void pci_msix_config_write(struct pci_msix *m, uint32_t off, uint32_t len)
 	if (!m->nr || off > m->cap + PCI_MSIX_CTRL_HI || off + len <= m->cap + PCI_MSIX_CTRL_HI)
 		return;
 	ctrl = m->pdev->cfg[m->cap + PCI_MSIX_CTRL_HI];
+	m->changed |=
+	    m->enabled != !!(ctrl & PCI_MSIX_ENABLE) || m->fmask != !!(ctrl & PCI_MSIX_FMASK);
 	m->enabled = ctrl & PCI_MSIX_ENABLE;
 	m->fmask = ctrl & PCI_MSIX_FMASK;
 	for (uint16_t i = 0; i < m->nr; i++)

@@ -34,6 +34,7 @@ struct pci_msix {
 	struct irq_msi **msi;
 	bool *stale;   /* the entry's message differs from its route */
 	bool deferred; /* pending messages wait for the loop (pci_msix_run_deferred) */
+	bool changed;  /* a mask, an enable bit or a message changed (pci_msix_take_changed) */
 };
 
 /*
@@ -91,5 +92,27 @@ static inline bool pci_msix_deferred(const struct pci_msix *m)
 }
 
 void pci_msix_run_deferred(struct pci_msix *m);
+
+/*
+ * After the vCPU-side calls above: true once since a vector's mask or message, or
+ * the function's enable or mask bit, changed (clears it). An owner that handed a
+ * vector's eventfd on (pci_msix_direct_fd) has its loop look again.
+ */
+static inline bool pci_msix_take_changed(struct pci_msix *m)
+{
+	bool c = m->changed;
+
+	m->changed = false;
+	return c;
+}
+
+/*
+ * Event loop (lock held): an eventfd that raises @vec itself when written, for another
+ * process, while the vector is deliverable (MSI-X on, neither the function nor the
+ * vector masked), its route updated first; -1 otherwise or when the irq_chip has none.
+ * A masked vector must not be signalled that way: its owner switches back to raising it
+ * here (pci_msix_raise) when pci_msix_take_changed says so.
+ */
+int pci_msix_direct_fd(struct pci_msix *m, uint16_t vec);
 
 #endif

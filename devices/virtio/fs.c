@@ -5,9 +5,14 @@
  * vhost-user (vhost/vhost_user.h), with guest RAM as file descriptors and each
  * queue's doorbell eventfd, and reads and writes the rings directly. kvmrun keeps
  * the config space, hands the queues over when the driver sets DRIVER_OK, takes them
- * back at reset, and relays the backend's used-buffer signals: one eventfd per queue,
+ * back at reset. The backend's used-buffer signals go straight to the queue's
+ * interrupt when the transport offers its eventfd (virtio_queue_irq_fd: MSI-X on and
+ * the vector unmasked), so they cost kvmrun nothing. Otherwise, and whenever the
+ * driver masks the vector later (irqs_changed: the queue's call fd is switched with
+ * SET_VRING_CALL, and back on unmask), they go to a relay: one eventfd per queue,
  * watched by the loop, becomes virtio_notify(), so the transport's MSI-X masking and
- * ISR hold for these queues as for any other.
+ * ISR hold for these queues as for any other. The switch happens on the loop, a
+ * little after the driver's mask write (the transport says what that window costs).
  *
  * The backend is another process: if it hangs up, writes without being asked, or
  * fails a request, only this device is marked NEEDS_RESET (rate-limited warning)
@@ -46,7 +51,8 @@ struct virtio_fs;
 struct fs_call {
 	struct virtio_fs *fs;
 	uint16_t q;
-	int fd;
+	int fd;	 /* the relay */
+	int cur; /* what the backend signals: fd, or the interrupt's own eventfd */
 };
 
 struct virtio_fs {
@@ -128,6 +134,34 @@ static bool fs_stop_queues(struct virtio_fs *fs)
 	return ok;
 }
 
+/* The call fd queue q's backend should signal now. */
+static int fs_call_fd(struct virtio_fs *fs, uint16_t q)
+{
+	int fd = virtio_queue_irq_fd(&fs->vdev, q);
+
+	return fd >= 0 ? fd : fs->calls[q].fd;
+}
+
+/* The driver masked or unmasked interrupts: the backend signals where it should now. */
+static void fs_irqs_changed(struct virtio_dev *vdev)
+{
+	struct virtio_fs *fs = container_of(vdev, struct virtio_fs, vdev);
+
+	for (uint16_t q = 0; q < FS_NR_QUEUES && !fs->gone; q++) {
+		int fd = fs_call_fd(fs, q);
+
+		if (!fs->started[q] || fd == fs->calls[q].cur)
+			continue;
+		if (vu_vring_set_call(fs->conn, q, fd)) {
+			log_ratelimited(&vdev->rl, LOG_WARN, "%s: %s", vdev->ops->name,
+					vu_error(fs->conn));
+			virtio_needs_reset(vdev, "virtiofsd refused a queue's new call fd");
+			return;
+		}
+		fs->calls[q].cur = fd;
+	}
+}
+
 static int fs_start_queues(struct virtio_fs *fs)
 {
 	struct virtio_dev *vdev = &fs->vdev;
@@ -146,7 +180,7 @@ static int fs_start_queues(struct virtio_fs *fs)
 		    .used = vq->used_gpa,
 		    .base = 0,
 		    .kick_fd = virtio_kick_fd(vdev, q),
-		    .call_fd = fs->calls[q].fd,
+		    .call_fd = fs_call_fd(fs, q),
 		};
 
 		if (!vq->size)
@@ -156,6 +190,7 @@ static int fs_start_queues(struct virtio_fs *fs)
 		ret = vu_vring_start(fs->conn, vdev->gm, &r);
 		if (!ret)
 			fs->started[q] = true;
+		fs->calls[q].cur = r.call_fd;
 	}
 	return ret;
 }
@@ -218,6 +253,7 @@ static const struct virtio_dev_ops fs_ops = {
     .activate = fs_activate,
     .reset = fs_reset,
     .destroy = fs_destroy,
+    .irqs_changed = fs_irqs_changed,
 };
 
 /* The session's start: the backend's features, the loop's watches. */
@@ -287,7 +323,7 @@ int virtio_fs_create(struct virtio_dev **out, const struct share_config *cfg, in
 	fs->vdev.loop = loop;
 	fs->vdev.gm = gm;
 	for (uint16_t q = 0; q < FS_NR_QUEUES; q++)
-		fs->calls[q] = (struct fs_call){.fs = fs, .q = q, .fd = -1};
+		fs->calls[q] = (struct fs_call){.fs = fs, .q = q, .fd = -1, .cur = -1};
 	snprintf(fs->tag, sizeof(fs->tag), "%s", cfg->tag);
 	fs->vdev.id = fs->tag;
 	/* calloc's zeroes pad the tag; a 36-byte tag has no NUL. */

@@ -32,6 +32,16 @@
  * and a spurious kick costs the device one look at its ring). MSI-X messages whose
  * route must change wait for the loop the same way (pci_msix.c). No vCPU ever waits
  * for the loop.
+ *
+ * A device whose queues another process serves may hand it a queue's MSI-X eventfd
+ * (queue_irq_fd) while the vector is deliverable, so the backend's interrupts cost the
+ * loop nothing. A mask, an enable bit or a message written on a vCPU thread then wakes
+ * the loop (irqs_req), which has the device ask again (irqs_changed) and switch the
+ * backend to its own eventfd, whose signals the loop turns into pending bits as for any
+ * queue, or back. Between the guest's mask write and that switch the backend may still
+ * raise the vector directly: the guest sees an interrupt it masked, a spurious one its
+ * driver ignores after looking at the ring; the host is never at risk, and no signal is
+ * lost either way (one sent before the switch back is delivered from the pending bit).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -142,12 +152,27 @@ static int vp_kick_fd(struct virtio_dev *vdev, uint16_t q)
 	return q < vdev->nr_queues ? vp->kicks[q].fd : -1;
 }
 
+/* Queue q's vector's own eventfd while it is deliverable (see the top of this file). */
+static int vp_queue_irq_fd(struct virtio_dev *vdev, uint16_t q)
+{
+	struct virtio_pci *vp = vdev->transport_data;
+	int fd;
+
+	if (q >= vdev->nr_queues)
+		return -1;
+	pthread_mutex_lock(&vp->lock);
+	fd = pci_msix_direct_fd(&vp->msix, vp->queues[q].vector);
+	pthread_mutex_unlock(&vp->lock);
+	return fd;
+}
+
 static const struct virtio_transport_ops vp_transport_ops = {
     .notify_queue = vp_notify_queue,
     .config_changed = vp_config_changed,
     .needs_reset = vp_needs_reset,
     .requeue = vp_requeue,
     .kick_fd = vp_kick_fd,
+    .queue_irq_fd = vp_queue_irq_fd,
 };
 
 /* --- the event-loop side --- */
@@ -223,13 +248,15 @@ static void vp_ctl(void *opaque, uint32_t events)
 	struct virtio_dev *vdev = vp->vdev;
 	uint64_t features, notify_addr, notify_port;
 	struct vp_queue *qs = NULL;
-	bool activate, reset;
+	bool activate, reset, irqs;
 
 	(void)events;
 	vp_drain(vp->ctl_fd);
 	pthread_mutex_lock(&vp->lock);
 	vp->msix_req = false;
 	pci_msix_run_deferred(&vp->msix);
+	irqs = vp->irqs_req;
+	vp->irqs_req = false;
 	notify_addr = vp->notify_addr;
 	notify_port = vp->notify_port;
 	reset = vp->reset_req;
@@ -259,6 +286,8 @@ static void vp_ctl(void *opaque, uint32_t events)
 	}
 	if (activate)
 		vp_loop_activate(vp, qs, features);
+	else if (irqs && vdev->active && vdev->ops->irqs_changed)
+		vdev->ops->irqs_changed(vdev); /* outside the lock: it talks to the backend */
 	free(qs);
 }
 
@@ -357,7 +386,9 @@ static void vp_bar_dispatch(struct virtio_pci *vp, unsigned int bar, uint64_t of
 /* At the end of each vCPU-side access (lock held): MSI-X messages for the loop. */
 static void vp_hand_over_msix(struct virtio_pci *vp)
 {
-	if (pci_msix_deferred(&vp->msix) && !vp->msix_req) {
+	if (pci_msix_take_changed(&vp->msix) && vp->vdev->ops->irqs_changed)
+		vp->irqs_req = true;
+	if ((pci_msix_deferred(&vp->msix) || vp->irqs_req) && !vp->msix_req) {
 		vp->msix_req = true;
 		vp_signal(vp->ctl_fd);
 	}

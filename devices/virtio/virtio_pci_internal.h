@@ -105,6 +105,7 @@ struct virtio_pci {
 	bool activate_req, reset_req;
 	bool loop_owned;      /* the loop may hold queue or device state: reset goes there */
 	bool msix_req;	      /* MSI-X messages wait for the loop (pci_msix_deferred) */
+	bool irqs_req;	      /* masks changed: the device's irqs_changed runs on the loop */
 	uint64_t notify_addr; /* where the memory notify register decodes, or PCI_BAR_UNMAPPED */
 	uint64_t notify_port; /* the port one, or PCI_BAR_UNMAPPED */
 

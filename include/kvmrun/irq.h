@@ -46,6 +46,12 @@ struct irq_chip_ops {
 	void (*msi_fire)(void *opaque, struct irq_msi *msi);
 	void (*msi_destroy)(void *opaque, struct irq_msi *msi);
 	/*
+	 * Optional (NULL: none): an eventfd that delivers the vector's current route each
+	 * time anything writes it, as msi_fire does, for handing to another process (a
+	 * vhost-user backend). Owned by the chip, valid until msi_destroy; -1 when none.
+	 */
+	int (*msi_fd)(void *opaque, struct irq_msi *msi);
+	/*
 	 * Have guest writes of len bytes to MMIO address addr, or to port addr when
 	 * pio, (with data equal to datamatch, little endian) signal eventfd fd
 	 * instead of exiting (assign), or stop that (!assign). Other writes still

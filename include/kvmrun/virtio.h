@@ -87,6 +87,12 @@ struct virtio_dev_ops {
 	 */
 	bool (*hold_notify)(struct virtio_dev *vdev, uint16_t q);
 	/*
+	 * Optional, for external_queues: while active, what virtio_queue_irq_fd() answers
+	 * may have changed (the driver masked or unmasked an interrupt); the device asks
+	 * again for its queues and hands the backend the new answer. Loop thread.
+	 */
+	void (*irqs_changed)(struct virtio_dev *vdev);
+	/*
 	 * Back to the state before activate: stop and forget all I/O in flight
 	 * (completions that arrive later must not touch guest memory). The
 	 * transport resets the queues afterwards.
@@ -112,6 +118,14 @@ struct virtio_transport_ops {
 	 * until the device is destroyed. For devices with external_queues.
 	 */
 	int (*kick_fd)(struct virtio_dev *vdev, uint16_t q);
+	/*
+	 * Optional: an eventfd that raises queue q's interrupt itself when written
+	 * (no work for the loop), valid while the driver leaves that interrupt
+	 * unmasked; -1 when the queue's interrupts must go through virtio_notify().
+	 * The transport calls irqs_changed when the answer may have changed. Loop
+	 * thread; for devices with external_queues.
+	 */
+	int (*queue_irq_fd)(struct virtio_dev *vdev, uint16_t q);
 };
 
 struct virtio_dev {
@@ -148,6 +162,11 @@ static inline void virtio_notify(struct virtio_dev *vdev, uint16_t q)
 static inline int virtio_kick_fd(struct virtio_dev *vdev, uint16_t q)
 {
 	return vdev->transport->kick_fd ? vdev->transport->kick_fd(vdev, q) : -1;
+}
+
+static inline int virtio_queue_irq_fd(struct virtio_dev *vdev, uint16_t q)
+{
+	return vdev->transport->queue_irq_fd ? vdev->transport->queue_irq_fd(vdev, q) : -1;
 }
 
 static inline void virtio_config_changed(struct virtio_dev *vdev)

@@ -177,6 +177,13 @@ static void irq_kvm_msi_fire(void *opaque, struct irq_msi *m)
 		log_debug("MSI gsi %u: eventfd write failed", m->gsi);
 }
 
+/* The irqfd itself: KVM injects the vector's route whenever the eventfd is written. */
+static int irq_kvm_msi_fd(void *opaque, struct irq_msi *m)
+{
+	(void)opaque;
+	return m->fd;
+}
+
 static void irq_kvm_msi_destroy(void *opaque, struct irq_msi *m)
 {
 	struct irq_kvm *k = opaque;
@@ -223,6 +230,7 @@ static const struct irq_chip_ops irq_kvm_ops = {
     .msi_update = irq_kvm_msi_update,
     .msi_fire = irq_kvm_msi_fire,
     .msi_destroy = irq_kvm_msi_destroy,
+    .msi_fd = irq_kvm_msi_fd,
     .ioeventfd = irq_kvm_ioeventfd,
 };
 

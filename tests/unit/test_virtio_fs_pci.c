@@ -4,7 +4,8 @@
  * and a scripted vhost-user backend, as in the VMM: the queues' doorbells go to the
  * backend and the loop does not watch them (it does a device's whose queues it
  * serves); the backend's interrupts reach the guest as the queues' MSI-X vectors,
- * held pending while masked; a request the backend refuses at DRIVER_OK, or the
+ * signalled by the backend itself while unmasked, relayed and held pending while
+ * masked; a request the backend refuses at DRIVER_OK, or the
  * backend hanging up, marks the device NEEDS_RESET and the transport runs on.
  */
 #include <dirent.h>
@@ -178,31 +179,171 @@ static void test_doorbells_watched_otherwise(void **state)
 		assert_true(in_epoll(virtio_kick_fd(&f->fd->vdev, q)));
 }
 
-/* The backend's interrupt is the queue's vector, pending while the guest masks it. */
+/* The queue index a SET_VRING_CALL is for (the low byte of its u64). */
+static unsigned int call_index(const struct fvb_msg *m)
+{
+	uint64_t v;
+
+	assert_int_equal(m->size, sizeof(v));
+	memcpy(&v, m->payload, sizeof(v));
+	return (unsigned int)(v & 0xff);
+}
+
+/* The backend signals the call fd of message m once. */
+static void backend_signals(const struct fvb_msg *m)
+{
+	uint64_t one = 1;
+
+	assert_int_equal(m->nfds, 1);
+	assert_int_equal(write(m->fds[0], &one, sizeof(one)), sizeof(one));
+}
+
+#define CTRL(f, v) ((f)->bar + 0x4000 + (v) * 16 + 12)
+#define PBA_BIT(f, v) (rd(f, (f)->bar + 0x5000, 1) & (1U << (v)))
+
+/* Unmasked at DRIVER_OK: the backend signals each queue's MSI-X vector itself, routed. */
+static void test_call_fd_is_vector(void **state)
+{
+	struct fs_fixture *x = *state;
+	struct fixture *f = &x->f;
+
+	fs_driver_ok(f);
+	for (uint16_t q = 0; q < NQ; q++) {
+		const struct fvb_msg *m = await_request(x->b, FVB_SET_VRING_CALL, q);
+
+		assert_int_equal(call_index(m), q);
+		backend_signals(m);
+		assert_int_equal(fake_msi_fd_writes(&f->irq, q + 1), 1);
+		assert_true(f->irq.routed[q + 1]);
+		assert_int_equal(f->irq.data[q + 1], 0x40 + q + 1);
+	}
+	/* Nothing went through the loop. */
+	usleep(20000);
+	assert_int_equal(fake_fired(&f->irq, 1), 0);
+	assert_int_equal(fake_fired(&f->irq, 2), 0);
+	assert_false(common_rd(f, STATUS, 1) & NEEDS_RESET);
+}
+
+/* Masked at DRIVER_OK: that queue gets the relay (pending bit); unmasked, the vector. */
+static void test_call_fd_relay_when_masked(void **state)
+{
+	struct fs_fixture *x = *state;
+	struct fixture *f = &x->f;
+	const struct fvb_msg *m;
+
+	enable_msix(f);
+	wr(f, CTRL(f, 2), 4, 1);
+	to_features_ok(f);
+	setup_queue(f, 0, QMAX);
+	setup_queue(f, 1, 16);
+	common_wr(f, MSIX_CONFIG, 2, 0);
+	common_wr(f, STATUS, 1, ACK | DRV | FOK | DOK);
+	backend_signals(await_request(x->b, FVB_SET_VRING_CALL, 0));
+	assert_int_equal(fake_msi_fd_writes(&f->irq, 1), 1);
+	m = await_request(x->b, FVB_SET_VRING_CALL, 1);
+	assert_int_equal(call_index(m), 1);
+	backend_signals(m);
+	WAIT_FOR(PBA_BIT(f, 2));
+	assert_int_equal(fake_msi_fd_writes(&f->irq, 2), 0);
+	assert_int_equal(fake_fired(&f->irq, 2), 0);
+	/* Unmasked: the pending interrupt goes out, and the backend gets the vector. */
+	wr(f, CTRL(f, 2), 4, 0);
+	WAIT_FOR(fake_fired(&f->irq, 2) == 1);
+	m = await_request(x->b, FVB_SET_VRING_CALL, 2);
+	assert_int_equal(call_index(m), 1);
+	backend_signals(m);
+	assert_int_equal(fake_msi_fd_writes(&f->irq, 2), 1);
+	assert_int_equal(fake_fired(&f->irq, 2), 1);
+}
+
+/*
+ * A mask after DRIVER_OK: the loop gives the backend the relay, whose signal becomes the
+ * pending bit; the unmask delivers it and hands the vector back. The function mask too.
+ */
+static void test_mask_switches_call_fd(void **state)
+{
+	struct fs_fixture *x = *state;
+	struct fixture *f = &x->f;
+	const struct fvb_msg *m;
+
+	fs_driver_ok(f);
+	await_request(x->b, FVB_SET_VRING_CALL, 1);
+	wr(f, CTRL(f, 2), 4, 1);
+	m = await_request(x->b, FVB_SET_VRING_CALL, 2);
+	assert_int_equal(call_index(m), 1);
+	backend_signals(m);
+	WAIT_FOR(PBA_BIT(f, 2));
+	assert_int_equal(fake_msi_fd_writes(&f->irq, 2), 0);
+	assert_int_equal(fake_fired(&f->irq, 2), 0);
+	wr(f, CTRL(f, 2), 4, 0);
+	WAIT_FOR(fake_fired(&f->irq, 2) == 1);
+	assert_false(PBA_BIT(f, 2));
+	m = await_request(x->b, FVB_SET_VRING_CALL, 3);
+	assert_int_equal(call_index(m), 1);
+	backend_signals(m);
+	assert_int_equal(fake_msi_fd_writes(&f->irq, 2), 1);
+	assert_int_equal(fake_fired(&f->irq, 2), 1);
+	/* The function mask switches both queues, and back. */
+	cfg_wr(f, f->msix_cap + 2, 2, 0xc000);
+	for (unsigned int i = 4; i < 6; i++) {
+		m = await_request(x->b, FVB_SET_VRING_CALL, i);
+		backend_signals(m);
+		WAIT_FOR(PBA_BIT(f, call_index(m) + 1));
+		assert_int_equal(fake_msi_fd_writes(&f->irq, call_index(m) + 1), 0);
+	}
+	cfg_wr(f, f->msix_cap + 2, 2, 0x8000);
+	WAIT_FOR(fake_fired(&f->irq, 1) == 1 && fake_fired(&f->irq, 2) == 2);
+	for (unsigned int i = 6; i < 8; i++) {
+		m = await_request(x->b, FVB_SET_VRING_CALL, i);
+		backend_signals(m);
+		assert_int_equal(fake_msi_fd_writes(&f->irq, call_index(m) + 1), 1);
+	}
+	assert_false(common_rd(f, STATUS, 1) & NEEDS_RESET);
+}
+
+/* MSI-X off: the relay, and the interrupt is the ISR's queue bit. */
+static void test_call_fd_relay_without_msix(void **state)
+{
+	struct fs_fixture *x = *state;
+	struct fixture *f = &x->f;
+
+	to_features_ok(f);
+	setup_queue(f, 0, QMAX);
+	setup_queue(f, 1, 16);
+	common_wr(f, STATUS, 1, ACK | DRV | FOK | DOK);
+	for (uint16_t q = 0; q < NQ; q++) {
+		backend_signals(await_request(x->b, FVB_SET_VRING_CALL, q));
+		WAIT_FOR(rd(f, f->bar + 0x1000, 1) & 1);
+		assert_int_equal(fake_msi_fd_writes(&f->irq, q + 1), 0);
+	}
+	assert_int_equal(fake_fired(&f->irq, 1) + fake_fired(&f->irq, 2), 0);
+}
+
+/* A chip without msi_fd: the relay, pending bits while masked, as before. */
 static void test_interrupts_relayed(void **state)
 {
 	struct fs_fixture *x = *state;
 	struct fixture *f = &x->f;
-	uint64_t ctrl1 = f->bar + 0x4000 + 2 * 16 + 12, one = 1;
 	const struct fvb_msg *call0, *call1;
 
+	f->irq.no_msi_fd = true;
 	fs_driver_ok(f);
 	call0 = await_request(x->b, FVB_SET_VRING_CALL, 0);
 	call1 = await_request(x->b, FVB_SET_VRING_CALL, 1);
-	assert_int_equal(call1->nfds, 1);
-	assert_int_equal(write(call1->fds[0], &one, sizeof(one)), sizeof(one));
+	backend_signals(call1);
 	WAIT_FOR(fake_fired(&f->irq, 2) == 1);
 	assert_int_equal(f->irq.fired_data[2], 0x42);
 	assert_int_equal(fake_fired(&f->irq, 1), 0);
-	assert_int_equal(write(call0->fds[0], &one, sizeof(one)), sizeof(one));
+	backend_signals(call0);
 	WAIT_FOR(fake_fired(&f->irq, 1) == 1);
-	/* Masked: held in the PBA, sent when unmasked. */
-	wr(f, ctrl1, 4, 1);
-	assert_int_equal(write(call1->fds[0], &one, sizeof(one)), sizeof(one));
-	WAIT_FOR(rd(f, f->bar + 0x5000, 1) & 4);
+	/* Masked: held in the PBA, sent when unmasked; the call fd stays. */
+	wr(f, CTRL(f, 2), 4, 1);
+	backend_signals(call1);
+	WAIT_FOR(PBA_BIT(f, 2));
 	assert_int_equal(fake_fired(&f->irq, 2), 1);
-	wr(f, ctrl1, 4, 0);
+	wr(f, CTRL(f, 2), 4, 0);
 	assert_int_equal(fake_fired(&f->irq, 2), 2);
+	assert_null(nth_request(x->b, FVB_SET_VRING_CALL, 2));
 	assert_false(common_rd(f, STATUS, 1) & NEEDS_RESET);
 }
 
@@ -246,6 +387,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_doorbells_to_backend, setup_fs, teardown_fs),
 	    cmocka_unit_test_setup_teardown(test_doorbells_watched_otherwise, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_call_fd_is_vector, setup_fs, teardown_fs),
+	    cmocka_unit_test_setup_teardown(test_call_fd_relay_when_masked, setup_fs, teardown_fs),
+	    cmocka_unit_test_setup_teardown(test_mask_switches_call_fd, setup_fs, teardown_fs),
+	    cmocka_unit_test_setup_teardown(test_call_fd_relay_without_msix, setup_fs, teardown_fs),
 	    cmocka_unit_test_setup_teardown(test_interrupts_relayed, setup_fs, teardown_fs),
 	    cmocka_unit_test_setup_teardown(test_refused_start_needs_reset, setup_fs, teardown_fs),
 	    cmocka_unit_test_setup_teardown(test_hangup_needs_reset, setup_fs, teardown_fs),

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "exec/file.h"
 #include "exec/moddep.h"
 
 static const char *const moddep_suffixes[] = { ".ko", ".ko.xz", ".ko.zst", ".ko.gz" };
@@ -317,64 +318,15 @@ static int moddep_read(struct moddep *md, const char *dir, const char *file, cha
 		       size_t *len)
 {
 	char path[4096];
-	struct stat st;
-	size_t got = 0;
-	char *buf = NULL;
-	int fd, ret;
+	int ret;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path)) {
 		moddep_error(md, "%s: path too long", dir);
 		return -ENAMETOOLONG;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
+	ret = exec_read_file(path, MODDEP_FILE_MAX, (void **)out, len);
+	if (ret)
 		moddep_error(md, "%s: %s", path, strerror(-ret));
-		return ret;
-	}
-	if (fstat(fd, &st)) {
-		ret = -errno;
-		goto err;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = -EINVAL;
-		goto err;
-	}
-	if ((unsigned long long)st.st_size > MODDEP_FILE_MAX) {
-		ret = -EFBIG;
-		goto err;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		ret = -ENOMEM;
-		goto err;
-	}
-	/* One byte more than the size: a file that grew is noticed. */
-	while (got <= (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size + 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			goto err;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got != (size_t)st.st_size) {
-		ret = -EIO;
-		goto err;
-	}
-	close(fd);
-	*out = buf;
-	*len = got;
-	return 0;
-err:
-	moddep_error(md, "%s: %s", path, strerror(-ret));
-	free(buf);
-	close(fd);
 	return ret;
 }
 

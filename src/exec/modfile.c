@@ -11,6 +11,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "exec/file.h"
 #include "exec/modfile.h"
 
 #define MODFILE_XZ_MEMLIMIT (256 * MiB) /* the decoder's own memory */
@@ -172,61 +173,6 @@ int modfile_decompress(enum modfile_format fmt, const void *in, size_t len, size
 	return 0;
 }
 
-/* The whole file at @path, if it has at most @max bytes. */
-static int modfile_slurp(const char *path, size_t max, unsigned char **out, size_t *len)
-{
-	unsigned char *buf = NULL;
-	struct stat st;
-	size_t got = 0;
-	int fd, ret;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		ret = -errno;
-		goto err;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		goto err;
-	}
-	if ((uint64_t)st.st_size > max) {
-		ret = -EFBIG;
-		goto err;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		ret = -ENOMEM;
-		goto err;
-	}
-	while (got <= (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size + 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			goto err;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got != (size_t)st.st_size) {
-		ret = -EIO;
-		goto err;
-	}
-	close(fd);
-	*out = buf;
-	*len = got;
-	return 0;
-err:
-	free(buf);
-	close(fd);
-	return ret;
-}
-
 int modfile_read(const char *path, size_t max, void **out, size_t *out_len)
 {
 	int fmt = modfile_format_of(path);
@@ -236,7 +182,7 @@ int modfile_read(const char *path, size_t max, void **out, size_t *out_len)
 
 	if (fmt < 0)
 		return fmt;
-	ret = modfile_slurp(path, max, &raw, &len);
+	ret = exec_read_file(path, max, (void **)&raw, &len);
 	if (ret)
 		return ret;
 	if (fmt == MODFILE_PLAIN) {

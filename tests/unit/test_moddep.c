@@ -345,7 +345,7 @@ static void test_load_dir(void **state)
 	moddep_free(&md);
 	/* modules.dep a directory; the modules dir missing. */
 	test_sh("rm '%s/modules.dep' && mkdir '%s/modules.dep'", dir, dir);
-	assert_int_equal(moddep_load(&md, dir), -EINVAL);
+	assert_int_equal(moddep_load(&md, dir), -EISDIR);
 	moddep_free(&md);
 	snprintf(sub, sizeof(sub), "%s/nosuch", dir);
 	assert_int_equal(moddep_load(&md, sub), -ENOENT);

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KVMRUN_EXEC_FILE_H
+#define KVMRUN_EXEC_FILE_H
+
+#include <stddef.h>
+#include "kvmrun/compiler.h"
+
+/*
+ * All of the regular file @path, if it has at most @max bytes, in a new buffer (one
+ * byte larger than *len; free() it). -EISDIR for a directory, -EINVAL for another
+ * non-regular file, -EFBIG over max, -EIO when the file changed size while read.
+ */
+int exec_read_file(const char *path, size_t max, void **out, size_t *len) WARN_UNUSED;
+
+#endif

@@ -84,17 +84,22 @@ static const char usage[] =
 	"  N    only with --exit-port: the guest wrote N to the exit port; then\n"
 	"       any status, these above included, may come from the guest\n";
 
+int cli_leading_number(const char *s, unsigned long long *v, char **end)
+{
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	*v = strtoull(s, end, 10);
+	return errno ? -EINVAL : 0;
+}
+
 int cli_parse_size(const char *s, uint64_t *out)
 {
 	unsigned long long v;
 	uint64_t mult = 1;
 	char *end;
 
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
+	if (cli_leading_number(s, &v, &end))
 		return -EINVAL;
 	switch (toupper((unsigned char)*end)) {
 	case '\0':

@@ -60,6 +60,8 @@ int cli_parse_user(const char *s, uint32_t *uid, uint32_t *gid);
 
 /* "512M", "2G", "1048576": bytes; -EINVAL on anything else or on overflow. */
 int cli_parse_size(const char *s, uint64_t *out);
+/* The decimal number s starts with (a digit first), *end after it; 0 or -EINVAL. */
+int cli_leading_number(const char *s, unsigned long long *v, char **end);
 
 /* "52:54:00:12:34:56": a unicast, non-zero MAC address; -EINVAL otherwise. */
 int cli_parse_mac(const char *s, uint8_t mac[6]);

@@ -46,11 +46,7 @@ int cli_parse_duration(const char *s, uint64_t *ms)
 	uint64_t mult = 1000;
 	char *end;
 
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
+	if (cli_leading_number(s, &v, &end))
 		return -EINVAL;
 	if (!strcmp(end, "ms"))
 		mult = 1;

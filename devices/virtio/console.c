@@ -238,6 +238,25 @@ static void virtio_console_writable(void *opaque)
 		virtio_console_tx(&vc->ports[0]);
 }
 
+int virtio_console_pop_in(struct vq *vq, struct vq_chain *c, bool *armed, const char *bad)
+{
+	int ret;
+
+	for (;;) {
+		ret = vq_pop(vq, c);
+		if (ret != -EAGAIN || *armed)
+			break;
+		/* Ask for a kick, then look again: catches a buffer posted meanwhile. */
+		vq_set_notify(vq, true);
+		*armed = true;
+	}
+	if (ret == 0 && c->nr_out) {
+		vq->broken_why = bad;
+		ret = -EINVAL;
+	}
+	return ret;
+}
+
 /*
  * Fill port p's receive buffers with buf, one chain after the other, and
  * return how many bytes found a buffer. The caller checked that the device
@@ -255,19 +274,9 @@ size_t virtio_console_rx_push(struct virtio_console_port_state *p, const uint8_t
 	while (took < len) {
 		size_t n;
 
-		ret = vq_pop(vq, c);
-		if (ret == -EAGAIN) {
-			if (armed)
-				break;
-			/* Ask for a kick, then look again: catches a buffer posted meanwhile. */
-			vq_set_notify(vq, true);
-			armed = true;
-			continue;
-		}
-		if (ret == 0 && c->nr_out) {
-			vq->broken_why = "device-readable buffer in the receiveq";
-			ret = -EINVAL;
-		}
+		ret = virtio_console_pop_in(vq, c, &armed, "device-readable buffer in the receiveq");
+		if (ret == -EAGAIN)
+			break;
 		if (ret) {
 			virtio_console_break(vc, vq, "bad receive buffer");
 			return took;

@@ -93,6 +93,13 @@ static inline bool virtio_console_serving(const struct virtio_console *vc)
  */
 void virtio_console_break(struct virtio_console *vc, struct vq *vq, const char *why);
 /* console.c: fill port p's receive buffers with buf; returns the bytes taken. */
+/*
+ * The next chain of receive queue vq for the device to write into: 0, -EAGAIN when
+ * none is there even after asking the driver for a kick (*armed: asked already in
+ * this pass), -EINVAL (vq->broken_why set to @bad) for a device-readable buffer in
+ * it, or what vq_pop refuses.
+ */
+int virtio_console_pop_in(struct vq *vq, struct vq_chain *c, bool *armed, const char *bad);
 size_t virtio_console_rx_push(struct virtio_console_port_state *p, const uint8_t *buf, size_t len);
 /* console.c: one pass over port p's transmitq. */
 void virtio_console_tx(struct virtio_console_port_state *p);

@@ -142,19 +142,11 @@ static void virtio_console_ctrl_flush(struct virtio_console *vc)
 	while ((p = virtio_console_ctrl_next(vc, &bit))) {
 		size_t size = virtio_console_ctrl_build(p, bit, msg);
 
-		ret = vq_pop(vq, c);
-		if (ret == -EAGAIN) {
-			if (armed)
-				break;
-			/* Ask for a kick, then look again: catches a buffer posted meanwhile. */
-			vq_set_notify(vq, true);
-			armed = true;
-			continue;
-		}
-		if (ret == 0 && c->nr_out) {
-			vq->broken_why = "device-readable buffer in the control receiveq";
-			ret = -EINVAL;
-		} else if (ret == 0 && c->in_len < size) {
+		ret = virtio_console_pop_in(vq, c, &armed,
+					    "device-readable buffer in the control receiveq");
+		if (ret == -EAGAIN)
+			break;
+		if (ret == 0 && c->in_len < size) {
 			vq->broken_why = "control receive buffer too short for the message";
 			ret = -EINVAL;
 		}

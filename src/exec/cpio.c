@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "exec/cpio.h"
+#include "exec/file.h"
 
 #define CPIO_MAGIC "070701"
 #define CPIO_TRAILER "TRAILER!!!"
@@ -199,17 +200,9 @@ int cpio_add_host_file(struct cpio_writer *w, const char *name, unsigned int mod
 	ret = cpio_begin(w, name, mode, 0);
 	if (ret)
 		return ret;
-	fd = open(host_path, O_RDONLY | O_CLOEXEC);
+	fd = exec_open_regular(host_path, &st);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		ret = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		goto out;
-	}
+		return fd;
 	if ((uint64_t)st.st_size > CPIO_FILE_MAX) {
 		ret = -EFBIG;
 		goto out;

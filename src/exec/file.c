@@ -9,6 +9,22 @@
 
 #include "exec/file.h"
 
+int exec_open_regular(const char *path, struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st))
+		ret = -errno;
+	else if (!S_ISREG(st->st_mode))
+		ret = S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL;
+	else
+		return fd;
+	close(fd);
+	return ret;
+}
+
 int exec_read_file(const char *path, size_t max, void **out, size_t *len)
 {
 	unsigned char *buf = NULL;
@@ -16,17 +32,9 @@ int exec_read_file(const char *path, size_t max, void **out, size_t *len)
 	size_t got = 0;
 	int fd, ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = exec_open_regular(path, &st);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		ret = -errno;
-		goto err;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		goto err;
-	}
+		return fd;
 	if ((uint64_t)st.st_size > max) {
 		ret = -EFBIG;
 		goto err;

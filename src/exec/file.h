@@ -3,7 +3,15 @@
 #define KVMRUN_EXEC_FILE_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include "kvmrun/compiler.h"
+
+/*
+ * Opens the regular file @path read-only (close-on-exec) and fills *st: the
+ * descriptor, or -EISDIR for a directory, -EINVAL for another non-regular file,
+ * or the open's -errno.
+ */
+int exec_open_regular(const char *path, struct stat *st) WARN_UNUSED;
 
 /*
  * All of the regular file @path, if it has at most @max bytes, in a new buffer (one

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "exec/cpio.h"
+#include "exec/file.h"
 #include "exec/initramfs.h"
 #include "exec/moddep.h"
 #include "exec/modfile.h"
@@ -290,17 +291,9 @@ static int initramfs_hash_file(EVP_MD_CTX *ctx, const char *path)
 	struct stat st;
 	int fd, ret = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = exec_open_regular(path, &st);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		ret = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		goto out;
-	}
+		return fd;
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof(buf));
 
@@ -322,7 +315,6 @@ static int initramfs_hash_file(EVP_MD_CTX *ctx, const char *path)
 			break;
 		}
 	}
-out:
 	close(fd);
 	return ret;
 }

@@ -34,6 +34,17 @@ static const char usage[] =
 	"  --log-level LVL      error, warn (default), info or debug\n"
 	"  --sandbox on|off     seccomp filters on kvmrun's own threads once the VM\n"
 	"                       is set up (default on); off only to debug kvmrun\n"
+	"  --jail on|off        confine kvmrun before the guest runs (default off;\n"
+	"                       on for exec): new user (unless root), mount, IPC,\n"
+	"                       UTS, cgroup and network namespaces, an empty\n"
+	"                       read-only root, no capabilities, no_new_privs,\n"
+	"                       no core files, no new processes\n"
+	"  --cgroup DIR         a delegated cgroup v2 directory: kvmrun makes the\n"
+	"                       leaf DIR/kvmrun.PID and moves into it\n"
+	"  --limit memory=SIZE,cpus=N,pids=N\n"
+	"                       limits of that leaf (memory.max, cpu.max with N\n"
+	"                       CPUs, e.g. 1.5, pids.max: threads count); any of\n"
+	"                       them, needs --cgroup\n"
 	"  --exit-port          for test guests: I/O port 0x604, where a byte N the\n"
 	"                       guest writes ends kvmrun with exit status N (any N,\n"
 	"                       also those below); without it there is no such port\n"
@@ -74,7 +85,8 @@ static const char usage[] =
 	"       created or attached, or an fd= that is not such a tap; a --share\n"
 	"       HOSTDIR that is not a directory, a virtiofsd missing or ending at\n"
 	"       start, a socket= nobody listens on\n"
-	"  4    /dev/kvm missing, not permitted, or lacking a capability\n"
+	"  4    /dev/kvm missing, not permitted, or lacking a capability; the\n"
+	"       host refuses the jail (e.g. no user namespaces), --cgroup or --limit\n"
 	"  5    guest kernel panicked (reported through pvpanic)\n"
 	"  6    guest triple fault\n"
 	"  7    vCPU failure: KVM internal or emulation error, failed entry\n"
@@ -562,6 +574,9 @@ enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
 		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 		{ "exit-port", no_argument, NULL, OPT_EXIT_PORT },
+		{ "jail", required_argument, NULL, CLI_OPT_JAIL },
+		{ "cgroup", required_argument, NULL, CLI_OPT_CGROUP },
+		{ "limit", required_argument, NULL, CLI_OPT_LIMIT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		/* exec only */
@@ -600,6 +615,7 @@ enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
 		ec->enabled = true;
 		cfg->console = CONSOLE_NONE; /* the terminal is PROGRAM's */
 	}
+	cfg->jail.on = exec; /* exec runs code nobody has to trust */
 
 	optind = 0; /* 0, not 1: also resets getopt's state from an earlier call */
 	opterr = 0;
@@ -608,6 +624,11 @@ enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
 	 * at PROGRAM (or after "--"): its own options are not kvmrun's.
 	 */
 	while ((c = getopt_long(argc - 1, argv + 1, exec ? "+:t" : ":", opts, NULL)) != -1) {
+		if (c >= CLI_OPT_JAIL) {
+			if (cli_jail_option(cfg, c, optarg, err))
+				return CLI_EXIT_USAGE;
+			continue;
+		}
 		if (c >= CLI_OPT_TIMEOUT || c == CLI_OPT_TTY) {
 			if (!exec)
 				return cli_fail(err, "option --%s is for kvmrun exec only%s",
@@ -723,6 +744,8 @@ enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
 		}
 		}
 	}
+	if (cli_jail_finish(cfg, err))
+		return CLI_EXIT_USAGE;
 	if (exec) {
 		if (cli_exec_finish(ec, cfg, argc - 1 - optind, argv + 1 + optind, err))
 			return CLI_EXIT_USAGE;

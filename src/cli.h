@@ -43,6 +43,20 @@ enum cli_exec_opt {
 	CLI_OPT_MODULES,
 };
 
+/* --jail, --cgroup, --limit: options of both commands (cli_jail.c). */
+enum cli_jail_opt {
+	CLI_OPT_JAIL = 600,
+	CLI_OPT_CGROUP,
+	CLI_OPT_LIMIT,
+};
+
+/* One of them: 0, or CLI_EXIT_USAGE after one line on err. */
+int cli_jail_option(struct vm_config *cfg, int opt, const char *val, FILE *err);
+/* After all options: --limit takes --cgroup. 0 or CLI_EXIT_USAGE after one line. */
+int cli_jail_finish(const struct vm_config *cfg, FILE *err);
+/* "2", "0.5", "1.25" CPUs (0.01 to 4096, three decimals at most) in thousandths; -EINVAL. */
+int cli_parse_cpus_milli(const char *s, uint32_t *milli);
+
 extern const char cli_exec_usage[];
 
 /* One of exec's own options: 0, or CLI_EXIT_USAGE after one line on err. */

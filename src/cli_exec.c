@@ -31,12 +31,16 @@ const char cli_exec_usage[] =
     "  --user UID[:GID]     run PROGRAM as UID and GID (default GID: UID; default\n"
     "                       user root)\n"
     "  -t, --tty            PROGRAM gets a pseudo-terminal\n"
+    "  --jail on|off        kvmrun confines itself before the guest runs (default\n"
+    "                       on; kvmrun run --help says how); --cgroup DIR and\n"
+    "                       --limit memory=SIZE,cpus=N,pids=N as in run\n"
     "\n"
     "Exit status:\n"
     "  N    PROGRAM's exit status; 128+N when signal N killed it\n"
     "  124  --timeout expired\n"
     "  125  kvmrun failed: bad option, kernel missing, the VM failed (guest kernel\n"
-    "       panic, triple fault), the agent in the guest was lost or not ready\n"
+    "       panic, triple fault), the agent in the guest was lost or not ready,\n"
+    "       the host refused the jail, --cgroup or --limit\n"
     "  126  PROGRAM cannot be run\n"
     "  127  PROGRAM not found\n";
 

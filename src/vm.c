@@ -32,6 +32,7 @@
 #include "kvmrun/event_loop.h"
 #include "kvmrun/guest_mem.h"
 #include "kvmrun/irq.h"
+#include "kvmrun/jail.h"
 #include "kvmrun/kvm.h"
 #include "kvmrun/log.h"
 #include "kvmrun/sandbox.h"
@@ -77,6 +78,7 @@ struct vm {
 	bool pvh; /* the kernel is a PVH ELF, entered in 32-bit mode */
 	struct vm_extras extras;  /* a mode's named console ports */
 	struct virtio_dev *ports; /* their device */
+	struct jail_report jail;  /* --jail, --cgroup: what was done */
 };
 
 /* Setup failures: one line naming the cause, and the status to exit with. */
@@ -622,9 +624,24 @@ size_t vm_console_tail(struct vm *vm, uint8_t *buf, size_t size)
 	return vm->con ? console_tail(vm->con, buf, size) : 0;
 }
 
+const struct jail_report *vm_jail_report(struct vm *vm)
+{
+	return &vm->jail;
+}
+
 uint64_t vm_first_run_ns(struct vm *vm)
 {
 	return vm->nr_vcpus ? atomic_load(&vm->vcpus[0].first_run_ns) : 0;
+}
+
+/* --cgroup: before anything is allocated, so that all of the VM is charged (jail.h). */
+static int vm_cgroup(struct vm *vm)
+{
+	char err[512];
+
+	if (jail_cgroup_enter(&vm->cfg.jail, &vm->jail, err, sizeof(err)))
+		return vm_fail(KVMRUN_ERR_JAIL, "%s", err);
+	return 0;
 }
 
 int vm_create_extras(struct vm **out, const struct vm_config *cfg,
@@ -646,9 +663,14 @@ int vm_create_extras(struct vm **out, const struct vm_config *cfg,
 	sigemptyset(&vm->old_mask);
 	pthread_sigmask(SIG_SETMASK, NULL, &vm->old_mask);
 
-	ret = vm_read_inputs(vm);
+	vm->jail.on = cfg->jail.on;
+	ret = vm_cgroup(vm);
+	if (!ret)
+		ret = vm_read_inputs(vm);
 	if (!ret && ev_loop_create(&vm->loop))
 		ret = vm_fail(KVMRUN_ERR_INTERNAL, "cannot create the event loop");
+	if (!ret) /* the backends' threads start in vm_run(), after the jail */
+		ev_hold_threads(vm->loop);
 	if (!ret && sp_create(&vm->sched, vm->loop))
 		ret = vm_fail(KVMRUN_ERR_INTERNAL, "cannot create the scheduling policy");
 	if (!ret)
@@ -715,10 +737,23 @@ static void vm_sandbox(struct vm *vm)
 	}
 }
 
+/*
+ * The start, in this order (jail.h): everything is open and every helper process
+ * started (vm_create); the jail, while this is the only thread; the backends'
+ * threads and the vCPUs' (which inherit it); RLIMIT_NPROC at their number; then
+ * the loop's seccomp filter (each other thread installs its own).
+ */
 int vm_run(struct vm *vm)
 {
-	int status;
+	char err[512];
+	int status, workers;
 
+	if (vm->cfg.jail.on && jail_enter(&vm->jail, err, sizeof(err)))
+		return vm_fail(KVMRUN_ERR_JAIL, "%s", err);
+	workers = ev_start_threads(vm->loop);
+	if (workers < 0)
+		return vm_fail(KVMRUN_ERR_INTERNAL, "cannot start the disks' worker threads: %s",
+			       strerror(-workers));
 	vm_sched_policy();
 	/* Before any filter: a refused call puts the terminal back too. */
 	vm->cleanup = (struct sandbox_cleanup){ .fn = vm_restore_console, .opaque = vm->con };
@@ -729,6 +764,12 @@ int vm_run(struct vm *vm)
 			ev_stop(vm->loop, KVMRUN_ERR_INTERNAL);
 			break;
 		}
+	}
+	/* this thread, the workers, the vCPUs, and KVM's worker (made at the first KVM_RUN) */
+	if (vm->cfg.jail.on &&
+	    jail_seal(&vm->jail, 2 + (unsigned int)workers + vm->nr_vcpus, err, sizeof(err))) {
+		log_err("%s", err);
+		ev_stop(vm->loop, KVMRUN_ERR_JAIL);
 	}
 	vm_sandbox(vm);
 	status = ev_run(vm->loop);

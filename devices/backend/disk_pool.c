@@ -38,7 +38,9 @@ struct disk_pool {
 	bool sandbox;
 	struct ev_loop *loop;
 	const void *zeroes; /* DISK_POOL_ZEROES bytes, read-only */
-	unsigned int nr_threads;
+	struct ev_thread_start start; /* the workers start with the VM (ev_hold_threads) */
+	unsigned int nr_workers;
+	unsigned int nr_threads; /* started */
 	pthread_t threads[];
 };
 
@@ -201,6 +203,8 @@ static void *disk_pool_main(void *opaque)
 {
 	struct disk_pool *p = opaque;
 
+	/* named by itself (a prctl): naming another thread takes /proc, gone in a jail */
+	pthread_setname_np(pthread_self(), "disk-io");
 	if (p->sandbox) {
 		int ret = sandbox_apply(SANDBOX_DISK, NULL);
 
@@ -324,12 +328,39 @@ static void disk_pool_join(struct disk_pool *p, unsigned int n)
 		pthread_join(p->threads[i], NULL);
 }
 
+/* The workers, at once or when the VM starts (event_loop.h): how many, or -errno. */
+static int disk_pool_start(void *opaque)
+{
+	struct disk_pool *p = opaque;
+	pthread_attr_t attr;
+	sigset_t all;
+	int ret;
+
+	ret = -pthread_attr_init(&attr);
+	if (ret)
+		return ret;
+	/* Signals are for the loop (signalfd) and the vCPUs (kicks): workers take none. */
+	sigfillset(&all);
+	ret = -pthread_attr_setsigmask_np(&attr, &all);
+	while (!ret && p->nr_threads < p->nr_workers) {
+		ret = -pthread_create(&p->threads[p->nr_threads], &attr, disk_pool_main, p);
+		if (!ret)
+			p->nr_threads++;
+	}
+	pthread_attr_destroy(&attr);
+	if (ret) {
+		disk_pool_join(p, p->nr_threads);
+		p->nr_threads = 0;
+		p->stop = false;
+		return ret;
+	}
+	return (int)p->nr_threads;
+}
+
 int disk_pool_create(struct disk_pool **out, int fd, int efd, unsigned int nr_workers, bool sandbox,
 		     struct ev_loop *loop)
 {
 	struct disk_pool *p;
-	pthread_attr_t attr;
-	sigset_t all;
 	void *zeroes;
 	int ret;
 
@@ -347,6 +378,7 @@ int disk_pool_create(struct disk_pool **out, int fd, int efd, unsigned int nr_wo
 	p->efd = efd;
 	p->sandbox = sandbox;
 	p->loop = loop;
+	p->nr_workers = nr_workers;
 	p->slow_max = nr_workers > 1 ? nr_workers - 1 : 1;
 	p->fast_tail = &p->fast;
 	p->slow_tail = &p->slow;
@@ -355,25 +387,13 @@ int disk_pool_create(struct disk_pool **out, int fd, int efd, unsigned int nr_wo
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->idle, NULL);
-	ret = -pthread_attr_init(&attr);
-	if (ret)
+	p->start = (struct ev_thread_start){ .fn = disk_pool_start, .opaque = p };
+	ret = ev_thread_start(loop, &p->start);
+	if (ret < 0)
 		goto err_sync;
-	/* Signals are for the loop (signalfd) and the vCPUs (kicks): workers take none. */
-	sigfillset(&all);
-	ret = -pthread_attr_setsigmask_np(&attr, &all);
-	while (!ret && p->nr_threads < nr_workers) {
-		ret = -pthread_create(&p->threads[p->nr_threads], &attr, disk_pool_main, p);
-		if (!ret)
-			pthread_setname_np(p->threads[p->nr_threads++], "disk-io");
-	}
-	pthread_attr_destroy(&attr);
-	if (ret)
-		goto err_threads;
 	*out = p;
 	return 0;
 
-err_threads:
-	disk_pool_join(p, p->nr_threads);
 err_sync:
 	pthread_cond_destroy(&p->idle);
 	pthread_cond_destroy(&p->work);
@@ -388,6 +408,7 @@ void disk_pool_destroy(struct disk_pool *p)
 {
 	if (!p)
 		return;
+	ev_thread_cancel(p->loop, &p->start);
 	disk_pool_join(p, p->nr_threads);
 	pthread_cond_destroy(&p->idle);
 	pthread_cond_destroy(&p->work);

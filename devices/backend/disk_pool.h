@@ -27,7 +27,8 @@ struct disk_pool;
 struct ev_loop;
 
 /*
- * nr_workers threads for the image fd, finishing on efd. With sandbox, each
+ * nr_workers threads for the image fd, finishing on efd; they start at once,
+ * or with the VM when the loop holds threads (ev_thread_start). With sandbox, each
  * worker installs the SANDBOX_DISK filter before it takes a request; if that
  * fails it stops loop (status KVMRUN_ERR_INTERNAL) and takes none. 0 or -errno.
  */

@@ -68,6 +68,22 @@ struct share_config {
 	char virtiofsd[DISK_PATH_MAX]; /* virtiofsd=PATH; empty: the default search */
 };
 
+/*
+ * --jail on|off, --cgroup DIR, --limit memory=SIZE,cpus=N,pids=N (jail.h). A limit of
+ * 0 is not set; --limit takes --cgroup.
+ */
+#define JAIL_CPUS_MAX 4096
+#define JAIL_PIDS_MAX 4194304U
+#define JAIL_MEMORY_MIN (16ULL * MiB)
+
+struct jail_config {
+	bool on;
+	const char *cgroup;  /* a delegated cgroup v2 directory; NULL: none */
+	uint64_t memory_max; /* bytes: memory.max */
+	uint32_t cpu_milli;  /* thousandths of a CPU: cpu.max */
+	uint32_t pids_max;   /* pids.max (threads count too) */
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;
@@ -87,6 +103,7 @@ struct vm_config {
 	struct net_config nets[VM_MAX_NETS];
 	unsigned int nr_shares;
 	struct share_config shares[VM_MAX_SHARES];
+	struct jail_config jail;
 };
 
 /*

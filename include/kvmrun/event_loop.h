@@ -28,6 +28,27 @@ int ev_run(struct ev_loop *loop);
 typedef void (*ev_wait_fn)(void *opaque);
 void ev_before_wait(struct ev_loop *loop, ev_wait_fn fn, void *opaque);
 
+/*
+ * Threads that run beside the loop (a disk's workers) start late: kvmrun jails
+ * itself (jail.h) while it is still its only thread, after every device is set
+ * up. After ev_hold_threads(), ev_thread_start() only queues s, and
+ * ev_start_threads() runs the queued starts in order; without it, s->fn runs
+ * at once. s->fn returns how many threads it started, or -errno (having
+ * started none).
+ */
+struct ev_thread_start {
+	int (*fn)(void *opaque);
+	void *opaque;
+	struct ev_thread_start *next;
+};
+void ev_hold_threads(struct ev_loop *loop);
+/* What s->fn returned when run at once; 0 when queued. */
+int ev_thread_start(struct ev_loop *loop, struct ev_thread_start *s) WARN_UNUSED;
+/* Takes s off the queue if it is still there (its owner goes before the start). */
+void ev_thread_cancel(struct ev_loop *loop, struct ev_thread_start *s);
+/* The threads started in all, or the first -errno; from then on no more holding. */
+int ev_start_threads(struct ev_loop *loop) WARN_UNUSED;
+
 /* Safe from any thread; the first status given wins. */
 void ev_stop(struct ev_loop *loop, int status);
 

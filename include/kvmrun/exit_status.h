@@ -9,6 +9,8 @@ enum kvmrun_status {
 	KVMRUN_ERR_USAGE = 2,    /* bad command line */
 	KVMRUN_ERR_INPUT = 3,    /* kernel/initrd/disk/tap missing, unreadable, malformed, locked */
 	KVMRUN_ERR_KVM = 4,      /* /dev/kvm missing, not permitted, or lacking a capability */
+	/* The host does not permit the jail (--jail, --cgroup, --limit): also 4. */
+	KVMRUN_ERR_JAIL = KVMRUN_ERR_KVM,
 	KVMRUN_GUEST_PANIC = 5,  /* guest kernel panicked (pvpanic) */
 	KVMRUN_GUEST_CRASH = 6,  /* triple fault */
 	KVMRUN_VCPU_ERROR = 7,   /* KVM internal error, emulation failure, unhandled exit */

@@ -34,6 +34,9 @@ struct ev_loop *vm_loop(struct vm *vm);
 struct virtio_dev *vm_ports_dev(struct vm *vm);
 /* The guest console's last bytes (up to size); returns how many. */
 size_t vm_console_tail(struct vm *vm, uint8_t *buf, size_t size);
+/* What --jail and --cgroup did (jail.h). */
+struct jail_report;
+const struct jail_report *vm_jail_report(struct vm *vm);
 /* CLOCK_MONOTONIC ns of the first KVM_RUN, 0 before it. */
 uint64_t vm_first_run_ns(struct vm *vm);
 /* Runs the VM to its end; returns an enum kvmrun_status value. */

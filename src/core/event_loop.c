@@ -29,6 +29,8 @@ struct ev_loop {
 	struct ev_handler *dead;
 	ev_wait_fn before_wait; /* called before each epoll_wait, when set */
 	void *before_wait_opaque;
+	bool hold_threads;		 /* ev_hold_threads() until ev_start_threads() */
+	struct ev_thread_start *starts; /* queued meanwhile, the first queued first */
 };
 
 int ev_loop_create(struct ev_loop **out)
@@ -215,4 +217,50 @@ void ev_stop(struct ev_loop *loop, int status)
 	if (write(loop->stop_fd, &one, sizeof(one)) < 0) {
 		/* The counter is already non-zero: the loop wakes anyway. */
 	}
+}
+
+void ev_hold_threads(struct ev_loop *loop)
+{
+	loop->hold_threads = true;
+}
+
+int ev_thread_start(struct ev_loop *loop, struct ev_thread_start *s)
+{
+	struct ev_thread_start **p;
+
+	if (!loop || !loop->hold_threads)
+		return s->fn(s->opaque);
+	for (p = &loop->starts; *p; p = &(*p)->next)
+		;
+	s->next = NULL;
+	*p = s;
+	return 0;
+}
+
+void ev_thread_cancel(struct ev_loop *loop, struct ev_thread_start *s)
+{
+	for (struct ev_thread_start **p = loop ? &loop->starts : NULL; p && *p; p = &(*p)->next) {
+		if (*p == s) {
+			*p = s->next;
+			return;
+		}
+	}
+}
+
+int ev_start_threads(struct ev_loop *loop)
+{
+	int total = 0;
+
+	loop->hold_threads = false;
+	while (loop->starts) {
+		struct ev_thread_start *s = loop->starts;
+		int n;
+
+		loop->starts = s->next;
+		n = s->fn(s->opaque);
+		if (n < 0)
+			return n;
+		total += n;
+	}
+	return total;
 }

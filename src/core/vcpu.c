@@ -110,6 +110,9 @@ static void *vcpu_thread(void *arg)
 	sigset_t set;
 	char why[96];
 
+	/* named by itself (a prctl): naming another thread takes /proc, gone in a jail */
+	snprintf(why, sizeof(why), "vcpu%u", vcpu->index);
+	pthread_setname_np(pthread_self(), why);
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -149,14 +152,11 @@ static void *vcpu_thread(void *arg)
 
 int vcpu_start(struct vcpu *vcpu)
 {
-	char name[16];
 	int ret;
 
 	ret = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
 	if (ret)
 		return -ret;
-	snprintf(name, sizeof(name), "vcpu%u", vcpu->index);
-	pthread_setname_np(vcpu->thread, name);
 	vcpu->started = true;
 	return 0;
 }

@@ -45,7 +45,7 @@ int cli_parse_cpus_milli(const char *s, uint32_t *milli)
 
 static int cli_parse_limit(const char *arg, struct jail_config *jc, FILE *err)
 {
-	char *copy = strdup(arg), *save = NULL;
+	char *copy = strdup(arg), *rest = copy, *item;
 	unsigned long long n;
 	int ret = 0;
 
@@ -53,8 +53,7 @@ static int cli_parse_limit(const char *arg, struct jail_config *jc, FILE *err)
 		return cli_jail_fail(err, "--limit", arg, "out of memory");
 	if (!*copy)
 		ret = cli_jail_fail(err, "--limit", arg, "expected memory=SIZE,cpus=N,pids=N");
-	for (char *item = strtok_r(copy, ",", &save); item && !ret;
-	     item = strtok_r(NULL, ",", &save)) {
+	while (!ret && (item = strsep(&rest, ","))) {
 		char *end;
 
 		if (!strncmp(item, "memory=", 7)) {

@@ -344,6 +344,7 @@ static int exec_run_vm(struct exec_ctx *x, struct vm_config *cfg, const struct e
 		x->raw = !tcsetattr(STDIN_FILENO, TCSANOW, &raw);
 	}
 	status = vm_run(x->vm);
+	x->rep.jail = *vm_jail_report(x->vm);
 	if (x->raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &x->saved_tio);
 	x->rep.phase_ns[EXEC_PHASE_FIRST_RUN] = vm_first_run_ns(x->vm);
@@ -408,6 +409,7 @@ int exec_main(struct vm_config *cfg, const struct exec_config *ec, int argc, cha
 	    .started_ns = exec_clock_ns(CLOCK_MONOTONIC),
 	    .vcpus = cfg->cpus,
 	    .memory = cfg->memory,
+	    .jail.on = cfg->jail.on,
 	};
 	/* opened first: after the VM has run, the sandbox lets no file be opened */
 	if (ec->report) {

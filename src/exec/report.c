@@ -57,6 +57,49 @@ static json_t *report_ms(const struct exec_report *r, uint64_t ns)
 	return json_real((double)(ns - r->started_ns) / 1e6);
 }
 
+static json_t *report_uint(uint64_t v)
+{
+	return v ? json_integer((json_int_t)v) : json_null();
+}
+
+/* The "jail" object of report.h. */
+static json_t *report_jail(const struct jail_report *j)
+{
+	json_t *o = json_object(), *ns = json_array(), *cg = json_null();
+	int bad = !o || !ns;
+
+	for (size_t i = 0; !bad && i < ARRAY_SIZE(jail_namespace_flags); i++)
+		if (j->namespaces & jail_namespace_flags[i])
+			bad |= json_array_append_new(
+			    ns, json_string(jail_namespace_name(jail_namespace_flags[i])));
+	if (!bad && j->cgroup[0])
+		cg = json_pack("{s:o,s:o,s:o,s:o}", "path",
+			       report_text((const uint8_t *)j->cgroup, strlen(j->cgroup)),
+			       "memory_max", report_uint(j->memory_max), "cpus",
+			       j->cpu_milli ? json_real(j->cpu_milli / 1000.0) : json_null(),
+			       "pids_max", report_uint(j->pids_max));
+	if (bad || !cg) {
+		json_decref(o);
+		json_decref(ns);
+		json_decref(cg);
+		return NULL;
+	}
+	bad |= json_object_set_new(o, "on", json_boolean(j->on));
+	bad |= json_object_set_new(o, "entered", json_boolean(j->entered));
+	bad |= json_object_set_new(o, "user_namespace", json_boolean(j->user_namespace));
+	bad |= json_object_set_new(o, "namespaces", ns);
+	bad |= json_object_set_new(
+	    o, "rlimits",
+	    json_pack("{s:o,s:o,s:o}", "core", j->entered ? json_integer(0) : json_null(),
+		      "nofile", report_uint(j->nofile), "nproc", report_uint(j->nproc)));
+	bad |= json_object_set_new(o, "cgroup", cg);
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 void exec_report_prepare(void)
 {
 	json_object_seed(0);
@@ -107,6 +150,7 @@ char *exec_report_json(const struct exec_report *r)
 	bad |= json_object_set_new(
 	    doc, "console_tail",
 	    report_text(r->console_tail, MIN(r->console_tail_len, (size_t)EXEC_CONSOLE_TAIL)));
+	bad |= json_object_set_new(doc, "jail", report_jail(&r->jail));
 	if (!bad)
 		out = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 out:

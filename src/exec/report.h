@@ -18,7 +18,16 @@
  *     "cpu_s": { "user": 0.21, "system": 0.35 },   kvmrun's own
  *     "vcpus": 1, "memory_bytes": 268435456,
  *     "bytes": { "stdin": 0, "stdout": 12, "stderr": 0 },
- *     "console_tail": "..."     the guest console's last 4 KiB (invalid UTF-8 as U+FFFD)
+ *     "console_tail": "...",    the guest console's last 4 KiB (invalid UTF-8 as U+FFFD)
+ *     "jail": {                 --jail (jail.h)
+ *       "on": true,
+ *       "entered": true,        false: --jail off, or the VM ended before it
+ *       "user_namespace": true, one was needed (kvmrun had no CAP_SYS_ADMIN)
+ *       "namespaces": ["mount", "ipc", "uts", "cgroup", "net", "user"],
+ *       "rlimits": { "core": 0, "nofile": 80, "nproc": 4 },   null: not set
+ *       "cgroup": { "path": "DIR/kvmrun.PID", "memory_max": 1073741824,
+ *                   "cpus": 1.5, "pids_max": 64 } }   null: no --cgroup; a
+ *                               limit not given is null
  *   }
  */
 #ifndef KVMRUN_EXEC_REPORT_H
@@ -29,6 +38,7 @@
 
 #include "exec/exec.h"
 #include "kvmrun/compiler.h"
+#include "kvmrun/jail.h"
 
 #define EXEC_CONSOLE_TAIL (4 * 1024)
 
@@ -58,6 +68,7 @@ struct exec_report {
 	uint64_t bytes[3];	     /* stdin, stdout, stderr */
 	const uint8_t *console_tail; /* up to EXEC_CONSOLE_TAIL bytes */
 	size_t console_tail_len;
+	struct jail_report jail;
 };
 
 /*

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -31,7 +32,9 @@
 
 #include <cmocka.h>
 
+#include "backend/disk_pool.h"
 #include "exec/report.h"
+#include "kvmrun/event_loop.h"
 #include "kvmrun/jail.h"
 
 #define NOBODY 65534
@@ -490,6 +493,92 @@ static void test_cgroup(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+static unsigned int nr_threads(void)
+{
+	struct dirent *de;
+	unsigned int n = 0;
+	DIR *d = opendir("/proc/self/task");
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+struct starts {
+	int ret;
+	unsigned int calls;
+};
+
+static int start_fn(void *opaque)
+{
+	struct starts *s = opaque;
+
+	s->calls++;
+	return s->ret;
+}
+
+/*
+ * The jail needs a process with one thread: a disk's workers wait for
+ * ev_start_threads() while the loop holds threads, and start at once otherwise.
+ */
+static void test_thread_starts(void **state)
+{
+	struct starts a = { .ret = 2 }, b = { .ret = 3 }, c = { .ret = -EAGAIN };
+	struct ev_thread_start sa = { .fn = start_fn, .opaque = &a };
+	struct ev_thread_start sb = { .fn = start_fn, .opaque = &b };
+	struct ev_thread_start sc = { .fn = start_fn, .opaque = &c };
+	struct disk_pool *pool;
+	struct ev_loop *loop;
+	unsigned int before;
+	char path[] = "/tmp/test_jail_disk.XXXXXX";
+	int fd, efd;
+
+	(void)state;
+	assert_int_equal(ev_loop_create(&loop), 0);
+	assert_int_equal(ev_thread_start(loop, &sa), 2); /* not held: at once */
+	assert_int_equal(a.calls, 1);
+	ev_hold_threads(loop);
+	assert_int_equal(ev_thread_start(loop, &sa), 0);
+	assert_int_equal(ev_thread_start(loop, &sc), 0);
+	assert_int_equal(ev_thread_start(loop, &sb), 0);
+	assert_int_equal(a.calls + b.calls + c.calls, 1);
+	ev_thread_cancel(loop, &sc);
+	assert_int_equal(ev_start_threads(loop), 5);
+	assert_int_equal(a.calls, 2);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(c.calls, 0);
+	assert_int_equal(ev_start_threads(loop), 0);
+	ev_hold_threads(loop);
+	assert_int_equal(ev_thread_start(loop, &sc), 0);
+	assert_int_equal(ev_start_threads(loop), -EAGAIN);
+
+	/* a disk's worker threads */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(efd >= 0);
+	ev_hold_threads(loop);
+	before = nr_threads();
+	assert_int_equal(disk_pool_create(&pool, fd, efd, 3, false, loop), 0);
+	assert_int_equal(nr_threads(), before);
+	assert_int_equal(ev_start_threads(loop), 3);
+	assert_int_equal(nr_threads(), before + 3);
+	disk_pool_destroy(pool);
+	assert_int_equal(nr_threads(), before);
+	/* destroyed before its start: taken off the queue, nothing started */
+	ev_hold_threads(loop);
+	assert_int_equal(disk_pool_create(&pool, fd, efd, 2, false, loop), 0);
+	disk_pool_destroy(pool);
+	assert_int_equal(ev_start_threads(loop), 0);
+	assert_int_equal(nr_threads(), before);
+	close(efd);
+	close(fd);
+	ev_loop_destroy(loop);
+}
+
 /* exec's report: the "jail" object. */
 static void test_report_jail(void **state)
 {
@@ -554,6 +643,7 @@ int main(void)
 		cmocka_unit_test_prestate(test_jail_refused, &s),
 		cmocka_unit_test_prestate(test_cgroup, &s),
 		cmocka_unit_test(test_report_jail),
+		cmocka_unit_test(test_thread_starts),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -50,6 +50,8 @@ struct jail_report {
 	uint32_t pids_max;
 	uint64_t nofile;	 /* RLIMIT_NOFILE set */
 	uint64_t nproc;		 /* RLIMIT_NPROC set (jail_seal) */
+	uint64_t enter_ns;	 /* how long jail_enter took */
+	uint64_t enter_cpu_ns;	 /* and its CPU time */
 };
 
 /*

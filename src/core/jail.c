@@ -17,9 +17,11 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kvmrun/jail.h"
+#include "kvmrun/log.h"
 
 #define JAIL_NS (CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_NEWNET)
 #define JAIL_CPU_PERIOD_US 100000
@@ -314,9 +316,12 @@ int jail_enter(struct jail_report *rep, char *err, size_t errlen)
 {
 	const struct rlimit core = { 0, 0 };
 	struct rlimit nofile;
+	struct timespec t0, t1, c0, c1;
 	rlim_t want;
 	int high, ret;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	rep->on = true;
 	high = jail_highest_fd();
 	if (getrlimit(RLIMIT_NOFILE, &nofile))
@@ -354,6 +359,14 @@ int jail_enter(struct jail_report *rep, char *err, size_t errlen)
 		return jail_fail(err, errlen, -errno, "--jail on: setrlimit: %s", strerror(errno));
 	rep->nofile = nofile.rlim_cur;
 	rep->entered = true;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	rep->enter_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL +
+			(uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+	rep->enter_cpu_ns = (uint64_t)(c1.tv_sec - c0.tv_sec) * 1000000000ULL +
+			    (uint64_t)c1.tv_nsec - (uint64_t)c0.tv_nsec;
+	log_info("jail: entered in %.3f ms, CPU %.3f ms (%s user namespace)", rep->enter_ns / 1e6,
+		 rep->enter_cpu_ns / 1e6, rep->user_namespace ? "with a" : "no");
 	return 0;
 }
 

@@ -22,6 +22,11 @@
 #      guest-RAM mapping (the anonymous mapping of exactly the guest's size), as
 #      boot.sh counts it after boot; and the anonymous part of it alone (what the
 #      VMM allocated, without the shared libraries' file pages).
+# kvmrun runs twice per round, with --jail off and --jail on (namespaces, pivot_root,
+# capabilities, rlimits: jail.h), both with --log-level info; printed for the jail:
+# the per-round differences of 1 and 2, and what kvmrun itself says the jail took
+# (its "jail: entered in" line: wall and the thread's CPU time around jail_enter),
+# the figure that a busy host disturbs least (goal: 2 ms at most).
 # The VMM is then killed; a start that has not reached KVM_RUN in 30 s is killed
 # and ends the bench with what it printed.
 # Error of the method: no tracer runs, so the figures are the VMMs' own. The
@@ -58,15 +63,18 @@ cc -O2 -Wall -Wextra -Werror -DPROBE_EXEC -o "$work/probe-exec" "$top/tests/benc
 
 vmm_cmd() {
   case $1 in
-    kvmrun) cmd=("$bin" run --kernel "$kernel" --initrd "$initrd" --cpus 1 --memory "${mem_mib}M"
-                 --console none --append "$append") ;;
+    kvmrun | kvmrun-jail)
+            cmd=("$bin" run --kernel "$kernel" --initrd "$initrd" --cpus 1 --memory "${mem_mib}M"
+                 --console none --append "$append" --log-level info
+                 --jail "$([[ $1 == kvmrun ]] && echo off || echo on)") ;;
     qemu) cmd=("$qemu" -M microvm,rtc=on -enable-kvm -cpu qemu64 -m "${mem_mib}M" -smp 1
                -nodefaults -no-user-config -display none -serial null -no-reboot
                -kernel "$kernel" -initrd "$initrd" -append "$append") ;;
   esac
 }
 
-# One start of VMM: prints "MS CPU_MS RSS_BEYOND_KIB ANON_BEYOND_KIB GUEST_KIB". A
+# One start of VMM: prints "MS CPU_MS RSS_BEYOND_KIB ANON_BEYOND_KIB GUEST_KIB JAIL_MS
+# JAIL_CPU_MS" (the last two n/a without the jail's line). A
 # subshell, whose end (also a failure) kills the VMM.
 start_once() (
   local vmm=$1 fifo=$work/probe.fifo err=$work/err st= t0=$SECONDS line= pid= fd
@@ -89,7 +97,7 @@ start_once() (
       exit 1
     fi
   done
-  awk -v ram=$((mem_mib * 1024)) -v probe="$line" '
+  awk -v ram=$((mem_mib * 1024)) -v probe="$line" -v jail="$(sed -n 's/.*jail: entered in \([0-9.]*\) ms, CPU \([0-9.]*\) ms.*/\1 \2/p' "$err")" '
     /^[0-9a-f]+-[0-9a-f]+ / { anon = (NF == 5); next }
     /^Size:/ { size = $2; next }
     /^Rss:/ { rss = $2; total += rss }
@@ -97,7 +105,7 @@ start_once() (
     END {
       split(probe, p, " ")
       if (p[1] != "first-kvm-run" || !seen) exit 1
-      printf "%.3f %.3f %d %d %d\n", p[2] / 1e6, p[3] / 1e6, total - guest, atotal - aguest, guest
+      printf "%.3f %.3f %d %d %d %s\n", p[2] / 1e6, p[3] / 1e6, total - guest, atotal - aguest, guest, jail == "" ? "n/a n/a" : jail
     }' "/proc/$pid/smaps" ||
     { sed 's/^/  | /' "$err" >&2; echo "startup.sh: $vmm: no probe line or no ${mem_mib} MiB guest mapping" >&2; exit 1; }
   kill -KILL "$pid"; wait "$pid" 2>/dev/null || true; pid=
@@ -106,16 +114,23 @@ start_once() (
 declare -A ms=() cpu=() rss=() anon=() guest=()
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "startup.sh: $("$bin" --version 2>&1 | head -1) vs $("$qemu" --version | head -1), guest $kver, $runs runs each" >&2
-for vmm in kvmrun qemu; do res=$(start_once "$vmm"); done # page cache, not counted
+for vmm in kvmrun kvmrun-jail qemu; do res=$(start_once "$vmm"); done # page cache, not counted
+declare -A this=() thiscpu=()
+jail_ms= jail_cpu= jail_enter= jail_enter_cpu=
 for ((i = 1; i <= runs; i++)); do
-  if ((i % 2)); then order=(kvmrun qemu); else order=(qemu kvmrun); fi
+  if ((i % 2)); then order=(kvmrun kvmrun-jail qemu); else order=(qemu kvmrun-jail kvmrun); fi
   for vmm in "${order[@]}"; do
     res=$(start_once "$vmm")
-    read -r a b c d e <<< "$res"
+    read -r a b c d e f g <<< "$res"
     ms[$vmm]+=" $a" cpu[$vmm]+=" $b" rss[$vmm]+=" $c" anon[$vmm]+=" $d" guest[$vmm]+=" $e"
-    printf 'startup.sh: run %d/%d %-6s first KVM_RUN %7s ms  CPU %7s ms  RSS beyond guest RAM %6s KiB (anonymous %6s)  guest RAM touched %6s KiB\n' \
+    this[$vmm]=$a thiscpu[$vmm]=$b
+    [[ $vmm != kvmrun-jail ]] || jail_enter+=" $f" jail_enter_cpu+=" $g"
+    printf 'startup.sh: run %d/%d %-11s first KVM_RUN %7s ms  CPU %7s ms  RSS beyond guest RAM %6s KiB (anonymous %6s)  guest RAM touched %6s KiB\n' \
       "$i" "$runs" "$vmm" "$a" "$b" "$c" "$d" "$e" >&2
   done
+  # the jail's cost in this round: the two kvmrun starts side by side
+  jail_ms+=" $(awk -v a="${this[kvmrun-jail]}" -v b="${this[kvmrun]}" 'BEGIN { printf "%.3f", a - b }')"
+  jail_cpu+=" $(awk -v a="${thiscpu[kvmrun-jail]}" -v b="${thiscpu[kvmrun]}" 'BEGIN { printf "%.3f", a - b }')"
 done
 
 # "median (min-max)" of a list, with D decimals; and the median alone.
@@ -133,6 +148,14 @@ cat <<EOF
 | RSS beyond guest RAM touched, KiB | $(cell "${rss[kvmrun]}" 0) | $(cell "${rss[qemu]}" 0) | $(ratio "$(med "${rss[kvmrun]}")" "$(med "${rss[qemu]}")") | <= 2048 KiB: $(goal_met "$(med "${rss[kvmrun]}")" 2048) |
 | of which anonymous (not file pages such as the C library's), KiB | $(cell "${anon[kvmrun]}" 0) | $(cell "${anon[qemu]}" 0) | $(ratio "$(med "${anon[kvmrun]}")" "$(med "${anon[qemu]}")") | |
 | guest RAM touched by then, KiB | $(cell "${guest[kvmrun]}" 0) | $(cell "${guest[qemu]}" 0) | | |
+
+| The jail (median of $runs rounds, min-max) | --jail off | --jail on | on minus off (per round) | goal |
+|---|---:|---:|---:|---|
+| exec to first KVM_RUN, ms | $(cell "${ms[kvmrun]}" 2) | $(cell "${ms[kvmrun-jail]}" 2) | $(cell "$jail_ms" 2) | <= 2 ms: $(goal_met "$(med "$jail_ms")" 2) |
+| CPU time before first KVM_RUN, ms | $(cell "${cpu[kvmrun]}" 2) | $(cell "${cpu[kvmrun-jail]}" 2) | $(cell "$jail_cpu" 2) | |
+| RSS beyond guest RAM touched, KiB | $(cell "${rss[kvmrun]}" 0) | $(cell "${rss[kvmrun-jail]}" 0) | | |
+| the jail itself (kvmrun's own figure), ms | | $(cell "$jail_enter" 3) | | <= 2 ms: $(goal_met "$(med "$jail_enter")" 2) |
+| its CPU time, ms | | $(cell "$jail_enter_cpu" 3) | | |
 
 Ran on $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) ($(nproc) CPUs), Linux $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC'); load average $load0 before, $(cut -d' ' -f1-3 /proc/loadavg) after (other work on the host inflates wall times most).
 Guest: Debian $kver, tests/system initramfs ($(($(stat -c %s "$initrd") / 1024)) KiB), kernel $(($(stat -c %s "$kernel") / 1024)) KiB, 1 vCPU, ${mem_mib} MiB. QEMU: $("$qemu" --version | head -1 | sed 's/^QEMU emulator version //'), \`-M microvm,rtc=on -enable-kvm -cpu qemu64 -nodefaults -no-user-config\`. No tracer; a preload library reads the clock at the first KVM_RUN (see the script's header).

@@ -93,7 +93,8 @@ int cli_jail_option(struct vm_config *cfg, int opt, const char *val, FILE *err)
 		return 0;
 	case CLI_OPT_CGROUP:
 		if (!*val)
-			return cli_jail_fail(err, "--cgroup", val, "expected a cgroup v2 directory");
+			return cli_jail_fail(err, "--cgroup", val,
+					     "expected a cgroup v2 directory");
 		jc->cgroup = val;
 		return 0;
 	case CLI_OPT_LIMIT:

@@ -40,18 +40,18 @@
 
 /* What the jail did, for exec's report. */
 struct jail_report {
-	bool on;		 /* --jail on */
-	bool entered;		 /* jail_enter succeeded */
-	bool user_namespace;	 /* a user namespace was needed (no CAP_SYS_ADMIN) */
-	int namespaces;		 /* CLONE_NEW* flags entered */
+	bool on;		    /* --jail on */
+	bool entered;		    /* jail_enter succeeded */
+	bool user_namespace;	    /* a user namespace was needed (no CAP_SYS_ADMIN) */
+	int namespaces;		    /* CLONE_NEW* flags entered */
 	char cgroup[JAIL_PATH_MAX]; /* the leaf; empty: no --cgroup */
-	uint64_t memory_max;	 /* as in jail_config, written to the leaf */
+	uint64_t memory_max;	    /* as in jail_config, written to the leaf */
 	uint32_t cpu_milli;
 	uint32_t pids_max;
-	uint64_t nofile;	 /* RLIMIT_NOFILE set */
-	uint64_t nproc;		 /* RLIMIT_NPROC set (jail_seal) */
-	uint64_t enter_ns;	 /* how long jail_enter took */
-	uint64_t enter_cpu_ns;	 /* and its CPU time */
+	uint64_t nofile;       /* RLIMIT_NOFILE set */
+	uint64_t nproc;	       /* RLIMIT_NPROC set (jail_seal) */
+	uint64_t enter_ns;     /* how long jail_enter took */
+	uint64_t enter_cpu_ns; /* and its CPU time */
 };
 
 /*

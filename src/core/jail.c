@@ -43,7 +43,7 @@ int __lsan_is_turned_off(void)
 #endif
 
 const int jail_namespace_flags[6] = {
-	CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWUSER,
+    CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWUSER,
 };
 
 const char *jail_namespace_name(int flag)
@@ -115,9 +115,9 @@ static int jail_cgroup_controllers(int dirfd, const struct jail_config *cfg, con
 		const char *name;
 		bool need;
 	} ctl[] = {
-		{ "memory", cfg->memory_max != 0 },
-		{ "cpu", cfg->cpu_milli != 0 },
-		{ "pids", cfg->pids_max != 0 },
+	    {"memory", cfg->memory_max != 0},
+	    {"cpu", cfg->cpu_milli != 0},
+	    {"pids", cfg->pids_max != 0},
 	};
 	char have[512] = "", word[16];
 	ssize_t n;
@@ -156,8 +156,8 @@ int jail_cgroup_enter(const struct jail_config *cfg, struct jail_report *rep, ch
 	if (dirfd < 0)
 		return jail_fail(err, errlen, -errno, "--cgroup %s: %s", dir, strerror(errno));
 	if (fstatfs(dirfd, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC) {
-		ret = jail_fail(err, errlen, -ENOTDIR, "--cgroup %s: not a cgroup v2 directory",
-				dir);
+		ret =
+		    jail_fail(err, errlen, -ENOTDIR, "--cgroup %s: not a cgroup v2 directory", dir);
 		goto out;
 	}
 	ret = jail_cgroup_controllers(dirfd, cfg, &ctl);
@@ -201,8 +201,8 @@ int jail_cgroup_enter(const struct jail_config *cfg, struct jail_report *rep, ch
 	}
 	ret = jail_write_at(leaffd, "cgroup.procs", "0");
 	if (ret) {
-		jail_fail(err, errlen, ret, "--cgroup %s: cannot move kvmrun into %s: %s", dir, leaf,
-			  strerror(-ret));
+		jail_fail(err, errlen, ret, "--cgroup %s: cannot move kvmrun into %s: %s", dir,
+			  leaf, strerror(-ret));
 		goto out;
 	}
 	snprintf(rep->cgroup, sizeof(rep->cgroup), "%s/%s", dir, leaf);
@@ -236,7 +236,8 @@ static int jail_highest_fd(void)
 		char *end;
 		long fd = strtol(de->d_name, &end, 10);
 
-		if (de->d_name[0] >= '0' && de->d_name[0] <= '9' && !*end && fd != self && fd > high)
+		if (de->d_name[0] >= '0' && de->d_name[0] <= '9' && !*end && fd != self &&
+		    fd > high)
 			high = (int)fd;
 	}
 	closedir(d);
@@ -245,8 +246,8 @@ static int jail_highest_fd(void)
 
 static bool jail_has_sys_admin(void)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2] = { 0 };
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2] = {0};
 
 	if (syscall(SYS_capget, &hdr, data))
 		return false;
@@ -286,7 +287,7 @@ static int jail_user_namespace(char *err, size_t errlen)
  */
 static int jail_pivot(char *err, size_t errlen)
 {
-	static const char *const dirs[] = { "/tmp", "/mnt", "/proc", "/dev" };
+	static const char *const dirs[] = {"/tmp", "/mnt", "/proc", "/dev"};
 	const unsigned long flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
 	const char *dir = NULL;
 
@@ -301,16 +302,16 @@ static int jail_pivot(char *err, size_t errlen)
 				 strerror(errno));
 	if (chdir(dir) || syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) ||
 	    chdir("/"))
-		return jail_fail(err, errlen, -errno, "--jail on: pivot_root into an empty root: %s",
-				 strerror(errno));
+		return jail_fail(err, errlen, -errno,
+				 "--jail on: pivot_root into an empty root: %s", strerror(errno));
 	return 0;
 }
 
 /* Every capability, in every set, for good: the securebits keep them from coming back. */
 static int jail_drop_caps(void)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2] = { 0 };
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2] = {0};
 	const unsigned long bits = SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_SETUID_FIXUP |
 				   SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_NOROOT |
 				   SECBIT_NOROOT_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
@@ -330,7 +331,7 @@ static int jail_drop_caps(void)
 
 int jail_enter(struct jail_report *rep, char *err, size_t errlen)
 {
-	const struct rlimit core = { 0, 0 };
+	const struct rlimit core = {0, 0};
 	struct rlimit nofile;
 	struct timespec t0, t1, c0, c1;
 	rlim_t want;
@@ -359,7 +360,8 @@ int jail_enter(struct jail_report *rep, char *err, size_t errlen)
 				 strerror(errno));
 	rep->namespaces |= JAIL_NS;
 	if (sethostname("kvmrun", 6))
-		return jail_fail(err, errlen, -errno, "--jail on: sethostname: %s", strerror(errno));
+		return jail_fail(err, errlen, -errno, "--jail on: sethostname: %s",
+				 strerror(errno));
 	ret = jail_pivot(err, errlen);
 	if (ret)
 		return ret;
@@ -380,8 +382,8 @@ int jail_enter(struct jail_report *rep, char *err, size_t errlen)
 	rep->entered = true;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	rep->enter_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL +
-			(uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+	rep->enter_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL + (uint64_t)t1.tv_nsec -
+			(uint64_t)t0.tv_nsec;
 	rep->enter_cpu_ns = (uint64_t)(c1.tv_sec - c0.tv_sec) * 1000000000ULL +
 			    (uint64_t)c1.tv_nsec - (uint64_t)c0.tv_nsec;
 	log_info("jail: entered in %.3f ms, CPU %.3f ms (%s user namespace)", rep->enter_ns / 1e6,
@@ -391,7 +393,7 @@ int jail_enter(struct jail_report *rep, char *err, size_t errlen)
 
 int jail_seal(struct jail_report *rep, unsigned int nr_tasks, char *err, size_t errlen)
 {
-	const struct rlimit nproc = { nr_tasks, nr_tasks };
+	const struct rlimit nproc = {nr_tasks, nr_tasks};
 
 	if (setrlimit(RLIMIT_NPROC, &nproc))
 		return jail_fail(err, errlen, -errno, "--jail on: setrlimit(RLIMIT_NPROC): %s",

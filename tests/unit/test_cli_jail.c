@@ -44,8 +44,8 @@ static struct result *parse(const char *first, ...)
 	err = open_memstream(&r->err, &err_len);
 	assert_non_null(out);
 	assert_non_null(err);
-	r->action = cli_parse_cmd(argc, r->argv, &r->cfg, &r->ec, r->cmdline, sizeof(r->cmdline),
-				  out, err);
+	r->action =
+	    cli_parse_cmd(argc, r->argv, &r->cfg, &r->ec, r->cmdline, sizeof(r->cmdline), out, err);
 	fclose(out);
 	fclose(err);
 	return r;
@@ -137,12 +137,23 @@ static void test_cpus(void **state)
 		int ret;
 		uint32_t milli;
 	} cases[] = {
-		{ "1", 0, 1000 },     { "0.5", 0, 500 },    { "0.01", 0, 10 },
-		{ "1.25", 0, 1250 },  { "4096", 0, 4096000 }, { "0.125", 0, 125 },
-		{ "0", -EINVAL, 0 },  { "0.009", -EINVAL, 0 }, { "4096.001", -EINVAL, 0 },
-		{ "4097", -EINVAL, 0 }, { "1.2345", -EINVAL, 0 }, { "1.", -EINVAL, 0 },
-		{ ".5", -EINVAL, 0 }, { "", -EINVAL, 0 },   { "-1", -EINVAL, 0 },
-		{ "1x", -EINVAL, 0 }, { "99999999999999999999999", -EINVAL, 0 },
+	    {"1", 0, 1000},
+	    {"0.5", 0, 500},
+	    {"0.01", 0, 10},
+	    {"1.25", 0, 1250},
+	    {"4096", 0, 4096000},
+	    {"0.125", 0, 125},
+	    {"0", -EINVAL, 0},
+	    {"0.009", -EINVAL, 0},
+	    {"4096.001", -EINVAL, 0},
+	    {"4097", -EINVAL, 0},
+	    {"1.2345", -EINVAL, 0},
+	    {"1.", -EINVAL, 0},
+	    {".5", -EINVAL, 0},
+	    {"", -EINVAL, 0},
+	    {"-1", -EINVAL, 0},
+	    {"1x", -EINVAL, 0},
+	    {"99999999999999999999999", -EINVAL, 0},
 	};
 
 	(void)state;
@@ -162,7 +173,8 @@ static void test_bad(void **state)
 		const char *cmd = exec ? "exec" : "run";
 		const char *k = exec ? "--cpus" : "--kernel", *kv = exec ? "1" : "k";
 
-#define BAD(what, ...) expect_usage(exec, parse(cmd, k, kv, __VA_ARGS__, exec ? "--" : NULL, "true", NULL), what)
+#define BAD(what, ...)                                                                             \
+	expect_usage(exec, parse(cmd, k, kv, __VA_ARGS__, exec ? "--" : NULL, "true", NULL), what)
 		BAD("--jail 'yes': expected on or off", "--jail", "yes");
 		BAD("--jail '': expected on or off", "--jail", "");
 		BAD("--jail 'ON'", "--jail", "ON");
@@ -171,16 +183,20 @@ static void test_bad(void **state)
 		BAD("--limit needs --cgroup DIR", "--limit", "memory=1G");
 		BAD("--limit needs --cgroup DIR", "--limit", "pids=3", "--jail", "off");
 		BAD("--limit 'memory=1x'", "--cgroup", "/c", "--limit", "memory=1x");
-		BAD("memory= wants a size of 16M or more", "--cgroup", "/c", "--limit", "memory=1M");
+		BAD("memory= wants a size of 16M or more", "--cgroup", "/c", "--limit",
+		    "memory=1M");
 		BAD("memory= wants", "--cgroup", "/c", "--limit", "memory=");
-		BAD("cpus= wants a number from 0.01 to 4096", "--cgroup", "/c", "--limit", "cpus=0");
+		BAD("cpus= wants a number from 0.01 to 4096", "--cgroup", "/c", "--limit",
+		    "cpus=0");
 		BAD("cpus= wants", "--cgroup", "/c", "--limit", "cpus=1.5x");
-		BAD("pids= wants a number from 1 to 4194304", "--cgroup", "/c", "--limit", "pids=0");
+		BAD("pids= wants a number from 1 to 4194304", "--cgroup", "/c", "--limit",
+		    "pids=0");
 		BAD("pids= wants", "--cgroup", "/c", "--limit", "pids=4194305");
 		BAD("pids= wants", "--cgroup", "/c", "--limit", "pids=-1");
 		BAD("--limit 'swap=1G': expected memory=SIZE, cpus=N or pids=N", "--cgroup", "/c",
 		    "--limit", "swap=1G");
-		BAD("--limit 'memory=1G,,pids=2'", "--cgroup", "/c", "--limit", "memory=1G,,pids=2");
+		BAD("--limit 'memory=1G,,pids=2'", "--cgroup", "/c", "--limit",
+		    "memory=1G,,pids=2");
 		BAD("--limit '': expected memory=SIZE,cpus=N,pids=N", "--cgroup", "/c", "--limit",
 		    "");
 #undef BAD
@@ -211,11 +227,9 @@ static void test_usage_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_cpus),
-		cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_usage_text),
+	    cmocka_unit_test(test_defaults),   cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_cpus),       cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_usage_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

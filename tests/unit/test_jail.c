@@ -62,7 +62,7 @@ static int child_out = -1;
 		if (!(cond)) {                                                                     \
 			dprintf(child_out, "line %d: %s: ", __LINE__, #cond);                      \
 			dprintf(child_out, __VA_ARGS__);                                           \
-			dprintf(child_out, " (errno %s)\n", strerror(errno));                     \
+			dprintf(child_out, " (errno %s)\n", strerror(errno));                      \
 			_exit(1);                                                                  \
 		}                                                                                  \
 	} while (0)
@@ -156,7 +156,7 @@ static void status_field(const char *path, const char *key, char *out, size_t si
 /* Looking from outside: another root, no capabilities, no_new_privs, other namespaces. */
 static void check_from_outside(pid_t pid, bool userns)
 {
-	static const char *const ns[] = { "mnt", "net", "ipc", "uts", "cgroup", "user" };
+	static const char *const ns[] = {"mnt", "net", "ipc", "uts", "cgroup", "user"};
 	char path[64], mine[64], theirs[64], v[64];
 	struct dirent *de;
 	unsigned int n = 0;
@@ -172,8 +172,8 @@ static void check_from_outside(pid_t pid, bool userns)
 	snprintf(path, sizeof(path), "/proc/%d/root/etc/passwd", (int)pid);
 	assert_true(access(path, F_OK) < 0 && errno == ENOENT);
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	for (const char *const *k = (const char *const[]){ "CapEff", "CapPrm", "CapInh", "CapBnd",
-							   "CapAmb", NULL };
+	for (const char *const *k =
+		 (const char *const[]){"CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb", NULL};
 	     *k; k++) {
 		status_field(path, *k, v, sizeof(v));
 		if (strcmp(v, "0000000000000000"))
@@ -211,9 +211,9 @@ struct jail_case {
 static void child_jail(void *opaque)
 {
 	struct jail_case *jc = opaque;
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct caps[2];
-	struct jail_report rep = { 0 };
+	struct jail_report rep = {0};
 	struct rlimit rl;
 	struct dirent *de;
 	char err[512], host[64];
@@ -224,8 +224,8 @@ static void child_jail(void *opaque)
 	/* dumpable again, as after an execve: else /proc/self/uid_map stays root's */
 	if (jc->unprivileged && geteuid() == 0)
 		CHILD_CHECK(!setgroups(0, NULL) && !setresgid(NOBODY, NOBODY, NOBODY) &&
-				    !setresuid(NOBODY, NOBODY, NOBODY) &&
-				    !prctl(PR_SET_DUMPABLE, 1, 0, 0, 0),
+				!setresuid(NOBODY, NOBODY, NOBODY) &&
+				!prctl(PR_SET_DUMPABLE, 1, 0, 0, 0),
 			    "becoming nobody");
 	ret = jail_enter(&rep, err, sizeof(err));
 	CHILD_CHECK(ret == 0, "jail_enter: %s", err);
@@ -264,13 +264,13 @@ static void child_jail(void *opaque)
 	/* rlimits */
 	CHILD_CHECK(!getrlimit(RLIMIT_CORE, &rl) && rl.rlim_cur == 0 && rl.rlim_max == 0, "core");
 	CHILD_CHECK(!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_max == rep.nofile &&
-			    rl.rlim_cur == rep.nofile &&
-			    rep.nofile >= (uint64_t)jc->keep_fd + 1 + JAIL_NOFILE_MARGIN &&
-			    rep.nofile < (uint64_t)jc->keep_fd + 64 + JAIL_NOFILE_MARGIN,
+			rl.rlim_cur == rep.nofile &&
+			rep.nofile >= (uint64_t)jc->keep_fd + 1 + JAIL_NOFILE_MARGIN &&
+			rep.nofile < (uint64_t)jc->keep_fd + 64 + JAIL_NOFILE_MARGIN,
 		    "nofile %llu, kept fd %d", (unsigned long long)rl.rlim_cur, jc->keep_fd);
 	fd = (int)rep.nofile;
 	CHILD_CHECK(dup2(jc->keep_fd, fd) < 0 && errno == EBADF, "a descriptor above the limit");
-	CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &(struct rlimit){ 4096, 4096 }) < 0,
+	CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &(struct rlimit){4096, 4096}) < 0,
 		    "raised the limit again");
 	/* threads until sealed; then none for an unprivileged user (root is exempt) */
 	CHILD_CHECK(!pthread_create(&t, NULL, thread_nop, NULL) && !pthread_join(t, NULL),
@@ -301,7 +301,7 @@ static bool userns_allowed(void)
 
 static void run_jail_case(bool unprivileged)
 {
-	struct jail_case jc = { .unprivileged = unprivileged };
+	struct jail_case jc = {.unprivileged = unprivileged};
 	int p[2];
 	struct child c;
 	char b;
@@ -340,18 +340,18 @@ static void test_jail_unprivileged(void **state)
 static void child_refused(void *opaque)
 {
 	const char *dir = opaque;
-	struct jail_report rep = { 0 };
+	struct jail_report rep = {0};
 	char err[512];
 	int ret;
 
 	CHILD_CHECK(!chroot(dir) && !chdir("/"), "chroot");
 	CHILD_CHECK(!setgroups(0, NULL) && !setresgid(NOBODY, NOBODY, NOBODY) &&
-			    !setresuid(NOBODY, NOBODY, NOBODY),
+			!setresuid(NOBODY, NOBODY, NOBODY),
 		    "becoming nobody");
 	ret = jail_enter(&rep, err, sizeof(err));
 	CHILD_CHECK(ret == -EPERM, "jail_enter gave %d: %s", ret, err);
 	CHILD_CHECK(!strncmp(err, "--jail on: cannot create a user namespace", 41) &&
-			    strstr(err, "--jail off") && !strchr(err, '\n'),
+			strstr(err, "--jail off") && !strchr(err, '\n'),
 		    "the line: %s", err);
 	CHILD_CHECK(!rep.entered && !rep.namespaces && !rep.user_namespace, "report");
 }
@@ -390,14 +390,14 @@ static const char *cgroup2_root(char *buf, size_t size)
 
 struct cg_case {
 	struct jail_config cfg;
-	int want; /* jail_cgroup_enter's return */
+	int want;	  /* jail_cgroup_enter's return */
 	const char *line; /* the error line starts with it */
 };
 
 static void child_cgroup(void *opaque)
 {
 	struct cg_case *cc = opaque;
-	struct jail_report rep = { 0 };
+	struct jail_report rep = {0};
 	char err[512] = "";
 	int ret;
 
@@ -408,8 +408,8 @@ static void child_cgroup(void *opaque)
 			    "the line: %s", err);
 	else
 		CHILD_CHECK(!strncmp(rep.cgroup, cc->cfg.cgroup, strlen(cc->cfg.cgroup)) &&
-				    rep.memory_max == cc->cfg.memory_max &&
-				    rep.pids_max == cc->cfg.pids_max,
+				rep.memory_max == cc->cfg.memory_max &&
+				rep.pids_max == cc->cfg.pids_max,
 			    "report %s", rep.cgroup);
 }
 
@@ -429,7 +429,7 @@ static bool cgroup_has(const char *dir, const char *file, const char *word)
 static void test_cgroup(void **state)
 {
 	char root[512], dir[600], leaf[700], path[800], buf[256], want[256];
-	struct cg_case cc = { .want = 0 };
+	struct cg_case cc = {.want = 0};
 	struct child c;
 
 	if (!cgroup2_root(root, sizeof(root)))
@@ -480,13 +480,14 @@ static void test_cgroup(void **state)
 	rmdir(leaf);
 
 	/* not a cgroup v2 directory; missing */
-	cc = (struct cg_case){ .cfg.cgroup = "/", .want = -ENOTDIR,
-			       .line = "--cgroup /: not a cgroup v2 directory" };
+	cc = (struct cg_case){
+	    .cfg.cgroup = "/", .want = -ENOTDIR, .line = "--cgroup /: not a cgroup v2 directory"};
 	child_start(&c, child_cgroup, &cc);
 	child_ready(&c);
 	child_end(&c);
-	cc = (struct cg_case){ .cfg.cgroup = "/nonexistent-cg", .want = -ENOENT,
-			       .line = "--cgroup /nonexistent-cg: No such file" };
+	cc = (struct cg_case){.cfg.cgroup = "/nonexistent-cg",
+			      .want = -ENOENT,
+			      .line = "--cgroup /nonexistent-cg: No such file"};
 	child_start(&c, child_cgroup, &cc);
 	child_ready(&c);
 	child_end(&c);
@@ -525,10 +526,10 @@ static int start_fn(void *opaque)
  */
 static void test_thread_starts(void **state)
 {
-	struct starts a = { .ret = 2 }, b = { .ret = 3 }, c = { .ret = -EAGAIN };
-	struct ev_thread_start sa = { .fn = start_fn, .opaque = &a };
-	struct ev_thread_start sb = { .fn = start_fn, .opaque = &b };
-	struct ev_thread_start sc = { .fn = start_fn, .opaque = &c };
+	struct starts a = {.ret = 2}, b = {.ret = 3}, c = {.ret = -EAGAIN};
+	struct ev_thread_start sa = {.fn = start_fn, .opaque = &a};
+	struct ev_thread_start sb = {.fn = start_fn, .opaque = &b};
+	struct ev_thread_start sc = {.fn = start_fn, .opaque = &c};
 	struct disk_pool *pool;
 	struct ev_loop *loop;
 	unsigned int before;
@@ -582,17 +583,21 @@ static void test_thread_starts(void **state)
 /* exec's report: the "jail" object. */
 static void test_report_jail(void **state)
 {
-	char *argv[] = { "kvmrun", NULL };
-	struct exec_report r = { .argc = 1, .argv = argv, .exit_code = -1 };
+	char *argv[] = {"kvmrun", NULL};
+	struct exec_report r = {.argc = 1, .argv = argv, .exit_code = -1};
 	json_t *j, *jail, *ns, *cg;
 	json_error_t e;
 	char *text;
 
 	(void)state;
-	r.jail = (struct jail_report){ .on = true, .entered = true, .user_namespace = true,
-				       .namespaces = JAIL_NS_ALL | CLONE_NEWUSER,
-				       .memory_max = 1ULL << 30, .cpu_milli = 1500, .nofile = 80,
-				       .nproc = 4 };
+	r.jail = (struct jail_report){.on = true,
+				      .entered = true,
+				      .user_namespace = true,
+				      .namespaces = JAIL_NS_ALL | CLONE_NEWUSER,
+				      .memory_max = 1ULL << 30,
+				      .cpu_milli = 1500,
+				      .nofile = 80,
+				      .nproc = 4};
 	snprintf(r.jail.cgroup, sizeof(r.jail.cgroup), "/sys/fs/cgroup/u/kvmrun.7");
 	text = exec_report_json(&r);
 	assert_non_null(text);
@@ -607,10 +612,10 @@ static void test_report_jail(void **state)
 	assert_int_equal(json_array_size(ns), 6);
 	assert_string_equal(json_string_value(json_array_get(ns, 0)), "mount");
 	assert_string_equal(json_string_value(json_array_get(ns, 5)), "user");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(jail, "rlimits"), "nofile")),
-			 80);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(jail, "rlimits"), "core")),
-			 0);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(jail, "rlimits"), "nofile")), 80);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(jail, "rlimits"), "core")), 0);
 	cg = json_object_get(jail, "cgroup");
 	assert_string_equal(json_string_value(json_object_get(cg, "path")),
 			    "/sys/fs/cgroup/u/kvmrun.7");
@@ -620,7 +625,7 @@ static void test_report_jail(void **state)
 	json_decref(j);
 
 	/* --jail off: nothing entered, no cgroup */
-	r.jail = (struct jail_report){ 0 };
+	r.jail = (struct jail_report){0};
 	text = exec_report_json(&r);
 	j = json_loads(text, 0, &e);
 	free(text);
@@ -636,14 +641,14 @@ static void test_report_jail(void **state)
 
 int main(void)
 {
-	struct skips s = { 0 };
+	struct skips s = {0};
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_prestate(test_jail_root, &s),
-		cmocka_unit_test_prestate(test_jail_unprivileged, &s),
-		cmocka_unit_test_prestate(test_jail_refused, &s),
-		cmocka_unit_test_prestate(test_cgroup, &s),
-		cmocka_unit_test(test_report_jail),
-		cmocka_unit_test(test_thread_starts),
+	    cmocka_unit_test_prestate(test_jail_root, &s),
+	    cmocka_unit_test_prestate(test_jail_unprivileged, &s),
+	    cmocka_unit_test_prestate(test_jail_refused, &s),
+	    cmocka_unit_test_prestate(test_cgroup, &s),
+	    cmocka_unit_test(test_report_jail),
+	    cmocka_unit_test(test_thread_starts),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -123,6 +123,7 @@ refused)
   echo 0 > /proc/sys/user/max_user_namespaces
   mode=$(stat -c %a /dev/kvm); on_exit "chmod $mode /dev/kvm"; chmod 0666 /dev/kvm
   cp "$(guest_kernel)" "$work/vmlinuz"; chmod 0644 "$work/vmlinuz"
+  : > "$work/console"; chmod 0666 "$work/console"
   set +e
   within "kvmrun --jail on as nobody" setpriv --reuid=65534 --regid=65534 --clear-groups \
     "$KVMRUN" run --kernel "$work/vmlinuz" --console-log "$work/console" --jail on \

@@ -155,8 +155,10 @@ static enum egress_verdict egress_ipv6(struct egress_cur *c, struct egress_pkt *
 enum egress_verdict egress_classify(const uint8_t *hdr, size_t hdr_len, size_t frame_len,
 				    struct egress_pkt *pkt)
 {
-	struct egress_cur c = {.hdr = hdr, .have = hdr_len < frame_len ? hdr_len : frame_len,
-			       .off = 12, .end = frame_len};
+	struct egress_cur c = {.hdr = hdr,
+			       .have = hdr_len < frame_len ? hdr_len : frame_len,
+			       .off = 12,
+			       .end = frame_len};
 	unsigned int tags = 0;
 
 	memset(pkt, 0, sizeof(*pkt));
@@ -260,8 +262,8 @@ enum egress_verdict egress_decide(const struct egress_policy *p, const struct eg
 	return pkt->fragment ? EGRESS_FRAGMENT : EGRESS_DENIED;
 }
 
-enum egress_verdict egress_check(const struct egress_policy *p, const uint8_t *hdr,
-				 size_t hdr_len, size_t frame_len)
+enum egress_verdict egress_check(const struct egress_policy *p, const uint8_t *hdr, size_t hdr_len,
+				 size_t frame_len)
 {
 	struct egress_pkt pkt;
 	enum egress_verdict v;

@@ -82,8 +82,8 @@ enum egress_verdict egress_classify(const uint8_t *hdr, size_t hdr_len, size_t f
 enum egress_verdict egress_decide(const struct egress_policy *p, const struct egress_pkt *pkt);
 
 /* Both: the verdict on a frame (hdr, hdr_len, frame_len as for egress_classify). */
-enum egress_verdict egress_check(const struct egress_policy *p, const uint8_t *hdr,
-				 size_t hdr_len, size_t frame_len);
+enum egress_verdict egress_check(const struct egress_policy *p, const uint8_t *hdr, size_t hdr_len,
+				 size_t frame_len);
 
 /*
  * One allow= value: CIDR[:PORT[-PORT]][/tcp|/udp|/icmp], an IPv6 CIDR in

@@ -217,8 +217,9 @@ static enum net_drop net_tx_egress(struct virtio_net *n, const struct vq_chain *
 	n->tx_head_len = vq_chain_read(c, NET_HDR_LEN, n->tx_head, MIN(frame_len, EGRESS_HDR_MAX));
 	v = egress_check(n->egress, n->tx_head, n->tx_head_len, frame_len);
 	if (v != EGRESS_PASS)
-		log_ratelimited(&n->vdev.rl, LOG_INFO, "virtio-net %s: egress policy: frame dropped (%s)",
-				n->id, egress_verdict_name(v));
+		log_ratelimited(&n->vdev.rl, LOG_INFO,
+				"virtio-net %s: egress policy: frame dropped (%s)", n->id,
+				egress_verdict_name(v));
 	return drop[v];
 }
 

@@ -18,7 +18,10 @@
  *     "cpu_s": { "user": 0.21, "system": 0.35 },   kvmrun's own
  *     "vcpus": 1, "memory_bytes": 268435456,
  *     "bytes": { "stdin": 0, "stdout": 12, "stderr": 0 },
- *     "console_tail": "..."     the guest console's last 4 KiB (invalid UTF-8 as U+FFFD)
+ *     "console_tail": "...",    the guest console's last 4 KiB (invalid UTF-8 as U+FFFD)
+ *     "egress_drops": [         per --net, frames its egress policy dropped, by reason
+ *       { "denied": 3, "malformed": 0, "fragment": 0, "ethertype": 0 },
+ *       null ]                  a --net without egress=deny
  *   }
  */
 #ifndef KVMRUN_EXEC_REPORT_H
@@ -58,6 +61,11 @@ struct exec_report {
 	uint64_t bytes[3];	     /* stdin, stdout, stderr */
 	const uint8_t *console_tail; /* up to EXEC_CONSOLE_TAIL bytes */
 	size_t console_tail_len;
+	unsigned int nr_nets; /* --net devices, in order */
+	struct {
+		bool egress;	    /* it has an egress policy */
+		uint64_t drops[4]; /* denied, malformed, fragment, ethertype */
+	} nets[8];
 };
 
 /*

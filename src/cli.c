@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/egress.h"
 #include "cli.h"
 
 static const char usage[] =
@@ -62,6 +63,11 @@ static const char usage[] =
 	"                       mac: unicast xx:xx:xx:xx:xx:xx (default 02: and 5\n"
 	"                       bytes of a hash of the tap name and the --net\n"
 	"                       position); mtu: 68 to 65535 (default the tap's)\n"
+	"      ...,egress=deny[,allow=CIDR[:PORT[-PORT]][/tcp|/udp|/icmp]]...[,dns=on]\n"
+	"                       the guest may send only what an allow= rule (up to\n"
+	"                       32; IPv6 in brackets before a port) allows, DNS with\n"
+	"                       dns=on, and ARP, DHCP and IPv6 neighbour discovery;\n"
+	"                       the rest is dropped and counted (default egress=allow)\n"
 	"  --share HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH] | socket=PATH,tag=TAG\n"
 	"                       HOSTDIR as a virtio-fs file system (up to 8), served\n"
 	"                       by a virtiofsd that kvmrun starts and ends; the guest\n"
@@ -313,6 +319,41 @@ static const char *cli_ifname_error(const char *name, size_t len)
 	return NULL;
 }
 
+/*
+ * The egress items of --net (item: n bytes, cut to fit): egress=allow|deny,
+ * allow=RULE (repeatable), dns=on|off; other items are left alone. 0, or
+ * CLI_EXIT_USAGE after one line on err.
+ */
+static int cli_parse_egress(const char *arg, const char *item, size_t n,
+			    struct egress_policy *eg, FILE *err)
+{
+	const char *why;
+
+	if (!strcmp(item, "egress=allow") || !strcmp(item, "egress=deny")) {
+		eg->deny = !strcmp(item, "egress=deny");
+	} else if (!strncmp(item, "egress=", 7)) {
+		return cli_fail(err, "--net '%s': egress '%s': expected allow or deny", arg,
+				item + 7);
+	} else if (!strcmp(item, "dns=on") || !strcmp(item, "dns=off")) {
+		eg->dns = !strcmp(item, "dns=on");
+	} else if (!strncmp(item, "dns=", 4)) {
+		return cli_fail(err, "--net '%s': dns '%s': expected on or off", arg, item + 4);
+	} else if (!strncmp(item, "allow=", 6)) {
+		char msg[160];
+
+		if (eg->nr_rules >= NET_EGRESS_RULES_MAX)
+			return cli_fail(err, "--net '%s': more than 32 allow= rules%s", arg, "");
+		if (n >= 128)
+			return cli_fail(err, "--net '%s': allow= value too long%s", arg, "");
+		if (egress_parse_rule(item + 6, &eg->rules[eg->nr_rules], &why)) {
+			snprintf(msg, sizeof(msg), "--net '%%s': allow '%%s': %s", why);
+			return cli_fail(err, msg, arg, item + 6);
+		}
+		eg->nr_rules++;
+	}
+	return 0;
+}
+
 /* tap=NAME[,mac=MAC][,mtu=N] or fd=N[,...]; one error line on failure. */
 static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
 {
@@ -346,11 +387,16 @@ static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
 	} else {
 		return cli_fail(err, "--net '%s': expected tap=NAME or fd=N first%s", arg, "");
 	}
-	char item[64];
+	char item[128];
 	size_t n;
 
 	while (cli_next_item(&p, item, sizeof(item), &n)) {
-		if (!strncmp(item, "mac=", 4)) {
+		if (cli_parse_egress(arg, item, n, &nc->egress, err))
+			return CLI_EXIT_USAGE;
+		if (!strncmp(item, "egress=", 7) || !strncmp(item, "allow=", 6) ||
+		    !strncmp(item, "dns=", 4)) {
+			continue;
+		} else if (!strncmp(item, "mac=", 4)) {
 			if (cli_parse_mac(item + 4, nc->mac))
 				return cli_fail(err, "--net '%s': mac '%s': expected a unicast "
 						"address xx:xx:xx:xx:xx:xx, not all zeros",
@@ -368,10 +414,12 @@ static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
 						arg, item + 4);
 			nc->mtu = (unsigned int)v;
 		} else {
-			return cli_fail(err, "--net '%s': unknown option '%s' (expected mac=MAC "
-					"or mtu=N)", arg, item);
+			return cli_fail(err, "--net '%s': unknown option '%s' (expected mac=MAC, "
+					"mtu=N, egress=, allow= or dns=)", arg, item);
 		}
 	}
+	if (!nc->egress.deny && (nc->egress.nr_rules || nc->egress.dns))
+		return cli_fail(err, "--net '%s': allow= and dns= need egress=deny%s", arg, "");
 	return 0;
 }
 

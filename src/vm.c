@@ -27,6 +27,7 @@
 #include "platform.h"
 #include "virtio/console_ports.h"
 #include "virtio/devices.h"
+#include "virtio/net.h"
 #include "virtio/virtio_pci.h"
 #include "kvmrun/bus.h"
 #include "kvmrun/event_loop.h"
@@ -79,6 +80,7 @@ struct vm {
 	struct vm_extras extras;  /* a mode's named console ports */
 	struct virtio_dev *ports; /* their device */
 	struct jail_report jail;  /* --jail, --cgroup: what was done */
+	struct virtio_dev *nets[VM_MAX_NETS]; /* --net i's device, for its counters */
 };
 
 /* Setup failures: one line naming the cause, and the status to exit with. */
@@ -504,6 +506,7 @@ static int vm_setup_virtio(struct vm *vm)
 		ret = virtio_pci_create(&vm->devices, vm->pci, &vm->irq, vdev);
 		if (ret)
 			return vm_fail(KVMRUN_ERR_INTERNAL, "--net %u: %s", i + 1, strerror(-ret));
+		vm->nets[i] = vdev;
 	}
 	for (unsigned int i = 0; i < vm->cfg.nr_shares; i++) {
 		ret = vm_setup_share(vm, i);
@@ -627,6 +630,20 @@ size_t vm_console_tail(struct vm *vm, uint8_t *buf, size_t size)
 const struct jail_report *vm_jail_report(struct vm *vm)
 {
 	return &vm->jail;
+}
+
+int vm_net_egress_drops(struct vm *vm, unsigned int i, uint64_t drops[VM_EGRESS_DROPS])
+{
+	const struct net_stats *s;
+
+	if (i >= vm->cfg.nr_nets || !vm->nets[i])
+		return -ENOENT;
+	s = virtio_net_stats(vm->nets[i]);
+	drops[0] = s->drops[NET_DROP_TX_EGRESS_DENIED];
+	drops[1] = s->drops[NET_DROP_TX_EGRESS_MALFORMED];
+	drops[2] = s->drops[NET_DROP_TX_EGRESS_FRAGMENT];
+	drops[3] = s->drops[NET_DROP_TX_EGRESS_ETHERTYPE];
+	return vm->cfg.nets[i].egress.deny;
 }
 
 uint64_t vm_first_run_ns(struct vm *vm)

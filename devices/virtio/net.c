@@ -9,6 +9,11 @@
  * checked copy of the header. A malformed frame is dropped and counted and
  * its chain returned; the device goes on.
  *
+ * With an egress policy (--net ...,egress=deny), the first EGRESS_HDR_MAX
+ * bytes of the frame are copied out of guest memory once, checked, and sent
+ * from that copy (the guest cannot change them after the check); a frame the
+ * policy refuses is counted and its chain returned as if sent.
+ *
  * Receive: the tap is read (one frame with its header) into a buffer of the
  * device's, then copied into the guest's chains: one chain for the whole frame
  * without MRG_RXBUF (a frame larger than the chain is dropped, the chain kept
@@ -38,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/egress.h"
 #include "backend/tap.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/log.h"
@@ -73,7 +79,10 @@ struct virtio_net {
 
 	struct vq_chain *tx_chain;
 	uint8_t tx_hdr[NET_HDR_LEN];
-	struct iovec tx_iov[VQ_MAX_CHAIN + 1];
+	const struct egress_policy *egress; /* NULL: everything goes */
+	uint8_t tx_head[EGRESS_HDR_MAX];    /* the frame's first bytes, as checked */
+	size_t tx_head_len;
+	struct iovec tx_iov[VQ_MAX_CHAIN + 2];
 	uint8_t *tx_buf; /* for chains of more buffers than writev takes */
 
 	struct sp_pass pass; /* frames moved in the current pass, the longest */
@@ -89,6 +98,11 @@ static struct virtio_net *to_net(struct virtio_dev *vdev)
 const struct net_stats *virtio_net_stats(const struct virtio_dev *vdev)
 {
 	return &container_of(vdev, struct virtio_net, vdev)->stats;
+}
+
+void virtio_net_set_egress(struct virtio_dev *vdev, const struct egress_policy *p)
+{
+	to_net(vdev)->egress = p && p->deny ? p : NULL;
 }
 
 static void net_watch(struct virtio_net *n, bool on)
@@ -140,10 +154,13 @@ static void net_break(struct virtio_net *n, const char *why)
 
 /* ---- transmit ---- */
 
-/* Send the checked header in n->tx_hdr and the frame after the chain's header. */
+/*
+ * Send the checked header in n->tx_hdr, the frame's first bytes checked in
+ * n->tx_head, and the rest of the frame after them.
+ */
 static enum net_drop net_tx_send(struct virtio_net *n, const struct vq_chain *c)
 {
-	size_t skip = NET_HDR_LEN, frame_len = c->out_len - NET_HDR_LEN;
+	size_t skip = NET_HDR_LEN + n->tx_head_len, frame_len = c->out_len - NET_HDR_LEN;
 	struct iovec *iov = n->tx_iov;
 	unsigned int cnt = 1;
 	ssize_t r;
@@ -151,6 +168,8 @@ static enum net_drop net_tx_send(struct virtio_net *n, const struct vq_chain *c)
 	if (n->tap_dead)
 		return NET_DROP_TX_TAP_ERROR;
 	iov[0] = (struct iovec){n->tx_hdr, NET_HDR_LEN};
+	if (n->tx_head_len)
+		iov[cnt++] = (struct iovec){n->tx_head, n->tx_head_len};
 	for (unsigned int i = 0; i < c->nr_out; i++) {
 		const struct vq_buf *b = &c->bufs[i];
 		size_t off = MIN(skip, b->len);
@@ -162,7 +181,9 @@ static enum net_drop net_tx_send(struct virtio_net *n, const struct vq_chain *c)
 	}
 	if (cnt > IOV_MAX) {
 		memcpy(n->tx_buf, n->tx_hdr, NET_HDR_LEN);
-		vq_chain_read(c, NET_HDR_LEN, n->tx_buf + NET_HDR_LEN, frame_len);
+		memcpy(n->tx_buf + NET_HDR_LEN, n->tx_head, n->tx_head_len);
+		skip = NET_HDR_LEN + n->tx_head_len;
+		vq_chain_read(c, skip, n->tx_buf + skip, frame_len - n->tx_head_len);
 		iov[0] = (struct iovec){n->tx_buf, NET_HDR_LEN + frame_len};
 		cnt = 1;
 	}
@@ -180,6 +201,28 @@ static enum net_drop net_tx_send(struct virtio_net *n, const struct vq_chain *c)
 	return NET_DROP_TX_TAP_ERROR;
 }
 
+/* The egress policy's verdict on the frame after the chain's header; keeps the copy it checked. */
+static enum net_drop net_tx_egress(struct virtio_net *n, const struct vq_chain *c)
+{
+	static const enum net_drop drop[] = {
+	    [EGRESS_PASS] = NET_DROP_NONE,
+	    [EGRESS_DENIED] = NET_DROP_TX_EGRESS_DENIED,
+	    [EGRESS_MALFORMED] = NET_DROP_TX_EGRESS_MALFORMED,
+	    [EGRESS_FRAGMENT] = NET_DROP_TX_EGRESS_FRAGMENT,
+	    [EGRESS_ETHERTYPE] = NET_DROP_TX_EGRESS_ETHERTYPE,
+	};
+	size_t frame_len = c->out_len - NET_HDR_LEN;
+	enum egress_verdict v;
+
+	n->tx_head_len = vq_chain_read(c, NET_HDR_LEN, n->tx_head, MIN(frame_len, EGRESS_HDR_MAX));
+	v = egress_check(n->egress, n->tx_head, n->tx_head_len, frame_len);
+	if (v != EGRESS_PASS)
+		log_ratelimited(&n->vdev.rl, LOG_INFO,
+				"virtio-net %s: egress policy: frame dropped (%s)", n->id,
+				egress_verdict_name(v));
+	return drop[v];
+}
+
 static int net_tx_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c)
 {
 	struct virtio_net *n = to_net(vdev);
@@ -194,6 +237,9 @@ static int net_tx_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c
 		net_hdr_decode(&h, raw);
 		why = net_hdr_check_tx(&h, vdev->features, c->out_len);
 	}
+	n->tx_head_len = 0;
+	if (why == NET_DROP_NONE && n->egress)
+		why = net_tx_egress(n, c);
 	if (why == NET_DROP_NONE) {
 		net_hdr_encode(&h, n->tx_hdr);
 		why = net_tx_send(n, c);
@@ -607,6 +653,8 @@ int virtio_net_create(struct virtio_dev **out, const struct net_config *cfg, uns
 		return ret;
 	ret = virtio_net_create_tap(out, tap, cfg->has_mac ? cfg->mac : NULL, cfg->mtu, index, loop,
 				    gm);
+	if (!ret)
+		virtio_net_set_egress(*out, &cfg->egress);
 	if (ret && cfg->ifname[0])
 		snprintf(err, errlen, "--net tap=%s: %s", cfg->ifname, strerror(-ret));
 	else if (ret)

@@ -24,6 +24,13 @@ int virtio_net_create_tap(struct virtio_dev **out, struct tap *tap, const uint8_
 			  unsigned int mtu, unsigned int index, struct ev_loop *loop,
 			  const struct guest_mem *gm) WARN_UNUSED;
 
+/*
+ * The NIC's egress policy (backend/egress.h), which must outlive the device;
+ * NULL or one without deny: everything goes, unchecked. virtio_net_create sets
+ * the one of its config.
+ */
+void virtio_net_set_egress(struct virtio_dev *vdev, const struct egress_policy *p);
+
 /* The device's counters (for tests; the device logs them when destroyed). */
 const struct net_stats *virtio_net_stats(const struct virtio_dev *vdev);
 

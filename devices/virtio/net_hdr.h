@@ -86,6 +86,11 @@ enum net_drop {
 			       /* (gso_size) below NET_GSO_MIN_SIZE */
 	NET_DROP_TX_TAP_DOWN,  /* the tap refused it: link down (EIO) */
 	NET_DROP_TX_TAP_ERROR, /* the tap refused it otherwise, or is gone */
+	/* the NIC's egress policy (backend/egress.h) */
+	NET_DROP_TX_EGRESS_DENIED,    /* not allowed */
+	NET_DROP_TX_EGRESS_MALFORMED, /* a header runs off the frame or is inconsistent */
+	NET_DROP_TX_EGRESS_FRAGMENT,  /* a non-first fragment to an address not wholly allowed */
+	NET_DROP_TX_EGRESS_ETHERTYPE, /* neither ARP, IPv4 nor IPv6 */
 	/* tap -> guest */
 	NET_DROP_RX_SHORT,     /* shorter than the header and an Ethernet header */
 	NET_DROP_RX_TRUNCATED, /* longer than the receive buffer */

@@ -44,12 +44,38 @@ struct disk_config {
 #define NET_MTU_MIN 68
 #define NET_MTU_MAX 65535
 
+/*
+ * ...,egress=deny[,allow=CIDR[:PORT[-PORT]][/tcp|/udp|/icmp]]...[,dns=on]: what
+ * the guest may send on the NIC (devices/backend/egress.h). egress=allow (the
+ * default): everything, unchecked.
+ */
+#define NET_EGRESS_RULES_MAX 32
+
+enum egress_proto { EGRESS_PROTO_ANY, EGRESS_PROTO_TCP, EGRESS_PROTO_UDP, EGRESS_PROTO_ICMP };
+
+struct egress_rule {
+	uint8_t addr[16]; /* network byte order; IPv4 in the first 4 bytes */
+	uint8_t family;	  /* 4 or 6 */
+	uint8_t prefix;	  /* 0..32 or 0..128; bits past it are zero */
+	uint8_t proto;	  /* enum egress_proto; ANY with ports: TCP and UDP */
+	bool has_ports;	  /* else any port, and any protocol with ANY */
+	uint16_t port_lo, port_hi;
+};
+
+struct egress_policy {
+	bool deny; /* egress=deny: only what the rules (and dns=on) allow */
+	bool dns;  /* dns=on: TCP and UDP to port 53 of any address */
+	unsigned int nr_rules;
+	struct egress_rule rules[NET_EGRESS_RULES_MAX];
+};
+
 struct net_config {
 	char ifname[NET_IFNAME_MAX]; /* tap=NAME; empty for fd= */
 	int fd;			     /* fd=N; -1 for tap= */
 	bool has_mac;		     /* else derived from the tap's name and the index */
 	uint8_t mac[6];
 	unsigned int mtu; /* 0: the tap's own */
+	struct egress_policy egress;
 };
 
 /*

@@ -37,6 +37,13 @@ size_t vm_console_tail(struct vm *vm, uint8_t *buf, size_t size);
 /* What --jail and --cgroup did (jail.h). */
 struct jail_report;
 const struct jail_report *vm_jail_report(struct vm *vm);
+/*
+ * The frames --net number i (from 0) dropped under its egress policy, by
+ * reason: denied, malformed, fragment, ethertype. 1: the NIC has a policy
+ * (egress=deny), 0: none (the counts are 0), -ENOENT: no such NIC.
+ */
+#define VM_EGRESS_DROPS 4
+int vm_net_egress_drops(struct vm *vm, unsigned int i, uint64_t drops[VM_EGRESS_DROPS]);
 /* CLOCK_MONOTONIC ns of the first KVM_RUN, 0 before it. */
 uint64_t vm_first_run_ns(struct vm *vm);
 /* Runs the VM to its end; returns an enum kvmrun_status value. */

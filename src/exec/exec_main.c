@@ -349,6 +349,14 @@ static int exec_run_vm(struct exec_ctx *x, struct vm_config *cfg, const struct e
 		tcsetattr(STDIN_FILENO, TCSANOW, &x->saved_tio);
 	x->rep.phase_ns[EXEC_PHASE_FIRST_RUN] = vm_first_run_ns(x->vm);
 	x->rep.console_tail_len = vm_console_tail(x->vm, x->tail, sizeof(x->tail));
+	for (unsigned int i = 0; i < ARRAY_SIZE(x->rep.nets); i++) {
+		int r = vm_net_egress_drops(x->vm, i, x->rep.nets[i].drops);
+
+		if (r < 0)
+			break;
+		x->rep.nets[i].egress = r;
+		x->rep.nr_nets = i + 1;
+	}
 	exec_relay_fini(&x->relay);
 	exec_relay_report(&x->relay, &x->rep);
 	if (exec_relay_decides(x->relay.finished, x->relay.status, status)) {

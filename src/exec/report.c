@@ -100,6 +100,27 @@ static json_t *report_jail(const struct jail_report *j)
 	return o;
 }
 
+/* Per --net: the egress policy's drops by reason, null without a policy. */
+static json_t *report_egress(const struct exec_report *r)
+{
+	json_t *a = json_array();
+
+	for (unsigned int i = 0; a && i < MIN(r->nr_nets, ARRAY_SIZE(r->nets)); i++) {
+		const uint64_t *d = r->nets[i].drops;
+
+		if (json_array_append_new(
+			a, !r->nets[i].egress
+			       ? json_null()
+			       : json_pack("{s:I,s:I,s:I,s:I}", "denied", (json_int_t)d[0],
+					   "malformed", (json_int_t)d[1], "fragment",
+					   (json_int_t)d[2], "ethertype", (json_int_t)d[3]))) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 void exec_report_prepare(void)
 {
 	json_object_seed(0);
@@ -151,6 +172,7 @@ char *exec_report_json(const struct exec_report *r)
 	    doc, "console_tail",
 	    report_text(r->console_tail, MIN(r->console_tail_len, (size_t)EXEC_CONSOLE_TAIL)));
 	bad |= json_object_set_new(doc, "jail", report_jail(&r->jail));
+	bad |= json_object_set_new(doc, "egress_drops", report_egress(r));
 	if (!bad)
 		out = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 out:

@@ -26,8 +26,11 @@
  *       "namespaces": ["mount", "ipc", "uts", "cgroup", "net", "user"],
  *       "rlimits": { "core": 0, "nofile": 80, "nproc": 4 },   null: not set
  *       "cgroup": { "path": "DIR/kvmrun.PID", "memory_max": 1073741824,
- *                   "cpus": 1.5, "pids_max": 64 } }   null: no --cgroup; a
+ *                   "cpus": 1.5, "pids_max": 64 } },  null: no --cgroup; a
  *                               limit not given is null
+ *     "egress_drops": [         per --net, frames its egress policy dropped, by reason
+ *       { "denied": 3, "malformed": 0, "fragment": 0, "ethertype": 0 },
+ *       null ]                  a --net without egress=deny
  *   }
  */
 #ifndef KVMRUN_EXEC_REPORT_H
@@ -69,6 +72,11 @@ struct exec_report {
 	const uint8_t *console_tail; /* up to EXEC_CONSOLE_TAIL bytes */
 	size_t console_tail_len;
 	struct jail_report jail;
+	unsigned int nr_nets; /* --net devices, in order */
+	struct {
+		bool egress;	    /* it has an egress policy */
+		uint64_t drops[4]; /* denied, malformed, fragment, ethertype */
+	} nets[8];
 };
 
 /*

@@ -2,7 +2,8 @@
 /*
  * libFuzzer target for virtio-net, mainly the transmit path (header and frame
  * checks). The input is one byte of negotiated features (bit 5: a loop that
- * preempts the guest, so that transmit completions may be held) and then guest RAM:
+ * preempts the guest, so that transmit completions may be held; bit 6: an
+ * egress policy, which every frame sent must then pass too) and then guest RAM:
  * a 16-entry transmit queue and a 16-entry receive queue whose descriptor
  * tables, avail rings and buffers all come from the input. The device sends
  * what the guest posted to a SOCK_SEQPACKET socket pair standing in for the
@@ -21,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "backend/egress.h"
 #include "backend/tap.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/guest_mem.h"
@@ -38,6 +40,8 @@
 static struct {
 	uint8_t *frame;
 	int peer, devfd;
+	struct egress_policy egress; /* deny; TCP and UDP to 10/8, anything to 2001:db8::/32 */
+	bool filtering;
 } fz;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -45,6 +49,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	struct virtio_dev *vdev;
 	struct tap *tap;
 	int sv[2], big = 1 << 20;
+	const char *why;
 
 	log_set_level(LOG_ERROR);
 	signal(SIGPIPE, SIG_IGN);
@@ -63,6 +68,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (virtio_net_create_tap(&vdev, tap, NULL, 1500, 0, NULL, &fuzz_dev.gm))
 		abort();
 	fuzz_device_attach(vdev);
+	fz.egress.deny = true;
+	if (egress_parse_rule("10.0.0.0/8:1-65535", &fz.egress.rules[0], &why) ||
+	    egress_parse_rule("2001:db8::/32", &fz.egress.rules[1], &why))
+		abort();
+	fz.egress.nr_rules = 2;
 	return 0;
 }
 
@@ -78,6 +88,11 @@ static void fz_drain_tx(uint64_t features)
 			abort();
 		net_hdr_decode(&h, fz.frame);
 		if (net_hdr_check_tx(&h, features, (uint64_t)n) != NET_DROP_NONE)
+			abort();
+		if (fz.filtering &&
+		    egress_check(&fz.egress, fz.frame + NET_HDR_LEN,
+				 MIN((size_t)n - NET_HDR_LEN, (size_t)EGRESS_HDR_MAX),
+				 (size_t)n - NET_HDR_LEN) != EGRESS_PASS)
 			abort();
 	}
 }
@@ -102,6 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!(feat & 16))
 		vdev->features &= ~VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM);
 	fuzz_dev.preempting = feat & 32; /* completions of single small frames are held */
+	fz.filtering = feat & 64;
+	virtio_net_set_egress(vdev, fz.filtering ? &fz.egress : NULL);
 	/* Queue 0 receives, queue 1 transmits. */
 	if (vq_setup(&vqs[0], &fuzz_dev.gm, QSZ, RXQ_GPA, RXQ_GPA + 0x100, RXQ_GPA + 0x200,
 		     vdev->features) ||

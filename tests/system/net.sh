@@ -192,6 +192,31 @@ two-nics)
   [ "$rc" = 0 ] || stderr_show
   expect_rc 0; expect_line NET-DONE; expect_pings 2
   [ "$(value MAC_eth0)" != "$(value MAC_eth1)" ] || { show; fail "both NICs have MAC $(value MAC_eth0)"; } ;;
+egress)
+  # --net ...,egress=deny,allow=10.0.2.1:8080/tcp: the guest's connection to
+  # 8080 gets through; the one to 8081 never reaches the host's listener there
+  # (which records every connection it accepts), nor do the guest's pings; the
+  # four malformed frames the guest sends raw are dropped and counted as such.
+  tap 0
+  in_ns socat -u TCP-LISTEN:8080,reuseaddr "CREATE:$work/8080.log" & pids+=($!)
+  in_ns socat -u TCP-LISTEN:8081,reuseaddr,fork \
+    SYSTEM:"echo accepted >> '$work/8081.log'; cat >> '$work/8081.log'" & pids+=($!)
+  start egress --net tap=tap0,egress=deny,allow=10.0.2.1:8080/tcp
+  finish
+  [ "$rc" = 0 ] || stderr_show
+  expect_rc 0; expect_line NET-DONE
+  [ "$(value E8080_RC)" = 0 ] || { show; fail "the guest's connection to the allowed port 8080 failed"; }
+  [ "$(cat "$work/8080.log" 2>/dev/null)" = egress-8080 ] || fail "the host's listener on 8080 got nothing"
+  [ "$(value E8081_RC)" != 0 ] || { show; fail "the guest's connection to port 8081 succeeded"; }
+  [ ! -e "$work/8081.log" ] ||
+    { sed 's/^/  8081: /' "$work/8081.log" >&2; fail "the host's listener on 8081 accepted a connection"; }
+  [ "$(value PING_eth0)" != 0 ] || { show; fail "the guest's pings got through egress=deny"; }
+  [ "$(value MALFORMED_SENT)" = 4 ] || { show; fail "the guest could not send its malformed frames"; }
+  # The counters at exit (debug log): refused frames, and exactly the four malformed ones.
+  counters=$(grep -E 'virtio-net net0: rx .* drops:' "$work/stderr" || true)
+  [[ $counters =~ tx_egress_denied=[1-9] ]] || { stderr_show; fail "no frames counted as denied"; }
+  [[ $counters =~ tx_egress_malformed=4( |$) ]] ||
+    { stderr_show; fail "not exactly the guest's four malformed frames counted as malformed"; } ;;
 *) fail "unknown case $2" ;;
 esac
 echo "ok: $2"

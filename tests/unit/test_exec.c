@@ -268,6 +268,36 @@ static void test_report(void **state)
 	json_decref(j);
 }
 
+/* Per --net: the egress policy's drops by reason, null for a NIC without one. */
+static void test_report_egress(void **state)
+{
+	char *argv[] = {"kvmrun", NULL};
+	struct exec_report r = {.argc = 1, .argv = argv, .exit_code = -1, .nr_nets = 2};
+	json_t *j, *e, *n;
+
+	(void)state;
+	r.nets[1].egress = true;
+	r.nets[1].drops[0] = 3;
+	r.nets[1].drops[1] = 4;
+	r.nets[1].drops[2] = 5;
+	r.nets[1].drops[3] = 6;
+	j = report_of(&r);
+	e = json_object_get(j, "egress_drops");
+	assert_int_equal(json_array_size(e), 2);
+	assert_true(json_is_null(json_array_get(e, 0)));
+	n = json_array_get(e, 1);
+	assert_int_equal(json_integer_value(json_object_get(n, "denied")), 3);
+	assert_int_equal(json_integer_value(json_object_get(n, "malformed")), 4);
+	assert_int_equal(json_integer_value(json_object_get(n, "fragment")), 5);
+	assert_int_equal(json_integer_value(json_object_get(n, "ethertype")), 6);
+	json_decref(j);
+	/* No NIC: an empty list. */
+	r.nr_nets = 0;
+	j = report_of(&r);
+	assert_int_equal(json_array_size(json_object_get(j, "egress_drops")), 0);
+	json_decref(j);
+}
+
 static void test_report_write(void **state)
 {
 	char *argv[] = {"kvmrun", NULL};
@@ -347,7 +377,7 @@ int main(void)
 	    cmocka_unit_test(test_vm_status),	  cmocka_unit_test(test_kernel_path),
 	    cmocka_unit_test(test_report),	  cmocka_unit_test(test_report_write),
 	    cmocka_unit_test(test_share_args),	  cmocka_unit_test(test_report_write_sandboxed),
-	    cmocka_unit_test(test_relay_decides),
+	    cmocka_unit_test(test_relay_decides),	  cmocka_unit_test(test_report_egress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

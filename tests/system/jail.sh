@@ -137,7 +137,7 @@ refused)
   start_waiting root --cpus 2 --disk "$img" --jail on
   check_jail no
   stop_waiting ;;
-cgroup)
+cgroup|cgroup-nobody)
   # a cgroup v2 directory with the memory, cpu and pids controllers for its children
   cg=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
   if [ -z "$cg" ]; then
@@ -148,7 +148,20 @@ cgroup)
     grep -qw "$c" "$cg/cgroup.subtree_control" || echo "+$c" > "$cg/cgroup.subtree_control"
   done
   dir=$cg/kvmrun-jail-test.$$; mkdir "$dir"; on_exit "rmdir '$dir'"
-  start_waiting root --cpus 2 --disk "$img" --jail on --cgroup "$dir" \
+  as=root userns=no
+  if [ "$2" = cgroup-nobody ]; then
+    # delegated to nobody, who starts in DIR/launch (moved there by root): kvmrun
+    # makes its leaf beside it and moves itself (DIR's cgroup.procs is nobody's)
+    as=nobody userns=yes
+    mode=$(stat -c %a /dev/kvm); on_exit "chmod $mode /dev/kvm"; chmod 0666 /dev/kvm
+    for c in memory cpu pids; do echo "+$c" > "$dir/cgroup.subtree_control"; done
+    mkdir "$dir/launch"; on_exit "rmdir '$dir/launch'"
+    chown 65534:65534 "$dir" "$dir/cgroup.procs" "$dir/cgroup.threads" "$dir/launch" \
+      "$dir/launch/cgroup.procs"
+    echo $$ > "$dir/launch/cgroup.procs"
+    on_exit "echo $$ > '$cg/cgroup.procs'"
+  fi
+  start_waiting $as --cpus 2 --disk "$img" --jail on --cgroup "$dir" \
     --limit memory=512M,cpus=1.5,pids=64
   leaf=$dir/kvmrun.$pid; on_exit "rmdir '$leaf'"
   [ "$(cat "$leaf/memory.max")" = 536870912 ] || fail "memory.max $(cat "$leaf/memory.max")"
@@ -157,7 +170,7 @@ cgroup)
   grep -qx "$pid" "$leaf/cgroup.procs" || fail "kvmrun not in $leaf"
   [ "$(cat "$leaf/pids.current")" -ge 7 ] || fail "pids.current $(cat "$leaf/pids.current")"
   [ "$(cat "$leaf/memory.current")" -gt $((16 << 20)) ] || fail "memory.current $(cat "$leaf/memory.current")"
-  check_jail no
+  check_jail $userns
   stop_waiting ;;
 exec)
   # exec jails itself by default: PROGRAM still runs, the root and a share still serve

@@ -34,6 +34,15 @@ struct ev_loop *vm_loop(struct vm *vm);
 struct virtio_dev *vm_ports_dev(struct vm *vm);
 /* The guest console's last bytes (up to size); returns how many. */
 size_t vm_console_tail(struct vm *vm, uint8_t *buf, size_t size);
+/* The rate-limit counters of a device with --disk iops=/bw= or --net bw=/pps=. */
+struct vm_limit_stats {
+	char name[16];	    /* "vda", "net0" */
+	uint64_t throttled; /* requests (frames, both ways) that had to wait */
+	uint64_t waited_ms; /* how long they waited, summed */
+};
+#define VM_MAX_LIMITED (VM_MAX_DISKS + VM_MAX_NETS)
+/* Fills out with the devices that have limits (at most max); returns how many. */
+unsigned int vm_limit_stats(struct vm *vm, struct vm_limit_stats *out, unsigned int max);
 /* CLOCK_MONOTONIC ns of the first KVM_RUN, 0 before it. */
 uint64_t vm_first_run_ns(struct vm *vm);
 /* Runs the VM to its end; returns an enum kvmrun_status value. */

@@ -348,6 +348,7 @@ static int exec_run_vm(struct exec_ctx *x, struct vm_config *cfg, const struct e
 		tcsetattr(STDIN_FILENO, TCSANOW, &x->saved_tio);
 	x->rep.phase_ns[EXEC_PHASE_FIRST_RUN] = vm_first_run_ns(x->vm);
 	x->rep.console_tail_len = vm_console_tail(x->vm, x->tail, sizeof(x->tail));
+	x->rep.nr_limited = vm_limit_stats(x->vm, x->rep.limited, VM_MAX_LIMITED);
 	exec_relay_fini(&x->relay);
 	exec_relay_report(&x->relay, &x->rep);
 	if (exec_relay_decides(x->relay.finished, x->relay.status, status)) {

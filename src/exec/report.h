@@ -18,7 +18,9 @@
  *     "cpu_s": { "user": 0.21, "system": 0.35 },   kvmrun's own
  *     "vcpus": 1, "memory_bytes": 268435456,
  *     "bytes": { "stdin": 0, "stdout": 12, "stderr": 0 },
- *     "console_tail": "..."     the guest console's last 4 KiB (invalid UTF-8 as U+FFFD)
+ *     "console_tail": "...",    the guest console's last 4 KiB (invalid UTF-8 as U+FFFD)
+ *     "devices": {              the devices with rate limits (--disk iops=/bw=, --net bw=/pps=)
+ *       "vda": { "rate_limit": { "throttled": 5, "waited_ms": 250 } } }
  *   }
  */
 #ifndef KVMRUN_EXEC_REPORT_H
@@ -29,6 +31,7 @@
 
 #include "exec/exec.h"
 #include "kvmrun/compiler.h"
+#include "kvmrun/vm.h"
 
 #define EXEC_CONSOLE_TAIL (4 * 1024)
 
@@ -58,6 +61,8 @@ struct exec_report {
 	uint64_t bytes[3];	     /* stdin, stdout, stderr */
 	const uint8_t *console_tail; /* up to EXEC_CONSOLE_TAIL bytes */
 	size_t console_tail_len;
+	unsigned int nr_limited; /* devices with rate limits, their counters */
+	struct vm_limit_stats limited[VM_MAX_LIMITED];
 };
 
 /*

@@ -29,10 +29,10 @@
 #define RL_WAIT_MAX_NS (3600 * RL_NS_PER_S)
 
 struct rl_bucket {
-	uint64_t rate;	 /* tokens a second; 0: no limit */
-	int64_t burst;	 /* the most it holds */
-	int64_t tokens;	 /* below 0: debt */
-	uint64_t frac;	 /* rate * ns gained toward the next token, < RL_NS_PER_S */
+	uint64_t rate;	  /* tokens a second; 0: no limit */
+	int64_t burst;	  /* the most it holds */
+	int64_t tokens;	  /* below 0: debt */
+	uint64_t frac;	  /* rate * ns gained toward the next token, < RL_NS_PER_S */
 	uint64_t last_ns; /* when tokens were last brought up to date */
 };
 

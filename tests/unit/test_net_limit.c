@@ -113,9 +113,9 @@ static void test_tx_pps(void **state)
 	assert_int_equal(used_idx(f, 1), FRAMES);
 	assert_true(now_ns() - t0 >= 200 * MS); /* two more at 10 a second */
 	assert_int_equal(stats(f)->tx_frames, FRAMES);
-	assert_int_equal(tx->throttled, 2);
-	/* the last waited from the third's admission to its own: 100 ms at least */
-	assert_true(tx->waited_ns >= 100 * MS);
+	/* the fourth waits too, unless the timer came so late that its token was there */
+	assert_true(tx->throttled >= 1 && tx->throttled <= 2);
+	assert_true(tx->waited_ns > 0 && tx->waited_ns <= 2 * (now_ns() - t0));
 	assert_int_equal(rx->throttled, 0);
 	assert_int_equal(f->ft.needs_reset, 0);
 }
@@ -179,7 +179,8 @@ static void test_rx_pps(void **state)
 		fill(want, sizeof(want), (uint8_t)i);
 		assert_memory_equal(hva(f, BUF_GPA + 0x1000ULL * i + NET_HDR_LEN), want, 100);
 	}
-	assert_int_equal(rx->throttled, 2);
+	assert_true(rx->throttled >= 1 && rx->throttled <= 2);
+	assert_true(rx->waited_ns > 0);
 	assert_int_equal(tx->throttled, 0);
 	assert_int_equal(tap_watch()->events, EPOLLIN); /* back in the epoll set */
 }

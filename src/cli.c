@@ -8,6 +8,7 @@
 
 #include "backend/egress.h"
 #include "cli.h"
+#include "kvmrun/ratelimit.h"
 
 static const char usage[] =
 	"usage: kvmrun run --kernel FILE [options]\n"
@@ -42,7 +43,10 @@ static const char usage[] =
 	"                       raw disk image as a virtio-blk device (up to 16);\n"
 	"                       ro: read-only; serial: GET_ID answer, up to 20 bytes\n"
 	"                       (default: the file name); cache=none: O_DIRECT,\n"
-	"                       writeback (default): the host page cache\n"
+	"                       writeback (default): the host page cache;\n"
+	"                       iops=N, bw=SIZE: at most N requests, SIZE bytes a\n"
+	"                       second, a request over it waits (bursts: iops-burst=N,\n"
+	"                       bw-burst=SIZE, default one second's worth)\n"
 	"  --net tap=NAME[,mac=MAC][,mtu=N] | fd=N[,mac=MAC][,mtu=N]\n"
 	"                       virtio-net on a tap interface (up to 8): tap=NAME\n"
 	"                       attaches to the tap NAME or creates it (needs\n"
@@ -51,7 +55,10 @@ static const char usage[] =
 	"                       IFF_VNET_HDR) from a launcher, no privilege needed;\n"
 	"                       mac: unicast xx:xx:xx:xx:xx:xx (default 02: and 5\n"
 	"                       bytes of a hash of the tap name and the --net\n"
-	"                       position); mtu: 68 to 65535 (default the tap's)\n"
+	"                       position); mtu: 68 to 65535 (default the tap's);\n"
+	"                       bw=SIZE, pps=N: at most SIZE bytes, N frames a second\n"
+	"                       each way, a frame over it waits (bursts: bw-burst=SIZE,\n"
+	"                       pps-burst=N, default one second's worth)\n"
 	"      ...,egress=deny[,allow=CIDR[:PORT[-PORT]][/tcp|/udp|/icmp]]...[,dns=on]\n"
 	"                       the guest may send only what an allow= rule (up to\n"
 	"                       32; IPv6 in brackets before a port) allows, DNS with\n"
@@ -233,7 +240,53 @@ static bool cli_next_item(const char **p, char *item, size_t size, size_t *len)
 	return true;
 }
 
-/* PATH[,ro][,serial=ID][,cache=none|writeback]; one error line on failure. */
+/*
+ * A rate limit's item: name=VALUE sets lc->rate, name-burst=VALUE lc->burst; a
+ * size (K, M, G suffixes) when size, else a count; 1 to RL_MAX. 1: the item is
+ * neither; 0: parsed; CLI_EXIT_USAGE after one error line.
+ */
+static int cli_parse_limit(const char *opt, const char *arg, const char *item, const char *name,
+			   bool size, struct limit_config *lc, FILE *err)
+{
+	size_t len = strlen(name);
+	const char *val = item + len;
+	unsigned long long v = 0;
+	uint64_t *dst = &lc->rate, sz;
+	char fmt[160];
+	char *end;
+	int ret;
+
+	if (strncmp(item, name, len))
+		return 1;
+	if (!strncmp(val, "-burst=", 7)) {
+		dst = &lc->burst;
+		val += 7;
+	} else if (*val == '=') {
+		val++;
+	} else {
+		return 1;
+	}
+	if (size) {
+		ret = cli_parse_size(val, &sz);
+		v = sz;
+	} else {
+		ret = cli_leading_number(val, &v, &end);
+		if (!ret && *end)
+			ret = -EINVAL;
+	}
+	if (!ret && v >= 1 && v <= RL_MAX) {
+		*dst = v;
+		return 0;
+	}
+	snprintf(fmt, sizeof(fmt), "%s '%%s': %s%s '%%s': expected %s from 1 to 2^50", opt, name,
+		 dst == &lc->burst ? "-burst" : "", size ? "a size (K, M, G)" : "a number");
+	return cli_fail(err, fmt, arg, val);
+}
+
+/*
+ * PATH[,ro][,serial=ID][,cache=none|writeback][,iops=N][,bw=SIZE] (and their
+ * -burst); one error line on failure.
+ */
 static int cli_parse_disk(const char *arg, struct disk_config *dc, FILE *err)
 {
 	const char *p = strchr(arg, ',');
@@ -249,7 +302,14 @@ static int cli_parse_disk(const char *arg, struct disk_config *dc, FILE *err)
 	size_t n;
 
 	while (cli_next_item(&p, item, sizeof(item), &n)) {
-		if (!strcmp(item, "ro")) {
+		int lim = cli_parse_limit("--disk", arg, item, "iops", false, &dc->iops, err);
+
+		if (lim == 1)
+			lim = cli_parse_limit("--disk", arg, item, "bw", true, &dc->bw, err);
+		if (lim != 1) {
+			if (lim)
+				return lim;
+		} else if (!strcmp(item, "ro")) {
 			dc->readonly = true;
 		} else if (!strcmp(item, "cache=none")) {
 			dc->cache = DISK_CACHE_NONE;
@@ -267,7 +327,7 @@ static int cli_parse_disk(const char *arg, struct disk_config *dc, FILE *err)
 			dc->has_serial = true;
 		} else {
 			return cli_fail(err, "--disk '%s': unknown option '%s' (expected ro, "
-					"serial=ID or cache=none|writeback)", arg, item);
+					"serial=ID, cache=none|writeback, iops=N or bw=SIZE)", arg, item);
 		}
 	}
 	return 0;
@@ -379,11 +439,19 @@ static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
 	size_t n;
 
 	while (cli_next_item(&p, item, sizeof(item), &n)) {
+		int lim;
+
 		if (cli_parse_egress(arg, item, n, &nc->egress, err))
 			return CLI_EXIT_USAGE;
 		if (!strncmp(item, "egress=", 7) || !strncmp(item, "allow=", 6) ||
-		    !strncmp(item, "dns=", 4)) {
+		    !strncmp(item, "dns=", 4))
 			continue;
+		lim = cli_parse_limit("--net", arg, item, "bw", true, &nc->bw, err);
+		if (lim == 1)
+			lim = cli_parse_limit("--net", arg, item, "pps", false, &nc->pps, err);
+		if (lim != 1) {
+			if (lim)
+				return lim;
 		} else if (!strncmp(item, "mac=", 4)) {
 			if (cli_parse_mac(item + 4, nc->mac))
 				return cli_fail(err, "--net '%s': mac '%s': expected a unicast "
@@ -403,7 +471,7 @@ static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
 			nc->mtu = (unsigned int)v;
 		} else {
 			return cli_fail(err, "--net '%s': unknown option '%s' (expected mac=MAC, "
-					"mtu=N, egress=, allow= or dns=)", arg, item);
+					"mtu=N, bw=SIZE, pps=N, egress=, allow= or dns=)", arg, item);
 		}
 	}
 	if (!nc->egress.deny && (nc->egress.nr_rules || nc->egress.dns))

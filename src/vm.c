@@ -25,9 +25,10 @@
 #include "backend/virtiofsd.h"
 #include "pci.h"
 #include "platform.h"
+#include "virtio/blk.h"
 #include "virtio/console_ports.h"
-#include "virtio/devices.h"
 #include "virtio/net.h"
+#include "virtio/devices.h"
 #include "virtio/virtio_pci.h"
 #include "kvmrun/bus.h"
 #include "kvmrun/event_loop.h"
@@ -35,6 +36,7 @@
 #include "kvmrun/irq.h"
 #include "kvmrun/kvm.h"
 #include "kvmrun/log.h"
+#include "kvmrun/ratelimit.h"
 #include "kvmrun/sandbox.h"
 #include "kvmrun/sched_policy.h"
 #include "kvmrun/vcpu.h"
@@ -78,7 +80,7 @@ struct vm {
 	bool pvh; /* the kernel is a PVH ELF, entered in 32-bit mode */
 	struct vm_extras extras;  /* a mode's named console ports */
 	struct virtio_dev *ports; /* their device */
-	struct virtio_dev *nets[VM_MAX_NETS]; /* --net i's device, for its counters */
+	struct virtio_dev *disks[VM_MAX_DISKS], *nets[VM_MAX_NETS]; /* for their counters */
 };
 
 /* Setup failures: one line naming the cause, and the status to exit with. */
@@ -489,6 +491,7 @@ static int vm_setup_virtio(struct vm *vm)
 				       err);
 		vdev->id = vm_disk_names[i];
 		vdev->sched = vm->sched;
+		vm->disks[i] = vdev;
 		ret = virtio_pci_create(&vm->devices, vm->pci, &vm->irq, vdev);
 		if (ret)
 			return vm_fail(KVMRUN_ERR_INTERNAL, "--disk %s: %s", vm->cfg.disks[i].path,
@@ -501,6 +504,7 @@ static int vm_setup_virtio(struct vm *vm)
 			return vm_fail(ret == -ENOMEM ? KVMRUN_ERR_INTERNAL : KVMRUN_ERR_INPUT, "%s",
 				       err);
 		vdev->sched = vm->sched;
+		vm->nets[i] = vdev;
 		ret = virtio_pci_create(&vm->devices, vm->pci, &vm->irq, vdev);
 		if (ret)
 			return vm_fail(KVMRUN_ERR_INTERNAL, "--net %u: %s", i + 1, strerror(-ret));
@@ -637,6 +641,43 @@ int vm_net_egress_drops(struct vm *vm, unsigned int i, uint64_t drops[VM_EGRESS_
 	drops[2] = s->drops[NET_DROP_TX_EGRESS_FRAGMENT];
 	drops[3] = s->drops[NET_DROP_TX_EGRESS_ETHERTYPE];
 	return vm->cfg.nets[i].egress.deny;
+}
+
+/* Adds l's counters to *st. */
+static void vm_add_limits(struct vm_limit_stats *st, const struct rl_limiter *l)
+{
+	if (!l)
+		return;
+	st->throttled += l->throttled;
+	st->waited_ms += l->waited_ns / 1000000;
+}
+
+unsigned int vm_limit_stats(struct vm *vm, struct vm_limit_stats *out, unsigned int max)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < vm->cfg.nr_disks && n < max; i++) {
+		const struct rl_limiter *l = vm->disks[i] ? virtio_blk_limiter(vm->disks[i]) : NULL;
+
+		if (!l)
+			continue;
+		out[n] = (struct vm_limit_stats){0};
+		snprintf(out[n].name, sizeof(out[n].name), "%s", vm_disk_names[i]);
+		vm_add_limits(&out[n++], l);
+	}
+	for (unsigned int i = 0; i < vm->cfg.nr_nets && n < max; i++) {
+		const struct rl_limiter *rx = NULL, *tx = NULL;
+
+		if (vm->nets[i])
+			virtio_net_limiters(vm->nets[i], &rx, &tx);
+		if (!rx && !tx)
+			continue;
+		out[n] = (struct vm_limit_stats){0};
+		snprintf(out[n].name, sizeof(out[n].name), "net%u", i);
+		vm_add_limits(&out[n], rx);
+		vm_add_limits(&out[n++], tx);
+	}
+	return n;
 }
 
 uint64_t vm_first_run_ns(struct vm *vm)

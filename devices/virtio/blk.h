@@ -50,5 +50,9 @@
 #define VIRTIO_BLK_CFG_WZ_MAY_UNMAP 56
 #define VIRTIO_BLK_CFG_SIZE 60
 
+struct rl_limiter;
+
+/* The device's rate limiter and its counters; NULL without --disk iops= or bw=. */
+const struct rl_limiter *virtio_blk_limiter(const struct virtio_dev *vdev);
 
 #endif

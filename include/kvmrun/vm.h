@@ -41,6 +41,15 @@ size_t vm_console_tail(struct vm *vm, uint8_t *buf, size_t size);
  */
 #define VM_EGRESS_DROPS 4
 int vm_net_egress_drops(struct vm *vm, unsigned int i, uint64_t drops[VM_EGRESS_DROPS]);
+/* The rate-limit counters of a device with --disk iops=/bw= or --net bw=/pps=. */
+struct vm_limit_stats {
+	char name[16];	    /* "vda", "net0" */
+	uint64_t throttled; /* requests (frames, both ways) that had to wait */
+	uint64_t waited_ms; /* how long they waited, summed */
+};
+#define VM_MAX_LIMITED (VM_MAX_DISKS + VM_MAX_NETS)
+/* Fills out with the devices that have limits (at most max); returns how many. */
+unsigned int vm_limit_stats(struct vm *vm, struct vm_limit_stats *out, unsigned int max);
 /* CLOCK_MONOTONIC ns of the first KVM_RUN, 0 before it. */
 uint64_t vm_first_run_ns(struct vm *vm);
 /* Runs the VM to its end; returns an enum kvmrun_status value. */

@@ -356,6 +356,7 @@ static int exec_run_vm(struct exec_ctx *x, struct vm_config *cfg, const struct e
 		x->rep.nets[i].egress = r;
 		x->rep.nr_nets = i + 1;
 	}
+	x->rep.nr_limited = vm_limit_stats(x->vm, x->rep.limited, VM_MAX_LIMITED);
 	exec_relay_fini(&x->relay);
 	exec_relay_report(&x->relay, &x->rep);
 	if (exec_relay_decides(x->relay.finished, x->relay.status, status)) {

@@ -78,6 +78,25 @@ static json_t *report_egress(const struct exec_report *r)
 	return a;
 }
 
+/* {"vda": {"rate_limit": {"throttled": N, "waited_ms": N}}, ...} */
+static json_t *report_devices(const struct exec_report *r)
+{
+	json_t *devs = json_object();
+
+	for (unsigned int i = 0; devs && i < r->nr_limited && i < VM_MAX_LIMITED; i++) {
+		const struct vm_limit_stats *l = &r->limited[i];
+
+		if (json_object_set_new(devs, l->name,
+					json_pack("{s:{s:I,s:I}}", "rate_limit", "throttled",
+						  (json_int_t)l->throttled, "waited_ms",
+						  (json_int_t)l->waited_ms))) {
+			json_decref(devs);
+			return NULL;
+		}
+	}
+	return devs;
+}
+
 void exec_report_prepare(void)
 {
 	json_object_seed(0);
@@ -129,6 +148,7 @@ char *exec_report_json(const struct exec_report *r)
 	    doc, "console_tail",
 	    report_text(r->console_tail, MIN(r->console_tail_len, (size_t)EXEC_CONSOLE_TAIL)));
 	bad |= json_object_set_new(doc, "egress_drops", report_egress(r));
+	bad |= json_object_set_new(doc, "devices", report_devices(r));
 	if (!bad)
 		out = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 out:

@@ -22,6 +22,8 @@
  *     "egress_drops": [         per --net, frames its egress policy dropped, by reason
  *       { "denied": 3, "malformed": 0, "fragment": 0, "ethertype": 0 },
  *       null ]                  a --net without egress=deny
+ *     "devices": {              the devices with rate limits (--disk iops=/bw=, --net bw=/pps=)
+ *       "vda": { "rate_limit": { "throttled": 5, "waited_ms": 250 } } }
  *   }
  */
 #ifndef KVMRUN_EXEC_REPORT_H
@@ -32,6 +34,7 @@
 
 #include "exec/exec.h"
 #include "kvmrun/compiler.h"
+#include "kvmrun/vm.h"
 
 #define EXEC_CONSOLE_TAIL (4 * 1024)
 
@@ -66,6 +69,8 @@ struct exec_report {
 		bool egress;	    /* it has an egress policy */
 		uint64_t drops[4]; /* denied, malformed, fragment, ethertype */
 	} nets[8];
+	unsigned int nr_limited; /* devices with rate limits, their counters */
+	struct vm_limit_stats limited[VM_MAX_LIMITED];
 };
 
 /*

@@ -551,6 +551,79 @@ static void test_net_option(void **state)
 #undef N4
 }
 
+/* --disk iops=,bw= and --net bw=,pps= (and their bursts): per second, 1 to 2^50. */
+static void test_limit_options(void **state)
+{
+	struct result *r;
+
+	(void)state;
+	r = parse("run", "--kernel", "k", "--disk", "a,iops=500,bw=1M", "--disk",
+		  "b,bw=100G,bw-burst=4MiB,iops-burst=7,ro", "--disk", "c", "--net",
+		  "tap=t0,bw=10M,pps=1000,pps-burst=10", "--net", "fd=7,bw-burst=64K,bw=2K", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_int_equal(r->cfg.disks[0].iops.rate, 500);
+	assert_int_equal(r->cfg.disks[0].iops.burst, 0);
+	assert_int_equal(r->cfg.disks[0].bw.rate, 1 << 20);
+	assert_int_equal(r->cfg.disks[1].bw.rate, 100ULL << 30);
+	assert_int_equal(r->cfg.disks[1].bw.burst, 4 << 20);
+	assert_int_equal(r->cfg.disks[1].iops.rate, 0);
+	assert_int_equal(r->cfg.disks[1].iops.burst, 7);
+	assert_true(r->cfg.disks[1].readonly);
+	assert_int_equal(r->cfg.disks[2].iops.rate, 0);
+	assert_int_equal(r->cfg.disks[2].bw.rate, 0);
+	assert_int_equal(r->cfg.nets[0].bw.rate, 10 << 20);
+	assert_int_equal(r->cfg.nets[0].pps.rate, 1000);
+	assert_int_equal(r->cfg.nets[0].pps.burst, 10);
+	assert_int_equal(r->cfg.nets[1].bw.rate, 2048);
+	assert_int_equal(r->cfg.nets[1].bw.burst, 65536);
+	assert_int_equal(r->cfg.nets[1].pps.rate, 0);
+	result_free(r);
+	/* the largest: 2^50 */
+	r = parse("run", "--kernel", "k", "--disk", "a,iops=1125899906842624,bw=1048576G", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_int_equal(r->cfg.disks[0].iops.rate, 1ULL << 50);
+	assert_int_equal(r->cfg.disks[0].bw.rate, 1ULL << 50);
+	result_free(r);
+}
+
+static void test_limit_bad(void **state)
+{
+	(void)state;
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=0", NULL),
+		     "--disk 'a,iops=0': iops '0': expected a number from 1 to 2^50");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw=garbage", NULL),
+		     "--disk 'a,bw=garbage': bw 'garbage': expected a size (K, M, G) from 1 to 2^50");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw=-1M", NULL), "bw '-1M'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=-5", NULL), "iops '-5'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=", NULL), "iops ''");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=10k", NULL), "iops '10k'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=1.5", NULL), "iops '1.5'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw=0", NULL), "bw '0'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw-burst=0", NULL),
+		     "bw-burst '0'");
+	/* overflow: of 64 bits, of the size's multiplication, and past 2^50 */
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=99999999999999999999", NULL),
+		     "iops '99999999999999999999'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw=17179869184G", NULL),
+		     "bw '17179869184G'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=1125899906842625", NULL),
+		     "iops '1125899906842625'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw=1048577G", NULL),
+		     "bw '1048577G'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iopsx=5", NULL),
+		     "unknown option 'iopsx=5'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,pps=5", NULL),
+		     "unknown option 'pps=5'");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=t0,pps=0", NULL),
+		     "--net 'tap=t0,pps=0': pps '0': expected a number from 1 to 2^50");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=t0,bw=1X", NULL),
+		     "--net 'tap=t0,bw=1X': bw '1X': expected a size (K, M, G) from 1 to 2^50");
+	expect_usage(parse("run", "--kernel", "k", "--net", "fd=9,pps-burst=-1", NULL),
+		     "pps-burst '-1'");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=t0,iops=5", NULL),
+		     "unknown option 'iops=5'");
+}
+
 static void test_net_bad(void **state)
 {
 	(void)state;
@@ -678,6 +751,8 @@ int main(void)
 		cmocka_unit_test(test_disk_bad),
 		cmocka_unit_test(test_net_option),
 		cmocka_unit_test(test_net_bad),
+		cmocka_unit_test(test_limit_options),
+		cmocka_unit_test(test_limit_bad),
 		cmocka_unit_test(test_parse_mac),
 		cmocka_unit_test(test_console_log_option),
 	};

@@ -228,6 +228,24 @@ static void test_report(void **state)
 	assert_int_equal(json_string_length(json_object_get(j, "console_tail")), EXEC_CONSOLE_TAIL);
 	json_decref(j);
 
+	/* devices with rate limits: what waited and how long */
+	r.nr_limited = 2;
+	r.limited[0] = (struct vm_limit_stats){"vda", 5, 7001};
+	r.limited[1] = (struct vm_limit_stats){"net0", 0, 0};
+	j = report_of(&r);
+	{
+		json_t *d = json_object_get(j, "devices");
+		json_t *vda = json_object_get(json_object_get(d, "vda"), "rate_limit");
+		json_t *net = json_object_get(json_object_get(d, "net0"), "rate_limit");
+
+		assert_int_equal(json_object_size(d), 2);
+		assert_int_equal(json_integer_value(json_object_get(vda, "throttled")), 5);
+		assert_int_equal(json_integer_value(json_object_get(vda, "waited_ms")), 7001);
+		assert_int_equal(json_integer_value(json_object_get(net, "throttled")), 0);
+		assert_true(json_is_integer(json_object_get(net, "waited_ms")));
+	}
+	json_decref(j);
+
 	/* a panic: no exit code, phases never reached are null, bytes that are not UTF-8 */
 	memcpy(tail, "ok \xff\xfe\x00 \xc3\xa9 \xed\xa0\x80.", 14);
 	r = (struct exec_report){.argc = 1,

@@ -69,11 +69,13 @@ static const char *str(const void *dtb, int off, const char *name)
 static uint64_t cell64(const void *dtb, int off, const char *name, int i)
 {
 	int len;
-	const fdt64_t *p = fdt_getprop(dtb, off, name, &len);
+	const uint8_t *p = fdt_getprop(dtb, off, name, &len);
+	fdt64_t v;
 
 	assert_non_null(p);
 	assert_true(len >= (i + 1) * 8);
-	return fdt64_to_cpu(p[i]);
+	memcpy(&v, p + 8 * i, sizeof(v)); /* properties are 4-byte aligned only */
+	return fdt64_to_cpu(v);
 }
 
 static uint32_t cell32(const void *dtb, int off, const char *name, int i)

@@ -168,7 +168,8 @@ static int dt_rtc(void *fdt, const struct dt_machine *m)
 	return fdt_end_node(fdt);
 }
 
-/* The ranges' first cell: space code 2 (32-bit memory) or 3 (64-bit memory). */
+/* The ranges' first cell: space code 1 (I/O), 2 (32-bit memory) or 3 (64-bit memory). */
+#define DT_PCI_IO 0x01000000U
 #define DT_PCI_MEM32 0x02000000U
 #define DT_PCI_MEM64 0x03000000U
 
@@ -176,10 +177,20 @@ static int dt_pci(void *fdt, const struct dt_machine *m)
 {
 	const uint64_t reg[] = { m->pci_ecam, m->pci_ecam_size };
 	const uint32_t bus_range[] = { 0, (uint32_t)(m->pci_ecam_size >> 20) - 1 };
-	uint32_t ranges[14];
+	uint32_t ranges[21];
 	unsigned int n = 0;
 
-	/* (space, pci address hi lo) (cpu address hi lo) (size hi lo): identity maps. */
+	/*
+	 * (space, pci address hi lo) (cpu address hi lo) (size hi lo): ports from 0 at
+	 * pci_io, memory at the same addresses on both sides.
+	 */
+	if (m->pci_io_size) {
+		const uint32_t r[] = { DT_PCI_IO, 0, 0, (uint32_t)(m->pci_io >> 32),
+				       (uint32_t)m->pci_io, 0, (uint32_t)m->pci_io_size };
+
+		for (unsigned int i = 0; i < 7; i++)
+			ranges[n++] = r[i];
+	}
 	if (m->pci_mmio32_size) {
 		const uint32_t r[] = { DT_PCI_MEM32, 0, (uint32_t)m->pci_mmio32, 0,
 				       (uint32_t)m->pci_mmio32, 0, (uint32_t)m->pci_mmio32_size };

@@ -223,6 +223,8 @@ int arch_platform_create(struct arch_vm *a, const struct arch_platform *p, struc
 		.ecam = A64_PCI_ECAM,
 		.mmio32 = A64_PCI_MMIO32, .mmio32_size = A64_PCI_MMIO32_SIZE,
 		.mmio64 = A64_PCI_MMIO64, .mmio64_size = A64_PCI_MMIO64_SIZE,
+		.io = A64_PCI_IO_MIN, .io_size = A64_PCI_IO_SIZE - A64_PCI_IO_MIN,
+		.io_mmio = A64_PCI_IO,
 	};
 	int ret;
 
@@ -239,8 +241,13 @@ int arch_platform_create(struct arch_vm *a, const struct arch_platform *p, struc
 
 int arch_irq_create(struct arch_vm *a, int vm_fd, struct irq_kvm **out, struct irq_chip *chip)
 {
+	int ret;
+
 	(void)a;
-	return irq_kvm_create_flags(out, vm_fd, IRQ_KVM_MSI_DEVID, chip);
+	ret = irq_kvm_create_flags(out, vm_fd, IRQ_KVM_MSI_DEVID, chip);
+	if (!ret)
+		irq_kvm_set_pio_mmio(*out, A64_PCI_IO);
+	return ret;
 }
 
 int arch_vcpu_init(struct arch_vm *a, int kvm_fd, int vm_fd, struct vcpu *v,
@@ -308,6 +315,7 @@ static int a64_build_dtb(struct arch_vm *a, const struct guest_mem *gm, const ch
 		.uart_spi = A64_UART_SPI, .uart_clock = A64_UART_CLOCK,
 		.rtc = A64_RTC, .rtc_size = A64_RTC_SIZE, .rtc_spi = A64_RTC_SPI,
 		.pci_ecam = A64_PCI_ECAM, .pci_ecam_size = A64_PCI_ECAM_SIZE,
+		.pci_io = A64_PCI_IO, .pci_io_size = A64_PCI_IO_SIZE,
 		.pci_mmio32 = A64_PCI_MMIO32, .pci_mmio32_size = A64_PCI_MMIO32_SIZE,
 		.pci_mmio64 = A64_PCI_MMIO64, .pci_mmio64_size = A64_PCI_MMIO64_SIZE,
 		.bootargs = a->cmdline,

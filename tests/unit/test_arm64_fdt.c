@@ -20,22 +20,37 @@
 
 #define DTB_SIZE 0x10000
 
-static const uint64_t mpidr[2] = { 0x80000000ULL, 0x80000001ULL };
+static const uint64_t mpidr[2] = {0x80000000ULL, 0x80000001ULL};
 
 static const struct dt_machine machine = {
-	.ram = 0x40000000ULL, .ram_size = 0x10000000ULL,
-	.nr_cpus = 2, .mpidr = mpidr,
-	.gic_dist = 0x08000000ULL, .gic_dist_size = 0x10000,
-	.gic_redist = 0x080a0000ULL, .gic_redist_size = 0x40000,
-	.its = 0x08080000ULL, .its_size = 0x20000,
-	.uart = 0x09000000ULL, .uart_size = 0x1000, .uart_spi = 1, .uart_clock = 1843200,
-	.rtc = 0x09010000ULL, .rtc_size = 0x1000, .rtc_spi = 2,
-	.pci_ecam = 0x3f000000ULL, .pci_ecam_size = 0x100000,
-	.pci_io = 0x3eff0000ULL, .pci_io_size = 0x10000,
-	.pci_mmio32 = 0x10000000ULL, .pci_mmio32_size = 0x2eff0000ULL,
-	.pci_mmio64 = 0x8000000000ULL, .pci_mmio64_size = 0x1000000000ULL,
-	.bootargs = "console=ttyS0 quiet",
-	.initrd = 0x4f000000ULL, .initrd_len = 0x123456,
+    .ram = 0x40000000ULL,
+    .ram_size = 0x10000000ULL,
+    .nr_cpus = 2,
+    .mpidr = mpidr,
+    .gic_dist = 0x08000000ULL,
+    .gic_dist_size = 0x10000,
+    .gic_redist = 0x080a0000ULL,
+    .gic_redist_size = 0x40000,
+    .its = 0x08080000ULL,
+    .its_size = 0x20000,
+    .uart = 0x09000000ULL,
+    .uart_size = 0x1000,
+    .uart_spi = 1,
+    .uart_clock = 1843200,
+    .rtc = 0x09010000ULL,
+    .rtc_size = 0x1000,
+    .rtc_spi = 2,
+    .pci_ecam = 0x3f000000ULL,
+    .pci_ecam_size = 0x100000,
+    .pci_io = 0x3eff0000ULL,
+    .pci_io_size = 0x10000,
+    .pci_mmio32 = 0x10000000ULL,
+    .pci_mmio32_size = 0x2eff0000ULL,
+    .pci_mmio64 = 0x8000000000ULL,
+    .pci_mmio64_size = 0x1000000000ULL,
+    .bootargs = "console=ttyS0 quiet",
+    .initrd = 0x4f000000ULL,
+    .initrd_len = 0x123456,
 };
 
 static void *build(void)
@@ -236,9 +251,9 @@ static void test_dtc(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_memory_cpus_psci), cmocka_unit_test(test_gic_timer),
-		cmocka_unit_test(test_uart_rtc_pci),	 cmocka_unit_test(test_chosen),
-		cmocka_unit_test(test_too_small),	 cmocka_unit_test(test_dtc),
+	    cmocka_unit_test(test_memory_cpus_psci), cmocka_unit_test(test_gic_timer),
+	    cmocka_unit_test(test_uart_rtc_pci),     cmocka_unit_test(test_chosen),
+	    cmocka_unit_test(test_too_small),	     cmocka_unit_test(test_dtc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,7 +24,7 @@ struct dt_machine {
 	uint64_t pci_io, pci_io_size;	  /* ports from 0 in memory space; size 0: none */
 	uint64_t pci_mmio32, pci_mmio32_size;
 	uint64_t pci_mmio64, pci_mmio64_size;
-	const char *bootargs; /* may be NULL */
+	const char *bootargs;	     /* may be NULL */
 	uint64_t initrd, initrd_len; /* len 0: none */
 };
 

@@ -33,8 +33,8 @@
 #define A64_PCI_IO_SIZE 0x10000ULL
 #define A64_PCI_IO_MIN 0x1000 /* the ports kvmrun places I/O BARs at */
 #define A64_PCI_ECAM 0x3f000000ULL
-#define A64_PCI_ECAM_SIZE 0x100000ULL /* bus 0: 32 devices x 8 functions x 4 KiB */
-#define A64_PCI_MMIO64 0x8000000000ULL /* 512 GiB */
+#define A64_PCI_ECAM_SIZE 0x100000ULL	    /* bus 0: 32 devices x 8 functions x 4 KiB */
+#define A64_PCI_MMIO64 0x8000000000ULL	    /* 512 GiB */
 #define A64_PCI_MMIO64_SIZE 0x1000000000ULL /* 64 GiB: inside KVM's default 40-bit IPA */
 
 /* RAM: from 1 GiB up to the 64-bit PCI window. */

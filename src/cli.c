@@ -13,9 +13,17 @@ static const char usage[] =
 	"       kvmrun exec [options] -- PROGRAM [ARG...]   (kvmrun exec --help)\n"
 	"       kvmrun --help | --version\n"
 	"\n"
+#ifdef __aarch64__
+	"Boots a Linux arm64 Image in a KVM virtual machine; ends when the guest ends.\n"
+#else
 	"Boots a Linux bzImage in a KVM virtual machine; ends when the guest ends.\n"
+#endif
 	"\n"
+#ifdef __aarch64__
+	"  --kernel FILE        Linux arm64 Image (required)\n"
+#else
 	"  --kernel FILE        Linux bzImage, or ELF with a PVH entry note (required)\n"
+#endif
 	"  --initrd FILE        initramfs\n"
 	"  --append ARGS        kernel command line; kvmrun adds console=, reboot=k\n"
 	"                       and panic=-1 unless ARGS sets them (and, for\n"
@@ -705,8 +713,13 @@ enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
 			cfg->no_sandbox = !strcmp(optarg, "off");
 			break;
 		case OPT_EXIT_PORT:
+#ifdef __aarch64__
+			return cli_fail(err, "--exit-port: an x86-64 machine's option (arm64 has no "
+					"I/O ports)%s%s", "", "");
+#else
 			cfg->exit_port = true;
 			break;
+#endif
 		case OPT_DTB_OUT:
 #ifdef __aarch64__
 			cfg->dtb_out = optarg;

@@ -42,10 +42,13 @@ static const char usage[] =
 	"  --log-level LVL      error, warn (default), info or debug\n"
 	"  --sandbox on|off     seccomp filters on kvmrun's own threads once the VM\n"
 	"                       is set up (default on); off only to debug kvmrun\n"
-	"  --dtb-out FILE       arm64: also write the guest's device tree to FILE\n"
+#ifdef __aarch64__
+	"  --dtb-out FILE       also write the guest's device tree (the DTB) to FILE\n"
+#else
 	"  --exit-port          for test guests: I/O port 0x604, where a byte N the\n"
 	"                       guest writes ends kvmrun with exit status N (any N,\n"
 	"                       also those below); without it there is no such port\n"
+#endif
 	"  --disk PATH[,ro][,serial=ID][,cache=none|writeback]\n"
 	"                       raw disk image as a virtio-blk device (up to 16);\n"
 	"                       ro: read-only; serial: GET_ID answer, up to 20 bytes\n"
@@ -90,8 +93,11 @@ static const char usage[] =
 	"  8    kvmrun made a system call its seccomp filter refuses (a bug;\n"
 	"       stderr names the call)\n"
 	"  130, 143  stopped by SIGINT, SIGTERM\n"
+#ifndef __aarch64__
 	"  N    only with --exit-port: the guest wrote N to the exit port; then\n"
-	"       any status, these above included, may come from the guest\n";
+	"       any status, these above included, may come from the guest\n"
+#endif
+	"";
 
 int cli_leading_number(const char *s, unsigned long long *v, char **end)
 {

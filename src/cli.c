@@ -15,9 +15,17 @@ static const char usage[] =
 	"       kvmrun exec [options] -- PROGRAM [ARG...]   (kvmrun exec --help)\n"
 	"       kvmrun --help | --version\n"
 	"\n"
+#ifdef __aarch64__
+	"Boots a Linux arm64 Image in a KVM virtual machine; ends when the guest ends.\n"
+#else
 	"Boots a Linux bzImage in a KVM virtual machine; ends when the guest ends.\n"
+#endif
 	"\n"
+#ifdef __aarch64__
+	"  --kernel FILE        Linux arm64 Image (required)\n"
+#else
 	"  --kernel FILE        Linux bzImage, or ELF with a PVH entry note (required)\n"
+#endif
 	"  --initrd FILE        initramfs\n"
 	"  --append ARGS        kernel command line; kvmrun adds console=, reboot=k\n"
 	"                       and panic=-1 unless ARGS sets them (and, for\n"
@@ -36,9 +44,13 @@ static const char usage[] =
 	"  --log-level LVL      error, warn (default), info or debug\n"
 	"  --sandbox on|off     seccomp filters on kvmrun's own threads once the VM\n"
 	"                       is set up (default on); off only to debug kvmrun\n"
+#ifdef __aarch64__
+	"  --dtb-out FILE       also write the guest's device tree (the DTB) to FILE\n"
+#else
 	"  --exit-port          for test guests: I/O port 0x604, where a byte N the\n"
 	"                       guest writes ends kvmrun with exit status N (any N,\n"
 	"                       also those below); without it there is no such port\n"
+#endif
 	"  --disk PATH[,ro][,serial=ID][,cache=none|writeback]\n"
 	"                       raw disk image as a virtio-blk device (up to 16);\n"
 	"                       ro: read-only; serial: GET_ID answer, up to 20 bytes\n"
@@ -94,8 +106,11 @@ static const char usage[] =
 	"  8    kvmrun made a system call its seccomp filter refuses (a bug;\n"
 	"       stderr names the call)\n"
 	"  130, 143  stopped by SIGINT, SIGTERM\n"
+#ifndef __aarch64__
 	"  N    only with --exit-port: the guest wrote N to the exit port; then\n"
-	"       any status, these above included, may come from the guest\n";
+	"       any status, these above included, may come from the guest\n"
+#endif
+	"";
 
 int cli_leading_number(const char *s, unsigned long long *v, char **end)
 {
@@ -160,7 +175,6 @@ static bool cmdline_has(const char *cmdline, const char *key)
  * console without replaying the log to hvc0, so no line is printed twice
  * (console=ttyS0 console=hvc0 would print every line on both from then on).
  */
-#define CLI_EARLYCON_UART "earlycon=uart8250,io,0x3f8"
 
 int cli_kernel_cmdline(enum console_mode console, const char *append, char *buf, size_t size)
 {
@@ -662,7 +676,7 @@ enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
 	       OPT_CONSOLE_LOG, OPT_LOG_LEVEL, OPT_RNG, OPT_HELP, OPT_VERSION, OPT_DISK, OPT_NET,
-	       OPT_SANDBOX, OPT_EXIT_PORT, OPT_SHARE };
+	       OPT_SANDBOX, OPT_EXIT_PORT, OPT_SHARE, OPT_DTB_OUT };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -678,6 +692,7 @@ enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
 		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 		{ "exit-port", no_argument, NULL, OPT_EXIT_PORT },
+		{ "dtb-out", required_argument, NULL, OPT_DTB_OUT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		/* exec only */
@@ -820,8 +835,21 @@ enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
 			cfg->no_sandbox = !strcmp(optarg, "off");
 			break;
 		case OPT_EXIT_PORT:
+#ifdef __aarch64__
+			return cli_fail(err, "--exit-port: an x86-64 machine's option (arm64 has no "
+					"I/O ports)%s%s", "", "");
+#else
 			cfg->exit_port = true;
 			break;
+#endif
+		case OPT_DTB_OUT:
+#ifdef __aarch64__
+			cfg->dtb_out = optarg;
+			break;
+#else
+			return cli_fail(err, "--dtb-out: an arm64 machine's option (this one boots "
+					"with ACPI)%s%s", "", "");
+#endif
 		case OPT_HELP:
 			fputs(exec ? cli_exec_usage : usage, out);
 			return CLI_EXIT_OK;

@@ -77,6 +77,7 @@ struct vm {
 	bool pvh; /* the kernel is a PVH ELF, entered in 32-bit mode */
 	struct vm_extras extras;  /* a mode's named console ports */
 	struct virtio_dev *ports; /* their device */
+	struct virtio_dev *disk_devs[VM_MAX_DISKS], *net_devs[VM_MAX_NETS]; /* for their counters */
 };
 
 /* Setup failures: one line naming the cause, and the status to exit with. */
@@ -392,6 +393,8 @@ static void vm_signal(void *opaque, uint32_t events)
 	(void)events;
 	if (read(vm->sig_fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (vm->extras.signal && vm->extras.signal(vm->extras.signal_opaque, (int)si.ssi_signo))
+		return;
 	log_info("stopped by signal %u", si.ssi_signo);
 	ev_stop(vm->loop, 128 + (int)si.ssi_signo);
 }
@@ -487,6 +490,7 @@ static int vm_setup_virtio(struct vm *vm)
 				       err);
 		vdev->id = vm_disk_names[i];
 		vdev->sched = vm->sched;
+		vm->disk_devs[i] = vdev;
 		ret = virtio_pci_create(&vm->devices, vm->pci, &vm->irq, vdev);
 		if (ret)
 			return vm_fail(KVMRUN_ERR_INTERNAL, "--disk %s: %s", vm->cfg.disks[i].path,
@@ -499,6 +503,7 @@ static int vm_setup_virtio(struct vm *vm)
 			return vm_fail(ret == -ENOMEM ? KVMRUN_ERR_INTERNAL : KVMRUN_ERR_INPUT, "%s",
 				       err);
 		vdev->sched = vm->sched;
+		vm->net_devs[i] = vdev;
 		ret = virtio_pci_create(&vm->devices, vm->pci, &vm->irq, vdev);
 		if (ret)
 			return vm_fail(KVMRUN_ERR_INTERNAL, "--net %u: %s", i + 1, strerror(-ret));
@@ -615,6 +620,16 @@ struct ev_loop *vm_loop(struct vm *vm)
 struct virtio_dev *vm_ports_dev(struct vm *vm)
 {
 	return vm->ports;
+}
+
+struct virtio_dev *vm_disk_dev(struct vm *vm, unsigned int i)
+{
+	return i < vm->cfg.nr_disks ? vm->disk_devs[i] : NULL;
+}
+
+struct virtio_dev *vm_net_dev(struct vm *vm, unsigned int i)
+{
+	return i < vm->cfg.nr_nets ? vm->net_devs[i] : NULL;
 }
 
 size_t vm_console_tail(struct vm *vm, uint8_t *buf, size_t size)

@@ -24,7 +24,9 @@
 #include "exec/initramfs.h"
 #include "exec/relay.h"
 #include "exec/report.h"
+#include "virtio/blk.h"
 #include "virtio/console_ports.h"
+#include "virtio/net.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/exit_status.h"
 #include "kvmrun/log.h"
@@ -166,6 +168,7 @@ struct exec_ctx {
 	struct termios saved_tio;
 	int report_fd;
 	struct exec_report rep;
+	struct exec_report_device devs[EXEC_REPORT_DEVICES];
 	uint8_t tail[EXEC_CONSOLE_TAIL];
 };
 
@@ -295,6 +298,25 @@ static void exec_tty_setup(struct exec_ctx *x)
 		x->winch_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+/* The disks' and the network devices' counters, once the VM stopped. */
+static void exec_collect_devices(struct exec_ctx *x, const struct vm_config *cfg)
+{
+	struct exec_report_device *d = x->devs;
+	struct virtio_dev *vdev;
+	char name[16];
+
+	for (unsigned int i = 0; (vdev = vm_disk_dev(x->vm, i)); i++)
+		exec_report_blk(d++, vdev->id ? vdev->id : "", cfg->disks[i].path,
+				virtio_blk_stats(vdev));
+	for (unsigned int i = 0; (vdev = vm_net_dev(x->vm, i)); i++) {
+		snprintf(name, sizeof(name), "net%u", i);
+		exec_report_net(d++, name, cfg->nets[i].ifname[0] ? cfg->nets[i].ifname : NULL,
+				virtio_net_stats(vdev));
+	}
+	x->rep.devices = x->devs;
+	x->rep.nr_devices = (unsigned int)(d - x->devs);
+}
+
 /* The VM with the agent's port, the relay on its loop, the run; returns the status. */
 static int exec_run_vm(struct exec_ctx *x, struct vm_config *cfg, const struct exec_config *ec)
 {
@@ -348,6 +370,7 @@ static int exec_run_vm(struct exec_ctx *x, struct vm_config *cfg, const struct e
 		tcsetattr(STDIN_FILENO, TCSANOW, &x->saved_tio);
 	x->rep.phase_ns[EXEC_PHASE_FIRST_RUN] = vm_first_run_ns(x->vm);
 	x->rep.console_tail_len = vm_console_tail(x->vm, x->tail, sizeof(x->tail));
+	exec_collect_devices(x, cfg);
 	exec_relay_fini(&x->relay);
 	exec_relay_report(&x->relay, &x->rep);
 	if (exec_relay_decides(x->relay.finished, x->relay.status, status)) {

@@ -18,6 +18,13 @@
  *     "cpu_s": { "user": 0.21, "system": 0.35 },   kvmrun's own
  *     "vcpus": 1, "memory_bytes": 268435456,
  *     "bytes": { "stdin": 0, "stdout": 12, "stderr": 0 },
+ *     "devices": [              per --disk, then per --net, in command-line order
+ *       { "type": "virtio-blk", "name": "vda", "backend": "/path/disk.img",
+ *         "read_requests": 3, "read_bytes": 12288, "write_requests": 1,
+ *         "write_bytes": 4096, "flushes": 1, "discards": 0, "errors": 0 },
+ *       { "type": "virtio-net", "name": "net0", "backend": "tap0",
+ *         "rx_frames": 2, "rx_bytes": 180, "tx_frames": 3, "tx_bytes": 250,
+ *         "rx_drops": 0, "tx_drops": 0, "errors": 0 } ],
  *     "console_tail": "..."     the guest console's last 4 KiB (invalid UTF-8 as U+FFFD)
  *   }
  */
@@ -29,8 +36,29 @@
 
 #include "exec/exec.h"
 #include "kvmrun/compiler.h"
+#include "kvmrun/config.h"
 
 #define EXEC_CONSOLE_TAIL (4 * 1024)
+/* Devices with counters in a report at most, and counters per device. */
+#define EXEC_REPORT_DEVICES (VM_MAX_DISKS + VM_MAX_NETS)
+#define EXEC_REPORT_COUNTERS 8
+
+struct blk_stats;
+struct net_stats;
+
+struct exec_report_counter {
+	const char *name;
+	uint64_t value;
+};
+
+/* One device in "devices": its counters as name and value, in their order. */
+struct exec_report_device {
+	const char *type;    /* "virtio-blk", "virtio-net" */
+	char name[16];	     /* "vda", "net0" */
+	const char *backend; /* the image's path, the tap's name; NULL: none */
+	unsigned int nr_counters;
+	struct exec_report_counter counters[EXEC_REPORT_COUNTERS];
+};
 
 enum exec_phase {
 	EXEC_PHASE_FIRST_RUN,
@@ -58,7 +86,16 @@ struct exec_report {
 	uint64_t bytes[3];	     /* stdin, stdout, stderr */
 	const uint8_t *console_tail; /* up to EXEC_CONSOLE_TAIL bytes */
 	size_t console_tail_len;
+	const struct exec_report_device *devices;
+	unsigned int nr_devices;
 };
+
+/* A virtio-blk's counters as a report device named @name on @backend. */
+void exec_report_blk(struct exec_report_device *d, const char *name, const char *backend,
+		     const struct blk_stats *st);
+/* A virtio-net's: rx_drops and tx_drops sum the drop reasons of each direction. */
+void exec_report_net(struct exec_report_device *d, const char *name, const char *backend,
+		     const struct net_stats *st);
 
 /*
  * Before the sandbox: jansson seeds its hash tables from /dev/urandom the first

@@ -17,6 +17,8 @@
 
 #include "exec/exec.h"
 #include "exec/report.h"
+#include "virtio/blk.h"
+#include "virtio/net_hdr.h"
 #include "kvmrun/agent_proto.h"
 #include "kvmrun/exit_status.h"
 #include "kvmrun/sandbox.h"
@@ -268,6 +270,74 @@ static void test_report(void **state)
 	json_decref(j);
 }
 
+/* "devices": a virtio-blk's and a virtio-net's counters, in order, with their names. */
+static void test_report_devices(void **state)
+{
+	char *argv[] = {"kvmrun", NULL};
+	struct blk_stats bs = {.reads = 3,
+			       .read_bytes = 12288,
+			       .writes = 1,
+			       .write_bytes = 4096,
+			       .flushes = 2,
+			       .discards = 5,
+			       .errors = 1};
+	struct net_stats ns = {.rx_frames = 7,
+			       .rx_bytes = 700,
+			       .tx_frames = 8,
+			       .tx_bytes = 800,
+			       .rx_tap_errors = 1,
+			       .tx_tap_errors = 2};
+	struct exec_report_device devs[2];
+	struct exec_report r = {.argc = 1, .argv = argv, .exit_code = -1};
+	json_t *j, *arr, *d;
+
+	(void)state;
+	ns.drops[NET_DROP_TX_SHORT] = 1;
+	ns.drops[NET_DROP_TX_TAP_ERROR] = 2;
+	ns.drops[NET_DROP_RX_SHORT] = 4;
+	ns.drops[NET_DROP_RX_RESET] = 8;
+	exec_report_blk(&devs[0], "vda", "/img/a.raw", &bs);
+	exec_report_net(&devs[1], "net0", NULL, &ns);
+
+	/* none: an empty array, not a missing field */
+	j = report_of(&r);
+	arr = json_object_get(j, "devices");
+	assert_true(json_is_array(arr));
+	assert_int_equal(json_array_size(arr), 0);
+	json_decref(j);
+
+	r.devices = devs;
+	r.nr_devices = 2;
+	j = report_of(&r);
+	arr = json_object_get(j, "devices");
+	assert_int_equal(json_array_size(arr), 2);
+	d = json_array_get(arr, 0);
+	assert_int_equal(json_object_size(d), 3 + 7);
+	assert_string_equal(json_string_value(json_object_get(d, "type")), "virtio-blk");
+	assert_string_equal(json_string_value(json_object_get(d, "name")), "vda");
+	assert_string_equal(json_string_value(json_object_get(d, "backend")), "/img/a.raw");
+	assert_int_equal(json_integer_value(json_object_get(d, "read_requests")), 3);
+	assert_int_equal(json_integer_value(json_object_get(d, "read_bytes")), 12288);
+	assert_int_equal(json_integer_value(json_object_get(d, "write_requests")), 1);
+	assert_int_equal(json_integer_value(json_object_get(d, "write_bytes")), 4096);
+	assert_int_equal(json_integer_value(json_object_get(d, "flushes")), 2);
+	assert_int_equal(json_integer_value(json_object_get(d, "discards")), 5);
+	assert_int_equal(json_integer_value(json_object_get(d, "errors")), 1);
+	d = json_array_get(arr, 1);
+	assert_int_equal(json_object_size(d), 3 + 7);
+	assert_string_equal(json_string_value(json_object_get(d, "type")), "virtio-net");
+	assert_string_equal(json_string_value(json_object_get(d, "name")), "net0");
+	assert_true(json_is_null(json_object_get(d, "backend")));
+	assert_int_equal(json_integer_value(json_object_get(d, "rx_frames")), 7);
+	assert_int_equal(json_integer_value(json_object_get(d, "rx_bytes")), 700);
+	assert_int_equal(json_integer_value(json_object_get(d, "tx_frames")), 8);
+	assert_int_equal(json_integer_value(json_object_get(d, "tx_bytes")), 800);
+	assert_int_equal(json_integer_value(json_object_get(d, "rx_drops")), 12);
+	assert_int_equal(json_integer_value(json_object_get(d, "tx_drops")), 3);
+	assert_int_equal(json_integer_value(json_object_get(d, "errors")), 3);
+	json_decref(j);
+}
+
 static void test_report_write(void **state)
 {
 	char *argv[] = {"kvmrun", NULL};
@@ -347,7 +417,7 @@ int main(void)
 	    cmocka_unit_test(test_vm_status),	  cmocka_unit_test(test_kernel_path),
 	    cmocka_unit_test(test_report),	  cmocka_unit_test(test_report_write),
 	    cmocka_unit_test(test_share_args),	  cmocka_unit_test(test_report_write_sandboxed),
-	    cmocka_unit_test(test_relay_decides),
+	    cmocka_unit_test(test_relay_decides),   cmocka_unit_test(test_report_devices),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -193,6 +193,17 @@ static void exec_port_open(void *opaque, bool open)
 	exec_relay_port_open(&x->relay, open);
 }
 
+/* SIGINT, SIGTERM, SIGHUP to kvmrun: to PROGRAM while it runs (exec_relay_signal). */
+static bool exec_signal(void *opaque, int signo)
+{
+	struct exec_ctx *x = opaque;
+
+	if (!exec_relay_signal(&x->relay, signo))
+		return false;
+	log_info("signal %d passed on to PROGRAM", signo);
+	return true;
+}
+
 static const struct virtio_console_port_ops exec_port_ops = {
     .from_guest = exec_port_from_guest,
     .writable = exec_port_writable,
@@ -320,7 +331,8 @@ static void exec_collect_devices(struct exec_ctx *x, const struct vm_config *cfg
 /* The VM with the agent's port, the relay on its loop, the run; returns the status. */
 static int exec_run_vm(struct exec_ctx *x, struct vm_config *cfg, const struct exec_config *ec)
 {
-	struct vm_extras extras = {.ports = &x->port, .nr_ports = 1};
+	struct vm_extras extras = {
+	    .ports = &x->port, .nr_ports = 1, .signal = exec_signal, .signal_opaque = x};
 	struct exec_relay_config rc;
 	char why[256];
 	int status;

@@ -79,6 +79,18 @@ static void test_share_args(void **state)
 	strcpy(cfg.shares[0].path, "/ok");
 	strcpy(cfg.shares[0].tag, "a:b");
 	assert_int_equal(exec_share_args(&cfg, buf, sizeof(buf)), -EINVAL);
+
+	/* path=: a socket share mounted there; a directory's moved there */
+	cfg.nr_shares = 2;
+	strcpy(cfg.shares[0].tag, "data");
+	strcpy(cfg.shares[0].guest_path, "/in/guest");
+	strcpy(cfg.shares[1].guest_path, "/mnt/sock");
+	buf[0] = 0;
+	assert_int_equal(exec_share_args(&cfg, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "kvmrun.share=data:/in/guest kvmrun.share=sock:/mnt/sock");
+	strcpy(cfg.shares[1].guest_path, "/mnt/a b");
+	buf[0] = 0;
+	assert_int_equal(exec_share_args(&cfg, buf, sizeof(buf)), -EINVAL);
 }
 
 static void test_exit_status(void **state)

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * kvmrun exec's host side for another VMM, for tests/bench/exec.sh: listens on
- * a unix socket that the VMM's virtio-serial port connects to (QEMU: -chardev
- * socket,path=SOCKET and a virtserialport named kvmrun.agent), runs kvmrun's
+ * kvmrun exec's host side for another VMM, for tests/bench/exec.sh: connects to
+ * the unix socket of the VMM's virtio-serial port (QEMU: -chardev
+ * socket,server=on,path=SOCKET and a virtserialport named kvmrun.agent), runs kvmrun's
  * own relay (src/exec/relay.c, the agent protocol of src/exec/proto.c) on it
  * with this process's stdin, stdout and stderr, and exits with the status
  * kvmrun exec would (PROGRAM's; 124 and 125 for its own outcomes). REPORT gets
@@ -13,13 +13,13 @@
  * PROGRAM runs as root in / with PATH and HOME=/root, as under kvmrun exec.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exec/relay.h"
@@ -27,7 +27,7 @@
 #include "kvmrun/event_loop.h"
 #include "kvmrun/exit_status.h"
 
-/* How long the VMM may take to connect to SOCKET. */
+/* How long the VMM may take to listen on SOCKET. */
 #define CLIENT_CONNECT_MS 60000
 
 static const char *const client_env[] = {
@@ -46,38 +46,30 @@ static void client_done(void *opaque, int status)
 	ev_stop(c->loop, status);
 }
 
-/* The listening socket at @path, and the VMM's connection to it (-errno on none in time). */
-static int client_accept(const char *path)
+/*
+ * Connects to the VMM's socket at @path (QEMU: server=on), trying again every
+ * millisecond while it is not there yet; -errno after CLIENT_CONNECT_MS.
+ */
+static int client_connect(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct pollfd p;
-	int lfd, fd;
+	int fd, err;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
-	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lfd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0)
-		goto err_close;
-	p = (struct pollfd){.fd = lfd, .events = POLLIN};
-	if (poll(&p, 1, CLIENT_CONNECT_MS) <= 0) {
-		errno = ETIMEDOUT;
-		goto err_close;
+	for (unsigned int ms = 0;; ms++) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+			return fd;
+		err = errno;
+		close(fd);
+		if ((err != ENOENT && err != ECONNREFUSED) || ms >= CLIENT_CONNECT_MS)
+			return -err;
+		usleep(1000);
 	}
-	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		goto err_close;
-	close(lfd);
-	unlink(path);
-	return fd;
-err_close:
-	fd = -errno;
-	close(lfd);
-	unlink(path);
-	return fd;
 }
 
 int main(int argc, char **argv)
@@ -88,9 +80,12 @@ int main(int argc, char **argv)
 	uint64_t timeout_ms = 0;
 	int argi = 1, fd, status, ret;
 	struct rusage ru;
+	struct timespec ts;
 
 	c.rep = (struct exec_report){.argc = argc, .argv = argv, .exit_code = -1};
 	c.rep.started_ns = exec_now_ns();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	c.rep.started_unix_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	if (argc > 2 && !strcmp(argv[1], "--timeout")) {
 		timeout_ms = strtoull(argv[2], NULL, 10) * 1000;
 		argi = 3;
@@ -104,7 +99,7 @@ int main(int argc, char **argv)
 	exec_report_prepare();
 	if (ev_loop_create(&c.loop))
 		return KVMRUN_EXEC_FAILED;
-	fd = client_accept(argv[argi]);
+	fd = client_connect(argv[argi]);
 	if (fd < 0) {
 		fprintf(stderr, "exec-client: %s: %s\n", argv[argi], strerror(-fd));
 		return KVMRUN_EXEC_FAILED;

@@ -90,6 +90,7 @@ stream-1g)
   # 1 GiB of stdout through a pipe on the host: every byte, in order (checksum)
   size=${EXEC_STREAM_BYTES:-1073741824}
   want=$(head -c "$size" /dev/zero | sha256sum | cut -d' ' -f1)
+  : > "$work/out"
   t0=$SECONDS
   set +e
   within "kvmrun exec head -c $size" bash -c 'set -o pipefail; "${@:2}" | sha256sum > "$1"' \

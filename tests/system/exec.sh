@@ -89,7 +89,11 @@ sigterm | sigint)
 stream-1g)
   # 1 GiB of stdout through a pipe on the host: every byte, in order (checksum)
   size=${EXEC_STREAM_BYTES:-1073741824}
-  want=$(head -c "$size" /dev/zero | sha256sum | cut -d' ' -f1)
+  if [ "$size" = 1073741824 ]; then # sha256sum of 1 GiB of zeros, not computed again here
+    want=49bc20df15e412a64472421e13fe86ff1c5165e18b2afccf160d4dc19fe68a14
+  else
+    want=$(head -c "$size" /dev/zero | sha256sum | cut -d' ' -f1)
+  fi
   : > "$work/out"
   t0=$SECONDS
   set +e

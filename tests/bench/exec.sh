@@ -101,7 +101,9 @@ finish() { # VMM T0
   [[ -z $cpid ]] || { wait "$cpid" || rc=$?; cpid=; }
   e2e_ms=$(( ($(now_ns) - $2) / 1000 ))
   e2e_ms=$(awk -v u="$e2e_ms" 'BEGIN { printf "%.1f", u / 1000 }')
-  if [[ $1 == qemu ]]; then kill "$vpid" 2>/dev/null; wait "$vpid" 2>/dev/null || true; vpid=; fi
+  if [[ $1 == qemu ]]; then # it may have ended with QEMU already
+    kill "$vpid" 2>/dev/null || true; wait "$vpid" 2>/dev/null || true; vpid=
+  fi
   ((rc == 0)) || { echo "exec.sh: $1 exited with $rc" >&2
     sed 's/^/  | /' "$work"/*.err "$work/qemu.console" 2>/dev/null | tail -40 >&2; exit 1; }
 }

@@ -76,7 +76,8 @@ static const char usage[] =
 	"                       32; IPv6 in brackets before a port) allows, DNS with\n"
 	"                       dns=on, and ARP, DHCP and IPv6 neighbour discovery;\n"
 	"                       the rest is dropped and counted (default egress=allow)\n"
-	"  --share HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH] | socket=PATH,tag=TAG\n"
+	"  --share HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH][,path=GUESTDIR]\n"
+	"          | socket=PATH,tag=TAG[,path=GUESTDIR]\n"
 	"                       HOSTDIR as a virtio-fs file system (up to 8), served\n"
 	"                       by a virtiofsd that kvmrun starts and ends; the guest\n"
 	"                       mounts it with mount -t virtiofs TAG DIR. tag: 1 to\n"
@@ -85,7 +86,10 @@ static const char usage[] =
 	"                       virtiofsd: the daemon to run (default\n"
 	"                       $KVMRUN_VIRTIOFSD, /usr/libexec/virtiofsd,\n"
 	"                       /usr/lib/qemu/virtiofsd, then $PATH). socket=PATH:\n"
-	"                       a vhost-user-fs daemon already listening on PATH\n"
+	"                       a vhost-user-fs daemon already listening on PATH;\n"
+	"                       path: where kvmrun exec mounts it in the guest\n"
+	"                       (default HOSTDIR; a socket= share without it is not\n"
+	"                       mounted; run leaves mounting to the guest)\n"
 	"  --help, --version\n"
 	"\n"
 	"On a terminal, Ctrl-A x quits.\n"
@@ -530,7 +534,8 @@ static bool cli_copy_value(char *dst, size_t size, const char *value, size_t n)
 }
 
 /*
- * HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH] or socket=PATH,tag=TAG; one error line on
+ * HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH][,path=GUESTDIR] or
+ * socket=PATH,tag=TAG[,path=GUESTDIR]; one error line on
  * failure. Whether HOSTDIR is a directory is the launcher's to find out (status 3).
  */
 static int cli_parse_share(const char *arg, struct share_config *sc, FILE *err)
@@ -575,12 +580,19 @@ static int cli_parse_share(const char *arg, struct share_config *sc, FILE *err)
 				return cli_fail(err, "--share '%s': virtiofsd path too long%s", arg,
 						"");
 			has_daemon_opt = true;
+		} else if (!strncmp(item, "path=", 5)) {
+			if (n == 5 || item[5] != '/')
+				return cli_fail(err, "--share '%s': path= needs an absolute "
+						"directory%s", arg, "");
+			if (!cli_copy_value(sc->guest_path, sizeof(sc->guest_path), item + 5,
+					    n - 5))
+				return cli_fail(err, "--share '%s': path too long%s", arg, "");
 		} else if (!strncmp(item, "socket=", 7)) {
 			return cli_fail(err, "--share '%s': socket=PATH comes first, in place of "
 					"HOSTDIR%s", arg, "");
 		} else {
 			return cli_fail(err, "--share '%s': unknown option '%s' (expected "
-					"tag=TAG, ro or virtiofsd=PATH)", arg, item);
+					"tag=TAG, ro, virtiofsd=PATH or path=GUESTDIR)", arg, item);
 		}
 	}
 	if (sc->socket[0]) {

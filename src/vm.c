@@ -350,6 +350,8 @@ static void vm_signal(void *opaque, uint32_t events)
 	(void)events;
 	if (read(vm->sig_fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (vm->extras.signal && vm->extras.signal(vm->extras.signal_opaque, (int)si.ssi_signo))
+		return;
 	log_info("stopped by signal %u", si.ssi_signo);
 	ev_stop(vm->loop, 128 + (int)si.ssi_signo);
 }
@@ -557,60 +559,19 @@ struct virtio_dev *vm_ports_dev(struct vm *vm)
 	return vm->ports;
 }
 
+struct virtio_dev *vm_disk_dev(struct vm *vm, unsigned int i)
+{
+	return i < vm->cfg.nr_disks ? vm->disks[i] : NULL;
+}
+
+struct virtio_dev *vm_net_dev(struct vm *vm, unsigned int i)
+{
+	return i < vm->cfg.nr_nets ? vm->nets[i] : NULL;
+}
+
 size_t vm_console_tail(struct vm *vm, uint8_t *buf, size_t size)
 {
 	return vm->con ? console_tail(vm->con, buf, size) : 0;
-}
-
-int vm_net_egress_drops(struct vm *vm, unsigned int i, uint64_t drops[VM_EGRESS_DROPS])
-{
-	const struct net_stats *s;
-
-	if (i >= vm->cfg.nr_nets || !vm->nets[i])
-		return -ENOENT;
-	s = virtio_net_stats(vm->nets[i]);
-	drops[0] = s->drops[NET_DROP_TX_EGRESS_DENIED];
-	drops[1] = s->drops[NET_DROP_TX_EGRESS_MALFORMED];
-	drops[2] = s->drops[NET_DROP_TX_EGRESS_FRAGMENT];
-	drops[3] = s->drops[NET_DROP_TX_EGRESS_ETHERTYPE];
-	return vm->cfg.nets[i].egress.deny;
-}
-
-/* Adds l's counters to *st. */
-static void vm_add_limits(struct vm_limit_stats *st, const struct rl_limiter *l)
-{
-	if (!l)
-		return;
-	st->throttled += l->throttled;
-	st->waited_ms += l->waited_ns / 1000000;
-}
-
-unsigned int vm_limit_stats(struct vm *vm, struct vm_limit_stats *out, unsigned int max)
-{
-	unsigned int n = 0;
-
-	for (unsigned int i = 0; i < vm->cfg.nr_disks && n < max; i++) {
-		const struct rl_limiter *l = vm->disks[i] ? virtio_blk_limiter(vm->disks[i]) : NULL;
-
-		if (!l)
-			continue;
-		out[n] = (struct vm_limit_stats){0};
-		snprintf(out[n].name, sizeof(out[n].name), "%s", vm_disk_names[i]);
-		vm_add_limits(&out[n++], l);
-	}
-	for (unsigned int i = 0; i < vm->cfg.nr_nets && n < max; i++) {
-		const struct rl_limiter *rx = NULL, *tx = NULL;
-
-		if (vm->nets[i])
-			virtio_net_limiters(vm->nets[i], &rx, &tx);
-		if (!rx && !tx)
-			continue;
-		out[n] = (struct vm_limit_stats){0};
-		snprintf(out[n].name, sizeof(out[n].name), "net%u", i);
-		vm_add_limits(&out[n], rx);
-		vm_add_limits(&out[n++], tx);
-	}
-	return n;
 }
 
 uint64_t vm_first_run_ns(struct vm *vm)

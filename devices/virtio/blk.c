@@ -50,6 +50,7 @@ struct virtio_blk {
 	uint64_t lim_waiting; /* bit q: queue q waits for lim_timer */
 	uint64_t lim_due;     /* CLOCK_MONOTONIC ns lim_timer is armed for; 0: disarmed */
 	int lim_timer;
+	struct blk_stats stats;
 };
 
 _Static_assert(VIRTIO_BLK_MAX_QUEUES <= 64, "virtio_blk.stalled has a bit per queue");
@@ -61,6 +62,8 @@ struct blk_req {
 	uint16_t q, head;
 	uint8_t *status; /* host address of the guest's status byte */
 	uint32_t written;
+	uint32_t type;	/* VIRTIO_BLK_T_*, for the counters */
+	uint64_t bytes; /* data bytes of a read or write */
 	unsigned int iovcnt;
 	struct disk_range *ranges; /* discard, write-zeroes: after iov[] */
 	struct iovec iov[];
@@ -100,6 +103,39 @@ static bool blk_range_ok(const struct virtio_blk *blk, uint64_t sector, uint64_t
 	return sector <= blk->capacity && nsec <= blk->capacity - sector;
 }
 
+const struct blk_stats *virtio_blk_stats(const struct virtio_dev *vdev)
+{
+	return &container_of(vdev, const struct virtio_blk, vdev)->stats;
+}
+
+/* One request completed with status @st (VIRTIO_BLK_S_*). */
+static void blk_account(struct virtio_blk *blk, uint32_t type, uint64_t bytes, int st)
+{
+	struct blk_stats *s = &blk->stats;
+
+	if (st != VIRTIO_BLK_S_OK) {
+		s->errors++;
+		return;
+	}
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+		s->reads++;
+		s->read_bytes += bytes;
+		break;
+	case VIRTIO_BLK_T_OUT:
+		s->writes++;
+		s->write_bytes += bytes;
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		s->flushes++;
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		s->discards++;
+		break;
+	}
+}
+
 static void blk_io_done(struct disk_io *io, int res)
 {
 	struct blk_req *req = container_of(io, struct blk_req, io);
@@ -115,6 +151,7 @@ static void blk_io_done(struct disk_io *io, int res)
 				blk->vdev.id ? " " : "", blk->vdev.id ? blk->vdev.id : "",
 				strerror(-res));
 	*req->status = res ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	blk_account(blk, req->type, req->bytes, *req->status);
 	blk_push(blk, req->q, req->head, res ? 1 : req->written);
 	free(req);
 }
@@ -173,7 +210,8 @@ static size_t blk_gather(struct blk_req *req, const struct vq_chain *c, bool wri
 
 /* A request for the backend, with room for niov buffers and nranges ranges; written is 1. */
 static struct blk_req *blk_req_new(struct virtio_blk *blk, uint16_t q, const struct vq_chain *c,
-				   uint8_t *status, unsigned int niov, unsigned int nranges)
+				   uint8_t *status, uint32_t type, unsigned int niov,
+				   unsigned int nranges)
 {
 	struct blk_req *req = malloc(sizeof(*req) + sizeof(struct iovec) * niov +
 				     sizeof(struct disk_range) * nranges);
@@ -187,6 +225,8 @@ static struct blk_req *blk_req_new(struct virtio_blk *blk, uint16_t q, const str
 	req->head = c->head;
 	req->status = status;
 	req->written = 1;
+	req->type = type;
+	req->bytes = 0;
 	req->iovcnt = 0;
 	return req;
 }
@@ -194,7 +234,7 @@ static struct blk_req *blk_req_new(struct virtio_blk *blk, uint16_t q, const str
 /* Start a flush; returns a status to complete with now, or -1 when started. */
 static int blk_flush(struct virtio_blk *blk, uint16_t q, const struct vq_chain *c, uint8_t *status)
 {
-	struct blk_req *req = blk_req_new(blk, q, c, status, 0, 0);
+	struct blk_req *req = blk_req_new(blk, q, c, status, VIRTIO_BLK_T_FLUSH, 0, 0);
 
 	if (!req)
 		return VIRTIO_BLK_S_IOERR;
@@ -223,10 +263,12 @@ static int blk_rw(struct virtio_blk *blk, uint16_t q, const struct vq_chain *c,
 		return VIRTIO_BLK_S_IOERR;
 	if (!bytes)
 		return VIRTIO_BLK_S_OK;
-	req = blk_req_new(blk, q, c, status, write ? c->nr_out : c->nr_in, 0);
+	req = blk_req_new(blk, q, c, status, write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
+			  write ? c->nr_out : c->nr_in, 0);
 	if (!req)
 		return VIRTIO_BLK_S_IOERR;
 	req->written = write ? 1 : c->in_len;
+	req->bytes = bytes;
 	blk_gather(req, c, write);
 	ret = disk_submit(blk->disk, &req->io, write, hdr->sector * 512, req->iov, req->iovcnt);
 	if (ret) {
@@ -279,7 +321,8 @@ static int blk_discard(struct virtio_blk *blk, uint16_t q, const struct vq_chain
 		    !blk_range_ok(blk, seg[i].sector, seg[i].num_sectors * 512ULL))
 			return VIRTIO_BLK_S_IOERR;
 	}
-	req = blk_req_new(blk, q, c, status, 0, n);
+	req = blk_req_new(blk, q, c, status,
+			  zeroes ? VIRTIO_BLK_T_WRITE_ZEROES : VIRTIO_BLK_T_DISCARD, 0, n);
 	if (!req)
 		return VIRTIO_BLK_S_IOERR;
 	for (unsigned int i = 0; i < n; i++)
@@ -380,7 +423,7 @@ static int blk_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c)
 	struct virtio_blk *blk = to_blk(vdev);
 	const struct vq_buf *sb = NULL;
 	uint32_t written = 1;
-	struct blk_hdr hdr;
+	struct blk_hdr hdr = {0};
 	uint8_t *status;
 	int st;
 
@@ -432,6 +475,7 @@ static int blk_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c)
 	}
 done:
 	*status = (uint8_t)st;
+	blk_account(blk, hdr.type, 0, st);
 	blk_push(blk, q, c->head, written);
 	return 0;
 }

@@ -94,7 +94,8 @@ struct net_config {
 };
 
 /*
- * --share HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH] or --share socket=PATH,tag=TAG: a
+ * --share HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH][,path=GUESTDIR] or --share
+ * socket=PATH,tag=TAG[,path=GUESTDIR]: a
  * virtio-fs device served over vhost-user, by a virtiofsd that kvmrun starts on one
  * end of a socketpair, or by a daemon someone else started on a unix socket.
  */
@@ -107,6 +108,7 @@ struct share_config {
 	char tag[SHARE_TAG_MAX + 1];   /* default: HOSTDIR's base name */
 	bool readonly;		       /* ro: the daemon serves a read-only mount */
 	char virtiofsd[DISK_PATH_MAX]; /* virtiofsd=PATH; empty: the default search */
+	char guest_path[DISK_PATH_MAX]; /* path=GUESTDIR: where exec mounts it; empty: HOSTDIR */
 };
 
 struct vm_config {

@@ -18,12 +18,16 @@
  *     "cpu_s": { "user": 0.21, "system": 0.35 },   kvmrun's own
  *     "vcpus": 1, "memory_bytes": 268435456,
  *     "bytes": { "stdin": 0, "stdout": 12, "stderr": 0 },
- *     "console_tail": "...",    the guest console's last 4 KiB (invalid UTF-8 as U+FFFD)
- *     "egress_drops": [         per --net, frames its egress policy dropped, by reason
- *       { "denied": 3, "malformed": 0, "fragment": 0, "ethertype": 0 },
- *       null ]                  a --net without egress=deny
- *     "devices": {              the devices with rate limits (--disk iops=/bw=, --net bw=/pps=)
- *       "vda": { "rate_limit": { "throttled": 5, "waited_ms": 250 } } }
+ *     "devices": [              per --disk, then per --net, in command-line order
+ *       { "type": "virtio-blk", "name": "vda", "backend": "/path/disk.img",
+ *         "read_requests": 3, "read_bytes": 12288, "write_requests": 1,
+ *         "write_bytes": 4096, "flushes": 1, "discards": 0, "errors": 0 },
+ *       { "type": "virtio-net", "name": "net0", "backend": "tap0",
+ *         "rx_frames": 2, "rx_bytes": 180, "tx_frames": 3, "tx_bytes": 250,
+ *         "rx_drops": 0, "tx_drops": 0, "errors": 0, "egress_denied": 0,
+ *         "egress_malformed": 0, "egress_fragment": 0, "egress_ethertype": 0,
+ *         "rate_limited": 5, "rate_limit_waited_ms": 250 } ],   (the last two: with limits)
+ *     "console_tail": "..."     the guest console's last 4 KiB (invalid UTF-8 as U+FFFD)
  *   }
  */
 #ifndef KVMRUN_EXEC_REPORT_H
@@ -34,9 +38,30 @@
 
 #include "exec/exec.h"
 #include "kvmrun/compiler.h"
-#include "kvmrun/vm.h"
+#include "kvmrun/config.h"
 
 #define EXEC_CONSOLE_TAIL (4 * 1024)
+/* Devices with counters in a report at most, and counters per device. */
+#define EXEC_REPORT_DEVICES (VM_MAX_DISKS + VM_MAX_NETS)
+#define EXEC_REPORT_COUNTERS 16
+
+struct blk_stats;
+struct net_stats;
+struct rl_limiter;
+
+struct exec_report_counter {
+	const char *name;
+	uint64_t value;
+};
+
+/* One device in "devices": its counters as name and value, in their order. */
+struct exec_report_device {
+	const char *type;    /* "virtio-blk", "virtio-net" */
+	char name[16];	     /* "vda", "net0" */
+	const char *backend; /* the image's path, the tap's name; NULL: none */
+	unsigned int nr_counters;
+	struct exec_report_counter counters[EXEC_REPORT_COUNTERS];
+};
 
 enum exec_phase {
 	EXEC_PHASE_FIRST_RUN,
@@ -64,14 +89,24 @@ struct exec_report {
 	uint64_t bytes[3];	     /* stdin, stdout, stderr */
 	const uint8_t *console_tail; /* up to EXEC_CONSOLE_TAIL bytes */
 	size_t console_tail_len;
-	unsigned int nr_nets; /* --net devices, in order */
-	struct {
-		bool egress;	    /* it has an egress policy */
-		uint64_t drops[4]; /* denied, malformed, fragment, ethertype */
-	} nets[8];
-	unsigned int nr_limited; /* devices with rate limits, their counters */
-	struct vm_limit_stats limited[VM_MAX_LIMITED];
+	const struct exec_report_device *devices;
+	unsigned int nr_devices;
 };
+
+/* A virtio-blk's counters as a report device named @name on @backend. */
+void exec_report_blk(struct exec_report_device *d, const char *name, const char *backend,
+		     const struct blk_stats *st);
+/* A virtio-net's: rx_drops and tx_drops sum the drop reasons of each direction;
+ * egress_* count what its egress policy dropped, by reason (0 without one). */
+void exec_report_net(struct exec_report_device *d, const char *name, const char *backend,
+		     const struct net_stats *st);
+/*
+ * A device's rate limits (one limiter, or a NIC's two): rate_limited, the requests
+ * or frames that waited, and rate_limit_waited_ms, how long, summed. Nothing
+ * without limits.
+ */
+void exec_report_limits(struct exec_report_device *d, const struct rl_limiter *a,
+			const struct rl_limiter *b);
 
 /*
  * Before the sandbox: jansson seeds its hash tables from /dev/urandom the first

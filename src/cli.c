@@ -8,15 +8,24 @@
 
 #include "backend/egress.h"
 #include "cli.h"
+#include "kvmrun/ratelimit.h"
 
 static const char usage[] =
 	"usage: kvmrun run --kernel FILE [options]\n"
 	"       kvmrun exec [options] -- PROGRAM [ARG...]   (kvmrun exec --help)\n"
 	"       kvmrun --help | --version\n"
 	"\n"
+#ifdef __aarch64__
+	"Boots a Linux arm64 Image in a KVM virtual machine; ends when the guest ends.\n"
+#else
 	"Boots a Linux bzImage in a KVM virtual machine; ends when the guest ends.\n"
+#endif
 	"\n"
+#ifdef __aarch64__
+	"  --kernel FILE        Linux arm64 Image (required)\n"
+#else
 	"  --kernel FILE        Linux bzImage, or ELF with a PVH entry note (required)\n"
+#endif
 	"  --initrd FILE        initramfs\n"
 	"  --append ARGS        kernel command line; kvmrun adds console=, reboot=k\n"
 	"                       and panic=-1 unless ARGS sets them (and, for\n"
@@ -46,14 +55,21 @@ static const char usage[] =
 	"                       limits of that leaf (memory.max, cpu.max with N\n"
 	"                       CPUs, e.g. 1.5, pids.max: threads count); any of\n"
 	"                       them, needs --cgroup\n"
+#ifdef __aarch64__
+	"  --dtb-out FILE       also write the guest's device tree (the DTB) to FILE\n"
+#else
 	"  --exit-port          for test guests: I/O port 0x604, where a byte N the\n"
 	"                       guest writes ends kvmrun with exit status N (any N,\n"
 	"                       also those below); without it there is no such port\n"
+#endif
 	"  --disk PATH[,ro][,serial=ID][,cache=none|writeback]\n"
 	"                       raw disk image as a virtio-blk device (up to 16);\n"
 	"                       ro: read-only; serial: GET_ID answer, up to 20 bytes\n"
 	"                       (default: the file name); cache=none: O_DIRECT,\n"
-	"                       writeback (default): the host page cache\n"
+	"                       writeback (default): the host page cache;\n"
+	"                       iops=N, bw=SIZE: at most N requests, SIZE bytes a\n"
+	"                       second, a request over it waits (bursts: iops-burst=N,\n"
+	"                       bw-burst=SIZE, default one second's worth)\n"
 	"  --net tap=NAME[,mac=MAC][,mtu=N] | fd=N[,mac=MAC][,mtu=N]\n"
 	"                       virtio-net on a tap interface (up to 8): tap=NAME\n"
 	"                       attaches to the tap NAME or creates it (needs\n"
@@ -62,13 +78,17 @@ static const char usage[] =
 	"                       IFF_VNET_HDR) from a launcher, no privilege needed;\n"
 	"                       mac: unicast xx:xx:xx:xx:xx:xx (default 02: and 5\n"
 	"                       bytes of a hash of the tap name and the --net\n"
-	"                       position); mtu: 68 to 65535 (default the tap's)\n"
+	"                       position); mtu: 68 to 65535 (default the tap's);\n"
+	"                       bw=SIZE, pps=N: at most SIZE bytes, N frames a second\n"
+	"                       each way, a frame over it waits (bursts: bw-burst=SIZE,\n"
+	"                       pps-burst=N, default one second's worth)\n"
 	"      ...,egress=deny[,allow=CIDR[:PORT[-PORT]][/tcp|/udp|/icmp]]...[,dns=on]\n"
 	"                       the guest may send only what an allow= rule (up to\n"
 	"                       32; IPv6 in brackets before a port) allows, DNS with\n"
 	"                       dns=on, and ARP, DHCP and IPv6 neighbour discovery;\n"
 	"                       the rest is dropped and counted (default egress=allow)\n"
-	"  --share HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH] | socket=PATH,tag=TAG\n"
+	"  --share HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH][,path=GUESTDIR]\n"
+	"          | socket=PATH,tag=TAG[,path=GUESTDIR]\n"
 	"                       HOSTDIR as a virtio-fs file system (up to 8), served\n"
 	"                       by a virtiofsd that kvmrun starts and ends; the guest\n"
 	"                       mounts it with mount -t virtiofs TAG DIR. tag: 1 to\n"
@@ -77,7 +97,10 @@ static const char usage[] =
 	"                       virtiofsd: the daemon to run (default\n"
 	"                       $KVMRUN_VIRTIOFSD, /usr/libexec/virtiofsd,\n"
 	"                       /usr/lib/qemu/virtiofsd, then $PATH). socket=PATH:\n"
-	"                       a vhost-user-fs daemon already listening on PATH\n"
+	"                       a vhost-user-fs daemon already listening on PATH;\n"
+	"                       path: where kvmrun exec mounts it in the guest\n"
+	"                       (default HOSTDIR; a socket= share without it is not\n"
+	"                       mounted; run leaves mounting to the guest)\n"
 	"  --help, --version\n"
 	"\n"
 	"On a terminal, Ctrl-A x quits.\n"
@@ -99,8 +122,11 @@ static const char usage[] =
 	"  8    kvmrun made a system call its seccomp filter refuses (a bug;\n"
 	"       stderr names the call)\n"
 	"  130, 143  stopped by SIGINT, SIGTERM\n"
+#ifndef __aarch64__
 	"  N    only with --exit-port: the guest wrote N to the exit port; then\n"
-	"       any status, these above included, may come from the guest\n";
+	"       any status, these above included, may come from the guest\n"
+#endif
+	"";
 
 int cli_leading_number(const char *s, unsigned long long *v, char **end)
 {
@@ -165,7 +191,6 @@ static bool cmdline_has(const char *cmdline, const char *key)
  * console without replaying the log to hvc0, so no line is printed twice
  * (console=ttyS0 console=hvc0 would print every line on both from then on).
  */
-#define CLI_EARLYCON_UART "earlycon=uart8250,io,0x3f8"
 
 int cli_kernel_cmdline(enum console_mode console, const char *append, char *buf, size_t size)
 {
@@ -245,7 +270,53 @@ static bool cli_next_item(const char **p, char *item, size_t size, size_t *len)
 	return true;
 }
 
-/* PATH[,ro][,serial=ID][,cache=none|writeback]; one error line on failure. */
+/*
+ * A rate limit's item: name=VALUE sets lc->rate, name-burst=VALUE lc->burst; a
+ * size (K, M, G suffixes) when size, else a count; 1 to RL_MAX. 1: the item is
+ * neither; 0: parsed; CLI_EXIT_USAGE after one error line.
+ */
+static int cli_parse_limit(const char *opt, const char *arg, const char *item, const char *name,
+			   bool size, struct limit_config *lc, FILE *err)
+{
+	size_t len = strlen(name);
+	const char *val = item + len;
+	unsigned long long v = 0;
+	uint64_t *dst = &lc->rate, sz;
+	char fmt[160];
+	char *end;
+	int ret;
+
+	if (strncmp(item, name, len))
+		return 1;
+	if (!strncmp(val, "-burst=", 7)) {
+		dst = &lc->burst;
+		val += 7;
+	} else if (*val == '=') {
+		val++;
+	} else {
+		return 1;
+	}
+	if (size) {
+		ret = cli_parse_size(val, &sz);
+		v = sz;
+	} else {
+		ret = cli_leading_number(val, &v, &end);
+		if (!ret && *end)
+			ret = -EINVAL;
+	}
+	if (!ret && v >= 1 && v <= RL_MAX) {
+		*dst = v;
+		return 0;
+	}
+	snprintf(fmt, sizeof(fmt), "%s '%%s': %s%s '%%s': expected %s from 1 to 2^50", opt, name,
+		 dst == &lc->burst ? "-burst" : "", size ? "a size (K, M, G)" : "a number");
+	return cli_fail(err, fmt, arg, val);
+}
+
+/*
+ * PATH[,ro][,serial=ID][,cache=none|writeback][,iops=N][,bw=SIZE] (and their
+ * -burst); one error line on failure.
+ */
 static int cli_parse_disk(const char *arg, struct disk_config *dc, FILE *err)
 {
 	const char *p = strchr(arg, ',');
@@ -261,7 +332,14 @@ static int cli_parse_disk(const char *arg, struct disk_config *dc, FILE *err)
 	size_t n;
 
 	while (cli_next_item(&p, item, sizeof(item), &n)) {
-		if (!strcmp(item, "ro")) {
+		int lim = cli_parse_limit("--disk", arg, item, "iops", false, &dc->iops, err);
+
+		if (lim == 1)
+			lim = cli_parse_limit("--disk", arg, item, "bw", true, &dc->bw, err);
+		if (lim != 1) {
+			if (lim)
+				return lim;
+		} else if (!strcmp(item, "ro")) {
 			dc->readonly = true;
 		} else if (!strcmp(item, "cache=none")) {
 			dc->cache = DISK_CACHE_NONE;
@@ -279,7 +357,7 @@ static int cli_parse_disk(const char *arg, struct disk_config *dc, FILE *err)
 			dc->has_serial = true;
 		} else {
 			return cli_fail(err, "--disk '%s': unknown option '%s' (expected ro, "
-					"serial=ID or cache=none|writeback)", arg, item);
+					"serial=ID, cache=none|writeback, iops=N or bw=SIZE)", arg, item);
 		}
 	}
 	return 0;
@@ -391,11 +469,19 @@ static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
 	size_t n;
 
 	while (cli_next_item(&p, item, sizeof(item), &n)) {
+		int lim;
+
 		if (cli_parse_egress(arg, item, n, &nc->egress, err))
 			return CLI_EXIT_USAGE;
 		if (!strncmp(item, "egress=", 7) || !strncmp(item, "allow=", 6) ||
-		    !strncmp(item, "dns=", 4)) {
+		    !strncmp(item, "dns=", 4))
 			continue;
+		lim = cli_parse_limit("--net", arg, item, "bw", true, &nc->bw, err);
+		if (lim == 1)
+			lim = cli_parse_limit("--net", arg, item, "pps", false, &nc->pps, err);
+		if (lim != 1) {
+			if (lim)
+				return lim;
 		} else if (!strncmp(item, "mac=", 4)) {
 			if (cli_parse_mac(item + 4, nc->mac))
 				return cli_fail(err, "--net '%s': mac '%s': expected a unicast "
@@ -415,7 +501,7 @@ static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
 			nc->mtu = (unsigned int)v;
 		} else {
 			return cli_fail(err, "--net '%s': unknown option '%s' (expected mac=MAC, "
-					"mtu=N, egress=, allow= or dns=)", arg, item);
+					"mtu=N, bw=SIZE, pps=N, egress=, allow= or dns=)", arg, item);
 		}
 	}
 	if (!nc->egress.deny && (nc->egress.nr_rules || nc->egress.dns))
@@ -460,7 +546,8 @@ static bool cli_copy_value(char *dst, size_t size, const char *value, size_t n)
 }
 
 /*
- * HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH] or socket=PATH,tag=TAG; one error line on
+ * HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH][,path=GUESTDIR] or
+ * socket=PATH,tag=TAG[,path=GUESTDIR]; one error line on
  * failure. Whether HOSTDIR is a directory is the launcher's to find out (status 3).
  */
 static int cli_parse_share(const char *arg, struct share_config *sc, FILE *err)
@@ -505,12 +592,19 @@ static int cli_parse_share(const char *arg, struct share_config *sc, FILE *err)
 				return cli_fail(err, "--share '%s': virtiofsd path too long%s", arg,
 						"");
 			has_daemon_opt = true;
+		} else if (!strncmp(item, "path=", 5)) {
+			if (n == 5 || item[5] != '/')
+				return cli_fail(err, "--share '%s': path= needs an absolute "
+						"directory%s", arg, "");
+			if (!cli_copy_value(sc->guest_path, sizeof(sc->guest_path), item + 5,
+					    n - 5))
+				return cli_fail(err, "--share '%s': path too long%s", arg, "");
 		} else if (!strncmp(item, "socket=", 7)) {
 			return cli_fail(err, "--share '%s': socket=PATH comes first, in place of "
 					"HOSTDIR%s", arg, "");
 		} else {
 			return cli_fail(err, "--share '%s': unknown option '%s' (expected "
-					"tag=TAG, ro or virtiofsd=PATH)", arg, item);
+					"tag=TAG, ro, virtiofsd=PATH or path=GUESTDIR)", arg, item);
 		}
 	}
 	if (sc->socket[0]) {
@@ -606,7 +700,7 @@ enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
 	       OPT_CONSOLE_LOG, OPT_LOG_LEVEL, OPT_RNG, OPT_HELP, OPT_VERSION, OPT_DISK, OPT_NET,
-	       OPT_SANDBOX, OPT_EXIT_PORT, OPT_SHARE };
+	       OPT_SANDBOX, OPT_EXIT_PORT, OPT_SHARE, OPT_DTB_OUT };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -625,6 +719,7 @@ enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
 		{ "jail", required_argument, NULL, CLI_OPT_JAIL },
 		{ "cgroup", required_argument, NULL, CLI_OPT_CGROUP },
 		{ "limit", required_argument, NULL, CLI_OPT_LIMIT },
+		{ "dtb-out", required_argument, NULL, OPT_DTB_OUT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		/* exec only */
@@ -773,8 +868,21 @@ enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
 			cfg->no_sandbox = !strcmp(optarg, "off");
 			break;
 		case OPT_EXIT_PORT:
+#ifdef __aarch64__
+			return cli_fail(err, "--exit-port: an x86-64 machine's option (arm64 has no "
+					"I/O ports)%s%s", "", "");
+#else
 			cfg->exit_port = true;
 			break;
+#endif
+		case OPT_DTB_OUT:
+#ifdef __aarch64__
+			cfg->dtb_out = optarg;
+			break;
+#else
+			return cli_fail(err, "--dtb-out: an arm64 machine's option (this one boots "
+					"with ACPI)%s%s", "", "");
+#endif
 		case OPT_HELP:
 			fputs(exec ? cli_exec_usage : usage, out);
 			return CLI_EXIT_OK;

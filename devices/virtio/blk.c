@@ -11,17 +11,27 @@
  * writable byte cannot be answered: the device needs a reset. Every other
  * malformed request is answered with IOERR (or UNSUPP for an unknown type or
  * flag) and the device goes on.
+ *
+ * With rate limits (--disk iops=, bw=), a request over them goes back into the
+ * ring (VIRTIO_CHAIN_WAIT) and its queue is not served until the device's timer
+ * fires at the time the limiter names; the device counts the requests that
+ * waited and how long.
  */
 #include <endian.h>
 #include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "backend/disk.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/guest_mem.h"
 #include "kvmrun/log.h"
+#include "kvmrun/ratelimit.h"
 #include "kvmrun/sched_policy.h"
 #include "virtio/blk.h"
 
@@ -33,6 +43,14 @@ struct virtio_blk {
 	uint64_t capacity;	/* 512-byte sectors */
 	uint32_t block_size;
 	uint8_t config[VIRTIO_BLK_CFG_SIZE];
+
+	/* Rate limits: lim_timer -1 when there are none. */
+	struct rl_limiter lim;
+	struct rl_wait lim_wait[VIRTIO_BLK_MAX_QUEUES]; /* the request each queue holds back */
+	uint64_t lim_waiting; /* bit q: queue q waits for lim_timer */
+	uint64_t lim_due;     /* CLOCK_MONOTONIC ns lim_timer is armed for; 0: disarmed */
+	int lim_timer;
+	struct blk_stats stats;
 };
 
 _Static_assert(VIRTIO_BLK_MAX_QUEUES <= 64, "virtio_blk.stalled has a bit per queue");
@@ -44,6 +62,8 @@ struct blk_req {
 	uint16_t q, head;
 	uint8_t *status; /* host address of the guest's status byte */
 	uint32_t written;
+	uint32_t type;	/* VIRTIO_BLK_T_*, for the counters */
+	uint64_t bytes; /* data bytes of a read or write */
 	unsigned int iovcnt;
 	struct disk_range *ranges; /* discard, write-zeroes: after iov[] */
 	struct iovec iov[];
@@ -83,6 +103,39 @@ static bool blk_range_ok(const struct virtio_blk *blk, uint64_t sector, uint64_t
 	return sector <= blk->capacity && nsec <= blk->capacity - sector;
 }
 
+const struct blk_stats *virtio_blk_stats(const struct virtio_dev *vdev)
+{
+	return &container_of(vdev, const struct virtio_blk, vdev)->stats;
+}
+
+/* One request completed with status @st (VIRTIO_BLK_S_*). */
+static void blk_account(struct virtio_blk *blk, uint32_t type, uint64_t bytes, int st)
+{
+	struct blk_stats *s = &blk->stats;
+
+	if (st != VIRTIO_BLK_S_OK) {
+		s->errors++;
+		return;
+	}
+	switch (type) {
+	case VIRTIO_BLK_T_IN:
+		s->reads++;
+		s->read_bytes += bytes;
+		break;
+	case VIRTIO_BLK_T_OUT:
+		s->writes++;
+		s->write_bytes += bytes;
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		s->flushes++;
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		s->discards++;
+		break;
+	}
+}
+
 static void blk_io_done(struct disk_io *io, int res)
 {
 	struct blk_req *req = container_of(io, struct blk_req, io);
@@ -98,6 +151,7 @@ static void blk_io_done(struct disk_io *io, int res)
 				blk->vdev.id ? " " : "", blk->vdev.id ? blk->vdev.id : "",
 				strerror(-res));
 	*req->status = res ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	blk_account(blk, req->type, req->bytes, *req->status);
 	blk_push(blk, req->q, req->head, res ? 1 : req->written);
 	free(req);
 }
@@ -156,7 +210,8 @@ static size_t blk_gather(struct blk_req *req, const struct vq_chain *c, bool wri
 
 /* A request for the backend, with room for niov buffers and nranges ranges; written is 1. */
 static struct blk_req *blk_req_new(struct virtio_blk *blk, uint16_t q, const struct vq_chain *c,
-				   uint8_t *status, unsigned int niov, unsigned int nranges)
+				   uint8_t *status, uint32_t type, unsigned int niov,
+				   unsigned int nranges)
 {
 	struct blk_req *req = malloc(sizeof(*req) + sizeof(struct iovec) * niov +
 				     sizeof(struct disk_range) * nranges);
@@ -170,6 +225,8 @@ static struct blk_req *blk_req_new(struct virtio_blk *blk, uint16_t q, const str
 	req->head = c->head;
 	req->status = status;
 	req->written = 1;
+	req->type = type;
+	req->bytes = 0;
 	req->iovcnt = 0;
 	return req;
 }
@@ -177,7 +234,7 @@ static struct blk_req *blk_req_new(struct virtio_blk *blk, uint16_t q, const str
 /* Start a flush; returns a status to complete with now, or -1 when started. */
 static int blk_flush(struct virtio_blk *blk, uint16_t q, const struct vq_chain *c, uint8_t *status)
 {
-	struct blk_req *req = blk_req_new(blk, q, c, status, 0, 0);
+	struct blk_req *req = blk_req_new(blk, q, c, status, VIRTIO_BLK_T_FLUSH, 0, 0);
 
 	if (!req)
 		return VIRTIO_BLK_S_IOERR;
@@ -206,10 +263,12 @@ static int blk_rw(struct virtio_blk *blk, uint16_t q, const struct vq_chain *c,
 		return VIRTIO_BLK_S_IOERR;
 	if (!bytes)
 		return VIRTIO_BLK_S_OK;
-	req = blk_req_new(blk, q, c, status, write ? c->nr_out : c->nr_in, 0);
+	req = blk_req_new(blk, q, c, status, write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN,
+			  write ? c->nr_out : c->nr_in, 0);
 	if (!req)
 		return VIRTIO_BLK_S_IOERR;
 	req->written = write ? 1 : c->in_len;
+	req->bytes = bytes;
 	blk_gather(req, c, write);
 	ret = disk_submit(blk->disk, &req->io, write, hdr->sector * 512, req->iov, req->iovcnt);
 	if (ret) {
@@ -262,7 +321,8 @@ static int blk_discard(struct virtio_blk *blk, uint16_t q, const struct vq_chain
 		    !blk_range_ok(blk, seg[i].sector, seg[i].num_sectors * 512ULL))
 			return VIRTIO_BLK_S_IOERR;
 	}
-	req = blk_req_new(blk, q, c, status, 0, n);
+	req = blk_req_new(blk, q, c, status,
+			  zeroes ? VIRTIO_BLK_T_WRITE_ZEROES : VIRTIO_BLK_T_DISCARD, 0, n);
 	if (!req)
 		return VIRTIO_BLK_S_IOERR;
 	for (unsigned int i = 0; i < n; i++)
@@ -287,12 +347,83 @@ static int blk_discard(struct virtio_blk *blk, uint16_t q, const struct vq_chain
 	return -1;
 }
 
+static uint64_t blk_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * RL_NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+/* Arm the limiter's timer for due, unless it fires before. */
+static int blk_limit_arm(struct virtio_blk *blk, uint64_t due)
+{
+	struct itimerspec its = {0};
+
+	if (blk->lim_due && blk->lim_due <= due)
+		return 0;
+	its.it_value.tv_sec = (time_t)(due / RL_NS_PER_S);
+	its.it_value.tv_nsec = (long)(due % RL_NS_PER_S);
+	if (timerfd_settime(blk->lim_timer, TFD_TIMER_ABSTIME, &its, NULL))
+		return -errno;
+	blk->lim_due = due;
+	return 0;
+}
+
+/*
+ * Must the request wait for the rate limits? Then queue q waits for the timer.
+ * Its cost: one request, and the bytes a read or write moves.
+ */
+static bool blk_limit_wait(struct virtio_blk *blk, uint16_t q, const struct vq_chain *c,
+			   const struct blk_hdr *hdr)
+{
+	uint64_t len = 0, now = blk_now_ns(), wait;
+
+	if (hdr->type == VIRTIO_BLK_T_IN)
+		len = c->in_len - 1; /* the caller found the status byte */
+	else if (hdr->type == VIRTIO_BLK_T_OUT && c->out_len > sizeof(*hdr))
+		len = c->out_len - sizeof(*hdr);
+	wait = rl_admit(&blk->lim, &blk->lim_wait[q], len, now);
+	if (!wait)
+		return false;
+	/* A timer that cannot be armed must not hold the request for good: it goes. */
+	if (blk_limit_arm(blk, now + wait))
+		return false;
+	blk->lim_waiting |= 1ULL << q;
+	return true;
+}
+
+/* The queues that waited for the limits are served again. */
+static void blk_limit_timer_event(void *opaque, uint32_t events)
+{
+	struct virtio_blk *blk = opaque;
+	uint64_t expired, waiting = blk->lim_waiting;
+
+	/* Non-blocking: nothing to read after a reset disarmed it. */
+	if (read(blk->lim_timer, &expired, sizeof(expired)) < 0)
+		return;
+	blk->lim_due = 0;
+	blk->lim_waiting = 0;
+	if (!blk->vdev.active || !blk->vdev.vqs)
+		return;
+	for (uint16_t q = 0; q < blk->vdev.nr_queues; q++)
+		if (waiting >> q & 1)
+			virtio_requeue(&blk->vdev, q);
+}
+
+const struct rl_limiter *virtio_blk_limiter(const struct virtio_dev *vdev)
+{
+	const struct virtio_blk *blk = container_of(vdev, struct virtio_blk, vdev);
+
+	return blk->lim_timer >= 0 ? &blk->lim : NULL;
+}
+
 static int blk_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c)
 {
 	struct virtio_blk *blk = to_blk(vdev);
 	const struct vq_buf *sb = NULL;
 	uint32_t written = 1;
-	struct blk_hdr hdr;
+	struct blk_hdr hdr = {0};
 	uint8_t *status;
 	int st;
 
@@ -313,6 +444,8 @@ static int blk_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c)
 	}
 	hdr.type = le32toh(hdr.type);
 	hdr.sector = le64toh(hdr.sector);
+	if (blk->lim_timer >= 0 && blk_limit_wait(blk, q, c, &hdr))
+		return VIRTIO_CHAIN_WAIT;
 	switch (hdr.type) {
 	case VIRTIO_BLK_T_IN:
 	case VIRTIO_BLK_T_OUT:
@@ -342,6 +475,7 @@ static int blk_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c)
 	}
 done:
 	*status = (uint8_t)st;
+	blk_account(blk, hdr.type, 0, st);
 	blk_push(blk, q, c->head, written);
 	return 0;
 }
@@ -394,6 +528,14 @@ static void blk_reset(struct virtio_dev *vdev)
 	/* Wait for the kernel to finish with guest memory; complete nothing. */
 	disk_drain(blk->disk);
 	blk->stalled = 0;
+	if (blk->lim_timer >= 0) {
+		uint64_t now = blk_now_ns();
+
+		timerfd_settime(blk->lim_timer, 0, &(struct itimerspec){0}, NULL);
+		blk->lim_due = blk->lim_waiting = 0;
+		for (uint16_t q = 0; q < VIRTIO_BLK_MAX_QUEUES; q++)
+			rl_wait_drop(&blk->lim, &blk->lim_wait[q], now);
+	}
 	/* A failed flush stays failed: the data it lost does not come back. */
 }
 
@@ -401,6 +543,13 @@ static void blk_destroy(struct virtio_dev *vdev)
 {
 	struct virtio_blk *blk = to_blk(vdev);
 
+	if (blk->lim_timer >= 0) {
+		log_debug("virtio-blk %s: rate limits: %llu requests waited, %llu ms in all",
+			  vdev->id ? vdev->id : "?", (unsigned long long)blk->lim.throttled,
+			  (unsigned long long)(blk->lim.waited_ns / 1000000));
+		ev_del(vdev->loop, blk->lim_timer);
+		close(blk->lim_timer);
+	}
 	disk_close(blk->disk);
 	free(blk->chain);
 	free(blk);
@@ -447,6 +596,31 @@ static void blk_fill_config(struct virtio_blk *blk)
 	blk->config[VIRTIO_BLK_CFG_WZ_MAY_UNMAP] = 1;
 }
 
+/* The limiter and its timer, in the loop from the start. */
+static int blk_limit_create(struct virtio_blk *blk, const struct disk_config *cfg,
+			    struct ev_loop *loop, char *err, size_t errlen)
+{
+	int ret;
+
+	rl_limiter_init(&blk->lim, cfg->iops.rate, cfg->iops.burst, cfg->bw.rate, cfg->bw.burst,
+			blk_now_ns());
+	blk->lim_timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (blk->lim_timer < 0) {
+		ret = -errno;
+		goto err;
+	}
+	ret = ev_add(loop, blk->lim_timer, EPOLLIN, blk_limit_timer_event, blk);
+	if (ret) {
+		close(blk->lim_timer);
+		blk->lim_timer = -1;
+		goto err;
+	}
+	return 0;
+err:
+	snprintf(err, errlen, "disk %s: rate limit timer: %s", cfg->path, strerror(-ret));
+	return ret;
+}
+
 int virtio_blk_create(struct virtio_dev **out, const struct disk_config *cfg, uint16_t nr_queues,
 		      struct ev_loop *loop, const struct guest_mem *gm, char *err, size_t errlen)
 {
@@ -461,12 +635,18 @@ int virtio_blk_create(struct virtio_dev **out, const struct disk_config *cfg, ui
 	blk = calloc(1, sizeof(*blk));
 	if (!blk)
 		goto err_nomem;
+	blk->lim_timer = -1;
 	blk->chain = malloc(sizeof(*blk->chain));
 	if (!blk->chain)
 		goto err_free;
 	ret = disk_open(&blk->disk, cfg, loop, err, errlen);
 	if (ret)
 		goto err_chain;
+	if (cfg->iops.rate || cfg->bw.rate) {
+		ret = blk_limit_create(blk, cfg, loop, err, errlen);
+		if (ret)
+			goto err_disk;
+	}
 	disk_set_batch_end(blk->disk, blk_batch_end, blk);
 	blk->capacity = disk_sectors(blk->disk);
 	blk->block_size = disk_block_size(blk->disk);
@@ -490,6 +670,8 @@ int virtio_blk_create(struct virtio_dev **out, const struct disk_config *cfg, ui
 	*out = &blk->vdev;
 	return 0;
 
+err_disk:
+	disk_close(blk->disk);
 err_chain:
 	free(blk->chain);
 	free(blk);

@@ -3,6 +3,7 @@
 #define KVMRUN_DEVICES_VIRTIO_BLK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kvmrun/compiler.h"
 #include "kvmrun/virtio.h"
@@ -50,5 +51,19 @@
 #define VIRTIO_BLK_CFG_WZ_MAY_UNMAP 56
 #define VIRTIO_BLK_CFG_SIZE 60
 
+struct rl_limiter;
+
+/* The device's rate limiter and its counters; NULL without --disk iops= or bw=. */
+const struct rl_limiter *virtio_blk_limiter(const struct virtio_dev *vdev);
+/* The device's counters, of requests completed (the loop thread's; read them once it stopped). */
+struct blk_stats {
+	uint64_t reads, read_bytes;   /* VIRTIO_BLK_T_IN completed without error */
+	uint64_t writes, write_bytes; /* VIRTIO_BLK_T_OUT completed without error */
+	uint64_t flushes;	      /* VIRTIO_BLK_T_FLUSH completed without error */
+	uint64_t discards;	      /* DISCARD and WRITE_ZEROES completed without error */
+	uint64_t errors;	      /* any request completed with IOERR or UNSUPP */
+};
+
+const struct blk_stats *virtio_blk_stats(const struct virtio_dev *vdev);
 
 #endif

@@ -29,6 +29,12 @@
  * to hold the completion back, and holds it on a timer (hold_timer) for as
  * long as the policy says (see sched_policy.c for why).
  *
+ * Rate limits (--net bw=, pps=), each direction its own limiter: a frame the
+ * guest sends over them goes back into the ring (VIRTIO_CHAIN_WAIT); a frame
+ * read from the tap over them waits in the device's buffer, the tap out of the
+ * epoll set. Either waits for the device's timer (lim_timer), armed for when
+ * the limiter says; the device counts the frames that waited and how long.
+ *
  * The tap failing (deleted: EBADFD, error or hang-up on poll) stops the tap
  * for good: received frames stop, sent ones are dropped and counted, the VM
  * goes on. A tap that is down (EIO on write) drops what is sent meanwhile.
@@ -47,6 +53,7 @@
 #include "backend/tap.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/log.h"
+#include "kvmrun/ratelimit.h"
 #include "kvmrun/sched_policy.h"
 #include "virtio/net.h"
 
@@ -88,6 +95,13 @@ struct virtio_net {
 	struct sp_pass pass; /* frames moved in the current pass, the longest */
 	int hold_timer;	     /* timerfd: sends a held transmit completion */
 	bool tx_held;	     /* a transmit completion waits for hold_timer */
+
+	/* Rate limits: lim_timer -1 when there are none. */
+	struct rl_limiter rx_lim, tx_lim;
+	struct rl_wait rx_wait, tx_wait; /* a frame waits: the pending one, the next to send */
+	bool rx_admitted;		 /* the pending received frame passed the limits */
+	uint64_t lim_due;		 /* CLOCK_MONOTONIC ns lim_timer is armed for; 0: not */
+	int lim_timer;
 };
 
 static struct virtio_net *to_net(struct virtio_dev *vdev)
@@ -150,6 +164,47 @@ static void net_break(struct virtio_net *n, const char *why)
 	n->broken = true;
 	net_watch(n, false);
 	virtio_needs_reset(&n->vdev, why);
+}
+
+/* ---- rate limits ---- */
+
+static uint64_t net_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * RL_NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Must a frame of len bytes wait for the limits of l? Then the timer is armed
+ * for it. A timer that cannot be armed must not hold the frame for good: it goes.
+ */
+static bool net_limit_wait(struct virtio_net *n, struct rl_limiter *l, struct rl_wait *w,
+			   uint64_t len)
+{
+	uint64_t now = net_now_ns(), wait = rl_admit(l, w, len, now), due = now + wait;
+	struct itimerspec its = {0};
+
+	if (!wait)
+		return false;
+	if (n->lim_due && n->lim_due <= due)
+		return true;
+	its.it_value.tv_sec = (time_t)(due / RL_NS_PER_S);
+	its.it_value.tv_nsec = (long)(due % RL_NS_PER_S);
+	if (timerfd_settime(n->lim_timer, TFD_TIMER_ABSTIME, &its, NULL))
+		return false;
+	n->lim_due = due;
+	return true;
+}
+
+void virtio_net_limiters(const struct virtio_dev *vdev, const struct rl_limiter **rx,
+			 const struct rl_limiter **tx)
+{
+	const struct virtio_net *n = container_of(vdev, struct virtio_net, vdev);
+
+	*rx = n->lim_timer >= 0 ? &n->rx_lim : NULL;
+	*tx = n->lim_timer >= 0 ? &n->tx_lim : NULL;
 }
 
 /* ---- transmit ---- */
@@ -230,6 +285,10 @@ static int net_tx_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c
 	enum net_drop why;
 	struct net_hdr h;
 
+	if (n->lim_timer >= 0 &&
+	    net_limit_wait(n, &n->tx_lim, &n->tx_wait,
+			   c->out_len > NET_HDR_LEN ? c->out_len - NET_HDR_LEN : 0))
+		return VIRTIO_CHAIN_WAIT;
 	if (c->out_len < NET_HDR_LEN) {
 		why = NET_DROP_TX_SHORT;
 	} else {
@@ -392,7 +451,16 @@ static void net_rx(struct virtio_net *n, uint32_t events)
 			net_rx_accept(n, (size_t)r);
 			if (!n->rx_len)
 				continue;
+			n->rx_admitted = false;
 		}
+		if (!n->rx_admitted && n->lim_timer >= 0) {
+			if (net_limit_wait(n, &n->rx_lim, &n->rx_wait, n->rx_len - NET_HDR_LEN)) {
+				net_watch(n, false); /* the tap waits for the timer */
+				break;
+			}
+			net_watch(n, true);
+		}
+		n->rx_admitted = true;
 		ret = net_rx_deliver(n);
 		if (ret == -EAGAIN) {
 			vq_set_notify(vq, true);
@@ -517,6 +585,23 @@ static void net_hold_timer_event(void *opaque, uint32_t events)
 		virtio_notify(&n->vdev, VIRTIO_NET_TXQ);
 }
 
+/* The limits' timer: what waited goes on (or waits again, for longer). */
+static void net_limit_timer_event(void *opaque, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+	uint64_t expired;
+
+	if (read(n->lim_timer, &expired, sizeof(expired)) < 0)
+		return;
+	n->lim_due = 0;
+	if (!n->vdev.active || n->broken)
+		return;
+	if (n->tx_wait.on)
+		virtio_requeue(&n->vdev, VIRTIO_NET_TXQ);
+	if (n->rx_wait.on)
+		net_rx(n, 0);
+}
+
 static void net_reset(struct virtio_dev *vdev)
 {
 	struct virtio_net *n = to_net(vdev);
@@ -528,6 +613,14 @@ static void net_reset(struct virtio_dev *vdev)
 	n->rx_nused = 0;
 	timerfd_settime(n->hold_timer, 0, &(struct itimerspec){0}, NULL);
 	n->rx_spare = n->rx_stalled = n->broken = n->tx_held = false;
+	if (n->lim_timer >= 0) {
+		uint64_t now = net_now_ns();
+
+		timerfd_settime(n->lim_timer, 0, &(struct itimerspec){0}, NULL);
+		n->lim_due = 0;
+		rl_wait_drop(&n->rx_lim, &n->rx_wait, now);
+		rl_wait_drop(&n->tx_lim, &n->tx_wait, now);
+	}
 	if (tap_set_offload(n->tap, 0))
 		return; /* only a tap that is gone refuses: nothing to undo */
 }
@@ -537,6 +630,8 @@ static void net_free(struct virtio_net *n)
 {
 	if (n->hold_timer >= 0)
 		close(n->hold_timer);
+	if (n->lim_timer >= 0)
+		close(n->lim_timer);
 	free(n->rx_buf);
 	free(n->tx_buf);
 	free(n->rx_chain);
@@ -549,6 +644,14 @@ static void net_destroy(struct virtio_dev *vdev)
 	struct virtio_net *n = to_net(vdev);
 
 	net_stats_log(&n->stats, n->id);
+	if (n->lim_timer >= 0) {
+		log_debug("virtio-net %s: rate limits: rx %llu frames waited %llu ms, tx %llu "
+			  "frames waited %llu ms", n->id, (unsigned long long)n->rx_lim.throttled,
+			  (unsigned long long)(n->rx_lim.waited_ns / 1000000),
+			  (unsigned long long)n->tx_lim.throttled,
+			  (unsigned long long)(n->tx_lim.waited_ns / 1000000));
+		ev_del(vdev->loop, n->lim_timer);
+	}
 	ev_del(vdev->loop, tap_fd(n->tap));
 	ev_del(vdev->loop, n->hold_timer);
 	tap_close(n->tap);
@@ -589,6 +692,7 @@ int virtio_net_create_tap(struct virtio_dev **out, struct tap *tap, const uint8_
 	if (!n)
 		goto err_tap;
 	n->tap = tap;
+	n->lim_timer = -1;
 	n->hold_timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (n->hold_timer < 0) {
 		ret = -errno;
@@ -642,6 +746,29 @@ err_tap:
 	return ret;
 }
 
+int virtio_net_set_limits(struct virtio_dev *vdev, const struct limit_config *bw,
+			  const struct limit_config *pps)
+{
+	struct virtio_net *n = to_net(vdev);
+	uint64_t now = net_now_ns();
+	int ret;
+
+	if (n->lim_timer >= 0 || (!bw->rate && !pps->rate))
+		return n->lim_timer >= 0 ? -EBUSY : 0;
+	n->lim_timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (n->lim_timer < 0)
+		return -errno;
+	ret = ev_add(vdev->loop, n->lim_timer, EPOLLIN, net_limit_timer_event, n);
+	if (ret) {
+		close(n->lim_timer);
+		n->lim_timer = -1;
+		return ret;
+	}
+	rl_limiter_init(&n->rx_lim, pps->rate, pps->burst, bw->rate, bw->burst, now);
+	rl_limiter_init(&n->tx_lim, pps->rate, pps->burst, bw->rate, bw->burst, now);
+	return 0;
+}
+
 int virtio_net_create(struct virtio_dev **out, const struct net_config *cfg, unsigned int index,
 		      struct ev_loop *loop, const struct guest_mem *gm, char *err, size_t errlen)
 {
@@ -653,8 +780,12 @@ int virtio_net_create(struct virtio_dev **out, const struct net_config *cfg, uns
 		return ret;
 	ret = virtio_net_create_tap(out, tap, cfg->has_mac ? cfg->mac : NULL, cfg->mtu, index, loop,
 				    gm);
-	if (!ret)
+	if (!ret) {
 		virtio_net_set_egress(*out, &cfg->egress);
+		ret = virtio_net_set_limits(*out, &cfg->bw, &cfg->pps);
+		if (ret)
+			(*out)->ops->destroy(*out);
+	}
 	if (ret && cfg->ifname[0])
 		snprintf(err, errlen, "--net tap=%s: %s", cfg->ifname, strerror(-ret));
 	else if (ret)

@@ -30,6 +30,18 @@ int virtio_net_create_tap(struct virtio_dev **out, struct tap *tap, const uint8_
  * the one of its config.
  */
 void virtio_net_set_egress(struct virtio_dev *vdev, const struct egress_policy *p);
+struct rl_limiter;
+
+/*
+ * Rate limits on both directions, bw bytes and pps frames a second each (rate 0:
+ * none), once, on the loop thread; 0 or -errno (-EBUSY: already set).
+ */
+int virtio_net_set_limits(struct virtio_dev *vdev, const struct limit_config *bw,
+			  const struct limit_config *pps) WARN_UNUSED;
+
+/* The limiters of receive and transmit and their counters; NULL without limits. */
+void virtio_net_limiters(const struct virtio_dev *vdev, const struct rl_limiter **rx,
+			 const struct rl_limiter **tx);
 
 /* The device's counters (for tests; the device logs them when destroyed). */
 const struct net_stats *virtio_net_stats(const struct virtio_dev *vdev);

@@ -34,12 +34,21 @@ unsigned int virtio_process_queue_max(struct virtio_dev *vdev, uint16_t q,
 				break;
 			served++;
 			ret = handle(vdev, q, chain);
-			if (ret < 0) {
+			if (ret == VIRTIO_CHAIN_WAIT) {
+				if (!vq_unpop(vq, chain->head)) {
+					served--;
+					break;
+				}
+				ret = -EINVAL;
+			}
+			if (ret) {
 				vq->broken = true;
 				break;
 			}
 			ret = -EAGAIN;
 		}
+		if (ret == VIRTIO_CHAIN_WAIT)
+			break; /* the kicks stay off: the device comes back */
 		if (ret != -EAGAIN)
 			break;
 		if (served == max && vq_avail_pending(vq)) {
@@ -54,7 +63,7 @@ unsigned int virtio_process_queue_max(struct virtio_dev *vdev, uint16_t q,
 	if (vq_should_notify(vq) &&
 	    !(served && vdev->ops->hold_notify && vdev->ops->hold_notify(vdev, q)))
 		virtio_notify(vdev, q);
-	if (ret != -EAGAIN)
+	if (ret != -EAGAIN && ret != VIRTIO_CHAIN_WAIT)
 		virtio_needs_reset(vdev, vq->broken_why ? vq->broken_why : "bad request");
 	return served;
 }

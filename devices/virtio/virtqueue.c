@@ -288,6 +288,17 @@ int vq_pop(struct vq *vq, struct vq_chain *c)
 	return 0;
 }
 
+int vq_unpop(struct vq *vq, uint16_t head)
+{
+	if (!vq->size || vq->broken || head >= vq->size || !vq_inflight_test(vq, head))
+		return -EINVAL;
+	/* The entry is read again, whatever the guest wrote there since. */
+	vq->inflight[head / 64] &= ~(1ULL << (head % 64));
+	vq->nr_inflight--;
+	vq->last_avail--;
+	return 0;
+}
+
 int vq_push(struct vq *vq, uint16_t head, uint32_t written)
 {
 	uint8_t *elem;

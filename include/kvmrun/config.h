@@ -18,7 +18,19 @@ enum console_mode { CONSOLE_SERIAL, CONSOLE_VIRTIO, CONSOLE_NONE };
 /* What --console-log appends per run at most, unless its max= says otherwise. */
 #define VM_CONSOLE_LOG_MAX (64ULL * MiB)
 
-/* --disk PATH[,ro][,serial=ID][,cache=none|writeback] */
+/*
+ * A rate limit (--disk iops=,bw=; --net pps=,bw=): rate a second, 0: none; burst:
+ * what may go at once after an idle time, 0: one second's worth.
+ */
+struct limit_config {
+	uint64_t rate;
+	uint64_t burst;
+};
+
+/*
+ * --disk PATH[,ro][,serial=ID][,cache=none|writeback][,iops=N][,bw=SIZE]
+ * [,iops-burst=N][,bw-burst=SIZE]
+ */
 #define VM_MAX_DISKS 16
 #define DISK_PATH_MAX 4096
 #define DISK_SERIAL_MAX 20 /* virtio-blk GET_ID: 20 bytes, NUL-padded */
@@ -31,11 +43,13 @@ struct disk_config {
 	enum disk_cache cache;
 	bool has_serial; /* else a serial derived from the file name */
 	char serial[DISK_SERIAL_MAX + 1];
+	struct limit_config iops, bw; /* requests, bytes a second */
 	bool sandbox; /* not from --disk: the VM sets it; worker threads install their filter */
 };
 
 /*
- * --net tap=NAME[,mac=MAC][,mtu=N] or --net fd=N[,mac=MAC][,mtu=N]: a virtio-net
+ * --net tap=NAME[,mac=MAC][,mtu=N] or --net fd=N[,mac=MAC][,mtu=N] (and the rate
+ * limits bw=SIZE, pps=N, bw-burst=SIZE, pps-burst=N on either): a virtio-net
  * device on a tap interface, found by name (attached, or created when permitted)
  * or already open and passed in by a launcher.
  */
@@ -76,10 +90,12 @@ struct net_config {
 	uint8_t mac[6];
 	unsigned int mtu; /* 0: the tap's own */
 	struct egress_policy egress;
+	struct limit_config bw, pps; /* bytes, frames a second, each direction */
 };
 
 /*
- * --share HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH] or --share socket=PATH,tag=TAG: a
+ * --share HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH][,path=GUESTDIR] or --share
+ * socket=PATH,tag=TAG[,path=GUESTDIR]: a
  * virtio-fs device served over vhost-user, by a virtiofsd that kvmrun starts on one
  * end of a socketpair, or by a daemon someone else started on a unix socket.
  */
@@ -92,6 +108,7 @@ struct share_config {
 	char tag[SHARE_TAG_MAX + 1];   /* default: HOSTDIR's base name */
 	bool readonly;		       /* ro: the daemon serves a read-only mount */
 	char virtiofsd[DISK_PATH_MAX]; /* virtiofsd=PATH; empty: the default search */
+	char guest_path[DISK_PATH_MAX]; /* path=GUESTDIR: where exec mounts it; empty: HOSTDIR */
 };
 
 /*
@@ -129,6 +146,7 @@ struct vm_config {
 	struct net_config nets[VM_MAX_NETS];
 	unsigned int nr_shares;
 	struct share_config shares[VM_MAX_SHARES];
+	const char *dtb_out; /* --dtb-out FILE (arm64): the device tree written there too */
 	struct jail_config jail;
 };
 

@@ -185,15 +185,19 @@ void virtio_needs_reset(struct virtio_dev *vdev, const char *why);
  * Serve the available chains of queue q with handle(), the race-free way (see
  * virtqueue.h), and notify the driver when it asks for it (unless the device's
  * hold_notify holds the notification back). handle() returns 0 when the chain was
- * pushed or kept for later completion, or a negative errno to break the
- * device (needs reset). chain is scratch space of the caller's (one per
- * queue). Returns the number of chains served.
+ * pushed or kept for later completion, a negative errno to break the
+ * device (needs reset), or VIRTIO_CHAIN_WAIT: the device cannot take the chain
+ * yet (a rate limit); it goes back into the ring (vq_unpop), the pass ends with
+ * the guest's kicks off and nothing requeued, and the device comes back to the
+ * queue itself (virtio_requeue) when it can. chain is scratch space of the
+ * caller's (one per queue). Returns the number of chains served.
  *
  * One pass takes at most one queue's worth (the queue size) and, when chains
  * are left, requeues the queue (transport requeue) with the guest's kicks
  * still off: a guest that posts as fast as the loop serves cannot hold the
  * loop, and its signals, other devices and ev_stop() get their turn.
  */
+#define VIRTIO_CHAIN_WAIT 1
 typedef int (*virtio_chain_fn)(struct virtio_dev *vdev, uint16_t q, struct vq_chain *chain);
 unsigned int virtio_process_queue(struct virtio_dev *vdev, uint16_t q, struct vq_chain *chain,
 				  virtio_chain_fn handle);

@@ -134,6 +134,14 @@ void vq_cleanup(struct vq *vq);
  */
 int vq_pop(struct vq *vq, struct vq_chain *c) WARN_UNUSED;
 
+/*
+ * Put the chain just popped (head, no pop since) back into the ring: the next
+ * vq_pop takes it again, read and checked anew. For a device that must wait
+ * before it can take a request (a rate limit). 0, or -EINVAL when head is not
+ * in flight (the caller makes sure it is the last one popped).
+ */
+int vq_unpop(struct vq *vq, uint16_t head) WARN_UNUSED;
+
 /* True when the guest has posted chains not yet popped (or broke the index). */
 bool vq_avail_pending(const struct vq *vq);
 

@@ -7,6 +7,7 @@
 #include "kvmrun/config.h"
 #include "kvmrun/exit_status.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,13 +17,22 @@ struct virtio_dev;
 struct virtio_console_port;
 
 /*
+ * A stopping signal (SIGINT, SIGTERM, SIGHUP) kvmrun received, on the loop
+ * thread: true when the mode took it (e.g. passed it on to the guest) and the
+ * VM runs on; false to stop the VM with 128 + signo as without the hook.
+ */
+typedef bool (*vm_signal_fn)(void *opaque, int signo);
+
+/*
  * What a mode built on run adds to the machine (exec): named virtio-console
- * ports, their host side on the VM's event loop. The array stays the
- * caller's, alive until vm_destroy().
+ * ports, their host side on the VM's event loop, and a say in kvmrun's
+ * stopping signals. The array stays the caller's, alive until vm_destroy().
  */
 struct vm_extras {
 	const struct virtio_console_port *ports;
 	unsigned int nr_ports;
+	vm_signal_fn signal; /* NULL: every stopping signal stops the VM */
+	void *signal_opaque;
 };
 
 int vm_create(struct vm **out, const struct vm_config *cfg) WARN_UNUSED;
@@ -32,18 +42,14 @@ int vm_create_extras(struct vm **out, const struct vm_config *cfg,
 struct ev_loop *vm_loop(struct vm *vm);
 /* The virtio-console device of the extras' named ports (NULL without any). */
 struct virtio_dev *vm_ports_dev(struct vm *vm);
+/* The virtio-blk device of --disk @i, the virtio-net device of --net @i; NULL past the last. */
+struct virtio_dev *vm_disk_dev(struct vm *vm, unsigned int i);
+struct virtio_dev *vm_net_dev(struct vm *vm, unsigned int i);
 /* The guest console's last bytes (up to size); returns how many. */
 size_t vm_console_tail(struct vm *vm, uint8_t *buf, size_t size);
 /* What --jail and --cgroup did (jail.h). */
 struct jail_report;
 const struct jail_report *vm_jail_report(struct vm *vm);
-/*
- * The frames --net number i (from 0) dropped under its egress policy, by
- * reason: denied, malformed, fragment, ethertype. 1: the NIC has a policy
- * (egress=deny), 0: none (the counts are 0), -ENOENT: no such NIC.
- */
-#define VM_EGRESS_DROPS 4
-int vm_net_egress_drops(struct vm *vm, unsigned int i, uint64_t drops[VM_EGRESS_DROPS]);
 /* CLOCK_MONOTONIC ns of the first KVM_RUN, 0 before it. */
 uint64_t vm_first_run_ns(struct vm *vm);
 /* Runs the VM to its end; returns an enum kvmrun_status value. */

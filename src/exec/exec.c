@@ -153,20 +153,21 @@ int exec_share_args(const struct vm_config *cfg, char *buf, size_t size)
 
 	for (unsigned int i = 0; i < cfg->nr_shares; i++) {
 		const struct share_config *sc = &cfg->shares[i];
+		const char *at = sc->guest_path[0] ? sc->guest_path : sc->path;
 		int n;
 
-		if (!sc->path[0] || !strcmp(sc->tag, EXEC_ROOT_TAG))
+		if (!at[0] || !strcmp(sc->tag, EXEC_ROOT_TAG))
 			continue;
-		if (sc->path[0] != '/')
+		if (at[0] != '/')
 			return -EINVAL;
-		for (const char *p = sc->path; *p; p++)
+		for (const char *p = at; *p; p++)
 			if (isspace((unsigned char)*p) || (unsigned char)*p < 0x20)
 				return -EINVAL;
 		for (const char *p = sc->tag; *p; p++)
 			if (isspace((unsigned char)*p) || *p == ':' || (unsigned char)*p < 0x20)
 				return -EINVAL;
 		n = snprintf(buf + len, size - len, "%skvmrun.share=%s:%s", len ? " " : "", sc->tag,
-			     sc->path);
+			     at);
 		if (n < 0 || (size_t)n >= size - len)
 			return -E2BIG;
 		len += (size_t)n;

@@ -84,7 +84,8 @@ int exec_kernel_cmdline(const char *append, char *buf, size_t size) WARN_UNUSED;
 
 /*
  * Appends kvmrun.share=TAG:PATH to the command line in @buf for each --share
- * with a directory (not the root's): the agent mounts it at the same path.
+ * but the root's: the agent mounts it at its path= (GUESTDIR), else at HOSTDIR's
+ * own path; a socket= share without path= is left to PROGRAM to mount.
  * -EINVAL for a relative path or a path or tag with white space, control
  * characters (or ':' in the tag); -E2BIG when it does not fit.
  */

@@ -24,7 +24,9 @@
 #include "exec/initramfs.h"
 #include "exec/relay.h"
 #include "exec/report.h"
+#include "virtio/blk.h"
 #include "virtio/console_ports.h"
+#include "virtio/net.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/exit_status.h"
 #include "kvmrun/log.h"
@@ -166,6 +168,7 @@ struct exec_ctx {
 	struct termios saved_tio;
 	int report_fd;
 	struct exec_report rep;
+	struct exec_report_device devs[EXEC_REPORT_DEVICES];
 	uint8_t tail[EXEC_CONSOLE_TAIL];
 };
 
@@ -188,6 +191,17 @@ static void exec_port_open(void *opaque, bool open)
 	struct exec_ctx *x = opaque;
 
 	exec_relay_port_open(&x->relay, open);
+}
+
+/* SIGINT, SIGTERM, SIGHUP to kvmrun: to PROGRAM while it runs (exec_relay_signal). */
+static bool exec_signal(void *opaque, int signo)
+{
+	struct exec_ctx *x = opaque;
+
+	if (!exec_relay_signal(&x->relay, signo))
+		return false;
+	log_info("signal %d passed on to PROGRAM", signo);
+	return true;
 }
 
 static const struct virtio_console_port_ops exec_port_ops = {
@@ -295,10 +309,36 @@ static void exec_tty_setup(struct exec_ctx *x)
 		x->winch_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+/* The disks' and the network devices' counters, once the VM stopped. */
+static void exec_collect_devices(struct exec_ctx *x, const struct vm_config *cfg)
+{
+	struct exec_report_device *d = x->devs;
+	struct virtio_dev *vdev;
+	char name[16];
+
+	for (unsigned int i = 0; (vdev = vm_disk_dev(x->vm, i)); i++) {
+		exec_report_blk(d, vdev->id ? vdev->id : "", cfg->disks[i].path,
+				virtio_blk_stats(vdev));
+		exec_report_limits(d++, virtio_blk_limiter(vdev), NULL);
+	}
+	for (unsigned int i = 0; (vdev = vm_net_dev(x->vm, i)); i++) {
+		const struct rl_limiter *rx, *tx;
+
+		snprintf(name, sizeof(name), "net%u", i);
+		exec_report_net(d, name, cfg->nets[i].ifname[0] ? cfg->nets[i].ifname : NULL,
+				virtio_net_stats(vdev));
+		virtio_net_limiters(vdev, &rx, &tx);
+		exec_report_limits(d++, rx, tx);
+	}
+	x->rep.devices = x->devs;
+	x->rep.nr_devices = (unsigned int)(d - x->devs);
+}
+
 /* The VM with the agent's port, the relay on its loop, the run; returns the status. */
 static int exec_run_vm(struct exec_ctx *x, struct vm_config *cfg, const struct exec_config *ec)
 {
-	struct vm_extras extras = {.ports = &x->port, .nr_ports = 1};
+	struct vm_extras extras = {
+	    .ports = &x->port, .nr_ports = 1, .signal = exec_signal, .signal_opaque = x};
 	struct exec_relay_config rc;
 	char why[256];
 	int status;
@@ -349,14 +389,7 @@ static int exec_run_vm(struct exec_ctx *x, struct vm_config *cfg, const struct e
 		tcsetattr(STDIN_FILENO, TCSANOW, &x->saved_tio);
 	x->rep.phase_ns[EXEC_PHASE_FIRST_RUN] = vm_first_run_ns(x->vm);
 	x->rep.console_tail_len = vm_console_tail(x->vm, x->tail, sizeof(x->tail));
-	for (unsigned int i = 0; i < ARRAY_SIZE(x->rep.nets); i++) {
-		int r = vm_net_egress_drops(x->vm, i, x->rep.nets[i].drops);
-
-		if (r < 0)
-			break;
-		x->rep.nets[i].egress = r;
-		x->rep.nr_nets = i + 1;
-	}
+	exec_collect_devices(x, cfg);
 	exec_relay_fini(&x->relay);
 	exec_relay_report(&x->relay, &x->rep);
 	if (exec_relay_decides(x->relay.finished, x->relay.status, status)) {

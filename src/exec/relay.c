@@ -66,6 +66,7 @@ static void relay_finish(struct exec_relay *r, enum exec_outcome o, int status, 
 	}
 	relay_timer_set(r->hello_tfd, 0);
 	relay_timer_set(r->timeout_tfd, 0);
+	relay_timer_set(r->grace_tfd, 0);
 	relay_in_arm(r, false);
 	if (r->cfg.done)
 		r->cfg.done(r->cfg.done_opaque, status);
@@ -279,6 +280,7 @@ static void relay_msg(struct exec_relay *r, const struct proto_msg *m)
 	case AGENT_MSG_EXIT:
 		r->ended_ns = exec_now_ns();
 		r->exited = true;
+		relay_timer_set(r->grace_tfd, 0);
 		r->status = exec_exit_status(m->u.exit.kind, m->u.exit.value, &r->outcome);
 		if (m->u.exit.kind == AGENT_EXIT_EXITED && r->status == (int)m->u.exit.value)
 			r->exit_code = r->status;
@@ -400,6 +402,37 @@ static void relay_timeout_event(void *opaque, uint32_t events)
 		     (unsigned long long)r->cfg.timeout_ms);
 }
 
+static void relay_grace_event(void *opaque, uint32_t events)
+{
+	struct exec_relay *r = opaque;
+	uint64_t n;
+
+	(void)events;
+	if (read(r->grace_tfd, &n, sizeof(n)) != sizeof(n) || r->exited)
+		return;
+	relay_finish(r, EXEC_VMM_ERROR, 128 + r->grace_signo,
+		     "PROGRAM did not end within %llu ms of signal %d; the VM was stopped",
+		     (unsigned long long)r->cfg.grace_ms, r->grace_signo);
+}
+
+bool exec_relay_signal(struct exec_relay *r, int signo)
+{
+	uint8_t f[PROTO_CTRL_MAX];
+
+	if (signo < 1 || signo > AGENT_SIGNAL_MAX || !r->hello || r->exited || r->finished ||
+	    r->signals & 1ULL << (signo - 1))
+		return false;
+	r->signals |= 1ULL << (signo - 1);
+	relay_queue(r, f, proto_enc_signal(f, signo));
+	if (r->finished) /* the port took nothing more */
+		return false;
+	if (!r->grace_signo) {
+		r->grace_signo = signo;
+		relay_timer_set(r->grace_tfd, r->cfg.grace_ms);
+	}
+	return true;
+}
+
 /* A descriptor kvmrun waits on; -EPERM (a regular file, /dev/null) means it never has to. */
 static int relay_watch(struct exec_relay *r, int fd, uint32_t events, ev_fn fn, bool *watched)
 {
@@ -451,7 +484,9 @@ int exec_relay_init(struct exec_relay *r, const struct exec_relay_config *cfg)
 
 	memset(r, 0, sizeof(*r));
 	r->cfg = *cfg;
-	r->hello_tfd = r->timeout_tfd = r->port_fd = -1;
+	if (!r->cfg.grace_ms)
+		r->cfg.grace_ms = EXEC_SIGNAL_GRACE_MS;
+	r->hello_tfd = r->timeout_tfd = r->grace_tfd = r->port_fd = -1;
 	r->in_saved_fl = r->out[0].saved_fl = r->out[1].saved_fl = -1;
 	r->exit_code = -1;
 	proto_dec_init(&r->dec, PROTO_HOST);
@@ -485,6 +520,9 @@ int exec_relay_init(struct exec_relay *r, const struct exec_relay_config *cfg)
 	ret = relay_timer(r, &r->hello_tfd, cfg->hello_ms, relay_hello_event);
 	if (!ret)
 		ret = relay_timer(r, &r->timeout_tfd, cfg->timeout_ms, relay_timeout_event);
+	if (!ret) /* armed only once a signal was passed on */
+		ret = relay_timer(r, &r->grace_tfd, r->cfg.grace_ms, relay_grace_event);
+	relay_timer_set(r->grace_tfd, 0);
 	if (ret)
 		goto err;
 	return 0;
@@ -495,7 +533,7 @@ err:
 
 void exec_relay_fini(struct exec_relay *r)
 {
-	int fds[] = {r->hello_tfd, r->timeout_tfd};
+	int fds[] = {r->hello_tfd, r->timeout_tfd, r->grace_tfd};
 
 	for (unsigned int i = 0; i < ARRAY_SIZE(fds); i++) {
 		if (fds[i] < 0)
@@ -503,7 +541,7 @@ void exec_relay_fini(struct exec_relay *r)
 		ev_del(r->cfg.loop, fds[i]);
 		close(fds[i]);
 	}
-	r->hello_tfd = r->timeout_tfd = -1;
+	r->hello_tfd = r->timeout_tfd = r->grace_tfd = -1;
 	if (r->winch_watched)
 		ev_del(r->cfg.loop, r->cfg.winch_fd);
 	r->winch_watched = false;

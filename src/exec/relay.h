@@ -27,6 +27,11 @@
 
 /* The stdout and stderr window kvmrun grants: what it holds for its own stdout at most. */
 #define EXEC_OUT_WINDOW (256u * 1024)
+/*
+ * After kvmrun passed a stopping signal on to PROGRAM: how long PROGRAM may
+ * take to end before the VM is stopped all the same (status 128 + the signal).
+ */
+#define EXEC_SIGNAL_GRACE_MS 10000
 /* Frames waiting for the port at most: one data frame and the control frames around it. */
 #define EXEC_TX_MAX (2 * AGENT_FRAME_MAX)
 
@@ -48,6 +53,7 @@ struct exec_relay_config {
 	exec_done_fn done;
 	void *done_opaque;
 	int winch_fd; /* -t: a signalfd for SIGWINCH (the size read on in_fd); -1: none */
+	uint64_t grace_ms; /* after a signal passed on; 0: EXEC_SIGNAL_GRACE_MS */
 };
 
 struct exec_relay_out {
@@ -64,7 +70,9 @@ struct exec_relay_out {
 struct exec_relay {
 	struct exec_relay_config cfg;
 	struct proto_dec dec; /* PROTO_HOST */
-	int hello_tfd, timeout_tfd;
+	int hello_tfd, timeout_tfd, grace_tfd;
+	uint64_t signals; /* bit N-1: signal N was passed on to PROGRAM */
+	int grace_signo;  /* the first signal passed on, for the grace's end */
 	bool hello, exited, finished;
 	bool in_watched, in_armed, in_poll; /* stdin: in the loop, waiting, or read when asked */
 	bool in_eof_sent;
@@ -99,6 +107,17 @@ size_t exec_relay_from_port(struct exec_relay *r, const uint8_t *buf, size_t len
 void exec_relay_port_writable(struct exec_relay *r);
 /* The agent's side of the port closed (false) or opened (true). */
 void exec_relay_port_open(struct exec_relay *r, bool open);
+
+/*
+ * kvmrun received the stopping signal @signo (SIGINT, SIGTERM, SIGHUP): once
+ * PROGRAM's job went out and until its EXIT arrived, it goes on to PROGRAM's
+ * process group (SIGNAL) and the run goes on, its status PROGRAM's; true then.
+ * The first one passed on arms the grace (cfg->grace_ms), after which the run ends
+ * with 128 + that signal (vmm-error) when PROGRAM has not ended. False (the VM
+ * is to stop now, 128 + @signo) before the job went out, after EXIT, and for
+ * a signal passed on before: a second Ctrl-C stops the VM.
+ */
+bool exec_relay_signal(struct exec_relay *r, int signo);
 
 /* The port is the socket @fd (tests, and a transport on a descriptor): read and written here. */
 int exec_relay_attach_fd(struct exec_relay *r, int fd) WARN_UNUSED;

@@ -3,11 +3,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "exec/report.h"
+#include "kvmrun/ratelimit.h"
+#include "virtio/blk.h"
+#include "virtio/net_hdr.h"
 
 /* Bytes as a JSON string: valid UTF-8 kept, other bytes as U+FFFD, NUL as U+FFFD too. */
 static json_t *report_text(const uint8_t *p, size_t len)
@@ -100,25 +104,96 @@ static json_t *report_jail(const struct jail_report *j)
 	return o;
 }
 
-/* Per --net: the egress policy's drops by reason, null without a policy. */
-static json_t *report_egress(const struct exec_report *r)
+static void report_counter(struct exec_report_device *d, const char *name, uint64_t value)
 {
-	json_t *a = json_array();
+	if (d->nr_counters < EXEC_REPORT_COUNTERS)
+		d->counters[d->nr_counters++] =
+		    (struct exec_report_counter){.name = name, .value = value};
+}
 
-	for (unsigned int i = 0; a && i < MIN(r->nr_nets, ARRAY_SIZE(r->nets)); i++) {
-		const uint64_t *d = r->nets[i].drops;
+static void report_device(struct exec_report_device *d, const char *type, const char *name,
+			  const char *backend)
+{
+	*d = (struct exec_report_device){.type = type, .backend = backend};
+	snprintf(d->name, sizeof(d->name), "%s", name);
+}
 
-		if (json_array_append_new(
-			a, !r->nets[i].egress
-			       ? json_null()
-			       : json_pack("{s:I,s:I,s:I,s:I}", "denied", (json_int_t)d[0],
-					   "malformed", (json_int_t)d[1], "fragment",
-					   (json_int_t)d[2], "ethertype", (json_int_t)d[3]))) {
-			json_decref(a);
+void exec_report_blk(struct exec_report_device *d, const char *name, const char *backend,
+		     const struct blk_stats *st)
+{
+	report_device(d, "virtio-blk", name, backend);
+	report_counter(d, "read_requests", st->reads);
+	report_counter(d, "read_bytes", st->read_bytes);
+	report_counter(d, "write_requests", st->writes);
+	report_counter(d, "write_bytes", st->write_bytes);
+	report_counter(d, "flushes", st->flushes);
+	report_counter(d, "discards", st->discards);
+	report_counter(d, "errors", st->errors);
+}
+
+void exec_report_net(struct exec_report_device *d, const char *name, const char *backend,
+		     const struct net_stats *st)
+{
+	uint64_t rx_drops = 0, tx_drops = 0;
+
+	for (unsigned int i = NET_DROP_NONE + 1; i < NET_DROP_MAX; i++) {
+		if (i >= NET_DROP_RX_SHORT)
+			rx_drops += st->drops[i];
+		else
+			tx_drops += st->drops[i];
+	}
+	report_device(d, "virtio-net", name, backend);
+	report_counter(d, "rx_frames", st->rx_frames);
+	report_counter(d, "rx_bytes", st->rx_bytes);
+	report_counter(d, "tx_frames", st->tx_frames);
+	report_counter(d, "tx_bytes", st->tx_bytes);
+	report_counter(d, "rx_drops", rx_drops);
+	report_counter(d, "tx_drops", tx_drops);
+	report_counter(d, "errors", st->rx_tap_errors + st->tx_tap_errors);
+	report_counter(d, "egress_denied", st->drops[NET_DROP_TX_EGRESS_DENIED]);
+	report_counter(d, "egress_malformed", st->drops[NET_DROP_TX_EGRESS_MALFORMED]);
+	report_counter(d, "egress_fragment", st->drops[NET_DROP_TX_EGRESS_FRAGMENT]);
+	report_counter(d, "egress_ethertype", st->drops[NET_DROP_TX_EGRESS_ETHERTYPE]);
+}
+
+void exec_report_limits(struct exec_report_device *d, const struct rl_limiter *a,
+			const struct rl_limiter *b)
+{
+	uint64_t throttled = 0, waited_ns = 0;
+
+	if (!a && !b)
+		return;
+	for (const struct rl_limiter *l = a; l; l = l == a ? b : NULL) {
+		throttled += l->throttled;
+		waited_ns += l->waited_ns;
+	}
+	report_counter(d, "rate_limited", throttled);
+	report_counter(d, "rate_limit_waited_ms", waited_ns / 1000000);
+}
+
+/* "devices": one object per device, its counters after type, name and backend. */
+static json_t *report_devices(const struct exec_report *r)
+{
+	json_t *arr = json_array();
+
+	for (unsigned int i = 0; arr && i < r->nr_devices; i++) {
+		const struct exec_report_device *d = &r->devices[i];
+		json_t *o = json_pack(
+		    "{s:s,s:s,s:o}", "type", d->type, "name", d->name, "backend",
+		    d->backend ? report_text((const uint8_t *)d->backend, strlen(d->backend))
+			       : json_null());
+		int bad = !o;
+
+		for (unsigned int k = 0; !bad && k < d->nr_counters; k++)
+			bad |= json_object_set_new(o, d->counters[k].name,
+						   json_integer((json_int_t)d->counters[k].value));
+		if (bad || json_array_append_new(arr, o)) {
+			json_decref(o);
+			json_decref(arr);
 			return NULL;
 		}
 	}
-	return a;
+	return arr;
 }
 
 void exec_report_prepare(void)
@@ -168,11 +243,11 @@ char *exec_report_json(const struct exec_report *r)
 				   json_pack("{s:I,s:I,s:I}", "stdin", (json_int_t)r->bytes[0],
 					     "stdout", (json_int_t)r->bytes[1], "stderr",
 					     (json_int_t)r->bytes[2]));
+	bad |= json_object_set_new(doc, "devices", report_devices(r));
 	bad |= json_object_set_new(
 	    doc, "console_tail",
 	    report_text(r->console_tail, MIN(r->console_tail_len, (size_t)EXEC_CONSOLE_TAIL)));
 	bad |= json_object_set_new(doc, "jail", report_jail(&r->jail));
-	bad |= json_object_set_new(doc, "egress_drops", report_egress(r));
 	if (!bad)
 		out = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 out:

@@ -18,6 +18,15 @@
  *     "cpu_s": { "user": 0.21, "system": 0.35 },   kvmrun's own
  *     "vcpus": 1, "memory_bytes": 268435456,
  *     "bytes": { "stdin": 0, "stdout": 12, "stderr": 0 },
+ *     "devices": [              per --disk, then per --net, in command-line order
+ *       { "type": "virtio-blk", "name": "vda", "backend": "/path/disk.img",
+ *         "read_requests": 3, "read_bytes": 12288, "write_requests": 1,
+ *         "write_bytes": 4096, "flushes": 1, "discards": 0, "errors": 0 },
+ *       { "type": "virtio-net", "name": "net0", "backend": "tap0",
+ *         "rx_frames": 2, "rx_bytes": 180, "tx_frames": 3, "tx_bytes": 250,
+ *         "rx_drops": 0, "tx_drops": 0, "errors": 0, "egress_denied": 0,
+ *         "egress_malformed": 0, "egress_fragment": 0, "egress_ethertype": 0,
+ *         "rate_limited": 5, "rate_limit_waited_ms": 250 } ],   (the last two: with limits)
  *     "console_tail": "...",    the guest console's last 4 KiB (invalid UTF-8 as U+FFFD)
  *     "jail": {                 --jail (jail.h)
  *       "on": true,
@@ -26,11 +35,8 @@
  *       "namespaces": ["mount", "ipc", "uts", "cgroup", "net", "user"],
  *       "rlimits": { "core": 0, "nofile": 80, "nproc": 4 },   null: not set
  *       "cgroup": { "path": "DIR/kvmrun.PID", "memory_max": 1073741824,
- *                   "cpus": 1.5, "pids_max": 64 } },  null: no --cgroup; a
+ *                   "cpus": 1.5, "pids_max": 64 } }   null: no --cgroup; a
  *                               limit not given is null
- *     "egress_drops": [         per --net, frames its egress policy dropped, by reason
- *       { "denied": 3, "malformed": 0, "fragment": 0, "ethertype": 0 },
- *       null ]                  a --net without egress=deny
  *   }
  */
 #ifndef KVMRUN_EXEC_REPORT_H
@@ -41,9 +47,31 @@
 
 #include "exec/exec.h"
 #include "kvmrun/compiler.h"
+#include "kvmrun/config.h"
 #include "kvmrun/jail.h"
 
 #define EXEC_CONSOLE_TAIL (4 * 1024)
+/* Devices with counters in a report at most, and counters per device. */
+#define EXEC_REPORT_DEVICES (VM_MAX_DISKS + VM_MAX_NETS)
+#define EXEC_REPORT_COUNTERS 16
+
+struct blk_stats;
+struct net_stats;
+struct rl_limiter;
+
+struct exec_report_counter {
+	const char *name;
+	uint64_t value;
+};
+
+/* One device in "devices": its counters as name and value, in their order. */
+struct exec_report_device {
+	const char *type;    /* "virtio-blk", "virtio-net" */
+	char name[16];	     /* "vda", "net0" */
+	const char *backend; /* the image's path, the tap's name; NULL: none */
+	unsigned int nr_counters;
+	struct exec_report_counter counters[EXEC_REPORT_COUNTERS];
+};
 
 enum exec_phase {
 	EXEC_PHASE_FIRST_RUN,
@@ -71,13 +99,25 @@ struct exec_report {
 	uint64_t bytes[3];	     /* stdin, stdout, stderr */
 	const uint8_t *console_tail; /* up to EXEC_CONSOLE_TAIL bytes */
 	size_t console_tail_len;
+	const struct exec_report_device *devices;
+	unsigned int nr_devices;
 	struct jail_report jail;
-	unsigned int nr_nets; /* --net devices, in order */
-	struct {
-		bool egress;	    /* it has an egress policy */
-		uint64_t drops[4]; /* denied, malformed, fragment, ethertype */
-	} nets[8];
 };
+
+/* A virtio-blk's counters as a report device named @name on @backend. */
+void exec_report_blk(struct exec_report_device *d, const char *name, const char *backend,
+		     const struct blk_stats *st);
+/* A virtio-net's: rx_drops and tx_drops sum the drop reasons of each direction;
+ * egress_* count what its egress policy dropped, by reason (0 without one). */
+void exec_report_net(struct exec_report_device *d, const char *name, const char *backend,
+		     const struct net_stats *st);
+/*
+ * A device's rate limits (one limiter, or a NIC's two): rate_limited, the requests
+ * or frames that waited, and rate_limit_waited_ms, how long, summed. Nothing
+ * without limits.
+ */
+void exec_report_limits(struct exec_report_device *d, const struct rl_limiter *a,
+			const struct rl_limiter *b);
 
 /*
  * Before the sandbox: jansson seeds its hash tables from /dev/urandom the first

@@ -49,6 +49,27 @@ two-disks)
   [ "$(value MAXSEG_vda)" = 1022 ] || { show; fail "vda max_segments $(value MAXSEG_vda), expected 1022"; }
   expect_line "VDA_HEAD=disk-a-header!!!"
   [ "$(head -c 12 "$b")" = vdb-was-here ] || fail "vdb's bytes did not reach b.img" ;;
+rate-limits|rate-unlimited)
+  # bw=1M on vda: 8 MiB of O_DIRECT writes, a 1 MiB burst, take at least 7 s. iops=50
+  # on vdb: 200 reads of 4 KiB, a burst of 50, at least 3 s. Lower bounds only (a
+  # slow machine cannot fail them). rate-unlimited: the same without limits, to
+  # show what the bounds catch; it fails when the guest is that slow by itself.
+  a=$(image a.img 64M) b=$(image b.img 64M)
+  lim_a=,cache=none lim_b=,cache=none
+  [ "$2" = rate-unlimited ] || { lim_a=$lim_a,bw=1M; lim_b=$lim_b,iops=50; }
+  boot rate-limits --log-level debug --disk "$a$lim_a" --disk "$b$lim_b"
+  expect_rc 0
+  [ "$(value WRITE_RC)" = 0 ] && [ "$(value READ_RC)" = 0 ] || { show; fail "I/O failed in the guest"; }
+  [ "$(head -c 8M "$a" | sha256sum | cut -d' ' -f1)" = "$(value SUM)" ] ||
+    { show; fail "vda does not hold the 8 MiB the guest wrote"; }
+  echo "8 MiB written in $(value WRITE_MS) ms, 200 reads in $(value READ_MS) ms"
+  [ "$(value WRITE_MS)" -ge 7000 ] || { show; fail "8 MiB at bw=1M took $(value WRITE_MS) ms, below 7 s"; }
+  [ "$(value READ_MS)" -ge 3000 ] || { show; fail "200 reads at iops=50 took $(value READ_MS) ms, below 3 s"; }
+  # The counters at exit (debug log): both disks had requests wait.
+  grep -q -E 'virtio-blk vda: rate limits: [1-9][0-9]* requests waited, [1-9][0-9]* ms' "$out" ||
+    { show; fail "no waits counted for vda"; }
+  grep -q -E 'virtio-blk vdb: rate limits: [1-9][0-9]* requests waited, [1-9][0-9]* ms' "$out" ||
+    { show; fail "no waits counted for vdb"; } ;;
 sigkill-after-flush)
   img=$(image a.img 64M)
   boot_bg flush-wait --console none --disk "$img"

@@ -217,6 +217,31 @@ egress)
   [[ $counters =~ tx_egress_denied=[1-9] ]] || { stderr_show; fail "no frames counted as denied"; }
   [[ $counters =~ tx_egress_malformed=4( |$) ]] ||
     { stderr_show; fail "not exactly the guest's four malformed frames counted as malformed"; } ;;
+pps|pps-unlimited)
+  # pps=20 (a burst of 20): the guest's 100 UDP datagrams reach the host over at
+  # least (100 - 20) / 20 = 4 s, first to last (a lower bound only; 3.8 s for the
+  # host's own timing). pps-unlimited: the same without the limit, to show what the
+  # bound catches.
+  tap 0
+  lim=; [ "$2" = pps-unlimited ] || lim=,pps=20
+  in_ns perl -MIO::Socket::INET -MTime::HiRes=time -e '
+    my $s = IO::Socket::INET->new(LocalAddr => "10.0.2.1:9", Proto => "udp") or die "udp: $!";
+    $SIG{ALRM} = sub { print "GOT $n\n"; exit 1 }; alarm $ARGV[0];
+    our ($n, $first, $last) = (0);
+    while ($n < 100) { $s->recv(my $buf, 2048); $first //= time; $last = time; $n++; }
+    printf "GOT %d MS %d\n", $n, ($last - $first) * 1000;' "$KVMRUN_TEST_DEADLINE" \
+    > "$work/udp.log" 2>&1 & pids+=($!)
+  start udp100 --net "tap=tap0$lim"
+  set +e; wait "${pids[-1]}"; got=$?; set -e
+  say received; finish
+  [ "$got" = 0 ] || { cat "$work/udp.log" >&2; fail "the host did not get the 100 datagrams"; }
+  expect_rc 0; expect_pings 1
+  [ "$(value UDP_RC)" = 0 ] || { show; fail "the guest could not send"; }
+  ms=$(sed -n 's/^GOT 100 MS //p' "$work/udp.log")
+  echo "100 datagrams in $ms ms"
+  [ "$ms" -ge 3800 ] || fail "100 datagrams at pps=20 arrived within $ms ms, below 3.8 s"
+  grep -q -E 'virtio-net net0: rate limits: rx [0-9]+ frames waited [0-9]+ ms, tx [1-9][0-9]* frames waited [1-9][0-9]* ms' \
+    "$work/stderr" || { stderr_show; fail "no transmit waits counted"; } ;;
 *) fail "unknown case $2" ;;
 esac
 echo "ok: $2"

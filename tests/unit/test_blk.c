@@ -86,6 +86,31 @@ int io_getevents(io_context_t ctx, long min_nr, long nr, struct io_event *events
 	return (int)n;
 }
 
+/* ---- the counters the exec report shows ---- */
+
+static void test_stats(void **state)
+{
+	struct fx *f = *state;
+	const struct blk_stats *st = virtio_blk_stats(f->vdev);
+
+	assert_int_equal(st->reads + st->writes + st->flushes + st->errors, 0);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_OUT, 8, DATA_GPA, 8192), VIRTIO_BLK_S_OK);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_IN, 8, DATA_GPA, 4096), VIRTIO_BLK_S_OK);
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_IN, 0, DATA_GPA, 512), VIRTIO_BLK_S_OK);
+	assert_int_equal(do_simple(f, VIRTIO_BLK_T_FLUSH, 0), VIRTIO_BLK_S_OK);
+	/* beyond the end: an error, not a read */
+	assert_int_equal(do_rw(f, VIRTIO_BLK_T_IN, ~0ULL >> 10, DATA_GPA, 512),
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(do_simple(f, 99, 0), VIRTIO_BLK_S_UNSUPP);
+	assert_int_equal(st->writes, 1);
+	assert_int_equal(st->write_bytes, 8192);
+	assert_int_equal(st->reads, 2);
+	assert_int_equal(st->read_bytes, 4096 + 512);
+	assert_int_equal(st->flushes, 1);
+	assert_int_equal(st->discards, 0);
+	assert_int_equal(st->errors, 2);
+}
+
 /* ---- data reaches the file ---- */
 
 static void test_rw_aligned(void **state)
@@ -893,6 +918,8 @@ int main(void)
 	    T(test_rw_unaligned_buffers, fx_setup_direct),
 	    T(test_rw_scatter, fx_setup_wb),
 	    T(test_rw_scatter, fx_setup_direct),
+	    T(test_stats, fx_setup_wb),
+	    T(test_stats, fx_setup_direct),
 	    T(test_cache_modes, fx_setup_wb),
 	    T(test_cache_modes, fx_setup_direct),
 	    T(test_many_in_flight, fx_setup_direct),

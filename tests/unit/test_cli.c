@@ -108,7 +108,7 @@ static void test_valid_full(void **state)
 	assert_int_equal(r->action, CLI_RUN);
 	assert_int_equal(r->cfg.console, CONSOLE_VIRTIO);
 	assert_string_equal(r->cfg.append,
-			    "quiet earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1");
+			    "quiet " CLI_EARLYCON_UART " console=hvc0 reboot=k panic=-1");
 	result_free(r);
 	r = parse("run", "--kernel", "k", "--console", "serial", NULL);
 	assert_int_equal(r->action, CLI_RUN);
@@ -124,9 +124,13 @@ static void test_valid_full(void **state)
 	assert_false(r->cfg.no_sandbox);
 	result_free(r);
 	r = parse("run", "--kernel", "k", "--exit-port", NULL);
+#ifdef __aarch64__
+	expect_usage(r, "--exit-port"); /* no I/O ports there */
+#else
 	assert_int_equal(r->action, CLI_RUN);
 	assert_true(r->cfg.exit_port);
 	result_free(r);
+#endif
 
 	/* --opt=value and options after the kernel path work too. */
 	r = parse("run", "--memory=512M", "--kernel=k", "--cpus=2", NULL);
@@ -135,6 +139,27 @@ static void test_valid_full(void **state)
 	assert_int_equal(r->cfg.memory, 512 * MiB);
 	assert_int_equal(r->cfg.cpus, 2);
 	result_free(r);
+}
+
+/* --dtb-out: the device tree's copy on arm64; a usage error on x86-64, which has none. */
+static void test_dtb_out(void **state)
+{
+	struct result *r;
+
+	(void)state;
+	r = parse("run", "--kernel", "k", NULL);
+	assert_null(r->cfg.dtb_out);
+	result_free(r);
+	r = parse("run", "--kernel", "k", "--dtb-out", "m.dtb", NULL);
+#ifdef __aarch64__
+	assert_int_equal(r->action, CLI_RUN);
+	assert_string_equal(r->cfg.dtb_out, "m.dtb");
+	result_free(r);
+#else
+	expect_usage(r, "--dtb-out");
+#endif
+	r = parse("run", "--kernel", "k", "--dtb-out", NULL);
+	expect_usage(r, "--dtb-out");
 }
 
 static void test_defaults(void **state)
@@ -314,8 +339,14 @@ static void test_help_version(void **state)
 	}
 	assert_non_null(strstr(r->out, "130, 143"));
 	/* The guest's own statuses are there only with the option, and said to be so. */
+#ifdef __aarch64__
+	assert_null(strstr(r->out, "--exit-port"));
+	assert_non_null(strstr(r->out, "\n  --dtb-out FILE "));
+#else
 	assert_non_null(strstr(r->out, "\n  --exit-port "));
 	assert_non_null(strstr(r->out, "\n  N    only with --exit-port: the guest wrote N"));
+	assert_null(strstr(r->out, "--dtb-out"));
+#endif
 	result_free(r);
 
 	r = parse("-h", NULL);
@@ -350,9 +381,9 @@ static void test_kernel_cmdline_virtio(void **state)
 	(void)state;
 	/* Early messages on the UART, then hvc0 as the only console. */
 	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, NULL, buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1");
+	assert_string_equal(buf, CLI_EARLYCON_UART " console=hvc0 reboot=k panic=-1");
 	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, "quiet", buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "quiet earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1");
+	assert_string_equal(buf, "quiet " CLI_EARLYCON_UART " console=hvc0 reboot=k panic=-1");
 
 	/* The user's console= wins, and then no earlycon is added either. */
 	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, "console=ttyS0", buf, sizeof(buf)), 0);
@@ -367,14 +398,14 @@ static void test_kernel_cmdline_virtio(void **state)
 	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, "noearlycon=1", buf, sizeof(buf)),
 			 0);
 	assert_string_equal(
-		buf, "noearlycon=1 earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1");
+		buf, "noearlycon=1 " CLI_EARLYCON_UART " console=hvc0 reboot=k panic=-1");
 
 	/* Just fits, and one byte more does not. */
 	big = malloc(CLI_CMDLINE_MAX);
 	assert_non_null(big);
 	memset(big, 'a', CLI_CMDLINE_MAX);
 	len = CLI_CMDLINE_MAX - 1 -
-	      strlen(" earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1");
+	      strlen(" " CLI_EARLYCON_UART " console=hvc0 reboot=k panic=-1");
 	big[len] = '\0';
 	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, big, buf, sizeof(buf)), 0);
 	assert_int_equal(strlen(buf), CLI_CMDLINE_MAX - 1);
@@ -551,6 +582,79 @@ static void test_net_option(void **state)
 #undef N4
 }
 
+/* --disk iops=,bw= and --net bw=,pps= (and their bursts): per second, 1 to 2^50. */
+static void test_limit_options(void **state)
+{
+	struct result *r;
+
+	(void)state;
+	r = parse("run", "--kernel", "k", "--disk", "a,iops=500,bw=1M", "--disk",
+		  "b,bw=100G,bw-burst=4MiB,iops-burst=7,ro", "--disk", "c", "--net",
+		  "tap=t0,bw=10M,pps=1000,pps-burst=10", "--net", "fd=7,bw-burst=64K,bw=2K", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_int_equal(r->cfg.disks[0].iops.rate, 500);
+	assert_int_equal(r->cfg.disks[0].iops.burst, 0);
+	assert_int_equal(r->cfg.disks[0].bw.rate, 1 << 20);
+	assert_int_equal(r->cfg.disks[1].bw.rate, 100ULL << 30);
+	assert_int_equal(r->cfg.disks[1].bw.burst, 4 << 20);
+	assert_int_equal(r->cfg.disks[1].iops.rate, 0);
+	assert_int_equal(r->cfg.disks[1].iops.burst, 7);
+	assert_true(r->cfg.disks[1].readonly);
+	assert_int_equal(r->cfg.disks[2].iops.rate, 0);
+	assert_int_equal(r->cfg.disks[2].bw.rate, 0);
+	assert_int_equal(r->cfg.nets[0].bw.rate, 10 << 20);
+	assert_int_equal(r->cfg.nets[0].pps.rate, 1000);
+	assert_int_equal(r->cfg.nets[0].pps.burst, 10);
+	assert_int_equal(r->cfg.nets[1].bw.rate, 2048);
+	assert_int_equal(r->cfg.nets[1].bw.burst, 65536);
+	assert_int_equal(r->cfg.nets[1].pps.rate, 0);
+	result_free(r);
+	/* the largest: 2^50 */
+	r = parse("run", "--kernel", "k", "--disk", "a,iops=1125899906842624,bw=1048576G", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_int_equal(r->cfg.disks[0].iops.rate, 1ULL << 50);
+	assert_int_equal(r->cfg.disks[0].bw.rate, 1ULL << 50);
+	result_free(r);
+}
+
+static void test_limit_bad(void **state)
+{
+	(void)state;
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=0", NULL),
+		     "--disk 'a,iops=0': iops '0': expected a number from 1 to 2^50");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw=garbage", NULL),
+		     "--disk 'a,bw=garbage': bw 'garbage': expected a size (K, M, G) from 1 to 2^50");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw=-1M", NULL), "bw '-1M'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=-5", NULL), "iops '-5'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=", NULL), "iops ''");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=10k", NULL), "iops '10k'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=1.5", NULL), "iops '1.5'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw=0", NULL), "bw '0'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw-burst=0", NULL),
+		     "bw-burst '0'");
+	/* overflow: of 64 bits, of the size's multiplication, and past 2^50 */
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=99999999999999999999", NULL),
+		     "iops '99999999999999999999'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw=17179869184G", NULL),
+		     "bw '17179869184G'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=1125899906842625", NULL),
+		     "iops '1125899906842625'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw=1048577G", NULL),
+		     "bw '1048577G'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iopsx=5", NULL),
+		     "unknown option 'iopsx=5'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,pps=5", NULL),
+		     "unknown option 'pps=5'");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=t0,pps=0", NULL),
+		     "--net 'tap=t0,pps=0': pps '0': expected a number from 1 to 2^50");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=t0,bw=1X", NULL),
+		     "--net 'tap=t0,bw=1X': bw '1X': expected a size (K, M, G) from 1 to 2^50");
+	expect_usage(parse("run", "--kernel", "k", "--net", "fd=9,pps-burst=-1", NULL),
+		     "pps-burst '-1'");
+	expect_usage(parse("run", "--kernel", "k", "--net", "tap=t0,iops=5", NULL),
+		     "unknown option 'iops=5'");
+}
+
 static void test_net_bad(void **state)
 {
 	(void)state;
@@ -664,6 +768,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid_full),
+		cmocka_unit_test(test_dtb_out),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_memory_sizes),
 		cmocka_unit_test(test_parse_size),
@@ -678,6 +783,8 @@ int main(void)
 		cmocka_unit_test(test_disk_bad),
 		cmocka_unit_test(test_net_option),
 		cmocka_unit_test(test_net_bad),
+		cmocka_unit_test(test_limit_options),
+		cmocka_unit_test(test_limit_bad),
 		cmocka_unit_test(test_parse_mac),
 		cmocka_unit_test(test_console_log_option),
 	};

@@ -131,6 +131,16 @@ static void test_share_forms(void **state)
 	/* None: no shares. */
 	r = expect_ok(share(NULL), 0);
 	result_free(r);
+	/* path=: where exec mounts it, for either form. */
+	r = expect_ok(share("socket=/run/fs.sock,tag=ext,path=/mnt/ext", "/srv/d,path=/data", NULL),
+		      2);
+	assert_string_equal(r->cfg.shares[0].guest_path, "/mnt/ext");
+	assert_string_equal(r->cfg.shares[0].socket, "/run/fs.sock");
+	assert_string_equal(r->cfg.shares[1].guest_path, "/data");
+	assert_string_equal(r->cfg.shares[1].path, "/srv/d");
+	result_free(r);
+	expect_usage(share("socket=/s,tag=t,path=rel", NULL), "path= needs an absolute directory");
+	expect_usage(share("/d,path=", NULL), "path= needs an absolute directory");
 }
 
 static void test_share_bad(void **state)

@@ -17,8 +17,11 @@
 
 #include "exec/exec.h"
 #include "exec/report.h"
+#include "virtio/blk.h"
+#include "virtio/net_hdr.h"
 #include "kvmrun/agent_proto.h"
 #include "kvmrun/exit_status.h"
+#include "kvmrun/ratelimit.h"
 #include "kvmrun/sandbox.h"
 
 static void test_cmdline(void **state)
@@ -76,6 +79,18 @@ static void test_share_args(void **state)
 	assert_int_equal(exec_share_args(&cfg, buf, sizeof(buf)), -EINVAL);
 	strcpy(cfg.shares[0].path, "/ok");
 	strcpy(cfg.shares[0].tag, "a:b");
+	assert_int_equal(exec_share_args(&cfg, buf, sizeof(buf)), -EINVAL);
+
+	/* path=: a socket share mounted there; a directory's moved there */
+	cfg.nr_shares = 2;
+	strcpy(cfg.shares[0].tag, "data");
+	strcpy(cfg.shares[0].guest_path, "/in/guest");
+	strcpy(cfg.shares[1].guest_path, "/mnt/sock");
+	buf[0] = 0;
+	assert_int_equal(exec_share_args(&cfg, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "kvmrun.share=data:/in/guest kvmrun.share=sock:/mnt/sock");
+	strcpy(cfg.shares[1].guest_path, "/mnt/a b");
+	buf[0] = 0;
 	assert_int_equal(exec_share_args(&cfg, buf, sizeof(buf)), -EINVAL);
 }
 
@@ -268,33 +283,84 @@ static void test_report(void **state)
 	json_decref(j);
 }
 
-/* Per --net: the egress policy's drops by reason, null for a NIC without one. */
-static void test_report_egress(void **state)
+/* "devices": a virtio-blk's and a virtio-net's counters, in order, with their names. */
+static void test_report_devices(void **state)
 {
 	char *argv[] = {"kvmrun", NULL};
-	struct exec_report r = {.argc = 1, .argv = argv, .exit_code = -1, .nr_nets = 2};
-	json_t *j, *e, *n;
+	struct blk_stats bs = {.reads = 3,
+			       .read_bytes = 12288,
+			       .writes = 1,
+			       .write_bytes = 4096,
+			       .flushes = 2,
+			       .discards = 5,
+			       .errors = 1};
+	struct net_stats ns = {.rx_frames = 7,
+			       .rx_bytes = 700,
+			       .tx_frames = 8,
+			       .tx_bytes = 800,
+			       .rx_tap_errors = 1,
+			       .tx_tap_errors = 2};
+	struct rl_limiter blk_lim = {.throttled = 5, .waited_ns = 7001999999};
+	struct exec_report_device devs[2];
+	struct exec_report r = {.argc = 1, .argv = argv, .exit_code = -1};
+	json_t *j, *arr, *d;
 
 	(void)state;
-	r.nets[1].egress = true;
-	r.nets[1].drops[0] = 3;
-	r.nets[1].drops[1] = 4;
-	r.nets[1].drops[2] = 5;
-	r.nets[1].drops[3] = 6;
+	ns.drops[NET_DROP_TX_SHORT] = 1;
+	ns.drops[NET_DROP_TX_TAP_ERROR] = 2;
+	ns.drops[NET_DROP_RX_SHORT] = 4;
+	ns.drops[NET_DROP_RX_RESET] = 8;
+	ns.drops[NET_DROP_TX_EGRESS_DENIED] = 16;
+	ns.drops[NET_DROP_TX_EGRESS_MALFORMED] = 32;
+	ns.drops[NET_DROP_TX_EGRESS_FRAGMENT] = 64;
+	ns.drops[NET_DROP_TX_EGRESS_ETHERTYPE] = 128;
+	exec_report_blk(&devs[0], "vda", "/img/a.raw", &bs);
+	exec_report_limits(&devs[0], &blk_lim, NULL);
+	exec_report_net(&devs[1], "net0", NULL, &ns);
+	exec_report_limits(&devs[1], NULL, NULL); /* no limits: nothing added */
+
+	/* none: an empty array, not a missing field */
 	j = report_of(&r);
-	e = json_object_get(j, "egress_drops");
-	assert_int_equal(json_array_size(e), 2);
-	assert_true(json_is_null(json_array_get(e, 0)));
-	n = json_array_get(e, 1);
-	assert_int_equal(json_integer_value(json_object_get(n, "denied")), 3);
-	assert_int_equal(json_integer_value(json_object_get(n, "malformed")), 4);
-	assert_int_equal(json_integer_value(json_object_get(n, "fragment")), 5);
-	assert_int_equal(json_integer_value(json_object_get(n, "ethertype")), 6);
+	arr = json_object_get(j, "devices");
+	assert_true(json_is_array(arr));
+	assert_int_equal(json_array_size(arr), 0);
 	json_decref(j);
-	/* No NIC: an empty list. */
-	r.nr_nets = 0;
+
+	r.devices = devs;
+	r.nr_devices = 2;
 	j = report_of(&r);
-	assert_int_equal(json_array_size(json_object_get(j, "egress_drops")), 0);
+	arr = json_object_get(j, "devices");
+	assert_int_equal(json_array_size(arr), 2);
+	d = json_array_get(arr, 0);
+	assert_int_equal(json_object_size(d), 3 + 7 + 2);
+	assert_int_equal(json_integer_value(json_object_get(d, "rate_limited")), 5);
+	assert_int_equal(json_integer_value(json_object_get(d, "rate_limit_waited_ms")), 7001);
+	assert_string_equal(json_string_value(json_object_get(d, "type")), "virtio-blk");
+	assert_string_equal(json_string_value(json_object_get(d, "name")), "vda");
+	assert_string_equal(json_string_value(json_object_get(d, "backend")), "/img/a.raw");
+	assert_int_equal(json_integer_value(json_object_get(d, "read_requests")), 3);
+	assert_int_equal(json_integer_value(json_object_get(d, "read_bytes")), 12288);
+	assert_int_equal(json_integer_value(json_object_get(d, "write_requests")), 1);
+	assert_int_equal(json_integer_value(json_object_get(d, "write_bytes")), 4096);
+	assert_int_equal(json_integer_value(json_object_get(d, "flushes")), 2);
+	assert_int_equal(json_integer_value(json_object_get(d, "discards")), 5);
+	assert_int_equal(json_integer_value(json_object_get(d, "errors")), 1);
+	d = json_array_get(arr, 1);
+	assert_int_equal(json_object_size(d), 3 + 7 + 4);
+	assert_int_equal(json_integer_value(json_object_get(d, "egress_denied")), 16);
+	assert_int_equal(json_integer_value(json_object_get(d, "egress_malformed")), 32);
+	assert_int_equal(json_integer_value(json_object_get(d, "egress_fragment")), 64);
+	assert_int_equal(json_integer_value(json_object_get(d, "egress_ethertype")), 128);
+	assert_string_equal(json_string_value(json_object_get(d, "type")), "virtio-net");
+	assert_string_equal(json_string_value(json_object_get(d, "name")), "net0");
+	assert_true(json_is_null(json_object_get(d, "backend")));
+	assert_int_equal(json_integer_value(json_object_get(d, "rx_frames")), 7);
+	assert_int_equal(json_integer_value(json_object_get(d, "rx_bytes")), 700);
+	assert_int_equal(json_integer_value(json_object_get(d, "tx_frames")), 8);
+	assert_int_equal(json_integer_value(json_object_get(d, "tx_bytes")), 800);
+	assert_int_equal(json_integer_value(json_object_get(d, "rx_drops")), 12);
+	assert_int_equal(json_integer_value(json_object_get(d, "tx_drops")), 3 + 16 + 32 + 64 + 128);
+	assert_int_equal(json_integer_value(json_object_get(d, "errors")), 3);
 	json_decref(j);
 }
 
@@ -377,7 +443,7 @@ int main(void)
 	    cmocka_unit_test(test_vm_status),	  cmocka_unit_test(test_kernel_path),
 	    cmocka_unit_test(test_report),	  cmocka_unit_test(test_report_write),
 	    cmocka_unit_test(test_share_args),	  cmocka_unit_test(test_report_write_sandboxed),
-	    cmocka_unit_test(test_relay_decides),	  cmocka_unit_test(test_report_egress),
+	    cmocka_unit_test(test_relay_decides),   cmocka_unit_test(test_report_devices),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

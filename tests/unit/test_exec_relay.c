@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +42,7 @@ struct collector {
 	uint8_t *buf;
 	size_t len, cap;
 	unsigned int delay_us; /* a slow reader: sleeps between reads of 4 KiB */
+	int notify_fd;	       /* an eventfd told once the first bytes came; -1: none */
 	pthread_t thread;
 };
 
@@ -61,6 +64,13 @@ static void *collect(void *opaque)
 		if (n <= 0)
 			break;
 		c->len += (size_t)n;
+		if (c->notify_fd >= 0) {
+			uint64_t one = 1;
+
+			if (write(c->notify_fd, &one, sizeof(one)) != sizeof(one))
+				abort();
+			c->notify_fd = -1;
+		}
 		if (c->delay_us)
 			usleep(c->delay_us);
 	}
@@ -98,8 +108,11 @@ struct run {
 	size_t in_len;
 	unsigned int out_delay_us;
 	uint64_t timeout_ms, hello_ms;
+	int signo;	   /* passed on (twice) once PROGRAM's first output came; 0: none */
+	uint64_t grace_ms; /* the relay's grace after it */
 
 	/* results */
+	bool sig_early, sig_first, sig_second; /* exec_relay_signal's answers */
 	int status;
 	bool done;
 	struct collector out, err;
@@ -118,7 +131,21 @@ static void on_done(void *opaque, int status)
 struct done_ctx {
 	struct run *run;
 	struct ev_loop *loop;
+	int efd;
 };
+
+/* PROGRAM has written: kvmrun gets run->signo, then the same again. */
+static void on_output(void *opaque, uint32_t events)
+{
+	struct done_ctx *d = opaque;
+	uint64_t n;
+
+	(void)events;
+	if (read(d->efd, &n, sizeof(n)) != sizeof(n))
+		return;
+	d->run->sig_first = exec_relay_signal(&d->run->relay, d->run->signo);
+	d->run->sig_second = exec_relay_signal(&d->run->relay, d->run->signo);
+}
 
 static void done_stop(void *opaque, int status)
 {
@@ -132,7 +159,7 @@ static void run_session(struct run *r)
 {
 	struct proto_job job = {.argv = r->argv};
 	int sv[2], outp[2], errp[2], inp[2] = {-1, -1};
-	struct done_ctx dc = {.run = r};
+	struct done_ctx dc = {.run = r, .efd = -1};
 	struct exec_relay_config cfg;
 	struct feeder fd_in = {0};
 	pid_t pid = -1;
@@ -165,12 +192,20 @@ static void run_session(struct run *r)
 	    .timeout_ms = r->timeout_ms ? r->timeout_ms : 60000,
 	    .done = done_stop,
 	    .done_opaque = &dc, .winch_fd = -1,
+	    .grace_ms = r->grace_ms,
 	};
 	ret = exec_relay_init(&r->relay, &cfg);
 	assert_int_equal(ret, 0);
+	if (r->signo) {
+		r->sig_early = exec_relay_signal(&r->relay, r->signo);
+		dc.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		assert_true(dc.efd >= 0);
+		assert_int_equal(ev_add(dc.loop, dc.efd, EPOLLIN, on_output, &dc), 0);
+	}
 	assert_int_equal(exec_relay_attach_fd(&r->relay, sv[0]), 0);
-	r->out = (struct collector){.fd = outp[0], .delay_us = r->out_delay_us};
-	r->err = (struct collector){.fd = errp[0]};
+	r->out = (struct collector){
+	    .fd = outp[0], .delay_us = r->out_delay_us, .notify_fd = dc.efd};
+	r->err = (struct collector){.fd = errp[0], .notify_fd = -1};
 	assert_int_equal(pthread_create(&r->out.thread, NULL, collect, &r->out), 0);
 	assert_int_equal(pthread_create(&r->err.thread, NULL, collect, &r->err), 0);
 	if (r->in) {
@@ -196,6 +231,10 @@ static void run_session(struct run *r)
 	if (pid > 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
+	}
+	if (dc.efd >= 0) {
+		ev_del(dc.loop, dc.efd);
+		close(dc.efd);
 	}
 	ev_loop_destroy(dc.loop);
 }
@@ -322,6 +361,54 @@ static void test_timeout(void **state)
 	run_free(&r);
 }
 
+/*
+ * A signal to kvmrun while PROGRAM runs goes on to PROGRAM, whose status is
+ * then the run's: a trap's exit status, or 128 + N when it dies of it. Not
+ * before the job went out, and not twice.
+ */
+static void test_signal_passed_on(void **state)
+{
+	static const struct {
+		const char *argv[4];
+		int signo, status;
+		enum exec_outcome outcome;
+	} cases[] = {
+	    {{"sh", "-c", "trap 'exit 42' TERM; echo ready; sleep 100 & wait"}, SIGTERM, 42,
+	     EXEC_EXITED},
+	    {{"sh", "-c", "echo ready; exec sleep 100"}, SIGINT, 130, EXEC_SIGNALED},
+	    {{"sh", "-c", "echo ready; exec sleep 100"}, SIGHUP, 129, EXEC_SIGNALED},
+	};
+
+	(void)state;
+	for (unsigned int i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct run r = {.argv = cases[i].argv, .signo = cases[i].signo};
+
+		run_session(&r);
+		assert_false(r.sig_early);
+		assert_true(r.sig_first);
+		assert_false(r.sig_second);
+		if (r.status != cases[i].status || r.relay.outcome != cases[i].outcome)
+			fail_msg("signal %d: status %d outcome %d (%s)", cases[i].signo, r.status,
+				 r.relay.outcome, r.relay.reason);
+		run_free(&r);
+	}
+}
+
+/* PROGRAM ignores the signal: the grace ends the run with 128 + N. */
+static void test_signal_grace(void **state)
+{
+	const char *argv[] = {"sh", "-c", "trap '' TERM; echo ready; sleep 5", NULL};
+	struct run r = {.argv = argv, .signo = SIGTERM, .grace_ms = 300};
+
+	(void)state;
+	run_session(&r);
+	assert_true(r.sig_first);
+	assert_int_equal(r.status, 128 + SIGTERM);
+	assert_int_equal(r.relay.outcome, EXEC_VMM_ERROR);
+	assert_non_null(strstr(r.relay.reason, "did not end"));
+	run_free(&r);
+}
+
 static void test_no_hello(void **state)
 {
 	static const uint8_t nothing[1];
@@ -357,6 +444,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_stdin_roundtrip_slow_reader),
 	    cmocka_unit_test(test_stdin_eof),
 	    cmocka_unit_test(test_timeout),
+	    cmocka_unit_test(test_signal_passed_on),
+	    cmocka_unit_test(test_signal_grace),
 	    cmocka_unit_test(test_no_hello),
 	    cmocka_unit_test(test_garbage),
 	};

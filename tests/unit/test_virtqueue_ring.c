@@ -482,6 +482,67 @@ static void test_pass_max(void **state)
 	assert_int_equal(pass.ft.requeues, 0);
 }
 
+/* vq_unpop: the chain just popped goes back, popped again (read anew) next time. */
+static void test_unpop(void **state)
+{
+	struct fx *f = *state;
+
+	desc(f, 3, DATA_GPA, 8, 0, 0);
+	desc(f, 4, DATA_GPA + 64, 8, 0, 0);
+	post(f, 3);
+	post(f, 4);
+	assert_int_equal(vq_unpop(&f->vq, 3), -EINVAL); /* not popped */
+	pop_ok(f);
+	assert_int_equal(f->c.head, 3);
+	assert_int_equal(vq_unpop(&f->vq, 3), 0);
+	assert_int_equal(f->vq.nr_inflight, 0);
+	assert_int_equal(vq_unpop(&f->vq, 3), -EINVAL); /* twice */
+	assert_int_equal(vq_push(&f->vq, 3, 0), -EINVAL);
+	desc(f, 3, DATA_GPA + 128, 16, 0, 0); /* rewritten while back in the ring */
+	pop_ok(f);
+	assert_int_equal(f->c.head, 3);
+	assert_int_equal(f->c.bufs[0].gpa, DATA_GPA + 128);
+	assert_int_equal(f->c.out_len, 16);
+	pop_ok(f);
+	assert_int_equal(f->c.head, 4);
+	assert_int_equal(vq_push(&f->vq, 3, 0), 0);
+	assert_int_equal(vq_push(&f->vq, 4, 0), 0);
+	assert_int_equal(used_idx(f), 2);
+	assert_false(f->vq.broken);
+}
+
+/* A handler that waits (VIRTIO_CHAIN_WAIT): the chain stays in the ring, kicks off, no requeue. */
+static int wait_handle(struct virtio_dev *vdev, uint16_t q, struct vq_chain *c)
+{
+	if (++pass.handled > 1)
+		return VIRTIO_CHAIN_WAIT;
+	return vq_push(&vdev->vqs[q], c->head, 0);
+}
+
+static void test_pass_wait(void **state)
+{
+	struct fx *f = *state;
+	struct virtio_dev *vdev = pass_dev(f);
+
+	for (uint16_t i = 0; i < 3; i++) {
+		desc(f, i, DATA_GPA + 64ULL * i, 64, 0, 0);
+		post(f, i);
+	}
+	assert_int_equal(virtio_process_queue(vdev, 0, &pass.chain, wait_handle), 1);
+	assert_int_equal(pass.handled, 2);
+	assert_int_equal(f->vq.last_avail, 1);
+	assert_int_equal(f->vq.nr_inflight, 0);
+	assert_int_equal(used_idx(f), 1);
+	assert_int_equal(pass.ft.requeues, 0);
+	assert_int_equal(pass.ft.needs_reset, 0);
+	assert_int_equal(used_flags(f) & VQ_USED_F_NO_NOTIFY, VQ_USED_F_NO_NOTIFY);
+	/* the device comes back when it can take them */
+	pass.handled = 0;
+	assert_int_equal(virtio_process_queue(vdev, 0, &pass.chain, wait_handle), 1);
+	assert_int_equal(f->vq.last_avail, 2);
+	assert_false(f->vq.broken);
+}
+
 /* A guest that breaks its queue and resets it in a loop gets no fresh log lines. */
 static void test_ratelimit_survives_reset(void **state)
 {
@@ -501,6 +562,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_pass_bounded),
 	    T(test_pass_max),
+	    T(test_unpop),
+	    T(test_pass_wait),
 	    T(test_ratelimit_survives_reset),
 	    T(test_avail_more_than_queue_ahead),
 	    T(test_avail_backwards),

@@ -18,7 +18,7 @@ enum console_mode { CONSOLE_SERIAL, CONSOLE_VIRTIO, CONSOLE_NONE };
 /* What --console-log appends per run at most, unless its max= says otherwise. */
 #define VM_CONSOLE_LOG_MAX (64ULL * MiB)
 
-/* --disk PATH[,ro][,serial=ID][,cache=none|writeback] */
+/* --disk PATH[,ro][,serial=ID][,cache=none|writeback][,snapshot[,overlay-max=SIZE]] */
 #define VM_MAX_DISKS 16
 #define DISK_PATH_MAX 4096
 #define DISK_SERIAL_MAX 20 /* virtio-blk GET_ID: 20 bytes, NUL-padded */
@@ -32,6 +32,8 @@ struct disk_config {
 	bool has_serial; /* else a serial derived from the file name */
 	char serial[DISK_SERIAL_MAX + 1];
 	bool sandbox; /* not from --disk: the VM sets it; worker threads install their filter */
+	bool snapshot;	      /* PATH is only read; the guest's writes go to an overlay */
+	uint64_t overlay_max; /* snapshot: bytes of data the overlay holds at most; 0: the size */
 };
 
 /*

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "backend/disk_overlay.h"
@@ -33,6 +34,8 @@ struct disk_overlay {
 	uint64_t nchunks;
 	uint8_t *state;		/* enum ovl_state per chunk */
 	struct ovl_bits **bits; /* per chunk; set for OVL_MIXED only */
+	void *map;		/* both arrays, one anonymous mapping */
+	size_t map_len;
 	uint64_t used;		/* sectors holding data */
 	uint64_t reserved;	/* sectors reserved by writes in flight */
 	uint64_t max;		/* sectors of data at most */
@@ -280,11 +283,14 @@ int disk_overlay_create(struct disk_overlay **out, const char *name, uint64_t si
 	o->sectors = size / 512;
 	o->nchunks = (o->sectors + OVL_CHUNK_SECTORS - 1) / OVL_CHUNK_SECTORS;
 	o->max = max ? MIN(max / 512, o->sectors) : o->sectors;
-	/* Large enough to come from mmap: untouched pages cost no memory. */
-	o->state = calloc(o->nchunks ? o->nchunks : 1, sizeof(*o->state));
-	o->bits = calloc(o->nchunks ? o->nchunks : 1, sizeof(*o->bits));
-	if (!o->state || !o->bits)
+	/* Zero pages the kernel provides only once written: untouched, they cost nothing. */
+	o->map_len = o->nchunks * (sizeof(*o->bits) + sizeof(*o->state)) + 1;
+	o->map = mmap(NULL, o->map_len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (o->map == MAP_FAILED)
 		goto err_free;
+	o->bits = o->map;
+	o->state = (uint8_t *)(o->bits + o->nchunks);
 	ret = ovl_open_file(dir);
 	if (ret < 0) {
 		snprintf(err, errlen, "disk %s: overlay file in %s: %s", name, dir, strerror(-ret));
@@ -301,15 +307,12 @@ int disk_overlay_create(struct disk_overlay **out, const char *name, uint64_t si
 	return 0;
 
 err_free:
-	free(o->bits);
-	free(o->state);
 	free(o);
 err_nomem:
 	snprintf(err, errlen, "disk %s: out of memory", name);
 	return -ENOMEM;
 err_ret:
-	free(o->bits);
-	free(o->state);
+	munmap(o->map, o->map_len);
 	free(o);
 	return ret;
 }
@@ -319,9 +322,9 @@ void disk_overlay_destroy(struct disk_overlay *o)
 	if (!o)
 		return;
 	for (uint64_t c = 0; c < o->nchunks; c++)
-		free(o->bits[c]);
-	free(o->bits);
-	free(o->state);
+		if (o->state[c] == OVL_MIXED)
+			free(o->bits[c]);
+	munmap(o->map, o->map_len);
 	close(o->fd);
 	free(o);
 }

@@ -36,9 +36,9 @@ struct disk_overlay {
 	struct ovl_bits **bits; /* per chunk; set for OVL_MIXED only */
 	void *map;		/* both arrays, one anonymous mapping */
 	size_t map_len;
-	uint64_t used;		/* sectors holding data */
-	uint64_t reserved;	/* sectors reserved by writes in flight */
-	uint64_t max;		/* sectors of data at most */
+	uint64_t used;	   /* sectors holding data */
+	uint64_t reserved; /* sectors reserved by writes in flight */
+	uint64_t max;	   /* sectors of data at most */
 	uint64_t refused;
 };
 
@@ -299,7 +299,8 @@ int disk_overlay_create(struct disk_overlay **out, const char *name, uint64_t si
 	o->fd = ret;
 	if (ftruncate(o->fd, (off_t)size) < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "disk %s: overlay file in %s: %s", name, dir, strerror(errno));
+		snprintf(err, errlen, "disk %s: overlay file in %s: %s", name, dir,
+			 strerror(errno));
 		close(o->fd);
 		goto err_ret;
 	}

@@ -350,8 +350,10 @@ static void test_overlapping_in_flight(void **state)
 			}
 			for (unsigned int k = 0; k < 512; k++) {
 				y = r[s * 512 + k];
-				if (y != a[0] && y != b[0] && y != (round ? prev[s] : img_byte(s * 512 + k)))
-					fail_msg("round %u: byte %u of sector %u read %#x", round, k, s, y);
+				if (y != a[0] && y != b[0] &&
+				    y != (round ? prev[s] : img_byte(s * 512 + k)))
+					fail_msg("round %u: byte %u of sector %u read %#x", round,
+						 k, s, y);
 			}
 		}
 		memcpy(prev, after_first, sizeof(prev));
@@ -425,8 +427,8 @@ static void file_caps(bool on)
 	uint32_t mask = (1U << CAP_DAC_OVERRIDE) | (1U << CAP_DAC_READ_SEARCH);
 
 	assert_int_equal(syscall(SYS_capget, &hdr, data), 0);
-	data[0].effective = on ? data[0].effective | (data[0].permitted & mask)
-			       : data[0].effective & ~mask;
+	data[0].effective =
+	    on ? data[0].effective | (data[0].permitted & mask) : data[0].effective & ~mask;
 	assert_int_equal(syscall(SYS_capset, &hdr, data), 0);
 }
 

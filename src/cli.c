@@ -62,11 +62,16 @@ static const char usage[] =
 	"                       guest writes ends kvmrun with exit status N (any N,\n"
 	"                       also those below); without it there is no such port\n"
 #endif
-	"  --disk PATH[,ro][,serial=ID][,cache=none|writeback]\n"
+	"  --disk PATH[,ro][,serial=ID][,cache=none|writeback][,snapshot]\n"
+	"         [,overlay-max=SIZE][,iops=N][,bw=SIZE]\n"
 	"                       raw disk image as a virtio-blk device (up to 16);\n"
 	"                       ro: read-only; serial: GET_ID answer, up to 20 bytes\n"
 	"                       (default: the file name); cache=none: O_DIRECT,\n"
 	"                       writeback (default): the host page cache;\n"
+	"                       snapshot: PATH is only read, the guest's writes go\n"
+	"                       to an overlay in $TMPDIR (else /var/tmp) and are\n"
+	"                       gone at exit; overlay-max: bytes it may hold (default\n"
+	"                       the disk's size), a write beyond is an I/O error;\n"
 	"                       iops=N, bw=SIZE: at most N requests, SIZE bytes a\n"
 	"                       second, a request over it waits (bursts: iops-burst=N,\n"
 	"                       bw-burst=SIZE, default one second's worth)\n"
@@ -313,9 +318,24 @@ static int cli_parse_limit(const char *opt, const char *arg, const char *item, c
 	return cli_fail(err, fmt, arg, val);
 }
 
+/* What snapshot does not go with; one error line. */
+static int cli_check_disk_snapshot(const struct disk_config *dc, const char *arg, FILE *err)
+{
+	if (dc->overlay_max && !dc->snapshot)
+		return cli_fail(err, "--disk '%s': overlay-max= is for a snapshot disk%s", arg,
+				" (add snapshot)");
+	if (dc->snapshot && dc->readonly)
+		return cli_fail(err, "--disk '%s': snapshot and ro together: ro already keeps "
+				"the image unwritten%s", arg, "; give one of them");
+	if (dc->snapshot && dc->cache == DISK_CACHE_NONE)
+		return cli_fail(err, "--disk '%s': snapshot reads the image through the page "
+				"cache%s", arg, "; cache=none does not go with it");
+	return 0;
+}
+
 /*
- * PATH[,ro][,serial=ID][,cache=none|writeback][,iops=N][,bw=SIZE] (and their
- * -burst); one error line on failure.
+ * PATH[,ro][,serial=ID][,cache=none|writeback][,snapshot[,overlay-max=SIZE]]
+ * [,iops=N][,bw=SIZE] (and their -burst); one error line on failure.
  */
 static int cli_parse_disk(const char *arg, struct disk_config *dc, FILE *err)
 {
@@ -355,12 +375,19 @@ static int cli_parse_disk(const char *arg, struct disk_config *dc, FILE *err)
 			memset(dc->serial, 0, sizeof(dc->serial));
 			memcpy(dc->serial, item + 7, n - 7);
 			dc->has_serial = true;
+		} else if (!strcmp(item, "snapshot")) {
+			dc->snapshot = true;
+		} else if (!strncmp(item, "overlay-max=", 12)) {
+			if (cli_parse_size(item + 12, &dc->overlay_max) || dc->overlay_max < 512)
+				return cli_fail(err, "--disk '%s': overlay-max '%s': expected a size "
+						"of at least 512 bytes (e.g. 512M, 2G)", arg, item + 12);
 		} else {
 			return cli_fail(err, "--disk '%s': unknown option '%s' (expected ro, "
-					"serial=ID, cache=none|writeback, iops=N or bw=SIZE)", arg, item);
+					"serial=ID, cache=none|writeback, snapshot, overlay-max=SIZE, "
+					"iops=N or bw=SIZE)", arg, item);
 		}
 	}
-	return 0;
+	return cli_check_disk_snapshot(dc, arg, err);
 }
 
 int cli_parse_mac(const char *s, uint8_t mac[6])

@@ -10,6 +10,11 @@
  * write-zeroes always (the host may write for minutes). Either way a request
  * completes from the event loop, on one eventfd. All calls are for the
  * event-loop thread.
+ *
+ * A snapshot disk (cfg->snapshot) opens PATH read-only, under a shared lock,
+ * and always goes through the page cache and the workers: the guest's
+ * writes, discards and write-zeroes go to an overlay the disk keeps
+ * (disk_overlay.h), flushes sync the overlay, and PATH is never written.
  */
 
 #include <libaio.h>
@@ -23,6 +28,7 @@
 
 struct disk;
 struct disk_io;
+struct disk_run;
 struct ev_loop;
 
 /*
@@ -56,6 +62,10 @@ struct disk_io {
 	unsigned int iovcnt;
 	const struct disk_range *ranges;
 	unsigned int nranges;
+	struct disk_run *runs; /* snapshot read: where each piece comes from */
+	unsigned int nruns;
+	bool from_overlay;  /* snapshot read: all of it from the overlay */
+	uint64_t reserved;  /* snapshot write: overlay room held */
 	uint64_t offset;
 	long res; /* a worker's result: bytes or -errno */
 	enum disk_op op;
@@ -78,6 +88,19 @@ uint64_t disk_sectors(const struct disk *d);	/* whole 512-byte sectors */
 uint32_t disk_block_size(const struct disk *d); /* 512 or the logical block size */
 bool disk_readonly(const struct disk *d);
 bool disk_direct(const struct disk *d); /* O_DIRECT in use */
+
+/*
+ * A snapshot disk's counters (all 0 for another disk): bytes of data in its
+ * overlay, the bound on them, and the writes refused for want of room.
+ */
+struct disk_stats {
+	bool snapshot;
+	uint64_t overlay_bytes;
+	uint64_t overlay_max;
+	uint64_t overlay_refused;
+};
+
+void disk_get_stats(const struct disk *d, struct disk_stats *st);
 /* The 20-byte GET_ID answer (NUL-padded, not NUL-terminated when 20 long). */
 const char *disk_serial(const struct disk *d);
 

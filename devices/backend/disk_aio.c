@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "backend/disk.h"
+#include "backend/disk_overlay.h"
 #include "backend/disk_pool.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/log.h"
@@ -40,6 +41,7 @@ struct disk {
 	int efd;
 	io_context_t ctx;
 	struct disk_pool *pool;
+	struct disk_overlay *ovl; /* a snapshot's; NULL for another disk */
 	struct ev_loop *loop;
 	uint64_t size;
 	uint32_t block_size;
@@ -85,6 +87,62 @@ bool disk_direct(const struct disk *d)
 const char *disk_serial(const struct disk *d)
 {
 	return d->serial;
+}
+
+void disk_get_stats(const struct disk *d, struct disk_stats *st)
+{
+	struct disk_overlay_stats os;
+
+	*st = (struct disk_stats){.snapshot = d->ovl != NULL};
+	if (!d->ovl)
+		return;
+	disk_overlay_get_stats(d->ovl, &os);
+	st->overlay_bytes = os.bytes;
+	st->overlay_max = os.max;
+	st->overlay_refused = os.refused;
+}
+
+static size_t disk_iov_len(const struct iovec *iov, unsigned int n)
+{
+	size_t total = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	return total;
+}
+
+/*
+ * A snapshot's request ended with ret: the overlay's map learns what the
+ * overlay now holds (a write's room reserved is given back). Returns ret, or
+ * -EIO when the map could not take it: the guest then sees the request fail
+ * and its sectors keep reading as they did.
+ */
+static int disk_overlay_done(struct disk *d, struct disk_io *io, int ret)
+{
+	int mret = 0;
+
+	switch (io->op) {
+	case DISK_OP_READ:
+		free(io->runs);
+		io->runs = NULL;
+		break;
+	case DISK_OP_WRITE:
+		mret = disk_overlay_written(d->ovl, io->offset, disk_iov_len(io->iov, io->iovcnt),
+					    io->reserved, ret == 0);
+		break;
+	case DISK_OP_DISCARD:
+	case DISK_OP_ZEROES:
+		for (unsigned int i = 0; i < io->nranges && !ret && !mret; i++)
+			mret = disk_overlay_zeroed(d->ovl, io->ranges[i].offset, io->ranges[i].len);
+		break;
+	case DISK_OP_FLUSH:
+		break;
+	}
+	if (mret && !ret) {
+		log_warn("disk %s: overlay map: %s", d->path, strerror(-mret));
+		ret = -EIO;
+	}
+	return ret;
 }
 
 /* The result of a read or write: 0, -errno, or -EIO for a short transfer. */
@@ -165,6 +223,8 @@ static void disk_finish(struct disk *d, struct disk_io *io, long res, bool ran)
 		ret = disk_rw_result(io, res);
 	else
 		ret = (int)res;
+	if (d->ovl)
+		ret = disk_overlay_done(d, io, ret);
 	if (d->draining) {
 		ret = -ECANCELED;
 	} else if (ret == 0 && io->op == DISK_OP_READ && io->bounce) {
@@ -300,6 +360,32 @@ static void disk_queue(struct disk *d, struct disk_io *io)
 		disk_submit_held(d);
 }
 
+/*
+ * A snapshot's read or write of total bytes, before it goes to the workers: a
+ * write reserves its room in the overlay (-ENOSPC: none), a read learns where
+ * its pieces come from (one place: no table).
+ */
+static int disk_snapshot_prepare(struct disk *d, struct disk_io *io, bool write, size_t total)
+{
+	struct disk_run one;
+	unsigned int n;
+
+	if (io->offset > d->size || total > d->size - io->offset)
+		return -EINVAL;
+	if (write)
+		return disk_overlay_reserve(d->ovl, io->offset, total, &io->reserved);
+	n = disk_overlay_runs(d->ovl, io->offset, total, &one, 1);
+	if (n <= 1) {
+		io->from_overlay = n == 1 && one.overlay;
+		return 0;
+	}
+	io->runs = calloc(n, sizeof(*io->runs));
+	if (!io->runs)
+		return -ENOMEM;
+	io->nruns = disk_overlay_runs(d->ovl, io->offset, total, io->runs, n);
+	return 0;
+}
+
 int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 		const struct iovec *iov, unsigned int iovcnt)
 {
@@ -319,6 +405,12 @@ int disk_submit(struct disk *d, struct disk_io *io, bool write, uint64_t offset,
 	if (!d->direct) {
 		if (iovcnt > IOV_MAX)
 			return -EINVAL;
+		if (d->ovl) {
+			int ret = disk_snapshot_prepare(d, io, write, total);
+
+			if (ret)
+				return ret;
+		}
 		d->inflight++;
 		disk_to_pool(d, io);
 		return 0;
@@ -442,11 +534,18 @@ static void disk_default_serial(struct disk *d)
 	memcpy(d->serial, base, MIN(strlen(base), sizeof(d->serial)));
 }
 
+/* A snapshot's image is only read, through the page cache (the workers read it). */
+static bool disk_cfg_snapshot(const struct disk_config *cfg)
+{
+	return cfg->snapshot && !cfg->readonly;
+}
+
 static int disk_open_fd(struct disk *d, const struct disk_config *cfg, char *err, size_t errlen)
 {
-	int flags = O_CLOEXEC | (d->readonly ? O_RDONLY : O_RDWR);
+	bool snap = disk_cfg_snapshot(cfg);
+	int flags = O_CLOEXEC | (d->readonly || snap ? O_RDONLY : O_RDWR);
 
-	if (cfg->cache == DISK_CACHE_NONE) {
+	if (cfg->cache == DISK_CACHE_NONE && !snap) {
 		d->fd = open(cfg->path, flags | O_DIRECT);
 		if (d->fd >= 0) {
 			d->direct = true;
@@ -486,7 +585,7 @@ int disk_open(struct disk **out, const struct disk_config *cfg, struct ev_loop *
 	d->readonly = cfg->readonly;
 	ret = disk_open_fd(d, cfg, err, errlen);
 	if (ret == -EACCES || ret == -EROFS || ret == -EPERM) {
-		if (d->readonly)
+		if (d->readonly || disk_cfg_snapshot(cfg))
 			goto err_free;
 		/* A file we may only read is served as a read-only disk. */
 		d->readonly = true;
@@ -515,7 +614,8 @@ int disk_open(struct disk **out, const struct disk_config *cfg, struct ev_loop *
 		snprintf(err, errlen, "disk %s: not a regular file or block device", cfg->path);
 		goto err_close;
 	}
-	lk.l_type = d->readonly ? F_RDLCK : F_WRLCK;
+	/* A snapshot's image is shared with any other reader, as a read-only disk's. */
+	lk.l_type = d->readonly || disk_cfg_snapshot(cfg) ? F_RDLCK : F_WRLCK;
 	if (fcntl(d->fd, F_OFD_SETLK, &lk) < 0) {
 		ret = -errno;
 		if (errno == EAGAIN || errno == EACCES) {
@@ -548,12 +648,19 @@ int disk_open(struct disk **out, const struct disk_config *cfg, struct ev_loop *
 		goto err_efd;
 	}
 	d->sync_flush = !d->direct;
-	ret = disk_pool_create(&d->pool, d->fd, d->efd,
+	if (disk_cfg_snapshot(cfg)) {
+		ret = disk_overlay_create(&d->ovl, cfg->path, d->size, cfg->overlay_max, err,
+					  errlen);
+		if (ret)
+			goto err_ctx;
+	}
+	ret = disk_pool_create(&d->pool, d->fd, d->ovl ? disk_overlay_fd(d->ovl) : d->fd,
+			       d->ovl != NULL, d->efd,
 			       d->direct ? DISK_WORKERS_DIRECT : DISK_WORKERS_BUFFERED,
 			       cfg->sandbox, loop);
 	if (ret < 0) {
 		snprintf(err, errlen, "disk %s: worker threads: %s", cfg->path, strerror(-ret));
-		goto err_ctx;
+		goto err_ovl;
 	}
 	ret = ev_add(loop, d->efd, EPOLLIN, disk_event, d);
 	if (ret < 0) {
@@ -565,6 +672,8 @@ int disk_open(struct disk **out, const struct disk_config *cfg, struct ev_loop *
 
 err_pool:
 	disk_pool_destroy(d->pool);
+err_ovl:
+	disk_overlay_destroy(d->ovl);
 err_ctx:
 	io_destroy(d->ctx);
 err_efd:
@@ -582,6 +691,17 @@ void disk_close(struct disk *d)
 		return;
 	disk_drain(d);
 	disk_pool_destroy(d->pool);
+	if (d->ovl) {
+		struct disk_overlay_stats st;
+
+		disk_overlay_get_stats(d->ovl, &st);
+		if (st.refused)
+			log_warn("disk %s: %llu writes refused: the overlay reached overlay-max "
+				 "(%llu bytes)",
+				 d->path, (unsigned long long)st.refused,
+				 (unsigned long long)st.max);
+		disk_overlay_destroy(d->ovl);
+	}
 	ev_del(d->loop, d->efd);
 	io_destroy(d->ctx);
 	close(d->efd);

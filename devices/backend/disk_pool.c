@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "backend/disk_overlay.h"
 #include "backend/disk_pool.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/exit_status.h"
@@ -33,7 +34,9 @@ struct disk_pool {
 	/* Set at creation: */
 	atomic_bool cancel; /* a running discard stops after its piece */
 	unsigned int slow_max;
-	int fd;
+	int fd;	      /* reads */
+	int wfd;      /* writes, flushes, discards, write-zeroes: fd, or a snapshot's overlay */
+	bool overlay; /* wfd is an overlay: discards zero, zeroes are holes */
 	int efd;
 	bool sandbox;
 	struct ev_loop *loop;
@@ -54,7 +57,7 @@ static int disk_pool_fallocate(struct disk_pool *p, int mode, uint64_t offset, u
 	int ret;
 
 	do
-		ret = fallocate(p->fd, mode, (off_t)offset, (off_t)len);
+		ret = fallocate(p->wfd, mode, (off_t)offset, (off_t)len);
 	while (ret < 0 && errno == EINTR);
 	return ret < 0 ? -errno : 0;
 }
@@ -66,7 +69,7 @@ static int disk_pool_write_zeroes(struct disk_pool *p, uint64_t offset, uint64_t
 
 		if (atomic_load_explicit(&p->cancel, memory_order_relaxed))
 			return -ECANCELED;
-		n = pwrite(p->fd, p->zeroes, MIN(len, DISK_POOL_ZEROES), (off_t)offset);
+		n = pwrite(p->wfd, p->zeroes, MIN(len, DISK_POOL_ZEROES), (off_t)offset);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -104,7 +107,8 @@ static int disk_pool_zero_piece(struct disk_pool *p, uint64_t off, uint64_t len,
 /* A discard or write-zeroes, piece by piece; a cancel stops it between two. */
 static int disk_pool_ranges(struct disk_pool *p, const struct disk_io *io)
 {
-	bool zeroes = io->op == DISK_OP_ZEROES, no_zero_range = false, no_punch = false;
+	bool zeroes = io->op == DISK_OP_ZEROES || p->overlay;
+	bool no_zero_range = false, no_punch = false;
 
 	for (unsigned int i = 0; i < io->nranges; i++) {
 		uint64_t off = io->ranges[i].offset, left = io->ranges[i].len;
@@ -116,7 +120,8 @@ static int disk_pool_ranges(struct disk_pool *p, const struct disk_io *io)
 			if (atomic_load_explicit(&p->cancel, memory_order_relaxed))
 				return -ECANCELED;
 			if (zeroes) {
-				ret = disk_pool_zero_piece(p, off, len, io->ranges[i].unmap,
+				ret = disk_pool_zero_piece(p, off, len,
+							   io->ranges[i].unmap || p->overlay,
 							   &no_zero_range, &no_punch);
 			} else {
 				ret = disk_pool_fallocate(
@@ -134,21 +139,66 @@ static int disk_pool_ranges(struct disk_pool *p, const struct disk_io *io)
 	return 0;
 }
 
+/*
+ * A snapshot's read in runs, each from the overlay or the base: one preadv
+ * per piece of a buffer inside a run. Returns the bytes read (short when the
+ * base ended early) or -errno.
+ */
+static long disk_pool_read_runs(struct disk_pool *p, const struct disk_io *io)
+{
+	uint64_t off = io->offset;
+	unsigned int b = 0;
+	size_t boff = 0;
+	long total = 0;
+
+	for (unsigned int r = 0; r < io->nruns; r++) {
+		int fd = io->runs[r].overlay ? p->wfd : p->fd;
+		uint64_t left = io->runs[r].len;
+
+		while (left && b < io->iovcnt) {
+			struct iovec piece = {(char *)io->iov[b].iov_base + boff,
+					      MIN(left, io->iov[b].iov_len - boff)};
+			ssize_t n = preadv(fd, &piece, 1, (off_t)off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -errno;
+			if (n == 0)
+				return total;
+			off += (uint64_t)n;
+			left -= (uint64_t)n;
+			total += n;
+			boff += (size_t)n;
+			if (boff == io->iov[b].iov_len) {
+				b++;
+				boff = 0;
+			}
+		}
+	}
+	return total;
+}
+
 static long disk_pool_run(struct disk_pool *p, const struct disk_io *io)
 {
 	ssize_t n;
 
 	switch (io->op) {
 	case DISK_OP_READ:
+		if (io->runs)
+			return disk_pool_read_runs(p, io);
+		do
+			n = preadv(io->from_overlay ? p->wfd : p->fd, io->iov, (int)io->iovcnt,
+				   (off_t)io->offset);
+		while (n < 0 && errno == EINTR);
+		return n < 0 ? -errno : n;
 	case DISK_OP_WRITE:
 		do
-			n = io->op == DISK_OP_READ
-				? preadv(p->fd, io->iov, (int)io->iovcnt, (off_t)io->offset)
-				: pwritev(p->fd, io->iov, (int)io->iovcnt, (off_t)io->offset);
+			n = pwritev(p->wfd, io->iov, (int)io->iovcnt, (off_t)io->offset);
 		while (n < 0 && errno == EINTR);
 		return n < 0 ? -errno : n;
 	case DISK_OP_FLUSH:
-		return fdatasync(p->fd) < 0 ? -errno : 0;
+		return fdatasync(p->wfd) < 0 ? -errno : 0;
 	default:
 		return disk_pool_ranges(p, io);
 	}
@@ -357,8 +407,8 @@ static int disk_pool_start(void *opaque)
 	return (int)p->nr_threads;
 }
 
-int disk_pool_create(struct disk_pool **out, int fd, int efd, unsigned int nr_workers, bool sandbox,
-		     struct ev_loop *loop)
+int disk_pool_create(struct disk_pool **out, int fd, int wfd, bool overlay, int efd,
+		     unsigned int nr_workers, bool sandbox, struct ev_loop *loop)
 {
 	struct disk_pool *p;
 	void *zeroes;
@@ -375,6 +425,8 @@ int disk_pool_create(struct disk_pool **out, int fd, int efd, unsigned int nr_wo
 	}
 	p->zeroes = zeroes;
 	p->fd = fd;
+	p->wfd = wfd;
+	p->overlay = overlay;
 	p->efd = efd;
 	p->sandbox = sandbox;
 	p->loop = loop;

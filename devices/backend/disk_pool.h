@@ -27,13 +27,15 @@ struct disk_pool;
 struct ev_loop;
 
 /*
- * nr_workers threads for the image fd, finishing on efd; they start at once,
- * or with the VM when the loop holds threads (ev_thread_start). With sandbox, each
- * worker installs the SANDBOX_DISK filter before it takes a request; if that
+ * nr_workers threads for the image: reads from fd, everything else on wfd
+ * (the same fd, or a snapshot's overlay: then, with overlay, a discard zeroes
+ * as write-zeroes does, by a hole where it can), finishing on efd. They start
+ * at once, or with the VM when the loop holds threads (ev_thread_start). With
+ * sandbox, each worker installs the SANDBOX_DISK filter before it takes a request; if that
  * fails it stops loop (status KVMRUN_ERR_INTERNAL) and takes none. 0 or -errno.
  */
-int disk_pool_create(struct disk_pool **out, int fd, int efd, unsigned int nr_workers, bool sandbox,
-		     struct ev_loop *loop) WARN_UNUSED;
+int disk_pool_create(struct disk_pool **out, int fd, int wfd, bool overlay, int efd,
+		     unsigned int nr_workers, bool sandbox, struct ev_loop *loop) WARN_UNUSED;
 /* Stops and joins the workers; the caller cancelled or reaped every request first. */
 void disk_pool_destroy(struct disk_pool *p);
 

@@ -108,6 +108,11 @@ const struct blk_stats *virtio_blk_stats(const struct virtio_dev *vdev)
 	return &container_of(vdev, const struct virtio_blk, vdev)->stats;
 }
 
+void virtio_blk_disk_stats(const struct virtio_dev *vdev, struct disk_stats *st)
+{
+	disk_get_stats(container_of(vdev, const struct virtio_blk, vdev)->disk, st);
+}
+
 /* One request completed with status @st (VIRTIO_BLK_S_*). */
 static void blk_account(struct virtio_blk *blk, uint32_t type, uint64_t bytes, int st)
 {

@@ -66,4 +66,8 @@ struct blk_stats {
 
 const struct blk_stats *virtio_blk_stats(const struct virtio_dev *vdev);
 
+struct disk_stats;
+/* The backend's counters (a snapshot disk's overlay). */
+void virtio_blk_disk_stats(const struct virtio_dev *vdev, struct disk_stats *st);
+
 #endif

@@ -33,12 +33,14 @@
 #define AGENT_CMDLINE_MAX 4096
 #define AGENT_MODLIST_MAX (256 * 1024)
 #define AGENT_CHANNEL_WAIT_MS 10000
+#define AGENT_DISK_WAIT_MS 10000
 
 /* What the kernel command line tells the agent. */
 struct agent_cmdline {
 	char channel[256]; /* kvmrun.agent= */
 	char hostname[65]; /* kvmrun.hostname= */
 	char root[64];	   /* kvmrun.root=: the virtio-fs tag of the root to switch to */
+	char rootdisk[32]; /* kvmrun.rootdisk=: the serial of a virtio-blk root, over root= */
 };
 
 static void log_msg(const char *what, const char *name, int err)
@@ -145,6 +147,7 @@ static void init_cmdline(struct agent_cmdline *c)
 		cmdline_value(line, "kvmrun.agent=", c->channel, sizeof(c->channel));
 		cmdline_value(line, "kvmrun.hostname=", c->hostname, sizeof(c->hostname));
 		cmdline_value(line, "kvmrun.root=", c->root, sizeof(c->root));
+		cmdline_value(line, "kvmrun.rootdisk=", c->rootdisk, sizeof(c->rootdisk));
 	}
 	free(line);
 }
@@ -285,11 +288,71 @@ static int mount_dir(const char *src, const char *dir, const char *type, unsigne
 	return 0;
 }
 
+/* /newroot becomes / (moved there and chrooted into: the initramfs cannot be pivoted away). */
+static int switch_root(void)
+{
+	if (chdir("/newroot") < 0 || mount("/newroot", "/", NULL, MS_MOVE, NULL) < 0 ||
+	    chroot(".") < 0 || chdir("/") < 0) {
+		log_msg("switch root to", "/newroot", errno);
+		return -1;
+	}
+	init_mounts();
+	return 0;
+}
+
+/*
+ * The virtio-blk disk whose serial is @serial, as /dev/NAME in @dev; its
+ * driver may still be probing it, so this waits for it a while. 0 or -1.
+ */
+static int find_disk(const char *serial, char *dev, size_t size)
+{
+	for (int tries = 0; tries < AGENT_DISK_WAIT_MS / 10; tries++) {
+		DIR *dir = opendir("/sys/block");
+		struct dirent *e;
+
+		while (dir && (e = readdir(dir))) {
+			char path[PATH_MAX], val[64];
+
+			if (strncmp(e->d_name, "vd", 2))
+				continue;
+			snprintf(path, sizeof(path), "/sys/block/%s/serial", e->d_name);
+			if (read_small(path, val, sizeof(val)) < 0)
+				continue;
+			val[strcspn(val, "\n")] = 0;
+			if (strcmp(val, serial))
+				continue;
+			snprintf(dev, size, "/dev/%s", e->d_name);
+			if (access(dev, F_OK) < 0)
+				continue;
+			closedir(dir);
+			return 0;
+		}
+		if (dir)
+			closedir(dir);
+		usleep(10000);
+	}
+	fprintf(stderr, "kvmrun-agent: no virtio-blk disk with the serial %s\n", serial);
+	return -1;
+}
+
+/*
+ * The root on the disk with the serial @serial: ext4, read-write (the disk is
+ * a snapshot on the host: what the guest writes stays in kvmrun's overlay),
+ * with no overlay of its own.
+ */
+static int init_root_disk(const char *serial)
+{
+	char dev[PATH_MAX];
+
+	if (find_disk(serial, dev, sizeof(dev)) || mount_dir(dev, "/newroot", "ext4", 0, NULL))
+		return -1;
+	return switch_root();
+}
+
 /*
  * The root: the virtio-fs share @tag read-only, a tmpfs for the writes on top
  * of it (an overlay: PROGRAM may write anywhere, nothing reaches the host),
- * switched to (moved onto / and chrooted into, as the initramfs cannot be
- * pivoted away), with the kernel's file systems mounted again inside it.
+ * switched to, with the kernel's file systems mounted again inside it.
  */
 static int init_root(const char *tag)
 {
@@ -305,13 +368,7 @@ static int init_root(const char *tag)
 		"overlay", "/newroot", "overlay", 0,
 		"lowerdir=/newroot-lower,upperdir=/newroot-rw/upper,workdir=/newroot-rw/work"))
 		return -1;
-	if (chdir("/newroot") < 0 || mount("/newroot", "/", NULL, MS_MOVE, NULL) < 0 ||
-	    chroot(".") < 0 || chdir("/") < 0) {
-		log_msg("switch root to", "/newroot", errno);
-		return -1;
-	}
-	init_mounts();
-	return 0;
+	return switch_root();
 }
 
 /* mkdir -p: each missing directory of the absolute @path, mode 0755. */
@@ -384,7 +441,7 @@ static int run_pid1(struct agent *a)
 	init_stdio(true);
 	init_cmdline(&c);
 	init_modules();
-	if (c.root[0] && init_root(c.root)) {
+	if (c.rootdisk[0] ? init_root_disk(c.rootdisk) : c.root[0] && init_root(c.root)) {
 		fprintf(stderr, "kvmrun-agent: cannot mount the root file system\n");
 		power_off();
 	}

@@ -28,8 +28,8 @@ struct limit_config {
 };
 
 /*
- * --disk PATH[,ro][,serial=ID][,cache=none|writeback][,iops=N][,bw=SIZE]
- * [,iops-burst=N][,bw-burst=SIZE]
+ * --disk PATH[,ro][,serial=ID][,cache=none|writeback][,snapshot[,overlay-max=SIZE]]
+ * [,iops=N][,bw=SIZE][,iops-burst=N][,bw-burst=SIZE]
  */
 #define VM_MAX_DISKS 16
 #define DISK_PATH_MAX 4096
@@ -45,6 +45,8 @@ struct disk_config {
 	char serial[DISK_SERIAL_MAX + 1];
 	struct limit_config iops, bw; /* requests, bytes a second */
 	bool sandbox; /* not from --disk: the VM sets it; worker threads install their filter */
+	bool snapshot;	      /* PATH is only read; the guest's writes go to an overlay */
+	uint64_t overlay_max; /* snapshot: bytes of data the overlay holds at most; 0: the size */
 };
 
 /*

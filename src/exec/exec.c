@@ -21,6 +21,28 @@ const char *const exec_modules[] = {"virtio_pci", "virtio_console", "fuse",
 				    "virtiofs",	  "overlay",	    "pvpanic_mmio"};
 const size_t exec_nr_modules = ARRAY_SIZE(exec_modules);
 
+const char *const exec_modules_disk[] = {"virtio_pci", "virtio_console", "fuse",	 "virtiofs",
+					 "overlay",    "pvpanic_mmio",	 "virtio_blk", "ext4",
+					 "crc32c_generic"};
+const size_t exec_nr_modules_disk = ARRAY_SIZE(exec_modules_disk);
+
+bool exec_root_is_disk(const struct vm_config *cfg)
+{
+	for (unsigned int i = 0; i < cfg->nr_disks; i++)
+		if (cfg->disks[i].has_serial && !strcmp(cfg->disks[i].serial, EXEC_ROOT_SERIAL))
+			return true;
+	return false;
+}
+
+int exec_root_disk_arg(char *buf, size_t size)
+{
+	size_t len = strlen(buf);
+	int n = snprintf(buf + len, size - len, "%skvmrun.rootdisk=%s", len ? " " : "",
+			 EXEC_ROOT_SERIAL);
+
+	return n < 0 || (size_t)n >= size - len ? -E2BIG : 0;
+}
+
 const char *exec_outcome_name(enum exec_outcome o)
 {
 	static const char *const names[EXEC_OUTCOMES] = {

@@ -19,6 +19,8 @@
 #define EXEC_AGENT_PORT "kvmrun.agent"
 /* The virtio-fs tag of the guest's root. */
 #define EXEC_ROOT_TAG "root"
+/* The virtio-blk serial of the guest's root with --root IMAGE. */
+#define EXEC_ROOT_SERIAL "kvmrun-root"
 /* How long the agent may take to say HELLO after the VM starts (boot included). */
 #define EXEC_HELLO_TIMEOUT_MS 60000
 /* The guest's hostname. */
@@ -99,6 +101,20 @@ int exec_share_args(const struct vm_config *cfg, char *buf, size_t size) WARN_UN
  */
 extern const char *const exec_modules[];
 extern const size_t exec_nr_modules;
+/* The same and, for virtio-blk disks (--disk, --root IMAGE): virtio_blk, ext4, crc32c_generic. */
+extern const char *const exec_modules_disk[];
+extern const size_t exec_nr_modules_disk;
+
+/* Does cfg carry --root IMAGE's disk (serial EXEC_ROOT_SERIAL)? */
+bool exec_root_is_disk(const struct vm_config *cfg);
+
+/*
+ * Appends kvmrun.rootdisk=EXEC_ROOT_SERIAL to the command line in @buf: the
+ * agent mounts the virtio-blk disk with that serial (ext4, read-write: the disk
+ * is a snapshot) as the root, in place of kvmrun.root's share. -E2BIG when it
+ * does not fit.
+ */
+int exec_root_disk_arg(char *buf, size_t size) WARN_UNUSED;
 
 /*
  * Runs `kvmrun exec`: @cfg and @ec as cli_parse_cmd() filled them, @argc and

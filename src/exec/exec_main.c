@@ -24,6 +24,7 @@
 #include "exec/initramfs.h"
 #include "exec/relay.h"
 #include "exec/report.h"
+#include "backend/disk.h"
 #include "virtio/blk.h"
 #include "virtio/console_ports.h"
 #include "virtio/net.h"
@@ -123,8 +124,8 @@ static int exec_prepare(struct exec_setup *s, struct vm_config *cfg, const struc
 	spec.agent = s->agent;
 	spec.release = s->release;
 	spec.modules_dir = ec->modules;
-	spec.modules = exec_modules;
-	spec.nmodules = exec_nr_modules;
+	spec.modules = cfg->nr_disks ? exec_modules_disk : exec_modules;
+	spec.nmodules = cfg->nr_disks ? exec_nr_modules_disk : exec_nr_modules;
 	ret = initramfs_build(&spec, &s->initramfs);
 	if (ret)
 		return exec_fail("the initramfs: %s", s->initramfs.error);
@@ -140,7 +141,8 @@ static int exec_prepare(struct exec_setup *s, struct vm_config *cfg, const struc
 			return exec_fail("--share %s: name too long", sc->path);
 		strcpy(sc->path, abs);
 	}
-	if (exec_kernel_cmdline(cfg->append, s->cmdline, sizeof(s->cmdline)))
+	if (exec_kernel_cmdline(cfg->append, s->cmdline, sizeof(s->cmdline)) ||
+	    (exec_root_is_disk(cfg) && exec_root_disk_arg(s->cmdline, sizeof(s->cmdline))))
 		return exec_fail("--append: kernel command line too long");
 	ret = exec_share_args(cfg, s->cmdline, sizeof(s->cmdline));
 	if (ret)
@@ -254,8 +256,38 @@ static void exec_env(struct exec_ctx *x, const struct exec_config *ec)
 	x->envp[n] = NULL;
 }
 
-/* The root share (--root DIR, default /): read-only, tag EXEC_ROOT_TAG. */
-static int exec_root_share(struct vm_config *cfg, const struct exec_config *ec)
+/*
+ * --root IMAGE: a snapshot virtio-blk disk with the serial EXEC_ROOT_SERIAL,
+ * after the user's disks; nothing the guest writes reaches IMAGE.
+ */
+static int exec_root_disk(struct vm_config *cfg, const char *root)
+{
+	struct disk_config *dc;
+
+	for (unsigned int i = 0; i < cfg->nr_disks; i++)
+		if (cfg->disks[i].has_serial && !strcmp(cfg->disks[i].serial, EXEC_ROOT_SERIAL))
+			return exec_fail("--disk %s: the serial '%s' is the root's in exec",
+					 cfg->disks[i].path, EXEC_ROOT_SERIAL);
+	if (cfg->nr_disks >= VM_MAX_DISKS)
+		return exec_fail("--root %s: exec needs one of the %d disks for the root", root,
+				 VM_MAX_DISKS);
+	dc = &cfg->disks[cfg->nr_disks];
+	*dc = (struct disk_config){.cache = DISK_CACHE_WRITEBACK, .snapshot = true,
+				   .has_serial = true};
+	if (strlen(root) >= sizeof(dc->path))
+		return exec_fail("--root %s: name too long", root);
+	snprintf(dc->path, sizeof(dc->path), "%s", root);
+	snprintf(dc->serial, sizeof(dc->serial), "%s", EXEC_ROOT_SERIAL);
+	cfg->nr_disks++;
+	return 0;
+}
+
+/*
+ * The root: --root DIR (default /) as a read-only share with the tag
+ * EXEC_ROOT_TAG, or --root IMAGE (a regular file or a block device) as a
+ * snapshot disk.
+ */
+static int exec_root(struct vm_config *cfg, const struct exec_config *ec)
 {
 	const char *root = ec->root ? ec->root : "/";
 	struct share_config *sc;
@@ -263,9 +295,10 @@ static int exec_root_share(struct vm_config *cfg, const struct exec_config *ec)
 
 	if (stat(root, &st) < 0)
 		return exec_fail("--root %s: %s", root, strerror(errno));
+	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+		return exec_root_disk(cfg, root);
 	if (!S_ISDIR(st.st_mode))
-		return exec_fail("--root %s: not a directory (a disk image as the root is not "
-				 "supported yet)",
+		return exec_fail("--root %s: not a directory, a disk image or a block device",
 				 root);
 	for (unsigned int i = 0; i < cfg->nr_shares; i++)
 		if (!strcmp(cfg->shares[i].tag, EXEC_ROOT_TAG))
@@ -317,8 +350,11 @@ static void exec_collect_devices(struct exec_ctx *x, const struct vm_config *cfg
 	char name[16];
 
 	for (unsigned int i = 0; (vdev = vm_disk_dev(x->vm, i)); i++) {
+		struct disk_stats ds;
+
+		virtio_blk_disk_stats(vdev, &ds);
 		exec_report_blk(d, vdev->id ? vdev->id : "", cfg->disks[i].path,
-				virtio_blk_stats(vdev));
+				virtio_blk_stats(vdev), &ds);
 		exec_report_limits(d++, virtio_blk_limiter(vdev), NULL);
 	}
 	for (unsigned int i = 0; (vdev = vm_net_dev(x->vm, i)); i++) {
@@ -461,9 +497,9 @@ int exec_main(struct vm_config *cfg, const struct exec_config *ec, int argc, cha
 			goto out;
 		}
 	}
-	status = exec_prepare(&x->setup, cfg, ec);
+	status = exec_root(cfg, ec);
 	if (!status)
-		status = exec_root_share(cfg, ec);
+		status = exec_prepare(&x->setup, cfg, ec);
 	if (status) {
 		x->rep.reason = "setup failed";
 		goto out;

@@ -10,6 +10,7 @@
 
 #include "exec/report.h"
 #include "kvmrun/ratelimit.h"
+#include "backend/disk.h"
 #include "virtio/blk.h"
 #include "virtio/net_hdr.h"
 
@@ -119,7 +120,7 @@ static void report_device(struct exec_report_device *d, const char *type, const 
 }
 
 void exec_report_blk(struct exec_report_device *d, const char *name, const char *backend,
-		     const struct blk_stats *st)
+		     const struct blk_stats *st, const struct disk_stats *ds)
 {
 	report_device(d, "virtio-blk", name, backend);
 	report_counter(d, "read_requests", st->reads);
@@ -129,6 +130,10 @@ void exec_report_blk(struct exec_report_device *d, const char *name, const char 
 	report_counter(d, "flushes", st->flushes);
 	report_counter(d, "discards", st->discards);
 	report_counter(d, "errors", st->errors);
+	if (ds && ds->snapshot) {
+		report_counter(d, "overlay_bytes", ds->overlay_bytes);
+		report_counter(d, "overlay_refused", ds->overlay_refused);
+	}
 }
 
 void exec_report_net(struct exec_report_device *d, const char *name, const char *backend,

@@ -56,6 +56,7 @@
 #define EXEC_REPORT_COUNTERS 16
 
 struct blk_stats;
+struct disk_stats;
 struct net_stats;
 struct rl_limiter;
 
@@ -106,7 +107,9 @@ struct exec_report {
 
 /* A virtio-blk's counters as a report device named @name on @backend. */
 void exec_report_blk(struct exec_report_device *d, const char *name, const char *backend,
-		     const struct blk_stats *st);
+		     const struct blk_stats *st, const struct disk_stats *ds);
+/* (A snapshot disk adds overlay_bytes, its data in the overlay, and overlay_refused, the
+ * writes refused for want of room under overlay-max.) */
 /* A virtio-net's: rx_drops and tx_drops sum the drop reasons of each direction;
  * egress_* count what its egress policy dropped, by reason (0 without one). */
 void exec_report_net(struct exec_report_device *d, const char *name, const char *backend,

@@ -542,6 +542,51 @@ static void test_disk_bad(void **state)
 #undef D4
 }
 
+/* snapshot and overlay-max=SIZE; what does not go with them is refused with one line. */
+static void test_disk_snapshot_option(void **state)
+{
+	struct result *r;
+
+	(void)state;
+	r = parse("run", "--kernel", "k", "--disk", "a,snapshot", "--disk",
+		  "b,overlay-max=64M,snapshot,serial=S", "--disk", "c", NULL);
+	assert_int_equal(r->action, CLI_RUN);
+	assert_true(r->cfg.disks[0].snapshot);
+	assert_int_equal(r->cfg.disks[0].overlay_max, 0);
+	assert_true(r->cfg.disks[1].snapshot);
+	assert_int_equal(r->cfg.disks[1].overlay_max, 64 * MiB);
+	assert_string_equal(r->cfg.disks[1].serial, "S");
+	assert_false(r->cfg.disks[2].snapshot);
+	result_free(r);
+	r = parse("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=512", NULL);
+	assert_int_equal(r->cfg.disks[0].overlay_max, 512);
+	result_free(r);
+
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=0", NULL),
+		     "overlay-max '0'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=511", NULL),
+		     "at least 512 bytes");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=lots", NULL),
+		     "overlay-max 'lots'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=1Q", NULL),
+		     "overlay-max '1Q'");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=", NULL),
+		     "overlay-max ''");
+	expect_usage(parse("run", "--kernel", "k", "--disk",
+			   "a,snapshot,overlay-max=99999999999999999999G", NULL),
+		     "overlay-max");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,overlay-max=1G", NULL),
+		     "overlay-max= is for a snapshot disk");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,snapshot,ro", NULL),
+		     "snapshot and ro together");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,ro,snapshot", NULL),
+		     "snapshot and ro together");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,snapshot,cache=none", NULL),
+		     "cache=none");
+	expect_usage(parse("run", "--kernel", "k", "--disk", "a,snapshots", NULL),
+		     "unknown option 'snapshots'");
+}
+
 static void test_net_option(void **state)
 {
 	const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef };
@@ -781,6 +826,7 @@ int main(void)
 		cmocka_unit_test(test_kernel_cmdline_virtio),
 		cmocka_unit_test(test_disk_option),
 		cmocka_unit_test(test_disk_bad),
+		cmocka_unit_test(test_disk_snapshot_option),
 		cmocka_unit_test(test_net_option),
 		cmocka_unit_test(test_net_bad),
 		cmocka_unit_test(test_limit_options),

@@ -17,6 +17,7 @@
 
 #include "exec/exec.h"
 #include "exec/report.h"
+#include "backend/disk.h"
 #include "virtio/blk.h"
 #include "virtio/net_hdr.h"
 #include "kvmrun/agent_proto.h"
@@ -301,6 +302,7 @@ static void test_report_devices(void **state)
 			       .rx_tap_errors = 1,
 			       .tx_tap_errors = 2};
 	struct rl_limiter blk_lim = {.throttled = 5, .waited_ns = 7001999999};
+	struct disk_stats ds = {.snapshot = true, .overlay_bytes = 1536, .overlay_refused = 2};
 	struct exec_report_device devs[2];
 	struct exec_report r = {.argc = 1, .argv = argv, .exit_code = -1};
 	json_t *j, *arr, *d;
@@ -314,7 +316,7 @@ static void test_report_devices(void **state)
 	ns.drops[NET_DROP_TX_EGRESS_MALFORMED] = 32;
 	ns.drops[NET_DROP_TX_EGRESS_FRAGMENT] = 64;
 	ns.drops[NET_DROP_TX_EGRESS_ETHERTYPE] = 128;
-	exec_report_blk(&devs[0], "vda", "/img/a.raw", &bs);
+	exec_report_blk(&devs[0], "vda", "/img/a.raw", &bs, &ds);
 	exec_report_limits(&devs[0], &blk_lim, NULL);
 	exec_report_net(&devs[1], "net0", NULL, &ns);
 	exec_report_limits(&devs[1], NULL, NULL); /* no limits: nothing added */
@@ -332,7 +334,9 @@ static void test_report_devices(void **state)
 	arr = json_object_get(j, "devices");
 	assert_int_equal(json_array_size(arr), 2);
 	d = json_array_get(arr, 0);
-	assert_int_equal(json_object_size(d), 3 + 7 + 2);
+	assert_int_equal(json_object_size(d), 3 + 7 + 2 + 2);
+	assert_int_equal(json_integer_value(json_object_get(d, "overlay_bytes")), 1536);
+	assert_int_equal(json_integer_value(json_object_get(d, "overlay_refused")), 2);
 	assert_int_equal(json_integer_value(json_object_get(d, "rate_limited")), 5);
 	assert_int_equal(json_integer_value(json_object_get(d, "rate_limit_waited_ms")), 7001);
 	assert_string_equal(json_string_value(json_object_get(d, "type")), "virtio-blk");

@@ -563,7 +563,7 @@ static void test_thread_starts(void **state)
 	assert_true(efd >= 0);
 	ev_hold_threads(loop);
 	before = nr_threads();
-	assert_int_equal(disk_pool_create(&pool, fd, efd, 3, false, loop), 0);
+	assert_int_equal(disk_pool_create(&pool, fd, fd, false, efd, 3, false, loop), 0);
 	assert_int_equal(nr_threads(), before);
 	assert_int_equal(ev_start_threads(loop), 3);
 	assert_int_equal(nr_threads(), before + 3);
@@ -571,7 +571,7 @@ static void test_thread_starts(void **state)
 	assert_int_equal(nr_threads(), before);
 	/* destroyed before its start: taken off the queue, nothing started */
 	ev_hold_threads(loop);
-	assert_int_equal(disk_pool_create(&pool, fd, efd, 2, false, loop), 0);
+	assert_int_equal(disk_pool_create(&pool, fd, fd, false, efd, 2, false, loop), 0);
 	disk_pool_destroy(pool);
 	assert_int_equal(ev_start_threads(loop), 0);
 	assert_int_equal(nr_threads(), before);

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Usage: run.sh KVMRUN HELLO_IMAGE   (KVMRUN and the Image built for arm64)
+#
+# The arm64 suite, as TAP: checks.sh's checks (the freestanding guest, Debian's arm64
+# kernel with 2 vCPUs, virtio-blk, Images refused, --dtb-out) in one boot of
+# scripts/testvm-arm64 (or here, on an arm64 host with /dev/kvm), then, here, the
+# device tree that --dtb-out wrote read back with dtc. One emulated machine for the
+# whole suite: its deadline is $TESTVM_TIMEOUT (default 1800 s), each kvmrun run's
+# $KVMRUN_TEST_DEADLINE (default 600 s).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/../.." && pwd)
+kvmrun=$(realpath "$1")
+hello=$(realpath "$2")
+cache=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
+
+n=0 failed=0
+tap() { # ok|not-ok NAME [LOG]
+  n=$((n + 1))
+  if [ "$1" = ok ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; fi
+  if [ "$1" != ok ] && [ -n "${3:-}" ] && [ -f "$3" ]; then sed 's/^/# /' "$3"; fi
+}
+bail() { echo "Bail out! $*"; exit 1; }
+
+kdir=$("$top/scripts/fetch-guest-kernel" cloud-arm64) || bail "cannot fetch the arm64 kernel"
+key=$({ cat "$here/guest-init" "$kdir/version" "$top/scripts/mkinitramfs"; } | md5sum | cut -c1-12)
+initrd=$cache/guest-arm64/initrd-$key.gz
+if [ ! -f "$initrd" ]; then
+  mkdir -p "$cache/guest-arm64"
+  BUSYBOX=$kdir/busybox "$top/scripts/mkinitramfs" --kernel-dir "$kdir" \
+    --modules "virtio_pci virtio_blk" --init "$here/guest-init" -o "$initrd.$$" ||
+    bail "cannot build the guest's initramfs"
+  mv -f "$initrd.$$" "$initrd"
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/arm64-suite.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/payload/bin" "$work/out"
+cp "$kvmrun" "$work/payload/bin/kvmrun"
+cp "$hello" "$work/payload/hello.Image"
+cp "$kdir/vmlinuz" "$work/payload/Image"
+cp "$initrd" "$work/payload/guest-initrd.gz"
+cp "$here/checks.sh" "$work/payload/checks.sh"
+
+set +e
+if [ "$(uname -m)" = aarch64 ] && [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+  (cd "$work/payload" && TESTVM_OUT=$work/out sh ./checks.sh) > "$work/machine.log" 2>&1
+  rc=$?
+else
+  TESTVM_ENV="KVMRUN_TEST_DEADLINE ${TESTVM_ENV:-}" \
+    "$top/scripts/testvm-arm64" --payload "$work/payload" --out "$work/out" -- sh ./checks.sh \
+    > "$work/machine.log" 2>&1
+  rc=$?
+fi
+set -e
+if [ "$rc" != 0 ] || [ ! -s "$work/out/results" ]; then
+  sed 's/^/# /' "$work/machine.log"
+  bail "the checks did not run to their end (status $rc)"
+fi
+while read -r result name; do
+  case $result in
+    ok) tap ok "$name" ;;
+    not) name=${name#ok }; tap not-ok "$name" "$work/out/$name.log" ;;
+  esac
+done < "$work/out/results"
+
+# --dtb-out's tree, read back with dtc: the nodes issue's machine needs.
+dtb=$work/out/machine.dtb dts=$work/machine.dts log=$work/dtc.log
+: > "$log"
+if [ ! -s "$dtb" ]; then
+  echo "no tree came back" > "$log"; tap not-ok dtb-dtc "$log"
+elif ! dtc -I dtb -O dts -o "$dts" "$dtb" 2> "$log"; then
+  tap not-ok dtb-dtc "$log"
+else
+  ok=ok
+  want() { # WHAT ERE [COUNT]
+    local c
+    c=$(grep -c -E -- "$2" "$dts" || true)
+    if [ "$c" -lt "${3:-1}" ]; then echo "FAIL: $1: $c line(s) match '$2'" >> "$log"; ok=not-ok; fi
+  }
+  want "two cpus" 'device_type = "cpu";' 2
+  want "their MPIDRs" '^[[:space:]]*reg = <0x0*0( 0x0*1)?>;'
+  want "psci through hvc" 'compatible = .*"arm,psci-(0\.2|1\.0)"'
+  want "psci through hvc" 'method = "hvc";'
+  want "memory" 'device_type = "memory";'
+  want "a GICv3" 'compatible = "arm,gic-v3";'
+  want "the timer" 'compatible = .*"arm,armv8-timer"'
+  want "a 16550 UART" 'compatible = .*"ns16550a?"'
+  want "a PL031" 'compatible = .*"arm,pl031"'
+  want "a PCI ECAM root" 'compatible = "pci-host-ecam-generic";'
+  want "the command line" 'bootargs = ".*dtb=check.*";'
+  want "stdout-path" 'stdout-path = '
+  if [ -s "$log" ] && [ "$ok" = ok ]; then sed 's/^/# dtc: /' "$log"; fi
+  [ "$ok" = ok ] || { echo "the tree:" >> "$log"; cat "$dts" >> "$log"; }
+  tap "$ok" dtb-dtc "$log"
+fi
+echo "1..$n"
+exit "$failed"

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The machine: builds everything from the config, runs it, tears it down. */
-#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -15,12 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "arch/x86_64/acpi.h"
-#include "arch/x86_64/boot.h"
-#include "arch/x86_64/cpu.h"
-#include "arch/x86_64/layout.h"
-#include "arch/x86_64/platform_layout.h"
-#include "arch/x86_64/pvh.h"
+#include "arch/arch.h"
 #include "backend/console.h"
 #include "backend/virtiofsd.h"
 #include "pci.h"
@@ -40,8 +34,6 @@
 #include "kvmrun/vm.h"
 
 #define KVM_DEVICE "/dev/kvm"
-#define VM_TSS_ADDR 0xfffbd000ULL
-#define VM_IDENTITY_MAP_ADDR 0xfffbc000ULL
 #define VM_MAX_FILE (2ULL * GiB)
 
 struct vm {
@@ -61,11 +53,10 @@ struct vm {
 	struct device *devices;
 	struct fs_daemon *fs_daemons[VM_MAX_SHARES]; /* --share i's daemon, stopped after devices */
 	struct platform_sink sink;
-	struct irq_line com1_irq;
+	struct arch_vm *arch; /* the architecture's part of the machine (arch.h) */
 	struct irq_kvm *irq_kvm;
 	struct irq_chip irq; /* MSI routes, irqfds and ioeventfds for PCI devices */
 	struct pci_host *pci;
-	uint64_t pci_mmio64, pci_mmio64_size;
 	int sig_fd;
 	sigset_t old_mask;
 	struct vcpu *vcpus;
@@ -74,7 +65,6 @@ struct vm {
 	size_t kernel_len;
 	uint8_t *initrd;
 	size_t initrd_len;
-	bool pvh; /* the kernel is a PVH ELF, entered in 32-bit mode */
 	struct vm_extras extras;  /* a mode's named console ports */
 	struct virtio_dev *ports; /* their device */
 };
@@ -134,34 +124,41 @@ static void vm_unmap_file(uint8_t **data, size_t *len)
 	*len = 0;
 }
 
+static void vm_images(const struct vm *vm, struct arch_images *img)
+{
+	*img = (struct arch_images){
+		.kernel = vm->kernel, .kernel_len = vm->kernel_len,
+		.initrd = vm->initrd, .initrd_len = vm->initrd_len,
+		.cmdline = vm->cfg.append,
+	};
+}
+
 /* The input files are read and checked first: they are the commonest mistake, and need no KVM. */
 static int vm_read_inputs(struct vm *vm)
 {
-	struct pvh_image *pi;
-	struct bzimage bz;
-	const char *why;
+	struct arch_images img;
+	const char *why = NULL;
+	bool initrd;
 	int ret;
 
 	ret = vm_read_file("kernel", vm->cfg.kernel, &vm->kernel, &vm->kernel_len);
 	if (ret)
 		return ret;
-	vm->pvh = pvh_is_elf(vm->kernel, vm->kernel_len);
-	if (vm->pvh) {
-		pi = malloc(sizeof(*pi));
-		if (!pi)
-			return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");
-		ret = pvh_parse(vm->kernel, vm->kernel_len, vm->cfg.memory, pi, &why);
-		free(pi);
-		if (ret)
-			return vm_fail(KVMRUN_ERR_INPUT, "kernel %s: %s", vm->cfg.kernel, why);
-	} else if (boot_parse_bzimage(vm->kernel, vm->kernel_len, &bz, &why)) {
-		return vm_fail(KVMRUN_ERR_INPUT, "kernel %s: %s", vm->cfg.kernel, why);
-	}
 	if (vm->cfg.initrd) {
 		ret = vm_read_file("initrd", vm->cfg.initrd, &vm->initrd, &vm->initrd_len);
 		if (ret)
 			return ret;
 	}
+	vm_images(vm, &img);
+	ret = arch_check_images(&img, vm->cfg.memory, &initrd, &why);
+	if (ret == -ENOMEM)
+		return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");
+	if (ret)
+		return vm_fail(KVMRUN_ERR_INPUT, "%s %s: %s", initrd ? "initrd" : "kernel",
+			       initrd ? vm->cfg.initrd : vm->cfg.kernel, why ? why : strerror(-ret));
+	ret = arch_create(&vm->arch, &img, vm->cfg.memory, vm->cfg.cpus, vm->cfg.dtb_out);
+	if (ret)
+		return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");
 	if (vm->cfg.console_log) {
 		int fd = open(vm->cfg.console_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 
@@ -188,10 +185,9 @@ static int vm_open_kvm(struct vm *vm)
 		{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
 		{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
 		{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
-		{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
-		{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
-		{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
 	};
+	const struct arch_kvm_cap *arch_caps;
+	size_t nr_arch_caps;
 	int max_vcpus, ret;
 
 	vm->kvm_fd = open(KVM_DEVICE, O_RDWR | O_CLOEXEC);
@@ -211,6 +207,10 @@ static int vm_open_kvm(struct vm *vm)
 	for (unsigned int i = 0; i < ARRAY_SIZE(caps); i++)
 		if (kvm_ioctl_val(vm->kvm_fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0)
 			return vm_fail(KVMRUN_ERR_KVM, "%s: lacks %s", KVM_DEVICE, caps[i].name);
+	arch_caps = arch_kvm_caps(&nr_arch_caps);
+	for (size_t i = 0; i < nr_arch_caps; i++)
+		if (kvm_ioctl_val(vm->kvm_fd, KVM_CHECK_EXTENSION, arch_caps[i].cap) <= 0)
+			return vm_fail(KVMRUN_ERR_KVM, "%s: lacks %s", KVM_DEVICE, arch_caps[i].name);
 	max_vcpus = kvm_ioctl_val(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
 	if (max_vcpus <= 0)
 		max_vcpus = kvm_ioctl_val(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
@@ -232,34 +232,26 @@ static int vm_open_kvm(struct vm *vm)
 
 static int vm_setup_machine(struct vm *vm)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	uint64_t identity = VM_IDENTITY_MAP_ADDR;
-	uint64_t low, high;
+	struct arch_ram ram[ARCH_MAX_RAM];
+	const char *what = "";
+	uint64_t off = 0;
+	unsigned int n;
 	int ret;
 
-	ret = kvm_ioctl_val(vm->vm_fd, KVM_SET_TSS_ADDR, VM_TSS_ADDR);
-	if (ret < 0)
-		return vm_fail(KVMRUN_ERR_KVM, "KVM_SET_TSS_ADDR: %s", strerror(-ret));
-	ret = kvm_ioctl_ptr(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity);
-	if (ret < 0)
-		return vm_fail(KVMRUN_ERR_KVM, "KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(-ret));
-	ret = kvm_ioctl_val(vm->vm_fd, KVM_CREATE_IRQCHIP, 0);
-	if (ret < 0)
-		return vm_fail(KVMRUN_ERR_KVM, "KVM_CREATE_IRQCHIP: %s", strerror(-ret));
-	ret = kvm_ioctl_ptr(vm->vm_fd, KVM_CREATE_PIT2, &pit);
-	if (ret < 0)
-		return vm_fail(KVMRUN_ERR_KVM, "KVM_CREATE_PIT2: %s", strerror(-ret));
+	ret = arch_vm_init(vm->arch, vm->kvm_fd, vm->vm_fd, &what);
+	if (ret)
+		return vm_fail(KVMRUN_ERR_KVM, "%s: %s", what, strerror(-ret));
 
 	/* Shared RAM for the vhost-user backends (virtiofsd) of --share. */
 	vm->ram = gm_map_ram(vm->cfg.memory, vm->cfg.nr_shares > 0, &vm->ram_fd);
 	if (!vm->ram)
 		return vm_fail(KVMRUN_ERR_USAGE, "--memory: cannot map %llu MiB of guest RAM: %s",
 			       (unsigned long long)(vm->cfg.memory / MiB), strerror(errno));
-	boot_ram_split(vm->cfg.memory, &low, &high);
-	for (unsigned int slot = 0; slot < 2; slot++) {
-		uint64_t gpa = slot ? LAYOUT_MMIO_HOLE_END : 0;
-		uint64_t size = slot ? high : low;
-		uint8_t *host = vm->ram + (slot ? low : 0);
+	n = arch_ram_layout(vm->cfg.memory, ram);
+	for (unsigned int slot = 0; slot < n; off += ram[slot].size, slot++) {
+		uint64_t gpa = ram[slot].gpa;
+		uint64_t size = ram[slot].size;
+		uint8_t *host = vm->ram + off;
 		struct kvm_userspace_memory_region region = {
 			.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
 			.userspace_addr = (uint64_t)(uintptr_t)host,
@@ -271,66 +263,28 @@ static int vm_setup_machine(struct vm *vm)
 		if (ret < 0)
 			return vm_fail(KVMRUN_ERR_KVM, "KVM_SET_USER_MEMORY_REGION: %s",
 				       strerror(-ret));
-		if (vm->ram_fd >= 0 ? gm_add_region_fd(&vm->gm, gpa, size, host, vm->ram_fd,
-						       (uint64_t)(host - vm->ram))
+		if (vm->ram_fd >= 0 ? gm_add_region_fd(&vm->gm, gpa, size, host, vm->ram_fd, off)
 				    : gm_add_region(&vm->gm, gpa, size, host))
 			return vm_fail(KVMRUN_ERR_INTERNAL, "guest memory map is inconsistent");
 	}
 	return 0;
 }
 
-/* The 64-bit PCI window: above RAM, inside the physical address bits KVM passes on. */
-static void vm_pci_windows(struct vm *vm)
+static int vm_load(struct vm *vm)
 {
-	unsigned int eax, ebx, ecx, edx, phys_bits = 36;
-	uint64_t low, high;
-
-	if (__get_cpuid(0x80000008, &eax, &ebx, &ecx, &edx) && (eax & 0xff) >= 36)
-		phys_bits = eax & 0xff;
-	boot_ram_split(vm->cfg.memory, &low, &high);
-	layout_pci_mmio64(high ? LAYOUT_MMIO_HOLE_END + high : low, phys_bits, &vm->pci_mmio64,
-			  &vm->pci_mmio64_size);
-}
-
-static int vm_load(struct vm *vm, uint64_t *entry, uint64_t *boot_params)
-{
-	struct boot_images img = {
-		.cmdline = vm->cfg.append,
-		.kernel = vm->kernel, .kernel_len = vm->kernel_len,
-		.initrd = vm->initrd, .initrd_len = vm->initrd_len,
-	};
-	struct acpi_config acpi = { .nr_cpus = vm->cfg.cpus, .pci = true };
-	uint32_t *apic_ids;
+	struct arch_images img;
 	const char *why = NULL;
-	uint8_t *acpi_buf;
+	bool initrd = false;
 	int ret;
 
-	vm_pci_windows(vm);
-	acpi.pci_mmio64 = vm->pci_mmio64;
-	acpi.pci_mmio64_size = vm->pci_mmio64_size;
-	apic_ids = calloc(vm->cfg.cpus, sizeof(*apic_ids));
-	if (!apic_ids)
-		return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");
-	for (unsigned int i = 0; i < vm->cfg.cpus; i++)
-		apic_ids[i] = cpu_apic_id(i);
-	acpi.apic_ids = apic_ids;
-	acpi_buf = gm_ptr(&vm->gm, LAYOUT_ACPI_BASE, LAYOUT_ACPI_SIZE);
-	ret = acpi_buf ? acpi_build(acpi_buf, LAYOUT_ACPI_SIZE, LAYOUT_ACPI_BASE, &acpi, &img.rsdp)
-		       : -EFAULT;
-	free(apic_ids);
+	vm_images(vm, &img);
+	ret = arch_load(vm->arch, &vm->gm, &img, &initrd, &why);
+	if (ret && !why)
+		return vm_fail(KVMRUN_ERR_INTERNAL, "building the machine description: %s",
+			       strerror(-ret));
 	if (ret)
-		return vm_fail(KVMRUN_ERR_INTERNAL, "building ACPI tables: %s", strerror(-ret));
-
-	if (vm->pvh)
-		ret = pvh_load(&vm->gm, vm->cfg.memory, &img, entry, boot_params, &why);
-	else
-		ret = boot_load_linux(&vm->gm, vm->cfg.memory, &img, entry, boot_params, &why);
-	if (ret) {
-		bool initrd = strstr(why, "initrd") != NULL;
-
 		return vm_fail(KVMRUN_ERR_INPUT, "%s %s: %s", initrd ? "initrd" : "kernel",
 			       initrd ? vm->cfg.initrd : vm->cfg.kernel, why);
-	}
 	vm_free_inputs(vm);
 	return 0;
 }
@@ -371,7 +325,7 @@ static void vm_vcpu_exit(void *opaque, struct vcpu *vcpu, int status, const char
 		log_err("vCPU %u: %s", vcpu->index, why);
 		/* not for kvmrun's own failures: the guest's registers say nothing then */
 		if (status != KVMRUN_ERR_INTERNAL)
-			cpu_dump_regs(vcpu->fd, vcpu->index);
+			arch_dump_regs(vcpu->fd, vcpu->index);
 	}
 	ev_stop(vm->loop, status);
 }
@@ -512,19 +466,9 @@ static int vm_setup_virtio(struct vm *vm)
 }
 
 
-/* What the ACPI tables tell the guest must match what the devices decode. */
-_Static_assert(LAYOUT_PVPANIC_SIZE == PVPANIC_MMIO_SIZE, "pvpanic's size");
-_Static_assert(PORT_PCI_CONFIG_LEN == PCI_CONFIG_PORT_LEN, "the PCI config ports");
-_Static_assert(LAYOUT_PCI_ECAM_BUS0_SIZE == PCI_ECAM_BUS_SIZE, "bus 0's ECAM window");
-
 static int vm_setup_devices(struct vm *vm)
 {
-	struct pci_host_windows win = {
-		.ecam = LAYOUT_PCI_ECAM,
-		.mmio32 = LAYOUT_PCI_MMIO32, .mmio32_size = LAYOUT_PCI_MMIO32_SIZE,
-		.mmio64 = vm->pci_mmio64, .mmio64_size = vm->pci_mmio64_size,
-		.io = LAYOUT_PCI_IO_MIN, .io_size = LAYOUT_PCI_IO_MAX - LAYOUT_PCI_IO_MIN + 1,
-	};
+	struct arch_platform plat;
 	int ret;
 
 	ret = console_create(&vm->con, vm->loop, vm->cfg.console != CONSOLE_NONE,
@@ -536,13 +480,13 @@ static int vm_setup_devices(struct vm *vm)
 	vm->sink = (struct platform_sink){
 		.event = vm_platform_event, .exit = vm_guest_exit, .opaque = vm,
 	};
-	irq_line_init_kvm(&vm->com1_irq, &vm->vm_fd, PORT_COM1_IRQ);
-	if (serial_8250_create(&vm->devices, &vm->pio, PORT_COM1, &vm->com1_irq, vm->con) ||
-	    platform_create(&vm->devices, &vm->pio, &vm->mmio, &pc_layout, &vm->sink,
-			    vm->cfg.exit_port) ||
-	    pci_host_create(&vm->devices, &vm->pci, &vm->pio, &vm->mmio, PORT_PCI_CONFIG, &win))
+	plat = (struct arch_platform){
+		.devices = &vm->devices, .pio = &vm->pio, .mmio = &vm->mmio, .vm_fd = &vm->vm_fd,
+		.con = vm->con, .sink = &vm->sink, .exit_port = vm->cfg.exit_port,
+	};
+	if (arch_platform_create(vm->arch, &plat, &vm->pci))
 		return vm_fail(KVMRUN_ERR_INTERNAL, "creating the platform devices failed");
-	ret = irq_kvm_create(&vm->irq_kvm, vm->vm_fd, &vm->irq);
+	ret = arch_irq_create(vm->arch, vm->vm_fd, &vm->irq_kvm, &vm->irq);
 	if (ret)
 		return vm_fail(KVMRUN_ERR_KVM, "KVM_CHECK_EXTENSION(KVM_CAP_IRQ_ROUTING): %s", strerror(-ret));
 	if (vm->cfg.rng) {
@@ -557,49 +501,38 @@ static int vm_setup_devices(struct vm *vm)
 	return vm_setup_virtio(vm);
 }
 
-static int vm_setup_vcpus(struct vm *vm, uint64_t entry, uint64_t boot_params)
+static int vm_setup_vcpus(struct vm *vm)
 {
-	struct cpu_cpuid *cpuid;
+	const char *what = "";
 	int ret = 0;
 
 	vm->vcpus = calloc(vm->cfg.cpus, sizeof(*vm->vcpus));
-	cpuid = malloc(sizeof(*cpuid));
-	if (!vm->vcpus || !cpuid) {
-		free(cpuid);
+	if (!vm->vcpus)
 		return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");
-	}
-	ret = cpu_supported_cpuid(vm->kvm_fd, cpuid);
-	if (ret) {
-		free(cpuid);
-		return vm_fail(KVMRUN_ERR_KVM, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-ret));
-	}
 	for (unsigned int i = 0; i < vm->cfg.cpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
 		ret = vcpu_create(v, vm->vm_fd, i, vm->run_size);
-		if (ret) {
-			ret = vm_fail(KVMRUN_ERR_KVM, "KVM_CREATE_VCPU %u: %s", i, strerror(-ret));
-			break;
-		}
+		if (ret)
+			return vm_fail(KVMRUN_ERR_KVM, "KVM_CREATE_VCPU %u: %s", i, strerror(-ret));
 		vm->nr_vcpus++;
 		v->pio = &vm->pio;
 		v->mmio = &vm->mmio;
 		v->on_exit = vm_vcpu_exit;
 		v->opaque = vm;
 		v->sandbox = !vm->cfg.no_sandbox;
-		ret = cpu_init_vcpu(v->fd, cpuid, i, vm->cfg.cpus);
-		if (!ret && i == 0)
-			ret = cpu_set_boot_regs(v->fd, &vm->gm,
-						vm->pvh ? CPU_BOOT_PVH32 : CPU_BOOT_LINUX64, entry,
-						boot_params);
-		if (ret) {
-			ret = vm_fail(KVMRUN_ERR_KVM, "vCPU %u: setting CPUID/MSRs/registers: %s", i,
-				      strerror(-ret));
-			break;
-		}
+		ret = arch_vcpu_init(vm->arch, vm->kvm_fd, vm->vm_fd, v, &vm->gm, &what);
+		if (ret == -ENOMEM)
+			return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");
+		if (ret)
+			return vm_fail(KVMRUN_ERR_KVM, "vCPU %u: %s: %s", i, what, strerror(-ret));
 	}
-	free(cpuid);
-	return ret;
+	ret = arch_vcpus_ready(vm->arch, vm->vm_fd, vm->vcpus, vm->nr_vcpus, &vm->gm, &what);
+	if (ret == -ENOMEM)
+		return vm_fail(KVMRUN_ERR_INTERNAL, "out of memory");
+	if (ret)
+		return vm_fail(KVMRUN_ERR_KVM, "%s: %s", what, strerror(-ret));
+	return 0;
 }
 
 int vm_create(struct vm **out, const struct vm_config *cfg)
@@ -630,7 +563,6 @@ uint64_t vm_first_run_ns(struct vm *vm)
 int vm_create_extras(struct vm **out, const struct vm_config *cfg,
 		     const struct vm_extras *extras)
 {
-	uint64_t entry = 0, boot_params = 0;
 	struct vm *vm;
 	int ret;
 
@@ -656,13 +588,13 @@ int vm_create_extras(struct vm **out, const struct vm_config *cfg,
 	if (!ret)
 		ret = vm_setup_machine(vm);
 	if (!ret)
-		ret = vm_load(vm, &entry, &boot_params);
+		ret = vm_load(vm);
 	if (!ret)
 		ret = vm_setup_signals(vm);
 	if (!ret)
 		ret = vm_setup_devices(vm);
 	if (!ret)
-		ret = vm_setup_vcpus(vm, entry, boot_params);
+		ret = vm_setup_vcpus(vm);
 	if (ret) {
 		vm_destroy(vm);
 		return ret;
@@ -756,6 +688,7 @@ void vm_destroy(struct vm *vm)
 	for (unsigned int i = 0; i < VM_MAX_SHARES; i++)
 		fs_daemon_stop(vm->fs_daemons[i]);
 	irq_kvm_destroy(vm->irq_kvm);
+	arch_destroy(vm->arch);
 	sandbox_set_cleanup(NULL);
 	if (vm->con)
 		console_destroy(vm->con);

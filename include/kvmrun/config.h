@@ -87,6 +87,7 @@ struct vm_config {
 	struct net_config nets[VM_MAX_NETS];
 	unsigned int nr_shares;
 	struct share_config shares[VM_MAX_SHARES];
+	const char *dtb_out; /* --dtb-out FILE (arm64): the device tree written there too */
 };
 
 /*

@@ -1,8 +1,8 @@
 #!/bin/sh
 # The arm64 checks, run where /dev/kvm is arm64 KVM (inside scripts/testvm-arm64, or
 # on an arm64 host), in a directory holding: bin/kvmrun (the build under test),
-# hello.Image (firmware/arm64), Image and guest-initrd.gz (Debian's arm64 cloud
-# kernel and the initramfs of guest-init). busybox sh is enough.
+# bin/kvm_probe (kvm_probe.c), hello.Image (firmware/arm64), Image and guest-initrd.gz
+# (Debian's arm64 cloud kernel and the initramfs of guest-init). busybox sh is enough.
 # Each check writes "ok NAME" or "not ok NAME" to $TESTVM_OUT/results and what it
 # saw to $TESTVM_OUT/NAME.log; --dtb-out's tree is left in $TESTVM_OUT/machine.dtb.
 # Every kvmrun run has a deadline of $KVMRUN_TEST_DEADLINE seconds (default 600).
@@ -31,6 +31,17 @@ no_fail_line() { ! grep -q '^FAIL' "$log" || no "the guest reported a failure"; 
 end() {
 	if [ $ok = 1 ]; then echo "ok $name" >> "$out/results"; else echo "not ok $name" >> "$out/results"; fi
 }
+
+# --- KVM itself, without kvmrun: when this fails, the rest says nothing of kvmrun --------
+begin kvm-probe
+echo "+ kvm_probe hello.Image" >> "$log"
+timeout -s KILL "$deadline" bin/kvm_probe hello.Image "case=off" < /dev/null > "$log.raw" 2>&1
+rc=$?
+tr -d '\r' < "$log.raw" >> "$log"; rm -f "$log.raw"
+want_rc 0
+want_line "system off"
+want_grep "^kvm_probe: system event 1 "
+end
 
 # --- refused before /dev/kvm is opened: status 3, not 4 ---------------------------
 # Inside the test machine /dev/kvm is moved away meanwhile: a kvmrun that opened it

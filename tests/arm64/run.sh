@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: run.sh KVMRUN HELLO_IMAGE   (KVMRUN and the Image built for arm64)
+# Usage: run.sh KVMRUN HELLO_IMAGE KVM_PROBE   (all three built for arm64)
 #
 # The arm64 suite, as TAP: checks.sh's checks (the freestanding guest, Debian's arm64
 # kernel with 2 vCPUs, virtio-blk, Images refused, --dtb-out) in one boot of
@@ -12,6 +12,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
 kvmrun=$(realpath "$1")
 hello=$(realpath "$2")
+probe=$(realpath "$3")
 cache=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
 
 n=0 failed=0
@@ -38,6 +39,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/payload/bin" "$work/out"
 cp "$kvmrun" "$work/payload/bin/kvmrun"
 cp "$hello" "$work/payload/hello.Image"
+cp "$probe" "$work/payload/bin/kvm_probe"
 cp "$kdir/vmlinuz" "$work/payload/Image"
 cp "$initrd" "$work/payload/guest-initrd.gz"
 cp "$here/checks.sh" "$work/payload/checks.sh"

@@ -97,6 +97,12 @@ static bool pci_msix_masked(const struct pci_msix *m, uint16_t vec)
 	return !m->enabled || m->fmask || (m->table[vec].ctrl & PCI_MSIX_VEC_MASKED);
 }
 
+/* The device's requester ID on bus 0: device << 3, function 0. */
+static uint32_t pci_msix_devid(const struct pci_msix *m)
+{
+	return m->pdev->slot << 3;
+}
+
 /* Send vec's message now; @loop: on the event loop, which may change routes. */
 static void pci_msix_fire(struct pci_msix *m, uint16_t vec, bool loop)
 {
@@ -111,7 +117,8 @@ static void pci_msix_fire(struct pci_msix *m, uint16_t vec, bool loop)
 	if (m->stale[vec]) {
 		uint64_t addr = (uint64_t)e->addr_hi << 32 | e->addr_lo;
 
-		if (m->irq->ops->msi_update(m->irq->opaque, m->msi[vec], addr, e->data))
+		if (m->irq->ops->msi_update(m->irq->opaque, m->msi[vec], addr, e->data,
+					       pci_msix_devid(m)))
 			return; /* no route: the interrupt is lost, as on a broken bus */
 		m->stale[vec] = false;
 	}
@@ -139,7 +146,8 @@ int pci_msix_direct_fd(struct pci_msix *m, uint16_t vec)
 	if (m->stale[vec]) {
 		uint64_t addr = (uint64_t)e->addr_hi << 32 | e->addr_lo;
 
-		if (m->irq->ops->msi_update(m->irq->opaque, m->msi[vec], addr, e->data))
+		if (m->irq->ops->msi_update(m->irq->opaque, m->msi[vec], addr, e->data,
+					       pci_msix_devid(m)))
 			return -1;
 		m->stale[vec] = false;
 	}

@@ -21,8 +21,11 @@ struct platform_sink {
 	void *opaque;
 };
 
-/* A 16550A-style UART: eight ports from @base, its interrupt on @irq, its output to @con. */
-int serial_8250_create(struct device **list, struct bus *pio, uint16_t base,
+/*
+ * A 16550A-style UART: eight byte registers from @base on @bus (ports on a PC, MMIO on
+ * arm64), its interrupt on @irq, its output to @con.
+ */
+int serial_8250_create(struct device **list, struct bus *bus, uint64_t base,
 		       const struct irq_line *irq, struct console *con) WARN_UNUSED;
 /*
  * Keyboard controller: enough for the CPU reset line (0xfe to the command port,
@@ -32,6 +35,13 @@ int i8042_create(struct device **list, struct bus *pio, uint16_t data_port, uint
 		 const struct platform_sink *sink) WARN_UNUSED;
 /* CMOS RTC with the host's time (UTC): index at @port, data at @port + 1 (0x70/0x71 on a PC). */
 int rtc_cmos_create(struct device **list, struct bus *pio, uint16_t port) WARN_UNUSED;
+/*
+ * PL031 RTC (arm,pl031): a seconds counter from the host's clock (UTC) that the guest may
+ * load, its match interrupt on @irq, PL031_MMIO_SIZE bytes at @base.
+ */
+#define PL031_MMIO_SIZE 0x1000
+int pl031_create(struct device **list, struct bus *mmio, uint64_t base,
+		 const struct irq_line *irq) WARN_UNUSED;
 /* pvpanic-mmio (ACPI QEMU0001): a guest panic write calls sink PLATFORM_PANIC. */
 #define PVPANIC_MMIO_SIZE 2
 int pvpanic_create(struct device **list, struct bus *mmio, uint64_t base,

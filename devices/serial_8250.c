@@ -429,7 +429,7 @@ static void serial_destroy(struct device *dev)
 	free(s);
 }
 
-int serial_8250_create(struct device **list, struct bus *pio, uint16_t base,
+int serial_8250_create(struct device **list, struct bus *bus, uint64_t base,
 		       const struct irq_line *irq, struct console *con)
 {
 	struct serial *s;
@@ -455,7 +455,7 @@ int serial_8250_create(struct device **list, struct bus *pio, uint16_t base,
 		if (ret)
 			goto err_mutex;
 	}
-	ret = bus_add(pio, base, UART_NR_REGS, serial_io, s, &s->lock, s->dev.name);
+	ret = bus_add(bus, base, UART_NR_REGS, serial_io, s, &s->lock, s->dev.name);
 	if (ret)
 		goto err_writer;
 	if (con)

@@ -34,6 +34,7 @@ static const char usage[] =
 	"  --log-level LVL      error, warn (default), info or debug\n"
 	"  --sandbox on|off     seccomp filters on kvmrun's own threads once the VM\n"
 	"                       is set up (default on); off only to debug kvmrun\n"
+	"  --dtb-out FILE       arm64: also write the guest's device tree to FILE\n"
 	"  --exit-port          for test guests: I/O port 0x604, where a byte N the\n"
 	"                       guest writes ends kvmrun with exit status N (any N,\n"
 	"                       also those below); without it there is no such port\n"
@@ -147,7 +148,11 @@ static bool cmdline_has(const char *cmdline, const char *key)
  * console without replaying the log to hvc0, so no line is printed twice
  * (console=ttyS0 console=hvc0 would print every line on both from then on).
  */
+#ifdef __aarch64__
+#define CLI_EARLYCON_UART "earlycon=uart8250,mmio,0x9000000"
+#else
 #define CLI_EARLYCON_UART "earlycon=uart8250,io,0x3f8"
+#endif
 
 int cli_kernel_cmdline(enum console_mode console, const char *append, char *buf, size_t size)
 {
@@ -546,7 +551,7 @@ enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
 {
 	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
 	       OPT_CONSOLE_LOG, OPT_LOG_LEVEL, OPT_RNG, OPT_HELP, OPT_VERSION, OPT_DISK, OPT_NET,
-	       OPT_SANDBOX, OPT_EXIT_PORT, OPT_SHARE };
+	       OPT_SANDBOX, OPT_EXIT_PORT, OPT_SHARE, OPT_DTB_OUT };
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, OPT_KERNEL },
 		{ "initrd", required_argument, NULL, OPT_INITRD },
@@ -562,6 +567,7 @@ enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
 		{ "rng", no_argument, NULL, OPT_RNG },
 		{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 		{ "exit-port", no_argument, NULL, OPT_EXIT_PORT },
+		{ "dtb-out", required_argument, NULL, OPT_DTB_OUT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		/* exec only */
@@ -706,6 +712,14 @@ enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
 		case OPT_EXIT_PORT:
 			cfg->exit_port = true;
 			break;
+		case OPT_DTB_OUT:
+#ifdef __aarch64__
+			cfg->dtb_out = optarg;
+			break;
+#else
+			return cli_fail(err, "--dtb-out: an arm64 machine's option (this one boots "
+					"with ACPI)%s%s", "", "");
+#endif
 		case OPT_HELP:
 			fputs(exec ? cli_exec_usage : usage, out);
 			return CLI_EXIT_OK;

@@ -40,8 +40,12 @@ struct irq_msi;
 struct irq_chip_ops {
 	/* A new vector with no message yet (firing it does nothing until msi_update). */
 	int (*msi_create)(void *opaque, struct irq_msi **out) WARN_UNUSED;
-	/* Route the vector to (addr, data). */
-	int (*msi_update)(void *opaque, struct irq_msi *msi, uint64_t addr, uint32_t data);
+	/*
+	 * Route the vector to (addr, data), sent by PCI requester @devid (bus << 8 |
+	 * device << 3 | function: what an ITS tells devices apart by).
+	 */
+	int (*msi_update)(void *opaque, struct irq_msi *msi, uint64_t addr, uint32_t data,
+			  uint32_t devid);
 	/* Deliver the vector once; cheap (one eventfd write). */
 	void (*msi_fire)(void *opaque, struct irq_msi *msi);
 	void (*msi_destroy)(void *opaque, struct irq_msi *msi);
@@ -78,6 +82,15 @@ struct irq_kvm;
  * eventfd + KVM_IRQFD per vector, and KVM_IOEVENTFD. Fills *chip.
  */
 int irq_kvm_create(struct irq_kvm **out, int vm_fd, struct irq_chip *chip) WARN_UNUSED;
+/*
+ * The same with the routing table's shape chosen by @flags: IRQ_KVM_PC_PINS keeps GSIs
+ * 0-23 on the IOAPIC and PIC pins (what irq_kvm_create does); IRQ_KVM_MSI_DEVID gives
+ * each MSI route its device ID (an arm64 GICv3 ITS).
+ */
+#define IRQ_KVM_PC_PINS 0x1U
+#define IRQ_KVM_MSI_DEVID 0x2U
+int irq_kvm_create_flags(struct irq_kvm **out, int vm_fd, unsigned int flags,
+			 struct irq_chip *chip) WARN_UNUSED;
 void irq_kvm_destroy(struct irq_kvm *k);
 
 #endif

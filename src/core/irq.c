@@ -15,6 +15,15 @@
 #include "kvmrun/log.h"
 
 #define IRQ_KVM_PIC_PINS 16
+/* The x86 irqchips' numbers in routing entries (arm64's headers do not name them). */
+#define IRQ_KVM_CHIP_PIC_MASTER 0
+#define IRQ_KVM_CHIP_PIC_SLAVE 1
+#define IRQ_KVM_CHIP_IOAPIC 2
+#ifdef KVM_IRQCHIP_IOAPIC
+_Static_assert(IRQ_KVM_CHIP_PIC_MASTER == KVM_IRQCHIP_PIC_MASTER &&
+	       IRQ_KVM_CHIP_PIC_SLAVE == KVM_IRQCHIP_PIC_SLAVE &&
+	       IRQ_KVM_CHIP_IOAPIC == KVM_IRQCHIP_IOAPIC, "KVM's irqchip numbers");
+#endif
 /* The routing table: every GSI may have two routes (IOAPIC and PIC for 0-15). */
 #define IRQ_KVM_TABLE_BYTES                                                                        \
 	(sizeof(struct kvm_irq_routing) +                                                          \
@@ -42,10 +51,12 @@ struct irq_msi {
 	bool routed; /* has a message, so a route in the table */
 	uint64_t addr;
 	uint32_t data;
+	uint32_t devid;
 };
 
 struct irq_kvm {
 	int vm_fd;
+	unsigned int flags; /* IRQ_KVM_PC_PINS, IRQ_KVM_MSI_DEVID */
 	pthread_mutex_t lock; /* the GSI table and the routing ioctl */
 	struct irq_msi *gsi[IRQ_KVM_MAX_ROUTES];
 	struct kvm_irq_routing *table; /* scratch for the ioctl */
@@ -73,11 +84,11 @@ static int irq_kvm_commit(struct irq_kvm *k)
 	uint32_t n = 0;
 	int ret;
 
-	for (uint32_t gsi = 0; gsi < IRQ_KVM_FIRST_MSI_GSI; gsi++) {
-		irq_kvm_pin_route(&t->entries[n++], gsi, KVM_IRQCHIP_IOAPIC, gsi);
+	for (uint32_t gsi = 0; gsi < IRQ_KVM_FIRST_MSI_GSI && (k->flags & IRQ_KVM_PC_PINS); gsi++) {
+		irq_kvm_pin_route(&t->entries[n++], gsi, IRQ_KVM_CHIP_IOAPIC, gsi);
 		if (gsi < IRQ_KVM_PIC_PINS)
 			irq_kvm_pin_route(&t->entries[n++], gsi,
-					  gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
+					  gsi < 8 ? IRQ_KVM_CHIP_PIC_MASTER : IRQ_KVM_CHIP_PIC_SLAVE,
 					  gsi % 8);
 	}
 	for (uint32_t gsi = IRQ_KVM_FIRST_MSI_GSI; gsi < IRQ_KVM_MAX_ROUTES; gsi++) {
@@ -93,6 +104,10 @@ static int irq_kvm_commit(struct irq_kvm *k)
 		e->u.msi.address_lo = (uint32_t)m->addr;
 		e->u.msi.address_hi = (uint32_t)(m->addr >> 32);
 		e->u.msi.data = m->data;
+		if (k->flags & IRQ_KVM_MSI_DEVID) {
+			e->flags = KVM_MSI_VALID_DEVID;
+			e->u.msi.devid = m->devid;
+		}
 	}
 	t->nr = n;
 	t->flags = 0;
@@ -152,16 +167,18 @@ err_free:
 	return ret;
 }
 
-static int irq_kvm_msi_update(void *opaque, struct irq_msi *m, uint64_t addr, uint32_t data)
+static int irq_kvm_msi_update(void *opaque, struct irq_msi *m, uint64_t addr, uint32_t data,
+			      uint32_t devid)
 {
 	struct irq_kvm *k = opaque;
 	int ret = 0;
 
 	pthread_mutex_lock(&k->lock);
-	if (!m->routed || m->addr != addr || m->data != data) {
+	if (!m->routed || m->addr != addr || m->data != data || m->devid != devid) {
 		m->routed = true;
 		m->addr = addr;
 		m->data = data;
+		m->devid = devid;
 		ret = irq_kvm_commit(k);
 	}
 	pthread_mutex_unlock(&k->lock);
@@ -236,6 +253,12 @@ static const struct irq_chip_ops irq_kvm_ops = {
 
 int irq_kvm_create(struct irq_kvm **out, int vm_fd, struct irq_chip *chip)
 {
+	return irq_kvm_create_flags(out, vm_fd, IRQ_KVM_PC_PINS, chip);
+}
+
+int irq_kvm_create_flags(struct irq_kvm **out, int vm_fd, unsigned int flags,
+			 struct irq_chip *chip)
+{
 	struct irq_kvm *k;
 	int ret;
 
@@ -243,6 +266,7 @@ int irq_kvm_create(struct irq_kvm **out, int vm_fd, struct irq_chip *chip)
 	if (!k)
 		return -ENOMEM;
 	k->vm_fd = vm_fd;
+	k->flags = flags;
 	k->table = calloc(1, IRQ_KVM_TABLE_BYTES);
 	if (!k->table) {
 		ret = -ENOMEM;

@@ -50,7 +50,10 @@ static const int sandbox_common[] = {
 
 /* The event loop: epoll, the disk and tap backends, virtio-rng, teardown. */
 static const int sandbox_loop[] = {
-	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(io_submit),
+#ifdef __NR_epoll_wait /* arm64 has epoll_pwait only */
+	SCMP_SYS(epoll_wait),
+#endif
+	SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(io_submit),
 	SCMP_SYS(io_getevents), SCMP_SYS(io_destroy), SCMP_SYS(pread64), SCMP_SYS(pwrite64),
 	SCMP_SYS(preadv), SCMP_SYS(pwritev), SCMP_SYS(fdatasync), SCMP_SYS(fsync),
 	SCMP_SYS(fallocate), SCMP_SYS(getrandom), SCMP_SYS(timerfd_settime),
@@ -91,8 +94,12 @@ static const int sandbox_vcpu[] = {
  */
 static const int sandbox_sanitizer[] = {
 	SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigaction), SCMP_SYS(clone), SCMP_SYS(ptrace),
-	SCMP_SYS(wait4), SCMP_SYS(prctl), SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(getdents),
-	SCMP_SYS(getdents64), SCMP_SYS(stat), SCMP_SYS(lstat), SCMP_SYS(readlink),
+	SCMP_SYS(wait4), SCMP_SYS(prctl), SCMP_SYS(openat), SCMP_SYS(getdents64),
+#ifdef __NR_open /* x86-64's older calls; arm64 has the *at ones only */
+	SCMP_SYS(open), SCMP_SYS(getdents), SCMP_SYS(stat), SCMP_SYS(lstat), SCMP_SYS(readlink),
+#else
+	SCMP_SYS(readlinkat),
+#endif
 	SCMP_SYS(sched_getaffinity), SCMP_SYS(lseek), SCMP_SYS(kill), SCMP_SYS(pipe2),
 	SCMP_SYS(getppid), SCMP_SYS(setrlimit), SCMP_SYS(getrlimit), SCMP_SYS(prlimit64),
 };
@@ -113,7 +120,12 @@ static const unsigned long sandbox_loop_any_ioctls[] = {
 /* A vCPU: the serial port's interrupt line on the VM; these on its own vCPU. */
 static const unsigned long sandbox_vcpu_vm_ioctls[] = { KVM_IRQ_LINE };
 static const unsigned long sandbox_vcpu_own_ioctls[] = {
-	KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS, /* the register dump when a vCPU fails */
+	/* and the register dump when a vCPU fails */
+#ifdef __aarch64__
+	KVM_RUN, KVM_GET_ONE_REG,
+#else
+	KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS,
+#endif
 };
 /*
  * And the terminal's modes put back (tcsetattr TCSANOW, console_restore) on

@@ -83,7 +83,25 @@ static bool vcpu_dispatch(struct vcpu *vcpu)
 		vcpu_fail(vcpu, KVMRUN_GUEST_CRASH, "triple fault (KVM_EXIT_SHUTDOWN)");
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
-		vcpu_fail(vcpu, KVMRUN_OK, NULL);
+		/* PSCI SYSTEM_OFF, SYSTEM_RESET or a crash report (arm64) */
+		switch (run->system_event.type) {
+		case KVM_SYSTEM_EVENT_SHUTDOWN:
+			log_info("guest powered off");
+			vcpu_fail(vcpu, KVMRUN_OK, NULL);
+			break;
+		case KVM_SYSTEM_EVENT_RESET:
+			log_info("guest rebooted");
+			vcpu_fail(vcpu, KVMRUN_OK, NULL);
+			break;
+		case KVM_SYSTEM_EVENT_CRASH:
+			log_err("guest kernel panicked");
+			vcpu_fail(vcpu, KVMRUN_GUEST_PANIC, NULL);
+			break;
+		default:
+			snprintf(why, sizeof(why), "system event %u", run->system_event.type);
+			vcpu_fail(vcpu, KVMRUN_VCPU_ERROR, why);
+			break;
+		}
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
 		snprintf(why, sizeof(why), "KVM internal error, suberror %u",

@@ -209,12 +209,22 @@ static int probe_loop_calls(const struct child_fds *f)
 	return 0;
 }
 
+/* The register dump of a failed vCPU: what each architecture reads its registers with. */
+#ifdef __aarch64__
+#define VCPU_DUMP_IOCTLS KVM_GET_ONE_REG
+#define VCPU_DUMP_REFUSED(fd) (ioctl(fd, KVM_GET_ONE_REG, NULL) != -1)
+#else
+#define VCPU_DUMP_IOCTLS KVM_GET_REGS, KVM_GET_SREGS
+#define VCPU_DUMP_REFUSED(fd)                                                                      \
+	(ioctl(fd, KVM_GET_REGS, NULL) != -1 || ioctl(fd, KVM_GET_SREGS, NULL) != -1)
+#endif
+
 static int probe_vcpu_calls(const struct child_fds *f)
 {
 	if (probe_common(f))
 		return -1;
 	if (ioctl(f->vcpu, KVM_RUN, 0) != -1 || ioctl(f->vm, KVM_IRQ_LINE, NULL) != -1 ||
-	    ioctl(f->vcpu, KVM_GET_REGS, NULL) != -1 || ioctl(f->vcpu, KVM_GET_SREGS, NULL) != -1)
+	    VCPU_DUMP_REFUSED(f->vcpu))
 		return -1;
 	return 0;
 }
@@ -394,6 +404,13 @@ static void test_refused_in_both(void **state)
 
 /* ---- by role: the loop's calls on a vCPU thread, a vCPU's on the loop ---- */
 
+/* The call epoll_wait() makes: arm64 has epoll_pwait only. */
+#ifdef SYS_epoll_wait
+#define SYS_EPOLL_WAIT SYS_epoll_wait
+#else
+#define SYS_EPOLL_WAIT SYS_epoll_pwait
+#endif
+
 static int probe_epoll(const struct child_fds *f)
 {
 	struct epoll_event ev;
@@ -478,7 +495,7 @@ static int probe_io_submit(const struct child_fds *f)
 static void test_refused_by_role(void **state)
 {
 	(void)state;
-	expect_refused(SANDBOX_VCPU, probe_epoll, SYS_epoll_wait);
+	expect_refused(SANDBOX_VCPU, probe_epoll, SYS_EPOLL_WAIT);
 	expect_refused(SANDBOX_VCPU, probe_getrandom, SYS_getrandom);
 	expect_refused(SANDBOX_VCPU, probe_pwrite, SYS_pwrite64);
 #ifndef __SANITIZE_ADDRESS__ /* the sanitizer runtime maps memory and reads on any thread */
@@ -499,7 +516,7 @@ static void test_refused_by_role(void **state)
 	expect_refused(SANDBOX_LOOP, probe_setscheduler_other, SYS_sched_setscheduler);
 	expect_refused(SANDBOX_VCPU, probe_setscheduler_other, SYS_sched_setscheduler);
 	/* A disk worker: the image's calls only, no ioctl at all. */
-	expect_refused(SANDBOX_DISK, probe_epoll, SYS_epoll_wait);
+	expect_refused(SANDBOX_DISK, probe_epoll, SYS_EPOLL_WAIT);
 	expect_refused(SANDBOX_DISK, probe_getrandom, SYS_getrandom);
 	expect_refused(SANDBOX_DISK, probe_io_submit, SYS_io_submit);
 	expect_refused(SANDBOX_DISK, probe_kvm_run, SYS_ioctl);
@@ -719,6 +736,9 @@ static bool bpf_allows(const struct sock_filter *prog, size_t n, int nr, const u
 
 static const unsigned long all_ioctls[] = {
 	KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS, KVM_SET_REGS, KVM_SET_SREGS, KVM_IRQ_LINE, KVM_IRQFD,
+#ifdef __aarch64__
+	KVM_GET_ONE_REG, KVM_SET_ONE_REG,
+#endif
 	KVM_IOEVENTFD, KVM_SET_GSI_ROUTING, KVM_CREATE_VM, KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION,
 	KVM_SIGNAL_MSI, TUNSETOFFLOAD, TUNSETIFF, TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCSTI, FIONREAD,
 };
@@ -761,8 +781,13 @@ static const int vcpu_calls[] = {
 
 /* Calls only the sanitizer runtime makes (sandbox.c adds them to sanitizer builds). */
 static const int sanitizer_calls[] = {
-	SYS_sigaltstack, SYS_rt_sigaction, SYS_clone, SYS_ptrace, SYS_wait4, SYS_prctl, SYS_open,
-	SYS_openat, SYS_getdents, SYS_getdents64, SYS_stat, SYS_lstat, SYS_readlink,
+	SYS_sigaltstack, SYS_rt_sigaction, SYS_clone, SYS_ptrace, SYS_wait4, SYS_prctl,
+	SYS_openat, SYS_getdents64,
+#ifdef SYS_open
+	SYS_open, SYS_getdents, SYS_stat, SYS_lstat, SYS_readlink,
+#else
+	SYS_readlinkat,
+#endif
 	SYS_sched_getaffinity, SYS_lseek, SYS_kill, SYS_pipe2, SYS_getppid, SYS_setrlimit,
 	SYS_getrlimit, SYS_prlimit64,
 };
@@ -860,7 +885,7 @@ static void test_ioctls_by_descriptor(void **state)
 	static const unsigned long loop_any[] = { TUNSETOFFLOAD, TCGETS, TCSETS, TCSETSW, TCSETSF };
 	static const unsigned long loop_vm[] = { KVM_IRQ_LINE, KVM_IRQFD, KVM_IOEVENTFD,
 						 KVM_SET_GSI_ROUTING };
-	static const unsigned long vcpu_own[] = { KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS };
+	static const unsigned long vcpu_own[] = { KVM_RUN, VCPU_DUMP_IOCTLS };
 	unsigned int pairs[2] = {0};
 
 	(void)state;

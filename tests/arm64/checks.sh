@@ -108,7 +108,8 @@ done
 
 begin dtb-out
 rm -f "$out/machine.dtb"
-run run --kernel hello.Image --cpus 2 --memory 256M --dtb-out "$out/machine.dtb" \
+run run --kernel hello.Image --initrd guest-initrd.gz --cpus 2 --memory 256M \
+	--dtb-out "$out/machine.dtb" \
 	--append "case=off dtb=check"
 want_rc 0
 [ -s "$out/machine.dtb" ] || no "no tree written to $out/machine.dtb"

@@ -80,18 +80,21 @@ else
     c=$(grep -c -E -- "$2" "$dts" || true)
     if [ "$c" -lt "${3:-1}" ]; then echo "FAIL: $1: $c line(s) match '$2'" >> "$log"; ok=not-ok; fi
   }
+  # A compatible string anywhere in the list: dtc shows "first\0second".
+  compat() { echo "compatible = \"([^\"]*\\\\0)?$1(\\\\0[^\"]*)?\";"; }
   want "two cpus" 'device_type = "cpu";' 2
-  want "their MPIDRs" '^[[:space:]]*reg = <0x0*0( 0x0*1)?>;'
-  want "psci through hvc" 'compatible = .*"arm,psci-(0\.2|1\.0)"'
+  want "the second cpu's MPIDR" '^[[:space:]]*reg = <(0x0+ )?0x0*1>;'
+  want "psci" "$(compat 'arm,psci-(0\.2|1\.0)')"
   want "psci through hvc" 'method = "hvc";'
   want "memory" 'device_type = "memory";'
-  want "a GICv3" 'compatible = "arm,gic-v3";'
-  want "the timer" 'compatible = .*"arm,armv8-timer"'
-  want "a 16550 UART" 'compatible = .*"ns16550a?"'
-  want "a PL031" 'compatible = .*"arm,pl031"'
-  want "a PCI ECAM root" 'compatible = "pci-host-ecam-generic";'
+  want "a GICv3" "$(compat 'arm,gic-v3')"
+  want "the timer" "$(compat 'arm,armv8-timer')"
+  want "a 16550 UART" "$(compat 'ns16550a?')"
+  want "a PL031" "$(compat 'arm,pl031')"
+  want "a PCI ECAM root" "$(compat 'pci-host-ecam-generic')"
   want "the command line" 'bootargs = ".*dtb=check.*";'
   want "stdout-path" 'stdout-path = '
+  want "the initramfs" 'linux,initrd-start = '
   if [ -s "$log" ] && [ "$ok" = ok ]; then sed 's/^/# dtc: /' "$log"; fi
   [ "$ok" = ok ] || { echo "the tree:" >> "$log"; cat "$dts" >> "$log"; }
   tap "$ok" dtb-dtc "$log"

@@ -24,15 +24,7 @@ tap() { # ok|not-ok NAME [LOG]
 bail() { echo "Bail out! $*"; exit 1; }
 
 kdir=$("$top/scripts/fetch-guest-kernel" cloud-arm64) || bail "cannot fetch the arm64 kernel"
-key=$({ cat "$here/guest-init" "$kdir/version" "$top/scripts/mkinitramfs"; } | md5sum | cut -c1-12)
-initrd=$cache/guest-arm64/initrd-$key.gz
-if [ ! -f "$initrd" ]; then
-  mkdir -p "$cache/guest-arm64"
-  BUSYBOX=$kdir/busybox "$top/scripts/mkinitramfs" --kernel-dir "$kdir" \
-    --modules "virtio_pci virtio_blk" --init "$here/guest-init" -o "$initrd.$$" ||
-    bail "cannot build the guest's initramfs"
-  mv -f "$initrd.$$" "$initrd"
-fi
+initrd=$("$here/guest-initrd") || bail "cannot build the guest's initramfs"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/arm64-suite.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -2,7 +2,8 @@
 # The arm64 checks, run where /dev/kvm is arm64 KVM (inside scripts/testvm-arm64, or
 # on an arm64 host), in a directory holding: bin/kvmrun (the build under test),
 # bin/kvm_probe (kvm_probe.c), hello.Image (firmware/arm64), Image and guest-initrd.gz
-# (Debian's arm64 cloud kernel and the initramfs of guest-init). busybox sh is enough.
+# (Debian's arm64 cloud kernel and the initramfs of guest-init), unit/test_* (the unit
+# tests, run on an ext2 file system, which takes O_DIRECT). busybox sh is enough.
 # Each check writes "ok NAME" or "not ok NAME" to $TESTVM_OUT/results and what it
 # saw to $TESTVM_OUT/NAME.log; --dtb-out's tree is left in $TESTVM_OUT/machine.dtb.
 # Every kvmrun run has a deadline of $KVMRUN_TEST_DEADLINE seconds (default 600).
@@ -141,4 +142,34 @@ for s in 0 1 2 3; do
 done
 rm -f $img
 end
+# --- the unit tests, on an arm64 kernel ---------------------------------------------
+scratch=
+if ls unit/test_* > /dev/null 2>&1; then
+	# Inside the test machine /tmp is tmpfs, which refuses O_DIRECT: an ext2 image on a
+	# loop device instead.
+	if [ -n "${TESTVM_ARM64_MACHINE:-}" ]; then
+		dd if=/dev/zero of=/tmp/scratch.img bs=1M count=256 2>/dev/null &&
+			loop=$(losetup -f) && losetup "$loop" /tmp/scratch.img &&
+			mke2fs -q -b 4096 "$loop" > /dev/null 2>&1 && mkdir -p /scratch &&
+			mount -t ext2 "$loop" /scratch && scratch=/scratch
+		[ -n "$scratch" ] || echo "checks.sh: no ext2 scratch file system, /tmp instead"
+	fi
+fi
+for t in unit/test_*; do
+	[ -x "$t" ] || continue
+	begin "unit-${t#unit/test_}"
+	echo "+ $t" >> "$log"
+	bin=$PWD/$t
+	(cd "${scratch:-/tmp}" && TMPDIR=${scratch:-/tmp} timeout -s KILL "$deadline" \
+		"$bin" < /dev/null > "$log.raw" 2>&1)
+	rc=$?
+	tr -d '\r' < "$log.raw" >> "$log"; rm -f "$log.raw"
+	echo "+ status $rc" >> "$log"
+	if [ $rc = 77 ]; then
+		echo "ok $name # SKIP $(grep -m1 -i skip "$log" | cut -c1-60)" >> "$out/results"
+		continue
+	fi
+	want_rc 0
+	end
+done
 exit 0

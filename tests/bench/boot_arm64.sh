@@ -19,6 +19,8 @@ if [[ ! -x $qroot/usr/bin/qemu-system-aarch64 ]]; then
   mkdir -p "$qwork/root"
   for d in "$qwork"/*.deb; do dpkg -x "$d" "$qwork/root"; done
   rm -rf "$cache/qemu-arm64"; mkdir -p "$cache/qemu-arm64"
+  dpkg-deb -f "$(ls "$qwork"/qemu-system-arm_*.deb)" Version | sed 's/^/Version: /' \
+    > "$cache/qemu-arm64/version"
   mv "$qwork/root" "$qroot"; rm -rf "$qwork"
 fi
 
@@ -32,8 +34,8 @@ cp "$qroot/usr/bin/qemu-system-aarch64" "$work/payload/bin/"
 cp "$kdir/vmlinuz" "$work/payload/Image"
 cp "$initrd" "$work/payload/guest-initrd.gz"
 cp "$top/tests/bench/boot_arm64_inner.sh" "$work/payload/"
-qver=$(strings "$qroot/usr/bin/qemu-system-aarch64" | grep -m1 -E '^[0-9]+\.[0-9]+\.[0-9]+ \(Debian' || echo '?')
-echo "boot.sh: kvmrun $bin vs QEMU $qver -M virt, guest $(cat "$kdir/version"), $runs runs each, inside scripts/testvm-arm64" >&2
+qver=$(sed -n 's/^Version: //p' "$cache/qemu-arm64/version" 2>/dev/null || true)
+echo "boot.sh: kvmrun $bin vs QEMU ${qver:-(arm64)} -M virt, guest $(cat "$kdir/version"), $runs runs each, inside scripts/testvm-arm64" >&2
 
 TESTVM_ARM64_LIBDIRS=$qroot/usr/lib/aarch64-linux-gnu:$qroot/lib/aarch64-linux-gnu \
   TESTVM_TIMEOUT=${TESTVM_TIMEOUT:-$((900 + runs * 300))} TESTVM_ENV="KVMRUN_TEST_DEADLINE" \

@@ -28,6 +28,7 @@ struct pci_host_windows {
 	uint64_t mmio32, mmio32_size;
 	uint64_t mmio64, mmio64_size;
 	uint64_t io, io_size; /* ports, inside 0-0xffff */
+	uint64_t io_mmio; /* where port 0 appears in memory space (arm64); 0: on the port bus */
 };
 
 /*

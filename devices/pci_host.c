@@ -457,7 +457,10 @@ int pci_host_create(struct device **list, struct pci_host **out, struct bus *pio
 	if (!ret && win->mmio64_size)
 		ret = bus_add(mmio, win->mmio64, win->mmio64_size, pci_host_win64, h, &h->lock,
 			      "pci-mmio64");
-	if (!ret && win->io_size)
+	if (!ret && win->io_size && win->io_mmio)
+		ret = bus_add(mmio, win->io_mmio + win->io, win->io_size, pci_host_winio, h,
+			      &h->lock, "pci-io");
+	else if (!ret && win->io_size)
 		ret = bus_add(pio, win->io, win->io_size, pci_host_winio, h, &h->lock, "pci-io");
 	return ret;
 

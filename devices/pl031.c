@@ -14,17 +14,17 @@
 
 #include "platform.h"
 
-#define PL031_DR 0x00   /* data: the counter (read only) */
-#define PL031_MR 0x04   /* match */
-#define PL031_LR 0x08   /* load: sets the counter */
-#define PL031_CR 0x0c   /* control: bit 0 starts the counter (it always runs) */
+#define PL031_DR 0x00	/* data: the counter (read only) */
+#define PL031_MR 0x04	/* match */
+#define PL031_LR 0x08	/* load: sets the counter */
+#define PL031_CR 0x0c	/* control: bit 0 starts the counter (it always runs) */
 #define PL031_IMSC 0x10 /* interrupt mask set/clear */
-#define PL031_RIS 0x14  /* raw interrupt status */
-#define PL031_MIS 0x18  /* masked interrupt status */
-#define PL031_ICR 0x1c  /* interrupt clear (write only) */
-#define PL031_ID 0xfe0  /* PeriphID0-3, PCellID0-3: one byte in each word */
+#define PL031_RIS 0x14	/* raw interrupt status */
+#define PL031_MIS 0x18	/* masked interrupt status */
+#define PL031_ICR 0x1c	/* interrupt clear (write only) */
+#define PL031_ID 0xfe0	/* PeriphID0-3, PCellID0-3: one byte in each word */
 
-static const uint8_t pl031_id[8] = { 0x31, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1 };
+static const uint8_t pl031_id[8] = {0x31, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1};
 
 struct pl031 {
 	struct device dev;
@@ -50,7 +50,8 @@ static void pl031_update(struct pl031 *rtc)
 	uint32_t now = pl031_now(rtc);
 	bool level;
 
-	if (now != rtc->last && (uint32_t)(rtc->match - rtc->last - 1) < (uint32_t)(now - rtc->last))
+	if (now != rtc->last &&
+	    (uint32_t)(rtc->match - rtc->last - 1) < (uint32_t)(now - rtc->last))
 		rtc->ris = true;
 	rtc->last = now;
 	level = rtc->ris && rtc->imsc;
@@ -141,8 +142,7 @@ static void pl031_destroy(struct device *dev)
 	free(rtc);
 }
 
-int pl031_create(struct device **list, struct bus *mmio, uint64_t base,
-		 const struct irq_line *irq)
+int pl031_create(struct device **list, struct bus *mmio, uint64_t base, const struct irq_line *irq)
 {
 	struct pl031 *rtc;
 	int ret;

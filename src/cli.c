@@ -148,11 +148,6 @@ static bool cmdline_has(const char *cmdline, const char *key)
  * console without replaying the log to hvc0, so no line is printed twice
  * (console=ttyS0 console=hvc0 would print every line on both from then on).
  */
-#ifdef __aarch64__
-#define CLI_EARLYCON_UART "earlycon=uart8250,mmio,0x9000000"
-#else
-#define CLI_EARLYCON_UART "earlycon=uart8250,io,0x3f8"
-#endif
 
 int cli_kernel_cmdline(enum console_mode console, const char *append, char *buf, size_t size)
 {

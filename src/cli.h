@@ -11,6 +11,12 @@ enum cli_action { CLI_RUN, CLI_EXIT_OK, CLI_EXIT_USAGE, CLI_EXEC };
 #define CLI_MIN_MEMORY (32ULL * MiB)
 #define CLI_MAX_MEMORY (1ULL << 46)
 #define CLI_CMDLINE_MAX 4096
+/* --console virtio: the UART's early console (a port on x86-64, MMIO on arm64). */
+#ifdef __aarch64__
+#define CLI_EARLYCON_UART "earlycon=uart8250,mmio,0x9000000"
+#else
+#define CLI_EARLYCON_UART "earlycon=uart8250,io,0x3f8"
+#endif
 
 /*
  * Fills cfg from argv. cmdline_buf holds the final kernel command line

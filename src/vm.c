@@ -591,10 +591,11 @@ int vm_create_extras(struct vm **out, const struct vm_config *cfg,
 		ret = vm_load(vm);
 	if (!ret)
 		ret = vm_setup_signals(vm);
-	if (!ret)
-		ret = vm_setup_devices(vm);
+	/* The vCPUs first: arm64's interrupt controller takes irqfds once they all exist. */
 	if (!ret)
 		ret = vm_setup_vcpus(vm);
+	if (!ret)
+		ret = vm_setup_devices(vm);
 	if (ret) {
 		vm_destroy(vm);
 		return ret;

@@ -91,6 +91,11 @@ int irq_kvm_create(struct irq_kvm **out, int vm_fd, struct irq_chip *chip) WARN_
 #define IRQ_KVM_MSI_DEVID 0x2U
 int irq_kvm_create_flags(struct irq_kvm **out, int vm_fd, unsigned int flags,
 			 struct irq_chip *chip) WARN_UNUSED;
+/*
+ * Ports live in memory space from @base (arm64's PCI I/O window): doorbells asked for
+ * at port P are set at address base + P. Before any ioeventfd.
+ */
+void irq_kvm_set_pio_mmio(struct irq_kvm *k, uint64_t base);
 void irq_kvm_destroy(struct irq_kvm *k);
 
 #endif

@@ -57,6 +57,7 @@ struct irq_msi {
 struct irq_kvm {
 	int vm_fd;
 	unsigned int flags; /* IRQ_KVM_PC_PINS, IRQ_KVM_MSI_DEVID */
+	uint64_t pio_mmio;  /* where ports appear in memory space; 0: port I/O */
 	pthread_mutex_t lock; /* the GSI table and the routing ioctl */
 	struct irq_msi *gsi[IRQ_KVM_MAX_ROUTES];
 	struct kvm_irq_routing *table; /* scratch for the ioctl */
@@ -224,7 +225,14 @@ static int irq_kvm_ioeventfd(void *opaque, int fd, bool pio, uint64_t addr, uint
 			     uint64_t datamatch, bool assign)
 {
 	struct irq_kvm *k = opaque;
-	struct kvm_ioeventfd io = {
+	struct kvm_ioeventfd io;
+	int ret;
+
+	if (pio && k->pio_mmio) { /* the port is an address of the I/O window */
+		addr += k->pio_mmio;
+		pio = false;
+	}
+	io = (struct kvm_ioeventfd){
 	    .datamatch = datamatch,
 	    .addr = addr,
 	    .len = len,
@@ -232,7 +240,6 @@ static int irq_kvm_ioeventfd(void *opaque, int fd, bool pio, uint64_t addr, uint
 	    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
 		     (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
 	};
-	int ret;
 
 	ret = kvm_ioctl_ptr(k->vm_fd, KVM_IOEVENTFD, &io);
 	if (ret < 0)
@@ -299,6 +306,11 @@ err_table:
 err_free:
 	free(k);
 	return ret;
+}
+
+void irq_kvm_set_pio_mmio(struct irq_kvm *k, uint64_t base)
+{
+	k->pio_mmio = base;
 }
 
 void irq_kvm_destroy(struct irq_kvm *k)

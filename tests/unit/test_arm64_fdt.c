@@ -20,21 +20,37 @@
 
 #define DTB_SIZE 0x10000
 
-static const uint64_t mpidr[2] = { 0x80000000ULL, 0x80000001ULL };
+static const uint64_t mpidr[2] = {0x80000000ULL, 0x80000001ULL};
 
 static const struct dt_machine machine = {
-	.ram = 0x40000000ULL, .ram_size = 0x10000000ULL,
-	.nr_cpus = 2, .mpidr = mpidr,
-	.gic_dist = 0x08000000ULL, .gic_dist_size = 0x10000,
-	.gic_redist = 0x080a0000ULL, .gic_redist_size = 0x40000,
-	.its = 0x08080000ULL, .its_size = 0x20000,
-	.uart = 0x09000000ULL, .uart_size = 0x1000, .uart_spi = 1, .uart_clock = 1843200,
-	.rtc = 0x09010000ULL, .rtc_size = 0x1000, .rtc_spi = 2,
-	.pci_ecam = 0x3f000000ULL, .pci_ecam_size = 0x100000,
-	.pci_mmio32 = 0x10000000ULL, .pci_mmio32_size = 0x2eff0000ULL,
-	.pci_mmio64 = 0x8000000000ULL, .pci_mmio64_size = 0x1000000000ULL,
-	.bootargs = "console=ttyS0 quiet",
-	.initrd = 0x4f000000ULL, .initrd_len = 0x123456,
+    .ram = 0x40000000ULL,
+    .ram_size = 0x10000000ULL,
+    .nr_cpus = 2,
+    .mpidr = mpidr,
+    .gic_dist = 0x08000000ULL,
+    .gic_dist_size = 0x10000,
+    .gic_redist = 0x080a0000ULL,
+    .gic_redist_size = 0x40000,
+    .its = 0x08080000ULL,
+    .its_size = 0x20000,
+    .uart = 0x09000000ULL,
+    .uart_size = 0x1000,
+    .uart_spi = 1,
+    .uart_clock = 1843200,
+    .rtc = 0x09010000ULL,
+    .rtc_size = 0x1000,
+    .rtc_spi = 2,
+    .pci_ecam = 0x3f000000ULL,
+    .pci_ecam_size = 0x100000,
+    .pci_io = 0x3eff0000ULL,
+    .pci_io_size = 0x10000,
+    .pci_mmio32 = 0x10000000ULL,
+    .pci_mmio32_size = 0x2eff0000ULL,
+    .pci_mmio64 = 0x8000000000ULL,
+    .pci_mmio64_size = 0x1000000000ULL,
+    .bootargs = "console=ttyS0 quiet",
+    .initrd = 0x4f000000ULL,
+    .initrd_len = 0x123456,
 };
 
 static void *build(void)
@@ -159,12 +175,16 @@ static void test_uart_rtc_pci(void **state)
 	assert_int_equal(cell32(dtb, off, "bus-range", 1), 0);
 	assert_int_equal(cell64(dtb, off, "reg", 1), 0x100000);
 	assert_non_null(fdt_getprop(dtb, off, "dma-coherent", NULL));
-	/* ranges: 32-bit memory, then 64-bit memory, each an identity map */
-	assert_int_equal(cell32(dtb, off, "ranges", 0), 0x02000000);
-	assert_int_equal(cell32(dtb, off, "ranges", 2), 0x10000000);
-	assert_int_equal(cell32(dtb, off, "ranges", 7), 0x03000000);
-	assert_int_equal(cell32(dtb, off, "ranges", 8), 0x80);
-	assert_int_equal(cell32(dtb, off, "ranges", 12), 0x10);
+	/* ranges: ports from 0 at 0x3eff0000, then 32-bit and 64-bit memory, identity maps */
+	assert_int_equal(cell32(dtb, off, "ranges", 0), 0x01000000);
+	assert_int_equal(cell32(dtb, off, "ranges", 2), 0);
+	assert_int_equal(cell32(dtb, off, "ranges", 4), 0x3eff0000);
+	assert_int_equal(cell32(dtb, off, "ranges", 6), 0x10000);
+	assert_int_equal(cell32(dtb, off, "ranges", 7), 0x02000000);
+	assert_int_equal(cell32(dtb, off, "ranges", 9), 0x10000000);
+	assert_int_equal(cell32(dtb, off, "ranges", 14), 0x03000000);
+	assert_int_equal(cell32(dtb, off, "ranges", 15), 0x80);
+	assert_int_equal(cell32(dtb, off, "ranges", 19), 0x10);
 	/* msi-map: every requester ID to the ITS, ID for ID */
 	its = node(dtb, "/interrupt-controller@8000000/msi-controller@8080000");
 	assert_int_equal(cell32(dtb, off, "msi-map", 1), fdt_get_phandle(dtb, its));
@@ -231,9 +251,9 @@ static void test_dtc(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_memory_cpus_psci), cmocka_unit_test(test_gic_timer),
-		cmocka_unit_test(test_uart_rtc_pci),	 cmocka_unit_test(test_chosen),
-		cmocka_unit_test(test_too_small),	 cmocka_unit_test(test_dtc),
+	    cmocka_unit_test(test_memory_cpus_psci), cmocka_unit_test(test_gic_timer),
+	    cmocka_unit_test(test_uart_rtc_pci),     cmocka_unit_test(test_chosen),
+	    cmocka_unit_test(test_too_small),	     cmocka_unit_test(test_dtc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

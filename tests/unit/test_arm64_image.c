@@ -84,8 +84,8 @@ static void test_malformed(void **state)
 
 static void test_initrd(void **state)
 {
-	static const uint8_t gz[] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0 };
-	static const uint8_t padded[] = { 0, 0, 0, 0, '0', '7', '0', '7', '0', '1', 0 };
+	static const uint8_t gz[] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0};
+	static const uint8_t padded[] = {0, 0, 0, 0, '0', '7', '0', '7', '0', '1', 0};
 	const char *why = NULL;
 
 	(void)state;
@@ -100,7 +100,7 @@ static void test_initrd(void **state)
 
 static void test_layout(void **state)
 {
-	struct a64_image im = { .text_offset = 0x80000, .image_size = 0x2000000 };
+	struct a64_image im = {.text_offset = 0x80000, .image_size = 0x2000000};
 	struct a64_boot_layout bl;
 	const char *why = NULL;
 	bool initrd;
@@ -128,10 +128,10 @@ static void test_layout(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_initrd),
-		cmocka_unit_test(test_layout),
+	    cmocka_unit_test(test_good),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_initrd),
+	    cmocka_unit_test(test_layout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

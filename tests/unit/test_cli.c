@@ -108,7 +108,7 @@ static void test_valid_full(void **state)
 	assert_int_equal(r->action, CLI_RUN);
 	assert_int_equal(r->cfg.console, CONSOLE_VIRTIO);
 	assert_string_equal(r->cfg.append,
-			    "quiet earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1");
+			    "quiet " CLI_EARLYCON_UART " console=hvc0 reboot=k panic=-1");
 	result_free(r);
 	r = parse("run", "--kernel", "k", "--console", "serial", NULL);
 	assert_int_equal(r->action, CLI_RUN);
@@ -135,6 +135,27 @@ static void test_valid_full(void **state)
 	assert_int_equal(r->cfg.memory, 512 * MiB);
 	assert_int_equal(r->cfg.cpus, 2);
 	result_free(r);
+}
+
+/* --dtb-out: the device tree's copy on arm64; a usage error on x86-64, which has none. */
+static void test_dtb_out(void **state)
+{
+	struct result *r;
+
+	(void)state;
+	r = parse("run", "--kernel", "k", NULL);
+	assert_null(r->cfg.dtb_out);
+	result_free(r);
+	r = parse("run", "--kernel", "k", "--dtb-out", "m.dtb", NULL);
+#ifdef __aarch64__
+	assert_int_equal(r->action, CLI_RUN);
+	assert_string_equal(r->cfg.dtb_out, "m.dtb");
+	result_free(r);
+#else
+	expect_usage(r, "--dtb-out");
+#endif
+	r = parse("run", "--kernel", "k", "--dtb-out", NULL);
+	expect_usage(r, "--dtb-out");
 }
 
 static void test_defaults(void **state)
@@ -350,9 +371,9 @@ static void test_kernel_cmdline_virtio(void **state)
 	(void)state;
 	/* Early messages on the UART, then hvc0 as the only console. */
 	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, NULL, buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1");
+	assert_string_equal(buf, CLI_EARLYCON_UART " console=hvc0 reboot=k panic=-1");
 	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, "quiet", buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "quiet earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1");
+	assert_string_equal(buf, "quiet " CLI_EARLYCON_UART " console=hvc0 reboot=k panic=-1");
 
 	/* The user's console= wins, and then no earlycon is added either. */
 	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, "console=ttyS0", buf, sizeof(buf)), 0);
@@ -367,14 +388,14 @@ static void test_kernel_cmdline_virtio(void **state)
 	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, "noearlycon=1", buf, sizeof(buf)),
 			 0);
 	assert_string_equal(
-		buf, "noearlycon=1 earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1");
+		buf, "noearlycon=1 " CLI_EARLYCON_UART " console=hvc0 reboot=k panic=-1");
 
 	/* Just fits, and one byte more does not. */
 	big = malloc(CLI_CMDLINE_MAX);
 	assert_non_null(big);
 	memset(big, 'a', CLI_CMDLINE_MAX);
 	len = CLI_CMDLINE_MAX - 1 -
-	      strlen(" earlycon=uart8250,io,0x3f8 console=hvc0 reboot=k panic=-1");
+	      strlen(" " CLI_EARLYCON_UART " console=hvc0 reboot=k panic=-1");
 	big[len] = '\0';
 	assert_int_equal(cli_kernel_cmdline(CONSOLE_VIRTIO, big, buf, sizeof(buf)), 0);
 	assert_int_equal(strlen(buf), CLI_CMDLINE_MAX - 1);
@@ -664,6 +685,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid_full),
+		cmocka_unit_test(test_dtb_out),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_memory_sizes),
 		cmocka_unit_test(test_parse_size),

@@ -490,6 +490,38 @@ static void test_no_io_window(void **state)
 			 -EINVAL);
 }
 
+/* arm64: the I/O window in memory space, port P at io_mmio + P; nothing on the port bus. */
+static void test_io_window_on_mmio(void **state)
+{
+	struct pci_host_windows win = {.ecam = ECAM, .mmio32 = W32, .mmio32_size = W32_SIZE,
+				       .io = 0x1000, .io_size = 0xf000, .io_mmio = 0x3eff0000ULL};
+	struct bus pio, mmio;
+	struct device *devs = NULL;
+	struct pci_host *host;
+	struct fake_dev *d = calloc(1, sizeof(*d));
+	uint32_t port;
+
+	(void)state;
+	assert_non_null(d);
+	bus_init(&pio, "pio");
+	bus_init(&mmio, "mmio");
+	assert_int_equal(pci_host_create(&devs, &host, &pio, &mmio, PORT_PCI_CONFIG, &win), 0);
+	pci_dev_init(&d->pci, &fake_ops, 1, 2, 0, 0, 0, 0);
+	assert_int_equal(pci_dev_add_bar(&d->pci, 0, PCI_BAR_IO, 4), 0);
+	assert_int_equal(pci_host_add_device(host, &d->pci), 0);
+	port = (uint32_t)rd(&mmio, cfg_addr(1, 0x10), 4) & ~0x3U;
+	assert_true(port >= 0x1000 && port < 0x10000);
+	wr(&mmio, cfg_addr(1, 0x04), 2, 1);
+	assert_int_equal(d->moved_to, port);
+	assert_int_equal(rd(&mmio, 0x3eff0000ULL + port + 1, 1), 1);
+	assert_int_equal(d->accesses, 1);
+	assert_int_equal(d->last_off, 1);
+	assert_int_equal(rd(&pio, port + 1, 1), 0xff);
+	assert_int_equal(d->accesses, 1);
+	devices_destroy(&devs);
+	free(d);
+}
+
 static void test_cap_list(void **state)
 {
 	struct pci_dev d;
@@ -551,6 +583,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_config_every_offset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_io_bar, setup, teardown),
 	    cmocka_unit_test(test_no_io_window),
+	    cmocka_unit_test(test_io_window_on_mmio),
 	    cmocka_unit_test(test_cap_list),
 	    cmocka_unit_test(test_mmio64_layout),
 	};

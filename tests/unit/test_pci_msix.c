@@ -166,6 +166,7 @@ static void test_deliver(void **state)
 {
 	struct fixture *f = *state;
 
+	f->pdev.slot = 5; /* where a host would have plugged it: requester 00:05.0 */
 	program(f, 2, 0xfee01000, 0x4041);
 	tbl_wr32(f, 2 * 16 + 12, 0);
 	msgctl(f, true, false);
@@ -174,6 +175,7 @@ static void test_deliver(void **state)
 	assert_true(f->irq.routed[2]);
 	assert_int_equal(f->irq.addr[2], 0xfee01000);
 	assert_int_equal(f->irq.data[2], 0x4041);
+	assert_int_equal(f->irq.devid[2], 5 << 3); /* what an ITS tells devices apart by */
 	/* Same message: no new route; a new message while unmasked: routed again. */
 	loop_raise(f, 2);
 	assert_int_equal(f->irq.updates, 1);

@@ -49,7 +49,7 @@ static uint32_t rd(struct fixture *f, uint64_t off)
 
 static void wr(struct fixture *f, uint64_t off, uint32_t v)
 {
-	uint8_t d[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+	uint8_t d[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
 
 	assert_int_equal(bus_access(&f->mmio, BASE + off, d, 4, true), 0);
 }
@@ -61,7 +61,7 @@ static int setup(void **state)
 
 	memset(f, 0, sizeof(*f));
 	bus_init(&f->mmio, "mmio");
-	f->irq = (struct irq_line){ .set_level = fake_set_level, .opaque = f, .gsi = 34 };
+	f->irq = (struct irq_line){.set_level = fake_set_level, .opaque = f, .gsi = 34};
 	if (pl031_create(&f->devs, &f->mmio, BASE, &f->irq))
 		return -1;
 	*state = f;
@@ -79,10 +79,10 @@ static int teardown(void **state)
 static void test_counter_and_ids(void **state)
 {
 	struct fixture *f = *state;
-	static const uint8_t id[8] = { 0x31, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1 };
+	static const uint8_t id[8] = {0x31, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1};
 	uint32_t now = (uint32_t)time(NULL), dr = rd(f, 0x00);
 
-	assert_true(dr - now <= 2); /* the host's time */
+	assert_true(dr - now <= 2);	  /* the host's time */
 	assert_int_equal(rd(f, 0x0c), 1); /* running */
 	for (unsigned int i = 0; i < 8; i++)
 		assert_int_equal(rd(f, 0xfe0 + 4 * i), id[i]);
@@ -119,7 +119,7 @@ static void test_match_interrupt(void **state)
 static void test_wrong_width(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t d[2] = { 0, 0 };
+	uint8_t d[2] = {0, 0};
 	uint32_t before = rd(f, 0x04);
 
 	assert_int_equal(bus_access(&f->mmio, BASE + 0x04, d, 2, false), 0);
@@ -135,9 +135,9 @@ static void test_wrong_width(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_counter_and_ids, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_match_interrupt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wrong_width, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_counter_and_ids, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_match_interrupt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_width, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

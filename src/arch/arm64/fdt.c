@@ -89,8 +89,7 @@ static int dt_psci(void *fdt)
 
 static int dt_gic(void *fdt, const struct dt_machine *m)
 {
-	const uint64_t reg[] = { m->gic_dist, m->gic_dist_size, m->gic_redist,
-				 m->gic_redist_size };
+	const uint64_t reg[] = {m->gic_dist, m->gic_dist_size, m->gic_redist, m->gic_redist_size};
 
 	DT_TRY(dt_begin(fdt, "interrupt-controller", m->gic_dist));
 	DT_TRY(fdt_property_string(fdt, "compatible", "arm,gic-v3"));
@@ -102,7 +101,7 @@ static int dt_gic(void *fdt, const struct dt_machine *m)
 	DT_TRY(dt_reg(fdt, "reg", reg, 4));
 	DT_TRY(fdt_property_u32(fdt, "phandle", DT_PH_GIC));
 	if (m->its_size) {
-		const uint64_t its[] = { m->its, m->its_size };
+		const uint64_t its[] = {m->its, m->its_size};
 
 		DT_TRY(dt_begin(fdt, "msi-controller", m->its));
 		DT_TRY(fdt_property_string(fdt, "compatible", "arm,gic-v3-its"));
@@ -118,10 +117,10 @@ static int dt_gic(void *fdt, const struct dt_machine *m)
 static int dt_timer(void *fdt)
 {
 	const uint32_t irqs[] = {
-		DT_GIC_PPI, 13, DT_IRQ_LEVEL_HIGH, /* secure physical */
-		DT_GIC_PPI, 14, DT_IRQ_LEVEL_HIGH, /* non-secure physical */
-		DT_GIC_PPI, 11, DT_IRQ_LEVEL_HIGH, /* virtual */
-		DT_GIC_PPI, 10, DT_IRQ_LEVEL_HIGH, /* hypervisor */
+	    DT_GIC_PPI, 13, DT_IRQ_LEVEL_HIGH, /* secure physical */
+	    DT_GIC_PPI, 14, DT_IRQ_LEVEL_HIGH, /* non-secure physical */
+	    DT_GIC_PPI, 11, DT_IRQ_LEVEL_HIGH, /* virtual */
+	    DT_GIC_PPI, 10, DT_IRQ_LEVEL_HIGH, /* hypervisor */
 	};
 	static const char compat[] = "arm,armv8-timer\0arm,armv7-timer";
 
@@ -134,8 +133,8 @@ static int dt_timer(void *fdt)
 
 static int dt_uart(void *fdt, const struct dt_machine *m)
 {
-	const uint64_t reg[] = { m->uart, m->uart_size };
-	const uint32_t irq[] = { DT_GIC_SPI, m->uart_spi, DT_IRQ_LEVEL_HIGH };
+	const uint64_t reg[] = {m->uart, m->uart_size};
+	const uint32_t irq[] = {DT_GIC_SPI, m->uart_spi, DT_IRQ_LEVEL_HIGH};
 
 	DT_TRY(dt_begin(fdt, "uart", m->uart));
 	DT_TRY(fdt_property_string(fdt, "compatible", "ns16550a"));
@@ -148,8 +147,8 @@ static int dt_uart(void *fdt, const struct dt_machine *m)
 static int dt_rtc(void *fdt, const struct dt_machine *m)
 {
 	static const char compat[] = "arm,pl031\0arm,primecell";
-	const uint64_t reg[] = { m->rtc, m->rtc_size };
-	const uint32_t irq[] = { DT_GIC_SPI, m->rtc_spi, DT_IRQ_LEVEL_HIGH };
+	const uint64_t reg[] = {m->rtc, m->rtc_size};
+	const uint32_t irq[] = {DT_GIC_SPI, m->rtc_spi, DT_IRQ_LEVEL_HIGH};
 
 	DT_TRY(fdt_begin_node(fdt, "apb-pclk"));
 	DT_TRY(fdt_property_string(fdt, "compatible", "fixed-clock"));
@@ -168,31 +167,54 @@ static int dt_rtc(void *fdt, const struct dt_machine *m)
 	return fdt_end_node(fdt);
 }
 
-/* The ranges' first cell: space code 2 (32-bit memory) or 3 (64-bit memory). */
+/* The ranges' first cell: space code 1 (I/O), 2 (32-bit memory) or 3 (64-bit memory). */
+#define DT_PCI_IO 0x01000000U
 #define DT_PCI_MEM32 0x02000000U
 #define DT_PCI_MEM64 0x03000000U
 
 static int dt_pci(void *fdt, const struct dt_machine *m)
 {
-	const uint64_t reg[] = { m->pci_ecam, m->pci_ecam_size };
-	const uint32_t bus_range[] = { 0, (uint32_t)(m->pci_ecam_size >> 20) - 1 };
-	uint32_t ranges[14];
+	const uint64_t reg[] = {m->pci_ecam, m->pci_ecam_size};
+	const uint32_t bus_range[] = {0, (uint32_t)(m->pci_ecam_size >> 20) - 1};
+	uint32_t ranges[21];
 	unsigned int n = 0;
 
-	/* (space, pci address hi lo) (cpu address hi lo) (size hi lo): identity maps. */
+	/*
+	 * (space, pci address hi lo) (cpu address hi lo) (size hi lo): ports from 0 at
+	 * pci_io, memory at the same addresses on both sides.
+	 */
+	if (m->pci_io_size) {
+		const uint32_t r[] = {DT_PCI_IO,
+				      0,
+				      0,
+				      (uint32_t)(m->pci_io >> 32),
+				      (uint32_t)m->pci_io,
+				      0,
+				      (uint32_t)m->pci_io_size};
+
+		for (unsigned int i = 0; i < 7; i++)
+			ranges[n++] = r[i];
+	}
 	if (m->pci_mmio32_size) {
-		const uint32_t r[] = { DT_PCI_MEM32, 0, (uint32_t)m->pci_mmio32, 0,
-				       (uint32_t)m->pci_mmio32, 0, (uint32_t)m->pci_mmio32_size };
+		const uint32_t r[] = {DT_PCI_MEM32,
+				      0,
+				      (uint32_t)m->pci_mmio32,
+				      0,
+				      (uint32_t)m->pci_mmio32,
+				      0,
+				      (uint32_t)m->pci_mmio32_size};
 
 		for (unsigned int i = 0; i < 7; i++)
 			ranges[n++] = r[i];
 	}
 	if (m->pci_mmio64_size) {
-		const uint32_t r[] = { DT_PCI_MEM64,
-				       (uint32_t)(m->pci_mmio64 >> 32), (uint32_t)m->pci_mmio64,
-				       (uint32_t)(m->pci_mmio64 >> 32), (uint32_t)m->pci_mmio64,
-				       (uint32_t)(m->pci_mmio64_size >> 32),
-				       (uint32_t)m->pci_mmio64_size };
+		const uint32_t r[] = {DT_PCI_MEM64,
+				      (uint32_t)(m->pci_mmio64 >> 32),
+				      (uint32_t)m->pci_mmio64,
+				      (uint32_t)(m->pci_mmio64 >> 32),
+				      (uint32_t)m->pci_mmio64,
+				      (uint32_t)(m->pci_mmio64_size >> 32),
+				      (uint32_t)m->pci_mmio64_size};
 
 		for (unsigned int i = 0; i < 7; i++)
 			ranges[n++] = r[i];
@@ -209,7 +231,7 @@ static int dt_pci(void *fdt, const struct dt_machine *m)
 	DT_TRY(fdt_property(fdt, "dma-coherent", NULL, 0));
 	if (m->its_size) {
 		/* requester ID (bus, device, function) = the ITS's device ID */
-		const uint32_t map[] = { 0, DT_PH_ITS, 0, 0x10000 };
+		const uint32_t map[] = {0, DT_PH_ITS, 0, 0x10000};
 
 		DT_TRY(dt_cells(fdt, "msi-map", map, 4));
 	}
@@ -232,7 +254,7 @@ static int dt_chosen(void *fdt, const struct dt_machine *m, const char *stdout_p
 
 static int dt_tree(void *fdt, const struct dt_machine *m)
 {
-	const uint64_t mem[] = { m->ram, m->ram_size };
+	const uint64_t mem[] = {m->ram, m->ram_size};
 	char stdout_path[64];
 
 	snprintf(stdout_path, sizeof(stdout_path), "/uart@%llx", (unsigned long long)m->uart);

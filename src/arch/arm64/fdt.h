@@ -21,9 +21,10 @@ struct dt_machine {
 	uint64_t rtc, rtc_size;
 	uint32_t rtc_spi;
 	uint64_t pci_ecam, pci_ecam_size; /* bus 0 only */
+	uint64_t pci_io, pci_io_size;	  /* ports from 0 in memory space; size 0: none */
 	uint64_t pci_mmio32, pci_mmio32_size;
 	uint64_t pci_mmio64, pci_mmio64_size;
-	const char *bootargs; /* may be NULL */
+	const char *bootargs;	     /* may be NULL */
 	uint64_t initrd, initrd_len; /* len 0: none */
 };
 

@@ -54,16 +54,16 @@ int a64_initrd_check(const uint8_t *d, size_t len, const char **why)
 		const char *magic;
 		size_t len;
 	} kinds[] = {
-		{ "070701", 6 },		/* newc cpio */
-		{ "070702", 6 },		/* newc cpio with checksums */
-		{ "\x1f\x8b", 2 },		/* gzip */
-		{ "\x1f\x9e", 2 },		/* old gzip */
-		{ "\xfd" "7zXZ\0", 6 },		/* xz */
-		{ "\x28\xb5\x2f\xfd", 4 },	/* zstd */
-		{ "\x02\x21\x4c\x18", 4 },	/* lz4 legacy */
-		{ "BZh", 3 },			/* bzip2 */
-		{ "\x5d\x00\x00", 3 },		/* lzma */
-		{ "\x89LZO", 4 },		/* lzo */
+	    {"070701", 6},		     /* newc cpio */
+	    {"070702", 6},		     /* newc cpio with checksums */
+	    {"\x1f\x8b", 2},		     /* gzip */
+	    {"\x1f\x9e", 2},		     /* old gzip */
+	    {"\xfd\x37\x7a\x58\x5a\x00", 6}, /* xz */
+	    {"\x28\xb5\x2f\xfd", 4},	     /* zstd */
+	    {"\x02\x21\x4c\x18", 4},	     /* lz4 legacy */
+	    {"BZh", 3},			     /* bzip2 */
+	    {"\x5d\x00\x00", 3},	     /* lzma */
+	    {"\x89LZO", 4},		     /* lzo */
 	};
 	size_t i;
 

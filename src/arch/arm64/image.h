@@ -15,7 +15,7 @@
 #define A64_IMAGE_MAGIC 0x644d5241U /* "ARM\x64", little endian */
 #define A64_IMAGE_FLAG_BE 0x1ULL
 #define A64_KERNEL_ALIGN 0x200000ULL /* the kernel's base: 2 MiB aligned */
-#define A64_DTB_MAX 0x200000ULL      /* a device tree is at most 2 MiB */
+#define A64_DTB_MAX 0x200000ULL	     /* a device tree is at most 2 MiB */
 
 struct a64_image {
 	uint64_t text_offset;
@@ -25,9 +25,9 @@ struct a64_image {
 
 /* Where the boot files go in RAM. */
 struct a64_boot_layout {
-	uint64_t kernel;		/* text_offset from a 2 MiB aligned base */
-	uint64_t initrd, initrd_len;	/* len 0: none */
-	uint64_t dtb;			/* 8-byte aligned, A64_DTB_MAX bytes reserved */
+	uint64_t kernel;	     /* text_offset from a 2 MiB aligned base */
+	uint64_t initrd, initrd_len; /* len 0: none */
+	uint64_t dtb;		     /* 8-byte aligned, A64_DTB_MAX bytes reserved */
 };
 
 /* Parses and checks an Image header against the file's length; -EINVAL and *why on failure. */

@@ -29,9 +29,12 @@
 /* PCI: the 32-bit BAR window, ECAM for bus 0 and the 64-bit window above RAM. */
 #define A64_PCI_MMIO32 0x10000000ULL
 #define A64_PCI_MMIO32_SIZE 0x2eff0000ULL
+#define A64_PCI_IO 0x3eff0000ULL /* ports 0-0xffff in memory space */
+#define A64_PCI_IO_SIZE 0x10000ULL
+#define A64_PCI_IO_MIN 0x1000 /* the ports kvmrun places I/O BARs at */
 #define A64_PCI_ECAM 0x3f000000ULL
-#define A64_PCI_ECAM_SIZE 0x100000ULL /* bus 0: 32 devices x 8 functions x 4 KiB */
-#define A64_PCI_MMIO64 0x8000000000ULL /* 512 GiB */
+#define A64_PCI_ECAM_SIZE 0x100000ULL	    /* bus 0: 32 devices x 8 functions x 4 KiB */
+#define A64_PCI_MMIO64 0x8000000000ULL	    /* 512 GiB */
 #define A64_PCI_MMIO64_SIZE 0x1000000000ULL /* 64 GiB: inside KVM's default 40-bit IPA */
 
 /* RAM: from 1 GiB up to the 64-bit PCI window. */

@@ -23,9 +23,11 @@
 #include "kvmrun/vcpu.h"
 
 /* KVM_IRQ_LINE's irq field for an SPI: type in bits 24-31, interrupt ID in 0-15. */
-#define A64_IRQ_LINE_SPI(spi) ((uint32_t)KVM_ARM_IRQ_TYPE_SPI << KVM_ARM_IRQ_TYPE_SHIFT | (32 + (spi)))
+#define A64_IRQ_LINE_SPI(spi)                                                                      \
+	((uint32_t)KVM_ARM_IRQ_TYPE_SPI << KVM_ARM_IRQ_TYPE_SHIFT | (32 + (spi)))
 #define A64_MPIDR_EL1 ARM64_SYS_REG(3, 0, 0, 0, 5)
-#define A64_CORE_REG(r) (KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | KVM_REG_ARM_CORE_REG(r))
+#define A64_CORE_REG(r)                                                                            \
+	(KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | KVM_REG_ARM_CORE_REG(r))
 /* EL1 with SP_EL1 (EL1h), debug, SError, IRQ and FIQ masked. */
 #define A64_PSTATE_BOOT 0x3c5ULL
 
@@ -35,7 +37,7 @@ struct arch_vm {
 	const char *dtb_out;
 	int gic_fd, its_fd;
 	struct kvm_vcpu_init init; /* KVM_ARM_PREFERRED_TARGET, PSCI 0.2 */
-	uint64_t *mpidr;	    /* each vCPU's, for the device tree */
+	uint64_t *mpidr;	   /* each vCPU's, for the device tree */
 	struct a64_image image;
 	struct a64_boot_layout boot;
 	const char *cmdline;
@@ -45,10 +47,10 @@ struct arch_vm {
 const struct arch_kvm_cap *arch_kvm_caps(size_t *n)
 {
 	static const struct arch_kvm_cap caps[] = {
-		{ KVM_CAP_ONE_REG, "KVM_CAP_ONE_REG" },
-		{ KVM_CAP_ARM_PSCI_0_2, "KVM_CAP_ARM_PSCI_0_2" },
-		{ KVM_CAP_DEVICE_CTRL, "KVM_CAP_DEVICE_CTRL" },
-		{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
+	    {KVM_CAP_ONE_REG, "KVM_CAP_ONE_REG"},
+	    {KVM_CAP_ARM_PSCI_0_2, "KVM_CAP_ARM_PSCI_0_2"},
+	    {KVM_CAP_DEVICE_CTRL, "KVM_CAP_DEVICE_CTRL"},
+	    {KVM_CAP_IRQFD, "KVM_CAP_IRQFD"},
 	};
 
 	*n = ARRAY_SIZE(caps);
@@ -60,8 +62,7 @@ static uint64_t a64_ram_size(uint64_t mem)
 	return MIN(mem, A64_RAM_MAX);
 }
 
-int arch_check_images(const struct arch_images *img, uint64_t mem, bool *initrd,
-		      const char **why)
+int arch_check_images(const struct arch_images *img, uint64_t mem, bool *initrd, const char **why)
 {
 	struct a64_boot_layout bl;
 	struct a64_image im;
@@ -85,7 +86,7 @@ int arch_check_images(const struct arch_images *img, uint64_t mem, bool *initrd,
 
 unsigned int arch_ram_layout(uint64_t mem, struct arch_ram *out)
 {
-	out[0] = (struct arch_ram){ .gpa = A64_RAM, .size = a64_ram_size(mem) };
+	out[0] = (struct arch_ram){.gpa = A64_RAM, .size = a64_ram_size(mem)};
 	return 1;
 }
 
@@ -125,7 +126,9 @@ void arch_destroy(struct arch_vm *a)
 static int a64_dev_attr(int fd, uint32_t group, uint64_t attr, const void *val)
 {
 	struct kvm_device_attr da = {
-		.group = group, .attr = attr, .addr = (uint64_t)(uintptr_t)val,
+	    .group = group,
+	    .attr = attr,
+	    .addr = (uint64_t)(uintptr_t)val,
 	};
 
 	return kvm_ioctl_ptr(fd, KVM_SET_DEVICE_ATTR, &da);
@@ -133,7 +136,7 @@ static int a64_dev_attr(int fd, uint32_t group, uint64_t attr, const void *val)
 
 static int a64_create_device(int vm_fd, uint32_t type, int *fd)
 {
-	struct kvm_create_device cd = { .type = type };
+	struct kvm_create_device cd = {.type = type};
 	int ret;
 
 	ret = kvm_ioctl_ptr(vm_fd, KVM_CREATE_DEVICE, &cd);
@@ -220,9 +223,14 @@ int arch_load(struct arch_vm *a, const struct guest_mem *gm, const struct arch_i
 int arch_platform_create(struct arch_vm *a, const struct arch_platform *p, struct pci_host **pci)
 {
 	const struct pci_host_windows win = {
-		.ecam = A64_PCI_ECAM,
-		.mmio32 = A64_PCI_MMIO32, .mmio32_size = A64_PCI_MMIO32_SIZE,
-		.mmio64 = A64_PCI_MMIO64, .mmio64_size = A64_PCI_MMIO64_SIZE,
+	    .ecam = A64_PCI_ECAM,
+	    .mmio32 = A64_PCI_MMIO32,
+	    .mmio32_size = A64_PCI_MMIO32_SIZE,
+	    .mmio64 = A64_PCI_MMIO64,
+	    .mmio64_size = A64_PCI_MMIO64_SIZE,
+	    .io = A64_PCI_IO_MIN,
+	    .io_size = A64_PCI_IO_SIZE - A64_PCI_IO_MIN,
+	    .io_mmio = A64_PCI_IO,
 	};
 	int ret;
 
@@ -239,8 +247,13 @@ int arch_platform_create(struct arch_vm *a, const struct arch_platform *p, struc
 
 int arch_irq_create(struct arch_vm *a, int vm_fd, struct irq_kvm **out, struct irq_chip *chip)
 {
+	int ret;
+
 	(void)a;
-	return irq_kvm_create_flags(out, vm_fd, IRQ_KVM_MSI_DEVID, chip);
+	ret = irq_kvm_create_flags(out, vm_fd, IRQ_KVM_MSI_DEVID, chip);
+	if (!ret)
+		irq_kvm_set_pio_mmio(*out, A64_PCI_IO);
+	return ret;
 }
 
 int arch_vcpu_init(struct arch_vm *a, int kvm_fd, int vm_fd, struct vcpu *v,
@@ -248,7 +261,8 @@ int arch_vcpu_init(struct arch_vm *a, int kvm_fd, int vm_fd, struct vcpu *v,
 {
 	struct kvm_vcpu_init init = a->init;
 	struct kvm_one_reg reg = {
-		.id = A64_MPIDR_EL1, .addr = (uint64_t)(uintptr_t)&a->mpidr[v->index],
+	    .id = A64_MPIDR_EL1,
+	    .addr = (uint64_t)(uintptr_t)&a->mpidr[v->index],
 	};
 	int ret;
 
@@ -272,7 +286,7 @@ int arch_vcpu_init(struct arch_vm *a, int kvm_fd, int vm_fd, struct vcpu *v,
 
 static int a64_set_reg(int vcpu_fd, uint64_t id, uint64_t val)
 {
-	struct kvm_one_reg reg = { .id = id, .addr = (uint64_t)(uintptr_t)&val };
+	struct kvm_one_reg reg = {.id = id, .addr = (uint64_t)(uintptr_t)&val};
 
 	return kvm_ioctl_ptr(vcpu_fd, KVM_SET_ONE_REG, &reg);
 }
@@ -298,20 +312,34 @@ static int a64_write_dtb(const char *path, const void *dtb, size_t len)
 static int a64_build_dtb(struct arch_vm *a, const struct guest_mem *gm, const char **what)
 {
 	const struct dt_machine m = {
-		.ram = A64_RAM, .ram_size = a64_ram_size(a->mem),
-		.nr_cpus = a->cpus, .mpidr = a->mpidr,
-		.gic_dist = A64_GIC_DIST, .gic_dist_size = A64_GIC_DIST_SIZE,
-		.gic_redist = A64_GIC_REDIST,
-		.gic_redist_size = a->cpus * A64_GIC_REDIST_SIZE_PER_CPU,
-		.its = A64_GIC_ITS, .its_size = A64_GIC_ITS_SIZE,
-		.uart = A64_UART, .uart_size = A64_UART_SIZE,
-		.uart_spi = A64_UART_SPI, .uart_clock = A64_UART_CLOCK,
-		.rtc = A64_RTC, .rtc_size = A64_RTC_SIZE, .rtc_spi = A64_RTC_SPI,
-		.pci_ecam = A64_PCI_ECAM, .pci_ecam_size = A64_PCI_ECAM_SIZE,
-		.pci_mmio32 = A64_PCI_MMIO32, .pci_mmio32_size = A64_PCI_MMIO32_SIZE,
-		.pci_mmio64 = A64_PCI_MMIO64, .pci_mmio64_size = A64_PCI_MMIO64_SIZE,
-		.bootargs = a->cmdline,
-		.initrd = a->boot.initrd, .initrd_len = a->boot.initrd_len,
+	    .ram = A64_RAM,
+	    .ram_size = a64_ram_size(a->mem),
+	    .nr_cpus = a->cpus,
+	    .mpidr = a->mpidr,
+	    .gic_dist = A64_GIC_DIST,
+	    .gic_dist_size = A64_GIC_DIST_SIZE,
+	    .gic_redist = A64_GIC_REDIST,
+	    .gic_redist_size = a->cpus * A64_GIC_REDIST_SIZE_PER_CPU,
+	    .its = A64_GIC_ITS,
+	    .its_size = A64_GIC_ITS_SIZE,
+	    .uart = A64_UART,
+	    .uart_size = A64_UART_SIZE,
+	    .uart_spi = A64_UART_SPI,
+	    .uart_clock = A64_UART_CLOCK,
+	    .rtc = A64_RTC,
+	    .rtc_size = A64_RTC_SIZE,
+	    .rtc_spi = A64_RTC_SPI,
+	    .pci_ecam = A64_PCI_ECAM,
+	    .pci_ecam_size = A64_PCI_ECAM_SIZE,
+	    .pci_io = A64_PCI_IO,
+	    .pci_io_size = A64_PCI_IO_SIZE,
+	    .pci_mmio32 = A64_PCI_MMIO32,
+	    .pci_mmio32_size = A64_PCI_MMIO32_SIZE,
+	    .pci_mmio64 = A64_PCI_MMIO64,
+	    .pci_mmio64_size = A64_PCI_MMIO64_SIZE,
+	    .bootargs = a->cmdline,
+	    .initrd = a->boot.initrd,
+	    .initrd_len = a->boot.initrd_len,
 	};
 	uint8_t *dtb = gm_ptr(gm, a->boot.dtb, A64_DTB_MAX);
 	int ret;
@@ -362,12 +390,12 @@ void arch_dump_regs(int vcpu_fd, unsigned int index)
 	uint64_t pc = 0, pstate = 0, x0 = 0;
 	struct kvm_one_reg reg;
 
-	reg = (struct kvm_one_reg){ .id = A64_CORE_REG(regs.pc), .addr = (uintptr_t)&pc };
+	reg = (struct kvm_one_reg){.id = A64_CORE_REG(regs.pc), .addr = (uintptr_t)&pc};
 	if (kvm_ioctl_ptr(vcpu_fd, KVM_GET_ONE_REG, &reg) < 0)
 		return;
-	reg = (struct kvm_one_reg){ .id = A64_CORE_REG(regs.pstate), .addr = (uintptr_t)&pstate };
+	reg = (struct kvm_one_reg){.id = A64_CORE_REG(regs.pstate), .addr = (uintptr_t)&pstate};
 	(void)kvm_ioctl_ptr(vcpu_fd, KVM_GET_ONE_REG, &reg);
-	reg = (struct kvm_one_reg){ .id = A64_CORE_REG(regs.regs[0]), .addr = (uintptr_t)&x0 };
+	reg = (struct kvm_one_reg){.id = A64_CORE_REG(regs.regs[0]), .addr = (uintptr_t)&x0};
 	(void)kvm_ioctl_ptr(vcpu_fd, KVM_GET_ONE_REG, &reg);
 	log_debug("vCPU %u: pc=0x%llx pstate=0x%llx x0=0x%llx", index, (unsigned long long)pc,
 		  (unsigned long long)pstate, (unsigned long long)x0);

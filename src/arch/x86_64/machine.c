@@ -39,17 +39,16 @@ _Static_assert(LAYOUT_PCI_ECAM_BUS0_SIZE == PCI_ECAM_BUS_SIZE, "bus 0's ECAM win
 const struct arch_kvm_cap *arch_kvm_caps(size_t *n)
 {
 	static const struct arch_kvm_cap caps[] = {
-		{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
-		{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
-		{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
+	    {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+	    {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
+	    {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
 	};
 
 	*n = ARRAY_SIZE(caps);
 	return caps;
 }
 
-int arch_check_images(const struct arch_images *img, uint64_t mem, bool *initrd,
-		      const char **why)
+int arch_check_images(const struct arch_images *img, uint64_t mem, bool *initrd, const char **why)
 {
 	struct pvh_image *pi;
 	struct bzimage bz;
@@ -73,9 +72,9 @@ unsigned int arch_ram_layout(uint64_t mem, struct arch_ram *out)
 	unsigned int n = 0;
 
 	boot_ram_split(mem, &low, &high);
-	out[n++] = (struct arch_ram){ .gpa = 0, .size = low };
+	out[n++] = (struct arch_ram){.gpa = 0, .size = low};
 	if (high)
-		out[n++] = (struct arch_ram){ .gpa = LAYOUT_MMIO_HOLE_END, .size = high };
+		out[n++] = (struct arch_ram){.gpa = LAYOUT_MMIO_HOLE_END, .size = high};
 	return n;
 }
 
@@ -105,7 +104,7 @@ void arch_destroy(struct arch_vm *a)
 
 int arch_vm_init(struct arch_vm *a, int kvm_fd, int vm_fd, const char **what)
 {
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	uint64_t identity = X86_IDENTITY_MAP_ADDR;
 	int ret;
 
@@ -149,11 +148,13 @@ int arch_load(struct arch_vm *a, const struct guest_mem *gm, const struct arch_i
 	      bool *initrd, const char **why)
 {
 	struct boot_images bi = {
-		.cmdline = img->cmdline,
-		.kernel = img->kernel, .kernel_len = img->kernel_len,
-		.initrd = img->initrd, .initrd_len = img->initrd_len,
+	    .cmdline = img->cmdline,
+	    .kernel = img->kernel,
+	    .kernel_len = img->kernel_len,
+	    .initrd = img->initrd,
+	    .initrd_len = img->initrd_len,
 	};
-	struct acpi_config acpi = { .nr_cpus = a->cpus, .pci = true };
+	struct acpi_config acpi = {.nr_cpus = a->cpus, .pci = true};
 	uint32_t *apic_ids;
 	uint8_t *acpi_buf;
 	int ret;
@@ -188,18 +189,21 @@ int arch_load(struct arch_vm *a, const struct guest_mem *gm, const struct arch_i
 int arch_platform_create(struct arch_vm *a, const struct arch_platform *p, struct pci_host **pci)
 {
 	struct pci_host_windows win = {
-		.ecam = LAYOUT_PCI_ECAM,
-		.mmio32 = LAYOUT_PCI_MMIO32, .mmio32_size = LAYOUT_PCI_MMIO32_SIZE,
-		.mmio64 = a->pci_mmio64, .mmio64_size = a->pci_mmio64_size,
-		.io = LAYOUT_PCI_IO_MIN, .io_size = LAYOUT_PCI_IO_MAX - LAYOUT_PCI_IO_MIN + 1,
+	    .ecam = LAYOUT_PCI_ECAM,
+	    .mmio32 = LAYOUT_PCI_MMIO32,
+	    .mmio32_size = LAYOUT_PCI_MMIO32_SIZE,
+	    .mmio64 = a->pci_mmio64,
+	    .mmio64_size = a->pci_mmio64_size,
+	    .io = LAYOUT_PCI_IO_MIN,
+	    .io_size = LAYOUT_PCI_IO_MAX - LAYOUT_PCI_IO_MIN + 1,
 	};
 	int ret;
 
 	irq_line_init_kvm(&a->com1_irq, p->vm_fd, PORT_COM1_IRQ);
 	ret = serial_8250_create(p->devices, p->pio, PORT_COM1, &a->com1_irq, p->con);
 	if (!ret)
-		ret = platform_create(p->devices, p->pio, p->mmio, &pc_layout, p->sink,
-				      p->exit_port);
+		ret =
+		    platform_create(p->devices, p->pio, p->mmio, &pc_layout, p->sink, p->exit_port);
 	if (!ret)
 		ret = pci_host_create(p->devices, pci, p->pio, p->mmio, PORT_PCI_CONFIG, &win);
 	return ret;

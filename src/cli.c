@@ -13,9 +13,17 @@ static const char usage[] =
 	"       kvmrun exec [options] -- PROGRAM [ARG...]   (kvmrun exec --help)\n"
 	"       kvmrun --help | --version\n"
 	"\n"
+#ifdef __aarch64__
+	"Boots a Linux arm64 Image in a KVM virtual machine; ends when the guest ends.\n"
+#else
 	"Boots a Linux bzImage in a KVM virtual machine; ends when the guest ends.\n"
+#endif
 	"\n"
+#ifdef __aarch64__
+	"  --kernel FILE        Linux arm64 Image (required)\n"
+#else
 	"  --kernel FILE        Linux bzImage, or ELF with a PVH entry note (required)\n"
+#endif
 	"  --initrd FILE        initramfs\n"
 	"  --append ARGS        kernel command line; kvmrun adds console=, reboot=k\n"
 	"                       and panic=-1 unless ARGS sets them (and, for\n"
@@ -34,10 +42,13 @@ static const char usage[] =
 	"  --log-level LVL      error, warn (default), info or debug\n"
 	"  --sandbox on|off     seccomp filters on kvmrun's own threads once the VM\n"
 	"                       is set up (default on); off only to debug kvmrun\n"
-	"  --dtb-out FILE       arm64: also write the guest's device tree to FILE\n"
+#ifdef __aarch64__
+	"  --dtb-out FILE       also write the guest's device tree (the DTB) to FILE\n"
+#else
 	"  --exit-port          for test guests: I/O port 0x604, where a byte N the\n"
 	"                       guest writes ends kvmrun with exit status N (any N,\n"
 	"                       also those below); without it there is no such port\n"
+#endif
 	"  --disk PATH[,ro][,serial=ID][,cache=none|writeback]\n"
 	"                       raw disk image as a virtio-blk device (up to 16);\n"
 	"                       ro: read-only; serial: GET_ID answer, up to 20 bytes\n"
@@ -82,8 +93,11 @@ static const char usage[] =
 	"  8    kvmrun made a system call its seccomp filter refuses (a bug;\n"
 	"       stderr names the call)\n"
 	"  130, 143  stopped by SIGINT, SIGTERM\n"
+#ifndef __aarch64__
 	"  N    only with --exit-port: the guest wrote N to the exit port; then\n"
-	"       any status, these above included, may come from the guest\n";
+	"       any status, these above included, may come from the guest\n"
+#endif
+	"";
 
 int cli_leading_number(const char *s, unsigned long long *v, char **end)
 {
@@ -705,8 +719,13 @@ enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
 			cfg->no_sandbox = !strcmp(optarg, "off");
 			break;
 		case OPT_EXIT_PORT:
+#ifdef __aarch64__
+			return cli_fail(err, "--exit-port: an x86-64 machine's option (arm64 has no "
+					"I/O ports)%s%s", "", "");
+#else
 			cfg->exit_port = true;
 			break;
+#endif
 		case OPT_DTB_OUT:
 #ifdef __aarch64__
 			cfg->dtb_out = optarg;

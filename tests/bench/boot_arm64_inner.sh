@@ -40,8 +40,8 @@ boot() { # VMM
 		/^Size:/ { size = $2; next }
 		/^Rss:/ { total += $2; if (anon && size == ram && (!seen || $2 > guest)) { guest = $2; seen = 1 } }
 		END { if (seen) print total - guest; else print "none" }' /proc/$pid/smaps)
-	i=0
-	while kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do usleep 100000; i=$((i + 1)); done
+	w=0
+	while kill -0 $pid 2>/dev/null && [ $w -lt 600 ]; do usleep 100000; w=$((w + 1)); done
 	kill -9 $pid 2>/dev/null
 	wait $pid
 	rc=$?

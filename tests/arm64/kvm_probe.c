@@ -34,8 +34,8 @@ static int fail(const char *what)
 
 static int build_fdt(void *buf, const char *bootargs)
 {
-	uint64_t mem[2] = { cpu_to_fdt64(RAM_BASE), cpu_to_fdt64(RAM_SIZE) };
-	uint64_t uart[2] = { cpu_to_fdt64(UART_BASE), cpu_to_fdt64(8) };
+	uint64_t mem[2] = {cpu_to_fdt64(RAM_BASE), cpu_to_fdt64(RAM_SIZE)};
+	uint64_t uart[2] = {cpu_to_fdt64(UART_BASE), cpu_to_fdt64(8)};
 	int r = 0;
 
 	r |= fdt_create(buf, DTB_SIZE);
@@ -78,9 +78,8 @@ static int build_fdt(void *buf, const char *bootargs)
 static int set_reg(int vcpu, uint64_t off, uint64_t v)
 {
 	struct kvm_one_reg reg = {
-		.id = KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE |
-		      (off / sizeof(uint32_t)),
-		.addr = (uint64_t)(uintptr_t)&v,
+	    .id = KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | (off / sizeof(uint32_t)),
+	    .addr = (uint64_t)(uintptr_t)&v,
 	};
 
 	return ioctl(vcpu, KVM_SET_ONE_REG, &reg);
@@ -107,12 +106,13 @@ static int run(int vcpu, struct kvm_run *kr)
 			break;
 		case KVM_EXIT_SYSTEM_EVENT:
 			printf("kvm_probe: system event %u (%s)\n", kr->system_event.type,
-			       kr->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ? "off" :
-			       kr->system_event.type == KVM_SYSTEM_EVENT_RESET ? "reset" : "other");
+			       kr->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ? "off"
+			       : kr->system_event.type == KVM_SYSTEM_EVENT_RESET  ? "reset"
+										  : "other");
 			return kr->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ||
-					       kr->system_event.type == KVM_SYSTEM_EVENT_RESET ?
-				       0 :
-				       1;
+				       kr->system_event.type == KVM_SYSTEM_EVENT_RESET
+				   ? 0
+				   : 1;
 		default:
 			fprintf(stderr, "kvm_probe: exit reason %u\n", kr->exit_reason);
 			return 1;
@@ -122,9 +122,9 @@ static int run(int vcpu, struct kvm_run *kr)
 
 int main(int argc, char **argv)
 {
-	struct kvm_userspace_memory_region region = { 0 };
-	struct kvm_create_device gic = { .type = KVM_DEV_TYPE_ARM_VGIC_V3,
-					 .flags = KVM_CREATE_DEVICE_TEST };
+	struct kvm_userspace_memory_region region = {0};
+	struct kvm_create_device gic = {.type = KVM_DEV_TYPE_ARM_VGIC_V3,
+					.flags = KVM_CREATE_DEVICE_TEST};
 	struct kvm_vcpu_init init;
 	struct kvm_run *kr;
 	uint8_t *ram;

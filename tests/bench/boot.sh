@@ -21,8 +21,17 @@
 # KVMRUN defaults to $KVMRUN, else build/kvmrun in the repository. Needs strace
 # (Debian package: strace) and qemu-system-x86_64 (qemu-system-x86). Without a
 # usable /dev/kvm it re-runs itself inside scripts/testvm (need_kvm).
+#
+# arm64: with KVMRUN an arm64 program (e.g. build-arm64/kvmrun) on a machine that is
+# not, the arm64 case (boot_arm64.sh): kvmrun beside QEMU -M virt on KVM inside
+# scripts/testvm-arm64, metrics 2 and 3.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_options boot.sh runs=10 -- "$@"
+# e_machine 183 (0xb7): AArch64.
+if [[ $(od -An -tx1 -j18 -N2 "$bin" | tr -d ' \n') == b700 && $(uname -m) != aarch64 ]]; then
+  . "$top/tests/bench/boot_arm64.sh"
+  exit 0
+fi
 bench_need boot.sh strace:strace qemu-system-x86_64:qemu-system-x86
 
 # The guest, exactly as the system tests build it; need_kvm re-runs this script

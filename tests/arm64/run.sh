@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Usage: run.sh KVMRUN HELLO_IMAGE KVM_PROBE [UNIT_TEST...]   (all built for arm64)
+#
+# The arm64 suite, as TAP: checks.sh's checks (the freestanding guest, Debian's arm64
+# kernel with 2 vCPUs, virtio-blk, Images refused, --dtb-out; each UNIT_TEST, a cmocka
+# program of tests/unit, run without arguments) in one boot of
+# scripts/testvm-arm64 (or here, on an arm64 host with /dev/kvm), then, here, the
+# device tree that --dtb-out wrote read back with dtc. One emulated machine for the
+# whole suite: its deadline is $TESTVM_TIMEOUT (default 1800 s), each kvmrun run's
+# $KVMRUN_TEST_DEADLINE (default 600 s).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/../.." && pwd)
+kvmrun=$(realpath "$1")
+hello=$(realpath "$2")
+probe=$(realpath "$3")
+shift 3
+cache=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
+
+n=0 failed=0
+tap() { # ok|not-ok NAME [LOG]
+  n=$((n + 1))
+  if [ "$1" = ok ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; fi
+  if [ "$1" != ok ] && [ -n "${3:-}" ] && [ -f "$3" ]; then sed 's/^/# /' "$3"; fi
+}
+bail() { echo "Bail out! $*"; exit 1; }
+
+kdir=$("$top/scripts/fetch-guest-kernel" cloud-arm64) || bail "cannot fetch the arm64 kernel"
+initrd=$("$here/guest-initrd") || bail "cannot build the guest's initramfs"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/arm64-suite.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/payload/bin" "$work/out"
+cp "$kvmrun" "$work/payload/bin/kvmrun"
+cp "$hello" "$work/payload/hello.Image"
+cp "$probe" "$work/payload/bin/kvm_probe"
+cp "$kdir/vmlinuz" "$work/payload/Image"
+cp "$initrd" "$work/payload/guest-initrd.gz"
+cp "$here/checks.sh" "$work/payload/checks.sh"
+mkdir -p "$work/payload/unit"
+for t in "$@"; do cp "$t" "$work/payload/unit/"; done
+
+set +e
+if [ "$(uname -m)" = aarch64 ] && [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+  (cd "$work/payload" && TESTVM_OUT=$work/out sh ./checks.sh) > "$work/machine.log" 2>&1
+  rc=$?
+else
+  TESTVM_ENV="KVMRUN_TEST_DEADLINE ${TESTVM_ENV:-}" \
+    "$top/scripts/testvm-arm64" --payload "$work/payload" --out "$work/out" -- sh ./checks.sh \
+    > "$work/machine.log" 2>&1
+  rc=$?
+fi
+set -e
+if [ "$rc" != 0 ] || [ ! -s "$work/out/results" ]; then
+  sed 's/^/# /' "$work/machine.log"
+  bail "the checks did not run to their end (status $rc)"
+fi
+while read -r result name; do
+  case $result in
+    ok) case $name in
+          *' # SKIP'*) n=$((n + 1)); echo "ok $n - $name" ;;
+          *) tap ok "$name" ;;
+        esac ;;
+    not) name=${name#ok }; tap not-ok "$name" "$work/out/$name.log" ;;
+  esac
+done < "$work/out/results"
+
+# --dtb-out's tree, read back with dtc: the nodes issue's machine needs.
+dtb=$work/out/machine.dtb dts=$work/machine.dts log=$work/dtc.log
+: > "$log"
+if [ ! -s "$dtb" ]; then
+  echo "no tree came back" > "$log"; tap not-ok dtb-dtc "$log"
+elif ! dtc -I dtb -O dts -o "$dts" "$dtb" 2> "$log"; then
+  tap not-ok dtb-dtc "$log"
+else
+  ok=ok
+  want() { # WHAT ERE [COUNT]
+    local c
+    c=$(grep -c -E -- "$2" "$dts" || true)
+    if [ "$c" -lt "${3:-1}" ]; then echo "FAIL: $1: $c line(s) match '$2'" >> "$log"; ok=not-ok; fi
+  }
+  # A compatible string anywhere in the list: dtc shows "first\0second".
+  compat() { echo "compatible = \"([^\"]*\\\\0)?$1(\\\\0[^\"]*)?\";"; }
+  want "two cpus" 'device_type = "cpu";' 2
+  want "the second cpu's MPIDR" '^[[:space:]]*reg = <(0x0+ )?0x0*1>;'
+  want "psci" "$(compat 'arm,psci-(0\.2|1\.0)')"
+  want "psci through hvc" 'method = "hvc";'
+  want "memory" 'device_type = "memory";'
+  want "a GICv3" "$(compat 'arm,gic-v3')"
+  want "the timer" "$(compat 'arm,armv8-timer')"
+  want "a 16550 UART" "$(compat 'ns16550a?')"
+  want "a PL031" "$(compat 'arm,pl031')"
+  want "a PCI ECAM root" "$(compat 'pci-host-ecam-generic')"
+  want "the command line" 'bootargs = ".*dtb=check.*";'
+  want "stdout-path" 'stdout-path = '
+  want "the initramfs" 'linux,initrd-start = '
+  if [ -s "$log" ] && [ "$ok" = ok ]; then sed 's/^/# dtc: /' "$log"; fi
+  [ "$ok" = ok ] || { echo "the tree:" >> "$log"; cat "$dts" >> "$log"; }
+  tap "$ok" dtb-dtc "$log"
+fi
+echo "1..$n"
+exit "$failed"

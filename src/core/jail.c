@@ -283,7 +283,10 @@ static int jail_user_namespace(char *err, size_t errlen)
 /*
  * An empty read-only tmpfs becomes the root: mounted over a directory that
  * exists (mounts here are private to the new namespace), then pivot_root(".", ".")
- * stacks the old root on it, and a lazy unmount takes the old one away.
+ * stacks the old root on it, and a lazy unmount takes the old one away. An
+ * initramfs root cannot be pivoted away (EINVAL): there the tmpfs is moved onto
+ * "/" and becomes the root by chroot, as switch_root does; the initramfs stays
+ * below it, out of reach of a process without capabilities.
  */
 static int jail_pivot(char *err, size_t errlen)
 {
@@ -300,11 +303,19 @@ static int jail_pivot(char *err, size_t errlen)
 	if (!dir)
 		return jail_fail(err, errlen, -errno, "--jail on: mounting an empty root: %s",
 				 strerror(errno));
-	if (chdir(dir) || syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) ||
-	    chdir("/"))
-		return jail_fail(err, errlen, -errno,
-				 "--jail on: pivot_root into an empty root: %s", strerror(errno));
+	if (chdir(dir))
+		goto err;
+	if (syscall(SYS_pivot_root, ".", ".") == 0) {
+		if (umount2(".", MNT_DETACH) || chdir("/"))
+			goto err;
+		return 0;
+	}
+	if (errno != EINVAL || mount(".", "/", NULL, MS_MOVE, NULL) || chroot(".") || chdir("/"))
+		goto err;
 	return 0;
+err:
+	return jail_fail(err, errlen, -errno, "--jail on: pivot_root into an empty root: %s",
+			 strerror(errno));
 }
 
 /* Every capability, in every set, for good: the securebits keep them from coming back. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_net.h"
 
 static const char usage[] =
 	"usage: kvmrun run --kernel FILE [options]\n"
@@ -51,6 +52,16 @@ static const char usage[] =
 	"                       mac: unicast xx:xx:xx:xx:xx:xx (default 02: and 5\n"
 	"                       bytes of a hash of the tap name and the --net\n"
 	"                       position); mtu: 68 to 65535 (default the tap's)\n"
+	"  --net user[,hostfwd=tcp|udp:[ADDR]:PORT-:GUESTPORT]...[,ip=CIDR][,gw=ADDR]\n"
+	"                       [,mac=MAC][,mtu=N]\n"
+	"                       virtio-net through passt (user-mode networking, no\n"
+	"                       privilege): kvmrun starts /usr/bin/passt (or\n"
+	"                       $KVMRUN_PASST), which hands the guest ip (default\n"
+	"                       10.0.2.15/24), gw (10.0.2.2; also the host's\n"
+	"                       loopback) and DNS 10.0.2.3 through DHCP; hostfwd\n"
+	"                       (up to 16) forwards host port PORT to GUESTPORT;\n"
+	"                       mtu default 65520. ip=/gw= on a tap: only exec's\n"
+	"                       agent sets them on eth0\n"
 	"  --share HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH] | socket=PATH,tag=TAG\n"
 	"                       HOSTDIR as a virtio-fs file system (up to 8), served\n"
 	"                       by a virtiofsd that kvmrun starts and ends; the guest\n"
@@ -73,7 +84,8 @@ static const char usage[] =
 	"       or locked by another process; a --net tap that cannot be opened,\n"
 	"       created or attached, or an fd= that is not such a tap; a --share\n"
 	"       HOSTDIR that is not a directory, a virtiofsd missing or ending at\n"
-	"       start, a socket= nobody listens on\n"
+	"       start, a socket= nobody listens on; passt missing or ending at\n"
+	"       start for --net user\n"
 	"  4    /dev/kvm missing, not permitted, or lacking a capability\n"
 	"  5    guest kernel panicked (reported through pvpanic)\n"
 	"  6    guest triple fault\n"
@@ -301,7 +313,7 @@ static const char *cli_ifname_error(const char *name, size_t len)
 	return NULL;
 }
 
-/* tap=NAME[,mac=MAC][,mtu=N] or fd=N[,...]; one error line on failure. */
+/* tap=NAME[,mac=MAC][,mtu=N] or fd=N[,...] or user[,...]; one error line on failure. */
 static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
 {
 	const char *p = strchr(arg, ',');
@@ -331,11 +343,14 @@ static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
 			return cli_fail(err, "--net '%s': descriptors 0, 1 and 2 are the terminal%s",
 					arg, "");
 		nc->fd = (int)v;
+	} else if (len == 4 && !strncmp(arg, "user", 4)) {
+		cli_net_user_defaults(nc);
 	} else {
-		return cli_fail(err, "--net '%s': expected tap=NAME or fd=N first%s", arg, "");
+		return cli_fail(err, "--net '%s': expected tap=NAME or fd=N (or user) first%s", arg, "");
 	}
 	char item[64];
 	size_t n;
+	int r;
 
 	while (cli_next_item(&p, item, sizeof(item), &n)) {
 		if (!strncmp(item, "mac=", 4)) {
@@ -355,11 +370,19 @@ static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
 				return cli_fail(err, "--net '%s': mtu '%s': expected 68 to 65535",
 						arg, item + 4);
 			nc->mtu = (unsigned int)v;
+		} else if ((r = cli_net_item(item, nc, &why)) != 0) {
+			char msg[160];
+
+			snprintf(msg, sizeof(msg), "%s: %s", item, why);
+			if (r < 0)
+				return cli_fail(err, "--net '%s': %s", arg, msg);
 		} else {
-			return cli_fail(err, "--net '%s': unknown option '%s' (expected mac=MAC "
-					"or mtu=N)", arg, item);
+			return cli_fail(err, "--net '%s': unknown option '%s' (expected mac=MAC, "
+					"mtu=N, ip=CIDR, gw=ADDR or, for user, hostfwd=)", arg, item);
 		}
 	}
+	if (cli_net_check(nc, &why))
+		return cli_fail(err, "--net '%s': %s", arg, why);
 	return 0;
 }
 

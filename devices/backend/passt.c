@@ -219,15 +219,16 @@ static ssize_t passt_read(struct netbe *be, void *buf, size_t len)
 	if (p->frame_have)
 		memcpy(frame, p->stash, p->frame_have);
 	for (;;) {
-		if (!p->frame_len) {
+		if (!p->frame_len && p->len_have < sizeof(p->len_word)) {
 			n = read(p->fd, p->len_word + p->len_have, sizeof(p->len_word) - p->len_have);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0)
 				return n < 0 ? -errno : 0;
 			p->len_have += (size_t)n;
-			if (p->len_have < sizeof(p->len_word))
-				continue;
+			continue;
+		}
+		if (!p->frame_len) {
 			ret = passt_frame_start(p, room);
 			if (ret)
 				return ret;

@@ -373,9 +373,10 @@ static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
 		} else if ((r = cli_net_item(item, nc, &why)) != 0) {
 			char msg[160];
 
+			if (r > 0)
+				continue;
 			snprintf(msg, sizeof(msg), "%s: %s", item, why);
-			if (r < 0)
-				return cli_fail(err, "--net '%s': %s", arg, msg);
+			return cli_fail(err, "--net '%s': %s", arg, msg);
 		} else {
 			return cli_fail(err, "--net '%s': unknown option '%s' (expected mac=MAC, "
 					"mtu=N, ip=CIDR, gw=ADDR or, for user, hostfwd=)", arg, item);

@@ -98,6 +98,17 @@ int exec_share_args(const struct vm_config *cfg, char *buf, size_t size) WARN_UN
  */
 extern const char *const exec_modules[];
 extern const size_t exec_nr_modules;
+/* The same and virtio_net, for a VM with --net (a cached initramfs of its own). */
+extern const char *const exec_modules_net[];
+extern const size_t exec_nr_modules_net;
+
+/*
+ * Appends kvmrun.ethN=ADDR/PREFIX[,GW[,DNS]] for each --net N with an address
+ * (user: the ones passt hands out; a tap: ip=, gw=), kvmrun.ethN=up for a tap
+ * without: what the agent sets on the guest's interfaces. -E2BIG when it does
+ * not fit.
+ */
+int exec_net_args(const struct vm_config *cfg, char *buf, size_t size) WARN_UNUSED;
 
 /*
  * Runs `kvmrun exec`: @cfg and @ec as cli_parse_cmd() filled them, @argc and

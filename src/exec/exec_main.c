@@ -121,8 +121,8 @@ static int exec_prepare(struct exec_setup *s, struct vm_config *cfg, const struc
 	spec.agent = s->agent;
 	spec.release = s->release;
 	spec.modules_dir = ec->modules;
-	spec.modules = exec_modules;
-	spec.nmodules = exec_nr_modules;
+	spec.modules = cfg->nr_nets ? exec_modules_net : exec_modules;
+	spec.nmodules = cfg->nr_nets ? exec_nr_modules_net : exec_nr_modules;
 	ret = initramfs_build(&spec, &s->initramfs);
 	if (ret)
 		return exec_fail("the initramfs: %s", s->initramfs.error);
@@ -146,6 +146,8 @@ static int exec_prepare(struct exec_setup *s, struct vm_config *cfg, const struc
 				 ret == -E2BIG ? "kernel command line too long"
 					       : "a directory or tag with white space cannot be "
 						 "shared in exec");
+	if (exec_net_args(cfg, s->cmdline, sizeof(s->cmdline)))
+		return exec_fail("--net: kernel command line too long");
 	cfg->kernel = s->kernel;
 	cfg->initrd = s->initramfs.path;
 	cfg->append = s->cmdline;

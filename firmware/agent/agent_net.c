@@ -71,6 +71,25 @@ static void net_resolv(uint32_t dns)
 		close(fd);
 }
 
+/*
+ * One empty datagram to the gateway's discard port: the kernel resolves the
+ * gateway (ARP), so that passt has seen the guest before any connection to a
+ * forwarded port comes in (passt 2023-03 was seen to crash on one that came
+ * first).
+ */
+static void net_hello(uint32_t gw)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(9) };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = gw;
+	if (s < 0)
+		return;
+	if (sendto(s, "", 0, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		net_log("announce on", "the gateway", errno);
+	close(s);
+}
+
 /* VALUE of kvmrun.ethN=: "up", or ADDR/PREFIX[,GW[,DNS]]. */
 static void net_setup(int s, const char *ifname, char *value)
 {
@@ -136,6 +155,8 @@ static void net_setup(int s, const char *ifname, char *value)
 	}
 	if (dns)
 		net_resolv(dns);
+	if (gw)
+		net_hello(gw);
 }
 
 void agent_net_init(void)

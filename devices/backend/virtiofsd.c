@@ -96,17 +96,27 @@ static int fs_find_daemon(const struct share_config *cfg, const char *what, char
 
 /*
  * sandbox=namespace (virtiofsd's default) pivot_roots into the directory, which the
- * kernel refuses (EBUSY) to a process inside a chroot; there the daemon chroots
- * into the directory instead. kvmrun runs chrooted when its root is not init's; when
- * that cannot be told (no /proc, or init's root hidden from an unprivileged user),
- * it is taken as not chrooted.
+ * kernel refuses (EBUSY) to a process inside a chroot, and when the directory is the
+ * process's own root (its bind mount onto itself is not what "." names); there the
+ * daemon chroots into the directory instead, which confines it just as well.
+ * kvmrun runs chrooted when its root is not init's; when that cannot be told (no
+ * /proc, or init's root hidden from an unprivileged user), it is taken as not
+ * chrooted.
  */
-static const char *fs_sandbox_mode(void)
+static bool fs_same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+static const char *fs_sandbox_mode(const struct stat *dir)
 {
 	struct stat self, init;
 
-	if (stat("/", &self) == 0 && stat("/proc/1/root", &init) == 0 &&
-	    (self.st_dev != init.st_dev || self.st_ino != init.st_ino))
+	if (stat("/", &self) != 0)
+		return "namespace";
+	if (fs_same_file(&self, dir))
+		return "chroot";
+	if (stat("/proc/1/root", &init) == 0 && !fs_same_file(&self, &init))
 		return "chroot";
 	return "namespace";
 }
@@ -284,7 +294,7 @@ int fs_daemon_start(struct fs_daemon **out, const struct share_config *cfg, int 
 		goto err_free;
 	snprintf(fd_arg, sizeof(fd_arg), "--fd=%d", DAEMON_SOCK_FD);
 	snprintf(source, sizeof(source), "source=%s", dir);
-	snprintf(sandbox, sizeof(sandbox), "sandbox=%s", fs_sandbox_mode());
+	snprintf(sandbox, sizeof(sandbox), "sandbox=%s", fs_sandbox_mode(&st));
 	char *const argv[] = { daemon, fd_arg, "-o", source, "-o", sandbox, "-o", "cache=auto",
 			       NULL };
 

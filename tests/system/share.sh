@@ -118,9 +118,13 @@ kvmrun-killed)
   boot_bg "share-idle kvmrun.tags=t" --console none --share "$host,tag=t"
   wait_console '^SHARE-MOUNTED$'
   [ -n "$(daemons)" ] || fail "no virtiofsd for $host"
-  # Stopped, the daemon cannot end by itself on the socket's EOF: only the signal
-  # kvmrun's death sends it (PR_SET_PDEATHSIG, SIGKILL) ends it.
-  kill -STOP $(daemons)
+  # Stopped, the daemon kvmrun started cannot end by itself on the socket's EOF:
+  # only the signal kvmrun's death sends it (PR_SET_PDEATHSIG, SIGKILL) ends it.
+  # With sandbox=namespace it serves from a child in a PID namespace of its own,
+  # which virtiofsd itself ends (SIGTERM) when its parent goes: left running.
+  direct=$(pgrep -P "$pid" -f -- "-o source=$host( |\$)" || true)
+  [ -n "$direct" ] || fail "no virtiofsd child of kvmrun for $host"
+  kill -STOP $direct
   kill -KILL "$pid"
   await "$pid" "kvmrun after SIGKILL" || true
   wait_until "virtiofsd gone after kvmrun's SIGKILL" no_daemons ;;

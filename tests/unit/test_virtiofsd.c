@@ -227,6 +227,26 @@ static void test_args_and_fds(void **state)
 	fs_daemon_stop(d);
 }
 
+/* The root directory itself is served with sandbox=chroot: pivot_root cannot go there. */
+static void test_root_dir_chroot(void **state)
+{
+	struct env *e = *state;
+	struct share_config cfg = { 0 };
+	char report[8192];
+	struct fs_daemon *d;
+	int sock = -1;
+
+	fake_script(e, "report", cfg.virtiofsd, sizeof(cfg.virtiofsd));
+	snprintf(cfg.path, sizeof(cfg.path), "/");
+	snprintf(cfg.tag, sizeof(cfg.tag), "root");
+	assert_int_equal(fs_daemon_start(&d, &cfg, &sock, e->err, sizeof(e->err)), 0);
+	read_report(sock, report, sizeof(report), "END\n");
+	expect_line(report, "ARG3=source=/");
+	expect_line(report, "ARG5=sandbox=chroot");
+	close(sock);
+	fs_daemon_stop(d);
+}
+
 /* A daemon that ends at start: the caller sees EOF, then the reason with its last line. */
 static void test_exit_at_start(void **state)
 {
@@ -588,6 +608,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_args_and_fds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_root_dir_chroot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_at_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_binary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_dir, setup, teardown),

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# --net user (passt) with Debian's cloud kernel, through kvmrun exec on the host's
-# root: the guest fetches a file from a server on the host's loopback (the gateway
-# is the host) and serves one that the host fetches through hostfwd, with kvmrun
-# running as an unprivileged user; the agent's address, route and resolv.conf;
-# the error lines of a missing passt and of a bad hostfwd.
+# --net user (passt) with Debian's cloud kernel. As an unprivileged user, kvmrun run
+# with the tests' init: the guest fetches from and sends to servers on the host's
+# loopback (the gateway is the host), and a host connection through hostfwd reaches
+# the guest's listener. As root, kvmrun exec on the host's root: the same fetch and
+# hostfwd, and the agent's address, route and resolv.conf. The error lines of a
+# missing passt and of a bad hostfwd.
+# passt needs a host interface with a default route: where the machine has none
+# (the test machine), a veth pair with one is made for the test.
 # Usage: net_user.sh KVMRUN CASE
 . "$(dirname "$0")/lib.sh"
 
@@ -28,60 +31,97 @@ work=$(mktemp -d); on_exit "rm -rf '$work'"
 chmod 755 "$work"
 export KVMRUN_CACHE=$work/cache
 mkdir -p "$work/cache" "$work/www"
-head -c $((4 << 20)) /dev/urandom > "$work/www/blob"
-want=$(sha256sum < "$work/www/blob" | cut -d' ' -f1)
 # A free port on the loopback: bound by the kernel's choice, then let go.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# As an unprivileged user, as the issue asks: nobody, with /dev/kvm opened up (in the
-# test machine only) and this test's files its own.
-as_user=()
-unprivileged() {
-  chmod 666 /dev/kvm
-  chown -R 65534:65534 "$work"
-  as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$work")
-}
+# passt takes its template from the interface with the default route: give the
+# test machine one if it has none (a veth pair, gone with the machine).
+if [ -z "$(ip -4 route show default)" ]; then
+  ip link add kvr-up0 type veth peer name kvr-up1 2>/dev/null || true
+  ip addr add 192.0.2.2/24 dev kvr-up0 2>/dev/null || true
+  ip link set kvr-up0 up; ip link set kvr-up1 up
+  ip route add default via 192.0.2.1 dev kvr-up0 || fail "cannot give the machine a default route"
+  on_exit "ip link del kvr-up0"
+fi
 
 # run [kvmrun exec options...] -- PROGRAM...: stdout in $work/out, stderr in $work/err, $rc.
 run() {
   set +e
-  within "kvmrun exec $*" "${as_user[@]}" "$KVMRUN" exec --kernel "$kernel" \
-    --modules "$modules" "$@" > "$work/out" 2> "$work/err" < "${STDIN:-/dev/null}"
+  within "kvmrun exec $*" "$KVMRUN" exec --kernel "$kernel" --modules "$modules" "$@" \
+    > "$work/out" 2> "$work/err" < "${STDIN:-/dev/null}"
   rc=$?
   set -e
 }
 show() { for f in out err; do sed "s/^/  $f| /" "$work/$f" >&2; done; }
 expect_rc() { [ "$rc" = "$1" ] || { show; fail "exit status $rc, expected $1"; }; }
+value() { tr -d '\r' < "$work/out" | sed -n "s/^$1=//p" | head -1; }
 
 case $2 in
+unprivileged)
+  # kvmrun as nobody, with /dev/kvm opened up (in the test machine only). The guest's
+  # host is 10.0.2.1 (the tests' init): passt's gateway here, i.e. the host's loopback.
+  initrd=$(guest_initrd)
+  chmod 666 /dev/kvm
+  mkdir "$work/k" "$work/i"
+  # The cached kernel and initramfs live under root's home: bind mounts let nobody read them.
+  mount --bind "$(dirname "$kernel")" "$work/k"; on_exit "umount '$work/k'"
+  mount --bind "$(dirname "$initrd")" "$work/i"; on_exit "umount '$work/i'"
+  head -c $((4 << 20)) /dev/urandom > "$work/rx.bin"
+  socat -u "OPEN:$work/rx.bin" TCP-LISTEN:5002,bind=127.0.0.1,reuseaddr & p1=$!
+  socat -u TCP-LISTEN:5001,bind=127.0.0.1,reuseaddr "CREATE:$work/tx.bin" & p2=$!
+  on_exit "kill $p1 $p2"
+  port=$(free_port)
+  mkfifo "$work/in"; exec 3<> "$work/in"
+  set +e
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$KVMRUN" run --kernel "$work/k/vmlinuz" \
+    --initrd "$work/i/$(basename "$initrd")" --memory 512M \
+    --append "quiet kvmrun.test=net kvmrun.net=rx,tx,wait kvmrun.mb=4" \
+    --net "user,ip=10.0.2.15/24,gw=10.0.2.1,hostfwd=tcp:127.0.0.1:$port-:5003" \
+    > "$work/out" 2> "$work/err" < "$work/in" & pid=$!
+  set -e
+  waiting() { grep -q NET-WAIT "$work/out" || { kill -0 "$pid" 2>/dev/null || { show; fail "kvmrun ended early"; }; false; }; }
+  wait_until "the guest's listener" waiting
+  within "the host's connection through hostfwd" sh -c "echo through-hostfwd | socat -u STDIN TCP:127.0.0.1:$port"
+  set +e; await "$pid" "kvmrun run (--net user, unprivileged)"; rc=$?; set -e
+  expect_rc 0
+  [ "$(value RX_RC)" = 0 ] && [ "$(value RX_SUM)" = "$(sha256sum < "$work/rx.bin" | cut -d' ' -f1)" ] ||
+    { show; fail "the guest's fetch from the host's loopback"; }
+  [ "$(value TX_RC)" = 0 ] && [ "$(value TX_SUM)" = "$(sha256sum < "$work/tx.bin" | cut -d' ' -f1)" ] ||
+    { show; fail "the guest's upload to the host's loopback"; }
+  [ "$(value HOST_SAID)" = through-hostfwd ] || { show; fail "the host's connection through hostfwd"; }
+  ! grep -q -i 'passt exited' "$work/err" || { show; fail "passt ended early"; }
+  ;;
 outbound)
   # The host's server listens on its loopback only: the guest reaches it as the gateway.
+  head -c $((4 << 20)) /dev/urandom > "$work/www/blob"
+  want=$(sha256sum < "$work/www/blob" | cut -d' ' -f1)
   port=$(free_port)
   busybox httpd -f -p "127.0.0.1:$port" -h "$work/www" & srv=$!
   on_exit "kill $srv"
-  unprivileged
   run --net user -- sh -c "wget -q -O - http://10.0.2.2:$port/blob | sha256sum"
   expect_rc 0
   [ "$(cut -d' ' -f1 < "$work/out")" = "$want" ] || { show; fail "the guest got other bytes"; }
   ;;
 hostfwd)
-  # The guest serves the file on its port 8080; the host fetches it from its own port.
+  # The guest serves a file of its own on its port 8080 (its checksum on stdout); the
+  # host fetches it from its own port.
   port=$(free_port)
-  unprivileged
   mkfifo "$work/in"; exec 3<> "$work/in"
   set +e
-  "${as_user[@]}" "$KVMRUN" exec --kernel "$kernel" --modules "$modules" --share "$work" \
+  "$KVMRUN" exec --kernel "$kernel" --modules "$modules" \
     --net "user,hostfwd=tcp:127.0.0.1:$port-:8080" -- \
-    sh -c "busybox httpd -p 8080 -h $work/www && echo READY && read line" \
-    > "$work/out" 2> "$work/err" < "$work/in" & pid=$!
+    sh -c 'mkdir /tmp/www && head -c 4194304 /dev/urandom > /tmp/www/blob &&
+           sha256sum < /tmp/www/blob && busybox httpd -p 8080 -h /tmp/www && echo READY &&
+           read line' > "$work/out" 2> "$work/err" < "$work/in" & pid=$!
   set -e
-  wait_until "the guest's server" grep -q -x READY "$work/out"
+  ready() { grep -q -x READY "$work/out" || { kill -0 "$pid" 2>/dev/null || { show; fail "kvmrun ended early"; }; false; }; }
+  wait_until "the guest's server" ready
   got=$(within "wget through hostfwd" busybox wget -q -O - "http://127.0.0.1:$port/blob" |
         sha256sum | cut -d' ' -f1)
   echo done >&3
   set +e; await "$pid" "kvmrun exec (hostfwd)"; rc=$?; set -e
   expect_rc 0
-  [ "$got" = "$want" ] || { show; fail "the host got other bytes through hostfwd"; }
+  [ "$got" = "$(head -1 "$work/out" | cut -d' ' -f1)" ] || { show; fail "the host got other bytes through hostfwd"; }
   ;;
 guest-config)
   # What the agent set: the address, the default route, resolv.conf, the MTU passt gives.

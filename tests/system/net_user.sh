@@ -27,6 +27,7 @@ command -v /usr/lib/qemu/virtiofsd > /dev/null || fail "no /usr/lib/qemu/virtiof
 command -v busybox > /dev/null || fail "needs busybox (httpd, wget)"
 kernel=$(guest_kernel)
 modules=$(echo "$(dirname "$kernel")"/lib/modules/*)
+[ "$2" != unprivileged ] || initrd=$(guest_initrd) # from the shared cache, before ours
 work=$(mktemp -d); on_exit "rm -rf '$work'"
 chmod 755 "$work"
 export KVMRUN_CACHE=$work/cache
@@ -60,7 +61,6 @@ case $2 in
 unprivileged)
   # kvmrun as nobody, with /dev/kvm opened up (in the test machine only). The guest's
   # host is 10.0.2.1 (the tests' init): passt's gateway here, i.e. the host's loopback.
-  initrd=$(guest_initrd)
   chmod 666 /dev/kvm
   mkdir "$work/k" "$work/i"
   # The cached kernel and initramfs live under root's home: bind mounts let nobody read them.

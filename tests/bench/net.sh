@@ -138,8 +138,10 @@ run_vmm() {
     sleep 0.2
   done
   # The VMM itself, for its CPU time: $pid is the shell of in_ns, or already the VMM.
+  # Down to the VMM, not below it: kvmrun's child is passt.
   local vpid=$pid kids
-  while kids=$(cat "/proc/$vpid/task/$vpid/children" 2>/dev/null) && [[ -n $kids ]]; do
+  while [[ $(cat "/proc/$vpid/comm" 2>/dev/null) != @(kvmrun|qemu-system-x86*) ]] &&
+        kids=$(cat "/proc/$vpid/task/$vpid/children" 2>/dev/null) && [[ -n $kids ]]; do
     vpid=${kids%% *}
   done
   # passt: kvmrun's child, its CPU time counted apart.

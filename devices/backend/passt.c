@@ -168,8 +168,9 @@ static ssize_t passt_writev(struct netbe *be, const struct iovec *iov, int iovcn
 			return (ssize_t)(total + NETBE_HDR_LEN);
 	}
 	if (PASST_TX_BUF - p->tx_len < total + sizeof(word) - sent) {
+		/* As a tap's full queue does: dropped and counted, not an error. */
 		p->stats.tx_refused++;
-		return -ENOBUFS;
+		return (ssize_t)(total + NETBE_HDR_LEN);
 	}
 	/* The socket is full: the rest waits, in order, and goes out on EPOLLOUT. */
 	if (cnt >= IOV_MAX) {

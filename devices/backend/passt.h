@@ -19,7 +19,8 @@
  * socket does not take at once (it is full) waits in a buffer of the
  * backend's, in order, sent as soon as the socket takes it (a duplicate of
  * the socket watched for EPOLLOUT while bytes wait); a frame that does not
- * fit in that buffer is refused with -ENOBUFS.
+ * fit in that buffer is dropped and counted (tx_refused), as a tap's full
+ * queue drops, and the call reports it taken.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -37,7 +38,7 @@ struct ev_loop;
 
 struct passt_stats {
 	uint64_t tx_queued; /* frames (or their rests) that waited for the socket */
-	uint64_t tx_refused; /* frames refused: the buffer was full */
+	uint64_t tx_refused; /* frames dropped: the buffer was full */
 };
 
 /*

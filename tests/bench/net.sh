@@ -157,7 +157,7 @@ run_vmm() {
   for t in "${tests[@]}"; do
     IFS=: read -r dir p <<< "$t"
     c0=$(vmm_cpu_ns "$vpid") p0=0 p1=0
-    [[ -z $passt ]] || p0=$(vmm_cpu_ns "$passt")
+    [[ -z $passt ]] || p0=$(proc_cpu_ns "$passt")
     case $dir in
       host-guest) v=$(iperf -P "$p") ;;
       guest-host) v=$(iperf -P "$p" -R) ;;
@@ -169,7 +169,7 @@ run_vmm() {
               awk '{ t[NR] = $1 } END { if (NR) printf "%s/%s/%s/%s", t[1], t[int((NR + 1) / 2)], t[int(NR * 0.9 + 0.5)], t[NR] }') ;;
     esac
     c1=$(vmm_cpu_ns "$vpid")
-    [[ -z $passt ]] || p1=$(vmm_cpu_ns "$passt")
+    [[ -z $passt ]] || p1=$(proc_cpu_ns "$passt")
     [[ -n $v ]] || continue
     val[$key:$t]+=" $v"
     # The VMM's own CPU time per MB moved (iperf3's receiver rate over the run) or
@@ -182,7 +182,7 @@ run_vmm() {
       'BEGIN { n = ping ? pings : v * t / 8; if (n > 0) printf "%.1f", c / 1000 / n }')"
   done
   # Each boot's figures too: a mean over boots hides the one that went wrong.
-  echo "net.sh: $key:$boot; ping ms min/median/p90/max $spread; tap0 dropped $(($(tap_drops) - drops)) frames for the guest" >&2
+  echo "net.sh: $key:$boot${passt:+ (passt pid $passt)}; ping ms min/median/p90/max $spread; tap0 dropped $(($(tap_drops) - drops)) frames for the guest" >&2
   if [[ $vmm == *-user ]]; then echo bye | timeout 60 socat -u STDIN TCP:127.0.0.1:5003 || true
   else echo bye | timeout 60 ip netns exec "$ns" busybox nc 10.0.2.15 5003 || true; fi
   start=$SECONDS
@@ -193,6 +193,11 @@ run_vmm() {
   wait "$pid" || true
   sed -n 's/.*\(virtio-net .*\)/net.sh:   \1/p' "$work/$vmm.err" >&2
 }
+
+# A whole process's CPU time in ns from /proc/PID/stat (passt: it makes itself
+# undumpable, which hides its threads' schedstat from us).
+proc_cpu_ns() { awk -v hz="$hz" '{ printf "%d", ($14 + $15) * 1000000000 / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+hz=$(getconf CLK_TCK)
 
 # User mode: the guest pings 192.0.2.1 $pings times (asked on port 5003 through
 # hostfwd); its lines land in the console log, in $work/ping.out as ping printed them.

@@ -145,7 +145,7 @@ run_vmm() {
     vpid=${kids%% *}
   done
   # passt: kvmrun's child, its CPU time counted apart.
-  [[ $vmm != kvmrun-user ]] || passt=$(cat "/proc/$vpid/task/$vpid/children")
+  [[ $vmm != kvmrun-user ]] || { passt=$(cat "/proc/$vpid/task/$vpid/children"); passt=${passt%% *}; }
   local try=0
   until "${net_run[@]}" iperf3 -c "$target" -t 1 --connect-timeout 5000 > "$work/warmup.log" 2>&1; do
     try=$((try + 1)); sleep 0.5

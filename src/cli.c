@@ -9,6 +9,7 @@
 #include "backend/egress.h"
 #include "cli.h"
 #include "kvmrun/ratelimit.h"
+#include "cli_net.h"
 
 static const char usage[] =
 	"usage: kvmrun run --kernel FILE [options]\n"
@@ -92,6 +93,16 @@ static const char usage[] =
 	"                       32; IPv6 in brackets before a port) allows, DNS with\n"
 	"                       dns=on, and ARP, DHCP and IPv6 neighbour discovery;\n"
 	"                       the rest is dropped and counted (default egress=allow)\n"
+	"  --net user[,hostfwd=tcp|udp:[ADDR]:PORT-:GUESTPORT]...[,ip=CIDR][,gw=ADDR]\n"
+	"                       [,mac=MAC][,mtu=N]\n"
+	"                       virtio-net through passt (user-mode networking, no\n"
+	"                       privilege): kvmrun starts /usr/bin/passt (or\n"
+	"                       $KVMRUN_PASST), which hands the guest ip (default\n"
+	"                       10.0.2.15/24), gw (10.0.2.2; also the host's\n"
+	"                       loopback) and DNS 10.0.2.3 through DHCP; hostfwd\n"
+	"                       (up to 16) forwards host port PORT to GUESTPORT;\n"
+	"                       mtu default 65520. ip=/gw= on a tap: only exec's\n"
+	"                       agent sets them on eth0\n"
 	"  --share HOSTDIR[,tag=TAG][,ro][,virtiofsd=PATH][,path=GUESTDIR]\n"
 	"          | socket=PATH,tag=TAG[,path=GUESTDIR]\n"
 	"                       HOSTDIR as a virtio-fs file system (up to 8), served\n"
@@ -118,7 +129,8 @@ static const char usage[] =
 	"       or locked by another process; a --net tap that cannot be opened,\n"
 	"       created or attached, or an fd= that is not such a tap; a --share\n"
 	"       HOSTDIR that is not a directory, a virtiofsd missing or ending at\n"
-	"       start, a socket= nobody listens on\n"
+	"       start, a socket= nobody listens on; passt missing or ending at\n"
+	"       start for --net user\n"
 	"  4    /dev/kvm missing, not permitted, or lacking a capability; the\n"
 	"       host refuses the jail (e.g. no user namespaces), --cgroup or --limit\n"
 	"  5    guest kernel panicked (reported through pvpanic)\n"
@@ -459,7 +471,7 @@ static int cli_parse_egress(const char *arg, const char *item, size_t n,
 	return 0;
 }
 
-/* tap=NAME[,mac=MAC][,mtu=N] or fd=N[,...]; one error line on failure. */
+/* tap=NAME[,mac=MAC][,mtu=N] or fd=N[,...] or user[,...]; one error line on failure. */
 static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
 {
 	const char *p = strchr(arg, ',');
@@ -489,11 +501,14 @@ static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
 			return cli_fail(err, "--net '%s': descriptors 0, 1 and 2 are the terminal%s",
 					arg, "");
 		nc->fd = (int)v;
+	} else if (len == 4 && !strncmp(arg, "user", 4)) {
+		cli_net_user_defaults(nc);
 	} else {
-		return cli_fail(err, "--net '%s': expected tap=NAME or fd=N first%s", arg, "");
+		return cli_fail(err, "--net '%s': expected tap=NAME or fd=N (or user) first%s", arg, "");
 	}
 	char item[128];
 	size_t n;
+	int r;
 
 	while (cli_next_item(&p, item, sizeof(item), &n)) {
 		int lim;
@@ -526,13 +541,23 @@ static int cli_parse_net(const char *arg, struct net_config *nc, FILE *err)
 				return cli_fail(err, "--net '%s': mtu '%s': expected 68 to 65535",
 						arg, item + 4);
 			nc->mtu = (unsigned int)v;
+		} else if ((r = cli_net_item(item, nc, &why)) != 0) {
+			char msg[160];
+
+			if (r > 0)
+				continue;
+			snprintf(msg, sizeof(msg), "%s: %s", item, why);
+			return cli_fail(err, "--net '%s': %s", arg, msg);
 		} else {
 			return cli_fail(err, "--net '%s': unknown option '%s' (expected mac=MAC, "
-					"mtu=N, bw=SIZE, pps=N, egress=, allow= or dns=)", arg, item);
+					"mtu=N, bw=SIZE, pps=N, egress=, allow=, dns=, ip=CIDR, gw=ADDR or, "
+					"for user, hostfwd=)", arg, item);
 		}
 	}
 	if (!nc->egress.deny && (nc->egress.nr_rules || nc->egress.dns))
 		return cli_fail(err, "--net '%s': allow= and dns= need egress=deny%s", arg, "");
+	if (cli_net_check(nc, &why))
+		return cli_fail(err, "--net '%s': %s", arg, why);
 	return 0;
 }
 

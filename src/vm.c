@@ -16,6 +16,7 @@
 
 #include "arch/arch.h"
 #include "backend/console.h"
+#include "backend/passt_daemon.h"
 #include "backend/virtiofsd.h"
 #include "pci.h"
 #include "platform.h"
@@ -56,6 +57,7 @@ struct vm {
 	struct sandbox_cleanup cleanup; /* puts the terminal back on a refused call */
 	struct device *devices;
 	struct fs_daemon *fs_daemons[VM_MAX_SHARES]; /* --share i's daemon, stopped after devices */
+	struct passt_daemon *passts[VM_MAX_NETS];    /* --net i's passt (user), likewise */
 	struct platform_sink sink;
 	struct arch_vm *arch; /* the architecture's part of the machine (arch.h) */
 	struct irq_kvm *irq_kvm;
@@ -414,6 +416,21 @@ static int vm_setup_share(struct vm *vm, unsigned int i)
 	return 0;
 }
 
+/* --net i in user mode: its passt, whose socket the device takes (as the config's fd). */
+static int vm_setup_passt(struct vm *vm, unsigned int i)
+{
+	struct net_config *nc = &vm->cfg.nets[i];
+	char err[512];
+	int ret;
+
+	if (!nc->user)
+		return 0;
+	ret = passt_daemon_start(&vm->passts[i], nc, i, &nc->fd, err, sizeof(err));
+	if (ret)
+		return vm_fail(ret, "%s", err);
+	return 0;
+}
+
 /*
  * virtio-console, then one virtio-blk per --disk, one virtio-net per --net and one
  * virtio-fs per --share, each on its own PCI slot.
@@ -456,6 +473,9 @@ static int vm_setup_virtio(struct vm *vm)
 				       strerror(-ret));
 	}
 	for (unsigned int i = 0; i < vm->cfg.nr_nets; i++) {
+		ret = vm_setup_passt(vm, i);
+		if (ret)
+			return ret;
 		ret = virtio_net_create(&vdev, &vm->cfg.nets[i], i, vm->loop, &vm->gm, err,
 					sizeof(err));
 		if (ret)
@@ -681,6 +701,12 @@ static void vm_sandbox(struct vm *vm)
 		if (pid > 0 && fds.nr_daemons < SANDBOX_MAX_DAEMONS)
 			fds.daemons[fds.nr_daemons++] = pid;
 	}
+	for (unsigned int i = 0; i < vm->cfg.nr_nets; i++) {
+		pid_t pid = passt_daemon_pid(vm->passts[i]);
+
+		if (pid > 0 && fds.nr_daemons < SANDBOX_MAX_DAEMONS)
+			fds.daemons[fds.nr_daemons++] = pid;
+	}
 	ret = sandbox_apply(SANDBOX_LOOP, &fds);
 	if (ret) {
 		log_err("seccomp filter of the event loop: %s (--sandbox off runs without it)",
@@ -748,6 +774,8 @@ void vm_destroy(struct vm *vm)
 	devices_destroy(&vm->devices);
 	for (unsigned int i = 0; i < VM_MAX_SHARES; i++)
 		fs_daemon_stop(vm->fs_daemons[i]);
+	for (unsigned int i = 0; i < VM_MAX_NETS; i++)
+		passt_daemon_stop(vm->passts[i]);
 	irq_kvm_destroy(vm->irq_kvm);
 	arch_destroy(vm->arch);
 	sandbox_set_cleanup(NULL);

@@ -17,6 +17,7 @@
 #define TAP_OFFLOAD_BASE (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
 
 struct tap {
+	struct netbe be; /* first: the backend virtio-net sees */
 	int fd;
 	bool raw; /* tap_open_fd: not a tap, no ioctls */
 	unsigned int offloads;
@@ -24,6 +25,13 @@ struct tap {
 	unsigned int mtu;
 	char name[NET_IFNAME_MAX];
 };
+
+static const struct netbe_ops tap_netbe_ops;
+
+struct netbe *tap_backend(struct tap *t)
+{
+	return &t->be;
+}
 
 int tap_fd(const struct tap *t)
 {
@@ -210,6 +218,7 @@ int tap_open(struct tap **out, const struct net_config *cfg, char *err, size_t e
 		snprintf(err, errlen, "--net %s: out of memory", opt);
 		return -ENOMEM;
 	}
+	t->be.ops = &tap_netbe_ops;
 	t->fd = -1;
 	if (cfg->ifname[0])
 		ret = tap_attach_name(t, cfg->ifname, opt, err, errlen);
@@ -236,6 +245,7 @@ int tap_open_fd(struct tap **out, int fd, const char *name, unsigned int offload
 
 	if (!t)
 		return -ENOMEM;
+	t->be.ops = &tap_netbe_ops;
 	t->fd = fd;
 	t->raw = true;
 	t->offloads = offloads;
@@ -252,3 +262,66 @@ void tap_close(struct tap *t)
 		close(t->fd);
 	free(t);
 }
+
+/* ---- the backend interface, for virtio-net ---- */
+
+static struct tap *to_tap(struct netbe *be)
+{
+	return container_of(be, struct tap, be);
+}
+
+static const struct tap *to_tap_const(const struct netbe *be)
+{
+	return container_of(be, const struct tap, be);
+}
+
+static int tap_be_fd(const struct netbe *be)
+{
+	return tap_fd(to_tap_const(be));
+}
+
+static ssize_t tap_be_read(struct netbe *be, void *buf, size_t len)
+{
+	return tap_read(to_tap(be), buf, len);
+}
+
+static ssize_t tap_be_writev(struct netbe *be, const struct iovec *iov, int iovcnt)
+{
+	return tap_writev(to_tap(be), iov, iovcnt);
+}
+
+static const char *tap_be_name(const struct netbe *be)
+{
+	return tap_name(to_tap_const(be));
+}
+
+static unsigned int tap_be_offloads(const struct netbe *be)
+{
+	return tap_offloads(to_tap_const(be));
+}
+
+static int tap_be_set_offload(struct netbe *be, unsigned int flags)
+{
+	return tap_set_offload(to_tap(be), flags);
+}
+
+static unsigned int tap_be_mtu(const struct netbe *be)
+{
+	return tap_mtu(to_tap_const(be));
+}
+
+static void tap_be_close(struct netbe *be)
+{
+	tap_close(to_tap(be));
+}
+
+static const struct netbe_ops tap_netbe_ops = {
+	.fd = tap_be_fd,
+	.read = tap_be_read,
+	.writev = tap_be_writev,
+	.name = tap_be_name,
+	.offloads = tap_be_offloads,
+	.set_offload = tap_be_set_offload,
+	.mtu = tap_be_mtu,
+	.close = tap_be_close,
+};

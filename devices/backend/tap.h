@@ -16,6 +16,7 @@
 #include "kvmrun/compiler.h"
 #include "kvmrun/config.h"
 #include "kvmrun/exit_status.h"
+#include "backend/netbe.h"
 
 /* Offload flags of TUNSETOFFLOAD (linux/if_tun.h); USO came with Linux 6.2. */
 #include <linux/if_tun.h>
@@ -26,7 +27,7 @@
 #define TUN_F_USO6 0x40
 #endif
 
-#define TAP_VNET_HDR_LEN 12
+#define TAP_VNET_HDR_LEN NETBE_HDR_LEN
 
 struct tap;
 
@@ -49,6 +50,9 @@ int tap_open(struct tap **out, const struct net_config *cfg, char *err, size_t e
 int tap_open_fd(struct tap **out, int fd, const char *name, unsigned int offloads) WARN_UNUSED;
 
 void tap_close(struct tap *t);
+
+/* The tap as virtio-net's backend; netbe_close(tap_backend(t)) is tap_close(t). */
+struct netbe *tap_backend(struct tap *t);
 
 int tap_fd(const struct tap *t);
 const char *tap_name(const struct tap *t);

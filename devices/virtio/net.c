@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * virtio-net (virtio 1.x, section 5.1) on a tap: queue 0 receives, queue 1
+ * virtio-net (virtio 1.x, section 5.1) on a backend (backend/netbe.h: a tap
+ * or passt; "the tap" below is whichever it is): queue 0 receives, queue 1
  * transmits, no control queue. Everything runs on the event loop.
  *
  * Transmit: each kick drains the queue; a chain is the 12-byte header and the
@@ -50,6 +51,8 @@
 #include <unistd.h>
 
 #include "backend/egress.h"
+#include "backend/netbe.h"
+#include "backend/passt.h"
 #include "backend/tap.h"
 #include "kvmrun/event_loop.h"
 #include "kvmrun/log.h"
@@ -62,11 +65,11 @@
 /* Frames moved per call before going back to the loop (level-triggered: it comes back). */
 #define NET_RX_BATCH 256
 
-_Static_assert(TAP_VNET_HDR_LEN == NET_HDR_LEN, "the tap carries the 1.x header");
+_Static_assert(NETBE_HDR_LEN == NET_HDR_LEN, "the backend carries the 1.x header");
 
 struct virtio_net {
 	struct virtio_dev vdev;
-	struct tap *tap;
+	struct netbe *be;
 	struct net_stats stats;
 	uint8_t config[VIRTIO_NET_CFG_SIZE];
 	char id[16];
@@ -125,14 +128,14 @@ static void net_watch(struct virtio_net *n, bool on)
 		on = false;
 	if (on == n->watching)
 		return;
-	if (ev_mod(n->vdev.loop, tap_fd(n->tap), on ? EPOLLIN : 0) == 0)
+	if (ev_mod(n->vdev.loop, netbe_fd(n->be), on ? EPOLLIN : 0) == 0)
 		n->watching = on;
 }
 
 static void net_tap_dead(struct virtio_net *n, int err)
 {
-	log_warn("virtio-net %s: tap %s: %s; its frames are dropped from now on", n->id,
-		 tap_name(n->tap), strerror(-err));
+	log_warn("virtio-net %s: %s: %s; its frames are dropped from now on", n->id,
+		 netbe_name(n->be), strerror(-err));
 	net_watch(n, false);
 	n->tap_dead = true;
 }
@@ -242,7 +245,7 @@ static enum net_drop net_tx_send(struct virtio_net *n, const struct vq_chain *c)
 		iov[0] = (struct iovec){n->tx_buf, NET_HDR_LEN + frame_len};
 		cnt = 1;
 	}
-	r = tap_writev(n->tap, iov, (int)cnt);
+	r = netbe_writev(n->be, iov, (int)cnt);
 	if (r >= 0)
 		return NET_DROP_NONE;
 	n->stats.tx_tap_errors++;
@@ -251,8 +254,8 @@ static enum net_drop net_tx_send(struct virtio_net *n, const struct vq_chain *c)
 	if (net_tap_gone((int)r))
 		net_tap_dead(n, (int)r);
 	else
-		log_ratelimited(&n->vdev.rl, LOG_WARN, "virtio-net %s: tap %s: write: %s", n->id,
-				tap_name(n->tap), strerror((int)-r));
+		log_ratelimited(&n->vdev.rl, LOG_WARN, "virtio-net %s: %s: write: %s", n->id,
+				netbe_name(n->be), strerror((int)-r));
 	return NET_DROP_TX_TAP_ERROR;
 }
 
@@ -434,7 +437,7 @@ static void net_rx(struct virtio_net *n, uint32_t events)
 	n->pass.kind = SP_RX_FRAMES;
 	for (unsigned int i = 0; i < NET_RX_BATCH; i++) {
 		if (!n->rx_len) {
-			ssize_t r = tap_read(n->tap, n->rx_buf, NET_RX_BUF);
+			ssize_t r = netbe_read(n->be, n->rx_buf, NET_RX_BUF);
 
 			if (r == -EAGAIN) {
 				/* An error or hang-up with nothing to read: do not spin on it. */
@@ -504,12 +507,12 @@ static int net_activate(struct virtio_dev *vdev)
 {
 	struct virtio_net *n = to_net(vdev);
 	struct vq *rxq = &vdev->vqs[VIRTIO_NET_RXQ];
-	unsigned int offl = net_tun_offloads(vdev->features) & tap_offloads(n->tap);
+	unsigned int offl = net_tun_offloads(vdev->features) & netbe_offloads(n->be);
 	int ret;
 
-	ret = tap_set_offload(n->tap, offl);
+	ret = netbe_set_offload(n->be, offl);
 	if (ret)
-		log_warn("virtio-net %s: tap %s: TUNSETOFFLOAD 0x%x: %s", n->id, tap_name(n->tap),
+		log_warn("virtio-net %s: %s: TUNSETOFFLOAD 0x%x: %s", n->id, netbe_name(n->be),
 			 offl, strerror(-ret));
 	n->broken = n->rx_stalled = false;
 	if (rxq->size) {
@@ -621,7 +624,7 @@ static void net_reset(struct virtio_dev *vdev)
 		rl_wait_drop(&n->rx_lim, &n->rx_wait, now);
 		rl_wait_drop(&n->tx_lim, &n->tx_wait, now);
 	}
-	if (tap_set_offload(n->tap, 0))
+	if (netbe_set_offload(n->be, 0))
 		return; /* only a tap that is gone refuses: nothing to undo */
 }
 
@@ -652,9 +655,9 @@ static void net_destroy(struct virtio_dev *vdev)
 			  (unsigned long long)(n->tx_lim.waited_ns / 1000000));
 		ev_del(vdev->loop, n->lim_timer);
 	}
-	ev_del(vdev->loop, tap_fd(n->tap));
+	ev_del(vdev->loop, netbe_fd(n->be));
 	ev_del(vdev->loop, n->hold_timer);
-	tap_close(n->tap);
+	netbe_close(n->be);
 	net_free(n);
 }
 
@@ -680,9 +683,9 @@ static void net_fill_config(struct virtio_net *n, const uint8_t mac[6], unsigned
 	n->config[VIRTIO_NET_CFG_MTU + 1] = (uint8_t)(mtu >> 8);
 }
 
-int virtio_net_create_tap(struct virtio_dev **out, struct tap *tap, const uint8_t mac[6],
-			  unsigned int mtu, unsigned int index, struct ev_loop *loop,
-			  const struct guest_mem *gm)
+int virtio_net_create_backend(struct virtio_dev **out, struct netbe *be, const uint8_t mac[6],
+			      unsigned int mtu, unsigned int index, struct ev_loop *loop,
+			      const struct guest_mem *gm)
 {
 	uint8_t def_mac[6];
 	struct virtio_net *n;
@@ -691,7 +694,7 @@ int virtio_net_create_tap(struct virtio_dev **out, struct tap *tap, const uint8_
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		goto err_tap;
-	n->tap = tap;
+	n->be = be;
 	n->lim_timer = -1;
 	n->hold_timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (n->hold_timer < 0) {
@@ -707,17 +710,17 @@ int virtio_net_create_tap(struct virtio_dev **out, struct tap *tap, const uint8_
 		goto err_free;
 	snprintf(n->id, sizeof(n->id), "net%u", index);
 	if (!mac) {
-		net_default_mac(tap_name(tap), index, def_mac);
+		net_default_mac(netbe_name(be), index, def_mac);
 		mac = def_mac;
 	}
 	if (!mtu)
-		mtu = tap_mtu(tap);
+		mtu = netbe_mtu(be);
 	net_fill_config(n, mac, mtu);
 	n->vdev.ops = &net_ops;
 	n->vdev.host_features = VIRTIO_BIT(VIRTIO_NET_F_MAC) | VIRTIO_BIT(VIRTIO_NET_F_STATUS) |
 				VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) |
 				VIRTIO_BIT(VQ_F_INDIRECT_DESC) | VIRTIO_BIT(VQ_F_EVENT_IDX) |
-				net_offload_features(tap_offloads(tap));
+				net_offload_features(netbe_offloads(be));
 	if (mtu >= NET_MTU_MIN && mtu <= NET_MTU_MAX)
 		n->vdev.host_features |= VIRTIO_BIT(VIRTIO_NET_F_MTU);
 	n->vdev.nr_queues = 2;
@@ -726,14 +729,14 @@ int virtio_net_create_tap(struct virtio_dev **out, struct tap *tap, const uint8_
 	n->vdev.loop = loop;
 	n->vdev.gm = gm;
 	/* In the loop from the start, out of the epoll set until activation. */
-	ret = ev_add(loop, tap_fd(tap), EPOLLIN, net_tap_event, n);
+	ret = ev_add(loop, netbe_fd(be), EPOLLIN, net_tap_event, n);
 	if (ret)
 		goto err_free;
 	n->watching = true;
 	net_watch(n, false);
 	ret = ev_add(loop, n->hold_timer, EPOLLIN, net_hold_timer_event, n);
 	if (ret) {
-		ev_del(loop, tap_fd(tap));
+		ev_del(loop, netbe_fd(be));
 		goto err_free;
 	}
 	*out = &n->vdev;
@@ -742,7 +745,7 @@ int virtio_net_create_tap(struct virtio_dev **out, struct tap *tap, const uint8_
 err_free:
 	net_free(n);
 err_tap:
-	tap_close(tap);
+	netbe_close(be);
 	return ret;
 }
 
@@ -772,21 +775,33 @@ int virtio_net_set_limits(struct virtio_dev *vdev, const struct limit_config *bw
 int virtio_net_create(struct virtio_dev **out, const struct net_config *cfg, unsigned int index,
 		      struct ev_loop *loop, const struct guest_mem *gm, char *err, size_t errlen)
 {
+	struct netbe *be;
 	struct tap *tap;
 	int ret;
 
-	ret = tap_open(&tap, cfg, err, errlen);
-	if (ret)
-		return ret;
-	ret = virtio_net_create_tap(out, tap, cfg->has_mac ? cfg->mac : NULL, cfg->mtu, index, loop,
-				    gm);
+	if (cfg->user) {
+		ret = passt_open_fd(&be, cfg->fd, cfg->mtu ? cfg->mtu : NET_USER_MTU, loop);
+		if (ret) {
+			snprintf(err, errlen, "--net user: %s", strerror(-ret));
+			return ret;
+		}
+	} else {
+		ret = tap_open(&tap, cfg, err, errlen);
+		if (ret)
+			return ret;
+		be = tap_backend(tap);
+	}
+	ret = virtio_net_create_backend(out, be, cfg->has_mac ? cfg->mac : NULL, cfg->mtu, index,
+					loop, gm);
 	if (!ret) {
 		virtio_net_set_egress(*out, &cfg->egress);
 		ret = virtio_net_set_limits(*out, &cfg->bw, &cfg->pps);
 		if (ret)
 			(*out)->ops->destroy(*out);
 	}
-	if (ret && cfg->ifname[0])
+	if (ret && cfg->user)
+		snprintf(err, errlen, "--net user: %s", strerror(-ret));
+	else if (ret && cfg->ifname[0])
 		snprintf(err, errlen, "--net tap=%s: %s", cfg->ifname, strerror(-ret));
 	else if (ret)
 		snprintf(err, errlen, "--net fd=%d: %s", cfg->fd, strerror(-ret));

@@ -12,17 +12,16 @@
 #include "virtio/devices.h"
 #include "virtio/net_hdr.h"
 
-struct tap;
-
+struct netbe;
 
 /*
  * The same on a backend the caller opened (tap_open_fd in tests and fuzzing),
  * which the device owns from this call on, even when it fails. mtu 0: the
- * tap's, and no MTU feature when that is unknown too.
+ * backend's, and no MTU feature when that is unknown too.
  */
-int virtio_net_create_tap(struct virtio_dev **out, struct tap *tap, const uint8_t mac[6],
-			  unsigned int mtu, unsigned int index, struct ev_loop *loop,
-			  const struct guest_mem *gm) WARN_UNUSED;
+int virtio_net_create_backend(struct virtio_dev **out, struct netbe *be, const uint8_t mac[6],
+			      unsigned int mtu, unsigned int index, struct ev_loop *loop,
+			      const struct guest_mem *gm) WARN_UNUSED;
 
 /*
  * The NIC's egress policy (backend/egress.h), which must outlive the device;

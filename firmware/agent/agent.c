@@ -2,7 +2,7 @@
 /*
  * The exec agent's entry. As PID 1 of the guest (the initramfs's /init) it
  * mounts the kernel's file systems, loads the modules /modules.load lists,
- * sets the hostname, brings lo up, opens the channel the kernel command line
+ * sets the hostname, brings lo (and eth0.. with --net) up, opens the channel the kernel command line
  * names (kvmrun.agent=DEV), runs the session and powers the VM off.
  *
  * For tests it also runs as an ordinary process: `init --channel FD` talks
@@ -448,6 +448,7 @@ static int run_pid1(struct agent *a)
 	init_shares();
 	init_hostname(&c);
 	init_loopback();
+	agent_net_init();
 	if (!c.channel[0]) {
 		fprintf(stderr, "kvmrun-agent: no kvmrun.agent= on the kernel command line\n");
 		power_off();

@@ -63,4 +63,7 @@ int agent_spawn(struct agent *a, const struct proto_start *s);
  */
 int agent_session(struct agent *a);
 
+/* Brings up eth0.. as kvmrun.ethN= on the kernel command line says (agent_net.c). */
+void agent_net_init(void);
+
 #endif

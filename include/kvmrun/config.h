@@ -85,14 +85,39 @@ struct egress_policy {
 	struct egress_rule rules[NET_EGRESS_RULES_MAX];
 };
 
+/*
+ * --net user[,hostfwd=tcp|udp:[ADDR]:PORT-:GUESTPORT]...[,ip=CIDR][,gw=ADDR][,mac=][,mtu=]:
+ * the same device on passt (user-mode networking, no privilege), which kvmrun starts
+ * on one end of a socket pair and which hands the guest the address, gateway and DNS
+ * below through DHCP; hostfwd forwards a host port to the guest.
+ */
+#define NET_HOSTFWD_MAX 16
+#define NET_USER_MTU 65520 /* passt's own default: 802.3's largest, less the header */
+
+struct net_hostfwd {
+	bool udp;
+	uint32_t host_addr; /* network order; 0: every address */
+	uint16_t host_port, guest_port;
+};
+
 struct net_config {
 	char ifname[NET_IFNAME_MAX]; /* tap=NAME; empty for fd= */
-	int fd;			     /* fd=N; -1 for tap= */
+	int fd;			     /* fd=N; user: the socket to passt the VM made; else -1 */
 	bool has_mac;		     /* else derived from the tap's name and the index */
 	uint8_t mac[6];
 	unsigned int mtu; /* 0: the tap's own */
 	struct egress_policy egress;
 	struct limit_config bw, pps; /* bytes, frames a second, each direction */
+	bool user;	  /* --net user: passt */
+	unsigned int nr_hostfwds;
+	struct net_hostfwd hostfwds[NET_HOSTFWD_MAX];
+	/*
+	 * The guest's IPv4 address, prefix, gateway and DNS server (network order; 0:
+	 * none): for user, what passt hands out (defaults in cli_net.c); for a tap,
+	 * ip=CIDR[,gw=ADDR], which only exec's agent sets on eth0.
+	 */
+	uint32_t addr, gateway, dns;
+	unsigned int prefix;
 };
 
 /*

@@ -31,11 +31,11 @@ void sandbox_set_cleanup(const struct sandbox_cleanup *c);
 
 #include <sys/types.h>
 
-#define SANDBOX_MAX_DAEMONS 8
+#define SANDBOX_MAX_DAEMONS 16 /* a virtiofsd per --share, a passt per --net */
 
 /*
  * The descriptors a role's KVM ioctls may name (-1 for none), and for the loop the
- * helper processes kvmrun started (virtiofsd), which it alone may end (SIGTERM,
+ * helper processes kvmrun started (virtiofsd, passt), which it alone may end (SIGTERM,
  * SIGKILL) and reap at teardown.
  */
 struct sandbox_fds {

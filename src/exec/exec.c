@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* kvmrun exec: the kernel, its command line, the initramfs, the outcome and its status. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <signal.h>
@@ -17,14 +18,27 @@
 #include "kvmrun/exit_status.h"
 #include "kvmrun/log.h"
 
-const char *const exec_modules[] = {"virtio_pci", "virtio_console", "fuse",
-				    "virtiofs",	  "overlay",	    "pvpanic_mmio"};
-const size_t exec_nr_modules = ARRAY_SIZE(exec_modules);
+static const char *const exec_modules_base[] = {"virtio_pci", "virtio_console", "fuse",
+						"virtiofs",   "overlay",	"pvpanic_mmio"};
+static const char *const exec_modules_disk[] = {"virtio_blk", "ext4", "crc32c_generic"};
+static const char *const exec_modules_net[] = {"virtio_net"};
 
-const char *const exec_modules_disk[] = {"virtio_pci", "virtio_console", "fuse",	 "virtiofs",
-					 "overlay",    "pvpanic_mmio",	 "virtio_blk", "ext4",
-					 "crc32c_generic"};
-const size_t exec_nr_modules_disk = ARRAY_SIZE(exec_modules_disk);
+size_t exec_modules_for(const struct vm_config *cfg, const char *out[EXEC_MODULES_MAX])
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(exec_modules_base); i++)
+		out[n++] = exec_modules_base[i];
+	for (size_t i = 0; cfg->nr_disks && i < ARRAY_SIZE(exec_modules_disk); i++)
+		out[n++] = exec_modules_disk[i];
+	for (size_t i = 0; cfg->nr_nets && i < ARRAY_SIZE(exec_modules_net); i++)
+		out[n++] = exec_modules_net[i];
+	return n;
+}
+
+_Static_assert(ARRAY_SIZE(exec_modules_base) + ARRAY_SIZE(exec_modules_disk) +
+			   ARRAY_SIZE(exec_modules_net) <= EXEC_MODULES_MAX,
+	       "EXEC_MODULES_MAX holds every module exec may carry");
 
 bool exec_root_is_disk(const struct vm_config *cfg)
 {
@@ -190,6 +204,33 @@ int exec_share_args(const struct vm_config *cfg, char *buf, size_t size)
 				return -EINVAL;
 		n = snprintf(buf + len, size - len, "%skvmrun.share=%s:%s", len ? " " : "", sc->tag,
 			     at);
+		if (n < 0 || (size_t)n >= size - len)
+			return -E2BIG;
+		len += (size_t)n;
+	}
+	return 0;
+}
+
+int exec_net_args(const struct vm_config *cfg, char *buf, size_t size)
+{
+	size_t len = strlen(buf);
+
+	for (unsigned int i = 0; i < cfg->nr_nets; i++) {
+		const struct net_config *nc = &cfg->nets[i];
+		char addr[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN], dns[INET_ADDRSTRLEN];
+		int n;
+
+		if (!nc->addr) {
+			n = snprintf(buf + len, size - len, "%skvmrun.eth%u=up", len ? " " : "", i);
+		} else {
+			inet_ntop(AF_INET, &nc->addr, addr, sizeof(addr));
+			inet_ntop(AF_INET, &nc->gateway, gw, sizeof(gw));
+			inet_ntop(AF_INET, &nc->dns, dns, sizeof(dns));
+			n = snprintf(buf + len, size - len, "%skvmrun.eth%u=%s/%u%s%s%s%s",
+				     len ? " " : "", i, addr, nc->prefix, nc->gateway ? "," : "",
+				     nc->gateway ? gw : "", nc->gateway && nc->dns ? "," : "",
+				     nc->gateway && nc->dns ? dns : "");
+		}
 		if (n < 0 || (size_t)n >= size - len)
 			return -E2BIG;
 		len += (size_t)n;

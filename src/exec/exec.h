@@ -94,16 +94,14 @@ int exec_kernel_cmdline(const char *append, char *buf, size_t size) WARN_UNUSED;
 int exec_share_args(const struct vm_config *cfg, char *buf, size_t size) WARN_UNUSED;
 
 /*
- * The modules the agent loads, as modules.dep names them: virtio_pci (when it
- * is a module), virtio_console, fuse, virtiofs, overlay and pvpanic_mmio (a
- * guest panic is reported as such); those built in are skipped by the
- * initramfs writer.
+ * The modules exec's initramfs carries for @cfg (their dependencies come from
+ * modules.dep): virtio_pci, virtio_console, fuse, virtiofs, overlay, pvpanic_mmio;
+ * with a virtio-blk disk (--disk, --root IMAGE) also virtio_blk, ext4 and
+ * crc32c_generic; with --net also virtio_net. Each set is an initramfs cached
+ * of its own. Returns how many it wrote to out.
  */
-extern const char *const exec_modules[];
-extern const size_t exec_nr_modules;
-/* The same and, for virtio-blk disks (--disk, --root IMAGE): virtio_blk, ext4, crc32c_generic. */
-extern const char *const exec_modules_disk[];
-extern const size_t exec_nr_modules_disk;
+#define EXEC_MODULES_MAX 16
+size_t exec_modules_for(const struct vm_config *cfg, const char *out[EXEC_MODULES_MAX]);
 
 /* Does cfg carry --root IMAGE's disk (serial EXEC_ROOT_SERIAL)? */
 bool exec_root_is_disk(const struct vm_config *cfg);
@@ -115,6 +113,14 @@ bool exec_root_is_disk(const struct vm_config *cfg);
  * does not fit.
  */
 int exec_root_disk_arg(char *buf, size_t size) WARN_UNUSED;
+
+/*
+ * Appends kvmrun.ethN=ADDR/PREFIX[,GW[,DNS]] for each --net N with an address
+ * (user: the ones passt hands out; a tap: ip=, gw=), kvmrun.ethN=up for a tap
+ * without: what the agent sets on the guest's interfaces. -E2BIG when it does
+ * not fit.
+ */
+int exec_net_args(const struct vm_config *cfg, char *buf, size_t size) WARN_UNUSED;
 
 /*
  * Runs `kvmrun exec`: @cfg and @ec as cli_parse_cmd() filled them, @argc and

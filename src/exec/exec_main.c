@@ -104,6 +104,7 @@ static int exec_find_agent(char *buf, size_t size)
 /* The kernel, its release, the agent, the initramfs and the command line. */
 static int exec_prepare(struct exec_setup *s, struct vm_config *cfg, const struct exec_config *ec)
 {
+	const char *modules[EXEC_MODULES_MAX];
 	struct initramfs_spec spec = {0};
 	struct utsname u;
 	int ret;
@@ -124,8 +125,8 @@ static int exec_prepare(struct exec_setup *s, struct vm_config *cfg, const struc
 	spec.agent = s->agent;
 	spec.release = s->release;
 	spec.modules_dir = ec->modules;
-	spec.modules = cfg->nr_disks ? exec_modules_disk : exec_modules;
-	spec.nmodules = cfg->nr_disks ? exec_nr_modules_disk : exec_nr_modules;
+	spec.modules = modules;
+	spec.nmodules = exec_modules_for(cfg, modules);
 	ret = initramfs_build(&spec, &s->initramfs);
 	if (ret)
 		return exec_fail("the initramfs: %s", s->initramfs.error);
@@ -150,6 +151,8 @@ static int exec_prepare(struct exec_setup *s, struct vm_config *cfg, const struc
 				 ret == -E2BIG ? "kernel command line too long"
 					       : "a directory or tag with white space cannot be "
 						 "shared in exec");
+	if (exec_net_args(cfg, s->cmdline, sizeof(s->cmdline)))
+		return exec_fail("--net: kernel command line too long");
 	cfg->kernel = s->kernel;
 	cfg->initrd = s->initramfs.path;
 	cfg->append = s->cmdline;

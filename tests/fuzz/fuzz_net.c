@@ -65,7 +65,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fz.frame = malloc(NET_HDR_LEN + NET_MAX_FRAME + 1);
 	if (!fz.frame)
 		abort();
-	if (virtio_net_create_tap(&vdev, tap, NULL, 1500, 0, NULL, &fuzz_dev.gm))
+	if (virtio_net_create_backend(&vdev, tap_backend(tap), NULL, 1500, 0, NULL, &fuzz_dev.gm))
 		abort();
 	fuzz_device_attach(vdev);
 	fz.egress.deny = true;

@@ -132,7 +132,7 @@ static inline void start(struct fx *f, uint64_t drop)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
 	f->peer = sv[1];
 	assert_int_equal(tap_open_fd(&f->tap, sv[0], "testtap", ALL_OFFLOADS), 0);
-	assert_int_equal(virtio_net_create_tap(&f->vdev, f->tap, NULL, 1500, 0, NULL, &f->gm), 0);
+	assert_int_equal(virtio_net_create_backend(&f->vdev, tap_backend(f->tap), NULL, 1500, 0, NULL, &f->gm), 0);
 	fake_transport_attach(&f->ft, f->vdev);
 	f->ft.on_notify = fake_notify;
 	f->ft.on_requeue = fake_requeue;

@@ -15,6 +15,10 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+
+#include "cli_net.h"
+
 #include "exec/exec.h"
 #include "exec/report.h"
 #include "backend/disk.h"
@@ -93,6 +97,25 @@ static void test_share_args(void **state)
 	strcpy(cfg.shares[1].guest_path, "/mnt/a b");
 	buf[0] = 0;
 	assert_int_equal(exec_share_args(&cfg, buf, sizeof(buf)), -EINVAL);
+}
+
+/* What the agent is told to set on eth0..: the addresses passt hands out, a tap's ip=/gw=. */
+static void test_net_args(void **state)
+{
+	static struct vm_config cfg;
+	char buf[256] = "quiet";
+
+	(void)state;
+	cfg.nr_nets = 3;
+	cli_net_user_defaults(&cfg.nets[0]);
+	inet_pton(AF_INET, "10.9.0.2", &cfg.nets[1].addr);
+	inet_pton(AF_INET, "10.9.0.1", &cfg.nets[1].gateway);
+	cfg.nets[1].prefix = 16;
+	assert_int_equal(exec_net_args(&cfg, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "quiet kvmrun.eth0=10.0.2.15/24,10.0.2.2,10.0.2.3 "
+				 "kvmrun.eth1=10.9.0.2/16,10.9.0.1 kvmrun.eth2=up");
+	buf[0] = 0;
+	assert_int_equal(exec_net_args(&cfg, buf, 40), -E2BIG);
 }
 
 static void test_exit_status(void **state)
@@ -448,6 +471,7 @@ int main(void)
 	    cmocka_unit_test(test_report),	  cmocka_unit_test(test_report_write),
 	    cmocka_unit_test(test_share_args),	  cmocka_unit_test(test_report_write_sandboxed),
 	    cmocka_unit_test(test_relay_decides),   cmocka_unit_test(test_report_devices),
+	    cmocka_unit_test(test_net_args),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,7 +63,7 @@ static void test_features_plain_tap(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
 	close(sv[1]);
 	assert_int_equal(tap_open_fd(&tap, sv[0], "plain", 0), 0);
-	assert_int_equal(virtio_net_create_tap(&vdev, tap, mac, 0, 3, NULL, &f->gm), 0);
+	assert_int_equal(virtio_net_create_backend(&vdev, tap_backend(tap), mac, 0, 3, NULL, &f->gm), 0);
 	assert_false(vdev->host_features & VIRTIO_BIT(VIRTIO_NET_F_CSUM));
 	assert_false(vdev->host_features & VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM));
 	assert_false(vdev->host_features & VIRTIO_BIT(VIRTIO_NET_F_MTU));

@@ -13,6 +13,9 @@ pids=() pid=
 cleanup() {
   local p
   for p in "${pids[@]}" $pid; do kill "$p" 2>/dev/null || true; done
+  # And whatever else runs in the namespace (a listener's children): one left
+  # holding the test's stdout would keep meson waiting for its end.
+  ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$work"
 }

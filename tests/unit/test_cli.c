@@ -11,54 +11,8 @@
 #include <cmocka.h>
 
 #include "cli.h"
+#include "cli_result.h"
 
-struct result {
-	enum cli_action action;
-	struct vm_config cfg;
-	char cmdline[CLI_CMDLINE_MAX];
-	char *out;
-	char *err;
-	char *argv_store[48];
-};
-
-/* Runs cli_parse on a NULL-terminated list of arguments (argv[0] is added). */
-static struct result *parse(const char *first, ...)
-{
-	struct result *r = calloc(1, sizeof(*r));
-	size_t out_len = 0, err_len = 0;
-	FILE *out, *err;
-	va_list ap;
-	int argc = 0;
-	char *argv[48];
-
-	assert_non_null(r);
-	r->argv_store[argc++] = strdup("kvmrun");
-	va_start(ap, first);
-	for (const char *a = first; a; a = va_arg(ap, const char *)) {
-		assert_true(argc < 47);
-		r->argv_store[argc++] = strdup(a);
-	}
-	va_end(ap);
-	memcpy(argv, r->argv_store, sizeof(argv));
-	argv[argc] = NULL;
-	out = open_memstream(&r->out, &out_len);
-	err = open_memstream(&r->err, &err_len);
-	assert_non_null(out);
-	assert_non_null(err);
-	r->action = cli_parse(argc, argv, &r->cfg, r->cmdline, sizeof(r->cmdline), out, err);
-	fclose(out);
-	fclose(err);
-	return r;
-}
-
-static void result_free(struct result *r)
-{
-	for (unsigned int i = 0; i < 48; i++)
-		free(r->argv_store[i]);
-	free(r->out);
-	free(r->err);
-	free(r);
-}
 
 static unsigned int count_lines(const char *s)
 {
@@ -70,21 +24,21 @@ static unsigned int count_lines(const char *s)
 }
 
 /* A usage error: exit status 2, nothing on out, one line on err naming `what`. */
-static void expect_usage(struct result *r, const char *what)
+static void expect_usage(struct cli_result *r, const char *what)
 {
 	if (r->action != CLI_EXIT_USAGE || count_lines(r->err) != 1 || !strstr(r->err, what) ||
 	    r->err[strlen(r->err) - 1] != '\n' || r->out[0])
 		fail_msg("action %d, err '%s', out '%s', expected '%s'", r->action, r->err, r->out,
 			 what);
-	result_free(r);
+	cli_result_free(r);
 }
 
 static void test_valid_full(void **state)
 {
-	struct result *r;
+	struct cli_result *r;
 
 	(void)state;
-	r = parse("run", "--kernel", "/boot/bzImage", "--initrd", "/tmp/initrd.cpio",
+	r = cli_result("run", "--kernel", "/boot/bzImage", "--initrd", "/tmp/initrd.cpio",
 		  "--append", "root=/dev/ram0 quiet", "--cpus", "4", "--memory", "1G",
 		  "--console", "none", "--console-log", "/tmp/console.log", "--log-level",
 		  "debug", NULL);
@@ -101,73 +55,73 @@ static void test_valid_full(void **state)
 	assert_int_equal(r->cfg.log_level, LOG_DEBUG);
 	assert_ptr_equal(r->cfg.append, r->cmdline);
 	assert_string_equal(r->cfg.append, "root=/dev/ram0 quiet console=ttyS0 reboot=k panic=-1");
-	result_free(r);
+	cli_result_free(r);
 
 	/* --console virtio: hvc0 gets the console, the UART the early messages. */
-	r = parse("run", "--kernel", "k", "--console", "virtio", "--append", "quiet", NULL);
+	r = cli_result("run", "--kernel", "k", "--console", "virtio", "--append", "quiet", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_int_equal(r->cfg.console, CONSOLE_VIRTIO);
 	assert_string_equal(r->cfg.append,
 			    "quiet " CLI_EARLYCON_UART " console=hvc0 reboot=k panic=-1");
-	result_free(r);
-	r = parse("run", "--kernel", "k", "--console", "serial", NULL);
+	cli_result_free(r);
+	r = cli_result("run", "--kernel", "k", "--console", "serial", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_int_equal(r->cfg.console, CONSOLE_SERIAL);
-	result_free(r);
+	cli_result_free(r);
 
-	r = parse("run", "--kernel", "k", "--sandbox", "off", NULL);
+	r = cli_result("run", "--kernel", "k", "--sandbox", "off", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_true(r->cfg.no_sandbox);
-	result_free(r);
-	r = parse("run", "--kernel", "k", "--sandbox", "off", "--sandbox", "on", NULL);
+	cli_result_free(r);
+	r = cli_result("run", "--kernel", "k", "--sandbox", "off", "--sandbox", "on", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_false(r->cfg.no_sandbox);
-	result_free(r);
-	r = parse("run", "--kernel", "k", "--exit-port", NULL);
+	cli_result_free(r);
+	r = cli_result("run", "--kernel", "k", "--exit-port", NULL);
 #ifdef __aarch64__
 	expect_usage(r, "--exit-port"); /* no I/O ports there */
 #else
 	assert_int_equal(r->action, CLI_RUN);
 	assert_true(r->cfg.exit_port);
-	result_free(r);
+	cli_result_free(r);
 #endif
 
 	/* --opt=value and options after the kernel path work too. */
-	r = parse("run", "--memory=512M", "--kernel=k", "--cpus=2", NULL);
+	r = cli_result("run", "--memory=512M", "--kernel=k", "--cpus=2", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_string_equal(r->cfg.kernel, "k");
 	assert_int_equal(r->cfg.memory, 512 * MiB);
 	assert_int_equal(r->cfg.cpus, 2);
-	result_free(r);
+	cli_result_free(r);
 }
 
 /* --dtb-out: the device tree's copy on arm64; a usage error on x86-64, which has none. */
 static void test_dtb_out(void **state)
 {
-	struct result *r;
+	struct cli_result *r;
 
 	(void)state;
-	r = parse("run", "--kernel", "k", NULL);
+	r = cli_result("run", "--kernel", "k", NULL);
 	assert_null(r->cfg.dtb_out);
-	result_free(r);
-	r = parse("run", "--kernel", "k", "--dtb-out", "m.dtb", NULL);
+	cli_result_free(r);
+	r = cli_result("run", "--kernel", "k", "--dtb-out", "m.dtb", NULL);
 #ifdef __aarch64__
 	assert_int_equal(r->action, CLI_RUN);
 	assert_string_equal(r->cfg.dtb_out, "m.dtb");
-	result_free(r);
+	cli_result_free(r);
 #else
 	expect_usage(r, "--dtb-out");
 #endif
-	r = parse("run", "--kernel", "k", "--dtb-out", NULL);
+	r = cli_result("run", "--kernel", "k", "--dtb-out", NULL);
 	expect_usage(r, "--dtb-out");
 }
 
 static void test_defaults(void **state)
 {
-	struct result *r;
+	struct cli_result *r;
 
 	(void)state;
-	r = parse("run", "--kernel", "vmlinuz", NULL);
+	r = cli_result("run", "--kernel", "vmlinuz", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_string_equal(r->err, "");
 	assert_string_equal(r->cfg.kernel, "vmlinuz");
@@ -181,17 +135,17 @@ static void test_defaults(void **state)
 	assert_false(r->cfg.no_sandbox);
 	assert_false(r->cfg.exit_port);
 	assert_string_equal(r->cfg.append, "console=ttyS0 reboot=k panic=-1");
-	result_free(r);
+	cli_result_free(r);
 }
 
 static void check_memory_arg(const char *arg, uint64_t bytes)
 {
-	struct result *r = parse("run", "--kernel", "k", "--memory", arg, NULL);
+	struct cli_result *r = cli_result("run", "--kernel", "k", "--memory", arg, NULL);
 
 	if (r->action != CLI_RUN || r->cfg.memory != bytes)
 		fail_msg("--memory %s: action %d, memory %llu, err '%s'", arg, r->action,
 			 (unsigned long long)r->cfg.memory, r->err);
-	result_free(r);
+	cli_result_free(r);
 }
 
 static void test_memory_sizes(void **state)
@@ -240,92 +194,92 @@ static void test_parse_size(void **state)
 static void test_bad_memory(void **state)
 {
 	(void)state;
-	expect_usage(parse("run", "--kernel", "k", "--memory", "abc", NULL), "--memory");
-	expect_usage(parse("run", "--kernel", "k", "--memory", "", NULL), "--memory");
-	expect_usage(parse("run", "--kernel", "k", "--memory", "-1", NULL), "--memory");
-	expect_usage(parse("run", "--kernel", "k", "--memory", "12X", NULL), "--memory");
-	expect_usage(parse("run", "--kernel", "k", "--memory", "99999999999999999999G", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--memory", "abc", NULL), "--memory");
+	expect_usage(cli_result("run", "--kernel", "k", "--memory", "", NULL), "--memory");
+	expect_usage(cli_result("run", "--kernel", "k", "--memory", "-1", NULL), "--memory");
+	expect_usage(cli_result("run", "--kernel", "k", "--memory", "12X", NULL), "--memory");
+	expect_usage(cli_result("run", "--kernel", "k", "--memory", "99999999999999999999G", NULL),
 		     "--memory");
-	expect_usage(parse("run", "--kernel", "k", "--memory", "18446744073709551615K", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--memory", "18446744073709551615K", NULL),
 		     "--memory");
-	expect_usage(parse("run", "--kernel", "k", "--memory", "31M", NULL), "--memory");
-	expect_usage(parse("run", "--kernel", "k", "--memory", "33554431", NULL), "--memory");
-	expect_usage(parse("run", "--kernel", "k", "--memory", "0", NULL), "--memory");
-	expect_usage(parse("run", "--kernel", "k", "--memory", "65537G", NULL), "--memory");
+	expect_usage(cli_result("run", "--kernel", "k", "--memory", "31M", NULL), "--memory");
+	expect_usage(cli_result("run", "--kernel", "k", "--memory", "33554431", NULL), "--memory");
+	expect_usage(cli_result("run", "--kernel", "k", "--memory", "0", NULL), "--memory");
+	expect_usage(cli_result("run", "--kernel", "k", "--memory", "65537G", NULL), "--memory");
 }
 
 static void test_bad_cpus(void **state)
 {
-	struct result *r;
+	struct cli_result *r;
 
 	(void)state;
-	expect_usage(parse("run", "--kernel", "k", "--cpus", "0", NULL), "--cpus");
-	expect_usage(parse("run", "--kernel", "k", "--cpus", "abc", NULL), "--cpus");
-	expect_usage(parse("run", "--kernel", "k", "--cpus", "99999", NULL), "--cpus");
-	expect_usage(parse("run", "--kernel", "k", "--cpus", "-1", NULL), "--cpus");
-	expect_usage(parse("run", "--kernel", "k", "--cpus", "", NULL), "--cpus");
-	expect_usage(parse("run", "--kernel", "k", "--cpus", "2x", NULL), "--cpus");
-	expect_usage(parse("run", "--kernel", "k", "--cpus", "18446744073709551617", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--cpus", "0", NULL), "--cpus");
+	expect_usage(cli_result("run", "--kernel", "k", "--cpus", "abc", NULL), "--cpus");
+	expect_usage(cli_result("run", "--kernel", "k", "--cpus", "99999", NULL), "--cpus");
+	expect_usage(cli_result("run", "--kernel", "k", "--cpus", "-1", NULL), "--cpus");
+	expect_usage(cli_result("run", "--kernel", "k", "--cpus", "", NULL), "--cpus");
+	expect_usage(cli_result("run", "--kernel", "k", "--cpus", "2x", NULL), "--cpus");
+	expect_usage(cli_result("run", "--kernel", "k", "--cpus", "18446744073709551617", NULL),
 		     "--cpus");
-	r = parse("run", "--kernel", "k", "--cpus", "4096", NULL);
+	r = cli_result("run", "--kernel", "k", "--cpus", "4096", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_int_equal(r->cfg.cpus, 4096);
-	result_free(r);
+	cli_result_free(r);
 }
 
 static void test_bad_other(void **state)
 {
 	(void)state;
-	expect_usage(parse("run", "--kernel", "k", "--console", "foo", NULL), "--console");
-	expect_usage(parse("run", "--kernel", "k", "--console", "virtio,x", NULL), "--console");
-	expect_usage(parse("run", "--kernel", "k", "--console", "Virtio", NULL), "--console");
-	expect_usage(parse("run", "--kernel", "k", "--console", "", NULL), "--console");
-	expect_usage(parse("run", "--kernel", "k", "--log-level", "loud", NULL), "--log-level");
-	expect_usage(parse("run", "--kernel", "k", "--sandbox", "yes", NULL), "--sandbox 'yes'");
-	expect_usage(parse("run", "--kernel", "k", "--sandbox", "", NULL), "--sandbox");
-	expect_usage(parse("run", "--kernel", "k", "--sandbox", "OFF", NULL), "--sandbox");
-	expect_usage(parse("run", "--kernel", "k", "--sandbox", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--console", "foo", NULL), "--console");
+	expect_usage(cli_result("run", "--kernel", "k", "--console", "virtio,x", NULL), "--console");
+	expect_usage(cli_result("run", "--kernel", "k", "--console", "Virtio", NULL), "--console");
+	expect_usage(cli_result("run", "--kernel", "k", "--console", "", NULL), "--console");
+	expect_usage(cli_result("run", "--kernel", "k", "--log-level", "loud", NULL), "--log-level");
+	expect_usage(cli_result("run", "--kernel", "k", "--sandbox", "yes", NULL), "--sandbox 'yes'");
+	expect_usage(cli_result("run", "--kernel", "k", "--sandbox", "", NULL), "--sandbox");
+	expect_usage(cli_result("run", "--kernel", "k", "--sandbox", "OFF", NULL), "--sandbox");
+	expect_usage(cli_result("run", "--kernel", "k", "--sandbox", NULL),
 		     "option '--sandbox' needs a value");
-	expect_usage(parse("run", "--cpus", "2", NULL), "--kernel");
-	expect_usage(parse("run", NULL), "--kernel");
-	expect_usage(parse("run", "--kernel", "k", "--frobnicate", NULL),
+	expect_usage(cli_result("run", "--cpus", "2", NULL), "--kernel");
+	expect_usage(cli_result("run", NULL), "--kernel");
+	expect_usage(cli_result("run", "--kernel", "k", "--frobnicate", NULL),
 		     "unknown option '--frobnicate'");
-	expect_usage(parse("run", "--frobnicate=3", "--kernel", "k", NULL), "--frobnicate");
-	expect_usage(parse("run", "--kernel", "k", "-z", NULL), "unknown option '-z'");
-	expect_usage(parse("run", "--kernel", "k", "-zq", NULL), "unknown option '-z'");
-	expect_usage(parse("walk", "--kernel", "k", NULL), "walk");
-	expect_usage(parse("--kernel", "k", NULL), "--kernel");
-	expect_usage(parse(NULL), "no command");
-	expect_usage(parse("run", "--kernel", "k", "stray", NULL), "stray");
+	expect_usage(cli_result("run", "--frobnicate=3", "--kernel", "k", NULL), "--frobnicate");
+	expect_usage(cli_result("run", "--kernel", "k", "-z", NULL), "unknown option '-z'");
+	expect_usage(cli_result("run", "--kernel", "k", "-zq", NULL), "unknown option '-z'");
+	expect_usage(cli_result("walk", "--kernel", "k", NULL), "walk");
+	expect_usage(cli_result("--kernel", "k", NULL), "--kernel");
+	expect_usage(cli_result(NULL), "no command");
+	expect_usage(cli_result("run", "--kernel", "k", "stray", NULL), "stray");
 	/* A missing value names the option. */
-	expect_usage(parse("run", "--kernel", NULL), "option '--kernel' needs a value");
-	expect_usage(parse("run", "--kernel", "k", "--memory", NULL),
+	expect_usage(cli_result("run", "--kernel", NULL), "option '--kernel' needs a value");
+	expect_usage(cli_result("run", "--kernel", "k", "--memory", NULL),
 		     "option '--memory' needs a value");
-	expect_usage(parse("run", "--kernel", "k", "--help=x", NULL), "--help=x");
-	expect_usage(parse("run", "--kernel", "k", "--exit-port=1", NULL), "--exit-port=1");
+	expect_usage(cli_result("run", "--kernel", "k", "--help=x", NULL), "--help=x");
+	expect_usage(cli_result("run", "--kernel", "k", "--exit-port=1", NULL), "--exit-port=1");
 }
 
 /* Errors after earlier parses (getopt keeps state between calls). */
 static void test_reparse_after_error(void **state)
 {
-	struct result *r;
+	struct cli_result *r;
 
 	(void)state;
-	expect_usage(parse("run", "-zq", "--kernel", "k", NULL), "unknown option '-z'");
-	r = parse("run", "--kernel", "k2", "--cpus", "3", NULL);
+	expect_usage(cli_result("run", "-zq", "--kernel", "k", NULL), "unknown option '-z'");
+	r = cli_result("run", "--kernel", "k2", "--cpus", "3", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_string_equal(r->cfg.kernel, "k2");
 	assert_int_equal(r->cfg.cpus, 3);
 	assert_string_equal(r->err, "");
-	result_free(r);
+	cli_result_free(r);
 }
 
 static void test_help_version(void **state)
 {
-	struct result *r;
+	struct cli_result *r;
 
 	(void)state;
-	r = parse("--help", NULL);
+	r = cli_result("--help", NULL);
 	assert_int_equal(r->action, CLI_EXIT_OK);
 	assert_string_equal(r->err, "");
 	assert_non_null(strstr(r->out, "usage: kvmrun run --kernel FILE"));
@@ -347,29 +301,29 @@ static void test_help_version(void **state)
 	assert_non_null(strstr(r->out, "\n  N    only with --exit-port: the guest wrote N"));
 	assert_null(strstr(r->out, "--dtb-out"));
 #endif
-	result_free(r);
+	cli_result_free(r);
 
-	r = parse("-h", NULL);
+	r = cli_result("-h", NULL);
 	assert_int_equal(r->action, CLI_EXIT_OK);
 	assert_non_null(strstr(r->out, "Exit status:"));
-	result_free(r);
+	cli_result_free(r);
 
-	r = parse("run", "--kernel", "k", "--help", NULL);
+	r = cli_result("run", "--kernel", "k", "--help", NULL);
 	assert_int_equal(r->action, CLI_EXIT_OK);
 	assert_non_null(strstr(r->out, "Exit status:"));
 	assert_string_equal(r->err, "");
-	result_free(r);
+	cli_result_free(r);
 
-	r = parse("--version", NULL);
+	r = cli_result("--version", NULL);
 	assert_int_equal(r->action, CLI_EXIT_OK);
 	assert_string_equal(r->out, "kvmrun " KVMRUN_VERSION "\n");
 	assert_string_equal(r->err, "");
-	result_free(r);
+	cli_result_free(r);
 
-	r = parse("run", "--version", NULL);
+	r = cli_result("run", "--version", NULL);
 	assert_int_equal(r->action, CLI_EXIT_OK);
 	assert_string_equal(r->out, "kvmrun " KVMRUN_VERSION "\n");
-	result_free(r);
+	cli_result_free(r);
 }
 
 static void test_kernel_cmdline_virtio(void **state)
@@ -470,16 +424,16 @@ static void test_kernel_cmdline(void **state)
 	/* And through cli_parse. */
 	memset(big, 'a', CLI_CMDLINE_MAX);
 	big[CLI_CMDLINE_MAX - 10] = '\0';
-	expect_usage(parse("run", "--kernel", "k", "--append", big, NULL), "--append");
+	expect_usage(cli_result("run", "--kernel", "k", "--append", big, NULL), "--append");
 	free(big);
 }
 
 static void test_disk_option(void **state)
 {
-	struct result *r;
+	struct cli_result *r;
 
 	(void)state;
-	r = parse("run", "--kernel", "k", "--disk", "/img/a.raw", "--disk",
+	r = cli_result("run", "--kernel", "k", "--disk", "/img/a.raw", "--disk",
 		  "b.img,ro,serial=SER-123,cache=none", "--disk=c,cache=writeback,ro", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_string_equal(r->err, "");
@@ -496,48 +450,48 @@ static void test_disk_option(void **state)
 	assert_string_equal(r->cfg.disks[2].path, "c");
 	assert_true(r->cfg.disks[2].readonly);
 	assert_int_equal(r->cfg.disks[2].cache, DISK_CACHE_WRITEBACK);
-	result_free(r);
+	cli_result_free(r);
 
 	/* A 20-byte serial is the longest. */
-	r = parse("run", "--kernel", "k", "--disk", "x,serial=ABCDEFGHIJ0123456789", NULL);
+	r = cli_result("run", "--kernel", "k", "--disk", "x,serial=ABCDEFGHIJ0123456789", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_string_equal(r->cfg.disks[0].serial, "ABCDEFGHIJ0123456789");
-	result_free(r);
+	cli_result_free(r);
 
-	r = parse("run", "--kernel", "k", NULL);
+	r = cli_result("run", "--kernel", "k", NULL);
 	assert_int_equal(r->cfg.nr_disks, 0);
-	result_free(r);
+	cli_result_free(r);
 }
 
 static void test_disk_bad(void **state)
 {
-	struct result *r;
+	struct cli_result *r;
 
 	(void)state;
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,cache=unsafe", NULL), "cache");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,cache=", NULL), "--disk");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,rw", NULL), "unknown option 'rw'");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,", NULL), "--disk");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,ro,,", NULL), "--disk");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,RO", NULL), "--disk");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "", NULL), "no file name");
-	expect_usage(parse("run", "--kernel", "k", "--disk", ",ro", NULL), "no file name");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,serial=", NULL), "serial");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,serial=ABCDEFGHIJ0123456789X",
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,cache=unsafe", NULL), "cache");
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,cache=", NULL), "--disk");
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,rw", NULL), "unknown option 'rw'");
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,", NULL), "--disk");
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,ro,,", NULL), "--disk");
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,RO", NULL), "--disk");
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "", NULL), "no file name");
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", ",ro", NULL), "no file name");
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,serial=", NULL), "serial");
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,serial=ABCDEFGHIJ0123456789X",
 			   NULL),
 		     "serial");
-	expect_usage(parse("run", "--kernel", "k", "--disk", NULL), "--disk");
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", NULL), "--disk");
 	/* A control character in an argument does not break the one error line. */
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,x\ny", NULL), "unknown option 'x?y'");
-	expect_usage(parse("run", "--kernel", "k", "\n--x", NULL), "'?--x'");
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,x\ny", NULL), "unknown option 'x?y'");
+	expect_usage(cli_result("run", "--kernel", "k", "\n--x", NULL), "'?--x'");
 
 	/* At most 16 disks: the 17th is refused. */
 #define D4 "--disk", "d", "--disk", "d", "--disk", "d", "--disk", "d"
-	r = parse("run", "--kernel", "k", D4, D4, D4, D4, NULL);
+	r = cli_result("run", "--kernel", "k", D4, D4, D4, D4, NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_int_equal(r->cfg.nr_disks, 16);
-	result_free(r);
-	expect_usage(parse("run", "--kernel", "k", D4, D4, D4, D4, "--disk", "e", NULL),
+	cli_result_free(r);
+	expect_usage(cli_result("run", "--kernel", "k", D4, D4, D4, D4, "--disk", "e", NULL),
 		     "more than 16 disks");
 #undef D4
 }
@@ -545,10 +499,10 @@ static void test_disk_bad(void **state)
 /* snapshot and overlay-max=SIZE; what does not go with them is refused with one line. */
 static void test_disk_snapshot_option(void **state)
 {
-	struct result *r;
+	struct cli_result *r;
 
 	(void)state;
-	r = parse("run", "--kernel", "k", "--disk", "a,snapshot", "--disk",
+	r = cli_result("run", "--kernel", "k", "--disk", "a,snapshot", "--disk",
 		  "b,overlay-max=64M,snapshot,serial=S", "--disk", "c", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_true(r->cfg.disks[0].snapshot);
@@ -557,43 +511,43 @@ static void test_disk_snapshot_option(void **state)
 	assert_int_equal(r->cfg.disks[1].overlay_max, 64 * MiB);
 	assert_string_equal(r->cfg.disks[1].serial, "S");
 	assert_false(r->cfg.disks[2].snapshot);
-	result_free(r);
-	r = parse("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=512", NULL);
+	cli_result_free(r);
+	r = cli_result("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=512", NULL);
 	assert_int_equal(r->cfg.disks[0].overlay_max, 512);
-	result_free(r);
+	cli_result_free(r);
 
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=0", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=0", NULL),
 		     "overlay-max '0'");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=511", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=511", NULL),
 		     "at least 512 bytes");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=lots", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=lots", NULL),
 		     "overlay-max 'lots'");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=1Q", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=1Q", NULL),
 		     "overlay-max '1Q'");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,snapshot,overlay-max=", NULL),
 		     "overlay-max ''");
-	expect_usage(parse("run", "--kernel", "k", "--disk",
+	expect_usage(cli_result("run", "--kernel", "k", "--disk",
 			   "a,snapshot,overlay-max=99999999999999999999G", NULL),
 		     "overlay-max");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,overlay-max=1G", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,overlay-max=1G", NULL),
 		     "overlay-max= is for a snapshot disk");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,snapshot,ro", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,snapshot,ro", NULL),
 		     "snapshot and ro together");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,ro,snapshot", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,ro,snapshot", NULL),
 		     "snapshot and ro together");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,snapshot,cache=none", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,snapshot,cache=none", NULL),
 		     "cache=none");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,snapshots", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,snapshots", NULL),
 		     "unknown option 'snapshots'");
 }
 
 static void test_net_option(void **state)
 {
 	const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef };
-	struct result *r;
+	struct cli_result *r;
 
 	(void)state;
-	r = parse("run", "--kernel", "k", "--net", "tap=tap0", "--net",
+	r = cli_result("run", "--kernel", "k", "--net", "tap=tap0", "--net",
 		  "fd=7,mac=52:54:00:AB:cd:ef,mtu=9000", "--net=tap=abcdefghijklmno,mtu=68", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_string_equal(r->err, "");
@@ -609,19 +563,19 @@ static void test_net_option(void **state)
 	assert_int_equal(r->cfg.nets[1].mtu, 9000);
 	assert_string_equal(r->cfg.nets[2].ifname, "abcdefghijklmno"); /* 15: the longest */
 	assert_int_equal(r->cfg.nets[2].mtu, 68);
-	result_free(r);
+	cli_result_free(r);
 
-	r = parse("run", "--kernel", "k", NULL);
+	r = cli_result("run", "--kernel", "k", NULL);
 	assert_int_equal(r->cfg.nr_nets, 0);
-	result_free(r);
+	cli_result_free(r);
 
 	/* Up to 8. */
 #define N4(a, b, c, d) "--net", "tap=t" a, "--net", "tap=t" b, "--net", "tap=t" c, "--net", "tap=t" d
-	r = parse("run", "--kernel", "k", N4("1", "2", "3", "4"), N4("5", "6", "7", "8"), NULL);
+	r = cli_result("run", "--kernel", "k", N4("1", "2", "3", "4"), N4("5", "6", "7", "8"), NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_int_equal(r->cfg.nr_nets, 8);
-	result_free(r);
-	expect_usage(parse("run", "--kernel", "k", N4("1", "2", "3", "4"), N4("5", "6", "7", "8"),
+	cli_result_free(r);
+	expect_usage(cli_result("run", "--kernel", "k", N4("1", "2", "3", "4"), N4("5", "6", "7", "8"),
 			   "--net", "tap=t9", NULL),
 		     "more than 8 network devices");
 #undef N4
@@ -630,10 +584,10 @@ static void test_net_option(void **state)
 /* --disk iops=,bw= and --net bw=,pps= (and their bursts): per second, 1 to 2^50. */
 static void test_limit_options(void **state)
 {
-	struct result *r;
+	struct cli_result *r;
 
 	(void)state;
-	r = parse("run", "--kernel", "k", "--disk", "a,iops=500,bw=1M", "--disk",
+	r = cli_result("run", "--kernel", "k", "--disk", "a,iops=500,bw=1M", "--disk",
 		  "b,bw=100G,bw-burst=4MiB,iops-burst=7,ro", "--disk", "c", "--net",
 		  "tap=t0,bw=10M,pps=1000,pps-burst=10", "--net", "fd=7,bw-burst=64K,bw=2K", NULL);
 	assert_int_equal(r->action, CLI_RUN);
@@ -653,112 +607,112 @@ static void test_limit_options(void **state)
 	assert_int_equal(r->cfg.nets[1].bw.rate, 2048);
 	assert_int_equal(r->cfg.nets[1].bw.burst, 65536);
 	assert_int_equal(r->cfg.nets[1].pps.rate, 0);
-	result_free(r);
+	cli_result_free(r);
 	/* the largest: 2^50 */
-	r = parse("run", "--kernel", "k", "--disk", "a,iops=1125899906842624,bw=1048576G", NULL);
+	r = cli_result("run", "--kernel", "k", "--disk", "a,iops=1125899906842624,bw=1048576G", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_int_equal(r->cfg.disks[0].iops.rate, 1ULL << 50);
 	assert_int_equal(r->cfg.disks[0].bw.rate, 1ULL << 50);
-	result_free(r);
+	cli_result_free(r);
 }
 
 static void test_limit_bad(void **state)
 {
 	(void)state;
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=0", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,iops=0", NULL),
 		     "--disk 'a,iops=0': iops '0': expected a number from 1 to 2^50");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw=garbage", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,bw=garbage", NULL),
 		     "--disk 'a,bw=garbage': bw 'garbage': expected a size (K, M, G) from 1 to 2^50");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw=-1M", NULL), "bw '-1M'");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=-5", NULL), "iops '-5'");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=", NULL), "iops ''");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=10k", NULL), "iops '10k'");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=1.5", NULL), "iops '1.5'");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw=0", NULL), "bw '0'");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw-burst=0", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,bw=-1M", NULL), "bw '-1M'");
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,iops=-5", NULL), "iops '-5'");
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,iops=", NULL), "iops ''");
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,iops=10k", NULL), "iops '10k'");
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,iops=1.5", NULL), "iops '1.5'");
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,bw=0", NULL), "bw '0'");
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,bw-burst=0", NULL),
 		     "bw-burst '0'");
 	/* overflow: of 64 bits, of the size's multiplication, and past 2^50 */
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=99999999999999999999", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,iops=99999999999999999999", NULL),
 		     "iops '99999999999999999999'");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw=17179869184G", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,bw=17179869184G", NULL),
 		     "bw '17179869184G'");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iops=1125899906842625", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,iops=1125899906842625", NULL),
 		     "iops '1125899906842625'");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,bw=1048577G", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,bw=1048577G", NULL),
 		     "bw '1048577G'");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,iopsx=5", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,iopsx=5", NULL),
 		     "unknown option 'iopsx=5'");
-	expect_usage(parse("run", "--kernel", "k", "--disk", "a,pps=5", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--disk", "a,pps=5", NULL),
 		     "unknown option 'pps=5'");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=t0,pps=0", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=t0,pps=0", NULL),
 		     "--net 'tap=t0,pps=0': pps '0': expected a number from 1 to 2^50");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=t0,bw=1X", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=t0,bw=1X", NULL),
 		     "--net 'tap=t0,bw=1X': bw '1X': expected a size (K, M, G) from 1 to 2^50");
-	expect_usage(parse("run", "--kernel", "k", "--net", "fd=9,pps-burst=-1", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "fd=9,pps-burst=-1", NULL),
 		     "pps-burst '-1'");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=t0,iops=5", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=t0,iops=5", NULL),
 		     "unknown option 'iops=5'");
 }
 
 static void test_net_bad(void **state)
 {
 	(void)state;
-	expect_usage(parse("run", "--kernel", "k", "--net", NULL), "--net");
-	expect_usage(parse("run", "--kernel", "k", "--net", "", NULL), "expected tap=NAME or fd=N");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap0", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", NULL), "--net");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "", NULL), "expected tap=NAME or fd=N");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap0", NULL),
 		     "expected tap=NAME or fd=N");
-	expect_usage(parse("run", "--kernel", "k", "--net", "mac=02:00:00:00:00:01,tap=a", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "mac=02:00:00:00:00:01,tap=a", NULL),
 		     "expected tap=NAME or fd=N");
 	/* Interface names. */
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=", NULL), "no interface name");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=,mtu=1500", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=", NULL), "no interface name");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=,mtu=1500", NULL),
 		     "no interface name");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=abcdefghijklmnop", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=abcdefghijklmnop", NULL),
 		     "longer than 15");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a/b", NULL), "'/'");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a b", NULL), "'/'");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a:1", NULL), "'/'");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=..", NULL), "'..'");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a\nb", NULL), "--net");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a/b", NULL), "'/'");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a b", NULL), "'/'");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a:1", NULL), "'/'");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=..", NULL), "'..'");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a\nb", NULL), "--net");
 	/* Descriptors. */
-	expect_usage(parse("run", "--kernel", "k", "--net", "fd=", NULL), "descriptor number");
-	expect_usage(parse("run", "--kernel", "k", "--net", "fd=x", NULL), "descriptor number");
-	expect_usage(parse("run", "--kernel", "k", "--net", "fd=-3", NULL), "descriptor number");
-	expect_usage(parse("run", "--kernel", "k", "--net", "fd=3x", NULL), "descriptor number");
-	expect_usage(parse("run", "--kernel", "k", "--net", "fd=99999999999", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "fd=", NULL), "descriptor number");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "fd=x", NULL), "descriptor number");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "fd=-3", NULL), "descriptor number");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "fd=3x", NULL), "descriptor number");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "fd=99999999999", NULL),
 		     "descriptor number");
-	expect_usage(parse("run", "--kernel", "k", "--net", "fd=2", NULL), "terminal");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "fd=2", NULL), "terminal");
 	/* MAC addresses. */
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=01:00:5e:00:00:01", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a,mac=01:00:5e:00:00:01", NULL),
 		     "mac '01:00:5e:00:00:01'");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=00:00:00:00:00:00", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a,mac=00:00:00:00:00:00", NULL),
 		     "mac");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=02:00:00:00:00", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a,mac=02:00:00:00:00", NULL),
 		     "mac");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=02:00:00:00:00:01:02",
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a,mac=02:00:00:00:00:01:02",
 			   NULL),
 		     "mac");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=02-00-00-00-00-01", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a,mac=02-00-00-00-00-01", NULL),
 		     "mac");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=2:0:0:0:0:1", NULL), "mac");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=0g:00:00:00:00:01", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a,mac=2:0:0:0:0:1", NULL), "mac");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a,mac=0g:00:00:00:00:01", NULL),
 		     "mac");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=", NULL), "mac");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a,mac=", NULL), "mac");
 	/* MTU. */
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mtu=67", NULL), "68 to 65535");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mtu=65536", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a,mtu=67", NULL), "68 to 65535");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a,mtu=65536", NULL),
 		     "68 to 65535");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mtu=", NULL), "mtu");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mtu=1500k", NULL), "mtu");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a,mtu=", NULL), "mtu");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a,mtu=1500k", NULL), "mtu");
 	/* Unknown options, and the same tap or MAC twice. */
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,vhost=on", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a,vhost=on", NULL),
 		     "unknown option 'vhost=on'");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,", NULL), "unknown option");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a", "--net", "tap=a", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a,", NULL), "unknown option");
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a", "--net", "tap=a", NULL),
 		     "same tap");
-	expect_usage(parse("run", "--kernel", "k", "--net", "fd=5", "--net", "fd=5", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "fd=5", "--net", "fd=5", NULL),
 		     "same tap");
-	expect_usage(parse("run", "--kernel", "k", "--net", "tap=a,mac=02:00:00:00:00:01", "--net",
+	expect_usage(cli_result("run", "--kernel", "k", "--net", "tap=a,mac=02:00:00:00:00:01", "--net",
 			   "tap=b,mac=02:00:00:00:00:01", NULL),
 		     "same MAC");
 }
@@ -780,33 +734,33 @@ static void test_parse_mac(void **state)
 /* --console-log FILE[,max=SIZE]: only a last ",max=" is the option. */
 static void test_console_log_option(void **state)
 {
-	struct result *r;
+	struct cli_result *r;
 
 	(void)state;
-	r = parse("run", "--kernel", "k", "--console-log", "/tmp/a,b.log,max=1M", NULL);
+	r = cli_result("run", "--kernel", "k", "--console-log", "/tmp/a,b.log,max=1M", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_string_equal(r->cfg.console_log, "/tmp/a,b.log");
 	assert_int_equal(r->cfg.console_log_max, 1 * MiB);
-	result_free(r);
-	r = parse("run", "--kernel", "k", "--console-log", "log,max=4096", NULL);
+	cli_result_free(r);
+	r = cli_result("run", "--kernel", "k", "--console-log", "log,max=4096", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_string_equal(r->cfg.console_log, "log");
 	assert_int_equal(r->cfg.console_log_max, 4096);
-	result_free(r);
-	r = parse("run", "--kernel", "k", "--console-log", "x,ro", NULL);
+	cli_result_free(r);
+	r = cli_result("run", "--kernel", "k", "--console-log", "x,ro", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_string_equal(r->cfg.console_log, "x,ro");
 	assert_int_equal(r->cfg.console_log_max, VM_CONSOLE_LOG_MAX);
-	result_free(r);
-	expect_usage(parse("run", "--kernel", "k", "--console-log", "x,max=0", NULL),
+	cli_result_free(r);
+	expect_usage(cli_result("run", "--kernel", "k", "--console-log", "x,max=0", NULL),
 		     "--console-log");
-	expect_usage(parse("run", "--kernel", "k", "--console-log", "x,max=lots", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--console-log", "x,max=lots", NULL),
 		     "--console-log");
-	expect_usage(parse("run", "--kernel", "k", "--console-log", "x,max=", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--console-log", "x,max=", NULL),
 		     "--console-log");
-	expect_usage(parse("run", "--kernel", "k", "--console-log", ",max=1M", NULL),
+	expect_usage(cli_result("run", "--kernel", "k", "--console-log", ",max=1M", NULL),
 		     "--console-log");
-	expect_usage(parse("run", "--kernel", "k", "--console-log", "", NULL), "--console-log");
+	expect_usage(cli_result("run", "--kernel", "k", "--console-log", "", NULL), "--console-log");
 }
 
 int main(void)

@@ -11,67 +11,13 @@
 #include <cmocka.h>
 
 #include "cli.h"
+#include "cli_result.h"
 #include "kvmrun/agent_proto.h"
 
 #define MAX_ARGS 600
 
-struct result {
-	enum cli_action action;
-	struct vm_config cfg;
-	struct exec_config ec;
-	char cmdline[CLI_CMDLINE_MAX];
-	char *out;
-	char *err;
-	int argc;
-	char *argv[MAX_ARGS];
-};
 
-static struct result *parse_v(const char *first, va_list ap)
-{
-	struct result *r = calloc(1, sizeof(*r));
-	size_t out_len = 0, err_len = 0;
-	FILE *out, *err;
-
-	assert_non_null(r);
-	r->argv[r->argc++] = strdup("kvmrun");
-	for (const char *a = first; a; a = va_arg(ap, const char *)) {
-		assert_true(r->argc < MAX_ARGS - 1);
-		r->argv[r->argc++] = strdup(a);
-	}
-	out = open_memstream(&r->out, &out_len);
-	err = open_memstream(&r->err, &err_len);
-	assert_non_null(out);
-	assert_non_null(err);
-	memset(r->cmdline, 'x', sizeof(r->cmdline) - 1);
-	r->action = cli_parse_cmd(r->argc, r->argv, &r->cfg, &r->ec, r->cmdline, sizeof(r->cmdline),
-				  out, err);
-	fclose(out);
-	fclose(err);
-	return r;
-}
-
-/* cli_parse_cmd on a NULL-terminated list (argv[0] is added). */
-static struct result *parse(const char *first, ...)
-{
-	struct result *r;
-	va_list ap;
-
-	va_start(ap, first);
-	r = parse_v(first, ap);
-	va_end(ap);
-	return r;
-}
-
-static void result_free(struct result *r)
-{
-	for (int i = 0; i < r->argc; i++)
-		free(r->argv[i]);
-	free(r->out);
-	free(r->err);
-	free(r);
-}
-
-static struct result *expect_exec(struct result *r)
+static struct cli_result *expect_exec(struct cli_result *r)
 {
 	if (r->action != CLI_EXEC || !r->ec.enabled || r->err[0] || r->out[0])
 		fail_msg("action %d, err '%s'", r->action, r->err);
@@ -79,7 +25,7 @@ static struct result *expect_exec(struct result *r)
 }
 
 /* Refused with one line on stderr saying `what`; exec stays marked (status 125). */
-static void expect_usage(bool exec, struct result *r, const char *what)
+static void expect_usage(bool exec, struct cli_result *r, const char *what)
 {
 	const char *nl = strchr(r->err, '\n');
 
@@ -87,12 +33,12 @@ static void expect_usage(bool exec, struct result *r, const char *what)
 	    r->ec.enabled != exec)
 		fail_msg("action %d, exec %d, err '%s', expected '%s'", r->action, r->ec.enabled,
 			 r->err, what);
-	result_free(r);
+	cli_result_free(r);
 }
 
 static void test_exec_defaults(void **state)
 {
-	struct result *r = expect_exec(parse("exec", "--", "true", NULL));
+	struct cli_result *r = expect_exec(cli_result("exec", "--", "true", NULL));
 
 	(void)state;
 	assert_int_equal(r->ec.argc, 1);
@@ -111,13 +57,13 @@ static void test_exec_defaults(void **state)
 	assert_int_equal(r->cfg.console, CONSOLE_NONE);
 	assert_null(r->cfg.append);
 	assert_int_equal(r->cmdline[0], 'x'); /* left to the exec layer */
-	result_free(r);
+	cli_result_free(r);
 }
 
 static void test_exec_all_options(void **state)
 {
-	struct result *r =
-	    expect_exec(parse("exec", "--kernel", "/k", "--cpus", "2", "--memory", "1G",
+	struct cli_result *r =
+	    expect_exec(cli_result("exec", "--kernel", "/k", "--cpus", "2", "--memory", "1G",
 			      "--timeout", "5m", "--report", "/tmp/r.json", "--env", "A=1", "--env",
 			      "B_2=x=y", "--env", "C=", "--workdir", "/srv", "--user", "1000:100",
 			      "-t", "--root", "/rootdir", "--modules", "/mods", "--share", "/data",
@@ -147,16 +93,16 @@ static void test_exec_all_options(void **state)
 	assert_string_equal(r->ec.argv[1], "-c");
 	assert_string_equal(r->ec.argv[2], "exit 7");
 	assert_null(r->ec.argv[3]);
-	result_free(r);
-	r = expect_exec(parse("exec", "--tty", "--", "x", NULL));
+	cli_result_free(r);
+	r = expect_exec(cli_result("exec", "--tty", "--", "x", NULL));
 	assert_true(r->ec.tty);
-	result_free(r);
+	cli_result_free(r);
 }
 
 /* PROGRAM's own options stay PROGRAM's, with or without "--". */
 static void test_exec_program_options(void **state)
 {
-	struct result *r = expect_exec(parse("exec", "--", "ls", "--timeout", "-t", "--", NULL));
+	struct cli_result *r = expect_exec(cli_result("exec", "--", "ls", "--timeout", "-t", "--", NULL));
 
 	(void)state;
 	assert_int_equal(r->ec.argc, 4);
@@ -164,12 +110,12 @@ static void test_exec_program_options(void **state)
 	assert_string_equal(r->ec.argv[2], "-t");
 	assert_string_equal(r->ec.argv[3], "--");
 	assert_false(r->ec.tty);
-	result_free(r);
-	r = expect_exec(parse("exec", "--cpus", "2", "ls", "-l", "--cpus", "3", NULL));
+	cli_result_free(r);
+	r = expect_exec(cli_result("exec", "--cpus", "2", "ls", "-l", "--cpus", "3", NULL));
 	assert_int_equal(r->cfg.cpus, 2);
 	assert_int_equal(r->ec.argc, 4);
 	assert_string_equal(r->ec.argv[2], "--cpus");
-	result_free(r);
+	cli_result_free(r);
 }
 
 static void test_parse_duration(void **state)
@@ -233,42 +179,42 @@ static void test_parse_user(void **state)
 static void test_exec_bad(void **state)
 {
 	(void)state;
-	expect_usage(true, parse("exec", NULL), "no PROGRAM");
-	expect_usage(true, parse("exec", "--", NULL), "no PROGRAM");
-	expect_usage(true, parse("exec", "--", "", NULL), "no PROGRAM");
-	expect_usage(true, parse("exec", "--timeout", "0", "--", "x", NULL), "--timeout '0'");
-	expect_usage(true, parse("exec", "--timeout", "1y", "--", "x", NULL), "--timeout");
-	expect_usage(true, parse("exec", "--timeout", "31d", "--", "x", NULL), "--timeout");
-	expect_usage(true, parse("exec", "--timeout", NULL), "needs a value");
-	expect_usage(true, parse("exec", "--env", "NOEQUALS", "--", "x", NULL), "--env");
-	expect_usage(true, parse("exec", "--env", "=v", "--", "x", NULL), "--env");
-	expect_usage(true, parse("exec", "--env", "1A=v", "--", "x", NULL), "--env");
-	expect_usage(true, parse("exec", "--env", "A-B=v", "--", "x", NULL), "--env");
-	expect_usage(true, parse("exec", "--workdir", "rel", "--", "x", NULL), "absolute");
-	expect_usage(true, parse("exec", "--user", "root", "--", "x", NULL), "--user");
-	expect_usage(true, parse("exec", "--user", "1:", "--", "x", NULL), "--user");
-	expect_usage(true, parse("exec", "--root", "", "--", "x", NULL), "--root");
-	expect_usage(true, parse("exec", "--modules", "", "--", "x", NULL), "--modules");
-	expect_usage(true, parse("exec", "--report", "", "--", "x", NULL), "--report");
-	expect_usage(true, parse("exec", "--initrd", "i", "--", "x", NULL), "--initrd");
-	expect_usage(true, parse("exec", "--console", "serial", "--", "x", NULL), "--console");
-	expect_usage(true, parse("exec", "--cpus", "0", "--", "x", NULL), "--cpus");
-	expect_usage(true, parse("exec", "--bogus", "--", "x", NULL), "unknown option");
-	expect_usage(true, parse("exec", "-x", "--", "x", NULL), "unknown option '-x'");
+	expect_usage(true, cli_result("exec", NULL), "no PROGRAM");
+	expect_usage(true, cli_result("exec", "--", NULL), "no PROGRAM");
+	expect_usage(true, cli_result("exec", "--", "", NULL), "no PROGRAM");
+	expect_usage(true, cli_result("exec", "--timeout", "0", "--", "x", NULL), "--timeout '0'");
+	expect_usage(true, cli_result("exec", "--timeout", "1y", "--", "x", NULL), "--timeout");
+	expect_usage(true, cli_result("exec", "--timeout", "31d", "--", "x", NULL), "--timeout");
+	expect_usage(true, cli_result("exec", "--timeout", NULL), "needs a value");
+	expect_usage(true, cli_result("exec", "--env", "NOEQUALS", "--", "x", NULL), "--env");
+	expect_usage(true, cli_result("exec", "--env", "=v", "--", "x", NULL), "--env");
+	expect_usage(true, cli_result("exec", "--env", "1A=v", "--", "x", NULL), "--env");
+	expect_usage(true, cli_result("exec", "--env", "A-B=v", "--", "x", NULL), "--env");
+	expect_usage(true, cli_result("exec", "--workdir", "rel", "--", "x", NULL), "absolute");
+	expect_usage(true, cli_result("exec", "--user", "root", "--", "x", NULL), "--user");
+	expect_usage(true, cli_result("exec", "--user", "1:", "--", "x", NULL), "--user");
+	expect_usage(true, cli_result("exec", "--root", "", "--", "x", NULL), "--root");
+	expect_usage(true, cli_result("exec", "--modules", "", "--", "x", NULL), "--modules");
+	expect_usage(true, cli_result("exec", "--report", "", "--", "x", NULL), "--report");
+	expect_usage(true, cli_result("exec", "--initrd", "i", "--", "x", NULL), "--initrd");
+	expect_usage(true, cli_result("exec", "--console", "serial", "--", "x", NULL), "--console");
+	expect_usage(true, cli_result("exec", "--cpus", "0", "--", "x", NULL), "--cpus");
+	expect_usage(true, cli_result("exec", "--bogus", "--", "x", NULL), "unknown option");
+	expect_usage(true, cli_result("exec", "-x", "--", "x", NULL), "unknown option '-x'");
 	/* run keeps its own rules, and status 2 */
-	expect_usage(false, parse("run", "--kernel", "k", "--timeout", "5s", NULL),
+	expect_usage(false, cli_result("run", "--kernel", "k", "--timeout", "5s", NULL),
 		     "--timeout is for kvmrun exec only");
-	expect_usage(false, parse("run", "--kernel", "k", "--tty", NULL), "--tty is for kvmrun");
-	expect_usage(false, parse("run", "--kernel", "k", "-t", NULL), "unknown option '-t'");
-	expect_usage(false, parse("run", "--kernel", "k", "--env", "A=1", NULL), "--env");
-	expect_usage(false, parse("run", NULL), "--kernel FILE is required");
+	expect_usage(false, cli_result("run", "--kernel", "k", "--tty", NULL), "--tty is for kvmrun");
+	expect_usage(false, cli_result("run", "--kernel", "k", "-t", NULL), "unknown option '-t'");
+	expect_usage(false, cli_result("run", "--kernel", "k", "--env", "A=1", NULL), "--env");
+	expect_usage(false, cli_result("run", NULL), "--kernel FILE is required");
 }
 
 /* --env at most 256 times; arguments, environment and workdir within one START frame. */
 static void test_exec_bounds(void **state)
 {
 	char *args[MAX_ARGS];
-	struct result *r;
+	struct cli_result *r;
 	char *big;
 	int n = 0;
 
@@ -281,7 +227,7 @@ static void test_exec_bounds(void **state)
 	args[n++] = "--";
 	args[n++] = "x";
 	args[n] = NULL;
-	/* parse() takes varargs: rebuild through a va_list-free path */
+	/* cli_result() takes varargs: rebuild through a va_list-free path */
 	r = calloc(1, sizeof(*r));
 	assert_non_null(r);
 	{
@@ -329,19 +275,19 @@ static void test_exec_bounds(void **state)
 	assert_non_null(big);
 	memset(big, 'a', EXEC_START_MAX - 200);
 	big[EXEC_START_MAX - 200] = '\0';
-	r = expect_exec(parse("exec", "--", "echo", big, NULL));
-	result_free(r);
+	r = expect_exec(cli_result("exec", "--", "echo", big, NULL));
+	cli_result_free(r);
 	memset(big, 'a', EXEC_START_MAX - 1);
 	big[EXEC_START_MAX - 1] = '\0';
-	expect_usage(true, parse("exec", "--", "echo", big, NULL), "more than");
+	expect_usage(true, cli_result("exec", "--", "echo", big, NULL), "more than");
 	big[EXEC_START_MAX / 2] = '\0';
 	expect_usage(true,
-		     parse("exec", "--env", big + EXEC_START_MAX / 2 - 10, "--", "echo", big, NULL),
+		     cli_result("exec", "--env", big + EXEC_START_MAX / 2 - 10, "--", "echo", big, NULL),
 		     "--env");
 	memcpy(big + EXEC_START_MAX / 2 - 10, "B=", 2);
 	expect_usage(
 	    true,
-	    parse("exec", "--env", big + EXEC_START_MAX / 2 - 10, "--", "echo", big, big, NULL),
+	    cli_result("exec", "--env", big + EXEC_START_MAX / 2 - 10, "--", "echo", big, big, NULL),
 	    "more than");
 	free(big);
 	big = malloc(AGENT_WORKDIR_MAX + 1);
@@ -349,38 +295,38 @@ static void test_exec_bounds(void **state)
 	memset(big, 'd', AGENT_WORKDIR_MAX);
 	big[0] = '/';
 	big[AGENT_WORKDIR_MAX] = '\0';
-	expect_usage(true, parse("exec", "--workdir", big, "--", "x", NULL), "--workdir");
+	expect_usage(true, cli_result("exec", "--workdir", big, "--", "x", NULL), "--workdir");
 	big[AGENT_WORKDIR_MAX - 1] = '\0';
-	result_free(expect_exec(parse("exec", "--workdir", big, "--", "x", NULL)));
+	cli_result_free(expect_exec(cli_result("exec", "--workdir", big, "--", "x", NULL)));
 	free(big);
 }
 
 static void test_exec_help(void **state)
 {
-	struct result *r = parse("exec", "--help", NULL);
+	struct cli_result *r = cli_result("exec", "--help", NULL);
 
 	(void)state;
 	assert_int_equal(r->action, CLI_EXIT_OK);
 	assert_non_null(strstr(r->out, "kvmrun exec [options] -- PROGRAM"));
 	assert_non_null(strstr(r->out, "124"));
 	assert_non_null(strstr(r->out, "--timeout"));
-	result_free(r);
-	r = parse("--help", NULL);
+	cli_result_free(r);
+	r = cli_result("--help", NULL);
 	assert_int_equal(r->action, CLI_EXIT_OK);
 	assert_non_null(strstr(r->out, "kvmrun exec"));
-	result_free(r);
+	cli_result_free(r);
 }
 
 /* run unchanged: CLI_RUN, exec disabled, the composed command line. */
 static void test_run_unchanged(void **state)
 {
-	struct result *r = parse("run", "--kernel", "k", "--append", "root=/dev/vda", NULL);
+	struct cli_result *r = cli_result("run", "--kernel", "k", "--append", "root=/dev/vda", NULL);
 
 	(void)state;
 	assert_int_equal(r->action, CLI_RUN);
 	assert_false(r->ec.enabled);
 	assert_string_equal(r->cfg.append, "root=/dev/vda console=ttyS0 reboot=k panic=-1");
-	result_free(r);
+	cli_result_free(r);
 }
 
 int main(void)

@@ -12,59 +12,14 @@
 #include <cmocka.h>
 
 #include "cli.h"
+#include "cli_result.h"
 
-struct result {
-	enum cli_action action;
-	struct vm_config cfg;
-	struct exec_config ec;
-	char cmdline[CLI_CMDLINE_MAX];
-	char *out;
-	char *err;
-	char *argv[32];
-};
-
-/* cli_parse_cmd on a NULL-terminated list (argv[0] is added). */
-static struct result *parse(const char *first, ...)
-{
-	struct result *r = calloc(1, sizeof(*r));
-	size_t out_len = 0, err_len = 0;
-	FILE *out, *err;
-	va_list ap;
-	int argc = 0;
-
-	assert_non_null(r);
-	r->argv[argc++] = strdup("kvmrun");
-	va_start(ap, first);
-	for (const char *a = first; a; a = va_arg(ap, const char *)) {
-		assert_true(argc < 31);
-		r->argv[argc++] = strdup(a);
-	}
-	va_end(ap);
-	out = open_memstream(&r->out, &out_len);
-	err = open_memstream(&r->err, &err_len);
-	assert_non_null(out);
-	assert_non_null(err);
-	r->action =
-	    cli_parse_cmd(argc, r->argv, &r->cfg, &r->ec, r->cmdline, sizeof(r->cmdline), out, err);
-	fclose(out);
-	fclose(err);
-	return r;
-}
-
-static void result_free(struct result *r)
-{
-	for (unsigned int i = 0; i < 32; i++)
-		free(r->argv[i]);
-	free(r->out);
-	free(r->err);
-	free(r);
-}
 
 /*
  * Refused with one line on stderr containing what; main() turns CLI_EXIT_USAGE into
  * status 2, or 125 when ec.enabled (exec).
  */
-static void expect_usage(bool exec, struct result *r, const char *what)
+static void expect_usage(bool exec, struct cli_result *r, const char *what)
 {
 	char *nl = strchr(r->err, '\n');
 
@@ -72,62 +27,62 @@ static void expect_usage(bool exec, struct result *r, const char *what)
 	    r->ec.enabled != exec)
 		fail_msg("action %d, exec %d, err '%s', expected '%s'", r->action, r->ec.enabled,
 			 r->err, what);
-	result_free(r);
+	cli_result_free(r);
 }
 
 static void test_defaults(void **state)
 {
-	struct result *r;
+	struct cli_result *r;
 
 	(void)state;
-	r = parse("run", "--kernel", "k", NULL);
+	r = cli_result("run", "--kernel", "k", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_false(r->cfg.jail.on);
 	assert_null(r->cfg.jail.cgroup);
 	assert_int_equal(r->cfg.jail.memory_max, 0);
-	result_free(r);
-	r = parse("exec", "--", "true", NULL);
+	cli_result_free(r);
+	r = cli_result("exec", "--", "true", NULL);
 	assert_int_equal(r->action, CLI_EXEC);
 	assert_true(r->cfg.jail.on);
-	result_free(r);
-	r = parse("exec", "--jail", "off", "--", "true", NULL);
+	cli_result_free(r);
+	r = cli_result("exec", "--jail", "off", "--", "true", NULL);
 	assert_int_equal(r->action, CLI_EXEC);
 	assert_false(r->cfg.jail.on);
-	result_free(r);
-	r = parse("run", "--kernel", "k", "--jail", "on", NULL);
+	cli_result_free(r);
+	r = cli_result("run", "--kernel", "k", "--jail", "on", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_true(r->cfg.jail.on);
-	result_free(r);
+	cli_result_free(r);
 	/* the last --jail wins */
-	r = parse("run", "--jail", "on", "--kernel", "k", "--jail", "off", NULL);
+	r = cli_result("run", "--jail", "on", "--kernel", "k", "--jail", "off", NULL);
 	assert_false(r->cfg.jail.on);
-	result_free(r);
+	cli_result_free(r);
 }
 
 static void test_limits(void **state)
 {
-	struct result *r;
+	struct cli_result *r;
 
 	(void)state;
-	r = parse("run", "--kernel", "k", "--cgroup", "/sys/fs/cgroup/d", "--limit",
+	r = cli_result("run", "--kernel", "k", "--cgroup", "/sys/fs/cgroup/d", "--limit",
 		  "memory=1G,cpus=1.5,pids=64", NULL);
 	assert_int_equal(r->action, CLI_RUN);
 	assert_string_equal(r->cfg.jail.cgroup, "/sys/fs/cgroup/d");
 	assert_int_equal(r->cfg.jail.memory_max, 1ULL << 30);
 	assert_int_equal(r->cfg.jail.cpu_milli, 1500);
 	assert_int_equal(r->cfg.jail.pids_max, 64);
-	result_free(r);
+	cli_result_free(r);
 	/* any of them, over several --limit; exec too */
-	r = parse("exec", "--limit", "cpus=2", "--cgroup", "/c", "--limit", "pids=4194304", "--",
+	r = cli_result("exec", "--limit", "cpus=2", "--cgroup", "/c", "--limit", "pids=4194304", "--",
 		  "true", NULL);
 	assert_int_equal(r->action, CLI_EXEC);
 	assert_int_equal(r->cfg.jail.cpu_milli, 2000);
 	assert_int_equal(r->cfg.jail.pids_max, 4194304);
 	assert_int_equal(r->cfg.jail.memory_max, 0);
-	result_free(r);
-	r = parse("run", "--kernel", "k", "--cgroup", "/c", NULL);
+	cli_result_free(r);
+	r = cli_result("run", "--kernel", "k", "--cgroup", "/c", NULL);
 	assert_int_equal(r->action, CLI_RUN);
-	result_free(r);
+	cli_result_free(r);
 }
 
 static void test_cpus(void **state)
@@ -174,7 +129,7 @@ static void test_bad(void **state)
 		const char *k = exec ? "--cpus" : "--kernel", *kv = exec ? "1" : "k";
 
 #define BAD(what, ...)                                                                             \
-	expect_usage(exec, parse(cmd, k, kv, __VA_ARGS__, exec ? "--" : NULL, "true", NULL), what)
+	expect_usage(exec, cli_result(cmd, k, kv, __VA_ARGS__, exec ? "--" : NULL, "true", NULL), what)
 		BAD("--jail 'yes': expected on or off", "--jail", "yes");
 		BAD("--jail '': expected on or off", "--jail", "");
 		BAD("--jail 'ON'", "--jail", "ON");
@@ -201,27 +156,27 @@ static void test_bad(void **state)
 		    "");
 #undef BAD
 	}
-	expect_usage(false, parse("run", "--kernel", "k", "--cgroup", "/c", "--limit", NULL),
+	expect_usage(false, cli_result("run", "--kernel", "k", "--cgroup", "/c", "--limit", NULL),
 		     "option '--limit' needs a value");
-	expect_usage(false, parse("run", "--kernel", "k", "--jail", NULL),
+	expect_usage(false, cli_result("run", "--kernel", "k", "--jail", NULL),
 		     "option '--jail' needs a value");
 }
 
 static void test_usage_text(void **state)
 {
-	struct result *r;
+	struct cli_result *r;
 
 	(void)state;
-	r = parse("--help", NULL);
+	r = cli_result("--help", NULL);
 	assert_int_equal(r->action, CLI_EXIT_OK);
 	assert_non_null(strstr(r->out, "--jail on|off"));
 	assert_non_null(strstr(r->out, "--cgroup DIR"));
 	assert_non_null(strstr(r->out, "--limit memory=SIZE,cpus=N,pids=N"));
-	result_free(r);
-	r = parse("exec", "--help", NULL);
+	cli_result_free(r);
+	r = cli_result("exec", "--help", NULL);
 	assert_int_equal(r->action, CLI_EXIT_OK);
 	assert_non_null(strstr(r->out, "--jail on|off"));
-	result_free(r);
+	cli_result_free(r);
 }
 
 int main(void)

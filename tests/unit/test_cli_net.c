@@ -12,42 +12,15 @@
 #include <cmocka.h>
 
 #include "cli.h"
-
-struct result {
-	enum cli_action action;
-	struct vm_config cfg;
-	char cmdline[CLI_CMDLINE_MAX];
-	char *out;
-	char *err;
-};
+#include "cli_result.h"
 
 /* cli_parse on "run --kernel k --net VALUE". */
-static struct result *net(const char *value)
+static struct cli_result *net(const char *value)
 {
-	struct result *r = calloc(1, sizeof(*r));
-	char *argv[] = { "kvmrun", "run", "--kernel", "k", "--net", (char *)value, NULL };
-	size_t out_len = 0, err_len = 0;
-	FILE *out, *err;
-
-	assert_non_null(r);
-	out = open_memstream(&r->out, &out_len);
-	err = open_memstream(&r->err, &err_len);
-	assert_non_null(out);
-	assert_non_null(err);
-	r->action = cli_parse(6, argv, &r->cfg, r->cmdline, sizeof(r->cmdline), out, err);
-	fclose(out);
-	fclose(err);
-	return r;
+	return cli_result("run", "--kernel", "k", "--net", value, NULL);
 }
 
-static void result_free(struct result *r)
-{
-	free(r->out);
-	free(r->err);
-	free(r);
-}
-
-static const struct net_config *expect_ok(struct result *r)
+static const struct net_config *expect_ok(struct cli_result *r)
 {
 	if (r->action != CLI_RUN || r->cfg.nr_nets != 1 || r->err[0])
 		fail_msg("action %d, err '%s'", r->action, r->err);
@@ -57,14 +30,14 @@ static const struct net_config *expect_ok(struct result *r)
 /* Status 2, one line naming --net and the value, saying `what`. */
 static void expect_usage(const char *value, const char *what)
 {
-	struct result *r = net(value);
+	struct cli_result *r = net(value);
 	const char *nl = strchr(r->err, '\n');
 
 	if (r->action != CLI_EXIT_USAGE || !strstr(r->err, "--net") ||
 	    !strstr(r->err, what) || !nl || nl[1])
 		fail_msg("'%s': action %d, err '%s' (expected '%s')", value, r->action, r->err,
 			 what);
-	result_free(r);
+	cli_result_free(r);
 }
 
 static uint32_t ip(const char *s)
@@ -77,7 +50,7 @@ static uint32_t ip(const char *s)
 
 static void test_user_defaults(void **state)
 {
-	struct result *r = net("user");
+	struct cli_result *r = net("user");
 	const struct net_config *nc = expect_ok(r);
 
 	(void)state;
@@ -88,12 +61,12 @@ static void test_user_defaults(void **state)
 	assert_int_equal(nc->prefix, 24);
 	assert_int_equal(nc->gateway, ip("10.0.2.2"));
 	assert_int_equal(nc->dns, ip("10.0.2.3"));
-	result_free(r);
+	cli_result_free(r);
 }
 
 static void test_user_options(void **state)
 {
-	struct result *r = net("user,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp::5000-:5001,"
+	struct cli_result *r = net("user,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp::5000-:5001,"
 			       "mac=02:00:00:00:00:07,mtu=1500,ip=192.168.9.20/16,gw=192.168.1.1");
 	const struct net_config *nc = expect_ok(r);
 
@@ -112,12 +85,12 @@ static void test_user_options(void **state)
 	assert_int_equal(nc->addr, ip("192.168.9.20"));
 	assert_int_equal(nc->prefix, 16);
 	assert_int_equal(nc->gateway, ip("192.168.1.1"));
-	result_free(r);
+	cli_result_free(r);
 }
 
 static void test_tap_address(void **state)
 {
-	struct result *r = net("tap=t0,ip=10.9.0.2/24,gw=10.9.0.1");
+	struct cli_result *r = net("tap=t0,ip=10.9.0.2/24,gw=10.9.0.1");
 	const struct net_config *nc = expect_ok(r);
 
 	(void)state;
@@ -125,11 +98,11 @@ static void test_tap_address(void **state)
 	assert_int_equal(nc->addr, ip("10.9.0.2"));
 	assert_int_equal(nc->gateway, ip("10.9.0.1"));
 	assert_int_equal(nc->dns, 0);
-	result_free(r);
+	cli_result_free(r);
 	r = net("tap=t0");
 	nc = expect_ok(r);
 	assert_int_equal(nc->addr, 0);
-	result_free(r);
+	cli_result_free(r);
 }
 
 static void test_hostfwd_bad(void **state)
@@ -177,10 +150,10 @@ static void test_hostfwd_bad(void **state)
 	for (unsigned int i = 0; i < 16; i++)
 		snprintf(arg + strlen(arg), sizeof(arg) - strlen(arg), ",hostfwd=tcp::%u-:80",
 			 1000 + i);
-	struct result *r = net(arg);
+	struct cli_result *r = net(arg);
 
 	expect_ok(r);
-	result_free(r);
+	cli_result_free(r);
 	strcat(arg, ",hostfwd=tcp::2000-:80");
 	expect_usage(arg, "more than 16");
 }

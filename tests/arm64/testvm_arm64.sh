@@ -66,6 +66,9 @@ sigterm)
   done
   [ -n "$q" ] || { kill "$pid"; fail "no qemu found under testvm-arm64"; }
   kill -TERM "$pid"
+  # testvm-arm64 kills qemu 10 s after a SIGTERM at the latest: two minutes, then a failure.
+  for ((i = 0; i < 120; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+  ! kill -0 "$pid" 2>/dev/null || { kill -KILL "$pid" "$q"; fail "testvm-arm64 still runs 120 s after SIGTERM"; }
   rc=0; wait "$pid" || rc=$?
   [ "$rc" = 143 ] || { cat "$err" >&2; fail "status $rc, expected 143"; }
   ! kill -0 "$q" 2>/dev/null || { kill -KILL "$q"; fail "qemu $q still runs"; } ;;

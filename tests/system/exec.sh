@@ -6,12 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 need_kvm "$@"
-command -v /usr/lib/qemu/virtiofsd > /dev/null || fail "no /usr/lib/qemu/virtiofsd (qemu-system-common)"
-kernel=$(guest_kernel)
-modules=$(echo "$(dirname "$kernel")"/lib/modules/*)
-work=$(mktemp -d); on_exit "rm -rf '$work'"
-# The initramfs cache in a directory of this test's own (the user's may be read-only here).
-export KVMRUN_CACHE=$work/cache
+exec_setup
 
 # run [kvmrun exec options...] -- PROGRAM...: stdout in $work/out, stderr in $work/err, $rc.
 run() {

@@ -57,6 +57,17 @@ on_exit() {
   trap 'for c in "${exit_cmds[@]}"; do eval "$c" 2>/dev/null || true; done' EXIT
 }
 
+# For kvmrun exec's tests: virtiofsd there, $kernel and its $modules, a $work
+# directory removed at exit, and exec's initramfs cache in it (the user's may be
+# read-only here).
+exec_setup() {
+  command -v /usr/lib/qemu/virtiofsd > /dev/null || fail "no /usr/lib/qemu/virtiofsd (qemu-system-common)"
+  kernel=$(guest_kernel)
+  modules=$(echo "$(dirname "$kernel")"/lib/modules/*)
+  work=$(mktemp -d); on_exit "rm -rf '$work'"
+  export KVMRUN_CACHE=$work/cache
+}
+
 # The guest: Debian's cloud kernel and a busybox initramfs with tests/system/guest-init.
 guest_kernel() { echo "$("$top/scripts/fetch-guest-kernel" cloud)/vmlinuz"; }
 # The modules the tests' init loads, and the programs the disk tests run in the guest.

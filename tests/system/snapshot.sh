@@ -6,11 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 need_kvm "$@"
-command -v /usr/lib/qemu/virtiofsd > /dev/null || fail "no /usr/lib/qemu/virtiofsd (qemu-system-common)"
-kernel=$(guest_kernel)
-modules=$(echo "$(dirname "$kernel")"/lib/modules/*)
-work=$(mktemp -d); on_exit "rm -rf '$work'"
-export KVMRUN_CACHE=$work/cache
+exec_setup
 # The overlays go to a directory of this test's own, to be looked at after the run.
 export TMPDIR=$work/tmp; mkdir -p "$TMPDIR"
 

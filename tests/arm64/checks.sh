@@ -91,6 +91,13 @@ want_grep "^psci (0\.[2-9]|[1-9]\.[0-9]+)$"
 want_line "system off"
 end
 
+# A guest panic reported through the tree's pvpanic-mmio: status 5, as on x86-64.
+begin hello-panic
+run run --kernel hello.Image --append "case=panic"
+want_rc 5
+want_grep "^pvpanic at 0x[0-9a-f]+$"
+end
+
 begin hello-reset
 run run --kernel hello.Image --append "case=reset"
 want_rc 0; no_fail_line

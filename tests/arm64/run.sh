@@ -90,6 +90,7 @@ else
   want "the timer" "$(compat 'arm,armv8-timer')"
   want "a 16550 UART" "$(compat 'ns16550a?')"
   want "a PL031" "$(compat 'arm,pl031')"
+  want "pvpanic" "$(compat 'qemu,pvpanic-mmio')"
   want "a PCI ECAM root" "$(compat 'pci-host-ecam-generic')"
   want "the command line" 'bootargs = ".*dtb=check.*";'
   want "stdout-path" 'stdout-path = '

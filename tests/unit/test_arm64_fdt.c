@@ -40,6 +40,8 @@ static const struct dt_machine machine = {
     .rtc = 0x09010000ULL,
     .rtc_size = 0x1000,
     .rtc_spi = 2,
+    .pvpanic = 0x09020000ULL,
+    .pvpanic_size = 2,
     .pci_ecam = 0x3f000000ULL,
     .pci_ecam_size = 0x100000,
     .pci_io = 0x3eff0000ULL,
@@ -169,6 +171,10 @@ static void test_uart_rtc_pci(void **state)
 	clk = fdt_node_offset_by_phandle(dtb, cell32(dtb, off, "clocks", 0));
 	assert_true(clk >= 0);
 	assert_int_equal(fdt_node_check_compatible(dtb, clk, "fixed-clock"), 0);
+	off = node(dtb, "/pvpanic@9020000");
+	assert_int_equal(fdt_node_check_compatible(dtb, off, "qemu,pvpanic-mmio"), 0);
+	assert_int_equal(cell64(dtb, off, "reg", 0), 0x09020000ULL);
+	assert_int_equal(cell64(dtb, off, "reg", 1), 2);
 	off = node(dtb, "/pcie@3f000000");
 	assert_int_equal(fdt_node_check_compatible(dtb, off, "pci-host-ecam-generic"), 0);
 	assert_string_equal(str(dtb, off, "device_type"), "pci");

@@ -2,7 +2,7 @@
 /*
  * The device tree of the arm64 machine, written with libfdt's sequential writer:
  * memory, cpus (PSCI), the GICv3 and its ITS, the architected timer, the UART, the
- * PL031 RTC, the generic ECAM PCI host and /chosen.
+ * PL031 RTC, pvpanic, the generic ECAM PCI host and /chosen.
  */
 #include <errno.h>
 #include <libfdt.h>
@@ -167,6 +167,17 @@ static int dt_rtc(void *fdt, const struct dt_machine *m)
 	return fdt_end_node(fdt);
 }
 
+/* QEMU's pvpanic-mmio binding: Linux's pvpanic-mmio driver writes a guest panic there. */
+static int dt_pvpanic(void *fdt, const struct dt_machine *m)
+{
+	const uint64_t reg[] = {m->pvpanic, m->pvpanic_size};
+
+	DT_TRY(dt_begin(fdt, "pvpanic", m->pvpanic));
+	DT_TRY(fdt_property_string(fdt, "compatible", "qemu,pvpanic-mmio"));
+	DT_TRY(dt_reg(fdt, "reg", reg, 2));
+	return fdt_end_node(fdt);
+}
+
 /* The ranges' first cell: space code 1 (I/O), 2 (32-bit memory) or 3 (64-bit memory). */
 #define DT_PCI_IO 0x01000000U
 #define DT_PCI_MEM32 0x02000000U
@@ -275,6 +286,8 @@ static int dt_tree(void *fdt, const struct dt_machine *m)
 	DT_TRY(dt_timer(fdt));
 	DT_TRY(dt_uart(fdt, m));
 	DT_TRY(dt_rtc(fdt, m));
+	if (m->pvpanic_size)
+		DT_TRY(dt_pvpanic(fdt, m));
 	DT_TRY(dt_pci(fdt, m));
 	DT_TRY(fdt_end_node(fdt));
 	return fdt_finish(fdt);

@@ -20,6 +20,7 @@ struct dt_machine {
 	uint32_t uart_spi, uart_clock;
 	uint64_t rtc, rtc_size;
 	uint32_t rtc_spi;
+	uint64_t pvpanic, pvpanic_size;	  /* size 0: none */
 	uint64_t pci_ecam, pci_ecam_size; /* bus 0 only */
 	uint64_t pci_io, pci_io_size;	  /* ports from 0 in memory space; size 0: none */
 	uint64_t pci_mmio32, pci_mmio32_size;

@@ -25,6 +25,8 @@
 #define A64_RTC 0x09010000ULL
 #define A64_RTC_SIZE 0x1000ULL
 #define A64_RTC_SPI 2
+/* pvpanic-mmio: one byte register (PVPANIC_MMIO_SIZE), in a page of its own. */
+#define A64_PVPANIC 0x09020000ULL
 
 /* PCI: the 32-bit BAR window, ECAM for bus 0 and the 64-bit window above RAM. */
 #define A64_PCI_MMIO32 0x10000000ULL

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The arm64 machine behind arch.h: vCPUs with PSCI, an in-kernel GICv3 with an
- * ITS for MSIs, a 16550A UART and a PL031 RTC on MMIO, a generic ECAM PCI host,
+ * ITS for MSIs, a 16550A UART, a PL031 RTC and pvpanic on MMIO, a generic ECAM PCI host,
  * all described to the kernel by a device tree.
  */
 #include <errno.h>
@@ -239,6 +239,8 @@ int arch_platform_create(struct arch_vm *a, const struct arch_platform *p, struc
 	ret = serial_8250_create(p->devices, p->mmio, A64_UART, &a->uart_irq, p->con);
 	if (!ret)
 		ret = pl031_create(p->devices, p->mmio, A64_RTC, &a->rtc_irq);
+	if (!ret)
+		ret = pvpanic_create(p->devices, p->mmio, A64_PVPANIC, p->sink);
 	/* No port I/O on arm64: the configuration ports are never reached. */
 	if (!ret)
 		ret = pci_host_create(p->devices, pci, p->pio, p->mmio, 0xcf8, &win);
@@ -329,6 +331,8 @@ static int a64_build_dtb(struct arch_vm *a, const struct guest_mem *gm, const ch
 	    .rtc = A64_RTC,
 	    .rtc_size = A64_RTC_SIZE,
 	    .rtc_spi = A64_RTC_SPI,
+	    .pvpanic = A64_PVPANIC,
+	    .pvpanic_size = PVPANIC_MMIO_SIZE,
 	    .pci_ecam = A64_PCI_ECAM,
 	    .pci_ecam_size = A64_PCI_ECAM_SIZE,
 	    .pci_io = A64_PCI_IO,

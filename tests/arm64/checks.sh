@@ -149,6 +149,36 @@ for s in 0 1 2 3; do
 done
 rm -f $img
 end
+# --- kvmrun exec: the agent (bin/firmware/kvmrun-agent), modules/ (the modules exec
+# loads) and exec-root.img (ext4 with busybox) as the root, since no host root is shared.
+# The root's snapshot overlay goes to $TMPDIR: the test machine has no /var/tmp.
+export TMPDIR=${TMPDIR:-/tmp}
+begin exec-exit7
+run exec --kernel Image --modules modules --root exec-root.img --memory 512M \
+	-- sh -c 'echo hi; exit 7'
+want_rc 7
+want_line hi
+end
+
+begin exec-arch
+run exec --kernel Image --modules modules --root exec-root.img --memory 512M --cpus 2 \
+	-- sh -c 'echo "machine $(busybox uname -m) cpus $(busybox nproc)"'
+want_rc 0
+want_line "machine aarch64 cpus 2"
+end
+
+begin exec-not-found
+run exec --kernel Image --modules modules --root exec-root.img --memory 512M -- /no/such
+want_rc 127
+end
+
+# Neither a bzImage nor an arm64 Image: exec's own failure, 125, naming --kernel.
+begin exec-bad-kernel
+run exec --kernel /tmp/text.Image --modules modules --root exec-root.img -- sh -c 'exit 0'
+want_rc 125
+want_grep "--kernel /tmp/text.Image"
+end
+
 # --- the unit tests, on an arm64 kernel ---------------------------------------------
 scratch=
 if ls unit/test_* > /dev/null 2>&1; then

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Usage: run.sh KVMRUN HELLO_IMAGE KVM_PROBE [UNIT_TEST...]   (all built for arm64)
+# Usage: run.sh KVMRUN HELLO_IMAGE KVM_PROBE AGENT [UNIT_TEST...]   (all built for arm64)
 #
 # The arm64 suite, as TAP: checks.sh's checks (the freestanding guest, Debian's arm64
-# kernel with 2 vCPUs, virtio-blk, Images refused, --dtb-out; each UNIT_TEST, a cmocka
-# program of tests/unit, run without arguments) in one boot of
-# scripts/testvm-arm64 (or here, on an arm64 host with /dev/kvm), then, here, the
+# kernel with 2 vCPUs, virtio-blk, Images refused, --dtb-out, kvmrun exec with AGENT,
+# its guest agent; each UNIT_TEST, a cmocka program of tests/unit, run without
+# arguments) in one boot of scripts/testvm-arm64 (or here, on an arm64 host with /dev/kvm), then, here, the
 # device tree that --dtb-out wrote read back with dtc. One emulated machine for the
 # whole suite: its deadline is $TESTVM_TIMEOUT (default 1800 s), each kvmrun run's
 # $KVMRUN_TEST_DEADLINE (default 600 s).
@@ -14,7 +14,8 @@ top=$(cd "$here/../.." && pwd)
 kvmrun=$(realpath "$1")
 hello=$(realpath "$2")
 probe=$(realpath "$3")
-shift 3
+agent=$(realpath "$4")
+shift 4
 cache=${KVMRUN_CACHE:-${HOME:-/var/tmp}/.cache/kvmrun}
 
 n=0 failed=0
@@ -37,6 +38,35 @@ cp "$probe" "$work/payload/bin/kvm_probe"
 cp "$kdir/vmlinuz" "$work/payload/Image"
 cp "$initrd" "$work/payload/guest-initrd.gz"
 cp "$here/checks.sh" "$work/payload/checks.sh"
+# kvmrun exec: the agent where kvmrun looks for it (firmware/ beside the binary), the
+# modules exec loads (with what they need, as modules.dep lists it) and a root file
+# system image with busybox for PROGRAM, since the machine has no host root to share.
+mkdir -p "$work/payload/bin/firmware"
+cp "$agent" "$work/payload/bin/firmware/kvmrun-agent"
+mods_subset() { # SRC DST NAME...: DST holds modules.dep, modules.builtin and NAMEs' files
+  local src=$1 dst=$2 name path
+  shift 2
+  mkdir -p "$dst"
+  cp "$src/modules.dep" "$src/modules.builtin" "$dst/"
+  for name in "$@"; do
+    name=${name//-/_}
+    # The line of NAME: its file's name, '-' as '_', without .ko and a compression suffix.
+    for path in $(awk -F: -v n="$name" '{ b = $1; sub(/.*\//, "", b); sub(/\.ko(\..*)?$/, "", b)
+        gsub(/-/, "_", b); if (b == n) { print $1; print $2; exit } }' "$src/modules.dep"); do
+      mkdir -p "$dst/$(dirname "$path")"
+      cp "$src/$path" "$dst/$path"
+    done
+  done
+}
+mods_subset "$kdir/lib/modules/$(cat "$kdir/version")" "$work/payload/modules" \
+  virtio_pci virtio_console fuse virtiofs overlay virtio_blk crc32c_generic virtio_net
+mkdir -p "$work/root/bin" "$work/root/etc"
+cp "$kdir/busybox" "$work/root/bin/busybox"
+ln -s busybox "$work/root/bin/sh"
+echo 'root:x:0:0:root:/root:/bin/sh' > "$work/root/etc/passwd"
+truncate -s 32M "$work/payload/exec-root.img"
+mkfs.ext4 -q -F -d "$work/root" "$work/payload/exec-root.img" ||
+  bail "cannot build exec's root image"
 mkdir -p "$work/payload/unit"
 for t in "$@"; do cp "$t" "$work/payload/unit/"; done
 

@@ -2,8 +2,10 @@
 # The arm64 checks, run where /dev/kvm is arm64 KVM (inside scripts/testvm-arm64, or
 # on an arm64 host), in a directory holding: bin/kvmrun (the build under test),
 # bin/kvm_probe (kvm_probe.c), hello.Image (firmware/arm64), Image and guest-initrd.gz
-# (Debian's arm64 cloud kernel and the initramfs of guest-init), unit/test_* (the unit
-# tests, run on an ext2 file system, which takes O_DIRECT). busybox sh is enough.
+# (Debian's arm64 cloud kernel and the initramfs of guest-init), kernel-config (its
+# config), bin/firmware/kvmrun-agent, modules/ and exec-root.img (for kvmrun exec),
+# unit/test_* (the unit tests, run on an ext2 file system, which takes O_DIRECT).
+# busybox sh is enough.
 # Each check writes "ok NAME" or "not ok NAME" to $TESTVM_OUT/results and what it
 # saw to $TESTVM_OUT/NAME.log; --dtb-out's tree is left in $TESTVM_OUT/machine.dtb.
 # Every kvmrun run has a deadline of $KVMRUN_TEST_DEADLINE seconds (default 600).
@@ -149,6 +151,50 @@ for s in 0 1 2 3; do
 done
 rm -f $img
 end
+begin linux-virtio-rng
+run run --kernel Image --initrd guest-initrd.gz --memory 512M --rng \
+	--append "quiet kvmrun.test=rng"
+want_rc 0
+want_line "RNG_CURRENT=virtio_rng.0"
+want_line "RNG_BYTES=4096"
+s1=$(sed -n 's/^RNG_SUM1=//p' "$log") s2=$(sed -n 's/^RNG_SUM2=//p' "$log")
+[ -n "$s1" ] && [ "$s1" != "$s2" ] || no "two reads of /dev/hwrng gave the same bytes ($s1)"
+grep -q '^RNG_MSI=[1-9]' "$log" || no "virtio-rng without an MSI"
+end
+
+begin linux-virtio-console
+run run --kernel Image --initrd guest-initrd.gz --memory 512M --console virtio \
+	--append "quiet kvmrun.test=hvc"
+want_rc 0
+want_line "HVC-TTY=/dev/hvc0"
+want_line "HVC-ACTIVE=hvc0"
+end
+
+# virtio-net on a tap of the test machine (busybox tunctl; the machine loads tun).
+begin linux-virtio-net
+if tunctl -t kvmtap0 > /dev/null 2>&1 && ip addr add 10.0.9.1/24 dev kvmtap0 &&
+	ip link set kvmtap0 up; then
+	run run --kernel Image --initrd guest-initrd.gz --memory 512M \
+		--net tap=kvmtap0,mac=52:54:00:12:34:56 --append "quiet kvmrun.test=net"
+	want_rc 0
+	want_line "NET-MAC=52:54:00:12:34:56"
+	want_line "PING-OK"
+	tunctl -d kvmtap0 > /dev/null 2>&1
+else
+	no "cannot set up the tap kvmtap0 in the test machine"
+fi
+end
+
+# A Linux panic (sysrq c). Debian's arm64 cloud kernel has no pvpanic driver
+# (CONFIG_PVPANIC is not set): its panic=-1 reboot, a PSCI SYSTEM_RESET, ends kvmrun
+# with 0. A kernel with CONFIG_PVPANIC_MMIO reports it through the tree's pvpanic: 5.
+begin linux-panic
+run run --kernel Image --initrd guest-initrd.gz --memory 512M --append "quiet kvmrun.test=panic"
+want_line PANICKING
+want_grep "Kernel panic - not syncing"
+if grep -q '^CONFIG_PVPANIC_MMIO=y' kernel-config 2>/dev/null; then want_rc 5; else want_rc 0; fi
+end
+
 # --- kvmrun exec: the agent (bin/firmware/kvmrun-agent), modules/ (the modules exec
 # loads) and exec-root.img (ext4 with busybox) as the root, since no host root is shared.
 # The root's snapshot overlay goes to $TMPDIR: the test machine has no /var/tmp.

@@ -3,8 +3,9 @@
 #
 # The arm64 suite, as TAP: checks.sh's checks (the freestanding guest, Debian's arm64
 # kernel with 2 vCPUs, virtio-blk, Images refused, --dtb-out, kvmrun exec with AGENT,
-# its guest agent; each UNIT_TEST, a cmocka program of tests/unit, run without
-# arguments) in one boot of scripts/testvm-arm64 (or here, on an arm64 host with /dev/kvm), then, here, the
+# its guest agent; virtio-rng, -console and -net, a Linux panic; each UNIT_TEST, a
+# cmocka program of tests/unit, run without arguments) in one boot of
+# scripts/testvm-arm64 (or here, on an arm64 host with /dev/kvm), then, here, the
 # device tree that --dtb-out wrote read back with dtc. One emulated machine for the
 # whole suite: its deadline is $TESTVM_TIMEOUT (default 1800 s), each kvmrun run's
 # $KVMRUN_TEST_DEADLINE (default 600 s).
@@ -36,6 +37,7 @@ cp "$kvmrun" "$work/payload/bin/kvmrun"
 cp "$hello" "$work/payload/hello.Image"
 cp "$probe" "$work/payload/bin/kvm_probe"
 cp "$kdir/vmlinuz" "$work/payload/Image"
+cp "$kdir/config" "$work/payload/kernel-config" 2>/dev/null || true
 cp "$initrd" "$work/payload/guest-initrd.gz"
 cp "$here/checks.sh" "$work/payload/checks.sh"
 # kvmrun exec: the agent where kvmrun looks for it (firmware/ beside the binary), the

@@ -42,7 +42,10 @@ int rtc_cmos_create(struct device **list, struct bus *pio, uint16_t port) WARN_U
 #define PL031_MMIO_SIZE 0x1000
 int pl031_create(struct device **list, struct bus *mmio, uint64_t base,
 		 const struct irq_line *irq) WARN_UNUSED;
-/* pvpanic-mmio (ACPI QEMU0001): a guest panic write calls sink PLATFORM_PANIC. */
+/*
+ * pvpanic-mmio (ACPI QEMU0001 on x86-64, the device tree's "qemu,pvpanic-mmio" on arm64):
+ * a guest panic write calls sink PLATFORM_PANIC.
+ */
 #define PVPANIC_MMIO_SIZE 2
 int pvpanic_create(struct device **list, struct bus *mmio, uint64_t base,
 		   const struct platform_sink *sink) WARN_UNUSED;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * pvpanic-mmio (ACPI QEMU0001): one byte register. Reads give the events
- * this VMM handles; a guest writes the event that happened.
+ * pvpanic-mmio (ACPI QEMU0001, or a "qemu,pvpanic-mmio" device tree node): one byte
+ * register. Reads give the events this VMM handles; a guest writes the event that
+ * happened.
  */
 #include <errno.h>
 #include <pthread.h>

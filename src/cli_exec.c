@@ -20,7 +20,7 @@ const char cli_exec_usage[] =
     "  --kernel FILE        the guest kernel (default /boot/vmlinuz-RELEASE, RELEASE\n"
     "                       the host's uname -r)\n"
     "  --modules DIR        its modules (default /lib/modules/RELEASE, RELEASE from\n"
-    "                       the kernel's header)\n"
+    "                       the kernel: a bzImage's header, an arm64 Image's banner)\n"
     "  --root DIR|IMAGE     the guest's root: a directory shared read-only (default /)\n"
     "                       under a tmpfs overlay, or an ext4 image (a file or block\n"
     "                       device) as a snapshot disk: writable in the guest,\n"

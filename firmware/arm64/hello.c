@@ -8,6 +8,8 @@
  *   case=smp    starts every other CPU of /cpus with PSCI CPU_ON, one at a time;
  *               each prints its index and MPIDR and stops with CPU_OFF; then SYSTEM_OFF
  *   case=halt   stops in WFI with interrupts masked (a hung guest)
+ *   case=panic  writes "panicked" (1) to the tree's pvpanic-mmio register, as Linux's
+ *               driver does on a panic; the VMM is expected to end there
  * Anything going wrong prints a line starting with "FAIL".
  */
 #include <stdbool.h>
@@ -52,6 +54,7 @@ struct machine {
 	bool has_timer;
 	bool has_rtc;
 	bool has_pci;
+	uintptr_t pvpanic; /* 0: none in the tree */
 };
 
 /* Set by each secondary CPU when it has printed; read by the primary. */
@@ -248,6 +251,8 @@ static void fdt_node_end(const struct fdt_node *n, unsigned int pc, struct machi
 		m->has_rtc = true;
 	if (strlist_has(n->compat, n->compat_len, "pci-host-ecam-generic"))
 		m->has_pci = true;
+	if (strlist_has(n->compat, n->compat_len, "qemu,pvpanic-mmio") && has_reg)
+		m->pvpanic = (uintptr_t)be_cells(n->reg, pc);
 }
 
 /*
@@ -451,6 +456,16 @@ void fw_main(const void *dtb)
 		puts_(&m.uart, "system reset\n");
 		fw_psci(PSCI_SYSTEM_RESET, 0, 0, 0);
 		puts_(&m.uart, "FAIL: SYSTEM_RESET returned\n");
+	} else if (c && prefix(c, clen, "panic") && clen == 5) {
+		if (!m.pvpanic) {
+			puts_(&m.uart, "FAIL: no qemu,pvpanic-mmio node\n");
+		} else {
+			puts_(&m.uart, "pvpanic at ");
+			putx_(&m.uart, m.pvpanic);
+			puts_(&m.uart, "\n");
+			*(volatile uint8_t *)m.pvpanic = 1;
+			puts_(&m.uart, "FAIL: the VM ran on after the pvpanic write\n");
+		}
 	} else if (c && prefix(c, clen, "halt") && clen == 4) {
 		puts_(&m.uart, "halting\n");
 		for (;;)

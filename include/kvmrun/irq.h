@@ -96,6 +96,15 @@ int irq_kvm_create_flags(struct irq_kvm **out, int vm_fd, unsigned int flags,
  * at port P are set at address base + P. Before any ioeventfd.
  */
 void irq_kvm_set_pio_mmio(struct irq_kvm *k, uint64_t base);
+
+/*
+ * Messages to @doorbell are SPIs of an in-kernel arm64 GIC (a GICv2m frame, which KVM
+ * does not emulate): their data, an interrupt ID from @first to @first + @count - 1,
+ * becomes a route to that pin (interrupt ID - IRQ_KVM_GIC_SPI_BASE); any other data no
+ * route at all. Before any MSI route.
+ */
+#define IRQ_KVM_GIC_SPI_BASE 32
+void irq_kvm_set_msi_spi(struct irq_kvm *k, uint64_t doorbell, uint32_t first, uint32_t count);
 void irq_kvm_destroy(struct irq_kvm *k);
 
 #endif

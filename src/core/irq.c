@@ -58,6 +58,8 @@ struct irq_kvm {
 	int vm_fd;
 	unsigned int flags; /* IRQ_KVM_PC_PINS, IRQ_KVM_MSI_DEVID */
 	uint64_t pio_mmio;  /* where ports appear in memory space; 0: port I/O */
+	uint64_t spi_doorbell;	       /* irq_kvm_set_msi_spi(); 0: none */
+	uint32_t spi_first, spi_count; /* the interrupt IDs it takes */
 	pthread_mutex_t lock; /* the GSI table and the routing ioctl */
 	struct irq_msi *gsi[IRQ_KVM_MAX_ROUTES];
 	struct kvm_irq_routing *table; /* scratch for the ioctl */
@@ -98,6 +100,16 @@ static int irq_kvm_commit(struct irq_kvm *k)
 
 		if (!m || !m->routed)
 			continue;
+		if (k->spi_doorbell && m->addr == k->spi_doorbell) {
+			/* The guest's message: an SPI outside the range has no route. */
+			if (m->data < k->spi_first || m->data - k->spi_first >= k->spi_count) {
+				log_ratelimited(&k->rl, LOG_WARN,
+						"MSI to interrupt %u, outside the MSI SPIs", m->data);
+				continue;
+			}
+			irq_kvm_pin_route(&t->entries[n++], gsi, 0, m->data - IRQ_KVM_GIC_SPI_BASE);
+			continue;
+		}
 		e = &t->entries[n++];
 		memset(e, 0, sizeof(*e));
 		e->gsi = gsi;
@@ -311,6 +323,13 @@ err_free:
 void irq_kvm_set_pio_mmio(struct irq_kvm *k, uint64_t base)
 {
 	k->pio_mmio = base;
+}
+
+void irq_kvm_set_msi_spi(struct irq_kvm *k, uint64_t doorbell, uint32_t first, uint32_t count)
+{
+	k->spi_doorbell = doorbell;
+	k->spi_first = first;
+	k->spi_count = count;
 }
 
 void irq_kvm_destroy(struct irq_kvm *k)

@@ -18,8 +18,9 @@
 #include "kvmrun/exit_status.h"
 #include "kvmrun/log.h"
 
+/* pvpanic_mmio when the kernel has it: Debian's arm64 cloud kernel has no pvpanic driver. */
 static const char *const exec_modules_base[] = {"virtio_pci", "virtio_console", "fuse",
-						"virtiofs",   "overlay",	"pvpanic_mmio"};
+						"virtiofs",   "overlay",	"?pvpanic_mmio"};
 static const char *const exec_modules_disk[] = {"virtio_blk", "ext4", "crc32c_generic"};
 static const char *const exec_modules_net[] = {"virtio_net"};
 

@@ -95,7 +95,8 @@ int exec_share_args(const struct vm_config *cfg, char *buf, size_t size) WARN_UN
 
 /*
  * The modules exec's initramfs carries for @cfg (their dependencies come from
- * modules.dep): virtio_pci, virtio_console, fuse, virtiofs, overlay, pvpanic_mmio;
+ * modules.dep): virtio_pci, virtio_console, fuse, virtiofs, overlay, pvpanic_mmio (if
+ * the kernel has it: optional, see MODDEP_OPTIONAL);
  * with a virtio-blk disk (--disk, --root IMAGE) also virtio_blk, ext4 and
  * crc32c_generic; with --net also virtio_net. Each set is an initramfs cached
  * of its own. Returns how many it wrote to out.

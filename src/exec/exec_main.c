@@ -19,7 +19,7 @@
 #include <termios.h>
 #include <time.h>
 
-#include "exec/bzimage.h"
+#include "exec/kimage.h"
 #include "exec/exec.h"
 #include "exec/initramfs.h"
 #include "exec/relay.h"
@@ -115,7 +115,12 @@ static int exec_prepare(struct exec_setup *s, struct vm_config *cfg, const struc
 	if (ret)
 		return exec_fail("no kernel: %s: %s; %s", s->kernel, strerror(-ret),
 				 EXEC_NO_KERNEL_HINT);
-	ret = bzimage_release(s->kernel, s->release, sizeof(s->release));
+	ret = kimage_release(s->kernel, s->release, sizeof(s->release));
+	if (ret == -EPROTONOSUPPORT)
+		return exec_fail("--kernel %s: a gzip-compressed kernel; give the uncompressed "
+				 "Image", s->kernel);
+	if (ret == -ENOEXEC)
+		return exec_fail("--kernel %s: neither a bzImage nor an arm64 Image", s->kernel);
 	if (ret)
 		return exec_fail("--kernel %s: cannot read its release: %s", s->kernel,
 				 strerror(-ret));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* modules.dep and modules.builtin: which files to load, in which order. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -479,10 +480,11 @@ int moddep_resolve(struct moddep *md, const char *const *names, size_t nnames,
 		goto out;
 	}
 	for (size_t i = 0; i < nnames; i++) {
+		bool optional = names[i] && names[i][0] == MODDEP_OPTIONAL;
 		const char *key = name;
 		struct moddep_entry *e;
 
-		if (!names[i] || moddep_norm_name(names[i], name)) {
+		if (!names[i] || moddep_norm_name(names[i] + optional, name)) {
 			moddep_error(md, "'%.64s' is not a module name", names[i] ? names[i] : "");
 			ret = -EINVAL;
 			goto out;
@@ -491,6 +493,8 @@ int moddep_resolve(struct moddep *md, const char *const *names, size_t nnames,
 		    bsearch(&key, md->builtin, md->nbuiltin, sizeof(*md->builtin), moddep_cmp_str))
 			continue;
 		e = moddep_find(md->by_name, md->nmods, name, 1);
+		if (!e && optional)
+			continue;
 		if (!e) {
 			moddep_error(md, "module %s is neither in modules.dep nor built in", name);
 			ret = -ENOENT;

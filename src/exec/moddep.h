@@ -56,9 +56,13 @@ struct moddep_list {
 	size_t n;
 };
 
+/* Before a module name: load it if the kernel has it, else leave it out ("?pvpanic_mmio"). */
+#define MODDEP_OPTIONAL '?'
+
 /*
  * The modules to load for @names, in load order: each after all it needs, each
- * once. A name built into the kernel needs nothing. Returns 0 or -ENOENT (a name
+ * once. A name built into the kernel needs nothing; an optional one (MODDEP_OPTIONAL)
+ * that is neither a module nor built in is left out. Returns 0 or -ENOENT (a name
  * that is neither a module nor built in, or a dependency with no entry of its
  * own), -ELOOP (a dependency cycle), -EINVAL (a malformed name), -ENOMEM; the
  * message in md->error names the module. moddep_list_free() in every case.

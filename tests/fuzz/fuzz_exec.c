@@ -2,8 +2,9 @@
 /*
  * libFuzzer target for what exec reads from files the user points it at: the
  * first byte picks the reader. Odd: the input after it is the start of a
- * bzImage; a release read from it must be short, terminated and made only of
- * the characters a release has. Even: the input is modules.dep, a 0xff byte,
+ * bzImage, and also bytes of an arm64 Image read for its banner; a release read
+ * from either must be short, terminated and made only of the characters a release
+ * has. Even: the input is modules.dep, a 0xff byte,
  * then modules.builtin; a parsed file is resolved for a few names, and every
  * resolved list must hold each module once and after everything it needs.
  */
@@ -12,24 +13,33 @@
 #include <string.h>
 
 #include "exec/bzimage.h"
+#include "exec/kimage.h"
 #include "exec/moddep.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void fuzz_check_release(const char *out, size_t size)
+{
+	size_t n = strnlen(out, size);
+
+	if (n == 0 || n >= size ||
+	    strspn(out, "abcdefghijklmnopqrstuvwxyz"
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			"0123456789.-_+~") != n ||
+	    !strcmp(out, ".") || !strcmp(out, ".."))
+		abort();
+}
+
 static void fuzz_bzimage(const uint8_t *data, size_t size)
 {
 	char out[BZIMAGE_RELEASE_MAX];
-	size_t n;
 
 	memset(out, 0x55, sizeof(out));
-	if (bzimage_release_from_buf(data, size, out, sizeof(out)))
-		return;
-	n = strnlen(out, sizeof(out));
-	if (n == 0 || n >= sizeof(out) || strspn(out, "abcdefghijklmnopqrstuvwxyz"
-						      "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-						      "0123456789.-_+~") != n ||
-	    !strcmp(out, ".") || !strcmp(out, ".."))
-		abort();
+	if (!bzimage_release_from_buf(data, size, out, sizeof(out)))
+		fuzz_check_release(out, sizeof(out));
+	memset(out, 0x55, sizeof(out));
+	if (!kimage_release_from_banner(data, size, out, sizeof(out)))
+		fuzz_check_release(out, sizeof(out));
 }
 
 /* The index of @path in @list, or @n. */
@@ -69,10 +79,10 @@ static void fuzz_moddep(const uint8_t *data, size_t size)
 {
 	const uint8_t *sep = memchr(data, 0xff, size);
 	size_t dep_len = sep ? (size_t)(sep - data) : size;
-	const char *names[4] = { "virtiofs", "virtio-pci", "a", "b_c" };
+	const char *names[5] = {"virtiofs", "virtio-pci", "?pvpanic-mmio", "a", "b_c"};
 	struct moddep_list list;
 	struct moddep md;
-	size_t n = 2;
+	size_t n = 3;
 
 	if (moddep_parse(&md, (const char *)data, dep_len, sep ? (const char *)sep + 1 : NULL,
 			 sep ? size - dep_len - 1 : 0))

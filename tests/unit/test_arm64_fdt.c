@@ -40,6 +40,8 @@ static const struct dt_machine machine = {
     .rtc = 0x09010000ULL,
     .rtc_size = 0x1000,
     .rtc_spi = 2,
+    .pvpanic = 0x09020000ULL,
+    .pvpanic_size = 2,
     .pci_ecam = 0x3f000000ULL,
     .pci_ecam_size = 0x100000,
     .pci_io = 0x3eff0000ULL,
@@ -169,6 +171,10 @@ static void test_uart_rtc_pci(void **state)
 	clk = fdt_node_offset_by_phandle(dtb, cell32(dtb, off, "clocks", 0));
 	assert_true(clk >= 0);
 	assert_int_equal(fdt_node_check_compatible(dtb, clk, "fixed-clock"), 0);
+	off = node(dtb, "/pvpanic@9020000");
+	assert_int_equal(fdt_node_check_compatible(dtb, off, "qemu,pvpanic-mmio"), 0);
+	assert_int_equal(cell64(dtb, off, "reg", 0), 0x09020000ULL);
+	assert_int_equal(cell64(dtb, off, "reg", 1), 2);
 	off = node(dtb, "/pcie@3f000000");
 	assert_int_equal(fdt_node_check_compatible(dtb, off, "pci-host-ecam-generic"), 0);
 	assert_string_equal(str(dtb, off, "device_type"), "pci");
@@ -189,6 +195,50 @@ static void test_uart_rtc_pci(void **state)
 	its = node(dtb, "/interrupt-controller@8000000/msi-controller@8080000");
 	assert_int_equal(cell32(dtb, off, "msi-map", 1), fdt_get_phandle(dtb, its));
 	assert_int_equal(cell32(dtb, off, "msi-map", 3), 0x10000);
+	free(dtb);
+}
+
+/* Where KVM has no GICv3: a GICv2 and its GICv2m frame, which the PCI root's MSIs use. */
+static void test_gic_v2(void **state)
+{
+	struct dt_machine m = machine;
+	void *dtb = malloc(DTB_SIZE);
+	int off, v2m, pci;
+
+	(void)state;
+	assert_non_null(dtb);
+	m.gic_v2 = true;
+	m.gic_dist_size = 0x1000;
+	m.gic_redist = m.gic_redist_size = m.its = m.its_size = 0;
+	m.gic_cpu = 0x08010000ULL;
+	m.gic_cpu_size = 0x2000;
+	m.v2m = 0x08020000ULL;
+	m.v2m_size = 0x1000;
+	m.v2m_first = 64;
+	m.v2m_count = 192;
+	assert_int_equal(dt_build(dtb, DTB_SIZE, &m), 0);
+	off = node(dtb, "/interrupt-controller@8000000");
+	assert_int_equal(fdt_node_check_compatible(dtb, off, "arm,cortex-a15-gic"), 0);
+	assert_int_not_equal(fdt_node_check_compatible(dtb, off, "arm,gic-v3"), 0);
+	assert_int_equal(cell32(dtb, off, "#interrupt-cells", 0), 3);
+	assert_non_null(fdt_getprop(dtb, off, "interrupt-controller", NULL));
+	assert_int_equal(cell64(dtb, off, "reg", 0), 0x08000000ULL);
+	assert_int_equal(cell64(dtb, off, "reg", 1), 0x1000);
+	assert_int_equal(cell64(dtb, off, "reg", 2), 0x08010000ULL);
+	assert_int_equal(cell64(dtb, off, "reg", 3), 0x2000);
+	assert_int_equal(fdt_get_phandle(dtb, off), cell32(dtb, 0, "interrupt-parent", 0));
+	assert_true(fdt_path_offset(dtb, "/interrupt-controller@8000000/msi-controller@8080000") <
+		    0);
+	v2m = node(dtb, "/interrupt-controller@8000000/v2m@8020000");
+	assert_int_equal(fdt_node_check_compatible(dtb, v2m, "arm,gic-v2m-frame"), 0);
+	assert_non_null(fdt_getprop(dtb, v2m, "msi-controller", NULL));
+	assert_int_equal(cell64(dtb, v2m, "reg", 0), 0x08020000ULL);
+	assert_int_equal(cell64(dtb, v2m, "reg", 1), 0x1000);
+	assert_int_equal(cell32(dtb, v2m, "arm,msi-base-spi", 0), 64);
+	assert_int_equal(cell32(dtb, v2m, "arm,msi-num-spis", 0), 192);
+	pci = node(dtb, "/pcie@3f000000");
+	assert_int_equal(cell32(dtb, pci, "msi-parent", 0), fdt_get_phandle(dtb, v2m));
+	assert_null(fdt_getprop(dtb, pci, "msi-map", NULL));
 	free(dtb);
 }
 
@@ -251,9 +301,13 @@ static void test_dtc(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_memory_cpus_psci), cmocka_unit_test(test_gic_timer),
-	    cmocka_unit_test(test_uart_rtc_pci),     cmocka_unit_test(test_chosen),
-	    cmocka_unit_test(test_too_small),	     cmocka_unit_test(test_dtc),
+	    cmocka_unit_test(test_memory_cpus_psci),
+	    cmocka_unit_test(test_gic_timer),
+	    cmocka_unit_test(test_uart_rtc_pci),
+	    cmocka_unit_test(test_gic_v2),
+	    cmocka_unit_test(test_chosen),
+	    cmocka_unit_test(test_too_small),
+	    cmocka_unit_test(test_dtc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -182,6 +182,32 @@ static void test_missing(void **state)
 	expect_error(dep, NULL, a, 1, -ENOENT, "a needs m/b.ko, which has no entry");
 }
 
+/* An optional name: loaded when the kernel has it, as a module or built in; else left out. */
+static void test_optional(void **state)
+{
+	static const char *const absent[] = { "overlay", "?pvpanic-mmio", "?nosuch" };
+	static const char *const present[] = { "?overlay", "?virtio_console", "?ext4" };
+	static const char *const only_absent[] = { "?pvpanic_mmio" };
+	static const char *const required[] = { "pvpanic-mmio" };
+	static const char *const bad[] = { "?" };
+	static const char *const bad2[] = { "??overlay" };
+	static const char *const want_absent[] = { "kernel/fs/overlayfs/overlay.ko", NULL };
+	static const char *const want_present[] = {
+		"kernel/fs/overlayfs/overlay.ko", "kernel/drivers/virtio/virtio_ring.ko",
+		"kernel/drivers/virtio/virtio.ko", "kernel/drivers/char/virtio_console.ko", NULL
+	};
+	static const char *const none[] = { NULL };
+
+	expect_order(tree_dep, tree_builtin, absent, 3, want_absent);
+	expect_order(tree_dep, tree_builtin, present, 3, want_present);
+	expect_order(tree_dep, NULL, only_absent, 1, none);
+	/* Without the marker the same name is an error. */
+	expect_error(tree_dep, tree_builtin, required, 1, -ENOENT, "pvpanic_mmio");
+	/* The marker is not part of a name, and comes once. */
+	expect_error(tree_dep, tree_builtin, bad, 1, -EINVAL, "not a module name");
+	expect_error(tree_dep, tree_builtin, bad2, 1, -EINVAL, "not a module name");
+}
+
 static void test_cycle(void **state)
 {
 	static const char two[] = "m/a.ko: m/b.ko\nm/b.ko: m/a.ko\n";
@@ -394,6 +420,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_order),	     cmocka_unit_test(test_each_once),
 		cmocka_unit_test(test_deep_chain),  cmocka_unit_test(test_dash_underscore),
 		cmocka_unit_test(test_builtin),     cmocka_unit_test(test_missing),
+		cmocka_unit_test(test_optional),
 		cmocka_unit_test(test_cycle),	     cmocka_unit_test(test_bad_names),
 		cmocka_unit_test(test_malformed),   cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_load_dir),

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The device tree of the arm64 machine, written with libfdt's sequential writer:
- * memory, cpus (PSCI), the GICv3 and its ITS, the architected timer, the UART, the
- * PL031 RTC, the generic ECAM PCI host and /chosen.
+ * memory, cpus (PSCI), the GICv3 and its ITS (or a GICv2 and a GICv2m frame), the
+ * architected timer, the UART, the PL031 RTC, pvpanic, the generic ECAM PCI host and
+ * /chosen.
  */
 #include <errno.h>
 #include <libfdt.h>
@@ -87,6 +88,35 @@ static int dt_psci(void *fdt)
 	return fdt_end_node(fdt);
 }
 
+/* The GICv2 and its GICv2m MSI frame. */
+static int dt_gic_v2(void *fdt, const struct dt_machine *m)
+{
+	const uint64_t reg[] = {m->gic_dist, m->gic_dist_size, m->gic_cpu, m->gic_cpu_size};
+
+	DT_TRY(dt_begin(fdt, "interrupt-controller", m->gic_dist));
+	DT_TRY(fdt_property_string(fdt, "compatible", "arm,cortex-a15-gic"));
+	DT_TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
+	DT_TRY(fdt_property_u32(fdt, "#interrupt-cells", 3));
+	DT_TRY(fdt_property_u32(fdt, "#address-cells", 2));
+	DT_TRY(fdt_property_u32(fdt, "#size-cells", 2));
+	DT_TRY(fdt_property(fdt, "ranges", NULL, 0));
+	DT_TRY(dt_reg(fdt, "reg", reg, 4));
+	DT_TRY(fdt_property_u32(fdt, "phandle", DT_PH_GIC));
+	if (m->v2m_size) {
+		const uint64_t v2m[] = {m->v2m, m->v2m_size};
+
+		DT_TRY(dt_begin(fdt, "v2m", m->v2m));
+		DT_TRY(fdt_property_string(fdt, "compatible", "arm,gic-v2m-frame"));
+		DT_TRY(fdt_property(fdt, "msi-controller", NULL, 0));
+		DT_TRY(dt_reg(fdt, "reg", v2m, 2));
+		DT_TRY(fdt_property_u32(fdt, "arm,msi-base-spi", m->v2m_first));
+		DT_TRY(fdt_property_u32(fdt, "arm,msi-num-spis", m->v2m_count));
+		DT_TRY(fdt_property_u32(fdt, "phandle", DT_PH_ITS));
+		DT_TRY(fdt_end_node(fdt));
+	}
+	return fdt_end_node(fdt);
+}
+
 static int dt_gic(void *fdt, const struct dt_machine *m)
 {
 	const uint64_t reg[] = {m->gic_dist, m->gic_dist_size, m->gic_redist, m->gic_redist_size};
@@ -167,6 +197,17 @@ static int dt_rtc(void *fdt, const struct dt_machine *m)
 	return fdt_end_node(fdt);
 }
 
+/* QEMU's pvpanic-mmio binding: Linux's pvpanic-mmio driver writes a guest panic there. */
+static int dt_pvpanic(void *fdt, const struct dt_machine *m)
+{
+	const uint64_t reg[] = {m->pvpanic, m->pvpanic_size};
+
+	DT_TRY(dt_begin(fdt, "pvpanic", m->pvpanic));
+	DT_TRY(fdt_property_string(fdt, "compatible", "qemu,pvpanic-mmio"));
+	DT_TRY(dt_reg(fdt, "reg", reg, 2));
+	return fdt_end_node(fdt);
+}
+
 /* The ranges' first cell: space code 1 (I/O), 2 (32-bit memory) or 3 (64-bit memory). */
 #define DT_PCI_IO 0x01000000U
 #define DT_PCI_MEM32 0x02000000U
@@ -229,7 +270,9 @@ static int dt_pci(void *fdt, const struct dt_machine *m)
 	DT_TRY(dt_reg(fdt, "reg", reg, 2));
 	DT_TRY(dt_cells(fdt, "ranges", ranges, n));
 	DT_TRY(fdt_property(fdt, "dma-coherent", NULL, 0));
-	if (m->its_size) {
+	if (m->gic_v2 && m->v2m_size) {
+		DT_TRY(fdt_property_u32(fdt, "msi-parent", DT_PH_ITS));
+	} else if (!m->gic_v2 && m->its_size) {
 		/* requester ID (bus, device, function) = the ITS's device ID */
 		const uint32_t map[] = {0, DT_PH_ITS, 0, 0x10000};
 
@@ -271,10 +314,12 @@ static int dt_tree(void *fdt, const struct dt_machine *m)
 	DT_TRY(fdt_end_node(fdt));
 	DT_TRY(dt_cpus(fdt, m));
 	DT_TRY(dt_psci(fdt));
-	DT_TRY(dt_gic(fdt, m));
+	DT_TRY(m->gic_v2 ? dt_gic_v2(fdt, m) : dt_gic(fdt, m));
 	DT_TRY(dt_timer(fdt));
 	DT_TRY(dt_uart(fdt, m));
 	DT_TRY(dt_rtc(fdt, m));
+	if (m->pvpanic_size)
+		DT_TRY(dt_pvpanic(fdt, m));
 	DT_TRY(dt_pci(fdt, m));
 	DT_TRY(fdt_end_node(fdt));
 	return fdt_finish(fdt);

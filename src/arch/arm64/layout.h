@@ -17,6 +17,19 @@
 /* Interrupt IDs the GIC has (32 private, then the SPIs). */
 #define A64_GIC_NR_IRQS 128
 
+/*
+ * Where KVM offers no GICv3: a GICv2 (distributor at A64_GIC_DIST, CPU interface, at
+ * most 8 vCPUs) with a GICv2m MSI frame whose SPIs are interrupt IDs 64 to 255.
+ */
+#define A64_GICV2_DIST_SIZE 0x1000ULL
+#define A64_GICV2_CPU 0x08010000ULL
+#define A64_GICV2_CPU_SIZE 0x2000ULL
+#define A64_GICV2M 0x08020000ULL
+#define A64_GICV2_NR_IRQS 256
+#define A64_GICV2M_FIRST 64
+#define A64_GICV2M_COUNT (A64_GICV2_NR_IRQS - A64_GICV2M_FIRST)
+#define A64_GICV2_MAX_CPUS 8
+
 /* The UART (16550A, byte registers) and the PL031 RTC, one 4 KiB page each. */
 #define A64_UART 0x09000000ULL
 #define A64_UART_SIZE 0x1000ULL
@@ -25,6 +38,8 @@
 #define A64_RTC 0x09010000ULL
 #define A64_RTC_SIZE 0x1000ULL
 #define A64_RTC_SPI 2
+/* pvpanic-mmio: one byte register (PVPANIC_MMIO_SIZE), in a page of its own. */
+#define A64_PVPANIC 0x09020000ULL
 
 /* PCI: the 32-bit BAR window, ECAM for bus 0 and the 64-bit window above RAM. */
 #define A64_PCI_MMIO32 0x10000000ULL

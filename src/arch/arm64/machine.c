@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The arm64 machine behind arch.h: vCPUs with PSCI, an in-kernel GICv3 with an
- * ITS for MSIs, a 16550A UART and a PL031 RTC on MMIO, a generic ECAM PCI host,
+ * ITS for MSIs, a 16550A UART, a PL031 RTC and pvpanic on MMIO, a generic ECAM PCI host,
  * all described to the kernel by a device tree.
  */
 #include <errno.h>
@@ -13,6 +13,7 @@
 
 #include "arch/arch.h"
 #include "arch/arm64/fdt.h"
+#include "arch/arm64/gicv2m.h"
 #include "arch/arm64/image.h"
 #include "arch/arm64/layout.h"
 #include "pci.h"
@@ -35,7 +36,8 @@ struct arch_vm {
 	uint64_t mem;
 	unsigned int cpus;
 	const char *dtb_out;
-	int gic_fd, its_fd;
+	int gic_fd, its_fd;	   /* its_fd -1 with a GICv2 */
+	bool gic_v2;		   /* KVM offers no GICv3: a GICv2 and a GICv2m frame */
 	struct kvm_vcpu_init init; /* KVM_ARM_PREFERRED_TARGET, PSCI 0.2 */
 	uint64_t *mpidr;	   /* each vCPU's, for the device tree */
 	struct a64_image image;
@@ -147,21 +149,15 @@ static int a64_create_device(int vm_fd, uint32_t type, int *fd)
 }
 
 /* The GICv3 and its ITS, their registers placed; initialised once the vCPUs exist. */
-int arch_vm_init(struct arch_vm *a, int kvm_fd, int vm_fd, const char **what)
+static int a64_gic_v3(struct arch_vm *a, int vm_fd, const char **what)
 {
 	uint64_t dist = A64_GIC_DIST, redist = A64_GIC_REDIST, its = A64_GIC_ITS;
 	uint32_t nr_irqs = A64_GIC_NR_IRQS;
 	int ret;
 
-	(void)kvm_fd;
 	if (a->cpus > A64_MAX_CPUS) {
 		*what = "the GIC's redistributors (too many vCPUs)";
 		return -E2BIG;
-	}
-	ret = kvm_ioctl_ptr(vm_fd, KVM_ARM_PREFERRED_TARGET, &a->init);
-	if (ret < 0) {
-		*what = "KVM_ARM_PREFERRED_TARGET";
-		return ret;
 	}
 	*what = "KVM_CREATE_DEVICE(KVM_DEV_TYPE_ARM_VGIC_V3)";
 	ret = a64_create_device(vm_fd, KVM_DEV_TYPE_ARM_VGIC_V3, &a->gic_fd);
@@ -186,6 +182,55 @@ int arch_vm_init(struct arch_vm *a, int kvm_fd, int vm_fd, const char **what)
 		return ret;
 	*what = "KVM_SET_DEVICE_ATTR(vGIC ITS)";
 	return a64_dev_attr(a->its_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE, &its);
+}
+
+/* A GICv2 (distributor and CPU interface); its MSIs come through the GICv2m frame. */
+static int a64_gic_v2(struct arch_vm *a, int vm_fd, const char **what)
+{
+	uint64_t dist = A64_GIC_DIST, cpu = A64_GICV2_CPU;
+	uint32_t nr_irqs = A64_GICV2_NR_IRQS;
+	int ret;
+
+	if (a->cpus > A64_GICV2_MAX_CPUS) {
+		*what = "KVM's GICv2 (at most 8 vCPUs; this host has no GICv3)";
+		return -E2BIG;
+	}
+	a->gic_v2 = true;
+	*what = "KVM_CREATE_DEVICE(KVM_DEV_TYPE_ARM_VGIC_V2)";
+	ret = a64_create_device(vm_fd, KVM_DEV_TYPE_ARM_VGIC_V2, &a->gic_fd);
+	if (ret)
+		return ret;
+	*what = "KVM_SET_DEVICE_ATTR(vGIC distributor)";
+	ret = a64_dev_attr(a->gic_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V2_ADDR_TYPE_DIST, &dist);
+	if (ret)
+		return ret;
+	*what = "KVM_SET_DEVICE_ATTR(vGIC CPU interface)";
+	ret = a64_dev_attr(a->gic_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V2_ADDR_TYPE_CPU, &cpu);
+	if (ret)
+		return ret;
+	*what = "KVM_SET_DEVICE_ATTR(vGIC interrupts)";
+	return a64_dev_attr(a->gic_fd, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, &nr_irqs);
+}
+
+/* A GICv3 where KVM can make one, else a GICv2. */
+int arch_vm_init(struct arch_vm *a, int kvm_fd, int vm_fd, const char **what)
+{
+	struct kvm_create_device test = {.type = KVM_DEV_TYPE_ARM_VGIC_V3,
+					 .flags = KVM_CREATE_DEVICE_TEST};
+	int ret;
+
+	(void)kvm_fd;
+	ret = kvm_ioctl_ptr(vm_fd, KVM_ARM_PREFERRED_TARGET, &a->init);
+	if (ret < 0) {
+		*what = "KVM_ARM_PREFERRED_TARGET";
+		return ret;
+	}
+	ret = kvm_ioctl_ptr(vm_fd, KVM_CREATE_DEVICE, &test);
+	if (ret == -ENODEV) {
+		log_debug("no GICv3 in KVM: a GICv2 with a GICv2m frame");
+		return a64_gic_v2(a, vm_fd, what);
+	}
+	return a64_gic_v3(a, vm_fd, what);
 }
 
 int arch_load(struct arch_vm *a, const struct guest_mem *gm, const struct arch_images *img,
@@ -239,6 +284,11 @@ int arch_platform_create(struct arch_vm *a, const struct arch_platform *p, struc
 	ret = serial_8250_create(p->devices, p->mmio, A64_UART, &a->uart_irq, p->con);
 	if (!ret)
 		ret = pl031_create(p->devices, p->mmio, A64_RTC, &a->rtc_irq);
+	if (!ret)
+		ret = pvpanic_create(p->devices, p->mmio, A64_PVPANIC, p->sink);
+	if (!ret && a->gic_v2)
+		ret = a64_v2m_create(p->devices, p->mmio, A64_GICV2M, p->vm_fd, A64_GICV2M_FIRST,
+				     A64_GICV2M_COUNT);
 	/* No port I/O on arm64: the configuration ports are never reached. */
 	if (!ret)
 		ret = pci_host_create(p->devices, pci, p->pio, p->mmio, 0xcf8, &win);
@@ -249,11 +299,14 @@ int arch_irq_create(struct arch_vm *a, int vm_fd, struct irq_kvm **out, struct i
 {
 	int ret;
 
-	(void)a;
-	ret = irq_kvm_create_flags(out, vm_fd, IRQ_KVM_MSI_DEVID, chip);
-	if (!ret)
-		irq_kvm_set_pio_mmio(*out, A64_PCI_IO);
-	return ret;
+	ret = irq_kvm_create_flags(out, vm_fd, a->gic_v2 ? 0 : IRQ_KVM_MSI_DEVID, chip);
+	if (ret)
+		return ret;
+	irq_kvm_set_pio_mmio(*out, A64_PCI_IO);
+	if (a->gic_v2)
+		irq_kvm_set_msi_spi(*out, A64_GICV2M + A64_V2M_SETSPI, A64_GICV2M_FIRST,
+				    A64_GICV2M_COUNT);
+	return 0;
 }
 
 int arch_vcpu_init(struct arch_vm *a, int kvm_fd, int vm_fd, struct vcpu *v,
@@ -311,7 +364,7 @@ static int a64_write_dtb(const char *path, const void *dtb, size_t len)
 
 static int a64_build_dtb(struct arch_vm *a, const struct guest_mem *gm, const char **what)
 {
-	const struct dt_machine m = {
+	struct dt_machine m = {
 	    .ram = A64_RAM,
 	    .ram_size = a64_ram_size(a->mem),
 	    .nr_cpus = a->cpus,
@@ -329,6 +382,8 @@ static int a64_build_dtb(struct arch_vm *a, const struct guest_mem *gm, const ch
 	    .rtc = A64_RTC,
 	    .rtc_size = A64_RTC_SIZE,
 	    .rtc_spi = A64_RTC_SPI,
+	    .pvpanic = A64_PVPANIC,
+	    .pvpanic_size = PVPANIC_MMIO_SIZE,
 	    .pci_ecam = A64_PCI_ECAM,
 	    .pci_ecam_size = A64_PCI_ECAM_SIZE,
 	    .pci_io = A64_PCI_IO,
@@ -344,6 +399,17 @@ static int a64_build_dtb(struct arch_vm *a, const struct guest_mem *gm, const ch
 	uint8_t *dtb = gm_ptr(gm, a->boot.dtb, A64_DTB_MAX);
 	int ret;
 
+	if (a->gic_v2) {
+		m.gic_v2 = true;
+		m.gic_dist_size = A64_GICV2_DIST_SIZE;
+		m.gic_redist = m.gic_redist_size = m.its = m.its_size = 0;
+		m.gic_cpu = A64_GICV2_CPU;
+		m.gic_cpu_size = A64_GICV2_CPU_SIZE;
+		m.v2m = A64_GICV2M;
+		m.v2m_size = A64_V2M_SIZE;
+		m.v2m_first = A64_GICV2M_FIRST;
+		m.v2m_count = A64_GICV2M_COUNT;
+	}
 	*what = "building the device tree";
 	if (!dtb)
 		return -EFAULT;
@@ -366,7 +432,9 @@ int arch_vcpus_ready(struct arch_vm *a, int vm_fd, struct vcpu *vcpus, unsigned 
 	if (ret)
 		return ret;
 	*what = "KVM_SET_DEVICE_ATTR(vGIC ITS KVM_DEV_ARM_VGIC_CTRL_INIT)";
-	ret = a64_dev_attr(a->its_fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, NULL);
+	if (a->its_fd >= 0)
+		ret = a64_dev_attr(a->its_fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT,
+				   NULL);
 	if (ret)
 		return ret;
 	ret = a64_build_dtb(a, gm, what);

@@ -133,7 +133,7 @@ all-bytes)
   cmp "$work/want" "$work/err" || fail "stderr differs from the 256 byte values"
   ;;
 stdin)
-  head -c 64M /dev/urandom > "$work/in"
+  head -c 16M /dev/urandom > "$work/in"
   STDIN=$work/in run -- sh -c 'cat; echo END >&2'
   expect_rc 0
   cmp "$work/in" "$work/out" || fail "stdout differs from stdin"

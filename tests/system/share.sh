@@ -53,7 +53,7 @@ bad() {
 }
 
 case $2 in
-write-64m)
+write-16m)
   echo "from the host" > "$host/hello"
   boot "share-write kvmrun.tags=t" --memory 512M --share "$host,tag=t"
   expect_rc 0; expect_line MOUNT_t=0; expect_line SHARE-DONE
@@ -62,7 +62,7 @@ write-64m)
   sum=$(value SUM)
   [ ${#sum} = 64 ] || { show; fail "no checksum from the guest"; }
   [ "$(value SUM_SHARE)" = "$sum" ] || { show; fail "the guest read back $(value SUM_SHARE)"; }
-  [ "$(stat -c %s "$host/data")" = $((64 << 20)) ] || { show; fail "data is not 64 MiB on the host"; }
+  [ "$(stat -c %s "$host/data")" = $((16 << 20)) ] || { show; fail "data is not 16 MiB on the host"; }
   [ "$(sha256sum < "$host/data" | cut -d' ' -f1)" = "$sum" ] ||
     { show; fail "the host's copy differs from what the guest wrote"; } ;;
 host-change)

@@ -63,9 +63,14 @@ void passt_build_argv(struct passt_argv *a, const char *path, const struct net_c
 	passt_arg(a, &n, "%u", cfg->prefix);
 	passt_arg(a, &n, "-g");
 	passt_arg(a, &n, "%s", passt_ip(cfg->gateway, ip));
+	/*
+	 * DNS to cfg->dns goes to the host's first resolver. No -D: passt takes the
+	 * resolver it forwards to only from /etc/resolv.conf, and with -D (2023-03)
+	 * it sends the guest's queries to 0.0.0.0 and answers from another address.
+	 * DHCP then offers the host's resolvers (the gateway for one on the host's
+	 * loopback), which work through passt as well.
+	 */
 	if (cfg->dns) {
-		passt_arg(a, &n, "-D");
-		passt_arg(a, &n, "%s", passt_ip(cfg->dns, ip));
 		passt_arg(a, &n, "--dns-forward");
 		passt_arg(a, &n, "%s", passt_ip(cfg->dns, ip));
 	}

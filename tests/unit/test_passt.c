@@ -390,7 +390,7 @@ static void test_argv(void **state)
 		snprintf(line + strlen(line), sizeof(line) - strlen(line), "%s%s", i ? " " : "",
 			 a->argv[i]);
 	assert_string_equal(line, "/usr/bin/passt -f -q --fd 3 -a 10.0.2.15 -n 24 -g 10.0.2.2 "
-				  "-D 10.0.2.3 --dns-forward 10.0.2.3 -m 65520 "
+				  "--dns-forward 10.0.2.3 -m 65520 "
 				  "-t 127.0.0.1/8022:22 -t 8080:80 -u none");
 	/* A UDP forward: no "-u none". */
 	assert_int_equal(cli_net_item("hostfwd=udp::5353-:53", &nc, &why), 1);

@@ -2,7 +2,7 @@
 /*
  * The real passt (Debian's, or $KVMRUN_PASST) started as --net user starts it,
  * the test playing the guest on the backend: DHCP hands out the address,
- * gateway, DNS and MTU kvmrun chose; the gateway answers ARP; a TCP SYN to the
+ * gateway and MTU kvmrun chose; the gateway answers ARP; a TCP SYN to the
  * gateway reaches a listener on the host's loopback; a connection to a hostfwd
  * port arrives as a SYN for the guest's port; passt dies with its parent.
  * Skipped (77) where there is no passt, or where passt cannot run here (it
@@ -245,10 +245,9 @@ static void test_dhcp(void **state)
 	assert_non_null(o);
 	memcpy(&v, o, 4);
 	assert_int_equal(v, f->nc.gateway);
-	o = dhcp_opt(b, n, 6, &olen); /* DNS */
-	assert_non_null(o);
-	memcpy(&v, o, 4);
-	assert_int_equal(v, f->nc.dns);
+	/* DNS: the host's resolvers as passt found them, if any (not nc.dns: see passt_daemon.c). */
+	o = dhcp_opt(b, n, 6, &olen);
+	assert_true(!o || (olen && olen % 4 == 0));
 	o = dhcp_opt(b, n, 1, &olen); /* netmask */
 	assert_non_null(o);
 	assert_memory_equal(o, "\xff\xff\xff\x00", 4);

@@ -174,6 +174,12 @@ void exec_report_limits(struct exec_report_device *d, const struct rl_limiter *a
 	}
 	report_counter(d, "rate_limited", throttled);
 	report_counter(d, "rate_limit_waited_ms", waited_ns / 1000000);
+	if (a && b) {
+		report_counter(d, "rx_rate_limited", a->throttled);
+		report_counter(d, "rx_rate_limit_waited_ms", a->waited_ns / 1000000);
+		report_counter(d, "tx_rate_limited", b->throttled);
+		report_counter(d, "tx_rate_limit_waited_ms", b->waited_ns / 1000000);
+	}
 }
 
 /* "devices": one object per device, its counters after type, name and backend. */

@@ -4,7 +4,7 @@
 # loopback (the gateway is the host), and a host connection through hostfwd reaches
 # the guest's listener. As root, kvmrun exec on the host's root: the same fetch and
 # hostfwd, and the agent's address, route and resolv.conf; outbound UDP, ping and DNS
-# (through passt's forwarder). The error lines of a missing passt and of a bad hostfwd.
+# (through passt's forwarder); bw= bounds both directions. The error lines of a missing passt and of a bad hostfwd.
 # passt needs a host interface with a default route: where the machine has none
 # (the test machine), a veth pair with one is made for the test.
 # Usage: net_user.sh KVMRUN CASE
@@ -188,6 +188,38 @@ PY
   [ "$(value PING)" = ok ] || { show; fail "no answer to the guest's ping"; }
   [ "$(value DNS)" = 198.51.100.7 ] || { show; cat "$work/queries" >&2 || true; fail "no name resolved through passt"; }
   grep -q -x "kvmrun-test.example 1" "$work/queries" || fail "the host's DNS server saw no query"
+  ;;
+rate-limit)
+  # bw=1M (a burst of 1 MiB) in each direction: 8 MiB from a host server to the guest,
+  # then 8 MiB from the guest to one, each take at least 7 s (a lower bound only: the
+  # guest's clock, from before it connects to after the last byte). Nothing is lost (the
+  # checksums), and exec's report counts the waits in each direction.
+  head -c $((8 << 20)) /dev/urandom > "$work/rx.bin"
+  p1=$(free_port); p2=$(free_port)
+  socat -u "OPEN:$work/rx.bin" "TCP-LISTEN:$p1,bind=127.0.0.1,reuseaddr" & s1=$!
+  socat -u "TCP-LISTEN:$p2,bind=127.0.0.1,reuseaddr" "CREATE:$work/tx.bin" & s2=$!
+  on_exit "kill $s1 $s2"
+  run --net user,bw=1M --report "$work/report.json" -- sh -c "
+    t0=\$(date +%s%N); sum=\$(socat -u TCP:10.0.2.2:$p1 - | sha256sum); t1=\$(date +%s%N)
+    echo RX_MS=\$(((t1 - t0) / 1000000)); echo RX_SUM=\${sum%% *}
+    head -c 8388608 /dev/urandom > /tmp/tx.bin; sha256sum < /tmp/tx.bin | sed 's/ .*//;s/^/TX_SUM=/'
+    t0=\$(date +%s%N); socat -u - TCP:10.0.2.2:$p2 < /tmp/tx.bin; t1=\$(date +%s%N)
+    echo TX_MS=\$(((t1 - t0) / 1000000))"
+  expect_rc 0
+  await "$s2" "the host's receiver"
+  [ "$(value RX_SUM)" = "$(sha256sum < "$work/rx.bin" | cut -d' ' -f1)" ] || { show; fail "the guest got other bytes"; }
+  [ "$(value TX_SUM)" = "$(sha256sum < "$work/tx.bin" | cut -d' ' -f1)" ] || { show; fail "the host got other bytes"; }
+  echo "8 MiB at bw=1M: host to guest $(value RX_MS) ms, guest to host $(value TX_MS) ms"
+  [ "$(value RX_MS)" -ge 7000 ] || { show; fail "host to guest under 7 s at bw=1M"; }
+  [ "$(value TX_MS)" -ge 7000 ] || { show; fail "guest to host under 7 s at bw=1M"; }
+  waits=$(python3 -c 'import json,sys
+d = [d for d in json.load(open(sys.argv[1]))["devices"] if d["type"] == "virtio-net"][0]
+print(*(d.get(k, 0) for k in ("rx_rate_limited", "rx_rate_limit_waited_ms", "tx_rate_limited", "tx_rate_limit_waited_ms")))' \
+    "$work/report.json")
+  echo "waits (rx frames, ms, tx frames, ms): $waits"
+  read -r rxn rxms txn txms <<< "$waits"
+  [ "$rxn" -gt 0 ] && [ "$rxms" -gt 0 ] || fail "the report counts no receive waits: $waits"
+  [ "$txn" -gt 0 ] && [ "$txms" -gt 0 ] || fail "the report counts no transmit waits: $waits"
   ;;
 no-passt)
   KVMRUN_PASST=/nonexistent/passt run --net user -- true

@@ -190,10 +190,14 @@ pid_t passt_daemon_pid(const struct passt_daemon *d)
 	return d ? daemon_pid(&d->d) : -1;
 }
 
-void passt_daemon_stop(struct passt_daemon *d)
+bool passt_daemon_stop(struct passt_daemon *d, struct daemon_cpu *cpu)
 {
+	bool known;
+
 	if (!d)
-		return;
+		return false;
 	daemon_stop(&d->d);
+	known = daemon_cpu(&d->d, cpu);
 	free(d);
+	return known;
 }

@@ -49,6 +49,7 @@
 #include "kvmrun/compiler.h"
 #include "kvmrun/config.h"
 #include "kvmrun/jail.h"
+#include "kvmrun/vm.h"
 
 #define EXEC_CONSOLE_TAIL (4 * 1024)
 /* Devices with counters in a report at most, and counters per device. */
@@ -103,6 +104,9 @@ struct exec_report {
 	const struct exec_report_device *devices;
 	unsigned int nr_devices;
 	struct jail_report jail;
+	/* "helpers": each daemon kvmrun started and reaped, its CPU time apart from kvmrun's */
+	const struct vm_helper_cpu *helpers;
+	unsigned int nr_helpers;
 };
 
 /* A virtio-blk's counters as a report device named @name on @backend. */

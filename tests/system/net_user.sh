@@ -193,7 +193,7 @@ rate-limit)
   # bw=1M (a burst of 1 MiB) in each direction: 8 MiB from a host server to the guest,
   # then 8 MiB from the guest to one, each take at least 7 s (a lower bound only: the
   # guest's clock, from before it connects to after the last byte). Nothing is lost (the
-  # checksums), and exec's report counts the waits in each direction.
+  # checksums), and exec's report counts the waits in each direction, and passt's CPU.
   head -c $((8 << 20)) /dev/urandom > "$work/rx.bin"
   p1=$(free_port); p2=$(free_port)
   socat -u "OPEN:$work/rx.bin" "TCP-LISTEN:$p1,bind=127.0.0.1,reuseaddr" & s1=$!
@@ -220,6 +220,17 @@ print(*(d.get(k, 0) for k in ("rx_rate_limited", "rx_rate_limit_waited_ms", "tx_
   read -r rxn rxms txn txms <<< "$waits"
   [ "$rxn" -gt 0 ] && [ "$rxms" -gt 0 ] || fail "the report counts no receive waits: $waits"
   [ "$txn" -gt 0 ] && [ "$txms" -gt 0 ] || fail "the report counts no transmit waits: $waits"
+  # passt's CPU time apart from kvmrun's: reaped by kvmrun, in the report.
+  passt_cpu=$(python3 -c 'import json,sys
+h = [h for h in json.load(open(sys.argv[1]))["helpers"] if h["program"] == "passt"]
+print(*(("%s %.6f" % (x["device"], x["cpu_s"]["user"] + x["cpu_s"]["system"])) for x in h))' \
+    "$work/report.json") || { cat "$work/report.json" >&2; fail "no helpers in the report"; }
+  echo "passt's CPU: $passt_cpu s"
+  case $passt_cpu in
+  "net0 0.000000" | "") fail "passt's CPU time not in the report, or 0: '$passt_cpu'" ;;
+  "net0 "*) ;;
+  *) fail "not one passt for net0 in the report: '$passt_cpu'" ;;
+  esac
   ;;
 no-passt)
   KVMRUN_PASST=/nonexistent/passt run --net user -- true

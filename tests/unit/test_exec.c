@@ -400,6 +400,30 @@ static void test_report_devices(void **state)
 	assert_int_equal(json_integer_value(json_object_get(d, "rx_rate_limit_waited_ms")), 2000);
 	assert_int_equal(json_integer_value(json_object_get(d, "tx_rate_limited")), 4);
 	assert_int_equal(json_integer_value(json_object_get(d, "tx_rate_limit_waited_ms")), 5);
+	/* no helper daemons: an empty array */
+	arr = json_object_get(j, "helpers");
+	assert_true(json_is_array(arr));
+	assert_int_equal(json_array_size(arr), 0);
+	json_decref(j);
+
+	/* passt's CPU time apart from kvmrun's */
+	const struct vm_helper_cpu helpers[] = {
+	    {.prog = "passt", .device = "net0", .user_ns = 1500000000, .sys_ns = 250000000},
+	    {.prog = "virtiofsd", .device = "root", .user_ns = 0, .sys_ns = 1000}};
+
+	r.helpers = helpers;
+	r.nr_helpers = 2;
+	j = report_of(&r);
+	arr = json_object_get(j, "helpers");
+	assert_int_equal(json_array_size(arr), 2);
+	d = json_array_get(arr, 0);
+	assert_string_equal(json_string_value(json_object_get(d, "program")), "passt");
+	assert_string_equal(json_string_value(json_object_get(d, "device")), "net0");
+	assert_true(json_real_value(json_object_get(json_object_get(d, "cpu_s"), "user")) == 1.5);
+	assert_true(json_real_value(json_object_get(json_object_get(d, "cpu_s"), "system")) == 0.25);
+	d = json_array_get(arr, 1);
+	assert_string_equal(json_string_value(json_object_get(d, "program")), "virtiofsd");
+	assert_true(json_real_value(json_object_get(json_object_get(d, "cpu_s"), "system")) > 0);
 	json_decref(j);
 }
 

@@ -27,6 +27,7 @@
 
 #include <cmocka.h>
 
+#include "backend/daemon.h"
 #include "backend/passt.h"
 #include "backend/passt_daemon.h"
 #include "cli_net.h"
@@ -94,7 +95,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	netbe_close(f->be);
-	passt_daemon_stop(f->d);
+	passt_daemon_stop(f->d, NULL);
 	free(f);
 	return 0;
 }
@@ -345,6 +346,12 @@ static void test_tcp_to_host_loopback(void **state)
 	assert_true(c >= 0);
 	close(c);
 	close(l);
+	/* Stopped, passt is reaped by kvmrun, which learns its CPU time. */
+	struct daemon_cpu cpu = { UINT64_MAX, UINT64_MAX };
+
+	assert_true(passt_daemon_stop(f->d, &cpu));
+	f->d = NULL;
+	assert_true(cpu.user_ns < UINT64_MAX && cpu.sys_ns < UINT64_MAX);
 }
 
 /* A host connection to a hostfwd port arrives at the guest as a SYN for GUESTPORT. */

@@ -227,11 +227,18 @@ static void bad_access(uint64_t a, unsigned int width)
 }
 
 /*
- * Widths 1, 2, 4 and 8 (a read and a write of zero each) at every offset of
- * every memory BAR, and 1, 2 and 4 at every port of every I/O BAR, the last
- * ones running past its end. Each access is a VM exit: about 260,000 for a
- * 32 KiB BAR.
+ * Widths 1, 2, 4 and 8 (a read and a write of zero each) at the offsets of a
+ * memory BAR where registers are (the first 512 bytes of each 4 KiB page: the
+ * regions start on pages) and at the last 16 of each page (running into the
+ * next one, and past the BAR's end); 1, 2 and 4 at every port of every I/O
+ * BAR. Each access is a VM exit, about 34,000 for a 32 KiB BAR; the unit test
+ * test_pci_bars tries every offset of the BAR without a guest.
  */
+static int bad_bar_offset_tried(uint64_t off)
+{
+	return (off & 0xfff) < 0x200 || (off & 0xfff) >= 0xff0;
+}
+
 static void bad_bar_widths(struct bad *b)
 {
 	static const unsigned int widths[] = { 1, 2, 4, 8 };
@@ -248,7 +255,8 @@ static void bad_bar_widths(struct bad *b)
 				accesses += 2;
 			}
 		for (uint64_t off = 0; !b->d.bar_io[i] && off < b->d.bar_size[i]; off++)
-			for (unsigned int w = 0; w < FW_ARRAY_SIZE(widths); w++) {
+			for (unsigned int w = 0; bad_bar_offset_tried(off) && w < FW_ARRAY_SIZE(widths);
+			     w++) {
 				bad_access(base + off, widths[w]);
 				accesses += 2;
 			}

@@ -39,7 +39,7 @@ start() {
   out=$work/console.log; : > "$out"
   rm -f "$work/stdin"; mkfifo "$work/stdin"; exec 3<> "$work/stdin"
   in_ns "$KVMRUN" run --kernel "$(guest_kernel)" --initrd "$(guest_initrd)" --memory 512M \
-    --append "quiet kvmrun.test=net kvmrun.net=$steps kvmrun.mb=${MB:-64}" \
+    --append "quiet kvmrun.test=net kvmrun.net=$steps kvmrun.mb=${MB:-16}" \
     --log-level debug "$@" > "$out" 2> "$work/stderr" < "$work/stdin" &
   pid=$!
 }
@@ -74,7 +74,7 @@ expect_pings() { # every NIC of the guest reached its host address
 # Both directions of TCP, checksummed at both ends, and pings both ways; MTU $1.
 transfer() {
   tap 0 "$1"
-  head -c "$((${MB:-64} << 20))" /dev/urandom > "$work/tx.bin"
+  head -c "$((${MB:-16} << 20))" /dev/urandom > "$work/tx.bin"
   in_ns socat -u TCP-LISTEN:5001,reuseaddr "CREATE:$work/rx.bin" & pids+=($!)
   in_ns socat -u "OPEN:$work/tx.bin" TCP-LISTEN:5002,reuseaddr & pids+=($!)
   start tx,rx,bigping,wait --net tap=tap0
@@ -102,7 +102,7 @@ transfer() {
   counters=$(grep -E 'virtio-net .*: rx [0-9]+ frames [0-9]+ bytes, tx [0-9]+ frames [0-9]+ bytes, .*drops: none' \
     "$work/stderr" | sed -E 's/.* rx [0-9]+ frames ([0-9]+) bytes, tx [0-9]+ frames ([0-9]+) bytes.*/\1 \2/')
   read -r rx_bytes tx_bytes <<< "${counters:-0 0}"
-  [ "$rx_bytes" -ge $((${MB:-64} << 20)) ] && [ "$tx_bytes" -ge $((${MB:-64} << 20)) ] ||
+  [ "$rx_bytes" -ge $((${MB:-16} << 20)) ] && [ "$tx_bytes" -ge $((${MB:-16} << 20)) ] ||
     { stderr_show; fail "the debug counters do not show both transfers"; }
   [ "$(value BIGPING)" = 0 ] || { show; fail "9000-byte pings did not get through"; }
   if [ "$1" -ge 9000 ]; then

@@ -30,16 +30,16 @@ disk-mkfs)
   # overwrites the disk with a new file system and checks that: all in the
   # overlay, e2fsck happy each time; the image keeps every byte.
   mkdir "$work/tree"; echo original > "$work/tree/hello"
-  ext4 "$work/a.ext4" 64M "$work/tree"
+  ext4 "$work/a.ext4" 32M "$work/tree"
   before=$(sha256sum < "$work/a.ext4")
   run --disk "$work/a.ext4,snapshot" -- sh -c '
     set -e; mkdir -p /tmp/m; mount /dev/vda /tmp/m; cat /tmp/m/hello
-    dd if=/dev/urandom of=/tmp/m/big bs=1M count=24 2>/dev/null
+    dd if=/dev/urandom of=/tmp/m/big bs=1M count=8 2>/dev/null
     rm /tmp/m/hello; echo changed > /tmp/m/new; sync; fstrim -v /tmp/m || true; umount /tmp/m
     e2fsck -fn /dev/vda > /dev/null && echo FSCK1-OK
     mount /dev/vda /tmp/m; cat /tmp/m/new; [ ! -e /tmp/m/hello ]; umount /tmp/m
     mkfs.ext4 -q -F /dev/vda && e2fsck -fn /dev/vda > /dev/null && echo FSCK2-OK
-    dd if=/dev/urandom of=/dev/vda bs=1M count=8 seek=40 oflag=direct 2>/dev/null
+    dd if=/dev/urandom of=/dev/vda bs=1M count=4 seek=24 oflag=direct 2>/dev/null
     echo WRITES-DONE'
   expect_rc 0
   expect_out original; expect_out changed

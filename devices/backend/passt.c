@@ -26,7 +26,7 @@ struct passt {
 	uint8_t len_word[4];
 	size_t len_have;
 	size_t frame_len, frame_have; /* frame_len 0: reading the length word */
-	uint8_t *stash;		      /* a partial frame between calls */
+	uint8_t *stash; /* a partial frame between calls: read on into it, copied out once */
 
 	/* Transmit: tx_len bytes from tx_head wait for the socket. */
 	uint8_t *tx_buf;
@@ -203,12 +203,47 @@ static int passt_frame_start(struct passt *p, size_t room)
 	return 0;
 }
 
+/*
+ * The rest of the frame (into dst, which holds frame_have bytes of it) and the
+ * next length word at most, in one call: 1 when the frame is whole, 0 when the
+ * socket has no more for now (-EAGAIN in *err) or failed, -errno in *err.
+ */
+static int passt_read_rest(struct passt *p, uint8_t *dst, ssize_t *err)
+{
+	for (;;) {
+		struct iovec iov[2] = {
+			{ dst + p->frame_have, p->frame_len - p->frame_have },
+			{ p->len_word, sizeof(p->len_word) },
+		};
+		ssize_t n = readv(p->fd, iov, 2);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*err = n < 0 ? -errno : 0;
+			return 0;
+		}
+		if ((size_t)n < iov[0].iov_len) {
+			p->frame_have += (size_t)n;
+			continue;
+		}
+		p->len_have = (size_t)n - iov[0].iov_len;
+		return 1;
+	}
+}
+
+/*
+ * A frame goes straight into the caller's buffer. One that the socket holds
+ * only part of moves to the stash once, and reads on there (the socket is
+ * often filled a piece at a time): at most two copies of it, however many
+ * pieces it comes in.
+ */
 static ssize_t passt_read(struct netbe *be, void *buf, size_t len)
 {
 	struct passt *p = to_passt(be);
 	uint8_t *frame = (uint8_t *)buf + NETBE_HDR_LEN;
 	size_t room = len > NETBE_HDR_LEN ? len - NETBE_HDR_LEN : 0;
-	ssize_t n;
+	ssize_t n, err = 0;
 	int ret;
 
 	if (p->dead)
@@ -217,8 +252,12 @@ static ssize_t passt_read(struct netbe *be, void *buf, size_t len)
 		return -EPIPE;
 	if (p->frame_len && p->frame_len > room)
 		return -EMSGSIZE;
-	if (p->frame_have)
-		memcpy(frame, p->stash, p->frame_have);
+	if (p->frame_have) {
+		if (!passt_read_rest(p, p->stash, &err))
+			return err;
+		memcpy(frame, p->stash, p->frame_len);
+		goto whole;
+	}
 	for (;;) {
 		if (!p->frame_len && p->len_have < sizeof(p->len_word)) {
 			n = read(p->fd, p->len_word + p->len_have, sizeof(p->len_word) - p->len_have);
@@ -234,30 +273,20 @@ static ssize_t passt_read(struct netbe *be, void *buf, size_t len)
 			if (ret)
 				return ret;
 		}
-		/* The rest of the frame, and the next length word at most. */
-		struct iovec iov[2] = {
-			{ frame + p->frame_have, p->frame_len - p->frame_have },
-			{ p->len_word, sizeof(p->len_word) },
-		};
-
-		n = readv(p->fd, iov, 2);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (p->frame_have)
-				memcpy(p->stash, frame, p->frame_have);
-			return n < 0 ? -errno : 0;
+		if (passt_read_rest(p, frame, &err))
+			break;
+		if (p->frame_have) {
+			memcpy(p->stash, frame, p->frame_have);
+			p->stats.rx_split++;
 		}
-		if ((size_t)n < iov[0].iov_len) {
-			p->frame_have += (size_t)n;
-			continue;
-		}
-		p->len_have = (size_t)n - iov[0].iov_len;
-		n = (ssize_t)p->frame_len;
-		p->frame_len = p->frame_have = 0;
-		memset(buf, 0, NETBE_HDR_LEN);
-		return n + NETBE_HDR_LEN;
+		return err;
 	}
+whole:
+	n = (ssize_t)p->frame_len;
+	p->frame_len = p->frame_have = 0;
+	p->stats.rx_frames++;
+	memset(buf, 0, NETBE_HDR_LEN);
+	return n + NETBE_HDR_LEN;
 }
 
 static int passt_fd(const struct netbe *be)
@@ -289,10 +318,10 @@ static void passt_close(struct netbe *be)
 {
 	struct passt *p = to_passt(be);
 
-	if (p->stats.tx_queued || p->stats.tx_refused)
-		log_debug("passt: %llu frames waited for the socket, %llu refused",
-			  (unsigned long long)p->stats.tx_queued,
-			  (unsigned long long)p->stats.tx_refused);
+	log_debug("passt: %llu frames waited for the socket, %llu refused; %llu frames read, "
+		  "%llu of them in pieces",
+		  (unsigned long long)p->stats.tx_queued, (unsigned long long)p->stats.tx_refused,
+		  (unsigned long long)p->stats.rx_frames, (unsigned long long)p->stats.rx_split);
 	if (p->out_fd >= 0) {
 		if (p->loop)
 			ev_del(p->loop, p->out_fd);

@@ -198,6 +198,8 @@ static void test_byte_by_byte(void **state)
 	}
 	peer_write(f, w + n - 1, 1);
 	expect_frame(f, PASST_FRAME_MAX, 9);
+	assert_int_equal(passt_stats(f->be)->rx_frames, 1);
+	assert_int_equal(passt_stats(f->be)->rx_split, 1);
 }
 
 /* A length passt never sends: the backend is dead, reads and writes fail from then on. */

@@ -26,7 +26,7 @@ struct passt {
 	uint8_t len_word[4];
 	size_t len_have;
 	size_t frame_len, frame_have; /* frame_len 0: reading the length word */
-	uint8_t *stash; /* a partial frame between calls: read on into it, copied out once */
+	bool split;		      /* the frame being read came in more than one piece */
 
 	/* Transmit: tx_len bytes from tx_head wait for the socket. */
 	uint8_t *tx_buf;
@@ -233,10 +233,9 @@ static int passt_read_rest(struct passt *p, uint8_t *dst, ssize_t *err)
 }
 
 /*
- * A frame goes straight into the caller's buffer. One that the socket holds
- * only part of moves to the stash once, and reads on there (the socket is
- * often filled a piece at a time): at most two copies of it, however many
- * pieces it comes in.
+ * A frame goes straight into the caller's buffer, also when the socket holds
+ * only part of it (passt often fills it a piece at a time): the caller keeps
+ * the buffer for the next call (netbe.h), so no piece is ever copied.
  */
 static ssize_t passt_read(struct netbe *be, void *buf, size_t len)
 {
@@ -252,12 +251,6 @@ static ssize_t passt_read(struct netbe *be, void *buf, size_t len)
 		return -EPIPE;
 	if (p->frame_len && p->frame_len > room)
 		return -EMSGSIZE;
-	if (p->frame_have) {
-		if (!passt_read_rest(p, p->stash, &err))
-			return err;
-		memcpy(frame, p->stash, p->frame_len);
-		goto whole;
-	}
 	for (;;) {
 		if (!p->frame_len && p->len_have < sizeof(p->len_word)) {
 			n = read(p->fd, p->len_word + p->len_have, sizeof(p->len_word) - p->len_have);
@@ -275,14 +268,14 @@ static ssize_t passt_read(struct netbe *be, void *buf, size_t len)
 		}
 		if (passt_read_rest(p, frame, &err))
 			break;
-		if (p->frame_have) {
-			memcpy(p->stash, frame, p->frame_have);
+		if (p->frame_have && !p->split) {
+			p->split = true;
 			p->stats.rx_split++;
 		}
 		return err;
 	}
-whole:
 	n = (ssize_t)p->frame_len;
+	p->split = false;
 	p->frame_len = p->frame_have = 0;
 	p->stats.rx_frames++;
 	memset(buf, 0, NETBE_HDR_LEN);
@@ -328,7 +321,6 @@ static void passt_close(struct netbe *be)
 		close(p->out_fd);
 	}
 	close(p->fd);
-	free(p->stash);
 	free(p->tx_buf);
 	free(p);
 }
@@ -355,9 +347,8 @@ int passt_open_fd(struct netbe **out, int fd, unsigned int mtu, struct ev_loop *
 	p->fd = fd;
 	p->out_fd = -1;
 	p->mtu = mtu;
-	p->stash = malloc(PASST_FRAME_MAX);
 	p->tx_buf = malloc(PASST_TX_BUF);
-	if (!p->stash || !p->tx_buf)
+	if (!p->tx_buf)
 		goto err_free;
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
@@ -383,7 +374,6 @@ int passt_open_fd(struct netbe **out, int fd, unsigned int mtu, struct ev_loop *
 	return 0;
 
 err_free:
-	free(p->stash);
 	free(p->tx_buf);
 	free(p);
 err_fd:

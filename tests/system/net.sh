@@ -153,6 +153,7 @@ tap-deleted)
   say tap-deleted
   wait_line NET-IDLE
   t0=$(cpu_ticks); sleep 2; t1=$(cpu_ticks)
+  say idle-over
   finish
   expect_rc 0; expect_line NET-IDLE-DONE
   [ $((t1 - t0)) -lt "$hz" ] || fail "kvmrun used $((t1 - t0)) ticks of 2 s * $hz with the tap gone"

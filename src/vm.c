@@ -16,6 +16,7 @@
 
 #include "arch/arch.h"
 #include "backend/console.h"
+#include "backend/daemon.h"
 #include "backend/passt_daemon.h"
 #include "backend/virtiofsd.h"
 #include "pci.h"
@@ -762,8 +763,30 @@ int vm_run(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
-	if (!vm)
+	vm_destroy_helpers(vm, NULL);
+}
+
+/* One stopped helper's CPU time into helpers[*n], if known and wanted. */
+static void vm_helper_cpu(struct vm_helper_cpu *helpers, unsigned int *n, bool known,
+			  const struct daemon_cpu *cpu, const char *prog, const char *device)
+{
+	if (!helpers || !known || *n >= VM_MAX_HELPERS)
 		return;
+	helpers[*n] = (struct vm_helper_cpu){ .prog = prog, .user_ns = cpu->user_ns,
+					      .sys_ns = cpu->sys_ns };
+	snprintf(helpers[*n].device, sizeof(helpers[*n].device), "%s", device);
+	(*n)++;
+}
+
+unsigned int vm_destroy_helpers(struct vm *vm, struct vm_helper_cpu *helpers)
+{
+	struct daemon_cpu cpu;
+	unsigned int n = 0;
+	char name[16];
+	bool known;
+
+	if (!vm)
+		return 0;
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		vcpu_kick(&vm->vcpus[i]);
 		vcpu_join(&vm->vcpus[i]);
@@ -772,10 +795,16 @@ void vm_destroy(struct vm *vm)
 	free(vm->vcpus);
 	vm_free_inputs(vm);
 	devices_destroy(&vm->devices);
-	for (unsigned int i = 0; i < VM_MAX_SHARES; i++)
-		fs_daemon_stop(vm->fs_daemons[i]);
-	for (unsigned int i = 0; i < VM_MAX_NETS; i++)
-		passt_daemon_stop(vm->passts[i]);
+	for (unsigned int i = 0; i < VM_MAX_SHARES; i++) {
+		known = fs_daemon_stop(vm->fs_daemons[i], &cpu);
+		vm_helper_cpu(helpers, &n, known, &cpu, "virtiofsd",
+			      i < vm->cfg.nr_shares ? vm->cfg.shares[i].tag : "");
+	}
+	for (unsigned int i = 0; i < VM_MAX_NETS; i++) {
+		known = passt_daemon_stop(vm->passts[i], &cpu);
+		snprintf(name, sizeof(name), "net%u", i);
+		vm_helper_cpu(helpers, &n, known, &cpu, "passt", name);
+	}
 	irq_kvm_destroy(vm->irq_kvm);
 	arch_destroy(vm->arch);
 	sandbox_set_cleanup(NULL);
@@ -796,4 +825,5 @@ void vm_destroy(struct vm *vm)
 		close(vm->kvm_fd);
 	pthread_sigmask(SIG_SETMASK, &vm->old_mask, NULL);
 	free(vm);
+	return n;
 }

@@ -207,13 +207,38 @@ static void daemon_drain(struct daemon *d)
 	}
 }
 
+/* wait4 for the child (flags: 0 or WNOHANG); on reaping it, its CPU time too. */
+static pid_t daemon_wait(struct daemon *d, int flags)
+{
+	struct rusage ru;
+	pid_t p = wait4(d->pid, &d->wstatus, flags, &ru);
+
+	if (p == d->pid) {
+		d->cpu.user_ns = (uint64_t)ru.ru_utime.tv_sec * 1000000000ULL +
+				 (uint64_t)ru.ru_utime.tv_usec * 1000ULL;
+		d->cpu.sys_ns = (uint64_t)ru.ru_stime.tv_sec * 1000000000ULL +
+				(uint64_t)ru.ru_stime.tv_usec * 1000ULL;
+		d->cpu_known = true;
+	}
+	return p;
+}
+
+bool daemon_cpu(const struct daemon *d, struct daemon_cpu *cpu)
+{
+	if (!d || !d->reaped || !d->cpu_known)
+		return false;
+	if (cpu)
+		*cpu = d->cpu;
+	return true;
+}
+
 /* Reap the child if it has ended, waiting up to ms for it; whether it has. */
 static bool daemon_reap(struct daemon *d, unsigned int ms)
 {
 	const struct timespec step = { .tv_nsec = 10 * 1000 * 1000 };
 
 	for (unsigned int waited = 0; !d->reaped; waited += 10) {
-		pid_t p = waitpid(d->pid, &d->wstatus, WNOHANG);
+		pid_t p = daemon_wait(d, WNOHANG);
 
 		if (p == d->pid || (p < 0 && errno == ECHILD)) {
 			d->reaped = true;
@@ -271,7 +296,7 @@ void daemon_stop(struct daemon *d)
 		if (!daemon_reap(d, DAEMON_STOP_WAIT_MS)) {
 			log_warn("%s: %s did not end on SIGTERM: SIGKILL", d->what, d->prog);
 			kill(d->pid, SIGKILL);
-			while (waitpid(d->pid, &d->wstatus, 0) < 0 && errno == EINTR)
+			while (daemon_wait(d, 0) < 0 && errno == EINTR)
 				;
 			d->reaped = true;
 		}

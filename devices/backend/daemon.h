@@ -11,12 +11,16 @@
  *
  * System calls: daemon_exited needs wait4 and read, daemon_stop also kill
  * (and nanosleep, close); both may run under the event loop's seccomp filter.
+ * The child is reaped with wait4, which gives its CPU time (and that of the
+ * children it reaped itself) without reading /proc: passt makes itself
+ * undumpable, which hides its /proc entries' details from kvmrun.
  */
 #ifndef KVMRUN_DEVICES_BACKEND_DAEMON_H
 #define KVMRUN_DEVICES_BACKEND_DAEMON_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "kvmrun/compiler.h"
@@ -30,9 +34,17 @@
 enum daemon_stage { DAEMON_STAGE_PARENT, DAEMON_STAGE_FDS, DAEMON_STAGE_EXEC,
 		    DAEMON_STAGE_HOOK };
 
+/* A reaped child's CPU time. */
+struct daemon_cpu {
+	uint64_t user_ns;
+	uint64_t sys_ns;
+};
+
 struct daemon {
 	pid_t pid; /* -1: none */
 	bool reaped;
+	bool cpu_known;	     /* reaped by wait4 here (not lost to someone else's wait) */
+	struct daemon_cpu cpu; /* then its CPU time */
 	int wstatus;
 	int err_fd;		    /* the read end of the child's stdout and stderr; -1 */
 	const char *prog;	    /* "virtiofsd", for messages */
@@ -69,6 +81,9 @@ int daemon_spawn(struct daemon *d, const struct daemon_child *c, int *stage,
  * whether it had exited. 0 without a child.
  */
 int daemon_exited(struct daemon *d, char *err, size_t errlen);
+
+/* Once reaped: whether its CPU time is known, and it in *cpu (if not NULL). */
+bool daemon_cpu(const struct daemon *d, struct daemon_cpu *cpu);
 
 /* The child's pid while it has not been reaped, else -1. */
 pid_t daemon_pid(const struct daemon *d);

@@ -23,7 +23,11 @@ struct netbe;
 struct netbe_ops {
 	/* The descriptor the event loop watches for received frames. */
 	int (*fd)(const struct netbe *be);
-	/* One frame with its header: bytes read, or -errno (-EAGAIN: none yet). */
+	/*
+	 * One frame with its header: bytes read, or -errno (-EAGAIN: none yet). After
+	 * -EAGAIN buf may hold part of the next frame: the caller passes the same buf
+	 * and len, unchanged, to the next read.
+	 */
 	ssize_t (*read)(struct netbe *be, void *buf, size_t len);
 	/* One frame with its header: bytes taken, or -errno. */
 	ssize_t (*writev)(struct netbe *be, const struct iovec *iov, int iovcnt);

@@ -26,7 +26,7 @@ struct passt {
 	uint8_t len_word[4];
 	size_t len_have;
 	size_t frame_len, frame_have; /* frame_len 0: reading the length word */
-	uint8_t *stash;		      /* a partial frame between calls */
+	bool split;		      /* the frame being read came in more than one piece */
 
 	/* Transmit: tx_len bytes from tx_head wait for the socket. */
 	uint8_t *tx_buf;
@@ -203,12 +203,46 @@ static int passt_frame_start(struct passt *p, size_t room)
 	return 0;
 }
 
+/*
+ * The rest of the frame (into dst, which holds frame_have bytes of it) and the
+ * next length word at most, in one call: 1 when the frame is whole, 0 when the
+ * socket has no more for now (-EAGAIN in *err) or failed, -errno in *err.
+ */
+static int passt_read_rest(struct passt *p, uint8_t *dst, ssize_t *err)
+{
+	for (;;) {
+		struct iovec iov[2] = {
+			{ dst + p->frame_have, p->frame_len - p->frame_have },
+			{ p->len_word, sizeof(p->len_word) },
+		};
+		ssize_t n = readv(p->fd, iov, 2);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*err = n < 0 ? -errno : 0;
+			return 0;
+		}
+		if ((size_t)n < iov[0].iov_len) {
+			p->frame_have += (size_t)n;
+			continue;
+		}
+		p->len_have = (size_t)n - iov[0].iov_len;
+		return 1;
+	}
+}
+
+/*
+ * A frame goes straight into the caller's buffer, also when the socket holds
+ * only part of it (passt often fills it a piece at a time): the caller keeps
+ * the buffer for the next call (netbe.h), so no piece is ever copied.
+ */
 static ssize_t passt_read(struct netbe *be, void *buf, size_t len)
 {
 	struct passt *p = to_passt(be);
 	uint8_t *frame = (uint8_t *)buf + NETBE_HDR_LEN;
 	size_t room = len > NETBE_HDR_LEN ? len - NETBE_HDR_LEN : 0;
-	ssize_t n;
+	ssize_t n, err = 0;
 	int ret;
 
 	if (p->dead)
@@ -217,8 +251,6 @@ static ssize_t passt_read(struct netbe *be, void *buf, size_t len)
 		return -EPIPE;
 	if (p->frame_len && p->frame_len > room)
 		return -EMSGSIZE;
-	if (p->frame_have)
-		memcpy(frame, p->stash, p->frame_have);
 	for (;;) {
 		if (!p->frame_len && p->len_have < sizeof(p->len_word)) {
 			n = read(p->fd, p->len_word + p->len_have, sizeof(p->len_word) - p->len_have);
@@ -234,30 +266,20 @@ static ssize_t passt_read(struct netbe *be, void *buf, size_t len)
 			if (ret)
 				return ret;
 		}
-		/* The rest of the frame, and the next length word at most. */
-		struct iovec iov[2] = {
-			{ frame + p->frame_have, p->frame_len - p->frame_have },
-			{ p->len_word, sizeof(p->len_word) },
-		};
-
-		n = readv(p->fd, iov, 2);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (p->frame_have)
-				memcpy(p->stash, frame, p->frame_have);
-			return n < 0 ? -errno : 0;
+		if (passt_read_rest(p, frame, &err))
+			break;
+		if (p->frame_have && !p->split) {
+			p->split = true;
+			p->stats.rx_split++;
 		}
-		if ((size_t)n < iov[0].iov_len) {
-			p->frame_have += (size_t)n;
-			continue;
-		}
-		p->len_have = (size_t)n - iov[0].iov_len;
-		n = (ssize_t)p->frame_len;
-		p->frame_len = p->frame_have = 0;
-		memset(buf, 0, NETBE_HDR_LEN);
-		return n + NETBE_HDR_LEN;
+		return err;
 	}
+	n = (ssize_t)p->frame_len;
+	p->split = false;
+	p->frame_len = p->frame_have = 0;
+	p->stats.rx_frames++;
+	memset(buf, 0, NETBE_HDR_LEN);
+	return n + NETBE_HDR_LEN;
 }
 
 static int passt_fd(const struct netbe *be)
@@ -289,17 +311,16 @@ static void passt_close(struct netbe *be)
 {
 	struct passt *p = to_passt(be);
 
-	if (p->stats.tx_queued || p->stats.tx_refused)
-		log_debug("passt: %llu frames waited for the socket, %llu refused",
-			  (unsigned long long)p->stats.tx_queued,
-			  (unsigned long long)p->stats.tx_refused);
+	log_debug("passt: %llu frames waited for the socket, %llu refused; %llu frames read, "
+		  "%llu of them in pieces",
+		  (unsigned long long)p->stats.tx_queued, (unsigned long long)p->stats.tx_refused,
+		  (unsigned long long)p->stats.rx_frames, (unsigned long long)p->stats.rx_split);
 	if (p->out_fd >= 0) {
 		if (p->loop)
 			ev_del(p->loop, p->out_fd);
 		close(p->out_fd);
 	}
 	close(p->fd);
-	free(p->stash);
 	free(p->tx_buf);
 	free(p);
 }
@@ -326,9 +347,8 @@ int passt_open_fd(struct netbe **out, int fd, unsigned int mtu, struct ev_loop *
 	p->fd = fd;
 	p->out_fd = -1;
 	p->mtu = mtu;
-	p->stash = malloc(PASST_FRAME_MAX);
 	p->tx_buf = malloc(PASST_TX_BUF);
-	if (!p->stash || !p->tx_buf)
+	if (!p->tx_buf)
 		goto err_free;
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
@@ -354,7 +374,6 @@ int passt_open_fd(struct netbe **out, int fd, unsigned int mtu, struct ev_loop *
 	return 0;
 
 err_free:
-	free(p->stash);
 	free(p->tx_buf);
 	free(p);
 err_fd:

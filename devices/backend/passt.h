@@ -39,6 +39,8 @@ struct ev_loop;
 struct passt_stats {
 	uint64_t tx_queued; /* frames (or their rests) that waited for the socket */
 	uint64_t tx_refused; /* frames dropped: the buffer was full */
+	uint64_t rx_frames;  /* frames read */
+	uint64_t rx_split;   /* of them, frames that came in more than one piece */
 };
 
 /*

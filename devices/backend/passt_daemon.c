@@ -63,9 +63,14 @@ void passt_build_argv(struct passt_argv *a, const char *path, const struct net_c
 	passt_arg(a, &n, "%u", cfg->prefix);
 	passt_arg(a, &n, "-g");
 	passt_arg(a, &n, "%s", passt_ip(cfg->gateway, ip));
+	/*
+	 * DNS to cfg->dns goes to the host's first resolver. No -D: passt takes the
+	 * resolver it forwards to only from /etc/resolv.conf, and with -D (2023-03)
+	 * it sends the guest's queries to 0.0.0.0 and answers from another address.
+	 * DHCP then offers the host's resolvers (the gateway for one on the host's
+	 * loopback), which work through passt as well.
+	 */
 	if (cfg->dns) {
-		passt_arg(a, &n, "-D");
-		passt_arg(a, &n, "%s", passt_ip(cfg->dns, ip));
 		passt_arg(a, &n, "--dns-forward");
 		passt_arg(a, &n, "%s", passt_ip(cfg->dns, ip));
 	}
@@ -185,10 +190,14 @@ pid_t passt_daemon_pid(const struct passt_daemon *d)
 	return d ? daemon_pid(&d->d) : -1;
 }
 
-void passt_daemon_stop(struct passt_daemon *d)
+bool passt_daemon_stop(struct passt_daemon *d, struct daemon_cpu *cpu)
 {
+	bool known;
+
 	if (!d)
-		return;
+		return false;
 	daemon_stop(&d->d);
+	known = daemon_cpu(&d->d, cpu);
 	free(d);
+	return known;
 }

@@ -10,6 +10,7 @@
 #ifndef KVMRUN_DEVICES_BACKEND_PASST_DAEMON_H
 #define KVMRUN_DEVICES_BACKEND_PASST_DAEMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -39,7 +40,11 @@ int passt_daemon_start(struct passt_daemon **out, const struct net_config *cfg,
 /* After a failure: whether passt has exited, with one line saying how in err. */
 int passt_daemon_exited(struct passt_daemon *d, char *err, size_t errlen);
 pid_t passt_daemon_pid(const struct passt_daemon *d);
-/* End passt (SIGTERM, then SIGKILL) and reap it; NULL is fine. */
-void passt_daemon_stop(struct passt_daemon *d);
+/*
+ * End passt (SIGTERM, then SIGKILL) and reap it; NULL is fine. Whether its CPU time
+ * is known (it was reaped here), and it in *cpu (if not NULL).
+ */
+struct daemon_cpu;
+bool passt_daemon_stop(struct passt_daemon *d, struct daemon_cpu *cpu);
 
 #endif

@@ -329,12 +329,16 @@ int fs_daemon_exited(struct fs_daemon *d, char *err, size_t errlen)
 	return d ? daemon_exited(&d->d, err, errlen) : 0;
 }
 
-void fs_daemon_stop(struct fs_daemon *d)
+bool fs_daemon_stop(struct fs_daemon *d, struct daemon_cpu *cpu)
 {
+	bool known;
+
 	if (!d)
-		return;
+		return false;
 	daemon_stop(&d->d);
+	known = daemon_cpu(&d->d, cpu);
 	free(d);
+	return known;
 }
 
 pid_t fs_daemon_pid(const struct fs_daemon *d)

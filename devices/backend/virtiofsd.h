@@ -28,6 +28,7 @@
 #ifndef KVMRUN_DEVICES_BACKEND_VIRTIOFSD_H
 #define KVMRUN_DEVICES_BACKEND_VIRTIOFSD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include "kvmrun/compiler.h"
@@ -53,8 +54,10 @@ int fs_daemon_exited(struct fs_daemon *d, char *err, size_t errlen);
 pid_t fs_daemon_pid(const struct fs_daemon *d);
 /*
  * End the daemon (SIGTERM, then SIGKILL after 2 s) and reap it; with socket=, only
- * forget it (the connection stays the caller's). NULL is fine.
+ * forget it (the connection stays the caller's). NULL is fine. Whether the daemon's
+ * CPU time is known (kvmrun started and reaped it), and it in *cpu (if not NULL).
  */
-void fs_daemon_stop(struct fs_daemon *d);
+struct daemon_cpu;
+bool fs_daemon_stop(struct fs_daemon *d, struct daemon_cpu *cpu);
 
 #endif

@@ -56,4 +56,19 @@ uint64_t vm_first_run_ns(struct vm *vm);
 int vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
+/* A helper daemon kvmrun started (passt, virtiofsd) and reaped: its CPU time. */
+struct vm_helper_cpu {
+	const char *prog; /* "passt", "virtiofsd" */
+	char device[40];  /* what it served: "net0", or the share's tag */
+	uint64_t user_ns;
+	uint64_t sys_ns;
+};
+#define VM_MAX_HELPERS (VM_MAX_SHARES + VM_MAX_NETS)
+
+/*
+ * vm_destroy, which stops and reaps the helper daemons, saying what each used: up
+ * to VM_MAX_HELPERS into helpers (NULL: none); returns how many.
+ */
+unsigned int vm_destroy_helpers(struct vm *vm, struct vm_helper_cpu *helpers);
+
 #endif

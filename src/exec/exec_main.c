@@ -179,6 +179,7 @@ struct exec_ctx {
 	int report_fd;
 	struct exec_report rep;
 	struct exec_report_device devs[EXEC_REPORT_DEVICES];
+	struct vm_helper_cpu helpers[VM_MAX_HELPERS];
 	uint8_t tail[EXEC_CONSOLE_TAIL];
 };
 
@@ -451,7 +452,8 @@ static int exec_run_vm(struct exec_ctx *x, struct vm_config *cfg, const struct e
 		x->rep.signal = 0;
 		log_err("%s", why);
 	}
-	vm_destroy(x->vm);
+	x->rep.nr_helpers = vm_destroy_helpers(x->vm, x->helpers);
+	x->rep.helpers = x->helpers;
 	x->vm = NULL;
 	return status;
 }

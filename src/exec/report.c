@@ -174,6 +174,33 @@ void exec_report_limits(struct exec_report_device *d, const struct rl_limiter *a
 	}
 	report_counter(d, "rate_limited", throttled);
 	report_counter(d, "rate_limit_waited_ms", waited_ns / 1000000);
+	if (a && b) {
+		report_counter(d, "rx_rate_limited", a->throttled);
+		report_counter(d, "rx_rate_limit_waited_ms", a->waited_ns / 1000000);
+		report_counter(d, "tx_rate_limited", b->throttled);
+		report_counter(d, "tx_rate_limit_waited_ms", b->waited_ns / 1000000);
+	}
+}
+
+/* "helpers": {program, device, cpu_s {user, system}} per daemon; [] without any. */
+static json_t *report_helpers(const struct exec_report *r)
+{
+	json_t *arr = json_array();
+
+	for (unsigned int i = 0; arr && i < r->nr_helpers; i++) {
+		const struct vm_helper_cpu *h = &r->helpers[i];
+		json_t *o = json_pack("{s:s,s:o,s:{s:f,s:f}}", "program", h->prog, "device",
+				      report_text((const uint8_t *)h->device, strlen(h->device)),
+				      "cpu_s", "user", (double)h->user_ns / 1e9, "system",
+				      (double)h->sys_ns / 1e9);
+
+		if (!o || json_array_append_new(arr, o)) {
+			json_decref(o);
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
 }
 
 /* "devices": one object per device, its counters after type, name and backend. */
@@ -249,6 +276,7 @@ char *exec_report_json(const struct exec_report *r)
 					     "stdout", (json_int_t)r->bytes[1], "stderr",
 					     (json_int_t)r->bytes[2]));
 	bad |= json_object_set_new(doc, "devices", report_devices(r));
+	bad |= json_object_set_new(doc, "helpers", report_helpers(r));
 	bad |= json_object_set_new(
 	    doc, "console_tail",
 	    report_text(r->console_tail, MIN(r->console_tail_len, (size_t)EXEC_CONSOLE_TAIL)));

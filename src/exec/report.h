@@ -49,11 +49,12 @@
 #include "kvmrun/compiler.h"
 #include "kvmrun/config.h"
 #include "kvmrun/jail.h"
+#include "kvmrun/vm.h"
 
 #define EXEC_CONSOLE_TAIL (4 * 1024)
 /* Devices with counters in a report at most, and counters per device. */
 #define EXEC_REPORT_DEVICES (VM_MAX_DISKS + VM_MAX_NETS)
-#define EXEC_REPORT_COUNTERS 16
+#define EXEC_REPORT_COUNTERS 24
 
 struct blk_stats;
 struct disk_stats;
@@ -103,6 +104,9 @@ struct exec_report {
 	const struct exec_report_device *devices;
 	unsigned int nr_devices;
 	struct jail_report jail;
+	/* "helpers": each daemon kvmrun started and reaped, its CPU time apart from kvmrun's */
+	const struct vm_helper_cpu *helpers;
+	unsigned int nr_helpers;
 };
 
 /* A virtio-blk's counters as a report device named @name on @backend. */
@@ -116,8 +120,9 @@ void exec_report_net(struct exec_report_device *d, const char *name, const char 
 		     const struct net_stats *st);
 /*
  * A device's rate limits (one limiter, or a NIC's two): rate_limited, the requests
- * or frames that waited, and rate_limit_waited_ms, how long, summed. Nothing
- * without limits.
+ * or frames that waited, and rate_limit_waited_ms, how long, summed; a NIC's (a
+ * receives, b transmits) also each direction's, as rx_ and tx_ of the same names.
+ * Nothing without limits.
  */
 void exec_report_limits(struct exec_report_device *d, const struct rl_limiter *a,
 			const struct rl_limiter *b);

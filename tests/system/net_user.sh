@@ -3,8 +3,8 @@
 # with the tests' init: the guest fetches from and sends to servers on the host's
 # loopback (the gateway is the host), and a host connection through hostfwd reaches
 # the guest's listener. As root, kvmrun exec on the host's root: the same fetch and
-# hostfwd, and the agent's address, route and resolv.conf. The error lines of a
-# missing passt and of a bad hostfwd.
+# hostfwd, and the agent's address, route and resolv.conf; outbound UDP, ping and DNS
+# (through passt's forwarder); bw= bounds both directions. The error lines of a missing passt and of a bad hostfwd.
 # passt needs a host interface with a default route: where the machine has none
 # (the test machine), a veth pair with one is made for the test.
 # Usage: net_user.sh KVMRUN CASE
@@ -131,6 +131,106 @@ guest-config)
   expect_rc 0
   printf 'nameserver 10.0.2.3\n65520\nup\n1\nhas-address\n' | cmp - "$work/out" ||
     { show; fail "the guest's network set-up"; }
+  ;;
+udp-ping-dns)
+  # Outbound UDP, ping and DNS from the guest, one boot. On the host's loopback: a UDP
+  # echo (reached as the gateway) and a DNS server, the first nameserver passt finds in
+  # /etc/resolv.conf (replaced for kvmrun alone, in a mount namespace of its own). The
+  # guest pings an address of the host's (passt sends it from a ping socket as nobody:
+  # ping_group_range must allow that).
+  uport=$(python3 -c 'import socket; s=socket.socket(type=socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  python3 - "$uport" "$work" <<'PY' & srv=$!
+import select, socket, struct, sys
+port, work = int(sys.argv[1]), sys.argv[2]
+echo = socket.socket(type=socket.SOCK_DGRAM); echo.bind(("127.0.0.1", port))
+dns = socket.socket(type=socket.SOCK_DGRAM); dns.bind(("127.0.0.1", 53))
+open(work + "/ready", "w").close()
+while True:
+    for s in select.select([echo, dns], [], [])[0]:
+        data, peer = s.recvfrom(2048)
+        if s is echo:
+            s.sendto(b"echo:" + data, peer)
+            continue
+        if len(data) < 17:
+            continue
+        i, labels = 12, []
+        while i < len(data) and data[i]:
+            labels.append(data[i + 1:i + 1 + data[i]].decode(errors="replace")); i += 1 + data[i]
+        name, qtype = ".".join(labels), struct.unpack("!H", data[i + 1:i + 3])[0]
+        with open(work + "/queries", "a") as f:
+            f.write("%s %d\n" % (name, qtype))
+        ans = name == "kvmrun-test.example" and qtype == 1
+        reply = data[:2] + b"\x81\x80" + data[4:6] + struct.pack("!HHH", ans, 0, 0) + data[12:i + 5]
+        if ans:
+            reply += b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + socket.inet_aton("198.51.100.7")
+        s.sendto(reply, peer)
+PY
+  on_exit "kill $srv"
+  wait_until "the UDP and DNS servers" test -e "$work/ready"
+  ip addr add 198.51.100.1/32 dev lo; on_exit "ip addr del 198.51.100.1/32 dev lo"
+  range=$(cat /proc/sys/net/ipv4/ping_group_range)
+  on_exit "echo '$range' > /proc/sys/net/ipv4/ping_group_range"
+  echo "0 2147483647" > /proc/sys/net/ipv4/ping_group_range
+  echo "nameserver 127.0.0.1" > "$work/resolv.conf"
+  set +e
+  within "kvmrun exec (udp, ping, dns)" unshare -m --propagation private \
+    sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$work/resolv.conf" \
+    "$KVMRUN" exec --kernel "$kernel" --modules "$modules" --net user \
+    --report "$work/report.json" -- sh -c "
+      echo UDP=\$(echo probe | socat -t 10 - UDP:10.0.2.2:$uport)
+      busybox ping -c 2 -W 10 198.51.100.1 > /dev/null && echo PING=ok
+      echo DNS=\$(busybox nslookup -type=a kvmrun-test.example | sed -n 's/^Address:[[:space:]]*//p' | tail -1)" \
+    > "$work/out" 2> "$work/err" < /dev/null
+  rc=$?
+  set -e
+  expect_rc 0
+  [ "$(value UDP)" = echo:probe ] || { show; fail "no UDP round trip to the host's loopback"; }
+  [ "$(value PING)" = ok ] || { show; fail "no answer to the guest's ping"; }
+  [ "$(value DNS)" = 198.51.100.7 ] || { show; cat "$work/queries" >&2 || true; fail "no name resolved through passt"; }
+  grep -q -x "kvmrun-test.example 1" "$work/queries" || fail "the host's DNS server saw no query"
+  ;;
+rate-limit)
+  # bw=1M (a burst of 1 MiB) in each direction: 8 MiB from a host server to the guest,
+  # then 8 MiB from the guest to one, each take at least 7 s (a lower bound only: the
+  # guest's clock, from before it connects to after the last byte). Nothing is lost (the
+  # checksums), and exec's report counts the waits in each direction, and passt's CPU.
+  head -c $((8 << 20)) /dev/urandom > "$work/rx.bin"
+  p1=$(free_port); p2=$(free_port)
+  socat -u "OPEN:$work/rx.bin" "TCP-LISTEN:$p1,bind=127.0.0.1,reuseaddr" & s1=$!
+  socat -u "TCP-LISTEN:$p2,bind=127.0.0.1,reuseaddr" "CREATE:$work/tx.bin" & s2=$!
+  on_exit "kill $s1 $s2"
+  run --net user,bw=1M --report "$work/report.json" -- sh -c "
+    t0=\$(date +%s%N); sum=\$(socat -u TCP:10.0.2.2:$p1 - | sha256sum); t1=\$(date +%s%N)
+    echo RX_MS=\$(((t1 - t0) / 1000000)); echo RX_SUM=\${sum%% *}
+    head -c 8388608 /dev/urandom > /tmp/tx.bin; sha256sum < /tmp/tx.bin | sed 's/ .*//;s/^/TX_SUM=/'
+    t0=\$(date +%s%N); socat -u - TCP:10.0.2.2:$p2 < /tmp/tx.bin; t1=\$(date +%s%N)
+    echo TX_MS=\$(((t1 - t0) / 1000000))"
+  expect_rc 0
+  await "$s2" "the host's receiver"
+  [ "$(value RX_SUM)" = "$(sha256sum < "$work/rx.bin" | cut -d' ' -f1)" ] || { show; fail "the guest got other bytes"; }
+  [ "$(value TX_SUM)" = "$(sha256sum < "$work/tx.bin" | cut -d' ' -f1)" ] || { show; fail "the host got other bytes"; }
+  echo "8 MiB at bw=1M: host to guest $(value RX_MS) ms, guest to host $(value TX_MS) ms"
+  [ "$(value RX_MS)" -ge 7000 ] || { show; fail "host to guest under 7 s at bw=1M"; }
+  [ "$(value TX_MS)" -ge 7000 ] || { show; fail "guest to host under 7 s at bw=1M"; }
+  waits=$(python3 -c 'import json,sys
+d = [d for d in json.load(open(sys.argv[1]))["devices"] if d["type"] == "virtio-net"][0]
+print(*(d.get(k, 0) for k in ("rx_rate_limited", "rx_rate_limit_waited_ms", "tx_rate_limited", "tx_rate_limit_waited_ms")))' \
+    "$work/report.json")
+  echo "waits (rx frames, ms, tx frames, ms): $waits"
+  read -r rxn rxms txn txms <<< "$waits"
+  [ "$rxn" -gt 0 ] && [ "$rxms" -gt 0 ] || fail "the report counts no receive waits: $waits"
+  [ "$txn" -gt 0 ] && [ "$txms" -gt 0 ] || fail "the report counts no transmit waits: $waits"
+  # passt's CPU time apart from kvmrun's: reaped by kvmrun, in the report.
+  passt_cpu=$(python3 -c 'import json,sys
+h = [h for h in json.load(open(sys.argv[1]))["helpers"] if h["program"] == "passt"]
+print(*(("%s %.6f" % (x["device"], x["cpu_s"]["user"] + x["cpu_s"]["system"])) for x in h))' \
+    "$work/report.json") || { cat "$work/report.json" >&2; fail "no helpers in the report"; }
+  echo "passt's CPU: $passt_cpu s"
+  case $passt_cpu in
+  "net0 0.000000" | "") fail "passt's CPU time not in the report, or 0: '$passt_cpu'" ;;
+  "net0 "*) ;;
+  *) fail "not one passt for net0 in the report: '$passt_cpu'" ;;
+  esac
   ;;
 no-passt)
   KVMRUN_PASST=/nonexistent/passt run --net user -- true

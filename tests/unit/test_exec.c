@@ -325,8 +325,10 @@ static void test_report_devices(void **state)
 			       .rx_tap_errors = 1,
 			       .tx_tap_errors = 2};
 	struct rl_limiter blk_lim = {.throttled = 5, .waited_ns = 7001999999};
+	struct rl_limiter rx_lim = {.throttled = 3, .waited_ns = 2000000000};
+	struct rl_limiter tx_lim = {.throttled = 4, .waited_ns = 5000000};
 	struct disk_stats ds = {.snapshot = true, .overlay_bytes = 1536, .overlay_refused = 2};
-	struct exec_report_device devs[2];
+	struct exec_report_device devs[3];
 	struct exec_report r = {.argc = 1, .argv = argv, .exit_code = -1};
 	json_t *j, *arr, *d;
 
@@ -343,6 +345,8 @@ static void test_report_devices(void **state)
 	exec_report_limits(&devs[0], &blk_lim, NULL);
 	exec_report_net(&devs[1], "net0", NULL, &ns);
 	exec_report_limits(&devs[1], NULL, NULL); /* no limits: nothing added */
+	exec_report_net(&devs[2], "net1", "tap1", &ns);
+	exec_report_limits(&devs[2], &rx_lim, &tx_lim); /* a NIC's: each direction too */
 
 	/* none: an empty array, not a missing field */
 	j = report_of(&r);
@@ -352,10 +356,10 @@ static void test_report_devices(void **state)
 	json_decref(j);
 
 	r.devices = devs;
-	r.nr_devices = 2;
+	r.nr_devices = 3;
 	j = report_of(&r);
 	arr = json_object_get(j, "devices");
-	assert_int_equal(json_array_size(arr), 2);
+	assert_int_equal(json_array_size(arr), 3);
 	d = json_array_get(arr, 0);
 	assert_int_equal(json_object_size(d), 3 + 7 + 2 + 2);
 	assert_int_equal(json_integer_value(json_object_get(d, "overlay_bytes")), 1536);
@@ -388,6 +392,38 @@ static void test_report_devices(void **state)
 	assert_int_equal(json_integer_value(json_object_get(d, "rx_drops")), 12);
 	assert_int_equal(json_integer_value(json_object_get(d, "tx_drops")), 3 + 16 + 32 + 64 + 128);
 	assert_int_equal(json_integer_value(json_object_get(d, "errors")), 3);
+	d = json_array_get(arr, 2);
+	assert_int_equal(json_object_size(d), 3 + 7 + 4 + 2 + 4);
+	assert_int_equal(json_integer_value(json_object_get(d, "rate_limited")), 7);
+	assert_int_equal(json_integer_value(json_object_get(d, "rate_limit_waited_ms")), 2005);
+	assert_int_equal(json_integer_value(json_object_get(d, "rx_rate_limited")), 3);
+	assert_int_equal(json_integer_value(json_object_get(d, "rx_rate_limit_waited_ms")), 2000);
+	assert_int_equal(json_integer_value(json_object_get(d, "tx_rate_limited")), 4);
+	assert_int_equal(json_integer_value(json_object_get(d, "tx_rate_limit_waited_ms")), 5);
+	/* no helper daemons: an empty array */
+	arr = json_object_get(j, "helpers");
+	assert_true(json_is_array(arr));
+	assert_int_equal(json_array_size(arr), 0);
+	json_decref(j);
+
+	/* passt's CPU time apart from kvmrun's */
+	const struct vm_helper_cpu helpers[] = {
+	    {.prog = "passt", .device = "net0", .user_ns = 1500000000, .sys_ns = 250000000},
+	    {.prog = "virtiofsd", .device = "root", .user_ns = 0, .sys_ns = 1000}};
+
+	r.helpers = helpers;
+	r.nr_helpers = 2;
+	j = report_of(&r);
+	arr = json_object_get(j, "helpers");
+	assert_int_equal(json_array_size(arr), 2);
+	d = json_array_get(arr, 0);
+	assert_string_equal(json_string_value(json_object_get(d, "program")), "passt");
+	assert_string_equal(json_string_value(json_object_get(d, "device")), "net0");
+	assert_true(json_real_value(json_object_get(json_object_get(d, "cpu_s"), "user")) == 1.5);
+	assert_true(json_real_value(json_object_get(json_object_get(d, "cpu_s"), "system")) == 0.25);
+	d = json_array_get(arr, 1);
+	assert_string_equal(json_string_value(json_object_get(d, "program")), "virtiofsd");
+	assert_true(json_real_value(json_object_get(json_object_get(d, "cpu_s"), "system")) > 0);
 	json_decref(j);
 }
 

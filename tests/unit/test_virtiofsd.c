@@ -224,7 +224,7 @@ static void test_args_and_fds(void **state)
 	/* Still running: not exited. */
 	assert_int_equal(fs_daemon_exited(d, e->err, sizeof(e->err)), 0);
 	close(sock);
-	fs_daemon_stop(d);
+	fs_daemon_stop(d, NULL);
 }
 
 /* The root directory itself is served with sandbox=chroot: pivot_root cannot go there. */
@@ -244,7 +244,7 @@ static void test_root_dir_chroot(void **state)
 	expect_line(report, "ARG3=source=/");
 	expect_line(report, "ARG5=sandbox=chroot");
 	close(sock);
-	fs_daemon_stop(d);
+	fs_daemon_stop(d, NULL);
 }
 
 /* A daemon that ends at start: the caller sees EOF, then the reason with its last line. */
@@ -268,7 +268,7 @@ static void test_exit_at_start(void **state)
 	assert_non_null(strstr(e->err, e->share));
 	assert_null(strchr(e->err, '\n'));
 	close(sock);
-	fs_daemon_stop(d);
+	fs_daemon_stop(d, NULL);
 
 	/* Killed by a signal, with a last line that has no newline. */
 	script(e, "killed", "printf 'fake: about to go' >&2\nkill -KILL $$", cfg.virtiofsd,
@@ -278,7 +278,7 @@ static void test_exit_at_start(void **state)
 	assert_int_equal(fs_daemon_exited(d, e->err, sizeof(e->err)), 1);
 	assert_non_null(strstr(e->err, "virtiofsd killed by signal 9: fake: about to go"));
 	close(sock);
-	fs_daemon_stop(d);
+	fs_daemon_stop(d, NULL);
 }
 
 /* No daemon to run: status 3 and one line that names the package. */
@@ -404,7 +404,7 @@ static void test_stop_reaps(void **state)
 	pid = read_pid(sock);
 	assert_int_equal(kill(pid, 0), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	fs_daemon_stop(d);
+	fs_daemon_stop(d, NULL);
 	assert_true(elapsed_ms(&t0) < 1500);
 	expect_gone(pid);
 	close(sock);
@@ -413,12 +413,12 @@ static void test_stop_reaps(void **state)
 	assert_int_equal(fs_daemon_start(&d, &cfg, &sock, e->err, sizeof(e->err)), 0);
 	pid = read_pid(sock);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	fs_daemon_stop(d);
+	fs_daemon_stop(d, NULL);
 	assert_true(elapsed_ms(&t0) >= 1900);
 	assert_true(elapsed_ms(&t0) < 10000);
 	expect_gone(pid);
 	close(sock);
-	fs_daemon_stop(NULL);
+	fs_daemon_stop(NULL, NULL);
 }
 
 /* The daemon dies with the process that started it (PR_SET_PDEATHSIG, SIGKILL). */
@@ -495,7 +495,7 @@ static void test_socket(void **state)
 	assert_int_equal(read(conn, buf, sizeof(buf)), 4);
 	assert_memory_equal(buf, "ping", 4);
 	assert_int_equal(fs_daemon_exited(d, e->err, sizeof(e->err)), 0);
-	fs_daemon_stop(d);
+	fs_daemon_stop(d, NULL);
 	/* The daemon is not kvmrun's to end: the connection stays with the caller. */
 	assert_int_equal(write(conn, "pong", 4), 4);
 	assert_int_equal(read(sock, buf, sizeof(buf)), 4);
@@ -549,7 +549,7 @@ static void test_readonly(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	close(sock);
-	fs_daemon_stop(d);
+	fs_daemon_stop(d, NULL);
 }
 
 /* ro without the privilege for it: status 3 and the reason, no daemon left. */

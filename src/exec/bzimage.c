@@ -16,7 +16,6 @@
 #define BZ_KERNEL_VERSION 0x20e
 #define BZ_HEADER_END 0x210 /* the header bytes read here end before this */
 #define BZ_VERSION_BASE 0x200 /* kernel_version counts from here */
-#define BZ_SETUP_MAX ((255 + 1) * 512) /* setup_sects is one byte */
 
 static unsigned int bz_le16(const unsigned char *p)
 {
@@ -67,40 +66,4 @@ int bzimage_release_from_buf(const void *buf, size_t len, char *out, size_t size
 	memcpy(out, b + start, n);
 	out[n] = '\0';
 	return 0;
-}
-
-int bzimage_release(const char *path, char *out, size_t size)
-{
-	static const size_t want = BZ_SETUP_MAX;
-	unsigned char *buf;
-	size_t got = 0;
-	int fd, ret;
-
-	buf = malloc(want);
-	if (!buf)
-		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		goto out_free;
-	}
-	while (got < want) {
-		ssize_t n = read(fd, buf + got, want - got);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			goto out_close;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	ret = bzimage_release_from_buf(buf, got, out, size);
-out_close:
-	close(fd);
-out_free:
-	free(buf);
-	return ret;
 }

@@ -11,6 +11,7 @@
 #include "kvmrun/compiler.h"
 
 #define BZIMAGE_RELEASE_MAX 64 /* bytes of a release, with its NUL */
+#define BZIMAGE_SETUP_MAX ((255 + 1) * 512) /* the setup area: setup_sects is one byte */
 
 /*
  * @buf holds the first @len bytes of the image. Writes the release, NUL-terminated,
@@ -21,8 +22,5 @@
  * name) or -ENOSPC (@out too small).
  */
 int bzimage_release_from_buf(const void *buf, size_t len, char *out, size_t size) WARN_UNUSED;
-
-/* The same for the image file at @path; also -errno of open/read. */
-int bzimage_release(const char *path, char *out, size_t size) WARN_UNUSED;
 
 #endif

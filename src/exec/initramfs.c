@@ -67,7 +67,7 @@ static int initramfs_check_spec(const struct initramfs_spec *spec, struct initra
 		initramfs_error(res, "no agent binary given");
 		return -EINVAL;
 	}
-	/* What bzimage_release() passes: a path component, and a line of modules.load. */
+	/* What kimage_release() passes: a path component, and a line of modules.load. */
 	if (!spec->release || !*spec->release || strlen(spec->release) > 255 ||
 	    spec->release[strspn(spec->release, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 						"0123456789.-_+~")] ||

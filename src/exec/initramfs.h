@@ -27,7 +27,7 @@
 
 struct initramfs_spec {
 	const char *agent; /* host path of the agent binary, becomes /init */
-	const char *release; /* the kernel's release (bzimage_release()) */
+	const char *release; /* the kernel's release (kimage_release()) */
 	const char *modules_dir; /* NULL: /lib/modules/RELEASE */
 	const char *const *modules; /* module names to load, with what they need */
 	size_t nmodules;

@@ -13,6 +13,8 @@
 #define KIMAGE_HEAD 4096	   /* bytes that tell the formats apart */
 #define KIMAGE_ARM64_MAGIC_AT 56   /* "ARM\x64" in an arm64 Image header */
 #define KIMAGE_ARM64_HDR 64
+_Static_assert(KIMAGE_HEAD <= BZIMAGE_SETUP_MAX && BZIMAGE_SETUP_MAX <= KIMAGE_CHUNK,
+	       "a bzImage's setup area fits the buffer");
 
 /* Letters, digits and ".-_+~": what a release is made of, and safe as a path component. */
 static int kimage_release_char(unsigned char c)
@@ -134,7 +136,9 @@ int kimage_release(const char *path, char *out, size_t size)
 	} else if (got >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
 		ret = -EPROTONOSUPPORT;
 	} else {
-		ret = bzimage_release(path, out, size);
+		ssize_t more = got < KIMAGE_HEAD ? 0 : kimage_read(fd, buf + got, BZIMAGE_SETUP_MAX - got);
+
+		ret = more < 0 ? (int)more : bzimage_release_from_buf(buf, (size_t)(got + more), out, size);
 	}
 out_close:
 	close(fd);

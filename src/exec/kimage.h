@@ -26,7 +26,7 @@
 int kimage_release_from_banner(const void *buf, size_t len, char *out, size_t size) WARN_UNUSED;
 
 /*
- * The release of the kernel file at @path: a bzImage's (bzimage_release()), or an
+ * The release of the kernel file at @path: a bzImage's (bzimage_release_from_buf()), or an
  * uncompressed arm64 Image's banner, read through the whole file. Returns 0, -ENOEXEC
  * (neither; -EPROTONOSUPPORT for a gzip-compressed file, which kvmrun does not boot),
  * -ENODATA (an Image without a banner), the errors of bzimage_release_from_buf(), or

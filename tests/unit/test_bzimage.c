@@ -18,6 +18,7 @@
 #include "exec_fixture.h"
 
 #include "exec/bzimage.h"
+#include "exec/kimage.h"
 
 #define SETUP_SECTS 4
 #define IMAGE_SIZE ((SETUP_SECTS + 1) * 512 + 1024) /* setup area, then some "kernel" */
@@ -194,15 +195,15 @@ static void test_file(void **state)
 		char path[4200];
 
 		snprintf(path, sizeof(path), "%s/vmlinuz", dir);
-		assert_int_equal(bzimage_release(path, out, sizeof(out)), 0);
+		assert_int_equal(kimage_release(path, out, sizeof(out)), 0);
 		assert_string_equal(out, "6.1.0-28-cloud-amd64");
 		snprintf(path, sizeof(path), "%s/short", dir);
-		assert_int_equal(bzimage_release(path, out, sizeof(out)), -ERANGE);
+		assert_int_equal(kimage_release(path, out, sizeof(out)), -ERANGE);
 		snprintf(path, sizeof(path), "%s/empty", dir);
-		assert_int_equal(bzimage_release(path, out, sizeof(out)), -ENOEXEC);
+		assert_int_equal(kimage_release(path, out, sizeof(out)), -ENOEXEC);
 		snprintf(path, sizeof(path), "%s/missing", dir);
-		assert_int_equal(bzimage_release(path, out, sizeof(out)), -ENOENT);
-		assert_int_equal(bzimage_release(dir, out, sizeof(out)), -EISDIR);
+		assert_int_equal(kimage_release(path, out, sizeof(out)), -ENOENT);
+		assert_int_equal(kimage_release(dir, out, sizeof(out)), -EISDIR);
 	}
 	test_rm_tree(dir);
 }
@@ -222,7 +223,7 @@ static void test_real_kernel(void **state)
 		want = (char *)test_slurp(path, &len);
 		want[strcspn(want, "\n")] = '\0';
 		snprintf(path, sizeof(path), "%s/vmlinuz", base);
-		assert_int_equal(bzimage_release(path, out, sizeof(out)), 0);
+		assert_int_equal(kimage_release(path, out, sizeof(out)), 0);
 		assert_string_equal(out, want);
 		free(want);
 		found++;

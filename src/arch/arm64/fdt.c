@@ -88,20 +88,30 @@ static int dt_psci(void *fdt)
 	return fdt_end_node(fdt);
 }
 
-/* The GICv2 and its GICv2m MSI frame. */
-static int dt_gic_v2(void *fdt, const struct dt_machine *m)
+/*
+ * The GIC's node, left open for its MSI frame: what GICv2 and GICv3 share, @reg the
+ * distributor's and the CPU interface's (v2) or redistributors' (v3) ranges.
+ */
+static int dt_gic_begin(void *fdt, const struct dt_machine *m, const char *compatible,
+			const uint64_t reg[4])
 {
-	const uint64_t reg[] = {m->gic_dist, m->gic_dist_size, m->gic_cpu, m->gic_cpu_size};
-
 	DT_TRY(dt_begin(fdt, "interrupt-controller", m->gic_dist));
-	DT_TRY(fdt_property_string(fdt, "compatible", "arm,cortex-a15-gic"));
+	DT_TRY(fdt_property_string(fdt, "compatible", compatible));
 	DT_TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
 	DT_TRY(fdt_property_u32(fdt, "#interrupt-cells", 3));
 	DT_TRY(fdt_property_u32(fdt, "#address-cells", 2));
 	DT_TRY(fdt_property_u32(fdt, "#size-cells", 2));
 	DT_TRY(fdt_property(fdt, "ranges", NULL, 0));
 	DT_TRY(dt_reg(fdt, "reg", reg, 4));
-	DT_TRY(fdt_property_u32(fdt, "phandle", DT_PH_GIC));
+	return fdt_property_u32(fdt, "phandle", DT_PH_GIC);
+}
+
+/* The GICv2 and its GICv2m MSI frame. */
+static int dt_gic_v2(void *fdt, const struct dt_machine *m)
+{
+	const uint64_t reg[] = {m->gic_dist, m->gic_dist_size, m->gic_cpu, m->gic_cpu_size};
+
+	DT_TRY(dt_gic_begin(fdt, m, "arm,cortex-a15-gic", reg));
 	if (m->v2m_size) {
 		const uint64_t v2m[] = {m->v2m, m->v2m_size};
 
@@ -121,15 +131,7 @@ static int dt_gic(void *fdt, const struct dt_machine *m)
 {
 	const uint64_t reg[] = {m->gic_dist, m->gic_dist_size, m->gic_redist, m->gic_redist_size};
 
-	DT_TRY(dt_begin(fdt, "interrupt-controller", m->gic_dist));
-	DT_TRY(fdt_property_string(fdt, "compatible", "arm,gic-v3"));
-	DT_TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
-	DT_TRY(fdt_property_u32(fdt, "#interrupt-cells", 3));
-	DT_TRY(fdt_property_u32(fdt, "#address-cells", 2));
-	DT_TRY(fdt_property_u32(fdt, "#size-cells", 2));
-	DT_TRY(fdt_property(fdt, "ranges", NULL, 0));
-	DT_TRY(dt_reg(fdt, "reg", reg, 4));
-	DT_TRY(fdt_property_u32(fdt, "phandle", DT_PH_GIC));
+	DT_TRY(dt_gic_begin(fdt, m, "arm,gic-v3", reg));
 	if (m->its_size) {
 		const uint64_t its[] = {m->its, m->its_size};
 

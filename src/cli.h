@@ -33,9 +33,8 @@ enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg, char *cm
  * status 125), and cfg->append holds only the user's --append (the exec layer
  * composes the command line; cmdline_buf is left alone).
  */
-enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg,
-			      struct exec_config *ec, char *cmdline_buf, size_t cmdline_size,
-			      FILE *out, FILE *err);
+enum cli_action cli_parse_cmd(int argc, char **argv, struct vm_config *cfg, struct exec_config *ec,
+			      char *cmdline_buf, size_t cmdline_size, FILE *out, FILE *err);
 
 /* The options of exec that run does not take (getopt values, cli_exec.c). */
 enum cli_exec_opt {
@@ -85,6 +84,27 @@ int cli_leading_number(const char *s, unsigned long long *v, char **end);
 
 /* "52:54:00:12:34:56": a unicast, non-zero MAC address; -EINVAL otherwise. */
 int cli_parse_mac(const char *s, uint8_t mac[6]);
+
+/*
+ * One error line on err: "kvmrun: error: " and fmt with its two %s, a and b, their
+ * control characters shown as '?'. Returns CLI_EXIT_USAGE.
+ */
+int cli_fail(FILE *err, const char *fmt, const char *a, const char *b)
+    __attribute__((format(printf, 2, 0), nonnull(1, 2)));
+/* The same as "kvmrun: error: OPT 'VAL': WHY". */
+int cli_opt_fail(FILE *err, const char *opt, const char *val, const char *why);
+
+/*
+ * The device options (cli_device.c): each parses one option's value into its
+ * config, or checks it against the ones before; 0, or CLI_EXIT_USAGE after one
+ * line on err.
+ */
+int cli_parse_disk(const char *arg, struct disk_config *dc, FILE *err);
+int cli_parse_net(const char *arg, struct net_config *nc, FILE *err);
+int cli_net_duplicate(const struct vm_config *cfg, const char *arg, FILE *err);
+int cli_parse_share(const char *arg, struct share_config *sc, FILE *err);
+int cli_share_duplicate(const struct vm_config *cfg, const char *arg, FILE *err);
+int cli_parse_console_log(char *arg, struct vm_config *cfg, FILE *err);
 
 /*
  * The user's --append plus the arguments the machine needs that it does not

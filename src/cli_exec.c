@@ -120,51 +120,40 @@ static bool cli_env_valid(const char *s)
 }
 
 /* One exec option (the value is optarg); 0, or CLI_EXIT_USAGE after one line on err. */
-static int cli_exec_opt_fail(FILE *err, const char *opt, const char *val, const char *why)
-{
-	fprintf(err, "kvmrun: error: %s '", opt);
-	for (const char *p = val; *p; p++)
-		fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, err);
-	fprintf(err, "': %s\n", why);
-	return CLI_EXIT_USAGE;
-}
-
 int cli_exec_option(struct exec_config *ec, int opt, const char *val, FILE *err)
 {
 	switch (opt) {
 	case CLI_OPT_TIMEOUT:
 		if (cli_parse_duration(val, &ec->timeout_ms))
-			return cli_exec_opt_fail(
-			    err, "--timeout", val,
-			    "expected a duration from 1ms to 30d (e.g. 30s, 5m, "
-			    "1h)");
+			return cli_opt_fail(err, "--timeout", val,
+					    "expected a duration from 1ms to 30d (e.g. 30s, 5m, "
+					    "1h)");
 		return 0;
 	case CLI_OPT_REPORT:
 		if (!*val)
-			return cli_exec_opt_fail(err, "--report", val, "no file name");
+			return cli_opt_fail(err, "--report", val, "no file name");
 		ec->report = val;
 		return 0;
 	case CLI_OPT_ENV:
 		if (ec->nr_env >= EXEC_ENV_MAX)
-			return cli_exec_opt_fail(err, "--env", val, "more than 256 variables");
+			return cli_opt_fail(err, "--env", val, "more than 256 variables");
 		if (!cli_env_valid(val))
-			return cli_exec_opt_fail(err, "--env", val,
-						 "expected NAME=VALUE, NAME of letters, digits and "
-						 "'_'");
+			return cli_opt_fail(err, "--env", val,
+					    "expected NAME=VALUE, NAME of letters, digits and "
+					    "'_'");
 		ec->env[ec->nr_env++] = val;
 		return 0;
 	case CLI_OPT_WORKDIR:
 		if (val[0] != '/')
-			return cli_exec_opt_fail(err, "--workdir", val, "not an absolute path");
+			return cli_opt_fail(err, "--workdir", val, "not an absolute path");
 		if (strlen(val) >= AGENT_WORKDIR_MAX)
-			return cli_exec_opt_fail(err, "--workdir", val, "longer than 4095 bytes");
+			return cli_opt_fail(err, "--workdir", val, "longer than 4095 bytes");
 		ec->workdir = val;
 		return 0;
 	case CLI_OPT_USER:
 		if (cli_parse_user(val, &ec->uid, &ec->gid))
-			return cli_exec_opt_fail(
-			    err, "--user", val,
-			    "expected UID or UID:GID, numbers below 4294967295");
+			return cli_opt_fail(err, "--user", val,
+					    "expected UID or UID:GID, numbers below 4294967295");
 		ec->has_user = true;
 		return 0;
 	case CLI_OPT_TTY:
@@ -172,18 +161,18 @@ int cli_exec_option(struct exec_config *ec, int opt, const char *val, FILE *err)
 		return 0;
 	case CLI_OPT_ROOT:
 		if (!*val)
-			return cli_exec_opt_fail(err, "--root", val, "no directory or image name");
+			return cli_opt_fail(err, "--root", val, "no directory or image name");
 		if (strlen(val) >= DISK_PATH_MAX)
-			return cli_exec_opt_fail(err, "--root", val, "name too long");
+			return cli_opt_fail(err, "--root", val, "name too long");
 		ec->root = val;
 		return 0;
 	case CLI_OPT_MODULES:
 		if (!*val)
-			return cli_exec_opt_fail(err, "--modules", val, "no directory name");
+			return cli_opt_fail(err, "--modules", val, "no directory name");
 		ec->modules = val;
 		return 0;
 	}
-	return cli_exec_opt_fail(err, "option", val, "not an exec option");
+	return cli_opt_fail(err, "option", val, "not an exec option");
 }
 
 int cli_exec_finish(struct exec_config *ec, const struct vm_config *cfg, int argc, char **argv,

@@ -7,16 +7,6 @@
 
 #include "cli.h"
 
-/* One line on err, control characters in val shown as '?'. */
-static int cli_jail_fail(FILE *err, const char *what, const char *val, const char *why)
-{
-	fprintf(err, "kvmrun: error: %s '", what);
-	for (const char *p = val; *p; p++)
-		fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, err);
-	fprintf(err, "': %s\n", why);
-	return CLI_EXIT_USAGE;
-}
-
 int cli_parse_cpus_milli(const char *s, uint32_t *milli)
 {
 	unsigned long long whole, frac = 0;
@@ -50,31 +40,31 @@ static int cli_parse_limit(const char *arg, struct jail_config *jc, FILE *err)
 	int ret = 0;
 
 	if (!copy)
-		return cli_jail_fail(err, "--limit", arg, "out of memory");
+		return cli_opt_fail(err, "--limit", arg, "out of memory");
 	if (!*copy)
-		ret = cli_jail_fail(err, "--limit", arg, "expected memory=SIZE,cpus=N,pids=N");
+		ret = cli_opt_fail(err, "--limit", arg, "expected memory=SIZE,cpus=N,pids=N");
 	while (!ret && (item = strsep(&rest, ","))) {
 		char *end;
 
 		if (!strncmp(item, "memory=", 7)) {
 			if (cli_parse_size(item + 7, &jc->memory_max) ||
 			    jc->memory_max < JAIL_MEMORY_MIN)
-				ret = cli_jail_fail(err, "--limit", arg,
-						    "memory= wants a size of 16M or more");
+				ret = cli_opt_fail(err, "--limit", arg,
+						   "memory= wants a size of 16M or more");
 		} else if (!strncmp(item, "cpus=", 5)) {
 			if (cli_parse_cpus_milli(item + 5, &jc->cpu_milli))
-				ret = cli_jail_fail(err, "--limit", arg,
-						    "cpus= wants a number from 0.01 to 4096");
+				ret = cli_opt_fail(err, "--limit", arg,
+						   "cpus= wants a number from 0.01 to 4096");
 		} else if (!strncmp(item, "pids=", 5)) {
 			if (cli_leading_number(item + 5, &n, &end) || *end || !n ||
 			    n > JAIL_PIDS_MAX)
-				ret = cli_jail_fail(err, "--limit", arg,
-						    "pids= wants a number from 1 to 4194304");
+				ret = cli_opt_fail(err, "--limit", arg,
+						   "pids= wants a number from 1 to 4194304");
 			else
 				jc->pids_max = (uint32_t)n;
 		} else {
-			ret = cli_jail_fail(err, "--limit", arg,
-					    "expected memory=SIZE, cpus=N or pids=N");
+			ret = cli_opt_fail(err, "--limit", arg,
+					   "expected memory=SIZE, cpus=N or pids=N");
 		}
 	}
 	free(copy);
@@ -88,13 +78,12 @@ int cli_jail_option(struct vm_config *cfg, int opt, const char *val, FILE *err)
 	switch (opt) {
 	case CLI_OPT_JAIL:
 		if (strcmp(val, "on") && strcmp(val, "off"))
-			return cli_jail_fail(err, "--jail", val, "expected on or off");
+			return cli_opt_fail(err, "--jail", val, "expected on or off");
 		jc->on = !strcmp(val, "on");
 		return 0;
 	case CLI_OPT_CGROUP:
 		if (!*val)
-			return cli_jail_fail(err, "--cgroup", val,
-					     "expected a cgroup v2 directory");
+			return cli_opt_fail(err, "--cgroup", val, "expected a cgroup v2 directory");
 		jc->cgroup = val;
 		return 0;
 	case CLI_OPT_LIMIT:

@@ -353,6 +353,26 @@ static const char *arg(const struct machine *m, const char *key, unsigned int *l
 	return NULL;
 }
 
+/* The virtual counter and its frequency (Hz): deadlines in time, not in loop turns. */
+static uint64_t read_cntvct(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(v)::"memory");
+	return v;
+}
+
+static uint64_t read_cntfrq(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mrs %0, cntfrq_el0" : "=r"(v));
+	return v;
+}
+
+/* A secondary CPU's bound to come up: generous, a loaded host may not run it for long. */
+#define SMP_WAIT_S 60
+
 static uint64_t read_mpidr(void)
 {
 	uint64_t v;
@@ -384,7 +404,7 @@ static void start_secondaries(struct machine *m)
 
 	smp.m = m;
 	for (unsigned int i = 0; i < m->ncpus; i++) {
-		unsigned long spin = 0;
+		uint64_t deadline;
 		long r;
 
 		if (m->mpidr[i] == self)
@@ -398,7 +418,8 @@ static void start_secondaries(struct machine *m)
 			puts_(&m->uart, "\n");
 			continue;
 		}
-		while (!smp.done[i] && spin++ < SPIN_LIMIT)
+		deadline = read_cntvct() + SMP_WAIT_S * read_cntfrq();
+		while (!smp.done[i] && read_cntvct() < deadline)
 			__asm__ volatile("dsb sy" ::: "memory");
 		if (!smp.done[i]) {
 			puts_(&m->uart, "FAIL: cpu ");

@@ -2,14 +2,16 @@
 /* exec mode's initramfs: assembled from the agent and modules, cached by content. */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
+
+#include <sha2.h> /* libmd */
 
 #include "exec/cpio.h"
 #include "exec/file.h"
@@ -284,7 +286,7 @@ out:
 }
 
 /* Feeds the agent's contents to the hash, at most INITRAMFS_AGENT_MAX bytes of it. */
-static int initramfs_hash_file(EVP_MD_CTX *ctx, const char *path)
+static int initramfs_hash_file(SHA2_CTX *ctx, const char *path)
 {
 	unsigned char buf[64 * 1024];
 	uint64_t total = 0;
@@ -310,30 +312,26 @@ static int initramfs_hash_file(EVP_MD_CTX *ctx, const char *path)
 			ret = -EFBIG;
 			break;
 		}
-		if (!EVP_DigestUpdate(ctx, buf, (size_t)n)) {
-			ret = -ENOMEM;
-			break;
-		}
+		SHA256Update(ctx, buf, (size_t)n);
 	}
 	close(fd);
 	return ret;
 }
 
-static int initramfs_hash_str(EVP_MD_CTX *ctx, const char *s)
+static void initramfs_hash_str(SHA2_CTX *ctx, const char *s)
 {
 	/* With its NUL, so that ("ab", "c") and ("a", "bc") differ. */
-	return EVP_DigestUpdate(ctx, s, strlen(s) + 1) ? 0 : -ENOMEM;
+	SHA256Update(ctx, (const uint8_t *)s, strlen(s) + 1);
 }
 
 /* The cache key of @spec, as INITRAMFS_KEY_HEX hex digits and a NUL. */
 static int initramfs_key(const struct initramfs_spec *spec, const char *moddir, char *hex,
 			 struct initramfs_result *res)
 {
-	unsigned char digest[EVP_MAX_MD_SIZE];
+	uint8_t digest[SHA256_DIGEST_LENGTH];
 	char stamp[96] = "";
-	unsigned int dlen = 0;
 	struct stat st;
-	EVP_MD_CTX *ctx;
+	SHA2_CTX ctx;
 	int ret;
 
 	/* A reinstalled kernel of the same release has a new modules.dep. */
@@ -345,40 +343,24 @@ static int initramfs_key(const struct initramfs_spec *spec, const char *moddir, 
 			snprintf(stamp, sizeof(stamp), "%lld %lld.%09ld", (long long)st.st_size,
 				 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 	}
-	ctx = EVP_MD_CTX_new();
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	ret = initramfs_hash_str(ctx, INITRAMFS_KEY_VERSION);
-	if (!ret)
-		ret = initramfs_hash_str(ctx, spec->release);
-	if (!ret)
-		ret = initramfs_hash_str(ctx, moddir);
-	if (!ret)
-		ret = initramfs_hash_str(ctx, stamp);
-	for (size_t i = 0; i < spec->nmodules && !ret; i++)
-		ret = initramfs_hash_str(ctx, spec->modules[i] ? spec->modules[i] : "");
-	if (!ret)
-		ret = initramfs_hash_str(ctx, "");
-	if (ret)
-		goto out;
-	ret = initramfs_hash_file(ctx, spec->agent);
+	SHA256Init(&ctx);
+	initramfs_hash_str(&ctx, INITRAMFS_KEY_VERSION);
+	initramfs_hash_str(&ctx, spec->release);
+	initramfs_hash_str(&ctx, moddir);
+	initramfs_hash_str(&ctx, stamp);
+	for (size_t i = 0; i < spec->nmodules; i++)
+		initramfs_hash_str(&ctx, spec->modules[i] ? spec->modules[i] : "");
+	initramfs_hash_str(&ctx, "");
+	ret = initramfs_hash_file(&ctx, spec->agent);
 	if (ret) {
 		initramfs_error(res, "agent %s: %s", spec->agent, strerror(-ret));
-		goto out;
+		return ret;
 	}
-	if (!EVP_DigestFinal_ex(ctx, digest, &dlen) || dlen * 2 != INITRAMFS_KEY_HEX) {
-		ret = -EINVAL;
-		goto out;
-	}
-	for (unsigned int i = 0; i < dlen; i++)
+	SHA256Final(digest, &ctx);
+	_Static_assert(SHA256_DIGEST_LENGTH * 2 == INITRAMFS_KEY_HEX, "the key is a SHA-256");
+	for (unsigned int i = 0; i < SHA256_DIGEST_LENGTH; i++)
 		sprintf(hex + 2 * i, "%02x", digest[i]);
-out:
-	if (ret && !res->error[0])
-		initramfs_error(res, "initramfs cache key: %s", strerror(-ret));
-	EVP_MD_CTX_free(ctx);
-	return ret;
+	return 0;
 }
 
 /* mkdir -p, new directories private to the user. */

@@ -50,7 +50,8 @@ two-disks)
   expect_line "VDA_HEAD=disk-a-header!!!"
   [ "$(head -c 12 "$b")" = vdb-was-here ] || fail "vdb's bytes did not reach b.img" ;;
 rate-limits|rate-unlimited)
-  # bw=1M on vda: 8 MiB of O_DIRECT writes, a 256 KiB burst, take at least 7.75 s;
+  # bw=1M on vda: 8 MiB of O_DIRECT writes of 256 KiB, a 256 KiB burst, take at least
+  # 7.75 s (a request larger than the burst would go at once and leave a debt);
   # iops=50 on vdb: 200 reads of 4 KiB, a burst of 10, at least 3.8 s. The test asks
   # for 7 s and 3 s, lower bounds only (a slow machine cannot fail them), with room for
   # the guest's clock, which times them. rate-unlimited: the same without limits, to

@@ -97,15 +97,40 @@ static int fs_find_daemon(const struct share_config *cfg, const char *what, char
 /*
  * sandbox=namespace (virtiofsd's default) pivot_roots into the directory, which the
  * kernel refuses (EBUSY) to a process inside a chroot, and when the directory is the
- * process's own root (its bind mount onto itself is not what "." names); there the
+ * process's own root (its bind mount onto itself is not what "." names), and (EINVAL)
+ * when the root is the initramfs itself (rootfs, never switched away from); there the
  * daemon chroots into the directory instead, which confines it just as well.
  * kvmrun runs chrooted when its root is not init's; when that cannot be told (no
  * /proc, or init's root hidden from an unprivileged user), it is taken as not
- * chrooted.
+ * chrooted. The root is the initramfs when the topmost mount on "/" of this mount
+ * namespace is of type rootfs.
  */
 static bool fs_same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+static bool fs_root_is_rootfs(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, mnt[8], type[16];
+	bool rootfs = false;
+	size_t cap = 0;
+
+	if (!f)
+		return false;
+	/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPEROPTS */
+	while (getline(&line, &cap, f) > 0) {
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %7s", mnt) != 1 || strcmp(mnt, "/") != 0)
+			continue;
+		if (sscanf(sep + 3, "%15s", type) == 1)
+			rootfs = strcmp(type, "rootfs") == 0;
+	}
+	free(line);
+	fclose(f);
+	return rootfs;
 }
 
 static const char *fs_sandbox_mode(const struct stat *dir)
@@ -117,6 +142,8 @@ static const char *fs_sandbox_mode(const struct stat *dir)
 	if (fs_same_file(&self, dir))
 		return "chroot";
 	if (stat("/proc/1/root", &init) == 0 && !fs_same_file(&self, &init))
+		return "chroot";
+	if (fs_root_is_rootfs())
 		return "chroot";
 	return "namespace";
 }

@@ -13,7 +13,8 @@
  * debug level, the last line kept.
  *
  * Its arguments: --fd=3 -o source=DIR (DIR resolved) -o sandbox=namespace|chroot
- * (chroot when kvmrun itself runs chrooted, where pivot_root fails) -o cache=auto.
+ * (chroot when kvmrun itself runs chrooted or its root is the initramfs, where
+ * pivot_root fails) -o cache=auto.
  * With ro, the daemon serves a read-only bind mount of the directory (with every
  * mount below it) in a mount namespace of its own, so the host kernel refuses every
  * write (EROFS) whatever the guest mounts; this needs CAP_SYS_ADMIN.

@@ -4,6 +4,7 @@
 # bin/kvm_probe (kvm_probe.c), hello.Image (firmware/arm64), Image and guest-initrd.gz
 # (Debian's arm64 cloud kernel and the initramfs of guest-init), kernel-config (its
 # config), bin/firmware/kvmrun-agent, modules/ and exec-root.img (for kvmrun exec),
+# bin/virtiofsd (for --share),
 # unit/test_* (the unit tests, run on an ext2 file system, which takes O_DIRECT).
 # busybox sh is enough.
 # Each check writes "ok NAME" or "not ok NAME" to $TESTVM_OUT/results and what it
@@ -185,6 +186,28 @@ if tunctl -t kvmtap0 > /dev/null 2>&1 && ip addr add 10.0.9.1/24 dev kvmtap0 &&
 else
 	no "cannot set up the tap kvmtap0 in the test machine"
 fi
+end
+
+# --share: virtio-fs, served by the arm64 virtiofsd of bin/ (Debian's qemu-system-common).
+# The guest reads the file put here and writes one back, found here afterwards. The
+# machine's root is an initramfs, which virtiofsd's namespace sandbox cannot pivot_root
+# away from: kvmrun picks its chroot sandbox there.
+begin linux-virtio-fs
+share=/tmp/share
+rm -rf $share; mkdir -p $share
+echo "written by the machine" > $share/from-host
+if [ -x bin/virtiofsd ]; then
+	KVMRUN_VIRTIOFSD=$PWD/bin/virtiofsd run run --kernel Image --initrd guest-initrd.gz \
+		--memory 512M --share $share,tag=t --append "quiet kvmrun.test=share"
+	want_rc 0
+	want_line "SHARE-READ=written by the machine"
+	want_line "SHARE-DONE"
+	got=$(cat $share/from-guest 2>/dev/null)
+	[ "$got" = "written by the arm64 guest" ] || no "$share/from-guest holds '$got'"
+else
+	no "no bin/virtiofsd in the payload"
+fi
+rm -rf $share
 end
 
 # A Linux panic (sysrq c). Debian's arm64 cloud kernel has no pvpanic driver

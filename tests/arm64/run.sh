@@ -2,7 +2,7 @@
 # Usage: run.sh KVMRUN HELLO_IMAGE KVM_PROBE AGENT [UNIT_TEST...]   (all built for arm64)
 #
 # The arm64 suite, as TAP: checks.sh's checks (the freestanding guest, Debian's arm64
-# kernel with 2 vCPUs, virtio-blk, Images refused, --dtb-out, kvmrun exec with AGENT,
+# kernel with 2 vCPUs, virtio-blk, virtio-fs, Images refused, --dtb-out, kvmrun exec with AGENT,
 # its guest agent; virtio-rng, -console and -net, a Linux panic; each UNIT_TEST, a
 # cmocka program of tests/unit, run without arguments) in one boot of
 # scripts/testvm-arm64 (or here, on an arm64 host with /dev/kvm), then, here, the
@@ -39,6 +39,7 @@ bail() { echo "Bail out! $*"; exit 1; }
 
 kdir=$("$top/scripts/fetch-guest-kernel" cloud-arm64) || bail "cannot fetch the arm64 kernel"
 initrd=$("$here/guest-initrd") || bail "cannot build the guest's initramfs"
+virtiofsd=$("$top/scripts/fetch-virtiofsd-arm64") || bail "cannot fetch the arm64 virtiofsd"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/arm64-suite.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -46,6 +47,9 @@ mkdir -p "$work/payload/bin" "$work/out"
 cp "$kvmrun" "$work/payload/bin/kvmrun"
 cp "$hello" "$work/payload/hello.Image"
 cp "$probe" "$work/payload/bin/kvm_probe"
+# --share: virtiofsd (its arm64 libraries come from this host's multiarch ones, as
+# kvmrun's do; scripts/install-deps installs them).
+cp "$virtiofsd" "$work/payload/bin/virtiofsd"
 cp "$kdir/vmlinuz" "$work/payload/Image"
 cp "$kdir/config" "$work/payload/kernel-config" 2>/dev/null || true
 cp "$initrd" "$work/payload/guest-initrd.gz"

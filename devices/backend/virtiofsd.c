@@ -110,15 +110,12 @@ static bool fs_same_file(const struct stat *a, const struct stat *b)
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
-static bool fs_root_is_rootfs(void)
+bool fs_mountinfo_root_is_rootfs(FILE *f)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char *line = NULL, mnt[8], type[16];
 	bool rootfs = false;
 	size_t cap = 0;
 
-	if (!f)
-		return false;
 	/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPEROPTS */
 	while (getline(&line, &cap, f) > 0) {
 		const char *sep = strstr(line, " - ");
@@ -129,6 +126,17 @@ static bool fs_root_is_rootfs(void)
 			rootfs = strcmp(type, "rootfs") == 0;
 	}
 	free(line);
+	return rootfs;
+}
+
+static bool fs_root_is_rootfs(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	bool rootfs;
+
+	if (!f)
+		return false;
+	rootfs = fs_mountinfo_root_is_rootfs(f);
 	fclose(f);
 	return rootfs;
 }

@@ -30,6 +30,7 @@
 #define KVMRUN_DEVICES_BACKEND_VIRTIOFSD_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include "kvmrun/compiler.h"
@@ -60,5 +61,11 @@ pid_t fs_daemon_pid(const struct fs_daemon *d);
  */
 struct daemon_cpu;
 bool fs_daemon_stop(struct fs_daemon *d, struct daemon_cpu *cpu);
+
+/*
+ * Whether the topmost mount on "/" in f (a /proc/PID/mountinfo) is of type rootfs:
+ * the initramfs, never switched away from, where virtiofsd's pivot_root fails.
+ */
+bool fs_mountinfo_root_is_rootfs(FILE *f);
 
 #endif

@@ -599,6 +599,38 @@ static void test_readonly_not_permitted(void **state)
 	assert_non_null(strstr(msg, "CAP_SYS_ADMIN"));
 }
 
+/* The initramfs as root, told from /proc/self/mountinfo: only the topmost mount on "/". */
+static bool rootfs_in(const char *text)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	bool r;
+
+	assert_non_null(f);
+	r = fs_mountinfo_root_is_rootfs(f);
+	fclose(f);
+	return r;
+}
+
+static void test_mountinfo_rootfs(void **state)
+{
+	(void)state;
+	/* An initramfs never left, with proc on top of a directory in it. */
+	assert_true(rootfs_in("1 1 0:2 / / rw - rootfs rootfs rw,size=1000k\n"
+			      "20 1 0:5 / /proc rw,nosuid shared:1 - proc proc rw\n"));
+	/* switch_root: a 9p root on top of it. */
+	assert_false(rootfs_in("1 1 0:2 / / rw - rootfs rootfs rw\n"
+			       "24 1 0:22 / / ro,relatime - 9p host ro,trans=virtio\n"));
+	/* An ordinary host. */
+	assert_false(rootfs_in("22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"));
+	/* Long mount points that start with "/", lines without " - ", junk, nothing. */
+	assert_false(rootfs_in("30 1 0:9 / /rootfs-like-directory rw - rootfs rootfs rw\n"));
+	assert_false(rootfs_in("1 1 0:2 / / rw rootfs rootfs rw\n"));
+	assert_false(rootfs_in("garbage\n\n - \n1 2\n"));
+	assert_false(rootfs_in(""));
+	/* A type longer than the parser reads is not rootfs. */
+	assert_false(rootfs_in("1 1 0:2 / / rw - rootfsrootfsrootfsrootfs x rw\n"));
+}
+
 /*
  * Without arguments, the tests that need no privilege; with "privileged", those
  * that need a mount namespace (CAP_SYS_ADMIN): exit status 77 (skipped) where
@@ -616,6 +648,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_dies_with_parent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_not_permitted, setup, teardown),
+		cmocka_unit_test(test_mountinfo_rootfs),
 	};
 	const struct CMUnitTest privileged[] = {
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),

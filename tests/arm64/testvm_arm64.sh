@@ -47,6 +47,9 @@ bad-opt)
 --mem 100
 --mem 2G
 --payload /nonexistent/dir
+--gic 4
+--gic v3
+--gic
 --smp
 CASES
   rc=0

@@ -45,7 +45,7 @@ static void wr(struct bus *b, uint64_t off, uint32_t len, uint64_t v)
 static void test_bad_ranges(void **state)
 {
 	static const uint32_t bad[][2] = {
-		{ 0, 8 }, { 31, 8 }, { 64, 0 }, { 1019, 2 }, { 1020, 1 }, { 64, 0xffffffffu },
+	    {0, 8}, {31, 8}, {64, 0}, {1019, 2}, {1020, 1}, {64, 0xffffffffu},
 	};
 	struct device *devs = NULL;
 	int fd = -1;
@@ -54,7 +54,8 @@ static void test_bad_ranges(void **state)
 	(void)state;
 	bus_init(&b, "mmio");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(a64_v2m_create(&devs, &b, BASE, &fd, bad[i][0], bad[i][1]), -EINVAL);
+		assert_int_equal(a64_v2m_create(&devs, &b, BASE, &fd, bad[i][0], bad[i][1]),
+				 -EINVAL);
 	assert_null(devs);
 	assert_int_equal(a64_v2m_create(&devs, &b, BASE, &fd, 1019, 1), 0);
 	devices_destroy(&devs);
@@ -93,8 +94,8 @@ static void test_guest_accesses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_ranges),
-		cmocka_unit_test(test_guest_accesses),
+	    cmocka_unit_test(test_bad_ranges),
+	    cmocka_unit_test(test_guest_accesses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
